@@ -1,0 +1,18 @@
+//! Every limit ordo enforces, as a named constant. The README's limits table
+//! lists these; a request beyond one gets a clear 4xx, never an out-of-memory.
+
+/// Longest topic name, in bytes (names are ASCII).
+pub const MAX_TOPIC_NAME_BYTES: usize = 249;
+/// Largest HTTP request body the API accepts.
+pub const MAX_REQUEST_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Most records in one append request.
+pub const MAX_RECORDS_PER_APPEND: usize = 10_000;
+/// Longest record key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Most headers on one record.
+pub const MAX_HEADERS_PER_RECORD: usize = 64;
+/// Most records one read returns; also the default `limit`.
+pub const MAX_READ_LIMIT: usize = 1000;
+/// Most bytes of record values one read returns (at least one record is
+/// always returned if one exists, however large).
+pub const MAX_READ_BYTES: usize = 4 * 1024 * 1024;

@@ -1,0 +1,1 @@
+//! Deterministic network simulation of an ordo cluster. The harness, fault schedules and history checker land with the simulation issue.
