@@ -1,1 +1,46 @@
-fn main() {}
+//! The `ordo` binary: `ordo serve` runs a node; the other subcommands are the
+//! CLI, talking HTTP to any node. `anyhow` lives here, at the edge, only.
+
+mod cli;
+mod local_cluster;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "ordo", version, about = "A Raft-replicated, totally ordered, durable log")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node.
+    Serve(serve::ServeArgs),
+    /// Append records to a topic: VALUE, or one record per stdin line.
+    Append(cli::AppendArgs),
+    /// Read records from a topic.
+    Read(cli::ReadArgs),
+    /// Cluster administration.
+    #[command(subcommand)]
+    Cluster(cli::ClusterCommand),
+    /// Run a local cluster of `ordo serve` processes in the foreground (what `make cluster` runs).
+    LocalCluster(local_cluster::LocalClusterArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Append(args) => cli::append(args).await,
+            Command::Read(args) => cli::read(args).await,
+            Command::Cluster(cmd) => cli::cluster(cmd).await,
+            Command::LocalCluster(args) => local_cluster::run(args).await,
+        }
+    })
+}
