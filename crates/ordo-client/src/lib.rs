@@ -1,1 +1,28 @@
-//! placeholder
+//! ordo's Rust client: one client for the CLI, the black-box tests, the
+//! simulation's workload and the bench.
+//!
+//! - `client`: [`Client`] and its builder, the public calls.
+//! - `call`: the retry loop, and the single place that decides what is safe
+//!   to resend (reads always; appends only when they certainly did not
+//!   happen).
+//! - `routing`: which node to ask next (leader hint, last node that
+//!   answered, failover order). Pure.
+//! - `retry`: the retry budget and backoff ([`RetryPolicy`]). Pure.
+//! - `transport`: the seam to the network ([`Transport`]); `http` is the
+//!   reqwest one.
+//! - `addr`: node address parsing and path encoding.
+//! - `error`: [`ClientError`].
+
+pub mod addr;
+mod call;
+pub mod client;
+pub mod error;
+pub mod http;
+pub mod retry;
+mod routing;
+pub mod transport;
+
+pub use client::{Client, ClientBuilder, DEFAULT_REQUEST_TIMEOUT};
+pub use error::ClientError;
+pub use retry::RetryPolicy;
+pub use transport::{RawRequest, RawResponse, Transport, TransportError};

@@ -1,0 +1,262 @@
+//! `Client`: the one client the CLI, the tests, the simulation's workload
+//! and the bench use. Cheap to clone; clones share the connection pool and
+//! the leader hint.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use ordo_core::api::{
+    AppendRequest, AppendResponse, ClusterStatus, InitRequest, Member, ReadParams, ReadResponse,
+};
+use ordo_core::{NewRecord, NodeId};
+
+use crate::addr::{encode_path_segment, normalize_addr};
+use crate::call::Safety;
+use crate::error::ClientError;
+use crate::http::ReqwestTransport;
+use crate::retry::RetryPolicy;
+use crate::routing::Routing;
+use crate::transport::{Method, RawRequest, Transport};
+
+/// Deadline for one HTTP exchange with one node.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client of an ordo cluster, given the addresses of some of its nodes.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) routing: Mutex<Routing>,
+    pub(crate) timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+}
+
+/// Configures a [`Client`]; every setting has a sensible default.
+pub struct ClientBuilder {
+    addrs: Vec<String>,
+    timeout: Duration,
+    retry: RetryPolicy,
+    members: BTreeMap<NodeId, String>,
+    transport: Option<Arc<dyn Transport>>,
+}
+
+impl ClientBuilder {
+    /// Deadline for each HTTP exchange (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How hard to retry what is safe to retry.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Node ids and addresses known up front (a launcher knows them), so
+    /// the leader hint can be followed from the first answer on.
+    pub fn members(mut self, members: BTreeMap<NodeId, String>) -> Self {
+        self.members = members;
+        self
+    }
+
+    /// Replaces the network (a simulation brings its own).
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    pub fn build(self) -> Result<Client, ClientError> {
+        if self.addrs.is_empty() {
+            return Err(ClientError::InvalidAddr {
+                addr: String::new(),
+                reason: "no node addresses given".into(),
+            });
+        }
+        let mut addrs = Vec::with_capacity(self.addrs.len());
+        for addr in &self.addrs {
+            let addr = normalize_addr(addr)?;
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+        let transport = match self.transport {
+            Some(transport) => transport,
+            None => Arc::new(ReqwestTransport::new()?),
+        };
+        let mut routing = Routing::new(addrs, false);
+        let members: Vec<Member> = self
+            .members
+            .into_iter()
+            .map(|(id, addr)| Member {
+                id,
+                addr,
+                voter: true,
+            })
+            .collect();
+        routing.learn_members(&members);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport,
+                routing: Mutex::new(routing),
+                timeout: self.timeout,
+                retry: self.retry,
+            }),
+        })
+    }
+}
+
+impl Client {
+    /// A client over `addrs` (`host:port` or `http(s)://host:port`) with the
+    /// default timeout and retry policy.
+    pub fn new(addrs: Vec<String>) -> Result<Client, ClientError> {
+        Client::builder(addrs).build()
+    }
+
+    pub fn builder(addrs: Vec<String>) -> ClientBuilder {
+        ClientBuilder {
+            addrs,
+            timeout: DEFAULT_REQUEST_TIMEOUT,
+            retry: RetryPolicy::default(),
+            members: BTreeMap::new(),
+            transport: None,
+        }
+    }
+
+    /// A client that talks to `addr` only: no failover, no leader
+    /// following, still retrying what is safe against that one node. Shares
+    /// this client's connection pool, timeout and retry policy.
+    pub fn for_node(&self, addr: &str) -> Result<Client, ClientError> {
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport: Arc::clone(&self.inner.transport),
+                routing: Mutex::new(Routing::new(vec![normalize_addr(addr)?], true)),
+                timeout: self.inner.timeout,
+                retry: self.inner.retry,
+            }),
+        })
+    }
+
+    /// Appends `records` to `topic` atomically, in order. Retried only when
+    /// it certainly did not happen; see [`ClientError::OutcomeUnknown`].
+    pub async fn append(
+        &self,
+        topic: &str,
+        records: Vec<NewRecord>,
+    ) -> Result<AppendResponse, ClientError> {
+        let body = serde_json::to_vec(&AppendRequest { records })
+            .expect("an AppendRequest always serializes: string keys, JSON values");
+        let path = format!("/v1/topics/{}/records", encode_path_segment(topic));
+        let (addr, response) = self
+            .call(Method::Post, &path, Some(body), Safety::AppendOnce)
+            .await?;
+        decode(&addr, &response.body)
+    }
+
+    /// Reads one page of `topic` from `params.from`.
+    pub async fn read(
+        &self,
+        topic: &str,
+        params: &ReadParams,
+    ) -> Result<ReadResponse, ClientError> {
+        let query = serde_urlencoded::to_string(params)
+            .expect("ReadParams is a flat struct of numbers and a unit enum");
+        let path = format!("/v1/topics/{}/records?{query}", encode_path_segment(topic));
+        let (addr, response) = self
+            .call(Method::Get, &path, None, Safety::Idempotent)
+            .await?;
+        decode(&addr, &response.body)
+    }
+
+    /// The status of whichever node answers; also teaches this client the
+    /// members' addresses and the current leader.
+    pub async fn cluster_status(&self) -> Result<ClusterStatus, ClientError> {
+        let (addr, response) = self
+            .call(Method::Get, "/v1/cluster", None, Safety::Idempotent)
+            .await?;
+        let status: ClusterStatus = decode(&addr, &response.body)?;
+        self.learn(&status);
+        Ok(status)
+    }
+
+    /// Initializes the cluster's membership. Doing it twice is harmless on
+    /// the server, so it is retried like a read.
+    pub async fn init(&self, request: &InitRequest) -> Result<(), ClientError> {
+        let body = serde_json::to_vec(request)
+            .expect("an InitRequest always serializes: integer ids, string addresses");
+        self.call(
+            Method::Post,
+            "/v1/cluster/init",
+            Some(body),
+            Safety::Idempotent,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// True if any known node answers `/healthz` with success (one try each).
+    pub async fn healthz(&self) -> bool {
+        self.probe("/healthz").await
+    }
+
+    /// True if any known node answers `/readyz` with success: it is in a
+    /// cluster with a known leader (one try each).
+    pub async fn readyz(&self) -> bool {
+        self.probe("/readyz").await
+    }
+
+    /// The leader the cluster last named, if any.
+    pub fn leader_hint(&self) -> Option<NodeId> {
+        self.routing().leader()
+    }
+
+    /// The base URLs this client may talk to (seeds and learned members).
+    pub fn addrs(&self) -> Vec<String> {
+        self.routing().addrs().to_vec()
+    }
+
+    async fn probe(&self, path: &str) -> bool {
+        for addr in self.addrs() {
+            let request = RawRequest {
+                method: Method::Get,
+                url: format!("{addr}{path}"),
+                body: None,
+                timeout: self.inner.timeout,
+            };
+            if let Ok(response) = self.inner.transport.send(request).await {
+                if response.is_success() {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    pub(crate) fn learn(&self, status: &ClusterStatus) {
+        let mut routing = self.routing();
+        routing.learn_members(&status.members);
+        routing.set_leader(status.leader);
+    }
+
+    /// The routing table. It holds only hints, so a panic elsewhere while
+    /// it was locked cannot leave it in a state worth refusing to read.
+    pub(crate) fn routing(&self) -> MutexGuard<'_, Routing> {
+        self.inner
+            .routing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn decode<T: DeserializeOwned>(addr: &str, body: &[u8]) -> Result<T, ClientError> {
+    serde_json::from_slice(body).map_err(|e| ClientError::Decode {
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,62 @@
+//! `ClientError`: every way a call can fail, each variant saying what the
+//! caller may conclude about the request's effect.
+
+use ordo_core::NodeId;
+
+/// Why a client call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The server gave a definite answer refusing the request (a 4xx, or a
+    /// 5xx that is not safe to retry). Never retried: asking again would get
+    /// the same answer. For an append, nothing was appended.
+    #[error("server refused the request ({status} {code}): {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        /// The leader the answering node knew of, if it said.
+        leader: Option<NodeId>,
+    },
+    /// Every attempt failed in a way that was safe to retry, and the retry
+    /// budget (attempts or time) ran out. For an append, nothing was appended.
+    #[error("cluster unavailable after {attempts} attempts in {elapsed_ms} ms; last error: {last_error}")]
+    Unavailable {
+        attempts: u32,
+        elapsed_ms: u64,
+        last_error: String,
+    },
+    /// An append reached a server (or may have) and no answer came back: it
+    /// may or may not have been appended. Never retried, since a retry could
+    /// append the records twice.
+    #[error(
+        "outcome unknown: the append sent to {addr} may or may not have been applied ({reason})"
+    )]
+    OutcomeUnknown { addr: String, reason: String },
+    /// A node address that is not `host:port` or an `http(s)://host:port` URL.
+    #[error("invalid node address {addr:?}: {reason}")]
+    InvalidAddr { addr: String, reason: String },
+    /// A success answer whose body is not the expected JSON.
+    #[error("could not decode the answer from {addr}: {reason}")]
+    Decode { addr: String, reason: String },
+    /// The HTTP stack could not be set up (for example, no TLS roots).
+    #[error("could not set up the HTTP client: {reason}")]
+    Setup { reason: String },
+}
+
+impl ClientError {
+    /// The HTTP status of an [`ClientError::Api`] error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The machine-readable code of an [`ClientError::Api`] error.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
