@@ -1,0 +1,278 @@
+//! `LogStore`: openraft's log storage on sled (entries, vote, committed and
+//! last purged log ids).
+//!
+//! Durability rule: nothing is reported persisted before sled has flushed it.
+//! `append` flushes before it completes its callback, and completes it before
+//! returning (openraft#2118: completing it later from another task lets
+//! completions race); `save_vote` flushes before returning.
+
+use std::fmt::Debug;
+use std::io;
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
+
+use openraft::entry::RaftEntry;
+use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
+use openraft::type_config::alias::{LogIdOf, VoteOf};
+use openraft::{OptionalSend, RaftLogReader};
+
+use crate::codec::{decode, encode};
+use crate::error::StoreError;
+use crate::keys;
+use crate::type_config::StoreTypeConfig;
+
+/// The Raft log and its metadata. Cheap to clone: clones share the trees.
+pub struct LogStore<C> {
+    db: sled::Db,
+    log: sled::Tree,
+    meta: sled::Tree,
+    _types: PhantomData<fn() -> C>,
+}
+
+impl<C> Clone for LogStore<C> {
+    fn clone(&self) -> Self {
+        LogStore {
+            db: self.db.clone(),
+            log: self.log.clone(),
+            meta: self.meta.clone(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<C: StoreTypeConfig> LogStore<C> {
+    pub(crate) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+        let store = LogStore {
+            db: db.clone(),
+            log: db.open_tree(keys::LOG_TREE)?,
+            meta: db.open_tree(keys::RAFT_META_TREE)?,
+            _types: PhantomData,
+        };
+        store.finish_interrupted_purge()?;
+        Ok(store)
+    }
+
+    /// `purge` records the purged log id durably before removing entries, so
+    /// a crash in between leaves entries at or below it; remove them now.
+    fn finish_interrupted_purge(&self) -> Result<(), StoreError> {
+        if let Some(purged) =
+            self.get_meta::<LogIdOf<C>>(keys::LAST_PURGED_KEY, "last purged log id")?
+        {
+            self.remove_range(..=purged.index())?;
+        }
+        Ok(())
+    }
+
+    fn get_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        self.meta
+            .get(key)?
+            .map(|bytes| decode(what, &bytes))
+            .transpose()
+    }
+
+    fn put_meta<T: serde::Serialize>(
+        &self,
+        key: &[u8],
+        what: &'static str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        self.meta.insert(key, encode(what, value)?)?;
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        // The page cache is shared by all trees: this also makes every state
+        // machine write made before it durable.
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Removes the entries whose index is in `range`, atomically.
+    fn remove_range(&self, range: impl RangeBounds<u64>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for key in self.log.range(key_range(&range)).keys() {
+            batch.remove(key?);
+        }
+        self.log.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// The entries in `range`, in order. A missing entry inside what is
+    /// present is an error, never silently skipped: openraft relies on the
+    /// log having no holes.
+    fn read_entries(&self, range: impl RangeBounds<u64>) -> Result<Vec<C::Entry>, StoreError> {
+        if range_is_empty(&range) {
+            return Ok(Vec::new());
+        }
+        let mut entries: Vec<C::Entry> = Vec::new();
+        for item in self.log.range(key_range(&range)) {
+            let (key, value) = item?;
+            let index = keys::log_index(&key)?;
+            if let Some(previous) = entries.last() {
+                let expected = previous.index() + 1;
+                if index != expected {
+                    return Err(StoreError::LogHole {
+                        expected,
+                        found: index,
+                    });
+                }
+            }
+            entries.push(decode("log entry", &value)?);
+        }
+        Ok(entries)
+    }
+
+    fn last_entry_log_id(&self) -> Result<Option<LogIdOf<C>>, StoreError> {
+        let Some((key, value)) = self.log.last()? else {
+            return Ok(None);
+        };
+        let entry: C::Entry = decode("log entry", &value)?;
+        let index = keys::log_index(&key)?;
+        debug_assert_eq!(index, entry.index(), "log entry stored under a foreign key");
+        Ok(Some(entry.log_id()))
+    }
+
+    fn write_entries<I: IntoIterator<Item = C::Entry>>(
+        &self,
+        entries: I,
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for entry in entries {
+            batch.insert(&keys::log_key(entry.index()), encode("log entry", &entry)?);
+        }
+        self.log.apply_batch(batch)?;
+        Ok(())
+    }
+}
+
+/// Translates a range of log indexes into a range of log keys.
+fn key_range(range: &impl RangeBounds<u64>) -> (Bound<[u8; 8]>, Bound<[u8; 8]>) {
+    (
+        range.start_bound().map(|i| keys::log_key(*i)),
+        range.end_bound().map(|i| keys::log_key(*i)),
+    )
+}
+
+/// True if no index lies in `range`; sled must not be asked for such a range.
+fn range_is_empty(range: &impl RangeBounds<u64>) -> bool {
+    let start = match range.start_bound() {
+        Bound::Included(i) => Some(*i),
+        Bound::Excluded(i) => i.checked_add(1),
+        Bound::Unbounded => Some(0),
+    };
+    let Some(start) = start else { return true };
+    match range.end_bound() {
+        Bound::Included(end) => start > *end,
+        Bound::Excluded(end) => start >= *end,
+        Bound::Unbounded => false,
+    }
+}
+
+impl<C: StoreTypeConfig> RaftLogReader<C> for LogStore<C> {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<C::Entry>, io::Error> {
+        Ok(self.read_entries(range)?)
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<VoteOf<C>>, io::Error> {
+        Ok(self.get_meta(keys::VOTE_KEY, "vote")?)
+    }
+}
+
+impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<C>, io::Error> {
+        let last_purged_log_id: Option<LogIdOf<C>> =
+            self.get_meta(keys::LAST_PURGED_KEY, "last purged log id")?;
+        // With every entry purged, the last log id is the last purged one.
+        let last_log_id = self
+            .last_entry_log_id()?
+            .or_else(|| last_purged_log_id.clone());
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &VoteOf<C>) -> Result<(), io::Error> {
+        self.put_meta(keys::VOTE_KEY, "vote", vote)?;
+        self.flush().await?;
+        Ok(())
+    }
+
+    // Not flushed: losing the committed log id in a crash only means
+    // re-applying less on restart, and sled recovers writes in order, so it
+    // can never come back ahead of the flushed log it points into.
+    async fn save_committed(&mut self, committed: Option<LogIdOf<C>>) -> Result<(), io::Error> {
+        match committed {
+            Some(log_id) => self.put_meta(keys::COMMITTED_KEY, "committed log id", &log_id)?,
+            None => {
+                self.meta
+                    .remove(keys::COMMITTED_KEY)
+                    .map_err(StoreError::from)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogIdOf<C>>, io::Error> {
+        Ok(self.get_meta(keys::COMMITTED_KEY, "committed log id")?)
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<C>) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = C::Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        // The entries are readable as soon as the batch is applied; they are
+        // persisted only once the flush returns, and only then is it said.
+        let written = self.write_entries(entries);
+        let flushed = match written {
+            Ok(()) => self.flush().await,
+            Err(e) => Err(e),
+        };
+        match flushed {
+            Ok(()) => {
+                callback.io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "appending to the Raft log failed");
+                callback.io_completed(Err(io::Error::other(e.to_string())));
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<C>>) -> Result<(), io::Error> {
+        // One atomic batch: no hole can appear, whatever the crash point.
+        match last_log_id {
+            Some(log_id) => {
+                self.remove_range((Bound::Excluded(log_id.index()), Bound::Unbounded))?
+            }
+            None => self.remove_range(..)?,
+        }
+        self.flush().await?;
+        Ok(())
+    }
+
+    async fn purge(&mut self, log_id: LogIdOf<C>) -> Result<(), io::Error> {
+        // Record the purge point durably first: after a crash the log then
+        // still reports it, and `open` finishes the removal.
+        self.put_meta(keys::LAST_PURGED_KEY, "last purged log id", &log_id)?;
+        self.flush().await?;
+        self.remove_range(..=log_id.index())?;
+        Ok(())
+    }
+}

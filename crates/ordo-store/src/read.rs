@@ -1,0 +1,101 @@
+//! The state machine's read API for the HTTP layer: pages of records, topic
+//! metadata, and how far this node has applied. Not part of openraft.
+//!
+//! Every read is bounded by the published state (see `state_machine`), so a
+//! read never returns a record of a batch that is not fully applied.
+
+use std::collections::BTreeMap;
+
+use ordo_core::{LogIndex, Offset, Record, TopicName, TopicState};
+use tokio::sync::watch;
+
+use crate::codec::decode;
+use crate::error::StoreError;
+use crate::keys;
+use crate::state_machine::StateMachineStore;
+use crate::type_config::StoreTypeConfig;
+
+/// A page of one topic's records, and the topic's bounds at the time of the read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicPage {
+    /// Consecutive records in offset order.
+    pub records: Vec<Record>,
+    /// The first offset still readable.
+    pub start_offset: Offset,
+    /// The offset the next appended record will get.
+    pub end_offset: Offset,
+}
+
+impl TopicPage {
+    /// Where the next page starts: after the last record returned, or at
+    /// `from` if there was none.
+    pub fn next_offset(&self, from: Offset) -> Offset {
+        self.records
+            .last()
+            .map_or(from, |record| record.offset.next())
+    }
+}
+
+impl<C: StoreTypeConfig> StateMachineStore<C> {
+    /// Up to `limit` records of `topic` at offsets `>= from`, stopping before
+    /// the record that would take their encoded size past `max_bytes` (but
+    /// always returning the first one, however large). `None` if the topic
+    /// does not exist.
+    pub fn read_records(
+        &self,
+        topic: &TopicName,
+        from: Offset,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Option<TopicPage>, StoreError> {
+        // Held for the whole scan: a snapshot install cannot swap the tree
+        // underneath, and the end offset stays the one the page reports.
+        let published = self.read_published();
+        let Some(topic_state) = published.state.topics.get(topic) else {
+            return Ok(None);
+        };
+        let mut page = TopicPage {
+            records: Vec::new(),
+            start_offset: topic_state.start_offset,
+            end_offset: topic_state.end_offset,
+        };
+        if from >= page.end_offset || limit == 0 {
+            return Ok(Some(page));
+        }
+        let range = keys::record_key(topic, from)..keys::record_key(topic, page.end_offset);
+        let mut total_bytes = 0usize;
+        for value in self.shared.tree.range(range).values() {
+            let value = value?;
+            if !page.records.is_empty() && total_bytes.saturating_add(value.len()) > max_bytes {
+                break;
+            }
+            total_bytes = total_bytes.saturating_add(value.len());
+            page.records.push(decode("record", &value)?);
+            if page.records.len() >= limit {
+                break;
+            }
+        }
+        Ok(Some(page))
+    }
+
+    /// One topic's metadata, if the topic exists.
+    pub fn topic(&self, topic: &TopicName) -> Option<TopicState> {
+        self.read_published().state.topics.get(topic).cloned()
+    }
+
+    /// Every topic's metadata.
+    pub fn topics(&self) -> BTreeMap<TopicName, TopicState> {
+        self.read_published().state.topics.clone()
+    }
+
+    /// The log index of the last entry applied and published.
+    pub fn last_applied(&self) -> Option<LogIndex> {
+        self.read_published().state.last_applied
+    }
+
+    /// Follows [`Self::last_applied`]: updated after every applied batch and
+    /// every snapshot install, so a caller can wait for a read index.
+    pub fn applied_watch(&self) -> watch::Receiver<Option<LogIndex>> {
+        self.shared.applied_tx.subscribe()
+    }
+}

@@ -1,0 +1,245 @@
+//! Snapshots: building one from the state machine, installing one in its
+//! place, and keeping the current one in sled so it survives a restart.
+//!
+//! A snapshot is the whole state machine as one encoded image: last applied
+//! log id, membership, and every topic with its metadata and records. It is
+//! held in memory whole for now; streaming it is a later optimisation.
+//! (openraft 0.10 dropped `snapshot_id` from `SnapshotMeta`: two snapshots at
+//! the same last log id hold the same state, so none is kept here.)
+
+use std::io;
+use std::io::Cursor;
+
+use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::{RaftSnapshotBuilder, Snapshot, SnapshotMeta};
+use ordo_core::{LogIndex, Record, State, TopicName, TopicState};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, Transactional};
+
+use crate::codec::{decode, encode};
+use crate::error::StoreError;
+use crate::keys;
+use crate::state_machine::{Applied, StateMachineStore};
+use crate::type_config::StoreTypeConfig;
+
+/// The encoded form of a whole state machine.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+struct SnapshotImage<C: StoreTypeConfig> {
+    last_applied: Option<LogIdOf<C>>,
+    membership: StoredMembershipOf<C>,
+    topics: Vec<TopicImage>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TopicImage {
+    name: TopicName,
+    state: TopicState,
+    /// The topic's records from its start offset to its end offset, in order.
+    records: Vec<Record>,
+}
+
+type Txn<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+/// A snapshot as this store hands it to openraft: its bytes in memory.
+pub(crate) type SnapshotBytes<C> = SnapshotOf<C, Cursor<Vec<u8>>>;
+
+impl<C: StoreTypeConfig> RaftSnapshotBuilder<C> for StateMachineStore<C> {
+    type SnapshotData = Cursor<Vec<u8>>;
+
+    async fn build_snapshot(&mut self) -> Result<SnapshotBytes<C>, io::Error> {
+        let (meta, bytes) = build(self)?;
+        self.shared
+            .db
+            .flush_async()
+            .await
+            .map_err(StoreError::from)?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Cursor::new(bytes),
+        })
+    }
+}
+
+/// Encodes the published state machine and keeps it as the current snapshot.
+fn build<C: StoreTypeConfig>(
+    store: &StateMachineStore<C>,
+) -> Result<(SnapshotMetaOf<C>, Vec<u8>), StoreError> {
+    let image = {
+        let _no_install = store.hold_off_installs();
+        let (topic_states, last_applied, membership) = {
+            let published = store.read_published();
+            (
+                published.state.topics.clone(),
+                published.last_applied.clone(),
+                published.membership.clone(),
+            )
+        };
+        let mut topics = Vec::with_capacity(topic_states.len());
+        for (name, state) in topic_states {
+            // Bounded by the copied end offset: records of later applies
+            // are ignored, so the dump matches `last_applied` exactly.
+            let records = read_topic_records(&store.shared.tree, &name, &state)?;
+            topics.push(TopicImage {
+                name,
+                state,
+                records,
+            });
+        }
+        SnapshotImage::<C> {
+            last_applied,
+            membership,
+            topics,
+        }
+    };
+    let meta = SnapshotMeta {
+        last_log_id: image.last_applied.clone(),
+        last_membership: image.membership.clone(),
+    };
+    let bytes = encode("snapshot", &image)?;
+    keep_if_newer::<C>(&store.shared.snapshot_tree, &meta, &bytes)?;
+    Ok((meta, bytes))
+}
+
+fn read_topic_records(
+    tree: &sled::Tree,
+    name: &TopicName,
+    state: &TopicState,
+) -> Result<Vec<Record>, StoreError> {
+    if state.start_offset >= state.end_offset {
+        return Ok(Vec::new());
+    }
+    let range =
+        keys::record_key(name, state.start_offset)..keys::record_key(name, state.end_offset);
+    tree.range(range)
+        .values()
+        .map(|value| decode("record", &value?))
+        .collect()
+}
+
+/// Stores a freshly built snapshot as current, unless a newer one (installed
+/// while this one was being built) is already there.
+fn keep_if_newer<C: StoreTypeConfig>(
+    tree: &sled::Tree,
+    meta: &SnapshotMetaOf<C>,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    let meta_bytes = encode("snapshot metadata", meta)?;
+    tree.transaction(|t| -> Txn<()> {
+        if let Some(existing) = t.get(keys::SNAPSHOT_META_KEY)? {
+            let existing: SnapshotMetaOf<C> = decode("snapshot metadata", &existing)
+                .map_err(ConflictableTransactionError::Abort)?;
+            if existing.last_log_id > meta.last_log_id {
+                return Ok(());
+            }
+        }
+        t.insert(keys::SNAPSHOT_META_KEY, meta_bytes.as_slice())?;
+        t.insert(keys::SNAPSHOT_DATA_KEY, bytes)?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Replaces the whole state machine with the snapshot's contents and makes it
+/// the current snapshot, in one sled transaction: a crash leaves either the
+/// old state machine and snapshot or the new ones. The caller flushes.
+pub(crate) fn install<C: StoreTypeConfig>(
+    store: &StateMachineStore<C>,
+    meta: &SnapshotMetaOf<C>,
+    bytes: Vec<u8>,
+) -> Result<(), StoreError> {
+    let image: SnapshotImage<C> = decode("snapshot", &bytes)?;
+    if image.last_applied != meta.last_log_id || image.membership != meta.last_membership {
+        return Err(StoreError::BadSnapshot(format!(
+            "metadata says {meta}, contents say last applied {:?}",
+            image.last_applied
+        )));
+    }
+    let meta_bytes = encode("snapshot metadata", meta)?;
+    let tree = &store.shared.tree;
+
+    let mut writer = store.lock_writer()?;
+    let mut batch = sled::Batch::default();
+    // The batch is a map, so a key removed here and inserted below is simply
+    // overwritten: only keys absent from the snapshot end up removed.
+    for key in tree.iter().keys() {
+        batch.remove(key?);
+    }
+    let mut state = State {
+        last_applied: meta
+            .last_log_id
+            .as_ref()
+            .map(|log_id| LogIndex(log_id.index())),
+        ..State::default()
+    };
+    for topic in image.topics {
+        batch.insert(
+            keys::topic_meta_key(&topic.name),
+            encode("topic metadata", &topic.state)?,
+        );
+        for record in &topic.records {
+            if record.offset < topic.state.start_offset || record.offset >= topic.state.end_offset {
+                return Err(StoreError::BadSnapshot(format!(
+                    "topic {} holds offset {} outside {}..{}",
+                    topic.name, record.offset, topic.state.start_offset, topic.state.end_offset
+                )));
+            }
+            batch.insert(
+                keys::record_key(&topic.name, record.offset),
+                encode("record", record)?,
+            );
+        }
+        state.topics.insert(topic.name, topic.state);
+    }
+    batch.insert(
+        keys::LAST_APPLIED_KEY,
+        encode("last applied log id", &meta.last_log_id)?,
+    );
+    batch.insert(
+        keys::MEMBERSHIP_KEY,
+        encode("membership", &meta.last_membership)?,
+    );
+
+    // Dumps and readers are held off while the tree changes under them.
+    let no_dumps = store.exclude_snapshot_dumps();
+    let mut published = store.write_published();
+    (tree, &store.shared.snapshot_tree).transaction(|(sm, snapshot)| -> Txn<()> {
+        sm.apply_batch(&batch)?;
+        snapshot.insert(keys::SNAPSHOT_META_KEY, meta_bytes.as_slice())?;
+        snapshot.insert(keys::SNAPSHOT_DATA_KEY, bytes.as_slice())?;
+        Ok(())
+    })?;
+    let last_applied = state.last_applied;
+    let applied = Applied {
+        state,
+        last_applied: meta.last_log_id.clone(),
+        membership: meta.last_membership.clone(),
+    };
+    *writer = applied.clone();
+    *published = applied;
+    drop(published);
+    drop(no_dumps);
+    drop(writer);
+    store.notify_applied(last_applied);
+    Ok(())
+}
+
+/// The current snapshot, if one was ever built or installed.
+pub(crate) fn current<C: StoreTypeConfig>(
+    tree: &sled::Tree,
+) -> Result<Option<SnapshotBytes<C>>, StoreError> {
+    // Read both keys in one transaction so they belong to the same snapshot.
+    let (meta, data) = tree.transaction(|t| -> Txn<_> {
+        Ok((
+            t.get(keys::SNAPSHOT_META_KEY)?,
+            t.get(keys::SNAPSHOT_DATA_KEY)?,
+        ))
+    })?;
+    let (Some(meta), Some(data)) = (meta, data) else {
+        return Ok(None);
+    };
+    Ok(Some(Snapshot {
+        meta: decode("snapshot metadata", &meta)?,
+        snapshot: Cursor::new(data.to_vec()),
+    }))
+}

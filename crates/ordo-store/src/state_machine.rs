@@ -1,0 +1,342 @@
+//! `StateMachineStore`: openraft's state machine on sled. It applies
+//! committed entries with `ordo_core::apply` and persists what that decided:
+//! the records at their offsets, the changed topics' metadata and the last
+//! applied log id, all in one atomic sled batch per `apply` call.
+//!
+//! Two copies of the applied state live in memory. The writer's copy (behind
+//! a mutex, touched only by `apply` and snapshot install) runs ahead while a
+//! batch is being prepared; the published copy (behind a read-write lock,
+//! what readers and `applied_state` see) is updated only after the batch is
+//! in sled. Readers therefore never see an offset whose record is not yet
+//! written. Lock order is always writer, then published.
+//!
+//! The state machine is not flushed here: the flushed Raft log is the source
+//! of truth, and sled recovers writes in order, so after a crash the state
+//! machine is a consistent prefix that openraft completes by re-applying the
+//! log after the persisted last applied log id.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::io::Cursor;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use futures::{Stream, TryStreamExt};
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::{EntryPayload, OptionalSend, StoredMembership};
+use ordo_core::state::apply_noop;
+use ordo_core::{Command, CommandResult, LogIndex, State, TopicName, TopicState};
+use tokio::sync::watch;
+
+use crate::codec::{decode, encode};
+use crate::error::StoreError;
+use crate::keys;
+use crate::snapshot;
+use crate::type_config::StoreTypeConfig;
+
+/// The state machine. Cheap to clone: clones share everything, so one clone
+/// can serve reads while openraft drives another.
+pub struct StateMachineStore<C: StoreTypeConfig> {
+    pub(crate) shared: Arc<Shared<C>>,
+}
+
+impl<C: StoreTypeConfig> Clone for StateMachineStore<C> {
+    fn clone(&self) -> Self {
+        StateMachineStore {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+pub(crate) struct Shared<C: StoreTypeConfig> {
+    pub(crate) db: sled::Db,
+    /// Records, topic metadata, last applied log id, membership.
+    pub(crate) tree: sled::Tree,
+    /// The current snapshot.
+    pub(crate) snapshot_tree: sled::Tree,
+    writer: Mutex<Applied<C>>,
+    published: RwLock<Applied<C>>,
+    /// Exclusive while a snapshot install replaces the tree, shared while a
+    /// snapshot is dumped. Outside an install, records below a published end
+    /// offset never change, so a dump needs only this and a copy of the
+    /// published metadata to be one point in time, without holding up
+    /// applies or readers.
+    install_lock: RwLock<()>,
+    pub(crate) applied_tx: watch::Sender<Option<LogIndex>>,
+}
+
+/// Everything applied so far, as far as memory holds it.
+#[derive(Clone)]
+pub(crate) struct Applied<C: StoreTypeConfig> {
+    pub(crate) state: State,
+    pub(crate) last_applied: Option<LogIdOf<C>>,
+    pub(crate) membership: StoredMembershipOf<C>,
+}
+
+impl<C: StoreTypeConfig> StateMachineStore<C> {
+    pub(crate) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+        let tree = db.open_tree(keys::STATE_MACHINE_TREE)?;
+        let applied = load_applied::<C>(&tree)?;
+        let (applied_tx, _) = watch::channel(applied.state.last_applied);
+        Ok(StateMachineStore {
+            shared: Arc::new(Shared {
+                db: db.clone(),
+                snapshot_tree: db.open_tree(keys::SNAPSHOT_TREE)?,
+                tree,
+                writer: Mutex::new(applied.clone()),
+                published: RwLock::new(applied),
+                install_lock: RwLock::new(()),
+                applied_tx,
+            }),
+        })
+    }
+
+    /// Applies committed entries in order and returns one result per entry.
+    /// The whole call is one atomic sled batch; on error nothing is applied.
+    pub(crate) fn apply_entries(
+        &self,
+        entries: Vec<C::Entry>,
+    ) -> Result<Vec<CommandResult>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut writer = self.lock_writer()?;
+        match self.write_batch(&mut writer, entries) {
+            Ok((results, changes)) => {
+                self.publish(&writer, &changes);
+                Ok(results)
+            }
+            Err(e) => {
+                // The writer's copy ran ahead of the disk; fall back to what
+                // was last published, which is what the disk holds.
+                *writer = self.read_published().clone();
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies `entries` to the writer's copy and writes the batch to sled.
+    fn write_batch(
+        &self,
+        writer: &mut Applied<C>,
+        entries: Vec<C::Entry>,
+    ) -> Result<(Vec<CommandResult>, Changes), StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut changes = Changes::default();
+        let mut results = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let (log_id, payload) = C::into_parts(entry);
+            let index = LogIndex(log_id.index());
+            let result = match payload {
+                EntryPayload::Blank => apply_noop(&mut writer.state, index),
+                EntryPayload::Normal(command) => {
+                    let result = ordo_core::apply(&mut writer.state, index, &command);
+                    stage_records(&mut batch, &mut changes, command, &result)?;
+                    result
+                }
+                EntryPayload::Membership(membership) => {
+                    writer.membership = StoredMembership::new(Some(log_id.clone()), membership);
+                    changes.membership = true;
+                    apply_noop(&mut writer.state, index)
+                }
+            };
+            writer.last_applied = Some(log_id);
+            results.push(result);
+        }
+        for topic in &changes.topics {
+            if let Some(topic_state) = writer.state.topics.get(topic) {
+                batch.insert(
+                    keys::topic_meta_key(topic),
+                    encode("topic metadata", topic_state)?,
+                );
+            }
+        }
+        batch.insert(
+            keys::LAST_APPLIED_KEY,
+            encode("last applied log id", &writer.last_applied)?,
+        );
+        if changes.membership {
+            batch.insert(
+                keys::MEMBERSHIP_KEY,
+                encode("membership", &writer.membership)?,
+            );
+        }
+        self.shared.tree.apply_batch(batch)?;
+        Ok((results, changes))
+    }
+
+    /// Makes the writer's copy visible to readers, copying only what changed.
+    fn publish(&self, writer: &Applied<C>, changes: &Changes) {
+        {
+            let mut published = self.write_published();
+            for topic in &changes.topics {
+                if let Some(topic_state) = writer.state.topics.get(topic) {
+                    published
+                        .state
+                        .topics
+                        .insert(topic.clone(), topic_state.clone());
+                }
+            }
+            if changes.membership {
+                published.membership = writer.membership.clone();
+            }
+            published.state.last_applied = writer.state.last_applied;
+            published.last_applied = writer.last_applied.clone();
+        }
+        self.shared
+            .applied_tx
+            .send_replace(writer.state.last_applied);
+    }
+
+    pub(crate) fn notify_applied(&self, last_applied: Option<LogIndex>) {
+        self.shared.applied_tx.send_replace(last_applied);
+    }
+
+    pub(crate) fn lock_writer(&self) -> Result<MutexGuard<'_, Applied<C>>, StoreError> {
+        self.shared.writer.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    // The published copy is only changed after a successful write, by code
+    // with nothing in it that panics, so a poisoned lock (a panic elsewhere
+    // while it was held) still guards consistent data.
+    pub(crate) fn read_published(&self) -> RwLockReadGuard<'_, Applied<C>> {
+        self.shared
+            .published
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write_published(&self) -> RwLockWriteGuard<'_, Applied<C>> {
+        self.shared
+            .published
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    // The install lock guards no data, so poisoning means nothing to it.
+    pub(crate) fn hold_off_installs(&self) -> RwLockReadGuard<'_, ()> {
+        self.shared
+            .install_lock
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn exclude_snapshot_dumps(&self) -> RwLockWriteGuard<'_, ()> {
+        self.shared
+            .install_lock
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What one `apply` call changed besides records and the last applied id.
+#[derive(Default)]
+struct Changes {
+    topics: BTreeSet<TopicName>,
+    membership: bool,
+}
+
+/// Adds the records a command's result placed to the batch.
+fn stage_records(
+    batch: &mut sled::Batch,
+    changes: &mut Changes,
+    command: Command,
+    result: &CommandResult,
+) -> Result<(), StoreError> {
+    match command {
+        Command::Append {
+            topic,
+            records,
+            timestamp_ms,
+        } => {
+            let offsets = result.offsets();
+            debug_assert_eq!(offsets.len(), records.len(), "one offset per record");
+            for (record, offset) in records.into_iter().zip(offsets) {
+                let record = record.at(offset, timestamp_ms);
+                batch.insert(keys::record_key(&topic, offset), encode("record", &record)?);
+            }
+            changes.topics.insert(topic);
+        }
+    }
+    Ok(())
+}
+
+/// Reads the applied state back from the state machine tree.
+fn load_applied<C: StoreTypeConfig>(tree: &sled::Tree) -> Result<Applied<C>, StoreError> {
+    let last_applied: Option<LogIdOf<C>> = match tree.get(keys::LAST_APPLIED_KEY)? {
+        Some(bytes) => decode("last applied log id", &bytes)?,
+        None => None,
+    };
+    let membership: StoredMembershipOf<C> = match tree.get(keys::MEMBERSHIP_KEY)? {
+        Some(bytes) => decode("membership", &bytes)?,
+        None => StoredMembership::default(),
+    };
+    let mut state = State {
+        last_applied: last_applied.as_ref().map(|log_id| LogIndex(log_id.index())),
+        ..State::default()
+    };
+    for item in tree.scan_prefix(keys::topic_meta_prefix()) {
+        let (key, value) = item?;
+        let topic = keys::topic_from_meta_key(&key)?;
+        let topic_state: TopicState = decode("topic metadata", &value)?;
+        state.topics.insert(topic, topic_state);
+    }
+    Ok(Applied {
+        state,
+        last_applied,
+        membership,
+    })
+}
+
+impl<C: StoreTypeConfig> RaftStateMachine<C> for StateMachineStore<C> {
+    type SnapshotData = Cursor<Vec<u8>>;
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogIdOf<C>>, StoredMembershipOf<C>), io::Error> {
+        let published = self.read_published();
+        Ok((published.last_applied.clone(), published.membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<C>, io::Error>> + Unpin + OptionalSend,
+    {
+        let items: Vec<EntryResponder<C>> = entries.try_collect().await?;
+        let (entries, responders): (Vec<_>, Vec<_>) = items.into_iter().unzip();
+        let results = self.apply_entries(entries)?;
+        // Answer only after the batch is in sled and published, so a client
+        // that hears back can read what it wrote from this node.
+        for (responder, result) in responders.into_iter().zip(results) {
+            if let Some(responder) = responder {
+                responder.send(result);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMetaOf<C>,
+        snapshot: Self::SnapshotData,
+    ) -> Result<(), io::Error> {
+        snapshot::install(self, meta, snapshot.into_inner())?;
+        self.shared
+            .db
+            .flush_async()
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<SnapshotOf<C, Self::SnapshotData>>, io::Error> {
+        Ok(snapshot::current::<C>(&self.shared.snapshot_tree)?)
+    }
+}

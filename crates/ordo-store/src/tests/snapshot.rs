@@ -1,0 +1,135 @@
+//! Snapshots: a snapshot built on one store and installed on another makes
+//! them answer alike, and the current snapshot survives a reopen.
+
+use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
+use openraft::SnapshotMeta;
+use ordo_core::{LogIndex, Offset};
+use serde_json::json;
+
+use super::support::{
+    append, apply_via_openraft, blank, log_id, membership, normal, open_temp, reopen, topic,
+    TestConfig,
+};
+use crate::StateMachineStore;
+
+const ALL: usize = usize::MAX;
+
+async fn store_with_history() -> (tempfile::TempDir, StateMachineStore<TestConfig>) {
+    let (dir, _log, mut sm) = open_temp();
+    apply_via_openraft(
+        &mut sm,
+        vec![
+            blank(1, 1),
+            membership(1, 2, &[1, 2, 3]),
+            normal(1, 3, append("orders", (0..5).map(|i| json!({"order": i})))),
+            normal(1, 4, append("users", [json!("jane"), json!(null)])),
+            normal(2, 5, append("orders", [json!("late")])),
+        ],
+    )
+    .await;
+    (dir, sm)
+}
+
+fn assert_same_reads(a: &StateMachineStore<TestConfig>, b: &StateMachineStore<TestConfig>) {
+    assert_eq!(a.topics(), b.topics());
+    assert_eq!(a.last_applied(), b.last_applied());
+    for name in a.topics().keys() {
+        assert_eq!(
+            a.read_records(name, Offset(0), ALL, ALL).expect("read a"),
+            b.read_records(name, Offset(0), ALL, ALL).expect("read b"),
+            "topic {name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_installed_snapshot_answers_reads_like_its_source() {
+    let (_source_dir, mut source) = store_with_history().await;
+    let snapshot = source.build_snapshot().await.expect("build snapshot");
+    assert_eq!(snapshot.meta.last_log_id, Some(log_id(2, 5)));
+
+    let (_target_dir, _log, mut target) = open_temp();
+    // Something the snapshot does not hold, which installing must remove.
+    apply_via_openraft(&mut target, vec![normal(1, 1, append("stale", [json!(1)]))]).await;
+    let mut watch = target.applied_watch();
+
+    target
+        .install_snapshot(&snapshot.meta, snapshot.snapshot)
+        .await
+        .expect("install snapshot");
+
+    assert_same_reads(&source, &target);
+    assert_eq!(target.topic(&topic("stale")), None);
+    assert_eq!(
+        target.applied_state().await.expect("target state"),
+        source.applied_state().await.expect("source state")
+    );
+    assert_eq!(*watch.borrow_and_update(), Some(LogIndex(5)));
+
+    // Applying continues from the snapshot's offsets.
+    let results = target
+        .apply_entries(vec![normal(2, 6, append("orders", [json!("next")]))])
+        .expect("apply after install");
+    assert_eq!(results[0].offsets(), vec![Offset(6)]);
+}
+
+#[tokio::test]
+async fn the_current_snapshot_and_installed_state_survive_reopen() {
+    let (_source_dir, mut source) = store_with_history().await;
+    let built = source.build_snapshot().await.expect("build snapshot");
+
+    let (target_dir, log, mut target) = open_temp();
+    assert!(target
+        .get_current_snapshot()
+        .await
+        .expect("current")
+        .is_none());
+    target
+        .install_snapshot(&built.meta, built.snapshot)
+        .await
+        .expect("install");
+    drop((log, target));
+
+    let (_log, mut target) = reopen(&target_dir);
+    let current = target
+        .get_current_snapshot()
+        .await
+        .expect("current")
+        .expect("a snapshot was installed");
+    assert_eq!(current.meta, built.meta);
+    assert_same_reads(&source, &target);
+}
+
+#[tokio::test]
+async fn a_built_snapshot_is_current_after_reopen() {
+    let (dir, mut sm) = store_with_history().await;
+    let built = sm.build_snapshot().await.expect("build");
+    drop(sm);
+
+    let (_log, mut sm) = reopen(&dir);
+    let current = sm
+        .get_current_snapshot()
+        .await
+        .expect("current")
+        .expect("kept");
+    assert_eq!(current.meta, built.meta);
+    assert_eq!(current.snapshot.into_inner(), built.snapshot.into_inner());
+}
+
+#[tokio::test]
+async fn a_snapshot_whose_contents_contradict_its_metadata_is_refused() {
+    let (_source_dir, mut source) = store_with_history().await;
+    let built = source.build_snapshot().await.expect("build");
+    let lying_meta = SnapshotMeta {
+        last_log_id: Some(log_id(9, 99)),
+        last_membership: built.meta.last_membership.clone(),
+    };
+
+    let (_dir, _log, mut target) = open_temp();
+    let err = target
+        .install_snapshot(&lying_meta, built.snapshot)
+        .await
+        .expect_err("inconsistent snapshot must be refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    assert_eq!(target.last_applied(), None);
+}

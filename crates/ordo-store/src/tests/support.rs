@@ -1,0 +1,82 @@
+//! Shared test fixtures: the type config declared exactly as `ordo-node`
+//! declares its own, and builders for entries and commands.
+
+use std::collections::BTreeSet;
+
+use openraft::entry::RaftEntry;
+use openraft::type_config::alias::{EntryOf, LogIdOf};
+use openraft::vote::RaftLeaderIdExt;
+use openraft::{Membership, RaftTypeConfig};
+use ordo_core::{Command, CommandResult, NewRecord, TopicName};
+use tempfile::TempDir;
+
+use crate::{open, LogStore, StateMachineStore};
+
+openraft::declare_raft_types!(
+    pub TestConfig:
+        D = Command,
+        R = CommandResult,
+);
+
+pub type Entry = EntryOf<TestConfig>;
+
+/// A store in a fresh temporary directory; keep the `TempDir` alive.
+pub fn open_temp() -> (TempDir, LogStore<TestConfig>, StateMachineStore<TestConfig>) {
+    let dir = tempfile::tempdir().expect("create temp dir");
+    let (log, sm) = reopen(&dir);
+    (dir, log, sm)
+}
+
+/// Opens the store in `dir` again (all earlier handles must be dropped).
+pub fn reopen(dir: &TempDir) -> (LogStore<TestConfig>, StateMachineStore<TestConfig>) {
+    open(dir.path()).expect("open store")
+}
+
+pub fn topic(name: &str) -> TopicName {
+    TopicName::new(name).expect("valid test topic name")
+}
+
+pub fn log_id(term: u64, index: u64) -> LogIdOf<TestConfig> {
+    let leader = <TestConfig as RaftTypeConfig>::LeaderId::new_committed(term, 1);
+    LogIdOf::<TestConfig>::new(leader, index)
+}
+
+/// An `Append` of one record per value.
+pub fn append(topic_name: &str, values: impl IntoIterator<Item = serde_json::Value>) -> Command {
+    Command::Append {
+        topic: topic(topic_name),
+        records: values
+            .into_iter()
+            .map(|value| NewRecord {
+                key: None,
+                value,
+                headers: Default::default(),
+            })
+            .collect(),
+        timestamp_ms: 1_700_000_000_000,
+    }
+}
+
+pub fn normal(term: u64, index: u64, command: Command) -> Entry {
+    Entry::new_normal(log_id(term, index), command)
+}
+
+pub fn blank(term: u64, index: u64) -> Entry {
+    Entry::new_blank(log_id(term, index))
+}
+
+pub fn membership(term: u64, index: u64, voters: &[u64]) -> Entry {
+    let voters: BTreeSet<u64> = voters.iter().copied().collect();
+    Entry::new_membership(
+        log_id(term, index),
+        Membership::new_with_defaults(vec![voters], []),
+    )
+}
+
+/// Applies `entries` through openraft's `apply`, as openraft feeds a follower
+/// (no client waiting, so no responders).
+pub async fn apply_via_openraft(sm: &mut StateMachineStore<TestConfig>, entries: Vec<Entry>) {
+    use openraft::storage::RaftStateMachine;
+    let stream = futures::stream::iter(entries.into_iter().map(|entry| Ok((entry, None))));
+    sm.apply(stream).await.expect("apply");
+}

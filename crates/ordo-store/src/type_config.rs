@@ -1,0 +1,36 @@
+//! What the store requires of the Raft type configuration, as one trait.
+//!
+//! openraft's `RaftEntry` exposes an entry's membership but not its payload,
+//! so a generic store cannot see the `Command` inside. [`StoreTypeConfig`]
+//! adds exactly that, and its blanket impl covers every type config whose
+//! entries are openraft's own `Entry` type (the default), such as
+//! `declare_raft_types!(pub TypeConfig: D = Command, R = CommandResult)`.
+//! Nothing here depends on the async runtime, so it can be replaced.
+
+use openraft::type_config::alias::{CommittedLeaderIdOf, LogIdOf};
+use openraft::{BasicNode, EntryPayload, RaftTypeConfig};
+use ordo_core::{Command, CommandResult, NodeId};
+
+/// The payload of an ordo log entry.
+pub type OrdoPayload = EntryPayload<Command, NodeId, BasicNode>;
+
+/// A Raft type configuration the store can persist: ordo's commands and
+/// results, `u64` node ids, `BasicNode` addresses, and entries that can be
+/// taken apart into log id and payload.
+pub trait StoreTypeConfig:
+    RaftTypeConfig<D = Command, R = CommandResult, NodeId = NodeId, Node = BasicNode>
+{
+    /// Takes an entry apart into its log id and its payload.
+    fn into_parts(entry: Self::Entry) -> (LogIdOf<Self>, OrdoPayload);
+}
+
+impl<C> StoreTypeConfig for C
+where
+    C: RaftTypeConfig<D = Command, R = CommandResult, NodeId = NodeId, Node = BasicNode>,
+    C::Entry: Into<openraft::Entry<CommittedLeaderIdOf<C>, OrdoPayload>>,
+{
+    fn into_parts(entry: C::Entry) -> (LogIdOf<C>, OrdoPayload) {
+        let entry = entry.into();
+        (entry.log_id, entry.payload)
+    }
+}
