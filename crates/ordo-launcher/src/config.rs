@@ -1,0 +1,72 @@
+//! What to launch: [`LauncherConfig`], and the limits and timings the
+//! launcher lives by.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Largest local cluster: Raft clusters are odd-sized and small; more than
+/// nine processes on one machine measures the machine, not ordo.
+pub const MAX_NODES: usize = 9;
+/// Every node listens on loopback only.
+pub const LOOPBACK_HOST: &str = "127.0.0.1";
+/// How long a node gets by default to exit after SIGTERM before it is
+/// SIGKILLed: enough to flush and close sled cleanly.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
+/// Pause between checks of a stopping process, or of a forming cluster.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// Deadline for one status probe while waiting for a leader.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Where a node's stdout and stderr go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeOutput {
+    /// `base_dir/n{id}.log`, appended to across restarts.
+    LogFiles,
+    /// The launcher's own stdout and stderr, unchanged.
+    Inherit,
+    /// The launcher's stdout and stderr, each line prefixed with `[n{id}] `.
+    Prefixed,
+}
+
+/// How to launch a local cluster.
+#[derive(Debug, Clone)]
+pub struct LauncherConfig {
+    /// The `ordo` executable to run as `ordo serve`.
+    pub binary: PathBuf,
+    /// How many nodes; their ids are 1..=nodes.
+    pub nodes: usize,
+    /// Holds each node's data dir `n{id}/`, log `n{id}.log` and pid file
+    /// `n{id}.pid`.
+    pub base_dir: PathBuf,
+    /// One port per node, in id order; `None` picks free ports.
+    pub ports: Option<Vec<u16>>,
+    pub output: NodeOutput,
+    /// Extra environment for every node (e.g. `RUST_LOG`), on top of the
+    /// launcher's own.
+    pub env: Vec<(String, String)>,
+    /// Linux: the kernel SIGKILLs each node when the thread that spawned it
+    /// exits, so not even a SIGKILLed test run leaves orphans. Spawn (and
+    /// restart) nodes from a thread that outlives the cluster: a test's
+    /// thread or a runtime worker, not a `spawn_blocking` task.
+    pub die_with_launcher: bool,
+    /// How long [`crate::LocalCluster::stop`] waits after SIGTERM before
+    /// it SIGKILLs.
+    pub stop_grace: Duration,
+}
+
+impl LauncherConfig {
+    /// `nodes` nodes of `binary` under `base_dir`, on free ports, output to
+    /// log files.
+    pub fn new(binary: impl Into<PathBuf>, nodes: usize, base_dir: impl Into<PathBuf>) -> Self {
+        LauncherConfig {
+            binary: binary.into(),
+            nodes,
+            base_dir: base_dir.into(),
+            ports: None,
+            output: NodeOutput::LogFiles,
+            env: Vec::new(),
+            die_with_launcher: true,
+            stop_grace: DEFAULT_STOP_GRACE,
+        }
+    }
+}
