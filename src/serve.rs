@@ -1,6 +1,300 @@
-//! `ordo serve` (placeholder).
-#[derive(clap::Args)]
-pub struct ServeArgs {}
-pub async fn run(_: ServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not built yet")
+//! `ordo serve`: parse flags, environment and config file into a validated
+//! node config, open storage, start the node and serve HTTP until SIGTERM or
+//! Ctrl-C.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use ordo_core::NodeId;
+use ordo_http::AppState;
+use ordo_node::{HttpTransport, Node, NodeConfig};
+use serde::Deserialize;
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// The file in the data dir that pins which node id owns it.
+const NODE_ID_FILE: &str = "node_id";
+
+#[derive(clap::Args, Debug, Default)]
+pub struct ServeArgs {
+    /// This node's id (a positive integer, unique in the cluster).
+    #[arg(long, env = "ORDO_NODE_ID")]
+    node_id: Option<NodeId>,
+    /// Address to listen on for clients and peers.
+    #[arg(long, env = "ORDO_LISTEN")]
+    listen: Option<String>,
+    /// Address peers and clients reach this node at (default: this node's
+    /// entry in --peers, else --listen).
+    #[arg(long, env = "ORDO_ADVERTISE")]
+    advertise: Option<String>,
+    /// Where this node keeps its log and state; a restart resumes from it.
+    #[arg(long, env = "ORDO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The initial cluster, `1=host:port,2=host:port,...`; the nodes form it
+    /// by themselves.
+    #[arg(long, env = "ORDO_PEERS")]
+    peers: Option<String>,
+    /// Raft heartbeat interval in milliseconds.
+    #[arg(long, env = "ORDO_HEARTBEAT_MS")]
+    heartbeat_ms: Option<u64>,
+    /// Minimum Raft election timeout in milliseconds (the maximum is twice this).
+    #[arg(long, env = "ORDO_ELECTION_TIMEOUT_MS")]
+    election_timeout_ms: Option<u64>,
+    /// A TOML file with any of the settings above (flags and environment win).
+    #[arg(long, env = "ORDO_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// The config file's shape: every field optional, names as the flags'.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    node_id: Option<NodeId>,
+    listen: Option<String>,
+    advertise: Option<String>,
+    data_dir: Option<PathBuf>,
+    peers: Option<String>,
+    heartbeat_ms: Option<u64>,
+    election_timeout_ms: Option<u64>,
+}
+
+/// Everything `serve` needs, validated.
+#[derive(Debug)]
+struct ServeConfig {
+    listen: String,
+    data_dir: PathBuf,
+    node: NodeConfig,
+}
+
+impl ServeArgs {
+    fn resolve(self) -> anyhow::Result<ServeConfig> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => ConfigFile::default(),
+        };
+        let node_id = self
+            .node_id
+            .or(file.node_id)
+            .context("--node-id (or ORDO_NODE_ID) is required")?;
+        if node_id == 0 {
+            bail!("--node-id must be a positive integer");
+        }
+        let listen = self
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:7001".to_string());
+        let data_dir = self
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(format!("data/n{node_id}")));
+        let peers = match self.peers.or(file.peers) {
+            Some(spec) => parse_peers(&spec)?,
+            None => BTreeMap::new(),
+        };
+        if !peers.is_empty() && !peers.contains_key(&node_id) {
+            bail!("--peers does not list this node's id {node_id}");
+        }
+        let advertise = self
+            .advertise
+            .or(file.advertise)
+            .or_else(|| peers.get(&node_id).cloned())
+            .unwrap_or_else(|| listen.clone());
+        let mut node = NodeConfig::new(node_id, advertise).with_peers(peers);
+        if let Some(ms) = self.heartbeat_ms.or(file.heartbeat_ms) {
+            node.heartbeat_ms = ms;
+        }
+        if let Some(ms) = self.election_timeout_ms.or(file.election_timeout_ms) {
+            node.election_timeout_min_ms = ms;
+            node.election_timeout_max_ms = ms * 2;
+        }
+        Ok(ServeConfig {
+            listen,
+            data_dir,
+            node,
+        })
+    }
+}
+
+/// Parses `1=host:port,2=host:port`.
+fn parse_peers(spec: &str) -> anyhow::Result<BTreeMap<NodeId, String>> {
+    let mut peers = BTreeMap::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, addr) = part
+            .split_once('=')
+            .with_context(|| format!("peer {part:?} is not of the form id=host:port"))?;
+        let id: NodeId = id
+            .trim()
+            .parse()
+            .with_context(|| format!("peer id {id:?} is not a number"))?;
+        if id == 0 || addr.trim().is_empty() {
+            bail!("peer {part:?} needs a positive id and an address");
+        }
+        if peers.insert(id, addr.trim().to_string()).is_some() {
+            bail!("peer id {id} is listed twice");
+        }
+    }
+    Ok(peers)
+}
+
+/// A data dir belongs to one node id for life: refuse to start a node on
+/// another node's data (a typo in --node-id would otherwise corrupt a cluster).
+fn claim_data_dir(data_dir: &Path, node_id: NodeId) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let id_file = data_dir.join(NODE_ID_FILE);
+    match std::fs::read_to_string(&id_file) {
+        Ok(existing) => {
+            let existing: NodeId = existing
+                .trim()
+                .parse()
+                .with_context(|| format!("{} is corrupt", id_file.display()))?;
+            if existing != node_id {
+                bail!(
+                    "data dir {} belongs to node {existing}, not node {node_id}",
+                    data_dir.display()
+                );
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::write(&id_file, format!("{node_id}\n"))
+                .with_context(|| format!("writing {}", id_file.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", id_file.display())),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing();
+    let config = args.resolve()?;
+    claim_data_dir(&config.data_dir, config.node.id)?;
+    let prometheus = PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let (log_store, state_machine) = ordo_store::open(&config.data_dir.join("sled"))
+        .with_context(|| format!("opening storage in {}", config.data_dir.display()))?;
+    let transport = Arc::new(HttpTransport::new()?);
+    let node_id = config.node.id;
+    let node = Node::start(config.node, log_store, state_machine, transport).await?;
+    tracing::info!(node = node_id, listen = %config.listen, data_dir = %config.data_dir.display(), "ordo node started");
+
+    let upkeep = {
+        let handle = prometheus.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                handle.run_upkeep();
+            }
+        })
+    };
+    let state = AppState {
+        node: node.clone(),
+        prometheus: Some(prometheus),
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ordo_http::serve(listener, state, async move {
+        let _ = stop_rx.await;
+    }));
+    shutdown_signal().await;
+    tracing::info!(node = node_id, "shutting down");
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server stopped with an error"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server task failed"),
+        Err(_) => tracing::warn!("in-flight requests did not finish in time"),
+    }
+    upkeep.abort();
+    node.shutdown().await;
+    tracing::info!(node = node_id, "stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        biased;
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_parse_and_reject_nonsense() {
+        let peers = parse_peers("1=127.0.0.1:7001, 2=127.0.0.1:7002").unwrap();
+        assert_eq!(peers[&2], "127.0.0.1:7002");
+        assert!(parse_peers("1=a,1=b").is_err());
+        assert!(parse_peers("x=a").is_err());
+        assert!(parse_peers("0=a").is_err());
+        assert!(parse_peers("1").is_err());
+    }
+
+    #[test]
+    fn flags_win_over_the_config_file_and_advertise_defaults_to_peers() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ordo.toml");
+        std::fs::write(
+            &file,
+            "node_id = 2\nlisten = \"0.0.0.0:9000\"\npeers = \"1=a:1,2=b:2\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:7002".into()),
+            config: Some(file),
+            ..Default::default()
+        };
+        let config = args.resolve().unwrap();
+        assert_eq!(config.node.id, 2);
+        assert_eq!(config.listen, "127.0.0.1:7002");
+        assert_eq!(config.node.advertise_addr, "b:2");
+    }
+
+    #[test]
+    fn a_data_dir_cannot_change_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        claim_data_dir(dir.path(), 1).unwrap();
+        claim_data_dir(dir.path(), 1).unwrap();
+        assert!(claim_data_dir(dir.path(), 2).is_err());
+    }
 }

@@ -1,1 +1,52 @@
-//! placeholder
+//! ordo's HTTP API (contract v1): the client API, the internal Raft RPC
+//! endpoints and the operations endpoints, as one axum router.
+//!
+//! [`serve`] takes a listener the caller bound (a real `TcpListener`, or the
+//! simulation's), so tests pick their own ports and nothing here binds.
+
+mod error;
+mod extract;
+mod layers;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::serve::Listener;
+use metrics_exporter_prometheus::PrometheusHandle;
+use ordo_node::Node;
+
+pub use error::ApiError;
+
+/// Largest internal RPC body (snapshots travel in one request).
+pub const MAX_RAFT_RPC_BODY_BYTES: usize = 1024 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub node: Arc<Node>,
+    /// Renders `/metrics`; `None` where no Prometheus recorder is installed
+    /// (the process-wide recorder belongs to the binary, not to a node).
+    pub prometheus: Option<PrometheusHandle>,
+}
+
+/// The whole API as one router.
+pub fn router(state: AppState) -> axum::Router {
+    routes::router(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes
+/// in-flight requests and returns.
+pub async fn serve<L>(
+    listener: L,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: Listener,
+    L::Addr: std::fmt::Debug,
+{
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

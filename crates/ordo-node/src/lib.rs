@@ -1,1 +1,25 @@
-//! placeholder
+//! ordo's Raft node: everything between the HTTP layer and storage.
+//!
+//! - [`types`]: the one openraft type config.
+//! - [`transport`]: the small byte-level RPC trait nodes talk through
+//!   (reqwest in production; the simulation plugs in its own).
+//! - [`network`]: openraft's network, written once over any transport.
+//! - [`rpc`]: the internal RPC paths and their encoding, for both ends.
+//! - [`node`]: the `Node` that owns `Raft`, store and transport, and turns
+//!   client requests into proposals, forwarding to the leader when needed.
+//! - [`status`]: the cluster status view built from Raft metrics.
+
+pub mod config;
+pub mod error;
+pub mod network;
+pub mod node;
+pub mod rpc;
+pub mod status;
+pub mod transport;
+pub mod types;
+
+pub use config::NodeConfig;
+pub use error::NodeError;
+pub use node::Node;
+pub use transport::{HttpTransport, Transport, TransportError};
+pub use types::TypeConfig;

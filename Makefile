@@ -1,0 +1,35 @@
+# The commands the README and CI use. `make help` lists them.
+CARGO ?= cargo
+NODES ?= 3
+BASE_PORT ?= 7001
+DATA_DIR ?= ./data
+
+.PHONY: help build release cluster test lint fmt clean-data
+
+help:
+	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (data in $(DATA_DIR)), first append/read, Ctrl-C stops it"
+	@echo "make test      every test: unit, storage suite, black-box cluster tests"
+	@echo "make lint      cargo fmt --check and clippy -D warnings"
+	@echo "make release   build target/release/ordo"
+
+build:
+	$(CARGO) build --workspace
+
+release:
+	$(CARGO) build --release --bin ordo
+
+cluster: release
+	./target/release/ordo local-cluster --nodes $(NODES) --base-port $(BASE_PORT) --data-dir $(DATA_DIR)
+
+test:
+	$(CARGO) nextest run --workspace --no-fail-fast
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean-data:
+	rm -rf $(DATA_DIR)

@@ -1,0 +1,48 @@
+//! Request parsing at the edge: path, query and JSON body into validated
+//! types, with axum's plain-text rejections turned into `ApiError`s.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use ordo_core::TopicName;
+
+pub fn topic(raw: &str) -> Result<TopicName, ApiError> {
+    TopicName::new(raw).map_err(|e| ApiError::bad_request("invalid_topic", e.to_string()))
+}
+
+pub fn json<T: DeserializeOwned>(
+    body: Result<axum::Json<T>, JsonRejection>,
+) -> Result<T, ApiError> {
+    match body {
+        Ok(axum::Json(value)) => Ok(value),
+        Err(rejection) => Err(match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "request body is over the limit of {} bytes",
+                    ordo_core::limits::MAX_REQUEST_BODY_BYTES
+                ),
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ),
+            _ => ApiError::bad_request("invalid_body", rejection.body_text()),
+        }),
+    }
+}
+
+/// Parses a JSON body that may also be empty (the caller decides what empty means).
+pub fn json_bytes<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+}
+
+pub fn query<T>(params: Result<axum::extract::Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    params
+        .map(|axum::extract::Query(value)| value)
+        .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))
+}

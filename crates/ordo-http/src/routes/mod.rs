@@ -1,0 +1,52 @@
+//! The route table: which path goes to which handler, and the limits and
+//! layers each group of routes runs under.
+
+mod cluster;
+mod ops;
+mod raft;
+mod records;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::{layers, AppState, MAX_RAFT_RPC_BODY_BYTES};
+use ordo_core::limits::MAX_REQUEST_BODY_BYTES;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route(
+            "/v1/topics/{topic}/records",
+            post(records::append).get(records::read),
+        )
+        .route("/v1/cluster", get(cluster::status))
+        .route("/v1/cluster/init", post(cluster::init))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
+    Router::new()
+        .merge(api)
+        .merge(raft::router().layer(DefaultBodyLimit::max(MAX_RAFT_RPC_BODY_BYTES)))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            layers::observe,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+    )
+}

@@ -1,0 +1,72 @@
+//! A node's validated configuration: who it is, who its peers are, and the
+//! Raft timings. Parsing flags and files into this is the binary's job.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ordo_core::NodeId;
+
+/// Heartbeat interval. Elections start after 3-6 missed heartbeats, which
+/// keeps failover well under a second without false elections on a loaded
+/// 2-core machine (the network is loopback or a LAN).
+pub const DEFAULT_HEARTBEAT_MS: u64 = 50;
+pub const DEFAULT_ELECTION_TIMEOUT_MIN_MS: u64 = 150;
+pub const DEFAULT_ELECTION_TIMEOUT_MAX_MS: u64 = 300;
+/// How long a request waits for a leader to be known before answering 503.
+pub const DEFAULT_LEADER_WAIT: Duration = Duration::from_millis(1500);
+/// Upper bound on how long an append waits for its entry to commit and apply.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Raft log entries between snapshots; the log is purged behind a snapshot.
+pub const DEFAULT_SNAPSHOT_EVERY_ENTRIES: u64 = 100_000;
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub id: NodeId,
+    /// The address other nodes and clients reach this node at (`host:port`).
+    pub advertise_addr: String,
+    /// The initial cluster (including this node), from `--peers`. When
+    /// non-empty, the lowest id initializes membership if none exists yet.
+    pub peers: BTreeMap<NodeId, String>,
+    pub heartbeat_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    pub leader_wait: Duration,
+    pub write_timeout: Duration,
+    pub snapshot_every_entries: u64,
+}
+
+impl NodeConfig {
+    pub fn new(id: NodeId, advertise_addr: impl Into<String>) -> Self {
+        NodeConfig {
+            id,
+            advertise_addr: advertise_addr.into(),
+            peers: BTreeMap::new(),
+            heartbeat_ms: DEFAULT_HEARTBEAT_MS,
+            election_timeout_min_ms: DEFAULT_ELECTION_TIMEOUT_MIN_MS,
+            election_timeout_max_ms: DEFAULT_ELECTION_TIMEOUT_MAX_MS,
+            leader_wait: DEFAULT_LEADER_WAIT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            snapshot_every_entries: DEFAULT_SNAPSHOT_EVERY_ENTRIES,
+        }
+    }
+
+    pub fn with_peers(mut self, peers: BTreeMap<NodeId, String>) -> Self {
+        self.peers = peers;
+        self
+    }
+
+    pub(crate) fn raft_config(&self) -> Result<openraft::Config, openraft::ConfigError> {
+        let config = openraft::Config {
+            cluster_name: "ordo".to_string(),
+            heartbeat_interval: self.heartbeat_ms,
+            election_timeout_min: self.election_timeout_min_ms,
+            election_timeout_max: self.election_timeout_max_ms,
+            // A partitioned node must not disrupt a healthy leader on rejoin.
+            enable_pre_vote: Some(true),
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every_entries),
+            max_in_snapshot_log_to_keep: 1000,
+            ..Default::default()
+        };
+        config.validate()
+    }
+}

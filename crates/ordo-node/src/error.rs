@@ -1,0 +1,47 @@
+//! `NodeError`: everything a client request can fail with at the node layer.
+//! The HTTP layer maps each variant to one status and error code.
+
+use ordo_core::{NodeId, Offset};
+use serde::{Deserialize, Serialize};
+
+/// Serializable because a leader's answer to a forwarded request carries it
+/// back to the follower that forwarded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum NodeError {
+    #[error("topic {topic} does not exist")]
+    TopicNotFound { topic: String },
+    #[error("offset {from} is past the end of topic {topic} (end offset {end_offset})")]
+    OffsetOutOfRange {
+        topic: String,
+        from: Offset,
+        end_offset: Offset,
+    },
+    /// No leader is known, or the leader is unreachable. Nothing was appended.
+    #[error("no leader is available: {reason}")]
+    NoLeader {
+        leader: Option<NodeId>,
+        reason: String,
+    },
+    /// The request may or may not have been applied (timeout, leader change
+    /// after the entry was proposed). Retrying may duplicate it.
+    #[error("outcome unknown: {reason}")]
+    OutcomeUnknown { reason: String },
+    /// The cluster could not serve the request now (e.g. no quorum for a
+    /// linearizable read); nothing was changed.
+    #[error("unavailable: {reason}")]
+    Unavailable { reason: String },
+    #[error("cluster is already initialized")]
+    AlreadyInitialized,
+    #[error("invalid request: {reason}")]
+    InvalidRequest { reason: String },
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
+}
+
+impl NodeError {
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
+        NodeError::Internal {
+            reason: e.to_string(),
+        }
+    }
+}

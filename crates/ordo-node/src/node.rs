@@ -1,0 +1,500 @@
+//! The `Node`: owns `Raft`, the state machine's read side and the transport,
+//! and turns client requests into Raft proposals and reads.
+//!
+//! Any node accepts any request. A follower forwards a command to the leader
+//! and, for a linearizable read, asks the leader for a read index and then
+//! serves the read from its own state once it has applied that index. Every
+//! failure says whether the command may have been applied (`OutcomeUnknown`)
+//! or certainly was not (`NoLeader`, `Unavailable`), so callers retry safely.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::errors::{ClientWriteError, InitializeError, LinearizableReadError, RaftError};
+use openraft::{BasicNode, ReadPolicy, ServerState};
+use tokio::time::Instant;
+
+use crate::config::NodeConfig;
+use crate::error::NodeError;
+use crate::network::NetworkFactory;
+use crate::rpc::{self, DecodeError, ForwardReply, ForwardRequest, ReadIndexReply, RpcKind};
+use crate::transport::{Transport, TransportError};
+use crate::types::{LogStore, Raft, StateMachine, TypeConfig};
+use ordo_core::api::{AppendResponse, Consistency, ReadParams, ReadResponse};
+use ordo_core::limits::{MAX_READ_BYTES, MAX_READ_LIMIT};
+use ordo_core::{Command, CommandResult, LogIndex, NewRecord, NodeId, TopicName};
+
+/// How many times one request is re-routed after learning of a new leader
+/// (each re-route is certain the command was not appended).
+const MAX_REROUTES: usize = 3;
+
+pub struct Node {
+    config: NodeConfig,
+    raft: Raft,
+    state_machine: StateMachine,
+    transport: Arc<dyn Transport>,
+}
+
+impl Node {
+    /// Starts Raft over the given storage and transport. With configured
+    /// peers, the lowest id initializes the cluster if it has no membership
+    /// yet; a restarted node resumes from its storage.
+    pub async fn start(
+        config: NodeConfig,
+        log_store: LogStore,
+        state_machine: StateMachine,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Arc<Node>, NodeError> {
+        let raft_config = config.raft_config().map_err(NodeError::internal)?;
+        let network = NetworkFactory {
+            id: config.id,
+            transport: transport.clone(),
+        };
+        let raft = Raft::new(
+            config.id,
+            Arc::new(raft_config),
+            network,
+            log_store,
+            state_machine.clone(),
+        )
+        .await
+        .map_err(NodeError::internal)?;
+        let node = Arc::new(Node {
+            config,
+            raft,
+            state_machine,
+            transport,
+        });
+        if node.config.peers.keys().next() == Some(&node.config.id) {
+            node.initialize_if_new().await?;
+        }
+        Ok(node)
+    }
+
+    async fn initialize_if_new(&self) -> Result<(), NodeError> {
+        let initialized = self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(NodeError::internal)?;
+        if initialized {
+            return Ok(());
+        }
+        match self.init(self.config.peers.clone()).await {
+            Ok(()) | Err(NodeError::AlreadyInitialized) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    pub fn state_machine(&self) -> &StateMachine {
+        &self.state_machine
+    }
+
+    /// The leader this node currently believes in.
+    pub fn current_leader(&self) -> Option<NodeId> {
+        self.raft.metrics().borrow_watched().current_leader
+    }
+
+    pub fn current_term(&self) -> u64 {
+        self.raft.metrics().borrow_watched().current_term
+    }
+
+    /// Ready: a leader is known and this node has applied everything it
+    /// knows to be committed.
+    pub fn is_ready(&self) -> bool {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        let applied = metrics.last_applied.map(|l| l.index);
+        let committed = metrics.cluster_committed.map(|l| l.index);
+        metrics.current_leader.is_some() && applied >= committed
+    }
+
+    /// Forms a cluster of `members` (this node alone if empty).
+    pub async fn init(&self, mut members: BTreeMap<NodeId, String>) -> Result<(), NodeError> {
+        if members.is_empty() {
+            members.insert(self.config.id, self.config.advertise_addr.clone());
+        }
+        let nodes: BTreeMap<NodeId, BasicNode> = members
+            .into_iter()
+            .map(|(id, addr)| (id, BasicNode::new(addr)))
+            .collect();
+        match self.raft.initialize(nodes).await {
+            Ok(()) => Ok(()),
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
+                Err(NodeError::AlreadyInitialized)
+            }
+            Err(RaftError::APIError(InitializeError::NotInMembers(e))) => {
+                Err(NodeError::InvalidRequest {
+                    reason: e.to_string(),
+                })
+            }
+            Err(e) => Err(NodeError::internal(e)),
+        }
+    }
+
+    /// Appends `records` to `topic`: acknowledged once a majority has the
+    /// entry durably and it has been applied here or on the leader.
+    pub async fn append(
+        &self,
+        topic: TopicName,
+        records: Vec<NewRecord>,
+    ) -> Result<AppendResponse, NodeError> {
+        let command = Command::Append {
+            topic,
+            records,
+            timestamp_ms: 0, // stamped by the leader in `propose_local`
+        };
+        match self.propose(command).await? {
+            CommandResult::Appended {
+                first_offset,
+                count,
+                log_index,
+            } => Ok(AppendResponse {
+                offsets: (first_offset.0..first_offset.0 + count)
+                    .map(ordo_core::Offset)
+                    .collect(),
+                log_index,
+            }),
+            other => Err(NodeError::internal(format!(
+                "append applied as {other}, not as an append"
+            ))),
+        }
+    }
+
+    /// Proposes `command` through the leader, wherever it is.
+    async fn propose(&self, command: Command) -> Result<CommandResult, NodeError> {
+        let deadline = Instant::now() + self.config.leader_wait;
+        let mut last_error = None;
+        let mut failed_leader = None;
+        for _ in 0..=MAX_REROUTES {
+            let leader = self.wait_for_leader(failed_leader, deadline).await?;
+            let outcome = if leader == self.config.id {
+                self.propose_local(command.clone()).await
+            } else {
+                self.forward(leader, command.clone()).await
+            };
+            match outcome {
+                // Not appended anywhere: safe to route again, once a
+                // different leader is known.
+                Err(e @ NodeError::NoLeader { .. }) => {
+                    last_error = Some(e);
+                    failed_leader = Some(leader);
+                }
+                other => return other,
+            }
+        }
+        Err(last_error.unwrap_or_else(|| NodeError::NoLeader {
+            leader: None,
+            reason: "leadership kept changing".into(),
+        }))
+    }
+
+    /// Proposes on this node, which must be the leader.
+    async fn propose_local(&self, mut command: Command) -> Result<CommandResult, NodeError> {
+        let Command::Append { timestamp_ms, .. } = &mut command;
+        *timestamp_ms = now_ms();
+        let write = self.raft.client_write(command);
+        match tokio::time::timeout(self.config.write_timeout, write).await {
+            Ok(Ok(response)) => Ok(response.data),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                Err(NodeError::NoLeader {
+                    leader: f.leader_id,
+                    reason: "this node is no longer the leader".into(),
+                })
+            }
+            Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)))) => {
+                Err(NodeError::OutcomeUnknown {
+                    reason: "leadership changed after the entry was proposed".into(),
+                })
+            }
+            Ok(Err(e)) => Err(NodeError::OutcomeUnknown {
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(NodeError::OutcomeUnknown {
+                reason: format!(
+                    "not committed within {} ms",
+                    self.config.write_timeout.as_millis()
+                ),
+            }),
+        }
+    }
+
+    async fn forward(&self, leader: NodeId, command: Command) -> Result<CommandResult, NodeError> {
+        let request = ForwardRequest { command };
+        let reply: ForwardReply = self
+            .call_leader(leader, RpcKind::Forward, rpc::encode(&request))
+            .await?;
+        reply
+    }
+
+    /// Calls `kind` on the leader and decodes its reply, mapping transport
+    /// failures by whether the request may have arrived.
+    async fn call_leader<T: serde::de::DeserializeOwned>(
+        &self,
+        leader: NodeId,
+        kind: RpcKind,
+        body: Vec<u8>,
+    ) -> Result<T, NodeError> {
+        let addr = self
+            .member_addr(leader)
+            .ok_or_else(|| NodeError::NoLeader {
+                leader: Some(leader),
+                reason: format!("leader {leader} has no known address"),
+            })?;
+        let timeout = self.config.write_timeout + Duration::from_secs(1);
+        match self.transport.call(&addr, kind.path(), body, timeout).await {
+            Ok(bytes) => rpc::decode(&bytes).map_err(NodeError::internal),
+            Err(e @ TransportError::Unreachable { .. }) => Err(NodeError::NoLeader {
+                leader: Some(leader),
+                reason: e.to_string(),
+            }),
+            Err(e) => Err(NodeError::OutcomeUnknown {
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn member_addr(&self, id: NodeId) -> Option<String> {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow_watched();
+        metrics
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .map(|n| n.addr.clone())
+            .or_else(|| self.config.peers.get(&id).cloned())
+    }
+
+    /// Waits (until `deadline`) for a leader to be known; with `failed`, for
+    /// one other than the leader that just could not take the request (a
+    /// dead leader stays in our metrics until an election replaces it). A
+    /// leader that lost leadership but was re-elected is given one more try
+    /// after a heartbeat.
+    async fn wait_for_leader(
+        &self,
+        failed: Option<NodeId>,
+        deadline: Instant,
+    ) -> Result<NodeId, NodeError> {
+        if failed.is_some() {
+            let pause = Duration::from_millis(self.config.heartbeat_ms);
+            tokio::time::sleep_until((Instant::now() + pause).min(deadline)).await;
+        }
+        let retry_same_after =
+            Instant::now() + Duration::from_millis(self.config.election_timeout_max_ms);
+        let mut metrics = self.raft.metrics();
+        loop {
+            let (leader, state) = {
+                let m = metrics.borrow_and_update();
+                (m.current_leader, m.state)
+            };
+            if state == ServerState::Shutdown {
+                return Err(NodeError::Unavailable {
+                    reason: "node is shutting down".into(),
+                });
+            }
+            if let Some(leader) = leader {
+                if Some(leader) != failed || Instant::now() >= retry_same_after {
+                    return Ok(leader);
+                }
+            }
+            let wake = if leader.is_some() {
+                retry_same_after.min(deadline)
+            } else {
+                deadline
+            };
+            match tokio::time::timeout_at(wake, metrics.changed()).await {
+                Ok(Ok(())) => continue,
+                Err(_) if Instant::now() < deadline => continue,
+                _ => {
+                    return Err(NodeError::NoLeader {
+                        leader: None,
+                        reason: "no leader elected yet".into(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Reads a page of `topic`. `linearizable` reads first make sure this
+    /// node has applied everything committed before the read began.
+    pub async fn read(
+        &self,
+        topic: &TopicName,
+        params: &ReadParams,
+    ) -> Result<ReadResponse, NodeError> {
+        if params.consistency == Consistency::Linearizable {
+            let read_index = self.read_index().await?;
+            self.wait_applied(read_index).await?;
+        }
+        let limit = params
+            .limit
+            .unwrap_or(MAX_READ_LIMIT)
+            .clamp(1, MAX_READ_LIMIT);
+        let page = self
+            .state_machine
+            .read_records(topic, params.from, limit, MAX_READ_BYTES)
+            .map_err(NodeError::internal)?
+            .ok_or_else(|| NodeError::TopicNotFound {
+                topic: topic.to_string(),
+            })?;
+        if params.from > page.end_offset {
+            return Err(NodeError::OffsetOutOfRange {
+                topic: topic.to_string(),
+                from: params.from,
+                end_offset: page.end_offset,
+            });
+        }
+        let next_offset = page
+            .records
+            .last()
+            .map(|r| r.offset.next())
+            .unwrap_or(params.from);
+        Ok(ReadResponse {
+            records: page.records,
+            next_offset,
+            end_offset: page.end_offset,
+        })
+    }
+
+    /// The log index a linearizable read must see: from this node if it
+    /// leads (read index confirmed by a quorum), else from the leader.
+    async fn read_index(&self) -> Result<LogIndex, NodeError> {
+        let deadline = Instant::now() + self.config.leader_wait;
+        let mut last_error = None;
+        let mut failed_leader = None;
+        for _ in 0..=MAX_REROUTES {
+            let leader = self.wait_for_leader(failed_leader, deadline).await?;
+            let outcome = if leader == self.config.id {
+                self.local_read_index().await
+            } else {
+                let reply: Result<ReadIndexReply, NodeError> = self
+                    .call_leader(leader, RpcKind::ReadIndex, Vec::new())
+                    .await;
+                // A lost read-index request changed nothing: retry it too.
+                match reply {
+                    Ok(r) => r,
+                    Err(NodeError::OutcomeUnknown { reason }) => {
+                        Err(NodeError::Unavailable { reason })
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            match outcome {
+                Ok(index) => return Ok(LogIndex(index)),
+                Err(e @ NodeError::NoLeader { .. }) => {
+                    last_error = Some(e);
+                    failed_leader = Some(leader);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| NodeError::NoLeader {
+            leader: None,
+            reason: "leadership kept changing".into(),
+        }))
+    }
+
+    async fn local_read_index(&self) -> Result<u64, NodeError> {
+        let read = self.raft.get_read_log_id(ReadPolicy::ReadIndex);
+        match tokio::time::timeout(self.config.leader_wait, read).await {
+            Ok(Ok((read_log_id, _applied))) => Ok(read_log_id.index()),
+            Ok(Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f)))) => {
+                Err(NodeError::NoLeader {
+                    leader: f.leader_id,
+                    reason: "this node is no longer the leader".into(),
+                })
+            }
+            Ok(Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(e)))) => {
+                Err(NodeError::Unavailable {
+                    reason: e.to_string(),
+                })
+            }
+            Ok(Err(e)) => Err(NodeError::Unavailable {
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(NodeError::Unavailable {
+                reason: "leadership not confirmed by a quorum in time".into(),
+            }),
+        }
+    }
+
+    /// Waits (bounded) until this node has applied `index`.
+    async fn wait_applied(&self, index: LogIndex) -> Result<(), NodeError> {
+        let mut applied = self.state_machine.applied_watch();
+        let wait = async move {
+            applied
+                .wait_for(|a| a.is_some_and(|a| a >= index))
+                .await
+                .map(|_| ())
+        };
+        match tokio::time::timeout(self.config.write_timeout, wait).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(NodeError::Unavailable {
+                reason: format!("this node has not applied log index {index} yet"),
+            }),
+        }
+    }
+
+    /// Answers an internal RPC from another node. Only a malformed message
+    /// is an error; Raft and node errors travel inside the encoded reply.
+    pub async fn handle_rpc(&self, kind: RpcKind, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
+        Ok(match kind {
+            RpcKind::AppendEntries => {
+                rpc::encode(&self.raft.append_entries(rpc::decode(body)?).await)
+            }
+            RpcKind::Vote => rpc::encode(&self.raft.vote(rpc::decode(body)?).await),
+            RpcKind::PreVote => rpc::encode(&self.raft.pre_vote(rpc::decode(body)?).await),
+            RpcKind::Snapshot => {
+                let (header, data) = rpc::decode_snapshot(body)?;
+                let snapshot = openraft::type_config::alias::SnapshotOf::<TypeConfig, _> {
+                    meta: header.meta,
+                    snapshot: std::io::Cursor::new(data),
+                };
+                let reply = self.raft.install_full_snapshot(header.vote, snapshot).await;
+                rpc::encode(&reply.map_err(RaftError::<TypeConfig>::Fatal))
+            }
+            RpcKind::Forward => {
+                let request: ForwardRequest = rpc::decode(body)?;
+                let reply: ForwardReply = if self.current_leader() == Some(self.config.id) {
+                    self.propose_local(request.command).await
+                } else {
+                    Err(NodeError::NoLeader {
+                        leader: self.current_leader(),
+                        reason: format!("node {} is not the leader", self.config.id),
+                    })
+                };
+                rpc::encode(&reply)
+            }
+            RpcKind::ReadIndex => {
+                let reply: ReadIndexReply = self.local_read_index().await;
+                rpc::encode(&reply)
+            }
+        })
+    }
+
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

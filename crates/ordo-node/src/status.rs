@@ -1,0 +1,58 @@
+//! The cluster status view (`GET /v1/cluster`), built from Raft metrics.
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::ServerState;
+
+use crate::node::Node;
+use ordo_core::api::{ClusterStatus, FollowerProgress, Member};
+
+impl Node {
+    pub fn status(&self) -> ClusterStatus {
+        let metrics = self.raft().metrics().borrow_watched().clone();
+        let membership = metrics.membership_config.membership();
+        let voters: Vec<_> = membership.voter_ids().collect();
+        let members = membership
+            .nodes()
+            .map(|(id, node)| Member {
+                id: *id,
+                addr: node.addr.clone(),
+                voter: voters.contains(id),
+            })
+            .collect();
+        let followers = metrics
+            .replication
+            .iter()
+            .flatten()
+            .filter(|(id, _)| **id != metrics.id)
+            .map(|(id, matched)| {
+                let matched_index = matched.as_ref().map(|l| l.index);
+                FollowerProgress {
+                    id: *id,
+                    matched_index,
+                    lag_entries: metrics
+                        .last_log_index
+                        .map(|last| last.saturating_sub(matched_index.unwrap_or(0))),
+                }
+            })
+            .collect();
+        let role = match metrics.state {
+            ServerState::Leader => "leader",
+            ServerState::Follower => "follower",
+            ServerState::Candidate => "candidate",
+            ServerState::Learner => "learner",
+            ServerState::Shutdown => "shutdown",
+        };
+        ClusterStatus {
+            node_id: metrics.id,
+            role: role.to_string(),
+            leader: metrics.current_leader,
+            term: metrics.current_term,
+            members,
+            last_log_index: metrics.last_log_index,
+            commit_index: metrics.local_committed.map(|l| l.index),
+            last_applied_index: metrics.last_applied.map(|l| l.index),
+            snapshot_index: metrics.snapshot.map(|l| l.index),
+            followers,
+        }
+    }
+}
