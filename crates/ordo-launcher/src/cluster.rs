@@ -16,7 +16,7 @@ use ordo_core::NodeId;
 use crate::args::{node_specs, peers_arg, serve_args, NodeSpec};
 use crate::config::{LauncherConfig, NodeOutput, MAX_NODES, POLL_INTERVAL, PROBE_TIMEOUT};
 use crate::error::LauncherError;
-use crate::ports::pick_free_ports;
+use crate::ports::{ensure_free, pick_free_ports};
 use crate::process::NodeProcess;
 
 /// How a node ended after [`LocalCluster::stop`].
@@ -56,7 +56,10 @@ impl LocalCluster {
                     nodes: config.nodes,
                 })
             }
-            Some(ports) => ports.clone(),
+            Some(ports) => {
+                ensure_free(ports)?;
+                ports.clone()
+            }
             None => pick_free_ports(config.nodes)?,
         };
         let specs = node_specs(&config.base_dir, &ports);
@@ -297,12 +300,23 @@ impl LocalCluster {
         let mut views = Vec::with_capacity(running.len());
         for &id in &running {
             let node = self.probe.for_node(self.addr(id)?)?;
-            views.push((id, node.cluster_status().await.map(|s| s.leader)));
+            // The node at our address must be our node, not an impostor.
+            let view = node.cluster_status().await.map(|s| {
+                if s.node_id == id {
+                    Ok(s.leader)
+                } else {
+                    Err(s.node_id)
+                }
+            });
+            views.push((id, view));
         }
-        let first = views[0].1.as_ref().ok().copied().flatten();
+        let first = match &views[0].1 {
+            Ok(Ok(leader)) => *leader,
+            _ => None,
+        };
         let agreed = views
             .iter()
-            .all(|(_, view)| matches!(view, Ok(Some(l)) if Some(*l) == first));
+            .all(|(_, view)| matches!(view, Ok(Ok(Some(l))) if Some(*l) == first));
         match first {
             Some(leader) if agreed && running.contains(&leader) => Ok(Ok(leader)),
             _ => Ok(Err(describe_views(&views))),
@@ -334,12 +348,17 @@ impl LocalCluster {
     }
 }
 
-fn describe_views(views: &[(NodeId, Result<Option<NodeId>, ordo_client::ClientError>)]) -> String {
+/// What one node said: the leader it names, or the id of whatever node
+/// answered at its address instead of it.
+type View = Result<Result<Option<NodeId>, NodeId>, ordo_client::ClientError>;
+
+fn describe_views(views: &[(NodeId, View)]) -> String {
     views
         .iter()
         .map(|(id, view)| match view {
-            Ok(Some(leader)) => format!("node {id} follows {leader}"),
-            Ok(None) => format!("node {id} knows no leader"),
+            Ok(Ok(Some(leader))) => format!("node {id} follows {leader}"),
+            Ok(Ok(None)) => format!("node {id} knows no leader"),
+            Ok(Err(other)) => format!("node {other} answered at node {id}'s address"),
             Err(error) => format!("node {id}: {error}"),
         })
         .collect::<Vec<_>>()

@@ -1,5 +1,6 @@
 //! `LauncherError`: why a local cluster could not be started, driven or
-//! waited on.
+//! waited on. An underlying I/O error is the `source`, not repeated in the
+//! message, so a caller can print the chain once.
 
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -15,16 +16,18 @@ pub enum LauncherError {
     NodeCount(usize),
     #[error("{given} ports given for {nodes} nodes")]
     PortCount { given: usize, nodes: usize },
+    #[error("port {port} on 127.0.0.1 is not free (is another cluster running?)")]
+    PortInUse { port: u16, source: std::io::Error },
     #[error("no node {0} in this cluster")]
     UnknownNode(NodeId),
     #[error("node {0} is already running")]
     AlreadyRunning(NodeId),
-    #[error("could not start {}: {source}", binary.display())]
+    #[error("could not start {}", binary.display())]
     Spawn {
         binary: PathBuf,
         source: std::io::Error,
     },
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         source: std::io::Error,

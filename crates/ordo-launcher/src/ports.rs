@@ -26,6 +26,17 @@ pub fn pick_free_ports(count: usize) -> Result<Vec<u16>, LauncherError> {
         .collect()
 }
 
+/// Fails if any of `ports` is taken on loopback. A node that cannot bind
+/// exits, but until it does, whatever holds its port (another cluster, say)
+/// would answer in its place; checking first rules that out.
+pub fn ensure_free(ports: &[u16]) -> Result<(), LauncherError> {
+    for &port in ports {
+        TcpListener::bind((LOOPBACK_HOST, port))
+            .map_err(|source| LauncherError::PortInUse { port, source })?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +48,17 @@ mod tests {
         ports.sort_unstable();
         ports.dedup();
         assert_eq!(ports.len(), 5);
+    }
+
+    #[test]
+    fn a_taken_port_is_reported() {
+        let taken = TcpListener::bind((LOOPBACK_HOST, 0)).unwrap();
+        let port = taken.local_addr().unwrap().port();
+        assert!(matches!(
+            ensure_free(&[port]),
+            Err(LauncherError::PortInUse { port: p, .. }) if p == port
+        ));
+        drop(taken);
+        assert!(ensure_free(&[port]).is_ok());
     }
 }
