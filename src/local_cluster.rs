@@ -1,6 +1,253 @@
-//! Local cluster launcher (placeholder until the launcher helper fills it in).
-#[derive(clap::Args)]
-pub struct LocalClusterArgs {}
-pub async fn run(_: LocalClusterArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not built yet")
+//! `ordo local-cluster` (what `make cluster` runs): a local cluster of
+//! `ordo serve` processes in the foreground, through the one launcher
+//! (`ordo_launcher`). It waits for a leader, shows a first append and read,
+//! prints how to use the cluster, and on Ctrl-C or SIGTERM stops every node
+//! gracefully. Run again on the same data dir, the cluster re-forms from it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use ordo_core::api::{Consistency, ReadParams};
+use ordo_core::NewRecord;
+use ordo_launcher::{LauncherConfig, LocalCluster, NodeOutput};
+
+use crate::cli::one_line;
+use serde_json::Value;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+/// The topic and value of the first append, the "it works" moment.
+const DEMO_TOPIC: &str = "demo";
+const DEMO_VALUE: &str = "hello, ordo";
+/// How often the foreground loop checks that the nodes are still up.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+/// The CLI's default `--addr`; examples omit `--addr` when node 1 has it.
+const DEFAULT_ADDR: &str = "127.0.0.1:7001";
+
+#[derive(clap::Args, Debug)]
+pub struct LocalClusterArgs {
+    /// How many nodes.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Node 1 listens here, node 2 on the next port, and so on.
+    #[arg(long, default_value_t = 7001)]
+    pub base_port: u16,
+    /// Holds each node's data dir (n1/, n2/, …) and pid file.
+    #[arg(long, default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Write each node's output to DATA_DIR/n{id}.log instead of this
+    /// terminal (where each line is prefixed with [n{id}]).
+    #[arg(long)]
+    pub log_files: bool,
+    /// How long the nodes get to elect a leader, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub leader_timeout_ms: u64,
+}
+
+pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
+    // Handlers first: from here on, Ctrl-C and SIGTERM stop the nodes
+    // instead of killing this process and orphaning them.
+    let mut shutdown = Shutdown::listen()?;
+    let ports = ports(args.base_port, args.nodes)?;
+    let binary =
+        std::env::current_exe().map_err(|e| anyhow!("finding the ordo executable: {e}"))?;
+    let output = if args.log_files {
+        NodeOutput::LogFiles
+    } else {
+        NodeOutput::Prefixed
+    };
+    let config = LauncherConfig {
+        ports: Some(ports.clone()),
+        output,
+        ..LauncherConfig::new(&binary, args.nodes, &args.data_dir)
+    };
+    println!(
+        "starting {} ordo nodes on 127.0.0.1:{}-{} (data in {}{})",
+        args.nodes,
+        ports[0],
+        ports[ports.len() - 1],
+        args.data_dir.display(),
+        if args.log_files {
+            ", node logs in n{id}.log there"
+        } else {
+            ""
+        },
+    );
+    let mut cluster = LocalCluster::start(config).map_err(|e| one_line(&e))?;
+
+    let timeout = Duration::from_millis(args.leader_timeout_ms);
+    let waited = tokio::select! {
+        result = cluster.wait_for_leader(timeout) => Some(result),
+        signal = shutdown.next() => { println!("{signal}: stopping before a leader was elected"); None }
+    };
+    let leader = match waited {
+        None => return stop(&mut cluster).await,
+        Some(Ok(leader)) => leader,
+        Some(Err(error)) => {
+            let _ = cluster.stop_all().await;
+            bail!("the cluster did not form: {}", one_line(&error));
+        }
+    };
+    println!("cluster is up: node {leader} leads");
+
+    if let Err(error) = first_append_and_read(&cluster).await {
+        let _ = cluster.stop_all().await;
+        return Err(error);
+    }
+    print!("{}", usage(&cluster, &binary, &args.data_dir));
+
+    let mut watch = tokio::time::interval(WATCH_INTERVAL);
+    loop {
+        tokio::select! {
+            signal = shutdown.next() => {
+                println!("{signal}: stopping {} nodes", args.nodes);
+                return stop(&mut cluster).await;
+            }
+            _ = watch.tick() => {
+                for (id, status) in cluster.reap_exited().map_err(|e| one_line(&e))? {
+                    eprintln!("node {id} exited on its own ({status}); the others keep running");
+                }
+                if cluster.ids().into_iter().all(|id| !matches!(cluster.is_running(id), Ok(true))) {
+                    bail!("every node has exited; see their output above");
+                }
+            }
+        }
+    }
+}
+
+/// Ports `base..base+nodes`, or a clear error if they run past 65535.
+fn ports(base_port: u16, nodes: usize) -> anyhow::Result<Vec<u16>> {
+    (0..nodes)
+        .map(|i| {
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| base_port.checked_add(i))
+                .ok_or_else(|| anyhow!("{nodes} nodes from port {base_port} run past port 65535"))
+        })
+        .collect()
+}
+
+async fn first_append_and_read(cluster: &LocalCluster) -> anyhow::Result<()> {
+    let client = cluster.client().map_err(|e| one_line(&e))?;
+    let record = NewRecord {
+        key: None,
+        value: Value::String(DEMO_VALUE.into()),
+        headers: Default::default(),
+    };
+    let appended = client
+        .append(DEMO_TOPIC, vec![record])
+        .await
+        .map_err(|e| anyhow!("first append: {e}"))?;
+    let offset = *appended
+        .offsets
+        .first()
+        .ok_or_else(|| anyhow!("the first append returned no offset"))?;
+    println!(
+        "appended {DEMO_VALUE:?} to topic {DEMO_TOPIC} at offset {offset} (log index {})",
+        appended.log_index
+    );
+    let params = ReadParams {
+        from: offset,
+        limit: Some(1),
+        consistency: Consistency::Linearizable,
+    };
+    let page = client
+        .read(DEMO_TOPIC, &params)
+        .await
+        .map_err(|e| anyhow!("first read: {e}"))?;
+    let record = page
+        .records
+        .first()
+        .ok_or_else(|| anyhow!("reading offset {offset} back returned nothing"))?;
+    println!("read back: offset {}: {}", record.offset, record.value);
+    Ok(())
+}
+
+/// How to use the running cluster, with its real addresses.
+fn usage(cluster: &LocalCluster, binary: &Path, data_dir: &Path) -> String {
+    let addrs = cluster.addrs();
+    let first = &addrs[0];
+    let last = &addrs[addrs.len() - 1];
+    let ordo = display_binary(binary);
+    // Any node accepts any request; listing them all adds failover.
+    let addr_flag = if first == DEFAULT_ADDR {
+        String::new()
+    } else {
+        format!(" --addr {}", addrs.join(","))
+    };
+    let mut text = String::from("\nnodes:\n");
+    for (id, addr) in cluster.members() {
+        text.push_str(&format!("  node {id}  http://{addr}\n"));
+    }
+    text.push_str(&format!(
+        "\ntry it:\n\
+         \x20 curl -s -X POST http://{first}/v1/topics/{DEMO_TOPIC}/records -H 'content-type: application/json' -d '{{\"records\":[{{\"value\":\"hi\"}}]}}'\n\
+         \x20 curl -s 'http://{last}/v1/topics/{DEMO_TOPIC}/records?from=0'\n\
+         \x20 curl -s http://{last}/v1/cluster\n\
+         \x20 {ordo} append {DEMO_TOPIC} 'hello again'{addr_flag}\n\
+         \x20 seq 1 1000 | {ordo} append numbers{addr_flag}\n\
+         \x20 {ordo} read {DEMO_TOPIC} --from 0{addr_flag}\n\
+         \x20 {ordo} cluster status{addr_flag}\n\
+         \nCtrl-C stops all {} nodes; the data stays in {} and the cluster re-forms from it next time.\n",
+        addrs.len(),
+        data_dir.display(),
+    ));
+    text
+}
+
+/// The executable as the user can type it: relative to the current
+/// directory when it lies below it.
+fn display_binary(binary: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| binary.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .map(|relative| format!("./{}", relative.display()))
+        .unwrap_or_else(|| binary.display().to_string())
+}
+
+async fn stop(cluster: &mut LocalCluster) -> anyhow::Result<()> {
+    for (id, exit) in cluster.stop_all().await.map_err(|e| one_line(&e))? {
+        if exit.forced {
+            eprintln!("node {id} ignored SIGTERM and was killed");
+        } else {
+            println!("node {id} stopped ({})", exit.status);
+        }
+    }
+    Ok(())
+}
+
+/// Ctrl-C and SIGTERM, registered once, up front.
+struct Shutdown {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Shutdown {
+    fn listen() -> anyhow::Result<Shutdown> {
+        Ok(Shutdown {
+            interrupt: signal(SignalKind::interrupt())
+                .map_err(|e| anyhow!("listening for Ctrl-C: {e}"))?,
+            terminate: signal(SignalKind::terminate())
+                .map_err(|e| anyhow!("listening for SIGTERM: {e}"))?,
+        })
+    }
+
+    /// Waits for the next signal and names it.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "Ctrl-C",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_follow_the_base_port_and_stay_in_range() {
+        assert_eq!(ports(7001, 3).unwrap(), vec![7001, 7002, 7003]);
+        assert!(ports(65535, 2).is_err());
+    }
 }
