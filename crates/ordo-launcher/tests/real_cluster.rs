@@ -38,7 +38,10 @@ async fn cluster_survives_a_leader_crash_and_the_crashed_node_catches_up() {
     let before = client.append("t", record("before")).await.unwrap();
     assert_eq!(before.offsets, vec![Offset(0)]);
 
-    cluster.kill(first_leader).unwrap().expect("the leader was running");
+    cluster
+        .kill(first_leader)
+        .unwrap()
+        .expect("the leader was running");
     let second_leader = cluster.wait_for_leader(LEADER_TIMEOUT).await.unwrap();
     assert_ne!(second_leader, first_leader);
     let after = client.append("t", record("after")).await.unwrap();
@@ -65,5 +68,7 @@ async fn cluster_survives_a_leader_crash_and_the_crashed_node_catches_up() {
     assert!(caught_up, "the restarted node serves both records locally");
 
     let exits = cluster.stop_all().await.unwrap();
-    assert!(exits.iter().all(|(_, exit)| !exit.forced && exit.status.success()));
+    assert!(exits
+        .iter()
+        .all(|(_, exit)| !exit.forced && exit.status.success()));
 }
