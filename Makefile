@@ -4,13 +4,14 @@ NODES ?= 3
 BASE_PORT ?= 7001
 DATA_DIR ?= ./data
 
-.PHONY: help build release cluster test lint fmt clean-data
+.PHONY: help build release cluster test lint fmt clean-data failover
 
 help:
 	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (data in $(DATA_DIR)), first append/read, Ctrl-C stops it"
 	@echo "make test      every test: unit, storage suite, black-box cluster tests"
 	@echo "make lint      cargo fmt --check and clippy -D warnings"
 	@echo "make release   build target/release/ordo"
+	@echo "make failover  leader failover time over REPS (10) kill -9s of the leader"
 
 build:
 	$(CARGO) build --workspace
@@ -33,3 +34,9 @@ fmt:
 
 clean-data:
 	rm -rf $(DATA_DIR)
+
+# Leader failover time, measured as ../shared/peers/failover.sh measures etcd
+# and NATS: REPS kills of the leader under a 500 ms-timeout writer.
+REPS ?= 10
+failover: release
+	$(CARGO) run --release -q -p ordo-launcher --example failover -- --reps $(REPS)

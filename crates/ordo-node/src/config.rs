@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use ordo_core::NodeId;
 
-/// Heartbeat interval. Elections start after 3-6 missed heartbeats, which
-/// keeps failover well under a second without false elections on a loaded
-/// 2-core machine (the network is loopback or a LAN).
+/// Raft timings. openraft starts an election only after the leader lease
+/// (= `election_timeout_max`) *and* a random election timeout have passed
+/// since the last heartbeat: here 300-400 ms of silence, i.e. 6-8 missed
+/// heartbeats. That keeps failover near 350 ms while a loaded 2-core machine
+/// that delays a few heartbeats does not cause needless elections.
 pub const DEFAULT_HEARTBEAT_MS: u64 = 50;
-pub const DEFAULT_ELECTION_TIMEOUT_MIN_MS: u64 = 150;
-pub const DEFAULT_ELECTION_TIMEOUT_MAX_MS: u64 = 300;
+pub const DEFAULT_ELECTION_TIMEOUT_MIN_MS: u64 = 100;
+pub const DEFAULT_ELECTION_TIMEOUT_MAX_MS: u64 = 200;
 /// How long a request waits for a leader to be known before answering 503.
 pub const DEFAULT_LEADER_WAIT: Duration = Duration::from_millis(1500);
 /// Upper bound on how long an append waits for its entry to commit and apply.

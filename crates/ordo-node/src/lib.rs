@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod network;
 pub mod node;
+mod routing;
 pub mod rpc;
 pub mod status;
 pub mod transport;

@@ -9,32 +9,28 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{ClientWriteError, InitializeError, LinearizableReadError, RaftError};
-use openraft::{BasicNode, ReadPolicy, ServerState};
-use tokio::time::Instant;
+use openraft::{BasicNode, ReadPolicy};
 
 use crate::config::NodeConfig;
 use crate::error::NodeError;
 use crate::network::NetworkFactory;
+use crate::routing::{LeaderAnswer, LeaderOp};
 use crate::rpc::{self, DecodeError, ForwardReply, ForwardRequest, ReadIndexReply, RpcKind};
-use crate::transport::{Transport, TransportError};
+use crate::transport::Transport;
 use crate::types::{LogStore, Raft, StateMachine, TypeConfig};
 use ordo_core::api::{AppendResponse, Consistency, ReadParams, ReadResponse};
 use ordo_core::limits::{MAX_READ_BYTES, MAX_READ_LIMIT};
 use ordo_core::{Command, CommandResult, LogIndex, NewRecord, NodeId, TopicName};
 
-/// How many times one request is re-routed after learning of a new leader
-/// (each re-route is certain the command was not appended).
-const MAX_REROUTES: usize = 3;
-
 pub struct Node {
-    config: NodeConfig,
+    pub(crate) config: NodeConfig,
     raft: Raft,
     state_machine: StateMachine,
-    transport: Arc<dyn Transport>,
+    pub(crate) transport: Arc<dyn Transport>,
 }
 
 impl Node {
@@ -157,53 +153,28 @@ impl Node {
             records,
             timestamp_ms: 0, // stamped by the leader in `propose_local`
         };
-        match self.propose(command).await? {
-            CommandResult::Appended {
+        match self.route(LeaderOp::Propose(command)).await? {
+            LeaderAnswer::Applied(CommandResult::Appended {
                 first_offset,
                 count,
                 log_index,
-            } => Ok(AppendResponse {
+            }) => Ok(AppendResponse {
                 offsets: (first_offset.0..first_offset.0 + count)
                     .map(ordo_core::Offset)
                     .collect(),
                 log_index,
             }),
             other => Err(NodeError::internal(format!(
-                "append applied as {other}, not as an append"
+                "append answered as {other:?}, not as an append"
             ))),
         }
     }
 
-    /// Proposes `command` through the leader, wherever it is.
-    async fn propose(&self, command: Command) -> Result<CommandResult, NodeError> {
-        let deadline = Instant::now() + self.config.leader_wait;
-        let mut last_error = None;
-        let mut failed_leader = None;
-        for _ in 0..=MAX_REROUTES {
-            let leader = self.wait_for_leader(failed_leader, deadline).await?;
-            let outcome = if leader == self.config.id {
-                self.propose_local(command.clone()).await
-            } else {
-                self.forward(leader, command.clone()).await
-            };
-            match outcome {
-                // Not appended anywhere: safe to route again, once a
-                // different leader is known.
-                Err(e @ NodeError::NoLeader { .. }) => {
-                    last_error = Some(e);
-                    failed_leader = Some(leader);
-                }
-                other => return other,
-            }
-        }
-        Err(last_error.unwrap_or_else(|| NodeError::NoLeader {
-            leader: None,
-            reason: "leadership kept changing".into(),
-        }))
-    }
-
     /// Proposes on this node, which must be the leader.
-    async fn propose_local(&self, mut command: Command) -> Result<CommandResult, NodeError> {
+    pub(crate) async fn propose_local(
+        &self,
+        mut command: Command,
+    ) -> Result<CommandResult, NodeError> {
         let Command::Append { timestamp_ms, .. } = &mut command;
         *timestamp_ms = now_ms();
         let write = self.raft.client_write(command);
@@ -232,102 +203,6 @@ impl Node {
         }
     }
 
-    async fn forward(&self, leader: NodeId, command: Command) -> Result<CommandResult, NodeError> {
-        let request = ForwardRequest { command };
-        let reply: ForwardReply = self
-            .call_leader(leader, RpcKind::Forward, rpc::encode(&request))
-            .await?;
-        reply
-    }
-
-    /// Calls `kind` on the leader and decodes its reply, mapping transport
-    /// failures by whether the request may have arrived.
-    async fn call_leader<T: serde::de::DeserializeOwned>(
-        &self,
-        leader: NodeId,
-        kind: RpcKind,
-        body: Vec<u8>,
-    ) -> Result<T, NodeError> {
-        let addr = self
-            .member_addr(leader)
-            .ok_or_else(|| NodeError::NoLeader {
-                leader: Some(leader),
-                reason: format!("leader {leader} has no known address"),
-            })?;
-        let timeout = self.config.write_timeout + Duration::from_secs(1);
-        match self.transport.call(&addr, kind.path(), body, timeout).await {
-            Ok(bytes) => rpc::decode(&bytes).map_err(NodeError::internal),
-            Err(e @ TransportError::Unreachable { .. }) => Err(NodeError::NoLeader {
-                leader: Some(leader),
-                reason: e.to_string(),
-            }),
-            Err(e) => Err(NodeError::OutcomeUnknown {
-                reason: e.to_string(),
-            }),
-        }
-    }
-
-    fn member_addr(&self, id: NodeId) -> Option<String> {
-        let metrics = self.raft.metrics();
-        let metrics = metrics.borrow_watched();
-        metrics
-            .membership_config
-            .membership()
-            .get_node(&id)
-            .map(|n| n.addr.clone())
-            .or_else(|| self.config.peers.get(&id).cloned())
-    }
-
-    /// Waits (until `deadline`) for a leader to be known; with `failed`, for
-    /// one other than the leader that just could not take the request (a
-    /// dead leader stays in our metrics until an election replaces it). A
-    /// leader that lost leadership but was re-elected is given one more try
-    /// after a heartbeat.
-    async fn wait_for_leader(
-        &self,
-        failed: Option<NodeId>,
-        deadline: Instant,
-    ) -> Result<NodeId, NodeError> {
-        if failed.is_some() {
-            let pause = Duration::from_millis(self.config.heartbeat_ms);
-            tokio::time::sleep_until((Instant::now() + pause).min(deadline)).await;
-        }
-        let retry_same_after =
-            Instant::now() + Duration::from_millis(self.config.election_timeout_max_ms);
-        let mut metrics = self.raft.metrics();
-        loop {
-            let (leader, state) = {
-                let m = metrics.borrow_and_update();
-                (m.current_leader, m.state)
-            };
-            if state == ServerState::Shutdown {
-                return Err(NodeError::Unavailable {
-                    reason: "node is shutting down".into(),
-                });
-            }
-            if let Some(leader) = leader {
-                if Some(leader) != failed || Instant::now() >= retry_same_after {
-                    return Ok(leader);
-                }
-            }
-            let wake = if leader.is_some() {
-                retry_same_after.min(deadline)
-            } else {
-                deadline
-            };
-            match tokio::time::timeout_at(wake, metrics.changed()).await {
-                Ok(Ok(())) => continue,
-                Err(_) if Instant::now() < deadline => continue,
-                _ => {
-                    return Err(NodeError::NoLeader {
-                        leader: None,
-                        reason: "no leader elected yet".into(),
-                    })
-                }
-            }
-        }
-    }
-
     /// Reads a page of `topic`. `linearizable` reads first make sure this
     /// node has applied everything committed before the read began.
     pub async fn read(
@@ -336,7 +211,14 @@ impl Node {
         params: &ReadParams,
     ) -> Result<ReadResponse, NodeError> {
         if params.consistency == Consistency::Linearizable {
-            let read_index = self.read_index().await?;
+            let read_index = match self.route(LeaderOp::ReadIndex).await? {
+                LeaderAnswer::ReadIndex(index) => LogIndex(index),
+                other => {
+                    return Err(NodeError::internal(format!(
+                        "read index answered as {other:?}"
+                    )))
+                }
+            };
             self.wait_applied(read_index).await?;
         }
         let limit = params
@@ -369,45 +251,7 @@ impl Node {
         })
     }
 
-    /// The log index a linearizable read must see: from this node if it
-    /// leads (read index confirmed by a quorum), else from the leader.
-    async fn read_index(&self) -> Result<LogIndex, NodeError> {
-        let deadline = Instant::now() + self.config.leader_wait;
-        let mut last_error = None;
-        let mut failed_leader = None;
-        for _ in 0..=MAX_REROUTES {
-            let leader = self.wait_for_leader(failed_leader, deadline).await?;
-            let outcome = if leader == self.config.id {
-                self.local_read_index().await
-            } else {
-                let reply: Result<ReadIndexReply, NodeError> = self
-                    .call_leader(leader, RpcKind::ReadIndex, Vec::new())
-                    .await;
-                // A lost read-index request changed nothing: retry it too.
-                match reply {
-                    Ok(r) => r,
-                    Err(NodeError::OutcomeUnknown { reason }) => {
-                        Err(NodeError::Unavailable { reason })
-                    }
-                    Err(e) => Err(e),
-                }
-            };
-            match outcome {
-                Ok(index) => return Ok(LogIndex(index)),
-                Err(e @ NodeError::NoLeader { .. }) => {
-                    last_error = Some(e);
-                    failed_leader = Some(leader);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| NodeError::NoLeader {
-            leader: None,
-            reason: "leadership kept changing".into(),
-        }))
-    }
-
-    async fn local_read_index(&self) -> Result<u64, NodeError> {
+    pub(crate) async fn local_read_index(&self) -> Result<u64, NodeError> {
         let read = self.raft.get_read_log_id(ReadPolicy::ReadIndex);
         match tokio::time::timeout(self.config.leader_wait, read).await {
             Ok(Ok((read_log_id, _applied))) => Ok(read_log_id.index()),

@@ -1,0 +1,227 @@
+//! Routing a request to the leader, wherever it is: this node, a peer, or a
+//! leader not yet elected.
+//!
+//! Every failed attempt is classified by what it proves. *Unreachable*: the
+//! leader could not be contacted, so nothing happened; wait for the cluster
+//! to elect another. *Refused*: the leader answered that it cannot take the
+//! request (no longer leader, or newly elected and its lease not yet
+//! confirmed), so nothing happened; follow its hint or retry it shortly.
+//! Anything else, including "may have happened", ends the routing.
+
+use std::time::Duration;
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::ServerState;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use crate::error::NodeError;
+use crate::node::Node;
+use crate::rpc::{self, ForwardReply, ForwardRequest, ReadIndexReply, RpcKind};
+use crate::transport::TransportError;
+use ordo_core::{Command, CommandResult, NodeId};
+
+/// Attempts per request; each failed one is certain nothing happened.
+const MAX_ROUTE_ATTEMPTS: usize = 50;
+/// Pause before asking a leader that refused (e.g. lease not yet confirmed
+/// right after its election) again.
+const REFUSED_RETRY_PAUSE: Duration = Duration::from_millis(5);
+
+/// What only the leader can do.
+#[derive(Debug)]
+pub(crate) enum LeaderOp {
+    Propose(Command),
+    ReadIndex,
+}
+
+#[derive(Debug)]
+pub(crate) enum LeaderAnswer {
+    Applied(CommandResult),
+    ReadIndex(u64),
+}
+
+/// The outcome of one attempt.
+enum Attempt {
+    Done(Result<LeaderAnswer, NodeError>),
+    Unreachable(NodeError),
+    Refused {
+        hint: Option<NodeId>,
+        error: NodeError,
+    },
+}
+
+impl Attempt {
+    fn from_reply(reply: Result<LeaderAnswer, NodeError>) -> Attempt {
+        match reply {
+            Err(error @ NodeError::NoLeader { leader, .. }) => Attempt::Refused {
+                hint: leader,
+                error,
+            },
+            other => Attempt::Done(other),
+        }
+    }
+}
+
+impl Node {
+    /// Runs `op` on the leader, retrying only attempts that certainly did
+    /// nothing, until `leader_wait` runs out.
+    pub(crate) async fn route(&self, op: LeaderOp) -> Result<LeaderAnswer, NodeError> {
+        let deadline = Instant::now() + self.config.leader_wait;
+        let mut avoid = None;
+        let mut last_error = None;
+        for _ in 0..MAX_ROUTE_ATTEMPTS {
+            let Ok(leader) = self.wait_for_leader(avoid, deadline).await else {
+                break;
+            };
+            let attempt = self.attempt(leader, &op).await;
+            match attempt {
+                Attempt::Done(result) => return result,
+                Attempt::Unreachable(error) => {
+                    avoid = Some(leader);
+                    last_error = Some(error);
+                }
+                Attempt::Refused { hint, error } => {
+                    // A hint naming another node: wait until we see it too.
+                    avoid = hint.filter(|h| *h != leader).map(|_| leader);
+                    if avoid.is_none() {
+                        let pause = (Instant::now() + REFUSED_RETRY_PAUSE).min(deadline);
+                        tokio::time::sleep_until(pause).await;
+                    }
+                    last_error = Some(error);
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        Err(last_error.unwrap_or_else(|| NodeError::NoLeader {
+            leader: None,
+            reason: "no leader elected yet".into(),
+        }))
+    }
+
+    async fn attempt(&self, leader: NodeId, op: &LeaderOp) -> Attempt {
+        if leader == self.config.id {
+            let reply = match op {
+                LeaderOp::Propose(command) => self
+                    .propose_local(command.clone())
+                    .await
+                    .map(LeaderAnswer::Applied),
+                LeaderOp::ReadIndex => self.local_read_index().await.map(LeaderAnswer::ReadIndex),
+            };
+            return Attempt::from_reply(reply);
+        }
+        let reply = match op {
+            LeaderOp::Propose(command) => {
+                let request = ForwardRequest {
+                    command: command.clone(),
+                };
+                self.call_leader::<ForwardReply>(leader, RpcKind::Forward, rpc::encode(&request))
+                    .await
+                    .map(|reply| reply.map(LeaderAnswer::Applied))
+            }
+            LeaderOp::ReadIndex => self
+                .call_leader::<ReadIndexReply>(leader, RpcKind::ReadIndex, Vec::new())
+                .await
+                .map(|reply| reply.map(LeaderAnswer::ReadIndex))
+                // A lost read-index request changed nothing.
+                .or_else(|attempt| match attempt {
+                    Attempt::Done(Err(NodeError::OutcomeUnknown { reason })) => {
+                        Ok(Err(NodeError::Unavailable { reason }))
+                    }
+                    other => Err(other),
+                }),
+        };
+        match reply {
+            Ok(reply) => Attempt::from_reply(reply),
+            Err(attempt) => attempt,
+        }
+    }
+
+    /// Calls `kind` on the leader and decodes its reply; a transport failure
+    /// is classified by whether the request may have arrived.
+    async fn call_leader<T: DeserializeOwned>(
+        &self,
+        leader: NodeId,
+        kind: RpcKind,
+        body: Vec<u8>,
+    ) -> Result<T, Attempt> {
+        let Some(addr) = self.member_addr(leader) else {
+            return Err(Attempt::Unreachable(NodeError::NoLeader {
+                leader: Some(leader),
+                reason: format!("leader {leader} has no known address"),
+            }));
+        };
+        let timeout = self.config.write_timeout + Duration::from_secs(1);
+        match self.transport.call(&addr, kind.path(), body, timeout).await {
+            Ok(bytes) => {
+                rpc::decode(&bytes).map_err(|e| Attempt::Done(Err(NodeError::internal(e))))
+            }
+            Err(e @ TransportError::Unreachable { .. }) => {
+                Err(Attempt::Unreachable(NodeError::NoLeader {
+                    leader: Some(leader),
+                    reason: e.to_string(),
+                }))
+            }
+            Err(e) => Err(Attempt::Done(Err(NodeError::OutcomeUnknown {
+                reason: e.to_string(),
+            }))),
+        }
+    }
+
+    fn member_addr(&self, id: NodeId) -> Option<String> {
+        let metrics = self.raft().metrics();
+        let metrics = metrics.borrow_watched();
+        metrics
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .map(|n| n.addr.clone())
+            .or_else(|| self.config.peers.get(&id).cloned())
+    }
+
+    /// Waits (until `deadline`) for a leader to be known; with `avoid`, for
+    /// one other than that node, which could not be reached (a dead leader
+    /// stays in our view until an election replaces it). After an election
+    /// timeout without change, `avoid` is tried again: it may be back.
+    async fn wait_for_leader(
+        &self,
+        avoid: Option<NodeId>,
+        deadline: Instant,
+    ) -> Result<NodeId, NodeError> {
+        let retry_avoided_after =
+            Instant::now() + Duration::from_millis(self.config.election_timeout_max_ms);
+        let mut metrics = self.raft().metrics();
+        loop {
+            let (leader, state) = {
+                let m = metrics.borrow_and_update();
+                (m.current_leader, m.state)
+            };
+            if state == ServerState::Shutdown {
+                return Err(NodeError::Unavailable {
+                    reason: "node is shutting down".into(),
+                });
+            }
+            if let Some(leader) = leader {
+                if Some(leader) != avoid || Instant::now() >= retry_avoided_after {
+                    return Ok(leader);
+                }
+            }
+            let wake = if leader.is_some() {
+                retry_avoided_after.min(deadline)
+            } else {
+                deadline
+            };
+            match tokio::time::timeout_at(wake, metrics.changed()).await {
+                Ok(Ok(())) => continue,
+                Err(_) if Instant::now() < deadline => continue,
+                _ => {
+                    return Err(NodeError::NoLeader {
+                        leader: None,
+                        reason: "no leader elected yet".into(),
+                    })
+                }
+            }
+        }
+    }
+}
