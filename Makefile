@@ -22,8 +22,14 @@ release:
 cluster: release
 	./target/release/ordo local-cluster --nodes $(NODES) --base-port $(BASE_PORT) --data-dir $(DATA_DIR)
 
+# nextest (on CI) runs the cluster tests one at a time (.config/nextest.toml);
+# plain cargo test gets the same effect from one test thread.
 test:
-	$(CARGO) nextest run --workspace --no-fail-fast
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast -- --test-threads=1; \
+	fi
 
 lint:
 	$(CARGO) fmt --all --check
