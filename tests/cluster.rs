@@ -1,0 +1,29 @@
+//! Black-box tests of ordo: real `ordo serve` processes on loopback, started
+//! by the one launcher, driven through the HTTP API the way clients and
+//! faults would. Each test checks one guarantee of DESIGN.md §4 (or the API
+//! contract of §3) and starts its own 3-node cluster; nextest runs them one
+//! at a time (`.config/nextest.toml`), since two clusters on two cores starve
+//! each other's heartbeats.
+//!
+//! - `support`: the cluster harness, bounded waits, whole-log reads.
+//! - `ordering`: one total order of offsets, the same log on every node.
+//! - `failover`: a leader crash under load loses nothing and heals fast.
+//! - `restart`: crashes and restarts of all nodes or of one follower.
+//! - `operations`: the `ordo-leader` header and `/readyz`.
+//! - `bad_input`: malformed requests get clear 4xx refusals, append nothing.
+//! - `garbage`: no request, however malformed, can crash a node.
+
+#[path = "cluster/bad_input.rs"]
+mod bad_input;
+#[path = "cluster/failover.rs"]
+mod failover;
+#[path = "cluster/garbage.rs"]
+mod garbage;
+#[path = "cluster/operations.rs"]
+mod operations;
+#[path = "cluster/ordering.rs"]
+mod ordering;
+#[path = "cluster/restart.rs"]
+mod restart;
+#[path = "cluster/support.rs"]
+mod support;

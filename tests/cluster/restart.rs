@@ -1,0 +1,271 @@
+//! Durability and recovery across crashes and restarts (DESIGN §4.1, §4.7,
+//! §3a): every acknowledged record comes back at its offset after all nodes
+//! crash, and a follower that was down catches up and serves the same log.
+
+use ordo_core::api::Consistency;
+use ordo_core::{NodeId, Record};
+use serde_json::json;
+
+use crate::support::{offsets, read_all, record, wait_for_local_log, TestCluster};
+
+/// Appends `count` single-record appends of `"{prefix}-{i}"` to `topic`
+/// through whichever node `via` names for each, one after another, and
+/// checks each continues the log from `start`.
+async fn append_in_order(
+    cluster: &TestCluster,
+    topic: &str,
+    prefix: &str,
+    start: u64,
+    count: u64,
+    via: impl Fn(u64) -> Option<NodeId>,
+) {
+    for i in 0..count {
+        let client = match via(i) {
+            Some(id) => cluster.client_for(id),
+            None => cluster.client(),
+        };
+        let ack = client
+            .append(topic, vec![record(format!("{prefix}-{i}"))])
+            .await
+            .unwrap_or_else(|e| panic!("append {prefix}-{i} to {topic}: {e}"));
+        assert_eq!(
+            ack.offsets,
+            offsets(start + i..start + i + 1),
+            "{prefix}-{i}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_appends_survive_all_nodes_crashing_and_restarting() {
+    let mut cluster = TestCluster::start().await;
+    let ids = cluster.ids();
+    let topics = ["ledger-a", "ledger-b"];
+
+    // Two topics, each written through every node in turn, some appends of
+    // several records; each append acknowledged before the next.
+    let mut values: Vec<Vec<serde_json::Value>> = vec![Vec::new(), Vec::new()];
+    for i in 0..60usize {
+        let (t, id) = (i % 2, ids[i % ids.len()]);
+        let batch: Vec<_> = (0..if i % 7 == 0 { 3 } else { 1 })
+            .map(|j| json!(format!("r{i}-{j}")))
+            .collect();
+        let first = values[t].len() as u64;
+        let ack = cluster
+            .client_for(id)
+            .append(topics[t], batch.iter().cloned().map(record).collect())
+            .await
+            .unwrap_or_else(|e| panic!("append {i} through node {id}: {e}"));
+        assert_eq!(ack.offsets, offsets(first..first + batch.len() as u64));
+        values[t].extend(batch);
+    }
+    // The exact records, timestamps included, as the cluster holds them.
+    let mut acked: Vec<Vec<Record>> = Vec::new();
+    for (t, topic) in topics.iter().enumerate() {
+        let log = read_all(&cluster.client(), topic, Consistency::Linearizable)
+            .await
+            .expect("a linearizable read before the crash");
+        assert_eq!(
+            log.iter().map(|r| r.value.clone()).collect::<Vec<_>>(),
+            values[t]
+        );
+        acked.push(log);
+    }
+
+    // A crash of every node at once: no graceful shutdown, no flush.
+    for &id in &ids {
+        cluster
+            .nodes
+            .kill(id)
+            .expect("SIGKILLing a node")
+            .expect("every node was running");
+    }
+    // Restarted from their data dirs with the same arguments; nobody calls
+    // init: the nodes must find their membership on disk.
+    for &id in &ids {
+        cluster
+            .nodes
+            .start_node(id)
+            .unwrap_or_else(|e| panic!("restarting node {id}: {e}"));
+    }
+    cluster.wait_for_leader().await;
+
+    for &id in &ids {
+        for (t, topic) in topics.iter().enumerate() {
+            let log = read_all(&cluster.client_for(id), topic, Consistency::Linearizable)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("reading {topic} from node {id} after the restart: {e}")
+                });
+            assert_eq!(
+                log, acked[t],
+                "node {id} serves every acknowledged record of {topic}, unchanged, after the restart"
+            );
+        }
+    }
+
+    // The log goes on where it left off.
+    for (t, topic) in topics.iter().enumerate() {
+        let end = acked[t].len() as u64;
+        append_in_order(&cluster, topic, "after-restart", end, 5, |i| {
+            Some(ids[i as usize % ids.len()])
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_of_every_node_loses_nothing() {
+    let mut cluster = TestCluster::start().await;
+    let topic = "rolling";
+    let mut end = 0;
+    append_in_order(&cluster, topic, "start", end, 10, |_| None).await;
+    end += 10;
+    // What an operator does for an upgrade: one node at a time, gracefully
+    // (SIGTERM), with appends going on while it is away and after.
+    for id in cluster.ids() {
+        let exit = cluster
+            .nodes
+            .stop(id)
+            .await
+            .unwrap_or_else(|e| panic!("stopping node {id}: {e}"))
+            .expect("the node was running");
+        assert!(!exit.forced, "node {id} ignored SIGTERM and was killed");
+        append_in_order(&cluster, topic, &format!("without-{id}"), end, 10, |_| None).await;
+        end += 10;
+        cluster
+            .nodes
+            .start_node(id)
+            .unwrap_or_else(|e| panic!("starting node {id} again: {e}"));
+        cluster.wait_for_leader().await;
+        append_in_order(&cluster, topic, &format!("with-{id}"), end, 10, |_| None).await;
+        end += 10;
+    }
+    let leader = cluster.wait_for_leader().await;
+    let log = read_all(
+        &cluster.client_for(leader),
+        topic,
+        Consistency::Linearizable,
+    )
+    .await
+    .expect("a linearizable read after the rolling restart");
+    assert_eq!(log.len() as u64, end, "every acknowledged record, once");
+    for id in cluster.ids() {
+        wait_for_local_log(&cluster, id, topic, &log).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_follower_catches_up_and_serves_the_leaders_log() {
+    let mut cluster = TestCluster::start().await;
+    let topic = "catch-up";
+    let follower = cluster.followers()[0];
+
+    append_in_order(&cluster, topic, "before", 0, 20, |_| None).await;
+    cluster
+        .nodes
+        .kill(follower)
+        .expect("SIGKILLing a follower")
+        .expect("the follower was running");
+
+    // The two remaining nodes are a majority: appends go on.
+    append_in_order(&cluster, topic, "while-down", 20, 100, |_| None).await;
+    // And a topic the follower has never heard of.
+    cluster
+        .client()
+        .append("born-while-down", vec![record(json!({"n": 1}))])
+        .await
+        .expect("an append to a new topic while the follower is down");
+
+    cluster
+        .nodes
+        .start_node(follower)
+        .expect("restarting the follower");
+    let leader = cluster.wait_for_leader().await;
+    for topic in [topic, "born-while-down"] {
+        let leaders_log = read_all(&cluster.client_for(leader), topic, Consistency::Local)
+            .await
+            .unwrap_or_else(|e| panic!("the leader's local read of {topic}: {e}"));
+        wait_for_local_log(&cluster, follower, topic, &leaders_log).await;
+    }
+    let log = read_all(&cluster.client_for(follower), topic, Consistency::Local)
+        .await
+        .expect("the follower's local read");
+    assert_eq!(log.len(), 120, "every record, once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_that_lost_its_data_is_rebuilt_from_the_cluster() {
+    let mut cluster = TestCluster::start().await;
+    let topic = "rebuilt";
+    // The highest-id follower: not the node that initializes membership.
+    let follower = *cluster.followers().last().expect("two followers");
+
+    append_in_order(&cluster, topic, "before", 0, 30, |_| None).await;
+    cluster
+        .nodes
+        .kill(follower)
+        .expect("SIGKILLing a follower")
+        .expect("the follower was running");
+    let data_dir = cluster
+        .nodes
+        .data_dir(follower)
+        .expect("a data dir")
+        .to_owned();
+    std::fs::remove_dir_all(&data_dir).expect("wiping the follower's data dir");
+    std::fs::create_dir_all(&data_dir).expect("recreating an empty data dir");
+    append_in_order(&cluster, topic, "while-down", 30, 30, |_| None).await;
+
+    cluster
+        .nodes
+        .start_node(follower)
+        .expect("restarting the wiped follower");
+    let leader = cluster.wait_for_leader().await;
+    let leaders_log = read_all(&cluster.client_for(leader), topic, Consistency::Local)
+        .await
+        .expect("the leader's local read");
+    assert_eq!(leaders_log.len(), 60);
+    wait_for_local_log(&cluster, follower, topic, &leaders_log).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_that_formed_the_cluster_rejoins_after_losing_its_data() {
+    let mut cluster = TestCluster::start().await;
+    let topic = "re-formed";
+    // Node 1 has the lowest id: with no membership on disk it initializes
+    // the cluster again on start, which must be harmless (DESIGN §3a). It
+    // is often the leader too, so this is also a leader crash.
+    let wiped: NodeId = 1;
+
+    append_in_order(&cluster, topic, "before", 0, 30, |_| None).await;
+    cluster
+        .nodes
+        .kill(wiped)
+        .expect("SIGKILLing node 1")
+        .expect("node 1 was running");
+    let data_dir = cluster
+        .nodes
+        .data_dir(wiped)
+        .expect("a data dir")
+        .to_owned();
+    std::fs::remove_dir_all(&data_dir).expect("wiping node 1's data dir");
+    std::fs::create_dir_all(&data_dir).expect("recreating an empty data dir");
+    append_in_order(&cluster, topic, "while-down", 30, 30, |_| None).await;
+
+    cluster
+        .nodes
+        .start_node(wiped)
+        .expect("restarting the wiped node");
+    let leader = cluster.wait_for_leader().await;
+    let leaders_log = read_all(&cluster.client_for(leader), topic, Consistency::Local)
+        .await
+        .expect("the leader's local read");
+    assert_eq!(leaders_log.len(), 60, "the log the cluster kept");
+    wait_for_local_log(&cluster, wiped, topic, &leaders_log).await;
+    // One cluster, not two: appends through every node continue one log.
+    let ids = cluster.ids();
+    append_in_order(&cluster, topic, "after", 60, 9, |i| {
+        Some(ids[i as usize % ids.len()])
+    })
+    .await;
+}
