@@ -1,14 +1,19 @@
 //! Request parsing at the edge: path, query and JSON body into validated
 //! types, with axum's plain-text rejections turned into `ApiError`s.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use ordo_core::TopicName;
 
-pub fn topic(raw: &str) -> Result<TopicName, ApiError> {
+/// The `{topic}` path segment, validated (a segment that is not even UTF-8
+/// after percent-decoding is refused the same way).
+pub fn topic(path: Result<Path<String>, PathRejection>) -> Result<TopicName, ApiError> {
+    let Path(raw) =
+        path.map_err(|rejection| ApiError::bad_request("invalid_topic", rejection.body_text()))?;
     TopicName::new(raw).map_err(|e| ApiError::bad_request("invalid_topic", e.to_string()))
 }
 

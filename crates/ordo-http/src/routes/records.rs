@@ -1,6 +1,6 @@
 //! Append and read records: `POST|GET /v1/topics/{topic}/records`.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -12,10 +12,10 @@ use ordo_core::limits::{MAX_READ_LIMIT, MAX_RECORDS_PER_APPEND};
 
 pub async fn append(
     State(state): State<AppState>,
-    Path(topic): Path<String>,
+    topic: Result<Path<String>, PathRejection>,
     body: Result<Json<AppendRequest>, JsonRejection>,
 ) -> Result<Json<AppendResponse>, ApiError> {
-    let topic = extract::topic(&topic)?;
+    let topic = extract::topic(topic)?;
     let request = extract::json(body)?;
     if request.records.is_empty() {
         return Err(ApiError::bad_request(
@@ -44,10 +44,10 @@ pub async fn append(
 
 pub async fn read(
     State(state): State<AppState>,
-    Path(topic): Path<String>,
+    topic: Result<Path<String>, PathRejection>,
     params: Result<Query<ReadParams>, QueryRejection>,
 ) -> Result<Json<ReadResponse>, ApiError> {
-    let topic = extract::topic(&topic)?;
+    let topic = extract::topic(topic)?;
     let params = extract::query(params)?;
     if params.limit == Some(0) || params.limit.is_some_and(|l| l > MAX_READ_LIMIT) {
         return Err(ApiError::bad_request(
