@@ -8,7 +8,11 @@ mod serve;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ordo", version, about = "A Raft-replicated, totally ordered, durable log")]
+#[command(
+    name = "ordo",
+    version,
+    about = "A Raft-replicated, totally ordered, durable log"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

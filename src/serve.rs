@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Minimum Raft election timeout in milliseconds (the maximum is twice this).
     #[arg(long, env = "ORDO_ELECTION_TIMEOUT_MS")]
     election_timeout_ms: Option<u64>,
+    /// Raft log entries between state machine snapshots; the log is purged
+    /// behind each snapshot, and a node too far behind is sent the snapshot.
+    #[arg(long, env = "ORDO_SNAPSHOT_EVERY_ENTRIES")]
+    snapshot_every_entries: Option<u64>,
     /// A TOML file with any of the settings above (flags and environment win).
     #[arg(long, env = "ORDO_CONFIG")]
     config: Option<PathBuf>,
@@ -60,6 +64,7 @@ struct ConfigFile {
     peers: Option<String>,
     heartbeat_ms: Option<u64>,
     election_timeout_ms: Option<u64>,
+    snapshot_every_entries: Option<u64>,
 }
 
 /// Everything `serve` needs, validated.
@@ -115,6 +120,12 @@ impl ServeArgs {
         if let Some(ms) = self.election_timeout_ms.or(file.election_timeout_ms) {
             node.election_timeout_min_ms = ms;
             node.election_timeout_max_ms = ms * 2;
+        }
+        if let Some(entries) = self.snapshot_every_entries.or(file.snapshot_every_entries) {
+            if entries == 0 {
+                bail!("--snapshot-every-entries must be at least 1");
+            }
+            node.snapshot_every_entries = entries;
         }
         Ok(ServeConfig {
             listen,

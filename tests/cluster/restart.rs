@@ -269,3 +269,86 @@ async fn the_node_that_formed_the_cluster_rejoins_after_losing_its_data() {
     })
     .await;
 }
+
+/// With a snapshot every few entries, the leader purges its log behind each
+/// snapshot; a follower wiped meanwhile can only be rebuilt by receiving a
+/// snapshot over `/raft/snapshot`, and must then serve the same log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_follower_is_rebuilt_from_a_snapshot_once_the_log_is_purged() {
+    const SNAPSHOT_EVERY: u64 = 20;
+    let every = SNAPSHOT_EVERY.to_string();
+    let mut cluster =
+        TestCluster::start_with_env(&[("ORDO_SNAPSHOT_EVERY_ENTRIES", every.as_str())]).await;
+    let topic = "snapshotted";
+    let follower = *cluster.followers().last().expect("two followers");
+
+    append_in_order(&cluster, topic, "before", 0, 30, |_| None).await;
+    cluster
+        .nodes
+        .kill(follower)
+        .expect("SIGKILLing a follower")
+        .expect("the follower was running");
+    let data_dir = cluster
+        .nodes
+        .data_dir(follower)
+        .expect("a data dir")
+        .to_owned();
+    std::fs::remove_dir_all(&data_dir).expect("wiping the follower's data dir");
+    std::fs::create_dir_all(&data_dir).expect("recreating an empty data dir");
+    append_in_order(
+        &cluster,
+        topic,
+        "while-down",
+        30,
+        5 * SNAPSHOT_EVERY,
+        |_| None,
+    )
+    .await;
+
+    let leader = cluster.wait_for_leader().await;
+    let status = cluster
+        .client_for(leader)
+        .cluster_status()
+        .await
+        .expect("the leader's status");
+    assert!(
+        status.snapshot_index.is_some_and(|i| i > SNAPSHOT_EVERY),
+        "the leader has snapshotted: {status:?}"
+    );
+    // Entries up to here exist only in the snapshot: an empty node cannot be
+    // sent them as log entries.
+    assert!(
+        status.purged_index.is_some_and(|i| i > 1),
+        "the leader has purged its log behind the snapshot: {status:?}"
+    );
+
+    cluster
+        .nodes
+        .start_node(follower)
+        .expect("restarting the wiped follower");
+    cluster.wait_for_leader().await;
+    let leaders_log = read_all(&cluster.client_for(leader), topic, Consistency::Local)
+        .await
+        .expect("the leader's local read");
+    assert_eq!(leaders_log.len() as u64, 30 + 5 * SNAPSHOT_EVERY);
+    wait_for_local_log(&cluster, follower, topic, &leaders_log).await;
+    let rebuilt = cluster
+        .client_for(follower)
+        .cluster_status()
+        .await
+        .expect("the rebuilt follower's status");
+    assert!(
+        rebuilt.snapshot_index >= status.purged_index,
+        "the follower holds a snapshot covering the purged log: {rebuilt:?}"
+    );
+    // And it keeps up with new appends after the install.
+    append_in_order(
+        &cluster,
+        topic,
+        "after",
+        leaders_log.len() as u64,
+        5,
+        |_| Some(follower),
+    )
+    .await;
+}

@@ -43,6 +43,12 @@ impl TestCluster {
     /// Starts three nodes from the `ordo` binary under test, on free ports,
     /// and waits until they agree on a leader.
     pub async fn start() -> TestCluster {
+        TestCluster::start_with_env(&[]).await
+    }
+
+    /// As [`TestCluster::start`], with extra environment for every node
+    /// (e.g. `ORDO_SNAPSHOT_EVERY_ENTRIES`).
+    pub async fn start_with_env(env: &[(&str, &str)]) -> TestCluster {
         let dir = tempfile::Builder::new()
             .prefix("ordo-cluster-")
             .tempdir()
@@ -53,6 +59,9 @@ impl TestCluster {
             ("NO_COLOR".into(), "1".into()),
             ("RUST_BACKTRACE".into(), "1".into()),
         ];
+        config
+            .env
+            .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let nodes = LocalCluster::start(config).expect("starting the cluster's nodes");
         let mut cluster = TestCluster {
             nodes,

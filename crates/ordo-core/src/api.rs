@@ -98,6 +98,10 @@ pub struct ClusterStatus {
     pub commit_index: Option<u64>,
     pub last_applied_index: Option<u64>,
     pub snapshot_index: Option<u64>,
+    /// The log is retained after this index; earlier entries live only in
+    /// the snapshot (a node further behind is sent the snapshot).
+    #[serde(default)]
+    pub purged_index: Option<u64>,
     /// Present on the leader only.
     pub followers: Vec<FollowerProgress>,
 }

@@ -85,7 +85,10 @@ mod tests {
         let b = apply(&mut state, LogIndex(2), &append("a", 2));
         assert_eq!(a.offsets(), vec![Offset(0), Offset(1), Offset(2)]);
         assert_eq!(b.offsets(), vec![Offset(3), Offset(4)]);
-        assert_eq!(state.topics[&TopicName::new("a").unwrap()].end_offset, Offset(5));
+        assert_eq!(
+            state.topics[&TopicName::new("a").unwrap()].end_offset,
+            Offset(5)
+        );
     }
 
     #[test]
@@ -109,7 +112,9 @@ mod tests {
 
     #[test]
     fn the_same_commands_give_the_same_state_on_every_replica() {
-        let cmds: Vec<_> = (0..50).map(|i| append(["a", "b", "c"][i % 3], i % 4)).collect();
+        let cmds: Vec<_> = (0..50)
+            .map(|i| append(["a", "b", "c"][i % 3], i % 4))
+            .collect();
         let run = || {
             let mut s = State::default();
             let results: Vec<_> = cmds

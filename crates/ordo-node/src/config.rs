@@ -20,6 +20,9 @@ pub const DEFAULT_LEADER_WAIT: Duration = Duration::from_millis(1500);
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Raft log entries between snapshots; the log is purged behind a snapshot.
 pub const DEFAULT_SNAPSHOT_EVERY_ENTRIES: u64 = 100_000;
+/// Most log entries kept behind a snapshot, so a follower only slightly
+/// behind catches up from the log rather than a whole snapshot.
+pub const MAX_LOG_KEPT_BEHIND_SNAPSHOT: u64 = 1000;
 
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -66,7 +69,9 @@ impl NodeConfig {
             // A partitioned node must not disrupt a healthy leader on rejoin.
             enable_pre_vote: Some(true),
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every_entries),
-            max_in_snapshot_log_to_keep: 1000,
+            max_in_snapshot_log_to_keep: self
+                .snapshot_every_entries
+                .min(MAX_LOG_KEPT_BEHIND_SNAPSHOT),
             ..Default::default()
         };
         config.validate()

@@ -52,6 +52,7 @@ impl Node {
             commit_index: metrics.local_committed.map(|l| l.index),
             last_applied_index: metrics.last_applied.map(|l| l.index),
             snapshot_index: metrics.snapshot.map(|l| l.index),
+            purged_index: metrics.purged.map(|l| l.index),
             followers,
         }
     }
