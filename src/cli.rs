@@ -484,14 +484,7 @@ fn explain(error: &ClientError, connect: &ConnectArgs) -> String {
 /// An error and its causes as one line, `outer: cause: root cause`, for
 /// errors whose chain `anyhow` would otherwise print over several lines.
 pub(crate) fn one_line(error: &(dyn std::error::Error + 'static)) -> anyhow::Error {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    anyhow!(text)
+    anyhow!(ordo_client::error::error_chain(error))
 }
 
 fn quote(text: &str) -> String {

@@ -36,6 +36,18 @@ async fn append_in_order(
     }
 }
 
+/// SIGKILLs node `id` and empties its data dir: a node that lost its disk.
+fn crash_and_wipe(cluster: &mut TestCluster, id: NodeId) {
+    cluster
+        .nodes
+        .kill(id)
+        .expect("SIGKILLing the node")
+        .expect("the node was running");
+    let data_dir = cluster.nodes.data_dir(id).expect("a data dir").to_owned();
+    std::fs::remove_dir_all(&data_dir).expect("wiping the node's data dir");
+    std::fs::create_dir_all(&data_dir).expect("recreating an empty data dir");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_appends_survive_all_nodes_crashing_and_restarting() {
     let mut cluster = TestCluster::start().await;
@@ -202,18 +214,7 @@ async fn a_follower_that_lost_its_data_is_rebuilt_from_the_cluster() {
     let follower = *cluster.followers().last().expect("two followers");
 
     append_in_order(&cluster, topic, "before", 0, 30, |_| None).await;
-    cluster
-        .nodes
-        .kill(follower)
-        .expect("SIGKILLing a follower")
-        .expect("the follower was running");
-    let data_dir = cluster
-        .nodes
-        .data_dir(follower)
-        .expect("a data dir")
-        .to_owned();
-    std::fs::remove_dir_all(&data_dir).expect("wiping the follower's data dir");
-    std::fs::create_dir_all(&data_dir).expect("recreating an empty data dir");
+    crash_and_wipe(&mut cluster, follower);
     append_in_order(&cluster, topic, "while-down", 30, 30, |_| None).await;
 
     cluster
@@ -238,18 +239,7 @@ async fn the_node_that_formed_the_cluster_rejoins_after_losing_its_data() {
     let wiped: NodeId = 1;
 
     append_in_order(&cluster, topic, "before", 0, 30, |_| None).await;
-    cluster
-        .nodes
-        .kill(wiped)
-        .expect("SIGKILLing node 1")
-        .expect("node 1 was running");
-    let data_dir = cluster
-        .nodes
-        .data_dir(wiped)
-        .expect("a data dir")
-        .to_owned();
-    std::fs::remove_dir_all(&data_dir).expect("wiping node 1's data dir");
-    std::fs::create_dir_all(&data_dir).expect("recreating an empty data dir");
+    crash_and_wipe(&mut cluster, wiped);
     append_in_order(&cluster, topic, "while-down", 30, 30, |_| None).await;
 
     cluster
@@ -283,18 +273,7 @@ async fn a_wiped_follower_is_rebuilt_from_a_snapshot_once_the_log_is_purged() {
     let follower = *cluster.followers().last().expect("two followers");
 
     append_in_order(&cluster, topic, "before", 0, 30, |_| None).await;
-    cluster
-        .nodes
-        .kill(follower)
-        .expect("SIGKILLing a follower")
-        .expect("the follower was running");
-    let data_dir = cluster
-        .nodes
-        .data_dir(follower)
-        .expect("a data dir")
-        .to_owned();
-    std::fs::remove_dir_all(&data_dir).expect("wiping the follower's data dir");
-    std::fs::create_dir_all(&data_dir).expect("recreating an empty data dir");
+    crash_and_wipe(&mut cluster, follower);
     append_in_order(
         &cluster,
         topic,

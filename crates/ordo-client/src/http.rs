@@ -5,7 +5,7 @@ use std::time::Duration;
 use ordo_core::api::LEADER_HEADER;
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 
-use crate::error::ClientError;
+use crate::error::{error_chain, ClientError};
 use crate::transport::{BoxFuture, Method, RawRequest, RawResponse, Transport, TransportError};
 
 /// How long to wait for a TCP connection: a dead node should be skipped
@@ -86,19 +86,6 @@ fn classify(error: reqwest::Error) -> TransportError {
     } else {
         TransportError::Indeterminate { reason }
     }
-}
-
-/// reqwest's top-level message is terse ("error sending request"); the cause
-/// chain says what actually happened.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
