@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::clock::{wall_clock_ms, Clock};
 use ordo_core::NodeId;
 
 /// Raft timings. openraft starts an election only after the leader lease
@@ -38,6 +39,8 @@ pub struct NodeConfig {
     pub leader_wait: Duration,
     pub write_timeout: Duration,
     pub snapshot_every_entries: u64,
+    /// Stamps appended records.
+    pub clock: Clock,
 }
 
 impl NodeConfig {
@@ -52,6 +55,7 @@ impl NodeConfig {
             leader_wait: DEFAULT_LEADER_WAIT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             snapshot_every_entries: DEFAULT_SNAPSHOT_EVERY_ENTRIES,
+            clock: wall_clock_ms,
         }
     }
 

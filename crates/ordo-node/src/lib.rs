@@ -8,13 +8,19 @@
 //! - [`node`]: the `Node` that owns `Raft`, store and transport, and turns
 //!   client requests into proposals, forwarding to the leader when needed.
 //! - [`status`]: the cluster status view built from Raft metrics.
+//! - [`runtime`]: openraft's async runtime, with seedable randomness.
+//! - [`clock`]: where record timestamps come from.
 
+pub mod clock;
 pub mod config;
 pub mod error;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 pub mod network;
 pub mod node;
 mod routing;
 pub mod rpc;
+pub mod runtime;
 pub mod status;
 pub mod transport;
 pub mod types;

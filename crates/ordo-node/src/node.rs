@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{ClientWriteError, InitializeError, LinearizableReadError, RaftError};
@@ -176,7 +175,11 @@ impl Node {
         mut command: Command,
     ) -> Result<CommandResult, NodeError> {
         let Command::Append { timestamp_ms, .. } = &mut command;
-        *timestamp_ms = now_ms();
+        *timestamp_ms = (self.config.clock)();
+        #[cfg(feature = "mutants")]
+        if crate::mutants::early_offsets() {
+            return self.propose_speculatively(command).await;
+        }
         let write = self.raft.client_write(command);
         match tokio::time::timeout(self.config.write_timeout, write).await {
             Ok(Ok(response)) => Ok(response.data),
@@ -210,7 +213,11 @@ impl Node {
         topic: &TopicName,
         params: &ReadParams,
     ) -> Result<ReadResponse, NodeError> {
-        if params.consistency == Consistency::Linearizable {
+        #[cfg(feature = "mutants")]
+        let skip_read_index = crate::mutants::stale_linearizable_read();
+        #[cfg(not(feature = "mutants"))]
+        let skip_read_index = false;
+        if params.consistency == Consistency::Linearizable && !skip_read_index {
             let read_index = match self.route(LeaderOp::ReadIndex).await? {
                 LeaderAnswer::ReadIndex(index) => LogIndex(index),
                 other => {
@@ -334,11 +341,4 @@ impl Node {
             tracing::warn!(error = %e, "raft shutdown");
         }
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

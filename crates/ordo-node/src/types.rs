@@ -4,10 +4,12 @@ use ordo_core::{Command, CommandResult};
 
 openraft::declare_raft_types!(
     /// ordo's Raft types: commands in, command results out; everything else
-    /// is openraft's default (u64 node ids and terms, `BasicNode` addresses).
+    /// is openraft's default (u64 node ids and terms, `BasicNode` addresses),
+    /// except the runtime, whose randomness the simulation seeds.
     pub TypeConfig:
         D = Command,
         R = CommandResult,
+        AsyncRuntime = crate::runtime::OrdoRuntime,
 );
 
 pub type StateMachine = ordo_store::StateMachineStore<TypeConfig>;
