@@ -39,6 +39,12 @@ pub enum StoreError {
     #[error("inconsistent snapshot: {0}")]
     BadSnapshot(String),
 
+    /// The store's [`crate::MemDisk`] crashed, or a newer store was opened on
+    /// it, after this store was opened: it belongs to a dead incarnation of
+    /// the node and may neither read nor write the disk any more.
+    #[error("this store's disk crashed or was reopened since: the store is fenced off")]
+    Fenced,
+
     /// An earlier writer panicked mid-update; the in-memory state can no
     /// longer be trusted to match the disk, so the node must restart.
     #[error("state machine is unusable after a panic in an earlier write")]

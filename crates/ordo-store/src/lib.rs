@@ -1,11 +1,14 @@
-//! ordo-store: durable storage on sled for openraft: the Raft log (entries,
-//! vote, committed and purged log ids), the state machine (records by topic
-//! and offset, topic metadata, last applied log id, membership) and the
-//! current snapshot.
+//! ordo-store: durable storage for openraft: the Raft log (entries, vote,
+//! committed and purged log ids), the state machine (records by topic and
+//! offset, topic metadata, last applied log id, membership) and the current
+//! snapshot. In production it lives on sled; in the deterministic simulation
+//! the same code runs on a [`MemDisk`] that can crash.
 //!
 //! Map of the crate:
-//! - [`open`] (here): one `sled::Db` per node directory, split into the two
-//!   handles openraft wants.
+//! - [`open`] and [`open_memory`] (here): one disk per node, split into the
+//!   two handles openraft wants.
+//! - `kv`: the storage-medium seam, the only place that touches sled
+//!   (`kv::sled_disk`) or the simulated disk ([`MemDisk`], `kv::mem_disk`).
 //! - `type_config`: the bounds on the Raft type configuration ([`StoreTypeConfig`]).
 //! - `keys`: tree names and every key layout; `codec`: every value encoding.
 //! - `log_store`: [`LogStore`], openraft's `RaftLogStorage` and `RaftLogReader`.
@@ -13,14 +16,19 @@
 //!   `read`: its read API for the HTTP layer ([`TopicPage`]);
 //!   `snapshot`: building, installing and keeping the current snapshot.
 //! - `error`: [`StoreError`].
+//! - `mutants` (feature `mutants` only): deliberate durability bugs for the
+//!   simulation's checker to catch.
 //!
-//! This crate is the only place that touches sled. It decides nothing about
-//! offsets: `ordo_core::apply` does, and this crate persists what it decided.
+//! This crate decides nothing about offsets: `ordo_core::apply` does, and
+//! this crate persists what it decided.
 
 mod codec;
 mod error;
 mod keys;
+mod kv;
 mod log_store;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 mod read;
 mod snapshot;
 mod state_machine;
@@ -32,33 +40,42 @@ mod tests;
 use std::path::Path;
 
 pub use error::StoreError;
+pub use kv::{MemDisk, CACHE_CAPACITY_BYTES};
 pub use log_store::LogStore;
 pub use read::TopicPage;
 pub use state_machine::StateMachineStore;
 pub use type_config::{OrdoPayload, StoreTypeConfig};
 
-/// sled's page cache limit. sled's default (1 GiB) is far more than a node
-/// should pin in memory per process; records are read back from disk.
-pub const CACHE_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
+use kv::Disk;
 
-/// Opens (or creates) the node's store in `dir` and returns its log and its
-/// state machine. Both share one `sled::Db`, so flushing the log also makes
-/// every state machine write made before it durable.
+/// Opens (or creates) the node's store in `dir`, on sled, and returns its log
+/// and its state machine. Both share one `sled::Db`, so flushing the log also
+/// makes every state machine write made before it durable.
 ///
 /// sled locks the directory: a second `open` of the same `dir` fails while
 /// any handle from the first is alive.
 pub fn open<C: StoreTypeConfig>(
     dir: &Path,
 ) -> Result<(LogStore<C>, StateMachineStore<C>), StoreError> {
-    let db = sled::Config::new()
-        .path(dir)
-        .cache_capacity(CACHE_CAPACITY_BYTES)
-        .open()
-        .map_err(|source| StoreError::Open {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    let log = LogStore::open(&db)?;
-    let state_machine = StateMachineStore::open(&db)?;
+    split(&Disk::open_sled(dir)?)
+}
+
+/// Opens the node's store on a simulated `disk`, as [`open`] does on sled,
+/// after [`MemDisk::crash`] or on a fresh disk. This starts a new
+/// incarnation: every store opened on `disk` before is fenced off and fails
+/// from now on. Opening without a crash first keeps the unflushed writes,
+/// still unflushed, so a restart that may lose data is `crash` then this.
+pub fn open_memory<C: StoreTypeConfig>(
+    disk: &MemDisk,
+) -> Result<(LogStore<C>, StateMachineStore<C>), StoreError> {
+    split(&Disk::open_memory(disk))
+}
+
+/// The two handles openraft wants, sharing `disk`.
+fn split<C: StoreTypeConfig>(
+    disk: &Disk,
+) -> Result<(LogStore<C>, StateMachineStore<C>), StoreError> {
+    let log = LogStore::open(disk)?;
+    let state_machine = StateMachineStore::open(disk)?;
     Ok((log, state_machine))
 }

@@ -1,10 +1,12 @@
-//! `LogStore`: openraft's log storage on sled (entries, vote, committed and
-//! last purged log ids).
+//! `LogStore`: openraft's log storage (entries, vote, committed and last
+//! purged log ids) on either medium of `kv`.
 //!
-//! Durability rule: nothing is reported persisted before sled has flushed it.
+//! Durability rule: nothing is reported persisted before the disk has
+//! flushed it.
 //! `append` flushes before it completes its callback, and completes it before
 //! returning (openraft#2118: completing it later from another task lets
-//! completions race); `save_vote` flushes before returning.
+//! completions race); `save_vote` flushes before returning. Only the
+//! `mutants` feature's switches break this rule, on purpose.
 
 use std::fmt::Debug;
 use std::io;
@@ -19,33 +21,42 @@ use openraft::{OptionalSend, RaftLogReader};
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::keys;
+use crate::kv::{Batch, Disk, Tree};
 use crate::type_config::StoreTypeConfig;
 
 /// The Raft log and its metadata. Cheap to clone: clones share the trees.
-pub struct LogStore<C> {
-    db: sled::Db,
-    log: sled::Tree,
-    meta: sled::Tree,
+pub struct LogStore<C: StoreTypeConfig> {
+    disk: Disk,
+    log: Tree,
+    meta: Tree,
+    /// The vote the skip-vote-persist mutant kept in memory instead of
+    /// writing it; shared by clones, so the running node still sees it.
+    #[cfg(feature = "mutants")]
+    unpersisted_vote: std::sync::Arc<std::sync::Mutex<Option<VoteOf<C>>>>,
     _types: PhantomData<fn() -> C>,
 }
 
-impl<C> Clone for LogStore<C> {
+impl<C: StoreTypeConfig> Clone for LogStore<C> {
     fn clone(&self) -> Self {
         LogStore {
-            db: self.db.clone(),
+            disk: self.disk.clone(),
             log: self.log.clone(),
             meta: self.meta.clone(),
+            #[cfg(feature = "mutants")]
+            unpersisted_vote: std::sync::Arc::clone(&self.unpersisted_vote),
             _types: PhantomData,
         }
     }
 }
 
 impl<C: StoreTypeConfig> LogStore<C> {
-    pub(crate) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    pub(crate) fn open(disk: &Disk) -> Result<Self, StoreError> {
         let store = LogStore {
-            db: db.clone(),
-            log: db.open_tree(keys::LOG_TREE)?,
-            meta: db.open_tree(keys::RAFT_META_TREE)?,
+            disk: disk.clone(),
+            log: disk.open_tree(keys::LOG_TREE)?,
+            meta: disk.open_tree(keys::RAFT_META_TREE)?,
+            #[cfg(feature = "mutants")]
+            unpersisted_vote: Default::default(),
             _types: PhantomData,
         };
         store.finish_interrupted_purge()?;
@@ -80,34 +91,28 @@ impl<C: StoreTypeConfig> LogStore<C> {
         what: &'static str,
         value: &T,
     ) -> Result<(), StoreError> {
-        self.meta.insert(key, encode(what, value)?)?;
-        Ok(())
+        self.meta.insert(key, encode(what, value)?)
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        // The page cache is shared by all trees: this also makes every state
+        // The disk is shared by all trees: this also makes every state
         // machine write made before it durable.
-        self.db.flush_async().await?;
-        Ok(())
+        self.disk.flush().await
     }
 
     /// Removes the entries whose index is in `range`, atomically.
     fn remove_range(&self, range: impl RangeBounds<u64>) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for key in self.log.range(key_range(&range)).keys() {
-            batch.remove(key?);
+            batch.remove(&self.log, &key?);
         }
-        self.log.apply_batch(batch)?;
-        Ok(())
+        self.disk.commit(batch)
     }
 
     /// The entries in `range`, in order. A missing entry inside what is
     /// present is an error, never silently skipped: openraft relies on the
     /// log having no holes.
     fn read_entries(&self, range: impl RangeBounds<u64>) -> Result<Vec<C::Entry>, StoreError> {
-        if range_is_empty(&range) {
-            return Ok(Vec::new());
-        }
         let mut entries: Vec<C::Entry> = Vec::new();
         for item in self.log.range(key_range(&range)) {
             let (key, value) = item?;
@@ -140,36 +145,43 @@ impl<C: StoreTypeConfig> LogStore<C> {
         &self,
         entries: I,
     ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for entry in entries {
-            batch.insert(&keys::log_key(entry.index()), encode("log entry", &entry)?);
+            batch.insert(
+                &self.log,
+                &keys::log_key(entry.index()),
+                encode("log entry", &entry)?,
+            );
         }
-        self.log.apply_batch(batch)?;
-        Ok(())
+        self.disk.commit(batch)
+    }
+
+    // Holds only an `Option`, replaced whole: a poisoned lock still guards
+    // a consistent value.
+    #[cfg(feature = "mutants")]
+    fn lock_unpersisted_vote(&self) -> std::sync::MutexGuard<'_, Option<VoteOf<C>>> {
+        self.unpersisted_vote
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Flushes freshly appended entries before `append` reports them.
+    async fn flush_appended(&self) -> Result<(), StoreError> {
+        #[cfg(feature = "mutants")]
+        if crate::mutants::ack_before_flush() {
+            return Ok(());
+        }
+        self.flush().await
     }
 }
 
-/// Translates a range of log indexes into a range of log keys.
+/// Translates a range of log indexes into a range of log keys; an empty
+/// range of indexes stays an empty range of keys, which `kv` never scans.
 fn key_range(range: &impl RangeBounds<u64>) -> (Bound<[u8; 8]>, Bound<[u8; 8]>) {
     (
         range.start_bound().map(|i| keys::log_key(*i)),
         range.end_bound().map(|i| keys::log_key(*i)),
     )
-}
-
-/// True if no index lies in `range`; sled must not be asked for such a range.
-fn range_is_empty(range: &impl RangeBounds<u64>) -> bool {
-    let start = match range.start_bound() {
-        Bound::Included(i) => Some(*i),
-        Bound::Excluded(i) => i.checked_add(1),
-        Bound::Unbounded => Some(0),
-    };
-    let Some(start) = start else { return true };
-    match range.end_bound() {
-        Bound::Included(end) => start > *end,
-        Bound::Excluded(end) => start >= *end,
-        Bound::Unbounded => false,
-    }
 }
 
 impl<C: StoreTypeConfig> RaftLogReader<C> for LogStore<C> {
@@ -181,6 +193,13 @@ impl<C: StoreTypeConfig> RaftLogReader<C> for LogStore<C> {
     }
 
     async fn read_vote(&mut self) -> Result<Option<VoteOf<C>>, io::Error> {
+        #[cfg(feature = "mutants")]
+        {
+            let unpersisted = self.lock_unpersisted_vote().clone();
+            if unpersisted.is_some() {
+                return Ok(unpersisted);
+            }
+        }
         Ok(self.get_meta(keys::VOTE_KEY, "vote")?)
     }
 }
@@ -206,6 +225,15 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
     }
 
     async fn save_vote(&mut self, vote: &VoteOf<C>) -> Result<(), io::Error> {
+        #[cfg(feature = "mutants")]
+        {
+            let mut unpersisted = self.lock_unpersisted_vote();
+            if crate::mutants::skip_vote_persist() {
+                *unpersisted = Some(vote.clone());
+                return Ok(());
+            }
+            *unpersisted = None;
+        }
         self.put_meta(keys::VOTE_KEY, "vote", vote)?;
         self.flush().await?;
         Ok(())
@@ -217,11 +245,7 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
     async fn save_committed(&mut self, committed: Option<LogIdOf<C>>) -> Result<(), io::Error> {
         match committed {
             Some(log_id) => self.put_meta(keys::COMMITTED_KEY, "committed log id", &log_id)?,
-            None => {
-                self.meta
-                    .remove(keys::COMMITTED_KEY)
-                    .map_err(StoreError::from)?;
-            }
+            None => self.meta.remove(keys::COMMITTED_KEY)?,
         }
         Ok(())
     }
@@ -239,7 +263,7 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
         // persisted only once the flush returns, and only then is it said.
         let written = self.write_entries(entries);
         let flushed = match written {
-            Ok(()) => self.flush().await,
+            Ok(()) => self.flush_appended().await,
             Err(e) => Err(e),
         };
         match flushed {

@@ -1,5 +1,5 @@
 //! Snapshots: building one from the state machine, installing one in its
-//! place, and keeping the current one in sled so it survives a restart.
+//! place, and keeping the current one on disk so it survives a restart.
 //!
 //! A snapshot is the whole state machine as one encoded image: last applied
 //! log id, membership, and every topic with its metadata and records. It is
@@ -14,11 +14,11 @@ use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMe
 use openraft::{RaftSnapshotBuilder, Snapshot, SnapshotMeta};
 use ordo_core::{LogIndex, Record, State, TopicName, TopicState};
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, Transactional};
 
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::keys;
+use crate::kv::{Batch, Tree};
 use crate::state_machine::{Applied, StateMachineStore};
 use crate::type_config::StoreTypeConfig;
 
@@ -39,8 +39,6 @@ struct TopicImage {
     records: Vec<Record>,
 }
 
-type Txn<T> = Result<T, ConflictableTransactionError<StoreError>>;
-
 /// A snapshot as this store hands it to openraft: its bytes in memory.
 pub(crate) type SnapshotBytes<C> = SnapshotOf<C, Cursor<Vec<u8>>>;
 
@@ -49,11 +47,7 @@ impl<C: StoreTypeConfig> RaftSnapshotBuilder<C> for StateMachineStore<C> {
 
     async fn build_snapshot(&mut self) -> Result<SnapshotBytes<C>, io::Error> {
         let (meta, bytes) = build(self)?;
-        self.shared
-            .db
-            .flush_async()
-            .await
-            .map_err(StoreError::from)?;
+        self.shared.disk.flush().await?;
         Ok(Snapshot {
             meta,
             snapshot: Cursor::new(bytes),
@@ -97,12 +91,12 @@ fn build<C: StoreTypeConfig>(
         last_membership: image.membership.clone(),
     };
     let bytes = encode("snapshot", &image)?;
-    keep_if_newer::<C>(&store.shared.snapshot_tree, &meta, &bytes)?;
+    keep_if_newer(store, &meta, bytes.clone())?;
     Ok((meta, bytes))
 }
 
 fn read_topic_records(
-    tree: &sled::Tree,
+    tree: &Tree,
     name: &TopicName,
     state: &TopicState,
 ) -> Result<Vec<Record>, StoreError> {
@@ -120,29 +114,28 @@ fn read_topic_records(
 /// Stores a freshly built snapshot as current, unless a newer one (installed
 /// while this one was being built) is already there.
 fn keep_if_newer<C: StoreTypeConfig>(
-    tree: &sled::Tree,
+    store: &StateMachineStore<C>,
     meta: &SnapshotMetaOf<C>,
-    bytes: &[u8],
+    bytes: Vec<u8>,
 ) -> Result<(), StoreError> {
+    let tree = &store.shared.snapshot_tree;
     let meta_bytes = encode("snapshot metadata", meta)?;
-    tree.transaction(|t| -> Txn<()> {
-        if let Some(existing) = t.get(keys::SNAPSHOT_META_KEY)? {
-            let existing: SnapshotMetaOf<C> = decode("snapshot metadata", &existing)
-                .map_err(ConflictableTransactionError::Abort)?;
-            if existing.last_log_id > meta.last_log_id {
-                return Ok(());
-            }
+    let _snapshot_tree = store.lock_snapshot_tree();
+    if let Some(existing) = tree.get(keys::SNAPSHOT_META_KEY)? {
+        let existing: SnapshotMetaOf<C> = decode("snapshot metadata", &existing)?;
+        if existing.last_log_id > meta.last_log_id {
+            return Ok(());
         }
-        t.insert(keys::SNAPSHOT_META_KEY, meta_bytes.as_slice())?;
-        t.insert(keys::SNAPSHOT_DATA_KEY, bytes)?;
-        Ok(())
-    })?;
-    Ok(())
+    }
+    let mut batch = Batch::default();
+    batch.insert(tree, keys::SNAPSHOT_META_KEY, meta_bytes);
+    batch.insert(tree, keys::SNAPSHOT_DATA_KEY, bytes);
+    store.shared.disk.commit(batch)
 }
 
 /// Replaces the whole state machine with the snapshot's contents and makes it
-/// the current snapshot, in one sled transaction: a crash leaves either the
-/// old state machine and snapshot or the new ones. The caller flushes.
+/// the current snapshot, in one batch over both trees: a crash leaves either
+/// the old state machine and snapshot or the new ones. The caller flushes.
 pub(crate) fn install<C: StoreTypeConfig>(
     store: &StateMachineStore<C>,
     meta: &SnapshotMetaOf<C>,
@@ -157,13 +150,14 @@ pub(crate) fn install<C: StoreTypeConfig>(
     }
     let meta_bytes = encode("snapshot metadata", meta)?;
     let tree = &store.shared.tree;
+    let snapshot_tree = &store.shared.snapshot_tree;
 
     let mut writer = store.lock_writer()?;
-    let mut batch = sled::Batch::default();
-    // The batch is a map, so a key removed here and inserted below is simply
-    // overwritten: only keys absent from the snapshot end up removed.
+    let mut batch = Batch::default();
+    // Writes apply in order, so a key removed here and inserted below is
+    // simply overwritten: only keys absent from the snapshot end up removed.
     for key in tree.iter().keys() {
-        batch.remove(key?);
+        batch.remove(tree, &key?);
     }
     let mut state = State {
         last_applied: meta
@@ -174,7 +168,8 @@ pub(crate) fn install<C: StoreTypeConfig>(
     };
     for topic in image.topics {
         batch.insert(
-            keys::topic_meta_key(&topic.name),
+            tree,
+            &keys::topic_meta_key(&topic.name),
             encode("topic metadata", &topic.state)?,
         );
         for record in &topic.records {
@@ -185,30 +180,33 @@ pub(crate) fn install<C: StoreTypeConfig>(
                 )));
             }
             batch.insert(
-                keys::record_key(&topic.name, record.offset),
+                tree,
+                &keys::record_key(&topic.name, record.offset),
                 encode("record", record)?,
             );
         }
         state.topics.insert(topic.name, topic.state);
     }
     batch.insert(
+        tree,
         keys::LAST_APPLIED_KEY,
         encode("last applied log id", &meta.last_log_id)?,
     );
     batch.insert(
+        tree,
         keys::MEMBERSHIP_KEY,
         encode("membership", &meta.last_membership)?,
     );
+    batch.insert(snapshot_tree, keys::SNAPSHOT_META_KEY, meta_bytes);
+    batch.insert(snapshot_tree, keys::SNAPSHOT_DATA_KEY, bytes);
 
     // Dumps and readers are held off while the tree changes under them.
     let no_dumps = store.exclude_snapshot_dumps();
     let mut published = store.write_published();
-    (tree, &store.shared.snapshot_tree).transaction(|(sm, snapshot)| -> Txn<()> {
-        sm.apply_batch(&batch)?;
-        snapshot.insert(keys::SNAPSHOT_META_KEY, meta_bytes.as_slice())?;
-        snapshot.insert(keys::SNAPSHOT_DATA_KEY, bytes.as_slice())?;
-        Ok(())
-    })?;
+    {
+        let _snapshot_tree = store.lock_snapshot_tree();
+        store.shared.disk.commit(batch)?;
+    }
     let last_applied = state.last_applied;
     let applied = Applied {
         state,
@@ -226,15 +224,17 @@ pub(crate) fn install<C: StoreTypeConfig>(
 
 /// The current snapshot, if one was ever built or installed.
 pub(crate) fn current<C: StoreTypeConfig>(
-    tree: &sled::Tree,
+    store: &StateMachineStore<C>,
 ) -> Result<Option<SnapshotBytes<C>>, StoreError> {
-    // Read both keys in one transaction so they belong to the same snapshot.
-    let (meta, data) = tree.transaction(|t| -> Txn<_> {
-        Ok((
-            t.get(keys::SNAPSHOT_META_KEY)?,
-            t.get(keys::SNAPSHOT_DATA_KEY)?,
-        ))
-    })?;
+    let tree = &store.shared.snapshot_tree;
+    // Read both keys under the lock so they belong to the same snapshot.
+    let (meta, data) = {
+        let _snapshot_tree = store.lock_snapshot_tree();
+        (
+            tree.get(keys::SNAPSHOT_META_KEY)?,
+            tree.get(keys::SNAPSHOT_DATA_KEY)?,
+        )
+    };
     let (Some(meta), Some(data)) = (meta, data) else {
         return Ok(None);
     };

@@ -1,17 +1,17 @@
-//! `StateMachineStore`: openraft's state machine on sled. It applies
-//! committed entries with `ordo_core::apply` and persists what that decided:
-//! the records at their offsets, the changed topics' metadata and the last
-//! applied log id, all in one atomic sled batch per `apply` call.
+//! `StateMachineStore`: openraft's state machine on either medium of `kv`.
+//! It applies committed entries with `ordo_core::apply` and persists what
+//! that decided: the records at their offsets, the changed topics' metadata
+//! and the last applied log id, all in one atomic batch per `apply` call.
 //!
 //! Two copies of the applied state live in memory. The writer's copy (behind
 //! a mutex, touched only by `apply` and snapshot install) runs ahead while a
 //! batch is being prepared; the published copy (behind a read-write lock,
 //! what readers and `applied_state` see) is updated only after the batch is
-//! in sled. Readers therefore never see an offset whose record is not yet
+//! on the disk. Readers therefore never see an offset whose record is not yet
 //! written. Lock order is always writer, then published.
 //!
 //! The state machine is not flushed here: the flushed Raft log is the source
-//! of truth, and sled recovers writes in order, so after a crash the state
+//! of truth, and the disk recovers writes in order, so after a crash the state
 //! machine is a consistent prefix that openraft completes by re-applying the
 //! log after the persisted last applied log id.
 
@@ -31,6 +31,7 @@ use tokio::sync::watch;
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::keys;
+use crate::kv::{Batch, Disk, Tree};
 use crate::snapshot;
 use crate::type_config::StoreTypeConfig;
 
@@ -49,11 +50,14 @@ impl<C: StoreTypeConfig> Clone for StateMachineStore<C> {
 }
 
 pub(crate) struct Shared<C: StoreTypeConfig> {
-    pub(crate) db: sled::Db,
+    pub(crate) disk: Disk,
     /// Records, topic metadata, last applied log id, membership.
-    pub(crate) tree: sled::Tree,
+    pub(crate) tree: Tree,
     /// The current snapshot.
-    pub(crate) snapshot_tree: sled::Tree,
+    pub(crate) snapshot_tree: Tree,
+    /// Held by every reader and writer of the snapshot tree, so its two keys
+    /// are always read, compared and replaced together. Innermost lock.
+    snapshot_lock: Mutex<()>,
     writer: Mutex<Applied<C>>,
     published: RwLock<Applied<C>>,
     /// Exclusive while a snapshot install replaces the tree, shared while a
@@ -74,14 +78,15 @@ pub(crate) struct Applied<C: StoreTypeConfig> {
 }
 
 impl<C: StoreTypeConfig> StateMachineStore<C> {
-    pub(crate) fn open(db: &sled::Db) -> Result<Self, StoreError> {
-        let tree = db.open_tree(keys::STATE_MACHINE_TREE)?;
+    pub(crate) fn open(disk: &Disk) -> Result<Self, StoreError> {
+        let tree = disk.open_tree(keys::STATE_MACHINE_TREE)?;
         let applied = load_applied::<C>(&tree)?;
         let (applied_tx, _) = watch::channel(applied.state.last_applied);
         Ok(StateMachineStore {
             shared: Arc::new(Shared {
-                db: db.clone(),
-                snapshot_tree: db.open_tree(keys::SNAPSHOT_TREE)?,
+                disk: disk.clone(),
+                snapshot_tree: disk.open_tree(keys::SNAPSHOT_TREE)?,
+                snapshot_lock: Mutex::new(()),
                 tree,
                 writer: Mutex::new(applied.clone()),
                 published: RwLock::new(applied),
@@ -92,7 +97,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
     }
 
     /// Applies committed entries in order and returns one result per entry.
-    /// The whole call is one atomic sled batch; on error nothing is applied.
+    /// The whole call is one atomic batch; on error nothing is applied.
     pub(crate) fn apply_entries(
         &self,
         entries: Vec<C::Entry>,
@@ -115,13 +120,14 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         }
     }
 
-    /// Applies `entries` to the writer's copy and writes the batch to sled.
+    /// Applies `entries` to the writer's copy and writes the batch to disk.
     fn write_batch(
         &self,
         writer: &mut Applied<C>,
         entries: Vec<C::Entry>,
     ) -> Result<(Vec<CommandResult>, Changes), StoreError> {
-        let mut batch = sled::Batch::default();
+        let tree = &self.shared.tree;
+        let mut batch = Batch::default();
         let mut changes = Changes::default();
         let mut results = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -131,7 +137,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
                 EntryPayload::Blank => apply_noop(&mut writer.state, index),
                 EntryPayload::Normal(command) => {
                     let result = ordo_core::apply(&mut writer.state, index, &command);
-                    stage_records(&mut batch, &mut changes, command, &result)?;
+                    stage_records(&mut batch, tree, &mut changes, command, &result)?;
                     result
                 }
                 EntryPayload::Membership(membership) => {
@@ -146,22 +152,25 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         for topic in &changes.topics {
             if let Some(topic_state) = writer.state.topics.get(topic) {
                 batch.insert(
-                    keys::topic_meta_key(topic),
+                    tree,
+                    &keys::topic_meta_key(topic),
                     encode("topic metadata", topic_state)?,
                 );
             }
         }
         batch.insert(
+            tree,
             keys::LAST_APPLIED_KEY,
             encode("last applied log id", &writer.last_applied)?,
         );
         if changes.membership {
             batch.insert(
+                tree,
                 keys::MEMBERSHIP_KEY,
                 encode("membership", &writer.membership)?,
             );
         }
-        self.shared.tree.apply_batch(batch)?;
+        self.shared.disk.commit(batch)?;
         Ok((results, changes))
     }
 
@@ -227,6 +236,14 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
     }
+
+    // Guards no data in memory either: what it serialises is on the disk.
+    pub(crate) fn lock_snapshot_tree(&self) -> MutexGuard<'_, ()> {
+        self.shared
+            .snapshot_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// What one `apply` call changed besides records and the last applied id.
@@ -238,7 +255,8 @@ struct Changes {
 
 /// Adds the records a command's result placed to the batch.
 fn stage_records(
-    batch: &mut sled::Batch,
+    batch: &mut Batch,
+    tree: &Tree,
     changes: &mut Changes,
     command: Command,
     result: &CommandResult,
@@ -253,7 +271,11 @@ fn stage_records(
             debug_assert_eq!(offsets.len(), records.len(), "one offset per record");
             for (record, offset) in records.into_iter().zip(offsets) {
                 let record = record.at(offset, timestamp_ms);
-                batch.insert(keys::record_key(&topic, offset), encode("record", &record)?);
+                batch.insert(
+                    tree,
+                    &keys::record_key(&topic, offset),
+                    encode("record", &record)?,
+                );
             }
             changes.topics.insert(topic);
         }
@@ -262,7 +284,7 @@ fn stage_records(
 }
 
 /// Reads the applied state back from the state machine tree.
-fn load_applied<C: StoreTypeConfig>(tree: &sled::Tree) -> Result<Applied<C>, StoreError> {
+fn load_applied<C: StoreTypeConfig>(tree: &Tree) -> Result<Applied<C>, StoreError> {
     let last_applied: Option<LogIdOf<C>> = match tree.get(keys::LAST_APPLIED_KEY)? {
         Some(bytes) => decode("last applied log id", &bytes)?,
         None => None,
@@ -275,7 +297,7 @@ fn load_applied<C: StoreTypeConfig>(tree: &sled::Tree) -> Result<Applied<C>, Sto
         last_applied: last_applied.as_ref().map(|log_id| LogIndex(log_id.index())),
         ..State::default()
     };
-    for item in tree.scan_prefix(keys::topic_meta_prefix()) {
+    for item in tree.scan_prefix(&keys::topic_meta_prefix()) {
         let (key, value) = item?;
         let topic = keys::topic_from_meta_key(&key)?;
         let topic_state: TopicState = decode("topic metadata", &value)?;
@@ -306,7 +328,7 @@ impl<C: StoreTypeConfig> RaftStateMachine<C> for StateMachineStore<C> {
         let items: Vec<EntryResponder<C>> = entries.try_collect().await?;
         let (entries, responders): (Vec<_>, Vec<_>) = items.into_iter().unzip();
         let results = self.apply_entries(entries)?;
-        // Answer only after the batch is in sled and published, so a client
+        // Answer only after the batch is on disk and published, so a client
         // that hears back can read what it wrote from this node.
         for (responder, result) in responders.into_iter().zip(results) {
             if let Some(responder) = responder {
@@ -326,17 +348,13 @@ impl<C: StoreTypeConfig> RaftStateMachine<C> for StateMachineStore<C> {
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
         snapshot::install(self, meta, snapshot.into_inner())?;
-        self.shared
-            .db
-            .flush_async()
-            .await
-            .map_err(StoreError::from)?;
+        self.shared.disk.flush().await?;
         Ok(())
     }
 
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<SnapshotOf<C, Self::SnapshotData>>, io::Error> {
-        Ok(snapshot::current::<C>(&self.shared.snapshot_tree)?)
+        Ok(snapshot::current(self)?)
     }
 }

@@ -1,7 +1,13 @@
-//! The store's promises, one file per promise: openraft's own storage suite,
-//! durability across reopen, the state machine's apply and reads, snapshots.
+//! The store's promises, one file per promise: openraft's own storage suite
+//! on both media, durability across reopen, crash semantics of the memory
+//! disk and of the store on it, the state machine's apply and reads,
+//! snapshots, and (feature `mutants`) that each mutant breaks its promise.
 
+mod crash;
 mod durability;
+mod mem_disk;
+#[cfg(feature = "mutants")]
+mod mutants;
 mod snapshot;
 mod state_machine;
 mod suite;

@@ -10,7 +10,7 @@ use openraft::{Membership, RaftTypeConfig};
 use ordo_core::{Command, CommandResult, NewRecord, TopicName};
 use tempfile::TempDir;
 
-use crate::{open, LogStore, StateMachineStore};
+use crate::{open, open_memory, LogStore, MemDisk, StateMachineStore};
 
 openraft::declare_raft_types!(
     pub TestConfig:
@@ -30,6 +30,11 @@ pub fn open_temp() -> (TempDir, LogStore<TestConfig>, StateMachineStore<TestConf
 /// Opens the store in `dir` again (all earlier handles must be dropped).
 pub fn reopen(dir: &TempDir) -> (LogStore<TestConfig>, StateMachineStore<TestConfig>) {
     open(dir.path()).expect("open store")
+}
+
+/// Opens a store on `disk`: a fresh node, or the next life of a crashed one.
+pub fn open_on(disk: &MemDisk) -> (LogStore<TestConfig>, StateMachineStore<TestConfig>) {
+    open_memory(disk).expect("open store on a memory disk")
 }
 
 pub fn topic(name: &str) -> TopicName {

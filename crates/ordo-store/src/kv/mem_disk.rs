@@ -1,0 +1,259 @@
+//! The simulated medium: [`MemDisk`], one node's disk in memory, for the
+//! deterministic simulation. It promises what sled promises and no more: a
+//! write is readable at once but durable only after a flush, and a crash
+//! keeps the flushed state plus a prefix, in write order, of the write
+//! batches made since (sled recovers such a prefix of its unflushed log).
+//!
+//! Deterministic by construction: ordered maps only, no threads, no clocks,
+//! no randomness. How many unflushed batches a crash keeps is the caller's
+//! choice; the simulation draws it from its seeded RNG.
+//!
+//! Each open of a store on the disk starts an incarnation. A crash, or a
+//! newer open, fences off every handle of the older incarnations: their
+//! reads, writes and flushes fail with [`StoreError::Fenced`], so a crashed
+//! node's leftover tasks can never write into its next life.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use super::Write;
+use crate::error::StoreError;
+
+type Key = Arc<[u8]>;
+type Value = Arc<[u8]>;
+type TreeMap = BTreeMap<Key, Value>;
+type Trees = BTreeMap<&'static str, TreeMap>;
+
+/// One atomic unit of writes: a batch, or a single insert or remove.
+type WriteBatch = Vec<MemWrite>;
+
+struct MemWrite {
+    tree: &'static str,
+    key: Key,
+    /// `None` removes the key.
+    value: Option<Value>,
+}
+
+/// One simulated node's disk. Cloning gives another handle to the same disk,
+/// so the simulation can keep it across the node's crash and reopen a store
+/// on it with [`crate::open_memory`].
+#[derive(Clone, Default)]
+pub struct MemDisk {
+    state: Arc<Mutex<DiskState>>,
+}
+
+#[derive(Default)]
+struct DiskState {
+    /// What survives any crash.
+    durable: Trees,
+    /// What reads see: `durable` with every unflushed batch applied.
+    current: Trees,
+    /// Batches written since the last flush, oldest first.
+    unflushed: Vec<WriteBatch>,
+    /// Bumped by every open and every crash; handles of another are fenced.
+    incarnation: u64,
+}
+
+impl MemDisk {
+    /// A fresh, empty disk.
+    pub fn new() -> MemDisk {
+        MemDisk::default()
+    }
+
+    /// How many write batches a crash now could lose: the range the
+    /// simulation draws `keep_unflushed_batches` from is `0..=` this.
+    pub fn unflushed_batches(&self) -> usize {
+        self.lock().unflushed.len()
+    }
+
+    /// Simulates power loss. Everything flushed survives, and so do the
+    /// first `keep_unflushed_batches` batches written since the last flush
+    /// (all of them if there are fewer), each whole; the rest are lost.
+    /// Every store opened on this disk so far is fenced off; open a new one
+    /// with [`crate::open_memory`] to restart the node.
+    pub fn crash(&self, keep_unflushed_batches: usize) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let keep = keep_unflushed_batches.min(state.unflushed.len());
+        for batch in state.unflushed.drain(..keep) {
+            apply(&mut state.durable, batch);
+        }
+        state.unflushed.clear();
+        state.current = state.durable.clone();
+        state.incarnation += 1;
+    }
+
+    /// Starts a new incarnation and returns its handle.
+    pub(super) fn open_incarnation(&self) -> MemHandle {
+        let mut state = self.lock();
+        state.incarnation += 1;
+        MemHandle {
+            disk: self.clone(),
+            incarnation: state.incarnation,
+        }
+    }
+
+    // Every update below leaves the state whole before it could panic (only
+    // allocation can), so a poisoned lock still guards a consistent disk.
+    fn lock(&self) -> MutexGuard<'_, DiskState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for MemDisk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MemDisk")
+            .field("incarnation", &state.incarnation)
+            .field("unflushed_batches", &state.unflushed.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Applies one batch's writes, in order, to `trees`.
+fn apply(trees: &mut Trees, batch: WriteBatch) {
+    for write in batch {
+        let tree = trees.entry(write.tree).or_default();
+        match write.value {
+            Some(value) => tree.insert(write.key, value),
+            None => tree.remove(&write.key),
+        };
+    }
+}
+
+/// One incarnation's access to a [`MemDisk`].
+#[derive(Clone)]
+pub(crate) struct MemHandle {
+    disk: MemDisk,
+    incarnation: u64,
+}
+
+impl MemHandle {
+    /// The disk's state, if this handle's incarnation is still the live one.
+    fn live(&self) -> Result<MutexGuard<'_, DiskState>, StoreError> {
+        let state = self.disk.lock();
+        if state.incarnation != self.incarnation {
+            return Err(StoreError::Fenced);
+        }
+        Ok(state)
+    }
+
+    pub(super) fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Value>, StoreError> {
+        let state = self.live()?;
+        Ok(state
+            .current
+            .get(tree)
+            .and_then(|tree| tree.get(key))
+            .cloned())
+    }
+
+    pub(super) fn last(&self, tree: &str) -> Result<Option<(Key, Value)>, StoreError> {
+        let state = self.live()?;
+        Ok(state
+            .current
+            .get(tree)
+            .and_then(|tree| tree.last_key_value())
+            .map(|(key, value)| (Arc::clone(key), Arc::clone(value))))
+    }
+
+    /// Writes `writes` as one unflushed batch, readable at once.
+    pub(super) fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let batch: WriteBatch = writes
+            .into_iter()
+            .map(|write| MemWrite {
+                tree: write.tree,
+                key: write.key.into(),
+                value: write.value.map(Into::into),
+            })
+            .collect();
+        let mut state = self.live()?;
+        let state = &mut *state;
+        for write in &batch {
+            let tree = state.current.entry(write.tree).or_default();
+            match &write.value {
+                Some(value) => tree.insert(Arc::clone(&write.key), Arc::clone(value)),
+                None => tree.remove(&write.key),
+            };
+        }
+        state.unflushed.push(batch);
+        Ok(())
+    }
+
+    /// Makes every batch written so far durable.
+    pub(super) fn flush(&self) -> Result<(), StoreError> {
+        let mut state = self.live()?;
+        let state = &mut *state;
+        for batch in state.unflushed.drain(..) {
+            apply(&mut state.durable, batch);
+        }
+        Ok(())
+    }
+
+    pub(super) fn range(
+        &self,
+        tree: &'static str,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+    ) -> MemIter {
+        MemIter {
+            handle: self.clone(),
+            tree,
+            lower: lower.map(Into::into),
+            upper: upper.map(Into::into),
+            done: false,
+        }
+    }
+}
+
+/// A lazy range scan. It takes the disk's lock for one entry at a time and
+/// resumes after the last key it returned, so it holds no lock between
+/// steps and sees writes made meanwhile, as a sled iterator may.
+pub(crate) struct MemIter {
+    handle: MemHandle,
+    tree: &'static str,
+    /// Moves past each key returned.
+    lower: Bound<Key>,
+    upper: Bound<Key>,
+    done: bool,
+}
+
+impl Iterator for MemIter {
+    type Item = Result<(Key, Value), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let state = match self.handle.live() {
+            Ok(state) => state,
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
+            }
+        };
+        // `kv` never builds an empty range, and `lower` only ever moves to a
+        // key inside it, so this range never panics.
+        let bounds = (
+            self.lower.as_ref().map(|key| &**key),
+            self.upper.as_ref().map(|key| &**key),
+        );
+        let found = state
+            .current
+            .get(self.tree)
+            .and_then(|tree| tree.range::<[u8], _>(bounds).next())
+            .map(|(key, value)| (Arc::clone(key), Arc::clone(value)));
+        drop(state);
+        match found {
+            Some((key, value)) => {
+                self.lower = Bound::Excluded(Arc::clone(&key));
+                Some(Ok((key, value)))
+            }
+            None => {
+                self.done = true;
+                None
+            }
+        }
+    }
+}

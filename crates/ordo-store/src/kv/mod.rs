@@ -1,0 +1,311 @@
+//! The storage-medium seam: the few key-value operations the store performs
+//! on its named trees, over one of two media. `sled_disk` is production's
+//! (real files); `mem_disk` is the deterministic simulation's ([`MemDisk`]).
+//! Every other module reaches the medium only through [`Disk`], [`Tree`] and
+//! [`Batch`], so the simulation runs the store's own code.
+//!
+//! The contract both media keep, and the store's durability rules rely on:
+//! - a write (an insert, a remove, a committed [`Batch`]) is readable at once;
+//! - it is durable only once a later [`Disk::flush`] has returned;
+//! - a crash keeps a prefix, in write order, of the writes not yet flushed,
+//!   and a batch (even one spanning several trees) is in it whole or not at all;
+//! - keys iterate in byte order.
+
+mod mem_disk;
+mod sled_disk;
+
+use std::ops::{Bound, Deref, RangeBounds};
+use std::path::Path;
+use std::sync::Arc;
+
+pub use mem_disk::MemDisk;
+pub use sled_disk::CACHE_CAPACITY_BYTES;
+
+use crate::error::StoreError;
+use mem_disk::{MemHandle, MemIter};
+
+/// One node's disk, as a store opened on it sees it. Cheap to clone.
+#[derive(Clone)]
+pub(crate) enum Disk {
+    Sled(sled::Db),
+    /// One incarnation's handle on a [`MemDisk`].
+    Memory(MemHandle),
+}
+
+impl Disk {
+    /// Opens (or creates) the sled database in `dir`.
+    pub(crate) fn open_sled(dir: &Path) -> Result<Disk, StoreError> {
+        sled_disk::open(dir).map(Disk::Sled)
+    }
+
+    /// Starts a new incarnation on `disk`, fencing off every earlier one.
+    pub(crate) fn open_memory(disk: &MemDisk) -> Disk {
+        Disk::Memory(disk.open_incarnation())
+    }
+
+    pub(crate) fn open_tree(&self, name: &'static str) -> Result<Tree, StoreError> {
+        let medium = match self {
+            Disk::Sled(db) => Medium::Sled(db.open_tree(name)?),
+            Disk::Memory(handle) => Medium::Memory(handle.clone()),
+        };
+        Ok(Tree { name, medium })
+    }
+
+    /// Writes every write of `batch` as one atomic unit.
+    pub(crate) fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        if batch.writes.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Disk::Sled(db) => sled_disk::commit(db, batch.writes),
+            Disk::Memory(handle) => handle.commit(batch.writes),
+        }
+    }
+
+    /// Makes every write made so far through any tree of this disk durable.
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        match self {
+            Disk::Sled(db) => {
+                db.flush_async().await?;
+                Ok(())
+            }
+            // Synchronous and instant: no thread, no blocking task.
+            Disk::Memory(handle) => handle.flush(),
+        }
+    }
+}
+
+/// A named, ordered key-value tree on a [`Disk`]. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Tree {
+    name: &'static str,
+    medium: Medium,
+}
+
+#[derive(Clone)]
+enum Medium {
+    Sled(sled::Tree),
+    Memory(MemHandle),
+}
+
+impl Tree {
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
+        match &self.medium {
+            Medium::Sled(tree) => Ok(tree.get(key)?.map(Bytes::Sled)),
+            Medium::Memory(handle) => Ok(handle.get(self.name, key)?.map(Bytes::Memory)),
+        }
+    }
+
+    /// Inserts one key; atomic on its own, like a batch of one.
+    pub(crate) fn insert(&self, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
+        match &self.medium {
+            Medium::Sled(tree) => {
+                tree.insert(key, value)?;
+                Ok(())
+            }
+            Medium::Memory(handle) => handle.commit(vec![Write::insert(self.name, key, value)]),
+        }
+    }
+
+    /// Removes one key; atomic on its own, like a batch of one.
+    pub(crate) fn remove(&self, key: &[u8]) -> Result<(), StoreError> {
+        match &self.medium {
+            Medium::Sled(tree) => {
+                tree.remove(key)?;
+                Ok(())
+            }
+            Medium::Memory(handle) => handle.commit(vec![Write::remove(self.name, key)]),
+        }
+    }
+
+    /// The entry with the greatest key.
+    pub(crate) fn last(&self) -> Result<Option<(Bytes, Bytes)>, StoreError> {
+        match &self.medium {
+            Medium::Sled(tree) => Ok(tree
+                .last()?
+                .map(|(key, value)| (Bytes::Sled(key), Bytes::Sled(value)))),
+            Medium::Memory(handle) => Ok(handle
+                .last(self.name)?
+                .map(|(key, value)| (Bytes::Memory(key), Bytes::Memory(value)))),
+        }
+    }
+
+    /// The entries whose keys lie in `range`, in key order. An empty or
+    /// inverted range yields nothing (neither medium is asked for it).
+    pub(crate) fn range<K: AsRef<[u8]>>(&self, range: impl RangeBounds<K>) -> Iter {
+        let lower = range.start_bound().map(|key| key.as_ref().to_vec());
+        let upper = range.end_bound().map(|key| key.as_ref().to_vec());
+        if bounds_are_empty(&lower, &upper) {
+            return Iter::Empty;
+        }
+        match &self.medium {
+            Medium::Sled(tree) => Iter::Sled(tree.range((lower, upper))),
+            Medium::Memory(handle) => Iter::Memory(handle.range(self.name, lower, upper)),
+        }
+    }
+
+    /// Every entry, in key order.
+    pub(crate) fn iter(&self) -> Iter {
+        self.range::<&[u8]>(..)
+    }
+
+    /// The entries whose keys start with `prefix`, in key order.
+    pub(crate) fn scan_prefix(&self, prefix: &[u8]) -> Iter {
+        match prefix_successor(prefix) {
+            Some(end) => self.range(prefix.to_vec()..end),
+            None => self.range(prefix.to_vec()..),
+        }
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, if any
+/// (there is none when `prefix` is all `0xFF`).
+fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// True if no key lies between the bounds.
+fn bounds_are_empty(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
+    match (lower, upper) {
+        (Bound::Included(start), Bound::Included(end)) => start > end,
+        (Bound::Included(start) | Bound::Excluded(start), Bound::Excluded(end))
+        | (Bound::Excluded(start), Bound::Included(end)) => start >= end,
+        (Bound::Unbounded, _) | (_, Bound::Unbounded) => false,
+    }
+}
+
+/// Bytes read from a tree, without copying them out of the medium.
+#[derive(Debug, Clone)]
+pub(crate) enum Bytes {
+    Sled(sled::IVec),
+    Memory(Arc<[u8]>),
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Sled(bytes) => bytes,
+            Bytes::Memory(bytes) => bytes,
+        }
+    }
+}
+
+/// Entries of a tree in key order, read lazily.
+pub(crate) enum Iter {
+    Empty,
+    Sled(sled::Iter),
+    Memory(MemIter),
+}
+
+impl Iterator for Iter {
+    type Item = Result<(Bytes, Bytes), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Empty => None,
+            Iter::Sled(iter) => Some(
+                iter.next()?
+                    .map(|(key, value)| (Bytes::Sled(key), Bytes::Sled(value)))
+                    .map_err(StoreError::from),
+            ),
+            Iter::Memory(iter) => Some(
+                iter.next()?
+                    .map(|(key, value)| (Bytes::Memory(key), Bytes::Memory(value))),
+            ),
+        }
+    }
+}
+
+impl Iter {
+    pub(crate) fn keys(self) -> impl Iterator<Item = Result<Bytes, StoreError>> {
+        self.map(|item| item.map(|(key, _)| key))
+    }
+
+    pub(crate) fn values(self) -> impl Iterator<Item = Result<Bytes, StoreError>> {
+        self.map(|item| item.map(|(_, value)| value))
+    }
+}
+
+/// Writes to one or more trees of one disk, committed atomically by
+/// [`Disk::commit`]. Applied in order, so a later write to a key wins.
+#[derive(Default)]
+pub(crate) struct Batch {
+    writes: Vec<Write>,
+}
+
+impl Batch {
+    pub(crate) fn insert(&mut self, tree: &Tree, key: &[u8], value: Vec<u8>) {
+        self.writes.push(Write::insert(tree.name, key, value));
+    }
+
+    pub(crate) fn remove(&mut self, tree: &Tree, key: &[u8]) {
+        self.writes.push(Write::remove(tree.name, key));
+    }
+}
+
+/// One write of a batch; `value` is `None` for a removal.
+pub(crate) struct Write {
+    tree: &'static str,
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+}
+
+impl Write {
+    fn insert(tree: &'static str, key: &[u8], value: Vec<u8>) -> Write {
+        Write {
+            tree,
+            key: key.to_vec(),
+            value: Some(value),
+        }
+    }
+
+    fn remove(tree: &'static str, key: &[u8]) -> Write {
+        Write {
+            tree,
+            key: key.to_vec(),
+            value: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_successor_bounds_exactly_the_keys_with_the_prefix() {
+        assert_eq!(prefix_successor(&[0x02]), Some(vec![0x03]));
+        assert_eq!(prefix_successor(&[0x02, 0xFF]), Some(vec![0x03]));
+        assert_eq!(prefix_successor(&[0xFF, 0xFF]), None);
+    }
+
+    #[test]
+    fn empty_and_inverted_bounds_are_recognised() {
+        let key = |byte: u8| vec![byte];
+        assert!(bounds_are_empty(
+            &Bound::Included(key(2)),
+            &Bound::Excluded(key(2))
+        ));
+        assert!(bounds_are_empty(
+            &Bound::Included(key(3)),
+            &Bound::Included(key(2))
+        ));
+        assert!(!bounds_are_empty(
+            &Bound::Included(key(2)),
+            &Bound::Included(key(2))
+        ));
+        assert!(!bounds_are_empty(
+            &Bound::Excluded(key(2)),
+            &Bound::Unbounded
+        ));
+    }
+}

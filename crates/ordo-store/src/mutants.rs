@@ -1,0 +1,47 @@
+//! Deliberate durability bugs, compiled only with the `mutants` feature (the
+//! production binary never enables it): switches the simulation turns on to
+//! prove that its checker catches what each bug breaks.
+//!
+//! The switches are process-wide, since every simulated node runs in one
+//! process and all of them should run the same buggy code. All are off
+//! until set; [`reset`] turns them all off again.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static ACK_BEFORE_FLUSH: AtomicBool = AtomicBool::new(false);
+static SKIP_VOTE_PERSIST: AtomicBool = AtomicBool::new(false);
+
+/// Mutant (a), ack before flush: `append` reports its entries persisted
+/// (`IOFlushed`) without flushing them; they stay volatile until some later
+/// flush for another reason. Models a log that acknowledges from the page
+/// cache (a missing fsync). A leader then counts a follower's ack towards a
+/// quorum for entries that follower can lose in a crash, so the checker
+/// should see an acknowledged write vanish, or two nodes commit different
+/// entries at one index, after crashes that drop unflushed writes.
+pub fn set_ack_before_flush(on: bool) {
+    ACK_BEFORE_FLUSH.store(on, Ordering::SeqCst);
+}
+
+pub fn ack_before_flush() -> bool {
+    ACK_BEFORE_FLUSH.load(Ordering::SeqCst)
+}
+
+/// Mutant (d), skip persisting the vote: `save_vote` keeps the vote in
+/// memory only, so the running node behaves normally but forgets, across a
+/// crash, whom it voted for in which term. Models a store that never writes
+/// (or never flushes) its hard state. A restarted node can then vote twice
+/// in one term and elect two leaders for it, so the checker should see
+/// diverging committed histories (lost or conflicting acknowledged writes).
+pub fn set_skip_vote_persist(on: bool) {
+    SKIP_VOTE_PERSIST.store(on, Ordering::SeqCst);
+}
+
+pub fn skip_vote_persist() -> bool {
+    SKIP_VOTE_PERSIST.load(Ordering::SeqCst)
+}
+
+/// Turns every mutant off.
+pub fn reset() {
+    set_ack_before_flush(false);
+    set_skip_vote_persist(false);
+}
