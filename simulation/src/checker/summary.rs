@@ -1,0 +1,91 @@
+//! A one-paragraph summary of a history, counting its operations by kind and
+//! outcome, its faults and its final logs, for the report of a run.
+//!
+//! Pure.
+
+use std::collections::BTreeMap;
+
+use crate::history::{Consistency, FaultKind, History, OpKind, Outcome};
+
+pub fn summary(history: &History) -> String {
+    // kind → [ok, failed, unknown]
+    let mut counts: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    for op in &history.ops {
+        let kind = match &op.kind {
+            OpKind::Append { .. } => "appends",
+            OpKind::Read {
+                consistency: Consistency::Linearizable,
+                ..
+            } => "linearizable reads",
+            OpKind::Read {
+                consistency: Consistency::Local,
+                ..
+            } => "local reads",
+        };
+        let outcome = match op.outcome {
+            Outcome::AppendOk { .. } | Outcome::ReadOk { .. } => 0,
+            Outcome::Failed { .. } => 1,
+            Outcome::Unknown { .. } => 2,
+        };
+        counts.entry(kind).or_default()[outcome] += 1;
+    }
+    let ops = counts
+        .iter()
+        .map(|(kind, [ok, failed, unknown])| {
+            format!("{kind}: {ok} ok, {failed} failed, {unknown} unknown")
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let crashes = history
+        .faults
+        .iter()
+        .filter(|f| matches!(f.kind, FaultKind::Crash(_)))
+        .count();
+    let partitions = history
+        .faults
+        .iter()
+        .filter(|f| matches!(f.kind, FaultKind::Partition { .. }))
+        .count();
+    let records: Vec<String> = history
+        .final_logs
+        .iter()
+        .map(|(node, topics)| {
+            let total: usize = topics.values().map(Vec::len).sum();
+            format!("node {node} {total}")
+        })
+        .collect();
+    format!(
+        "{} ops ({}); {} faults ({crashes} crashes, {partitions} partitions); \
+         final records: {}",
+        history.ops.len(),
+        if ops.is_empty() { "none" } else { &ops },
+        history.faults.len(),
+        if records.is_empty() {
+            "not recorded".to_string()
+        } else {
+            records.join(", ")
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+    use crate::history::HistoryBuilder;
+
+    #[test]
+    fn summary_counts_ops_by_kind_and_outcome() {
+        let mut h = HistoryBuilder::new();
+        h.append(1, 1, ms(0)..ms(10), "t", &["a"], Outcome::ack(&[0], 1));
+        h.append(1, 1, ms(10)..ms(20), "t", &["b"], Outcome::failed("503"));
+        h.read_local(2, 2, ms(20)..ms(30), "t", 0, Outcome::unknown("timeout"));
+        h.crash(ms(40), 2).restart(ms(50), 2);
+        h.final_log(1, "t", &[(0, "a")]);
+        assert_eq!(
+            summary(&h.build()),
+            "3 ops (appends: 1 ok, 1 failed, 0 unknown; local reads: 0 ok, 0 failed, 1 unknown); \
+             2 faults (1 crashes, 0 partitions); final records: node 1 1"
+        );
+    }
+}

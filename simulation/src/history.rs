@@ -1,0 +1,409 @@
+//! The history of one simulation run, as plain data: every client operation
+//! with its invocation and completion time and what the server answered, the
+//! faults that were injected, and each node's final log.
+//!
+//! Pure: no I/O, no runtime, no randomness. Everything is ordered (`Vec`,
+//! `BTreeMap`) so the same run always prints the same history. The harness
+//! records into these types; the checker (`crate::checker`) only reads them.
+//! `HistoryBuilder` writes hand-made histories for the checker's tests.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::time::Duration;
+
+pub use ordo_core::NodeId;
+
+/// A topic's records as one node holds them at the end of the run:
+/// `(offset, value)` in the order the node returned them.
+pub type TopicLog = Vec<(u64, String)>;
+
+/// Everything observed in one run. Times are simulated time since its start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    pub ops: Vec<Op>,
+    pub faults: Vec<FaultEvent>,
+    /// node → topic → records, read from each node after the run settled.
+    /// Empty when the harness could not read them (then C3 and C9 check nothing).
+    pub final_logs: BTreeMap<NodeId, BTreeMap<String, TopicLog>>,
+    pub liveness: Option<LivenessCheck>,
+}
+
+/// One client request, from the moment it was sent to the moment the client
+/// stopped waiting for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    /// Unique within a history; violations name operations by it.
+    pub id: u64,
+    pub client: u32,
+    /// The node the request was sent to (it may have forwarded it).
+    pub node: NodeId,
+    pub invoked_at: Duration,
+    pub completed_at: Duration,
+    pub kind: OpKind,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpKind {
+    /// Values are unique per logical record across the run; a retry of the same
+    /// records (same producer id and seq) is a new op carrying the same values.
+    Append { topic: String, values: Vec<String> },
+    Read {
+        topic: String,
+        from: u64,
+        consistency: Consistency,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Consistency {
+    Linearizable,
+    Local,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The append was acknowledged: `offsets[i]` holds `values[i]`.
+    AppendOk { offsets: Vec<u64>, log_index: u64 },
+    ReadOk {
+        records: Vec<(u64, String)>,
+        end_offset: u64,
+    },
+    /// The server promised nothing happened (a 4xx, or a 503).
+    Failed { reason: String },
+    /// It may or may not have happened (timeout, 504, connection lost).
+    Unknown { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultEvent {
+    pub at: Duration,
+    pub kind: FaultKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The node's process stopped; unflushed state is gone.
+    Crash(NodeId),
+    /// The node's process started again from its data directory.
+    Restart(NodeId),
+    /// Every link between a node in `a` and a node in `b` is cut.
+    Partition { a: Vec<NodeId>, b: Vec<NodeId> },
+    /// Every cut link is restored.
+    Heal,
+    /// Any other fault the harness injects, described for the report.
+    Other { description: String },
+}
+
+/// The liveness probe: after the last fault healed, how soon did an append succeed?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LivenessCheck {
+    pub healed_at: Duration,
+    pub first_success_at: Option<Duration>,
+    pub bound: Duration,
+}
+
+/// An acknowledged append, unpacked.
+#[derive(Debug, Clone, Copy)]
+pub struct AckedAppend<'h> {
+    pub op: &'h Op,
+    pub topic: &'h str,
+    pub values: &'h [String],
+    pub offsets: &'h [u64],
+}
+
+/// A successful read, unpacked.
+#[derive(Debug, Clone, Copy)]
+pub struct SuccessfulRead<'h> {
+    pub op: &'h Op,
+    pub topic: &'h str,
+    pub from: u64,
+    pub consistency: Consistency,
+    pub records: &'h [(u64, String)],
+    pub end_offset: u64,
+}
+
+impl History {
+    /// Appends the server acknowledged, in history order.
+    pub fn acked_appends(&self) -> impl Iterator<Item = AckedAppend<'_>> {
+        self.ops
+            .iter()
+            .filter_map(|op| match (&op.kind, &op.outcome) {
+                (OpKind::Append { topic, values }, Outcome::AppendOk { offsets, .. }) => {
+                    Some(AckedAppend {
+                        op,
+                        topic,
+                        values,
+                        offsets,
+                    })
+                }
+                _ => None,
+            })
+    }
+
+    /// Reads that returned records, in history order. Failed and unknown reads
+    /// promise nothing, so no check looks at them.
+    pub fn successful_reads(&self) -> impl Iterator<Item = SuccessfulRead<'_>> {
+        self.ops
+            .iter()
+            .filter_map(|op| match (&op.kind, &op.outcome) {
+                (
+                    OpKind::Read {
+                        topic,
+                        from,
+                        consistency,
+                    },
+                    Outcome::ReadOk {
+                        records,
+                        end_offset,
+                    },
+                ) => Some(SuccessfulRead {
+                    op,
+                    topic,
+                    from: *from,
+                    consistency: *consistency,
+                    records,
+                    end_offset: *end_offset,
+                }),
+                _ => None,
+            })
+    }
+
+    /// Did `node` crash or restart at any time in `from..=to`? Either may have
+    /// thrown away applied state that was not yet flushed.
+    pub fn crashed_or_restarted_between(&self, node: NodeId, from: Duration, to: Duration) -> bool {
+        self.faults.iter().any(|fault| {
+            (from..=to).contains(&fault.at)
+                && matches!(fault.kind, FaultKind::Crash(n) | FaultKind::Restart(n) if n == node)
+        })
+    }
+}
+
+impl Outcome {
+    pub fn ack(offsets: &[u64], log_index: u64) -> Outcome {
+        Outcome::AppendOk {
+            offsets: offsets.to_vec(),
+            log_index,
+        }
+    }
+
+    pub fn read_ok(records: &[(u64, &str)], end_offset: u64) -> Outcome {
+        Outcome::ReadOk {
+            records: records.iter().map(|(o, v)| (*o, v.to_string())).collect(),
+            end_offset,
+        }
+    }
+
+    pub fn failed(reason: &str) -> Outcome {
+        Outcome::Failed {
+            reason: reason.to_string(),
+        }
+    }
+
+    pub fn unknown(reason: &str) -> Outcome {
+        Outcome::Unknown {
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Builds a history one event at a time; op ids are assigned 1, 2, 3, … in
+/// the order ops are added, and each adder returns the id it assigned.
+#[derive(Debug, Default)]
+pub struct HistoryBuilder {
+    history: History,
+}
+
+impl HistoryBuilder {
+    pub fn new() -> HistoryBuilder {
+        HistoryBuilder::default()
+    }
+
+    pub fn append(
+        &mut self,
+        client: u32,
+        node: NodeId,
+        span: Range<Duration>,
+        topic: &str,
+        values: &[&str],
+        outcome: Outcome,
+    ) -> u64 {
+        let kind = OpKind::Append {
+            topic: topic.to_string(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        self.op(client, node, span, kind, outcome)
+    }
+
+    pub fn read_linearizable(
+        &mut self,
+        client: u32,
+        node: NodeId,
+        span: Range<Duration>,
+        topic: &str,
+        from: u64,
+        outcome: Outcome,
+    ) -> u64 {
+        let kind = read(topic, from, Consistency::Linearizable);
+        self.op(client, node, span, kind, outcome)
+    }
+
+    pub fn read_local(
+        &mut self,
+        client: u32,
+        node: NodeId,
+        span: Range<Duration>,
+        topic: &str,
+        from: u64,
+        outcome: Outcome,
+    ) -> u64 {
+        let kind = read(topic, from, Consistency::Local);
+        self.op(client, node, span, kind, outcome)
+    }
+
+    pub fn op(
+        &mut self,
+        client: u32,
+        node: NodeId,
+        span: Range<Duration>,
+        kind: OpKind,
+        outcome: Outcome,
+    ) -> u64 {
+        let id = self.history.ops.len() as u64 + 1;
+        self.history.ops.push(Op {
+            id,
+            client,
+            node,
+            invoked_at: span.start,
+            completed_at: span.end,
+            kind,
+            outcome,
+        });
+        id
+    }
+
+    pub fn fault(&mut self, at: Duration, kind: FaultKind) -> &mut Self {
+        self.history.faults.push(FaultEvent { at, kind });
+        self
+    }
+
+    pub fn crash(&mut self, at: Duration, node: NodeId) -> &mut Self {
+        self.fault(at, FaultKind::Crash(node))
+    }
+
+    pub fn restart(&mut self, at: Duration, node: NodeId) -> &mut Self {
+        self.fault(at, FaultKind::Restart(node))
+    }
+
+    /// Sets `node`'s final log of `topic`.
+    pub fn final_log(&mut self, node: NodeId, topic: &str, records: &[(u64, &str)]) -> &mut Self {
+        let records = records.iter().map(|(o, v)| (*o, v.to_string())).collect();
+        self.history
+            .final_logs
+            .entry(node)
+            .or_default()
+            .insert(topic.to_string(), records);
+        self
+    }
+
+    pub fn liveness(
+        &mut self,
+        healed_at: Duration,
+        first_success_at: Option<Duration>,
+        bound: Duration,
+    ) -> &mut Self {
+        self.history.liveness = Some(LivenessCheck {
+            healed_at,
+            first_success_at,
+            bound,
+        });
+        self
+    }
+
+    pub fn build(self) -> History {
+        self.history
+    }
+}
+
+fn read(topic: &str, from: u64, consistency: Consistency) -> OpKind {
+    OpKind::Read {
+        topic: topic.to_string(),
+        from,
+        consistency,
+    }
+}
+
+/// One line per op, e.g.
+/// `op 7: client 2 → node 3, 1.200s..1.350s, append "t" ["a", "b"] → ok offsets [4, 5] log_index 17`.
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "op {}: client {} → node {}, {:.3}s..{:.3}s, ",
+            self.id,
+            self.client,
+            self.node,
+            self.invoked_at.as_secs_f64(),
+            self.completed_at.as_secs_f64()
+        )?;
+        match &self.kind {
+            OpKind::Append { topic, values } => write!(f, "append {topic:?} {values:?}")?,
+            OpKind::Read {
+                topic,
+                from,
+                consistency,
+            } => write!(f, "read {consistency:?} {topic:?} from {from}")?,
+        }
+        match &self.outcome {
+            Outcome::AppendOk { offsets, log_index } => {
+                write!(f, " → ok offsets {offsets:?} log_index {log_index}")
+            }
+            Outcome::ReadOk {
+                records,
+                end_offset,
+            } => write!(f, " → ok records {records:?} end_offset {end_offset}"),
+            Outcome::Failed { reason } => write!(f, " → failed ({reason})"),
+            Outcome::Unknown { reason } => write!(f, " → unknown ({reason})"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(millis: u64) -> Duration {
+        Duration::from_millis(millis)
+    }
+
+    #[test]
+    fn restart_inside_the_window_is_seen_and_outside_is_not() {
+        let mut h = HistoryBuilder::new();
+        h.crash(ms(100), 2).restart(ms(200), 2);
+        let history = h.build();
+        assert!(history.crashed_or_restarted_between(2, ms(50), ms(150)));
+        assert!(history.crashed_or_restarted_between(2, ms(200), ms(300)));
+        assert!(!history.crashed_or_restarted_between(2, ms(201), ms(300)));
+        assert!(!history.crashed_or_restarted_between(1, ms(0), ms(300)));
+    }
+
+    #[test]
+    fn builder_numbers_ops_in_order_and_display_names_them_in_full() {
+        let mut h = HistoryBuilder::new();
+        let a = h.append(1, 1, ms(0)..ms(10), "t", &["a"], Outcome::ack(&[0], 3));
+        let r = h.read_local(2, 3, ms(20)..ms(30), "t", 0, Outcome::unknown("timeout"));
+        let history = h.build();
+        assert_eq!((a, r), (1, 2));
+        assert_eq!(history.acked_appends().count(), 1);
+        assert_eq!(history.successful_reads().count(), 0);
+        assert_eq!(
+            history.ops[0].to_string(),
+            "op 1: client 1 → node 1, 0.000s..0.010s, append \"t\" [\"a\"] → ok offsets [0] log_index 3"
+        );
+        assert_eq!(
+            history.ops[1].to_string(),
+            "op 2: client 2 → node 3, 0.020s..0.030s, read Local \"t\" from 0 → unknown (timeout)"
+        );
+    }
+}
