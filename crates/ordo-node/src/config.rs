@@ -72,6 +72,12 @@ impl NodeConfig {
             election_timeout_max: self.election_timeout_max_ms,
             // A partitioned node must not disrupt a healthy leader on rejoin.
             enable_pre_vote: Some(true),
+            // openraft defaults to letting a restarted leader resume without
+            // an election. That is unsafe here: ordo's state machine is not
+            // fsynced on apply and the committed index is not persisted, so
+            // a restored leader can answer read indexes from stale state.
+            // Found by the simulation (C7, e.g. `make sim SEED=20`).
+            enable_leader_restore: Some(false),
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every_entries),
             max_in_snapshot_log_to_keep: self
                 .snapshot_every_entries

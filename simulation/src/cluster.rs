@@ -1,0 +1,119 @@
+//! The simulated cluster: each node is a turmoil host running the real
+//! `ordo-node` and `ordo-http` code on a simulated disk ([`MemDisk`]) and
+//! network ([`SimTransport`], [`SimListener`]). A crash drops the host's
+//! tasks and the disk's unflushed writes; a restart runs the same host
+//! closure again on the same disk, as a real process restarts on its data
+//! dir.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::async_runtime::WatchReceiver;
+use ordo_http::AppState;
+use ordo_node::{Node, NodeConfig, TypeConfig};
+use ordo_store::MemDisk;
+
+use crate::history::NodeId;
+use crate::net::{SimListener, SimTransport, NODE_PORT};
+use crate::recorder::{NodeView, SharedRecorder};
+
+/// The simulated wall clock starts here (2026-01-01), so record timestamps
+/// look real and are the same in every run of a seed.
+const EPOCH_MS: u64 = 1_767_225_600_000;
+
+/// Production Raft timings; the simulated network stays well inside them
+/// (4 × max latency < heartbeat) except when a fault adds latency.
+const HEARTBEAT_MS: u64 = 50;
+const ELECTION_MIN_MS: u64 = 100;
+const ELECTION_MAX_MS: u64 = 200;
+
+pub fn host_name(id: NodeId) -> String {
+    format!("n{id}")
+}
+
+pub fn node_addr(id: NodeId) -> String {
+    format!("n{id}:{NODE_PORT}")
+}
+
+fn sim_clock_ms() -> u64 {
+    EPOCH_MS + turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64
+}
+
+/// SplitMix64, to derive independent seeds from the run's seed.
+pub fn mix(seed: u64, salt: u64) -> u64 {
+    let z = seed.wrapping_add(salt.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+pub fn node_config(id: NodeId, nodes: &[NodeId]) -> NodeConfig {
+    let peers: BTreeMap<NodeId, String> = nodes.iter().map(|n| (*n, node_addr(*n))).collect();
+    let mut config = NodeConfig::new(id, node_addr(id)).with_peers(peers);
+    config.heartbeat_ms = HEARTBEAT_MS;
+    config.election_timeout_min_ms = ELECTION_MIN_MS;
+    config.election_timeout_max_ms = ELECTION_MAX_MS;
+    config.leader_wait = Duration::from_millis(1500);
+    config.write_timeout = Duration::from_secs(3);
+    // Small, so runs exercise snapshots, log purging and snapshot installs.
+    config.snapshot_every_entries = 200;
+    config.clock = sim_clock_ms;
+    config
+}
+
+/// Registers node `id` as a turmoil host. Each start (the first and every
+/// restart) gets its own seed for openraft's randomness.
+pub fn add_node(
+    sim: &mut turmoil::Sim<'_>,
+    id: NodeId,
+    nodes: &[NodeId],
+    disk: MemDisk,
+    run_seed: u64,
+    recorder: SharedRecorder,
+) {
+    let starts = Rc::new(Cell::new(0u64));
+    let nodes = nodes.to_vec();
+    sim.host(host_name(id), move || {
+        let start = starts.get();
+        starts.set(start + 1);
+        let seed = mix(run_seed, id * 1000 + start);
+        let disk = disk.clone();
+        let config = node_config(id, &nodes);
+        let recorder = recorder.clone();
+        ordo_node::runtime::with_seed(seed, async move {
+            let (log_store, state_machine) = ordo_store::open_memory::<TypeConfig>(&disk)?;
+            let node =
+                Node::start(config, log_store, state_machine, Arc::new(SimTransport)).await?;
+            tokio::task::spawn_local(watch_raft(id, node.clone(), recorder));
+            let listener = turmoil::net::TcpListener::bind(("0.0.0.0", NODE_PORT)).await?;
+            let state = AppState {
+                node,
+                prometheus: None,
+            };
+            ordo_http::serve(SimListener(listener), state, std::future::pending()).await?;
+            Ok(())
+        })
+    });
+}
+
+/// Mirrors a node's role, term and leader into the recorder as they change.
+async fn watch_raft(id: NodeId, node: Arc<Node>, recorder: SharedRecorder) {
+    let mut metrics = node.raft().metrics();
+    loop {
+        let view = {
+            let m = metrics.borrow_and_update();
+            NodeView {
+                role: format!("{:?}", m.state),
+                term: m.current_term,
+                leader: m.current_leader,
+            }
+        };
+        recorder.borrow_mut().view(id, view);
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! What a run observes, recorded as it happens: client operations, injected
+//! faults, each node's Raft role and term as it changes, the final logs. The
+//! hosts and the driver share one `Recorder` (a simulation is one thread).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::history::{FaultEvent, FaultKind, History, LivenessCheck, NodeId, Op, TopicLog};
+
+/// A node's Raft view, as its metrics last showed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeView {
+    pub role: String,
+    pub term: u64,
+    pub leader: Option<NodeId>,
+}
+
+/// One change of a node's Raft view, for the trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaftEvent {
+    pub at: Duration,
+    pub node: NodeId,
+    pub view: NodeView,
+}
+
+#[derive(Debug, Default)]
+pub struct Recorder {
+    pub ops: Vec<Op>,
+    pub faults: Vec<FaultEvent>,
+    pub raft_events: Vec<RaftEvent>,
+    pub views: BTreeMap<NodeId, NodeView>,
+    pub final_logs: BTreeMap<NodeId, BTreeMap<String, TopicLog>>,
+    pub liveness: Option<LivenessCheck>,
+    /// Workload clients still sending; the final reads wait for zero, so no
+    /// request lands between two nodes' final reads.
+    pub active_clients: u32,
+    next_op_id: u64,
+}
+
+pub type SharedRecorder = Rc<RefCell<Recorder>>;
+
+/// Simulated time since the run started.
+pub fn now() -> Duration {
+    turmoil::sim_elapsed().unwrap_or_default()
+}
+
+impl Recorder {
+    pub fn new(active_clients: u32) -> Recorder {
+        Recorder {
+            active_clients,
+            ..Recorder::default()
+        }
+    }
+
+    pub fn next_op_id(&mut self) -> u64 {
+        self.next_op_id += 1;
+        self.next_op_id
+    }
+
+    pub fn fault(&mut self, kind: FaultKind) {
+        self.faults.push(FaultEvent { at: now(), kind });
+    }
+
+    pub fn view(&mut self, node: NodeId, view: NodeView) {
+        if self.views.get(&node) != Some(&view) {
+            self.raft_events.push(RaftEvent {
+                at: now(),
+                node,
+                view: view.clone(),
+            });
+            self.views.insert(node, view);
+        }
+    }
+
+    pub fn history(&self) -> History {
+        History {
+            ops: self.ops.clone(),
+            faults: self.faults.clone(),
+            final_logs: self.final_logs.clone(),
+            liveness: self.liveness.clone(),
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! One run: build the simulated world for a seed, start the cluster and the
+//! clients, fire the fault schedule as simulated time passes, then check the
+//! recorded history. The same seed gives the same run, down to the trace
+//! hash.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::rc::Rc;
+use std::time::Duration;
+
+use ordo_store::MemDisk;
+
+use crate::checker::{check_all, Violation};
+use crate::cluster::{add_node, host_name};
+use crate::history::{FaultKind, History, NodeId};
+use crate::recorder::{Recorder, SharedRecorder};
+use crate::schedule::{FaultAction, Schedule, Target, NODES};
+use crate::workload::{client, final_client, CLIENTS};
+
+/// Normal one-way latency on the simulated network.
+const MIN_LATENCY: Duration = Duration::from_millis(1);
+const MAX_LATENCY: Duration = Duration::from_millis(10);
+/// A run that has not finished by then has hung: that is a failure.
+const MAX_SIM_DURATION: Duration = Duration::from_secs(60);
+
+/// Which bug to switch on (the `mutants` features, simulation only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutant {
+    /// (a) acknowledge a log append before it is flushed.
+    AckBeforeFlush,
+    /// (b) serve a linearizable read without the read index.
+    StaleLinearizableRead,
+    /// (c) assign and report offsets before the entry is committed.
+    EarlyOffsets,
+    /// (d) do not persist the vote.
+    SkipVotePersist,
+}
+
+impl Mutant {
+    pub const ALL: [Mutant; 4] = [
+        Mutant::AckBeforeFlush,
+        Mutant::StaleLinearizableRead,
+        Mutant::EarlyOffsets,
+        Mutant::SkipVotePersist,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutant::AckBeforeFlush => "ack-before-flush",
+            Mutant::StaleLinearizableRead => "stale-linearizable-read",
+            Mutant::EarlyOffsets => "early-offsets",
+            Mutant::SkipVotePersist => "skip-vote-persist",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Mutant> {
+        Mutant::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Switches this mutant on (and every other off) for the whole process.
+    pub fn switch(mutant: Option<Mutant>) {
+        ordo_store::mutants::set_ack_before_flush(mutant == Some(Mutant::AckBeforeFlush));
+        ordo_node::mutants::set_stale_linearizable_read(
+            mutant == Some(Mutant::StaleLinearizableRead),
+        );
+        ordo_node::mutants::set_early_offsets(mutant == Some(Mutant::EarlyOffsets));
+        ordo_store::mutants::set_skip_vote_persist(mutant == Some(Mutant::SkipVotePersist));
+    }
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct RunReport {
+    pub seed: u64,
+    pub schedule: Schedule,
+    pub history: History,
+    pub violations: Vec<Violation>,
+    /// The simulation itself failed (a node panicked, the run hung).
+    pub run_error: Option<String>,
+    pub trace_hash: u64,
+    pub sim_elapsed: Duration,
+}
+
+impl RunReport {
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty() && self.run_error.is_none()
+    }
+}
+
+/// FNV-1a: a stable hash (unlike `DefaultHasher`, it is specified), over the
+/// trace's text.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+pub fn run(seed: u64) -> RunReport {
+    let schedule = Schedule::generate(seed);
+    let recorder: SharedRecorder = Rc::new(RefCell::new(Recorder::new(CLIENTS)));
+    let disks: BTreeMap<NodeId, MemDisk> = NODES.iter().map(|n| (*n, MemDisk::new())).collect();
+
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(seed)
+        .simulation_duration(MAX_SIM_DURATION)
+        .min_message_latency(MIN_LATENCY)
+        .max_message_latency(MAX_LATENCY)
+        .tcp_capacity(4096)
+        .build();
+    for id in NODES {
+        add_node(
+            &mut sim,
+            id,
+            &NODES,
+            disks[&id].clone(),
+            seed,
+            recorder.clone(),
+        );
+    }
+    for c in 1..=CLIENTS {
+        sim.client(
+            format!("c{c}"),
+            client(recorder.clone(), seed, c, NODES.to_vec(), schedule.heal_at),
+        );
+    }
+    let live: Vec<NodeId> = NODES
+        .iter()
+        .copied()
+        .filter(|n| Some(*n) != schedule.down_for_good)
+        .collect();
+    sim.client(
+        "final",
+        final_client(recorder.clone(), live, schedule.heal_at),
+    );
+
+    let mut driver = Driver {
+        recorder: recorder.clone(),
+        disks,
+        crashed: BTreeSet::new(),
+        cut: BTreeSet::new(),
+        down_for_good: schedule.down_for_good,
+    };
+    let mut pending = schedule.faults.iter().peekable();
+    let mut healed = false;
+    let run_error = loop {
+        let now = sim.elapsed();
+        while let Some(fault) = pending.next_if(|f| f.at <= now) {
+            driver.apply(&mut sim, &fault.action);
+        }
+        if !healed && now >= schedule.heal_at {
+            driver.heal_everything(&mut sim);
+            healed = true;
+        }
+        match sim.step() {
+            Ok(true) => break None,
+            Ok(false) => {}
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    let sim_elapsed = sim.elapsed();
+    drop(sim);
+
+    let recorder = recorder.borrow();
+    let history = recorder.history();
+    let violations = if run_error.is_none() {
+        check_all(&history)
+    } else {
+        Vec::new()
+    };
+    let mut trace = String::new();
+    let _ = write!(trace, "{history:?}{:?}{run_error:?}", recorder.raft_events);
+    RunReport {
+        seed,
+        schedule,
+        history,
+        violations,
+        run_error,
+        trace_hash: fnv1a(&trace),
+        sim_elapsed,
+    }
+}
+
+/// Applies faults to the world and records them.
+struct Driver {
+    recorder: SharedRecorder,
+    disks: BTreeMap<NodeId, MemDisk>,
+    crashed: BTreeSet<NodeId>,
+    cut: BTreeSet<(NodeId, NodeId)>,
+    down_for_good: Option<NodeId>,
+}
+
+impl Driver {
+    /// The node a role names right now. Several nodes may believe they lead
+    /// (a deposed leader that has not noticed): the highest term wins.
+    fn resolve(&self, target: Target) -> NodeId {
+        let recorder = self.recorder.borrow();
+        let live = || NODES.iter().copied().filter(|n| !self.crashed.contains(n));
+        let leader = live()
+            .filter(|n| recorder.views.get(n).is_some_and(|v| v.role == "Leader"))
+            .max_by_key(|n| recorder.views[n].term);
+        match target {
+            Target::Node(id) => id,
+            Target::Leader => leader.or_else(|| live().next()).unwrap_or(NODES[0]),
+            Target::Follower => live().find(|n| Some(*n) != leader).unwrap_or(NODES[0]),
+        }
+    }
+
+    fn apply(&mut self, sim: &mut turmoil::Sim<'_>, action: &FaultAction) {
+        match action {
+            FaultAction::Isolate(target) => {
+                let node = self.resolve(*target);
+                let others: Vec<NodeId> = NODES.iter().copied().filter(|n| *n != node).collect();
+                for other in &others {
+                    let pair = (node.min(*other), node.max(*other));
+                    if self.cut.insert(pair) {
+                        sim.partition(host_name(pair.0), host_name(pair.1));
+                    }
+                }
+                self.recorder.borrow_mut().fault(FaultKind::Partition {
+                    a: vec![node],
+                    b: others,
+                });
+            }
+            FaultAction::HealLinks => self.heal_links(sim),
+            FaultAction::Crash {
+                target,
+                lose_fraction,
+            } => {
+                let node = self.resolve(*target);
+                self.crash(sim, node, *lose_fraction);
+            }
+            FaultAction::CrashMany {
+                targets,
+                lose_fraction,
+            } => {
+                for node in targets {
+                    self.crash(sim, *node, *lose_fraction);
+                }
+            }
+            FaultAction::RestartCrashed => self.restart_crashed(sim),
+            FaultAction::Loss(rate) => {
+                sim.set_fail_rate(*rate);
+                self.recorder.borrow_mut().fault(FaultKind::Other {
+                    description: format!("message loss {rate:.4}"),
+                });
+            }
+            FaultAction::Latency(max) => {
+                sim.set_max_message_latency(*max);
+                self.recorder.borrow_mut().fault(FaultKind::Other {
+                    description: format!("max latency {max:?}"),
+                });
+            }
+        }
+    }
+
+    fn crash(&mut self, sim: &mut turmoil::Sim<'_>, node: NodeId, lose_fraction: f64) {
+        if !self.crashed.insert(node) {
+            return;
+        }
+        sim.crash(host_name(node));
+        let disk = &self.disks[&node];
+        let unflushed = disk.unflushed_batches();
+        let lost = ((unflushed as f64) * lose_fraction).round() as usize;
+        disk.crash(unflushed - lost.min(unflushed));
+        let mut recorder = self.recorder.borrow_mut();
+        recorder.views.remove(&node);
+        recorder.fault(FaultKind::Crash(node));
+    }
+
+    fn restart_crashed(&mut self, sim: &mut turmoil::Sim<'_>) {
+        let restart: Vec<NodeId> = self
+            .crashed
+            .iter()
+            .copied()
+            .filter(|n| Some(*n) != self.down_for_good)
+            .collect();
+        for node in restart {
+            self.crashed.remove(&node);
+            sim.bounce(host_name(node));
+            self.recorder.borrow_mut().fault(FaultKind::Restart(node));
+        }
+    }
+
+    fn heal_links(&mut self, sim: &mut turmoil::Sim<'_>) {
+        for (a, b) in std::mem::take(&mut self.cut) {
+            sim.repair(host_name(a), host_name(b));
+        }
+        self.recorder.borrow_mut().fault(FaultKind::Heal);
+    }
+
+    /// The end of the fault window: links, loss and latency back to normal,
+    /// every crashed node (but one kept down for good) restarted.
+    fn heal_everything(&mut self, sim: &mut turmoil::Sim<'_>) {
+        self.heal_links(sim);
+        sim.set_fail_rate(0.0);
+        sim.set_max_message_latency(MAX_LATENCY);
+        self.restart_crashed(sim);
+    }
+}

@@ -1,0 +1,287 @@
+//! Fault schedules: a plain data value generated from the run's seed and
+//! printed with it. Faults name their target by role where it matters
+//! ("the leader"); the harness resolves roles when the fault fires, which is
+//! deterministic because the whole run is.
+
+use std::fmt;
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::history::NodeId;
+
+pub const NODES: [NodeId; 3] = [1, 2, 3];
+/// Faults start after the cluster has formed and taken some writes.
+const FAULTS_FROM: Duration = Duration::from_millis(1000);
+/// Everything is healed (links, latency, loss, crashed nodes restarted) here.
+pub const HEAL_AT: Duration = Duration::from_secs(8);
+
+/// Who a fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Node(NodeId),
+    Leader,
+    /// Some node that is not the leader (the lowest id that is not).
+    Follower,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// Cut every link between the target and the other nodes (clients still
+    /// reach it: a client on the minority side).
+    Isolate(Target),
+    /// Restore every cut link between nodes.
+    HealLinks,
+    /// Stop the target's process; it loses `lose_fraction` of what it had
+    /// not flushed (1.0: everything unflushed is gone).
+    Crash { target: Target, lose_fraction: f64 },
+    /// Crash a majority at once (a power failure), same loss rule.
+    CrashMany {
+        targets: Vec<NodeId>,
+        lose_fraction: f64,
+    },
+    /// Start every crashed node again from its disk (except one kept down
+    /// for good).
+    RestartCrashed,
+    /// Message loss: the probability a link fails per message.
+    Loss(f64),
+    /// Maximum one-way message latency.
+    Latency(Duration),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedFault {
+    pub at: Duration,
+    pub action: FaultAction,
+}
+
+/// The scenario a seed exercises; every seed also gets random extras.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    FollowerPartition,
+    LeaderIsolated,
+    CrashRestart,
+    LossAndLatency,
+    FlappingPartitions,
+    MinorityDown,
+}
+
+const SCENARIOS: [Scenario; 6] = [
+    Scenario::FollowerPartition,
+    Scenario::LeaderIsolated,
+    Scenario::CrashRestart,
+    Scenario::LossAndLatency,
+    Scenario::FlappingPartitions,
+    Scenario::MinorityDown,
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub seed: u64,
+    pub scenario: Scenario,
+    pub faults: Vec<PlannedFault>,
+    /// A node crashed for good (never restarted, excluded from convergence).
+    pub down_for_good: Option<NodeId>,
+    pub heal_at: Duration,
+}
+
+impl Schedule {
+    pub fn generate(seed: u64) -> Schedule {
+        let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed_fa17_0f0f_0001);
+        // Consecutive seeds cycle through the scenarios, so any 6 seeds
+        // cover them all.
+        let scenario = SCENARIOS[(seed % SCENARIOS.len() as u64) as usize];
+        let mut faults = Vec::new();
+        let mut down_for_good = None;
+        let window = HEAL_AT - FAULTS_FROM - Duration::from_millis(500);
+        let at = |rng: &mut SmallRng, from: Duration, span: Duration| {
+            from + Duration::from_millis(rng.random_range(0..span.as_millis().max(1) as u64))
+        };
+        let loss = |rng: &mut SmallRng| {
+            if rng.random_bool(0.5) {
+                1.0
+            } else {
+                rng.random_range(0.0..1.0)
+            }
+        };
+        match scenario {
+            Scenario::FollowerPartition | Scenario::LeaderIsolated => {
+                let target = if scenario == Scenario::LeaderIsolated {
+                    Target::Leader
+                } else {
+                    Target::Follower
+                };
+                let mut t = at(&mut rng, FAULTS_FROM, Duration::from_secs(1));
+                while t + Duration::from_millis(500) < HEAL_AT {
+                    faults.push(PlannedFault {
+                        at: t,
+                        action: FaultAction::Isolate(target),
+                    });
+                    t += Duration::from_millis(rng.random_range(500..2500));
+                    faults.push(PlannedFault {
+                        at: t,
+                        action: FaultAction::HealLinks,
+                    });
+                    t += Duration::from_millis(rng.random_range(300..1500));
+                }
+            }
+            Scenario::CrashRestart => {
+                let mut t = at(&mut rng, FAULTS_FROM, Duration::from_secs(1));
+                while t + Duration::from_millis(500) < HEAL_AT {
+                    let lose_fraction = loss(&mut rng);
+                    let action = match rng.random_range(0..10) {
+                        0..=5 => FaultAction::Crash {
+                            target: if rng.random_bool(0.5) {
+                                Target::Leader
+                            } else {
+                                Target::Node(rng.random_range(1..=3))
+                            },
+                            lose_fraction,
+                        },
+                        6..=8 => {
+                            let spared = rng.random_range(1..=3);
+                            FaultAction::CrashMany {
+                                targets: NODES.iter().copied().filter(|n| *n != spared).collect(),
+                                lose_fraction,
+                            }
+                        }
+                        _ => FaultAction::CrashMany {
+                            targets: NODES.to_vec(),
+                            lose_fraction,
+                        },
+                    };
+                    faults.push(PlannedFault { at: t, action });
+                    t += Duration::from_millis(rng.random_range(100..1500));
+                    faults.push(PlannedFault {
+                        at: t,
+                        action: FaultAction::RestartCrashed,
+                    });
+                    t += Duration::from_millis(rng.random_range(200..1500));
+                }
+            }
+            Scenario::LossAndLatency => {
+                let t = at(&mut rng, FAULTS_FROM, Duration::from_secs(1));
+                faults.push(PlannedFault {
+                    at: t,
+                    action: FaultAction::Latency(Duration::from_millis(rng.random_range(15..40))),
+                });
+                faults.push(PlannedFault {
+                    at: t,
+                    action: FaultAction::Loss(rng.random_range(0.001..0.02)),
+                });
+            }
+            Scenario::FlappingPartitions => {
+                let mut t = at(&mut rng, FAULTS_FROM, Duration::from_millis(500));
+                while t + Duration::from_millis(300) < HEAL_AT {
+                    let target = Target::Node(rng.random_range(1..=3));
+                    faults.push(PlannedFault {
+                        at: t,
+                        action: FaultAction::Isolate(target),
+                    });
+                    t += Duration::from_millis(rng.random_range(100..600));
+                    faults.push(PlannedFault {
+                        at: t,
+                        action: FaultAction::HealLinks,
+                    });
+                    t += Duration::from_millis(rng.random_range(50..400));
+                }
+            }
+            Scenario::MinorityDown => {
+                let node = rng.random_range(1..=3);
+                down_for_good = Some(node);
+                let t = at(&mut rng, FAULTS_FROM, window);
+                faults.push(PlannedFault {
+                    at: t,
+                    action: FaultAction::Crash {
+                        target: Target::Node(node),
+                        lose_fraction: 1.0,
+                    },
+                });
+            }
+        }
+        // Extras on top: a crash and restart of some node, sometimes.
+        if scenario != Scenario::CrashRestart && rng.random_bool(0.4) {
+            let t = at(&mut rng, FAULTS_FROM, window);
+            let target = match down_for_good {
+                // Never crash a second node while one is down for good.
+                Some(_) => None,
+                None => Some(Target::Node(rng.random_range(1..=3))),
+            };
+            if let Some(target) = target {
+                faults.push(PlannedFault {
+                    at: t,
+                    action: FaultAction::Crash {
+                        target,
+                        lose_fraction: loss(&mut rng),
+                    },
+                });
+                let back = t + Duration::from_millis(rng.random_range(200..1500));
+                faults.push(PlannedFault {
+                    at: back.min(HEAL_AT),
+                    action: FaultAction::RestartCrashed,
+                });
+            }
+        }
+        faults.sort_by_key(|f| f.at);
+        Schedule {
+            seed,
+            scenario,
+            faults,
+            down_for_good,
+            heal_at: HEAL_AT,
+        }
+    }
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "scenario {:?}, heal at {:?}{}",
+            self.scenario,
+            self.heal_at,
+            self.down_for_good
+                .map(|n| format!(", node {n} down for good"))
+                .unwrap_or_default()
+        )?;
+        for fault in &self.faults {
+            writeln!(f, "  {:>6} ms  {:?}", fault.at.as_millis(), fault.action)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_schedule() {
+        for seed in 0..50 {
+            assert_eq!(Schedule::generate(seed), Schedule::generate(seed));
+        }
+    }
+
+    #[test]
+    fn six_consecutive_seeds_cover_every_scenario() {
+        let scenarios: Vec<_> = (100..106).map(|s| Schedule::generate(s).scenario).collect();
+        for scenario in SCENARIOS {
+            assert!(scenarios.contains(&scenario), "{scenario:?} missing");
+        }
+    }
+
+    #[test]
+    fn every_fault_happens_before_the_heal_and_in_order() {
+        for seed in 0..200 {
+            let s = Schedule::generate(seed);
+            assert!(
+                s.faults
+                    .iter()
+                    .all(|f| f.at <= s.heal_at && f.at >= FAULTS_FROM),
+                "{s}"
+            );
+            assert!(s.faults.windows(2).all(|w| w[0].at <= w[1].at), "{s}");
+        }
+    }
+}
