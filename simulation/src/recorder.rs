@@ -59,8 +59,10 @@ impl Recorder {
         self.next_op_id
     }
 
-    pub fn fault(&mut self, kind: FaultKind) {
-        self.faults.push(FaultEvent { at: now(), kind });
+    /// Records a fault at `at`: the driver fires faults from outside every
+    /// simulated host, where only the `Sim` knows the time.
+    pub fn fault(&mut self, at: Duration, kind: FaultKind) {
+        self.faults.push(FaultEvent { at, kind });
     }
 
     pub fn view(&mut self, node: NodeId, view: NodeView) {

@@ -217,10 +217,13 @@ impl Driver {
                         sim.partition(host_name(pair.0), host_name(pair.1));
                     }
                 }
-                self.recorder.borrow_mut().fault(FaultKind::Partition {
-                    a: vec![node],
-                    b: others,
-                });
+                self.recorder.borrow_mut().fault(
+                    sim.elapsed(),
+                    FaultKind::Partition {
+                        a: vec![node],
+                        b: others,
+                    },
+                );
             }
             FaultAction::HealLinks => self.heal_links(sim),
             FaultAction::Crash {
@@ -241,15 +244,21 @@ impl Driver {
             FaultAction::RestartCrashed => self.restart_crashed(sim),
             FaultAction::Loss(rate) => {
                 sim.set_fail_rate(*rate);
-                self.recorder.borrow_mut().fault(FaultKind::Other {
-                    description: format!("message loss {rate:.4}"),
-                });
+                self.recorder.borrow_mut().fault(
+                    sim.elapsed(),
+                    FaultKind::Other {
+                        description: format!("message loss {rate:.4}"),
+                    },
+                );
             }
             FaultAction::Latency(max) => {
                 sim.set_max_message_latency(*max);
-                self.recorder.borrow_mut().fault(FaultKind::Other {
-                    description: format!("max latency {max:?}"),
-                });
+                self.recorder.borrow_mut().fault(
+                    sim.elapsed(),
+                    FaultKind::Other {
+                        description: format!("max latency {max:?}"),
+                    },
+                );
             }
         }
     }
@@ -265,7 +274,7 @@ impl Driver {
         disk.crash(unflushed - lost.min(unflushed));
         let mut recorder = self.recorder.borrow_mut();
         recorder.views.remove(&node);
-        recorder.fault(FaultKind::Crash(node));
+        recorder.fault(sim.elapsed(), FaultKind::Crash(node));
     }
 
     fn restart_crashed(&mut self, sim: &mut turmoil::Sim<'_>) {
@@ -278,7 +287,9 @@ impl Driver {
         for node in restart {
             self.crashed.remove(&node);
             sim.bounce(host_name(node));
-            self.recorder.borrow_mut().fault(FaultKind::Restart(node));
+            self.recorder
+                .borrow_mut()
+                .fault(sim.elapsed(), FaultKind::Restart(node));
         }
     }
 
@@ -286,7 +297,9 @@ impl Driver {
         for (a, b) in std::mem::take(&mut self.cut) {
             sim.repair(host_name(a), host_name(b));
         }
-        self.recorder.borrow_mut().fault(FaultKind::Heal);
+        self.recorder
+            .borrow_mut()
+            .fault(sim.elapsed(), FaultKind::Heal);
     }
 
     /// The end of the fault window: links, loss and latency back to normal,

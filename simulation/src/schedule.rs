@@ -118,7 +118,7 @@ impl Schedule {
                         at: t,
                         action: FaultAction::Isolate(target),
                     });
-                    t += Duration::from_millis(rng.random_range(500..2500));
+                    t = (t + Duration::from_millis(rng.random_range(500..2500))).min(HEAL_AT);
                     faults.push(PlannedFault {
                         at: t,
                         action: FaultAction::HealLinks,
@@ -152,12 +152,12 @@ impl Schedule {
                         },
                     };
                     faults.push(PlannedFault { at: t, action });
-                    t += Duration::from_millis(rng.random_range(100..1500));
+                    t = (t + Duration::from_millis(rng.random_range(50..800))).min(HEAL_AT);
                     faults.push(PlannedFault {
                         at: t,
                         action: FaultAction::RestartCrashed,
                     });
-                    t += Duration::from_millis(rng.random_range(200..1500));
+                    t += Duration::from_millis(rng.random_range(100..800));
                 }
             }
             Scenario::LossAndLatency => {
@@ -179,7 +179,7 @@ impl Schedule {
                         at: t,
                         action: FaultAction::Isolate(target),
                     });
-                    t += Duration::from_millis(rng.random_range(100..600));
+                    t = (t + Duration::from_millis(rng.random_range(100..600))).min(HEAL_AT);
                     faults.push(PlannedFault {
                         at: t,
                         action: FaultAction::HealLinks,
