@@ -2,10 +2,13 @@
 //! answers. Both must be deterministic data: every replica applies the same
 //! commands to the same state and gets the same results.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 
+use crate::condition::{Condition, Current};
+use crate::consumer::GroupName;
 use crate::ids::{LogIndex, Offset};
+use crate::producer::Producer;
 use crate::record::NewRecord;
 use crate::topic::TopicName;
 
@@ -13,37 +16,113 @@ use crate::topic::TopicName;
 /// never consult their own clocks while applying.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
-    /// Append `records` to `topic`, atomically and contiguously, in order.
+    /// Append `records` to `topic`, atomically and contiguously, in order,
+    /// unless the producer's sequence or the condition says otherwise.
     Append {
         topic: TopicName,
         records: Vec<NewRecord>,
         timestamp_ms: u64,
+        /// Makes the append idempotent: see `producer`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        producer: Option<Producer>,
+        /// Makes the append conditional: see `condition`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        condition: Option<Condition>,
     },
+    /// Set `group`'s position in `topic` (the next offset it will read).
+    CommitOffset {
+        group: GroupName,
+        topic: TopicName,
+        offset: Offset,
+        /// Compare-and-set: `None` sets unconditionally; `Some(None)` only if
+        /// the group has no position in the topic yet; `Some(Some(o))` only if
+        /// its position is `o`. In JSON: field absent, `null`, or `o`.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_field"
+        )]
+        expected: Option<Option<Offset>>,
+    },
+}
+
+/// A present field, even `null`, is `Some`; `default` makes an absent one `None`.
+fn present_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Offset>>, D::Error> {
+    Option::<Offset>::deserialize(d).map(Some)
 }
 
 /// The outcome of applying one `Command` at one log index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResult {
-    /// The records were appended at offsets `first_offset ..= first_offset + count - 1`.
+    /// The records are at offsets `first_offset ..= first_offset + count - 1`.
+    /// With `duplicate`, the command was a producer's retry: nothing was
+    /// appended, and `log_index` is that of the original append.
     Appended {
         first_offset: Offset,
         count: u64,
         log_index: LogIndex,
+        duplicate: bool,
+    },
+    /// The group's position was set.
+    OffsetCommitted { log_index: LogIndex },
+    /// The command was refused and changed nothing (but used up its index).
+    Rejected {
+        log_index: LogIndex,
+        rejection: Rejection,
     },
     /// Applied something that carries no result (membership, blank entries).
     Noop { log_index: LogIndex },
 }
 
+/// Why `apply` refused a command. Each carries what the client needs to
+/// recover: the sequence to use, or the value it should have expected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    /// The producer's `seq` is below its last applied one.
+    #[error("producer seq went back: its last applied seq is {last_seq}")]
+    SequenceWentBack { last_seq: u64 },
+    /// The producer's `seq` leaves a gap (a new producer starts at 0).
+    #[error("producer seq skipped ahead: the next seq must be {expected}")]
+    SequenceSkipped { expected: u64 },
+    /// The producer's `seq` repeats its last append, but names another topic.
+    #[error("producer seq {seq} was already used for an append to {topic}")]
+    SequenceReused { seq: u64, topic: TopicName },
+    /// The append's condition did not hold.
+    #[error("condition {condition} failed: {current}")]
+    ConditionFailed {
+        condition: Condition,
+        current: Current,
+    },
+    /// A position was committed in a topic that does not exist.
+    #[error("topic {topic} does not exist")]
+    TopicNotFound { topic: TopicName },
+    /// A position past the topic's end (the next offset to be appended).
+    #[error("offset is past the topic's end offset {end_offset}")]
+    OffsetBeyondEnd { end_offset: Offset },
+    /// The compare-and-set of a position found another position.
+    #[error("{}", position_conflict(.current))]
+    PositionConflict { current: Option<Offset> },
+}
+
+fn position_conflict(current: &Option<Offset>) -> String {
+    match current {
+        Some(offset) => format!("the group's position is {offset}, not the expected one"),
+        None => "the group has no position yet".to_owned(),
+    }
+}
+
 impl CommandResult {
     pub fn log_index(&self) -> LogIndex {
         match self {
-            CommandResult::Appended { log_index, .. } | CommandResult::Noop { log_index } => {
-                *log_index
-            }
+            CommandResult::Appended { log_index, .. }
+            | CommandResult::OffsetCommitted { log_index }
+            | CommandResult::Rejected { log_index, .. }
+            | CommandResult::Noop { log_index } => *log_index,
         }
     }
 
-    /// The offsets an `Appended` result assigned, in order.
+    /// The offsets an `Appended` result names, in order; none otherwise.
     pub fn offsets(&self) -> Vec<Offset> {
         match self {
             CommandResult::Appended {
@@ -53,7 +132,15 @@ impl CommandResult {
             } => (first_offset.0..first_offset.0 + count)
                 .map(Offset)
                 .collect(),
-            CommandResult::Noop { .. } => Vec::new(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Why the command was refused, if it was.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            CommandResult::Rejected { rejection, .. } => Some(rejection),
+            _ => None,
         }
     }
 }
@@ -62,9 +149,28 @@ impl CommandResult {
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Command::Append { topic, records, .. } => {
-                write!(f, "append({topic}, {} records)", records.len())
+            Command::Append {
+                topic,
+                records,
+                producer,
+                condition,
+                ..
+            } => {
+                write!(f, "append({topic}, {} records", records.len())?;
+                if let Some(producer) = producer {
+                    write!(f, ", producer {} seq {}", producer.id, producer.seq)?;
+                }
+                if let Some(condition) = condition {
+                    write!(f, ", if {condition}")?;
+                }
+                f.write_str(")")
             }
+            Command::CommitOffset {
+                group,
+                topic,
+                offset,
+                ..
+            } => write!(f, "commit_offset({group}, {topic}, {offset})"),
         }
     }
 }
@@ -76,8 +182,129 @@ impl fmt::Display for CommandResult {
                 first_offset,
                 count,
                 log_index,
+                duplicate: false,
             } => write!(f, "appended {count} at {first_offset} (log {log_index})"),
+            CommandResult::Appended {
+                first_offset,
+                count,
+                log_index,
+                duplicate: true,
+            } => write!(
+                f,
+                "duplicate of {count} at {first_offset} (log {log_index})"
+            ),
+            CommandResult::OffsetCommitted { log_index } => {
+                write!(f, "offset committed (log {log_index})")
+            }
+            CommandResult::Rejected {
+                log_index,
+                rejection,
+            } => write!(f, "rejected (log {log_index}): {rejection}"),
             CommandResult::Noop { log_index } => write!(f, "noop (log {log_index})"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn commit(expected: Option<Option<Offset>>) -> Command {
+        Command::CommitOffset {
+            group: GroupName::new("g").unwrap(),
+            topic: TopicName::new("t").unwrap(),
+            offset: Offset(5),
+            expected,
+        }
+    }
+
+    #[test]
+    fn every_compare_and_set_expectation_survives_the_raft_log_encoding() {
+        for expected in [None, Some(None), Some(Some(Offset(3)))] {
+            let command = commit(expected);
+            let bytes = serde_json::to_vec(&command).unwrap();
+            let back: Command = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(back, command, "{}", String::from_utf8_lossy(&bytes));
+        }
+    }
+
+    #[test]
+    fn an_append_logged_before_producers_and_conditions_still_decodes() {
+        let old = json!({"Append": {"topic": "t", "records": [], "timestamp_ms": 1}});
+        let command: Command = serde_json::from_value(old).unwrap();
+        assert!(matches!(
+            command,
+            Command::Append {
+                producer: None,
+                condition: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn conditions_read_and_write_the_api_form() {
+        for (text, condition) in [
+            (
+                r#"{"expected_offset":12}"#,
+                Condition::ExpectedOffset(Offset(12)),
+            ),
+            (r#"{"key_absent":true}"#, Condition::KeyAbsent),
+            (
+                r#"{"key_last_offset":10}"#,
+                Condition::KeyLastOffset(Offset(10)),
+            ),
+        ] {
+            assert_eq!(serde_json::from_str::<Condition>(text).unwrap(), condition);
+            assert_eq!(serde_json::to_string(&condition).unwrap(), text);
+        }
+        for bad in [
+            r#"{"key_absent":false}"#,
+            r#"{"expected_offset":1,"key_absent":true}"#,
+            r#"{"expected_offset":-1}"#,
+            r#"{"key_present":true}"#,
+            r#""key_absent""#,
+        ] {
+            assert!(serde_json::from_str::<Condition>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn results_report_their_index_and_offsets_whatever_their_kind() {
+        let rejected = CommandResult::Rejected {
+            log_index: LogIndex(4),
+            rejection: Rejection::SequenceSkipped { expected: 0 },
+        };
+        assert_eq!(rejected.log_index(), LogIndex(4));
+        assert!(rejected.offsets().is_empty());
+        assert_eq!(
+            rejected.rejection(),
+            Some(&Rejection::SequenceSkipped { expected: 0 })
+        );
+        let duplicate = CommandResult::Appended {
+            first_offset: Offset(7),
+            count: 2,
+            log_index: LogIndex(3),
+            duplicate: true,
+        };
+        assert_eq!(duplicate.offsets(), vec![Offset(7), Offset(8)]);
+        assert_eq!(duplicate.rejection(), None);
+    }
+
+    #[test]
+    fn rejections_say_what_was_found() {
+        let failed = Rejection::ConditionFailed {
+            condition: Condition::KeyAbsent,
+            current: Current::KeyLastOffset(Some(Offset(3))),
+        };
+        assert_eq!(
+            failed.to_string(),
+            "condition key_absent failed: the key's latest record is at offset 3"
+        );
+        assert_eq!(
+            Rejection::PositionConflict { current: None }.to_string(),
+            "the group has no position yet"
+        );
     }
 }

@@ -1,20 +1,40 @@
 //! ordo's domain: the types every layer shares and the pure state machine.
 //!
-//! This crate owns *meaning*, not I/O: topic names are validated here, offsets
-//! are assigned here (and nowhere else), and the wire types of the HTTP API live
-//! here so the server and the client cannot drift apart. No tokio, no sled, no
-//! HTTP: everything is plain data and plain functions, tested without a runtime.
+//! This crate owns *meaning*, not I/O: names are validated here, offsets are
+//! assigned here (and nowhere else), every decision about a command (producer
+//! dedupe, conditions, consumer positions) is made here, and the wire types
+//! of the HTTP API live here so the server and the client cannot drift
+//! apart. No tokio, no sled, no HTTP: everything is plain data and plain
+//! functions, tested without a runtime.
+//!
+//! Map: `state` (the state and `apply`), `command` (what the log carries and
+//! what applying answers), one module per rule it consults (`producer`,
+//! `condition`, `consumer`), `validate` (the checks at the edge), and the
+//! plain types (`ids`, `name`, `topic`, `record`, `limits`, `api`).
 
 pub mod api;
 pub mod command;
+pub mod condition;
+pub mod consumer;
 pub mod ids;
 pub mod limits;
+pub mod name;
+pub mod producer;
 pub mod record;
 pub mod state;
 pub mod topic;
+pub mod validate;
 
-pub use command::{Command, CommandResult};
+#[cfg(test)]
+mod testing;
+
+pub use command::{Command, CommandResult, Rejection};
+pub use condition::{single_key, Condition, Current, KeyIndex, KeyState};
+pub use consumer::{GroupName, Positions};
 pub use ids::{LogIndex, NodeId, Offset};
+pub use name::{NameError, NameKind};
+pub use producer::{Producer, ProducerId, ProducerIdError, ProducerState};
 pub use record::{NewRecord, Record};
 pub use state::{apply, State, TopicState};
 pub use topic::{TopicName, TopicNameError};
+pub use validate::{validate_append, AppendError};

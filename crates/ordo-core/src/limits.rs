@@ -3,6 +3,10 @@
 
 /// Longest topic name, in bytes (names are ASCII).
 pub const MAX_TOPIC_NAME_BYTES: usize = 249;
+/// Longest consumer group name, in bytes (the topic name rule applies).
+pub const MAX_GROUP_NAME_BYTES: usize = MAX_TOPIC_NAME_BYTES;
+/// Longest producer id, in bytes (printable ASCII).
+pub const MAX_PRODUCER_ID_BYTES: usize = 128;
 /// Largest HTTP request body the API accepts.
 pub const MAX_REQUEST_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Most records in one append request.

@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::limits::MAX_TOPIC_NAME_BYTES;
+use crate::name::{self, NameError, NameKind};
+
+/// Why a string is not a valid topic name (the shared naming rule's error).
+pub type TopicNameError = NameError;
 
 /// A topic's name: 1 to 249 characters of `[A-Za-z0-9._-]` (Kafka's rule, so
 /// a name is also a safe file, URL path segment and metric label).
@@ -13,38 +16,10 @@ use crate::limits::MAX_TOPIC_NAME_BYTES;
 #[serde(try_from = "String", into = "String")]
 pub struct TopicName(String);
 
-/// Why a string is not a valid topic name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TopicNameError {
-    #[error("topic name is empty")]
-    Empty,
-    #[error("topic name is {len} characters long; the limit is {MAX_TOPIC_NAME_BYTES}")]
-    TooLong { len: usize },
-    #[error("topic name contains {found:?}; only A-Z, a-z, 0-9, '.', '_' and '-' are allowed")]
-    InvalidChar { found: char },
-    #[error("topic name may not be '.' or '..'")]
-    Reserved,
-}
-
 impl TopicName {
     pub fn new(name: impl Into<String>) -> Result<Self, TopicNameError> {
         let name = name.into();
-        if name.is_empty() {
-            return Err(TopicNameError::Empty);
-        }
-        if let Some(found) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-        {
-            return Err(TopicNameError::InvalidChar { found });
-        }
-        // All characters are ASCII from here, so bytes == characters.
-        if name.len() > MAX_TOPIC_NAME_BYTES {
-            return Err(TopicNameError::TooLong { len: name.len() });
-        }
-        if name == "." || name == ".." {
-            return Err(TopicNameError::Reserved);
-        }
+        name::check(NameKind::Topic, &name)?;
         Ok(TopicName(name))
     }
 
@@ -83,6 +58,8 @@ impl fmt::Display for TopicName {
 mod tests {
     use super::*;
 
+    const KIND: NameKind = NameKind::Topic;
+
     #[test]
     fn accepts_the_allowed_alphabet() {
         for ok in ["a", "orders", "user.events-v2_1", "A.B", &"x".repeat(249)] {
@@ -92,21 +69,42 @@ mod tests {
 
     #[test]
     fn rejects_empty_long_reserved_and_foreign_characters() {
-        assert_eq!(TopicName::new(""), Err(TopicNameError::Empty));
+        assert_eq!(TopicName::new(""), Err(NameError::Empty { kind: KIND }));
         assert_eq!(
             TopicName::new("x".repeat(250)),
-            Err(TopicNameError::TooLong { len: 250 })
+            Err(NameError::TooLong {
+                kind: KIND,
+                len: 250
+            })
         );
-        assert_eq!(TopicName::new(".."), Err(TopicNameError::Reserved));
+        assert_eq!(
+            TopicName::new(".."),
+            Err(NameError::Reserved { kind: KIND })
+        );
         assert_eq!(
             TopicName::new("a/b"),
-            Err(TopicNameError::InvalidChar { found: '/' })
+            Err(NameError::InvalidChar {
+                kind: KIND,
+                found: '/'
+            })
         );
         assert_eq!(
             TopicName::new("é"),
-            Err(TopicNameError::InvalidChar { found: 'é' })
+            Err(NameError::InvalidChar {
+                kind: KIND,
+                found: 'é'
+            })
         );
         assert!(TopicName::new("a b").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_topic_and_the_limit() {
+        let too_long = TopicName::new("x".repeat(250)).unwrap_err().to_string();
+        assert_eq!(
+            too_long,
+            "topic name is 250 characters long; the limit is 249"
+        );
     }
 
     #[test]

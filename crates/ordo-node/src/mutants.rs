@@ -47,7 +47,11 @@ impl Node {
         &self,
         command: Command,
     ) -> Result<CommandResult, NodeError> {
-        let Command::Append { topic, records, .. } = &command;
+        let Command::Append { topic, records, .. } = &command else {
+            return Err(NodeError::internal(
+                "only appends are proposed speculatively",
+            ));
+        };
         let count = records.len() as u64;
         let first = {
             let mut ends = SPECULATIVE_END.lock().map_err(NodeError::internal)?;
@@ -69,6 +73,7 @@ impl Node {
             first_offset: Offset(first),
             count,
             log_index: LogIndex(0),
+            duplicate: false,
         })
     }
 }

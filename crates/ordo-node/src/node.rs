@@ -151,12 +151,15 @@ impl Node {
             topic,
             records,
             timestamp_ms: 0, // stamped by the leader in `propose_local`
+            producer: None,
+            condition: None,
         };
         match self.route(LeaderOp::Propose(command)).await? {
             LeaderAnswer::Applied(CommandResult::Appended {
                 first_offset,
                 count,
                 log_index,
+                ..
             }) => Ok(AppendResponse {
                 offsets: (first_offset.0..first_offset.0 + count)
                     .map(ordo_core::Offset)
@@ -174,10 +177,11 @@ impl Node {
         &self,
         mut command: Command,
     ) -> Result<CommandResult, NodeError> {
-        let Command::Append { timestamp_ms, .. } = &mut command;
-        *timestamp_ms = (self.config.clock)();
+        if let Command::Append { timestamp_ms, .. } = &mut command {
+            *timestamp_ms = (self.config.clock)();
+        }
         #[cfg(feature = "mutants")]
-        if crate::mutants::early_offsets() {
+        if crate::mutants::early_offsets() && matches!(command, Command::Append { .. }) {
             return self.propose_speculatively(command).await;
         }
         let write = self.raft.client_write(command);

@@ -261,24 +261,31 @@ fn stage_records(
     command: Command,
     result: &CommandResult,
 ) -> Result<(), StoreError> {
-    match command {
-        Command::Append {
-            topic,
-            records,
-            timestamp_ms,
-        } => {
-            let offsets = result.offsets();
-            debug_assert_eq!(offsets.len(), records.len(), "one offset per record");
-            for (record, offset) in records.into_iter().zip(offsets) {
-                let record = record.at(offset, timestamp_ms);
-                batch.insert(
-                    tree,
-                    &keys::record_key(&topic, offset),
-                    encode("record", &record)?,
-                );
-            }
-            changes.topics.insert(topic);
+    // Only a fresh append places records; a duplicate or a rejection, none.
+    let CommandResult::Appended {
+        duplicate: false, ..
+    } = result
+    else {
+        return Ok(());
+    };
+    if let Command::Append {
+        topic,
+        records,
+        timestamp_ms,
+        ..
+    } = command
+    {
+        let offsets = result.offsets();
+        debug_assert_eq!(offsets.len(), records.len(), "one offset per record");
+        for (record, offset) in records.into_iter().zip(offsets) {
+            let record = record.at(offset, timestamp_ms);
+            batch.insert(
+                tree,
+                &keys::record_key(&topic, offset),
+                encode("record", &record)?,
+            );
         }
+        changes.topics.insert(topic);
     }
     Ok(())
 }

@@ -32,17 +32,20 @@ async fn offsets_start_at_zero_and_are_contiguous_per_topic() {
             CommandResult::Appended {
                 first_offset: Offset(0),
                 count: 3,
-                log_index: LogIndex(2)
+                log_index: LogIndex(2),
+                duplicate: false,
             },
             CommandResult::Appended {
                 first_offset: Offset(0),
                 count: 1,
-                log_index: LogIndex(3)
+                log_index: LogIndex(3),
+                duplicate: false,
             },
             CommandResult::Appended {
                 first_offset: Offset(3),
                 count: 2,
-                log_index: LogIndex(4)
+                log_index: LogIndex(4),
+                duplicate: false,
             },
         ]
     );

@@ -59,6 +59,8 @@ pub fn append(topic_name: &str, values: impl IntoIterator<Item = serde_json::Val
             })
             .collect(),
         timestamp_ms: 1_700_000_000_000,
+        producer: None,
+        condition: None,
     }
 }
 

@@ -1,0 +1,111 @@
+//! Builders for the rule tests: commands as a producer or consumer would
+//! send them, and a log that applies them at consecutive indexes.
+
+use serde_json::{json, Value};
+
+use crate::{
+    apply, Command, CommandResult, Condition, GroupName, LogIndex, NewRecord, Offset, Producer,
+    ProducerId, State, TopicName,
+};
+
+pub(crate) fn topic(name: &str) -> TopicName {
+    TopicName::new(name).expect("valid test topic")
+}
+
+pub(crate) fn group(name: &str) -> GroupName {
+    GroupName::new(name).expect("valid test group")
+}
+
+pub(crate) fn record(key: Option<&str>, value: Value) -> NewRecord {
+    NewRecord {
+        key: key.map(str::to_owned),
+        value,
+        headers: Default::default(),
+    }
+}
+
+/// An append of `records` to `topic_name`, neither idempotent nor conditional.
+pub(crate) fn append(topic_name: &str, records: Vec<NewRecord>) -> Command {
+    Command::Append {
+        topic: topic(topic_name),
+        records,
+        timestamp_ms: 1,
+        producer: None,
+        condition: None,
+    }
+}
+
+/// An append of `n` keyless records.
+pub(crate) fn append_n(topic_name: &str, n: usize) -> Command {
+    append(topic_name, (0..n).map(|i| record(None, json!(i))).collect())
+}
+
+/// One record with `key` and `value`.
+pub(crate) fn keyed(topic_name: &str, key: &str, value: Value) -> Command {
+    append(topic_name, vec![record(Some(key), value)])
+}
+
+/// `command` (an append) sent as `producer`'s append number `seq`.
+pub(crate) fn from_producer(mut command: Command, producer: &str, seq: u64) -> Command {
+    if let Command::Append { producer: p, .. } = &mut command {
+        *p = Some(Producer {
+            id: ProducerId::new(producer).expect("valid test producer"),
+            seq,
+        });
+    }
+    command
+}
+
+/// `command` (an append) made conditional on `condition`.
+pub(crate) fn only_if(mut command: Command, condition: Condition) -> Command {
+    if let Command::Append { condition: c, .. } = &mut command {
+        *c = Some(condition);
+    }
+    command
+}
+
+pub(crate) fn commit(
+    group_name: &str,
+    topic_name: &str,
+    offset: u64,
+    expected: Option<Option<Offset>>,
+) -> Command {
+    Command::CommitOffset {
+        group: group(group_name),
+        topic: topic(topic_name),
+        offset: Offset(offset),
+        expected,
+    }
+}
+
+/// A replica's state and the index of the next command it applies.
+#[derive(Default)]
+pub(crate) struct Log {
+    pub(crate) state: State,
+    next_index: u64,
+}
+
+impl Log {
+    /// Applies `command` at the next log index.
+    pub(crate) fn apply(&mut self, command: Command) -> CommandResult {
+        self.next_index += 1;
+        apply(&mut self.state, LogIndex(self.next_index), &command)
+    }
+}
+
+/// An `Appended` result, as a fresh append reports it.
+pub(crate) fn appended(first_offset: u64, count: u64, log_index: u64) -> CommandResult {
+    CommandResult::Appended {
+        first_offset: Offset(first_offset),
+        count,
+        log_index: LogIndex(log_index),
+        duplicate: false,
+    }
+}
+
+pub(crate) fn rejected(log_index: u64, rejection: crate::Rejection) -> CommandResult {
+    CommandResult::Rejected {
+        log_index: LogIndex(log_index),
+        rejection,
+    }
+}
