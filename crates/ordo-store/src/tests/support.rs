@@ -2,6 +2,7 @@
 //! declares its own, and builders for entries and commands.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use openraft::entry::RaftEntry;
 use openraft::type_config::alias::{EntryOf, LogIdOf};
@@ -28,9 +29,26 @@ pub fn open_temp() -> (TempDir, LogStore<TestConfig>, StateMachineStore<TestConf
 }
 
 /// Opens the store in `dir` again (all earlier handles must be dropped).
+///
+/// sled's background threads can hold the directory lock for a moment after
+/// the last handle is dropped, so a lock conflict is retried for a while. (A
+/// restarted node is a new process, which never meets this.)
 pub fn reopen(dir: &TempDir) -> (LogStore<TestConfig>, StateMachineStore<TestConfig>) {
-    open(dir.path()).expect("open store")
+    let deadline = Instant::now() + LOCK_RELEASE_TIMEOUT;
+    loop {
+        match open(dir.path()) {
+            Ok(store) => return store,
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                assert!(Instant::now() < deadline, "store still locked: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("open store: {e}"),
+        }
+    }
 }
+
+/// How long a dropped sled store may keep its directory locked.
+const LOCK_RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens a store on `disk`: a fresh node, or the next life of a crashed one.
 pub fn open_on(disk: &MemDisk) -> (LogStore<TestConfig>, StateMachineStore<TestConfig>) {
