@@ -4,15 +4,23 @@
 //! Integers are big-endian so that sled's byte order is numeric order: a
 //! range scan over keys is a scan over log indexes or offsets.
 //!
-//! The state machine tree holds three kinds of keys, kept apart by their
-//! first byte. Topic names are non-empty `[A-Za-z0-9._-]`, so they never start
-//! with a byte below `0x2D` and never contain `0x00`:
+//! The state machine tree holds six kinds of keys, kept apart by their
+//! first byte. Topic and group names are non-empty `[A-Za-z0-9._-]`, so they
+//! never start with a byte below `0x2D` and never contain `0x00`; producer
+//! ids are printable ASCII, so they never contain `0x00` either:
 //! - a record: `topic ++ 0x00 ++ offset` (so one topic's records are one
 //!   contiguous, offset-ordered range, never interleaved with `topic.x`'s);
+//! - state machine singletons: `0x01 ++ name`;
 //! - a topic's metadata: `0x02 ++ topic`;
-//! - state machine singletons: `0x01 ++ name`.
+//! - a key index entry: `0x03 ++ topic ++ 0x00 ++ key` (the record key's
+//!   UTF-8 bytes, which may contain `0x00`: the first `0x00` ends the topic);
+//! - a producer table entry: `0x04 ++ producer id`;
+//! - a consumer position: `0x05 ++ group ++ 0x00 ++ topic`.
+//!
+//! Every prefix byte is below `0x2D`, so no key but a record's starts with a
+//! byte a topic name may start with.
 
-use ordo_core::{Offset, TopicName};
+use ordo_core::{GroupName, Offset, ProducerId, TopicName};
 
 use crate::error::StoreError;
 
@@ -32,7 +40,12 @@ pub(crate) const LAST_PURGED_KEY: &[u8] = b"last_purged";
 pub(crate) const LAST_APPLIED_KEY: &[u8] = b"\x01last_applied";
 pub(crate) const MEMBERSHIP_KEY: &[u8] = b"\x01membership";
 const TOPIC_META_PREFIX: u8 = 0x02;
-const RECORD_SEPARATOR: u8 = 0x00;
+const KEY_INDEX_PREFIX: u8 = 0x03;
+const PRODUCER_PREFIX: u8 = 0x04;
+const POSITION_PREFIX: u8 = 0x05;
+/// Ends a name inside a key: after a record's topic, a key index entry's
+/// topic and a position's group.
+const SEPARATOR: u8 = 0x00;
 
 pub(crate) const SNAPSHOT_META_KEY: &[u8] = b"meta";
 pub(crate) const SNAPSHOT_DATA_KEY: &[u8] = b"data";
@@ -56,7 +69,7 @@ pub(crate) fn record_key(topic: &TopicName, offset: Offset) -> Vec<u8> {
     let name = topic.as_str().as_bytes();
     let mut key = Vec::with_capacity(name.len() + 1 + 8);
     key.extend_from_slice(name);
-    key.push(RECORD_SEPARATOR);
+    key.push(SEPARATOR);
     key.extend_from_slice(&offset.0.to_be_bytes());
     key
 }
@@ -77,15 +90,99 @@ pub(crate) fn topic_meta_prefix() -> [u8; 1] {
 
 /// The topic a topic metadata key names.
 pub(crate) fn topic_from_meta_key(key: &[u8]) -> Result<TopicName, StoreError> {
-    let bad = |detail: String| StoreError::BadKey {
+    let name = strip(TOPIC_META_PREFIX, key, "topic metadata")?;
+    topic_name(name)
+}
+
+/// The key under which the key index keeps `key` of `topic`.
+pub(crate) fn key_index_key(topic: &TopicName, key: &str) -> Vec<u8> {
+    two_part_key(KEY_INDEX_PREFIX, topic.as_str(), key.as_bytes())
+}
+
+/// The prefix shared by all key index keys.
+pub(crate) fn key_index_prefix() -> [u8; 1] {
+    [KEY_INDEX_PREFIX]
+}
+
+/// The topic and record key a key index key names.
+pub(crate) fn from_key_index_key(key: &[u8]) -> Result<(TopicName, String), StoreError> {
+    let (topic, record_key) = split(strip(KEY_INDEX_PREFIX, key, "key index")?)?;
+    let record_key = std::str::from_utf8(record_key).map_err(|e| bad(e.to_string()))?;
+    Ok((topic_name(topic)?, record_key.to_owned()))
+}
+
+/// The key under which the producer table keeps `id`.
+pub(crate) fn producer_key(id: &ProducerId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + id.as_str().len());
+    key.push(PRODUCER_PREFIX);
+    key.extend_from_slice(id.as_str().as_bytes());
+    key
+}
+
+/// The prefix shared by all producer table keys.
+pub(crate) fn producer_prefix() -> [u8; 1] {
+    [PRODUCER_PREFIX]
+}
+
+/// The producer a producer table key names.
+pub(crate) fn producer_from_key(key: &[u8]) -> Result<ProducerId, StoreError> {
+    let id = std::str::from_utf8(strip(PRODUCER_PREFIX, key, "producer")?)
+        .map_err(|e| bad(e.to_string()))?;
+    ProducerId::new(id).map_err(|e| bad(e.to_string()))
+}
+
+/// The key under which `group`'s position in `topic` is kept.
+pub(crate) fn position_key(group: &GroupName, topic: &TopicName) -> Vec<u8> {
+    two_part_key(POSITION_PREFIX, group.as_str(), topic.as_str().as_bytes())
+}
+
+/// The prefix shared by all position keys.
+pub(crate) fn position_prefix() -> [u8; 1] {
+    [POSITION_PREFIX]
+}
+
+/// The group and topic a position key names.
+pub(crate) fn from_position_key(key: &[u8]) -> Result<(GroupName, TopicName), StoreError> {
+    let (group, topic) = split(strip(POSITION_PREFIX, key, "position")?)?;
+    let group = std::str::from_utf8(group).map_err(|e| bad(e.to_string()))?;
+    let group = GroupName::new(group).map_err(|e| bad(e.to_string()))?;
+    Ok((group, topic_name(topic)?))
+}
+
+/// `prefix ++ name ++ 0x00 ++ rest`, for a `name` without `0x00`.
+fn two_part_key(prefix: u8, name: &str, rest: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + name.len() + 1 + rest.len());
+    key.push(prefix);
+    key.extend_from_slice(name.as_bytes());
+    key.push(SEPARATOR);
+    key.extend_from_slice(rest);
+    key
+}
+
+/// The two parts of a key's body built by [`two_part_key`].
+fn split(body: &[u8]) -> Result<(&[u8], &[u8]), StoreError> {
+    let at = body
+        .iter()
+        .position(|&byte| byte == SEPARATOR)
+        .ok_or_else(|| bad(format!("{body:?} has no separator")))?;
+    Ok((&body[..at], &body[at + 1..]))
+}
+
+fn strip<'a>(prefix: u8, key: &'a [u8], what: &str) -> Result<&'a [u8], StoreError> {
+    key.strip_prefix(&[prefix])
+        .ok_or_else(|| bad(format!("{key:?} is not a {what} key")))
+}
+
+fn topic_name(bytes: &[u8]) -> Result<TopicName, StoreError> {
+    let name = std::str::from_utf8(bytes).map_err(|e| bad(e.to_string()))?;
+    TopicName::new(name).map_err(|e| bad(e.to_string()))
+}
+
+fn bad(detail: String) -> StoreError {
+    StoreError::BadKey {
         tree: STATE_MACHINE_TREE,
         detail,
-    };
-    let name = key
-        .strip_prefix(&[TOPIC_META_PREFIX])
-        .ok_or_else(|| bad(format!("{key:?} is not a topic metadata key")))?;
-    let name = std::str::from_utf8(name).map_err(|e| bad(e.to_string()))?;
-    TopicName::new(name).map_err(|e| bad(e.to_string()))
+    }
 }
 
 #[cfg(test)]
@@ -113,15 +210,59 @@ mod tests {
         assert!(record_key(&a, Offset(u64::MAX)) < record_key(&ab, Offset(0)));
     }
 
+    fn group(name: &str) -> GroupName {
+        GroupName::new(name).expect("valid test group")
+    }
+
+    fn producer(id: &str) -> ProducerId {
+        ProducerId::new(id).expect("valid test producer")
+    }
+
     #[test]
     fn metadata_keys_never_collide_with_record_keys() {
         let smallest_record = record_key(&topic("-"), Offset(0));
-        assert!(topic_meta_key(&topic("zzz")).as_slice() < smallest_record.as_slice());
-        assert!(LAST_APPLIED_KEY < smallest_record.as_slice());
-        assert!(MEMBERSHIP_KEY < smallest_record.as_slice());
+        let largest_name = "z".repeat(249);
+        for key in [
+            topic_meta_key(&topic(&largest_name)),
+            key_index_key(&topic(&largest_name), "\u{10FFFF}"),
+            producer_key(&producer(&"~".repeat(128))),
+            position_key(&group(&largest_name), &topic(&largest_name)),
+            LAST_APPLIED_KEY.to_vec(),
+            MEMBERSHIP_KEY.to_vec(),
+        ] {
+            assert!(key < smallest_record, "{key:?}");
+        }
+    }
+
+    #[test]
+    fn metadata_keys_round_trip() {
         assert_eq!(
             topic_from_meta_key(&topic_meta_key(&topic("orders"))).ok(),
             Some(topic("orders"))
         );
+        for record_key in ["jane", "", "with\0nul", "ünï"] {
+            assert_eq!(
+                from_key_index_key(&key_index_key(&topic("users"), record_key)).ok(),
+                Some((topic("users"), record_key.to_owned()))
+            );
+        }
+        assert_eq!(
+            producer_from_key(&producer_key(&producer("checkout-7"))).ok(),
+            Some(producer("checkout-7"))
+        );
+        assert_eq!(
+            from_position_key(&position_key(&group("billing"), &topic("orders"))).ok(),
+            Some((group("billing"), topic("orders")))
+        );
+        assert!(from_position_key(&producer_key(&producer("p"))).is_err());
+        assert!(from_key_index_key(b"\x03no-separator").is_err());
+    }
+
+    #[test]
+    fn one_topics_key_index_is_one_range_apart_from_a_longer_topics() {
+        // "a"'s entries all sort before "a.b"'s, whatever the record keys.
+        let a_last = key_index_key(&topic("a"), "\u{10FFFF}");
+        let ab_first = key_index_key(&topic("a.b"), "");
+        assert!(a_last < ab_first);
     }
 }

@@ -1,7 +1,7 @@
 //! ordo-store: durable storage for openraft: the Raft log (entries, vote,
 //! committed and purged log ids), the state machine (records by topic and
-//! offset, topic metadata, last applied log id, membership) and the current
-//! snapshot. In production it lives on sled; in the deterministic simulation
+//! offset, topic metadata, key index, producer table, consumer positions,
+//! last applied log id, membership) and the current snapshot. In production it lives on sled; in the deterministic simulation
 //! the same code runs on a [`MemDisk`] that can crash.
 //!
 //! Map of the crate:
@@ -13,14 +13,16 @@
 //! - `keys`: tree names and every key layout; `codec`: every value encoding.
 //! - `log_store`: [`LogStore`], openraft's `RaftLogStorage` and `RaftLogReader`.
 //! - `state_machine`: [`StateMachineStore`], openraft's `RaftStateMachine`;
-//!   `read`: its read API for the HTTP layer ([`TopicPage`]);
+//!   `persisted`: the decided state's entries in the tree, written only
+//!   where an apply changed them; `read`: the read API for the HTTP layer
+//!   ([`TopicPage`], positions, producers);
 //!   `snapshot`: building, installing and keeping the current snapshot.
 //! - `error`: [`StoreError`].
 //! - `mutants` (feature `mutants` only): deliberate durability bugs for the
 //!   simulation's checker to catch.
 //!
-//! This crate decides nothing about offsets: `ordo_core::apply` does, and
-//! this crate persists what it decided.
+//! This crate decides nothing (offsets, dedupe, conditions, positions):
+//! `ordo_core::apply` does, and this crate persists what it decided.
 
 mod codec;
 mod error;
@@ -29,6 +31,7 @@ mod kv;
 mod log_store;
 #[cfg(feature = "mutants")]
 pub mod mutants;
+mod persisted;
 mod read;
 mod snapshot;
 mod state_machine;

@@ -1,12 +1,16 @@
 //! The state machine's read API for the HTTP layer: pages of records, topic
-//! metadata, and how far this node has applied. Not part of openraft.
+//! metadata, consumer positions, the producer table and key index, and how
+//! far this node has applied. Not part of openraft.
 //!
 //! Every read is bounded by the published state (see `state_machine`), so a
 //! read never returns a record of a batch that is not fully applied.
 
 use std::collections::BTreeMap;
 
-use ordo_core::{LogIndex, Offset, Record, TopicName, TopicState};
+use ordo_core::{
+    GroupName, KeyState, LogIndex, Offset, Positions, ProducerId, ProducerState, Record, TopicName,
+    TopicState,
+};
 use tokio::sync::watch;
 
 use crate::codec::decode;
@@ -86,6 +90,40 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
     /// Every topic's metadata.
     pub fn topics(&self) -> BTreeMap<TopicName, TopicState> {
         self.read_published().state.topics.clone()
+    }
+
+    /// `group`'s position in `topic` (the next offset it will read), if the
+    /// group committed one.
+    pub fn consumer_offset(&self, group: &GroupName, topic: &TopicName) -> Option<Offset> {
+        self.read_published().state.position(group, topic)
+    }
+
+    /// Every position `group` committed, by topic (empty for a group that
+    /// never committed one). Lag in a topic is its end offset minus this.
+    pub fn consumer_offsets(&self, group: &GroupName) -> BTreeMap<TopicName, Offset> {
+        let published = self.read_published();
+        published
+            .state
+            .positions
+            .get(group)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every group's positions, by group then topic.
+    pub fn all_consumer_offsets(&self) -> Positions {
+        self.read_published().state.positions.clone()
+    }
+
+    /// What the producer table holds for `id`: its last applied append.
+    pub fn producer(&self, id: &ProducerId) -> Option<ProducerState> {
+        self.read_published().state.producers.get(id).cloned()
+    }
+
+    /// What the key index holds for `key` in `topic`: its latest record.
+    pub fn key_state(&self, topic: &TopicName, key: &str) -> Option<KeyState> {
+        let published = self.read_published();
+        published.state.keys.get(topic)?.get(key).copied()
     }
 
     /// The log index of the last entry applied and published.

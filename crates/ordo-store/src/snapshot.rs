@@ -2,23 +2,29 @@
 //! place, and keeping the current one on disk so it survives a restart.
 //!
 //! A snapshot is the whole state machine as one encoded image: last applied
-//! log id, membership, and every topic with its metadata and records. It is
+//! log id, membership, every topic with its metadata, key index and records,
+//! the producer table and the consumer positions: everything a node needs
+//! to decide the next command exactly as the node that built it would. It is
 //! held in memory whole for now; streaming it is a later optimisation.
 //! (openraft 0.10 dropped `snapshot_id` from `SnapshotMeta`: two snapshots at
 //! the same last log id hold the same state, so none is kept here.)
 
+use std::collections::BTreeMap;
 use std::io;
 use std::io::Cursor;
 
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{RaftSnapshotBuilder, Snapshot, SnapshotMeta};
-use ordo_core::{LogIndex, Record, State, TopicName, TopicState};
+use ordo_core::{
+    KeyIndex, LogIndex, Positions, ProducerId, ProducerState, Record, State, TopicName, TopicState,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::keys;
 use crate::kv::{Batch, Tree};
+use crate::persisted;
 use crate::state_machine::{Applied, StateMachineStore};
 use crate::type_config::StoreTypeConfig;
 
@@ -29,12 +35,19 @@ struct SnapshotImage<C: StoreTypeConfig> {
     last_applied: Option<LogIdOf<C>>,
     membership: StoredMembershipOf<C>,
     topics: Vec<TopicImage>,
+    // Defaults: a snapshot from before these existed had none.
+    #[serde(default)]
+    producers: BTreeMap<ProducerId, ProducerState>,
+    #[serde(default)]
+    positions: Positions,
 }
 
 #[derive(Serialize, Deserialize)]
 struct TopicImage {
     name: TopicName,
     state: TopicState,
+    #[serde(default)]
+    keys: KeyIndex,
     /// The topic's records from its start offset to its end offset, in order.
     records: Vec<Record>,
 }
@@ -61,20 +74,28 @@ fn build<C: StoreTypeConfig>(
 ) -> Result<(SnapshotMetaOf<C>, Vec<u8>), StoreError> {
     let image = {
         let _no_install = store.hold_off_installs();
-        let (topic_states, last_applied, membership) = {
+        let (decided, last_applied, membership) = {
             let published = store.read_published();
             (
-                published.state.topics.clone(),
+                published.state.clone(),
                 published.last_applied.clone(),
                 published.membership.clone(),
             )
         };
+        let State {
+            topics: topic_states,
+            mut keys,
+            producers,
+            positions,
+            ..
+        } = decided;
         let mut topics = Vec::with_capacity(topic_states.len());
         for (name, state) in topic_states {
             // Bounded by the copied end offset: records of later applies
             // are ignored, so the dump matches `last_applied` exactly.
             let records = read_topic_records(&store.shared.tree, &name, &state)?;
             topics.push(TopicImage {
+                keys: keys.remove(&name).unwrap_or_default(),
                 name,
                 state,
                 records,
@@ -84,6 +105,8 @@ fn build<C: StoreTypeConfig>(
             last_applied,
             membership,
             topics,
+            producers,
+            positions,
         }
     };
     let meta = SnapshotMeta {
@@ -164,14 +187,21 @@ pub(crate) fn install<C: StoreTypeConfig>(
             .last_log_id
             .as_ref()
             .map(|log_id| LogIndex(log_id.index())),
+        producers: image.producers,
+        positions: image.positions,
         ..State::default()
     };
     for topic in image.topics {
-        batch.insert(
-            tree,
-            &keys::topic_meta_key(&topic.name),
-            encode("topic metadata", &topic.state)?,
-        );
+        if let Some((key, key_state)) = topic
+            .keys
+            .iter()
+            .find(|(_, key_state)| key_state.last_offset >= topic.state.end_offset)
+        {
+            return Err(StoreError::BadSnapshot(format!(
+                "topic {} has key {key:?} at offset {}, past its end {}",
+                topic.name, key_state.last_offset, topic.state.end_offset
+            )));
+        }
         for record in &topic.records {
             if record.offset < topic.state.start_offset || record.offset >= topic.state.end_offset {
                 return Err(StoreError::BadSnapshot(format!(
@@ -185,8 +215,12 @@ pub(crate) fn install<C: StoreTypeConfig>(
                 encode("record", record)?,
             );
         }
+        if !topic.keys.is_empty() {
+            state.keys.insert(topic.name.clone(), topic.keys);
+        }
         state.topics.insert(topic.name, topic.state);
     }
+    persisted::write_all(&mut batch, tree, &state)?;
     batch.insert(
         tree,
         keys::LAST_APPLIED_KEY,

@@ -1,21 +1,24 @@
 //! `StateMachineStore`: openraft's state machine on either medium of `kv`.
 //! It applies committed entries with `ordo_core::apply` and persists what
-//! that decided: the records at their offsets, the changed topics' metadata
-//! and the last applied log id, all in one atomic batch per `apply` call.
+//! that decided: the records at their offsets, the changed parts of the
+//! decided state (topic metadata, key index, producer table, consumer
+//! positions; see `persisted`) and the last applied log id, all in one
+//! atomic batch per `apply` call.
 //!
 //! Two copies of the applied state live in memory. The writer's copy (behind
 //! a mutex, touched only by `apply` and snapshot install) runs ahead while a
 //! batch is being prepared; the published copy (behind a read-write lock,
 //! what readers and `applied_state` see) is updated only after the batch is
 //! on the disk. Readers therefore never see an offset whose record is not yet
-//! written. Lock order is always writer, then published.
+//! written. Lock order is always writer, then published. Both copies hold
+//! the whole decided state, key index and producer table included, so
+//! memory grows with the number of distinct keys and producers.
 //!
 //! The state machine is not flushed here: the flushed Raft log is the source
 //! of truth, and the disk recovers writes in order, so after a crash the state
 //! machine is a consistent prefix that openraft completes by re-applying the
 //! log after the persisted last applied log id.
 
-use std::collections::BTreeSet;
 use std::io;
 use std::io::Cursor;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -25,13 +28,14 @@ use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, OptionalSend, StoredMembership};
 use ordo_core::state::apply_noop;
-use ordo_core::{Command, CommandResult, LogIndex, State, TopicName, TopicState};
+use ordo_core::{CommandResult, LogIndex, State};
 use tokio::sync::watch;
 
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::keys;
 use crate::kv::{Batch, Disk, Tree};
+use crate::persisted::{self, Changes};
 use crate::snapshot;
 use crate::type_config::StoreTypeConfig;
 
@@ -51,7 +55,7 @@ impl<C: StoreTypeConfig> Clone for StateMachineStore<C> {
 
 pub(crate) struct Shared<C: StoreTypeConfig> {
     pub(crate) disk: Disk,
-    /// Records, topic metadata, last applied log id, membership.
+    /// Records, the decided state, last applied log id, membership.
     pub(crate) tree: Tree,
     /// The current snapshot.
     pub(crate) snapshot_tree: Tree,
@@ -137,7 +141,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
                 EntryPayload::Blank => apply_noop(&mut writer.state, index),
                 EntryPayload::Normal(command) => {
                     let result = ordo_core::apply(&mut writer.state, index, &command);
-                    stage_records(&mut batch, tree, &mut changes, command, &result)?;
+                    changes.stage(&mut batch, tree, command, &result)?;
                     result
                 }
                 EntryPayload::Membership(membership) => {
@@ -149,15 +153,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
             writer.last_applied = Some(log_id);
             results.push(result);
         }
-        for topic in &changes.topics {
-            if let Some(topic_state) = writer.state.topics.get(topic) {
-                batch.insert(
-                    tree,
-                    &keys::topic_meta_key(topic),
-                    encode("topic metadata", topic_state)?,
-                );
-            }
-        }
+        changes.write(&mut batch, tree, &writer.state)?;
         batch.insert(
             tree,
             keys::LAST_APPLIED_KEY,
@@ -178,14 +174,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
     fn publish(&self, writer: &Applied<C>, changes: &Changes) {
         {
             let mut published = self.write_published();
-            for topic in &changes.topics {
-                if let Some(topic_state) = writer.state.topics.get(topic) {
-                    published
-                        .state
-                        .topics
-                        .insert(topic.clone(), topic_state.clone());
-                }
-            }
+            changes.copy(&writer.state, &mut published.state);
             if changes.membership {
                 published.membership = writer.membership.clone();
             }
@@ -246,50 +235,6 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
     }
 }
 
-/// What one `apply` call changed besides records and the last applied id.
-#[derive(Default)]
-struct Changes {
-    topics: BTreeSet<TopicName>,
-    membership: bool,
-}
-
-/// Adds the records a command's result placed to the batch.
-fn stage_records(
-    batch: &mut Batch,
-    tree: &Tree,
-    changes: &mut Changes,
-    command: Command,
-    result: &CommandResult,
-) -> Result<(), StoreError> {
-    // Only a fresh append places records; a duplicate or a rejection, none.
-    let CommandResult::Appended {
-        duplicate: false, ..
-    } = result
-    else {
-        return Ok(());
-    };
-    if let Command::Append {
-        topic,
-        records,
-        timestamp_ms,
-        ..
-    } = command
-    {
-        let offsets = result.offsets();
-        debug_assert_eq!(offsets.len(), records.len(), "one offset per record");
-        for (record, offset) in records.into_iter().zip(offsets) {
-            let record = record.at(offset, timestamp_ms);
-            batch.insert(
-                tree,
-                &keys::record_key(&topic, offset),
-                encode("record", &record)?,
-            );
-        }
-        changes.topics.insert(topic);
-    }
-    Ok(())
-}
-
 /// Reads the applied state back from the state machine tree.
 fn load_applied<C: StoreTypeConfig>(tree: &Tree) -> Result<Applied<C>, StoreError> {
     let last_applied: Option<LogIdOf<C>> = match tree.get(keys::LAST_APPLIED_KEY)? {
@@ -300,16 +245,10 @@ fn load_applied<C: StoreTypeConfig>(tree: &Tree) -> Result<Applied<C>, StoreErro
         Some(bytes) => decode("membership", &bytes)?,
         None => StoredMembership::default(),
     };
-    let mut state = State {
-        last_applied: last_applied.as_ref().map(|log_id| LogIndex(log_id.index())),
-        ..State::default()
-    };
-    for item in tree.scan_prefix(&keys::topic_meta_prefix()) {
-        let (key, value) = item?;
-        let topic = keys::topic_from_meta_key(&key)?;
-        let topic_state: TopicState = decode("topic metadata", &value)?;
-        state.topics.insert(topic, topic_state);
-    }
+    let state = persisted::load_state(
+        tree,
+        last_applied.as_ref().map(|log_id| LogIndex(log_id.index())),
+    )?;
     Ok(Applied {
         state,
         last_applied,

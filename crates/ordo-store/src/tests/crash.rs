@@ -1,7 +1,8 @@
 //! The store on a memory disk, across crashes: what it reported persisted is
 //! back after a crash and reopen; what it applied without a flush comes back
 //! as a consistent prefix of its applies, never records without their
-//! metadata or metadata without its records; and a store from before a
+//! metadata or metadata without its records (nor a key index, producer or
+//! position entry without the apply that made it); and a store from before a
 //! crash cannot write into the next one.
 
 use openraft::storage::{RaftLogStorage, RaftLogStorageExt, RaftStateMachine};
@@ -11,7 +12,8 @@ use ordo_core::Offset;
 use serde_json::json;
 
 use super::support::{
-    append, apply_via_openraft, blank, log_id, membership, normal, open_on, Entry, TestConfig,
+    append, apply_via_openraft, blank, commit, decided, from_producer, keyed, log_id, membership,
+    normal, open_on, Entry, TestConfig,
 };
 use crate::{MemDisk, StateMachineStore, StoreError};
 
@@ -45,30 +47,38 @@ async fn appended_entries_and_the_vote_survive_a_crash_that_loses_everything_unf
     assert_eq!(reader.read_vote().await.expect("read vote"), Some(vote));
 }
 
-/// Three applies, each one batch, none flushed.
+/// Three applies, each one batch, none flushed, each changing records,
+/// topics, the key index, the producer table and positions.
 fn three_applies() -> Vec<Vec<Entry>> {
     vec![
         vec![
             membership(1, 1, &[1]),
             normal(1, 2, append("a", [json!(0), json!(1)])),
+            normal(1, 3, from_producer(keyed("k", "x", json!(1)), "p", 0)),
         ],
-        vec![normal(1, 3, append("b", [json!("b0")]))],
         vec![
-            normal(1, 4, append("a", [json!(2)])),
-            normal(1, 5, append("b", [json!("b1"), json!("b2")])),
+            normal(1, 4, append("b", [json!("b0")])),
+            normal(1, 5, commit("g", "a", 2, None)),
+        ],
+        vec![
+            normal(1, 6, append("a", [json!(2)])),
+            normal(1, 7, append("b", [json!("b1"), json!("b2")])),
+            normal(1, 8, from_producer(keyed("k", "x", json!(null)), "p", 1)),
+            normal(1, 9, commit("g", "a", 3, Some(Some(2)))),
         ],
     ]
 }
 
 /// Records in the state machine tree, counted on disk: with metadata
-/// consistent, exactly the records inside every topic's offsets.
+/// consistent, exactly the records inside every topic's offsets. (Every
+/// other key starts with a byte below any topic name's first; see `keys`.)
 fn records_on_disk(sm: &StateMachineStore<TestConfig>) -> usize {
     sm.shared
         .tree
         .iter()
         .keys()
         .map(|key| key.expect("scan"))
-        .filter(|key| !matches!(key.first(), Some(0x01 | 0x02)))
+        .filter(|key| key.first().is_some_and(|&byte| byte >= b'-'))
         .count()
 }
 
@@ -93,6 +103,7 @@ async fn unflushed_applies_come_back_as_a_consistent_prefix() {
         }
         let (_log, mut recovered) = open_on(&disk);
         assert_eq!(recovered.topics(), reference.topics(), "keep {keep}");
+        assert_eq!(decided(&recovered), decided(&reference), "keep {keep}");
         assert_eq!(
             recovered.applied_state().await.expect("applied state"),
             reference.applied_state().await.expect("applied state"),

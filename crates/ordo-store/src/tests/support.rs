@@ -8,7 +8,10 @@ use openraft::entry::RaftEntry;
 use openraft::type_config::alias::{EntryOf, LogIdOf};
 use openraft::vote::RaftLeaderIdExt;
 use openraft::{Membership, RaftTypeConfig};
-use ordo_core::{Command, CommandResult, NewRecord, TopicName};
+use ordo_core::{
+    Command, CommandResult, Condition, GroupName, NewRecord, Offset, Producer, ProducerId, State,
+    TopicName,
+};
 use tempfile::TempDir;
 
 use crate::{open, open_memory, LogStore, MemDisk, StateMachineStore};
@@ -104,4 +107,61 @@ pub async fn apply_via_openraft(sm: &mut StateMachineStore<TestConfig>, entries:
     use openraft::storage::RaftStateMachine;
     let stream = futures::stream::iter(entries.into_iter().map(|entry| Ok((entry, None))));
     sm.apply(stream).await.expect("apply");
+}
+
+/// One record with `key` (a `null` value makes it a tombstone).
+pub fn keyed(topic_name: &str, key: &str, value: serde_json::Value) -> Command {
+    Command::Append {
+        topic: topic(topic_name),
+        records: vec![NewRecord {
+            key: Some(key.to_owned()),
+            value,
+            headers: Default::default(),
+        }],
+        timestamp_ms: 1_700_000_000_000,
+        producer: None,
+        condition: None,
+    }
+}
+
+/// `command` (an append) sent as `id`'s append number `seq`.
+pub fn from_producer(mut command: Command, id: &str, seq: u64) -> Command {
+    if let Command::Append { producer, .. } = &mut command {
+        *producer = Some(Producer {
+            id: ProducerId::new(id).expect("valid test producer"),
+            seq,
+        });
+    }
+    command
+}
+
+/// `command` (an append) made conditional.
+pub fn only_if(mut command: Command, if_: Condition) -> Command {
+    if let Command::Append { condition, .. } = &mut command {
+        *condition = Some(if_);
+    }
+    command
+}
+
+pub fn group(name: &str) -> GroupName {
+    GroupName::new(name).expect("valid test group")
+}
+
+pub fn commit(
+    group_name: &str,
+    topic_name: &str,
+    offset: u64,
+    expected: Option<Option<u64>>,
+) -> Command {
+    Command::CommitOffset {
+        group: group(group_name),
+        topic: topic(topic_name),
+        offset: Offset(offset),
+        expected: expected.map(|e| e.map(Offset)),
+    }
+}
+
+/// The state machine's whole decided state, as readers see it.
+pub fn decided(sm: &StateMachineStore<TestConfig>) -> State {
+    sm.read_published().state.clone()
 }

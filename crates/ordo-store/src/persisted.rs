@@ -1,0 +1,235 @@
+//! The decided state on disk: which entries of `ordo_core::State` one apply
+//! call changed ([`Changes`]), writing exactly those into its batch, copying
+//! exactly those to the published state, writing a whole state (snapshot
+//! install) and reading it back ([`load_state`]).
+//!
+//! Every part of `State` is here (topic metadata, key index, producer
+//! table, consumer positions), each under its own key prefix from `keys`,
+//! so a restarted node or one that installed a snapshot decides exactly as
+//! the others do.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ordo_core::{Command, CommandResult, GroupName, LogIndex, ProducerId, State, TopicName};
+use serde::Serialize;
+
+use crate::codec::{decode, encode};
+use crate::error::StoreError;
+use crate::keys;
+use crate::kv::{Batch, Tree};
+
+/// What one `apply` call changed besides records and the last applied id.
+#[derive(Default)]
+pub(crate) struct Changes {
+    topics: BTreeSet<TopicName>,
+    keys: BTreeSet<(TopicName, String)>,
+    producers: BTreeSet<ProducerId>,
+    positions: BTreeSet<(GroupName, TopicName)>,
+    pub(crate) membership: bool,
+}
+
+impl Changes {
+    /// Notes what `command`'s `result` changed, and adds the records it
+    /// placed to the batch.
+    pub(crate) fn stage(
+        &mut self,
+        batch: &mut Batch,
+        tree: &Tree,
+        command: Command,
+        result: &CommandResult,
+    ) -> Result<(), StoreError> {
+        match (command, result) {
+            // Only a fresh append changes anything; a duplicate or a
+            // rejection changes nothing but the applied index.
+            (
+                Command::Append {
+                    topic,
+                    records,
+                    timestamp_ms,
+                    producer,
+                    ..
+                },
+                CommandResult::Appended {
+                    duplicate: false, ..
+                },
+            ) => {
+                let offsets = result.offsets();
+                debug_assert_eq!(offsets.len(), records.len(), "one offset per record");
+                for (record, offset) in records.into_iter().zip(offsets) {
+                    if let Some(key) = &record.key {
+                        self.keys.insert((topic.clone(), key.clone()));
+                    }
+                    let record = record.at(offset, timestamp_ms);
+                    batch.insert(
+                        tree,
+                        &keys::record_key(&topic, offset),
+                        encode("record", &record)?,
+                    );
+                }
+                if let Some(producer) = producer {
+                    self.producers.insert(producer.id);
+                }
+                self.topics.insert(topic);
+            }
+            (Command::CommitOffset { group, topic, .. }, CommandResult::OffsetCommitted { .. }) => {
+                self.positions.insert((group, topic));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Adds the changed entries' new values (or removals) to the batch.
+    pub(crate) fn write(
+        &self,
+        batch: &mut Batch,
+        tree: &Tree,
+        state: &State,
+    ) -> Result<(), StoreError> {
+        for topic in &self.topics {
+            let key = keys::topic_meta_key(topic);
+            put(batch, tree, &key, "topic metadata", state.topics.get(topic))?;
+        }
+        for (topic, record_key) in &self.keys {
+            let key = keys::key_index_key(topic, record_key);
+            let value = state
+                .keys
+                .get(topic)
+                .and_then(|index| index.get(record_key));
+            put(batch, tree, &key, "key index entry", value)?;
+        }
+        for id in &self.producers {
+            let key = keys::producer_key(id);
+            put(batch, tree, &key, "producer", state.producers.get(id))?;
+        }
+        for (group, topic) in &self.positions {
+            let key = keys::position_key(group, topic);
+            put(
+                batch,
+                tree,
+                &key,
+                "position",
+                state.position(group, topic).as_ref(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Copies the changed entries from `from` to `to`.
+    pub(crate) fn copy(&self, from: &State, to: &mut State) {
+        for topic in &self.topics {
+            copy_entry(&from.topics, &mut to.topics, topic);
+        }
+        for (topic, record_key) in &self.keys {
+            match from.keys.get(topic).and_then(|index| index.get(record_key)) {
+                Some(key_state) => {
+                    let index = to.keys.entry(topic.clone()).or_default();
+                    index.insert(record_key.clone(), *key_state);
+                }
+                None => remove_nested(&mut to.keys, topic, record_key),
+            }
+        }
+        for id in &self.producers {
+            copy_entry(&from.producers, &mut to.producers, id);
+        }
+        for (group, topic) in &self.positions {
+            match from.position(group, topic) {
+                Some(offset) => {
+                    let positions = to.positions.entry(group.clone()).or_default();
+                    positions.insert(topic.clone(), offset);
+                }
+                None => remove_nested(&mut to.positions, group, topic),
+            }
+        }
+    }
+}
+
+/// Adds every entry of `state` to the batch (for a tree emptied first).
+pub(crate) fn write_all(batch: &mut Batch, tree: &Tree, state: &State) -> Result<(), StoreError> {
+    for (topic, topic_state) in &state.topics {
+        let value = encode("topic metadata", topic_state)?;
+        batch.insert(tree, &keys::topic_meta_key(topic), value);
+    }
+    for (topic, index) in &state.keys {
+        for (record_key, key_state) in index {
+            let value = encode("key index entry", key_state)?;
+            batch.insert(tree, &keys::key_index_key(topic, record_key), value);
+        }
+    }
+    for (id, producer) in &state.producers {
+        batch.insert(tree, &keys::producer_key(id), encode("producer", producer)?);
+    }
+    for (group, positions) in &state.positions {
+        for (topic, offset) in positions {
+            let value = encode("position", offset)?;
+            batch.insert(tree, &keys::position_key(group, topic), value);
+        }
+    }
+    Ok(())
+}
+
+/// Reads the decided state back from the state machine tree.
+pub(crate) fn load_state(tree: &Tree, last_applied: Option<LogIndex>) -> Result<State, StoreError> {
+    let mut state = State {
+        last_applied,
+        ..State::default()
+    };
+    for item in tree.scan_prefix(&keys::topic_meta_prefix()) {
+        let (key, value) = item?;
+        let topic = keys::topic_from_meta_key(&key)?;
+        state
+            .topics
+            .insert(topic, decode("topic metadata", &value)?);
+    }
+    for item in tree.scan_prefix(&keys::key_index_prefix()) {
+        let (key, value) = item?;
+        let (topic, record_key) = keys::from_key_index_key(&key)?;
+        let index = state.keys.entry(topic).or_default();
+        index.insert(record_key, decode("key index entry", &value)?);
+    }
+    for item in tree.scan_prefix(&keys::producer_prefix()) {
+        let (key, value) = item?;
+        let id = keys::producer_from_key(&key)?;
+        state.producers.insert(id, decode("producer", &value)?);
+    }
+    for item in tree.scan_prefix(&keys::position_prefix()) {
+        let (key, value) = item?;
+        let (group, topic) = keys::from_position_key(&key)?;
+        let positions = state.positions.entry(group).or_default();
+        positions.insert(topic, decode("position", &value)?);
+    }
+    Ok(state)
+}
+
+/// Writes `value` under `key`, or removes the key if there is none.
+fn put<T: Serialize>(
+    batch: &mut Batch,
+    tree: &Tree,
+    key: &[u8],
+    what: &'static str,
+    value: Option<&T>,
+) -> Result<(), StoreError> {
+    match value {
+        Some(value) => batch.insert(tree, key, encode(what, value)?),
+        None => batch.remove(tree, key),
+    }
+    Ok(())
+}
+
+fn copy_entry<K: Ord + Clone, V: Clone>(from: &BTreeMap<K, V>, to: &mut BTreeMap<K, V>, key: &K) {
+    match from.get(key) {
+        Some(value) => to.insert(key.clone(), value.clone()),
+        None => to.remove(key),
+    };
+}
+
+/// Removes `inner` under `outer`, and `outer` too once it holds nothing
+/// (`State` keeps no empty maps).
+fn remove_nested<A: Ord, B: Ord, V>(map: &mut BTreeMap<A, BTreeMap<B, V>>, outer: &A, inner: &B) {
+    if let Some(nested) = map.get_mut(outer) {
+        nested.remove(inner);
+        if nested.is_empty() {
+            map.remove(outer);
+        }
+    }
+}
