@@ -528,6 +528,7 @@ mod tests {
         let response = |offsets: Vec<u64>| AppendResponse {
             offsets: offsets.into_iter().map(Offset).collect(),
             log_index: LogIndex(3051),
+            duplicate: false,
         };
         assert_eq!(
             append_summary(&response(vec![12]), false),

@@ -23,9 +23,11 @@ const MAX_ERROR_TEXT_CHARS: usize = 200;
 /// Whether a request may be resent after an unknown outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Safety {
-    /// Same effect however often it runs: reads, status, init.
+    /// Same effect however often it runs: reads, status, init, an
+    /// unconditional position commit.
     Idempotent,
-    /// An append: sent twice, it may append twice.
+    /// An append, or a compare-and-set of a position: sent twice, it may
+    /// take effect twice (or refuse itself the second time).
     AppendOnce,
 }
 
@@ -168,12 +170,14 @@ pub(crate) fn api_error(response: &RawResponse) -> ClientError {
             code: body.error.code,
             message: body.error.message,
             leader: body.error.leader.or(response.leader),
+            current: body.error.current,
         },
         Err(_) => ClientError::Api {
             status: response.status,
             code: format!("http_{}", response.status),
             message: body_text(&response.body),
             leader: response.leader,
+            current: None,
         },
     }
 }
@@ -238,6 +242,7 @@ mod tests {
                 code: "http_413".into(),
                 message: "length limit exceeded".into(),
                 leader: Some(2),
+                current: None,
             }
         );
     }

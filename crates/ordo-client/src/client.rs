@@ -9,9 +9,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use ordo_core::api::{
-    AppendRequest, AppendResponse, ClusterStatus, InitRequest, Member, ReadParams, ReadResponse,
+    AppendRequest, AppendResponse, ClusterStatus, CommitOffsetRequest, CommitOffsetResponse,
+    Consistency, ConsumerGroup, ConsumerOffset, InitRequest, Member, PositionParams, ReadParams,
+    ReadResponse,
 };
-use ordo_core::{NewRecord, NodeId};
+use ordo_core::{NewRecord, NodeId, Offset};
 
 use crate::addr::{encode_path_segment, normalize_addr};
 use crate::call::Safety;
@@ -150,11 +152,103 @@ impl Client {
         topic: &str,
         records: Vec<NewRecord>,
     ) -> Result<AppendResponse, ClientError> {
-        let body = serde_json::to_vec(&AppendRequest { records })
+        let request = AppendRequest {
+            records,
+            producer: None,
+            condition: None,
+        };
+        self.append_with(topic, &request).await
+    }
+
+    /// Appends with everything an append request may carry: a producer id
+    /// and seq (see [`crate::Producer`], which numbers them for you) and a
+    /// condition. A failed condition is [`ClientError::Api`] 409
+    /// `condition_failed` with what the server found in
+    /// [`ClientError::current`]. Retried only when it certainly did not
+    /// happen, like [`Client::append`].
+    pub async fn append_with(
+        &self,
+        topic: &str,
+        request: &AppendRequest,
+    ) -> Result<AppendResponse, ClientError> {
+        let body = serde_json::to_vec(request)
             .expect("an AppendRequest always serializes: string keys, JSON values");
         let path = format!("/v1/topics/{}/records", encode_path_segment(topic));
         let (addr, response) = self
             .call(Method::Post, &path, Some(body), Safety::AppendOnce)
+            .await?;
+        decode(&addr, &response.body)
+    }
+
+    /// Sets `group`'s position in `topic` (the next offset it will read).
+    /// `expected`: `None` sets it whatever it was; `Some(None)` only if the
+    /// group has no position there yet; `Some(Some(o))` only if it is `o`,
+    /// else [`ClientError::Api`] 409 `position_conflict` with the current
+    /// position in [`ClientError::current`]. An unconditional commit is
+    /// retried like a read; a compare-and-set like an append.
+    pub async fn commit_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        offset: Offset,
+        expected: Option<Option<Offset>>,
+    ) -> Result<CommitOffsetResponse, ClientError> {
+        let safety = match expected {
+            None => Safety::Idempotent,
+            Some(_) => Safety::AppendOnce,
+        };
+        let body = serde_json::to_vec(&CommitOffsetRequest { offset, expected })
+            .expect("a CommitOffsetRequest is numbers only");
+        let (addr, response) = self
+            .call(
+                Method::Put,
+                &position_path(group, topic),
+                Some(body),
+                safety,
+            )
+            .await?;
+        decode(&addr, &response.body)
+    }
+
+    /// `group`'s position in `topic`; `None` if it never committed one.
+    pub async fn consumer_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        consistency: Consistency,
+    ) -> Result<Option<Offset>, ClientError> {
+        let path = format!(
+            "{}?{}",
+            position_path(group, topic),
+            consistency_query(consistency)
+        );
+        match self
+            .call(Method::Get, &path, None, Safety::Idempotent)
+            .await
+        {
+            Ok((addr, response)) => {
+                let position: ConsumerOffset = decode(&addr, &response.body)?;
+                Ok(Some(position.offset))
+            }
+            Err(e) if e.code() == Some("position_not_found") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every position `group` committed, with each topic's end offset and
+    /// the group's lag in it.
+    pub async fn consumer_group(
+        &self,
+        group: &str,
+        consistency: Consistency,
+    ) -> Result<ConsumerGroup, ClientError> {
+        let path = format!(
+            "/v1/consumers/{}?{}",
+            encode_path_segment(group),
+            consistency_query(consistency)
+        );
+        let (addr, response) = self
+            .call(Method::Get, &path, None, Safety::Idempotent)
             .await?;
         decode(&addr, &response.body)
     }
@@ -252,6 +346,19 @@ impl Client {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn position_path(group: &str, topic: &str) -> String {
+    format!(
+        "/v1/consumers/{}/offsets/{}",
+        encode_path_segment(group),
+        encode_path_segment(topic)
+    )
+}
+
+fn consistency_query(consistency: Consistency) -> String {
+    serde_urlencoded::to_string(PositionParams { consistency })
+        .expect("PositionParams is one unit enum")
 }
 
 fn decode<T: DeserializeOwned>(addr: &str, body: &[u8]) -> Result<T, ClientError> {

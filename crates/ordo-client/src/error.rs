@@ -16,6 +16,9 @@ pub enum ClientError {
         message: String,
         /// The leader the answering node knew of, if it said.
         leader: Option<NodeId>,
+        /// For a conflict (409), what the server found instead: see
+        /// `ordo_core::api::ErrorDetail::current`.
+        current: Option<serde_json::Value>,
     },
     /// Every attempt failed in a way that was safe to retry, and the retry
     /// budget (attempts or time) ran out. For an append, nothing was appended.
@@ -48,6 +51,14 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// What a refused compare found instead (an [`ClientError::Api`] 409).
+    pub fn current(&self) -> Option<&serde_json::Value> {
+        match self {
+            ClientError::Api { current, .. } => current.as_ref(),
             _ => None,
         }
     }

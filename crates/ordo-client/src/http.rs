@@ -48,6 +48,7 @@ impl Transport for ReqwestTransport {
             let builder = match request.method {
                 Method::Get => self.http.get(&request.url),
                 Method::Post => self.http.post(&request.url),
+                Method::Put => self.http.put(&request.url),
             };
             let mut builder = builder.timeout(request.timeout);
             if let Some(body) = request.body {

@@ -5,6 +5,8 @@
 //! - `call`: the retry loop, and the single place that decides what is safe
 //!   to resend (reads always; appends only when they certainly did not
 //!   happen).
+//! - `producer`: [`Producer`], the idempotent producer: numbers appends
+//!   and resends one whose outcome is unknown with the same seq.
 //! - `routing`: which node to ask next (leader hint, last node that
 //!   answered, failover order). Pure.
 //! - `retry`: the retry budget and backoff ([`RetryPolicy`]). Pure.
@@ -18,11 +20,13 @@ mod call;
 pub mod client;
 pub mod error;
 pub mod http;
+pub mod producer;
 pub mod retry;
 mod routing;
 pub mod transport;
 
 pub use client::{Client, ClientBuilder, DEFAULT_REQUEST_TIMEOUT};
 pub use error::ClientError;
+pub use producer::Producer;
 pub use retry::RetryPolicy;
 pub use transport::{RawRequest, RawResponse, Transport, TransportError};

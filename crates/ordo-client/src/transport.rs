@@ -20,6 +20,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum Method {
     Get,
     Post,
+    Put,
 }
 
 /// One HTTP request to one node.

@@ -1,11 +1,15 @@
 //! The HTTP API's wire types (contract v1), shared by the server and the
 //! client so the two cannot drift apart.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
+use crate::condition::Condition;
+use crate::consumer::GroupName;
 use crate::ids::{LogIndex, NodeId, Offset};
+use crate::producer::Producer;
 use crate::record::{NewRecord, Record};
+use crate::topic::TopicName;
 
 /// The header every response carries: the node id this node believes leads.
 pub const LEADER_HEADER: &str = "ordo-leader";
@@ -15,6 +19,14 @@ pub const LEADER_HEADER: &str = "ordo-leader";
 #[serde(deny_unknown_fields)]
 pub struct AppendRequest {
     pub records: Vec<NewRecord>,
+    /// Makes the append idempotent: a retry with the same id and seq is
+    /// answered with the original offsets and appends nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub producer: Option<Producer>,
+    /// Makes the append conditional: if it does not hold, 409 and nothing
+    /// is appended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
 }
 
 /// The answer to an acknowledged append: one offset per record, in order, and
@@ -23,6 +35,10 @@ pub struct AppendRequest {
 pub struct AppendResponse {
     pub offsets: Vec<Offset>,
     pub log_index: LogIndex,
+    /// True when this was a producer's retry of an append already applied:
+    /// the offsets and log index are the original's, and nothing was appended.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
 }
 
 /// How fresh a read must be.
@@ -56,6 +72,67 @@ pub struct ReadResponse {
     pub next_offset: Offset,
     /// The topic's end: the offset the next appended record will get.
     pub end_offset: Offset,
+}
+
+/// `GET /v1/consumers/{group}/offsets/{topic}` and
+/// `GET /v1/consumers/{group}` query parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PositionParams {
+    #[serde(default)]
+    pub consistency: Consistency,
+}
+
+/// A consumer group's position in one topic: the next offset it will read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerOffset {
+    pub offset: Offset,
+}
+
+/// `PUT /v1/consumers/{group}/offsets/{topic}`. `expected` absent sets the
+/// position unconditionally; `null` sets it only if the group has none yet;
+/// an offset sets it only if that is the group's position now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitOffsetRequest {
+    pub offset: Offset,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_field"
+    )]
+    pub expected: Option<Option<Offset>>,
+}
+
+/// A present field, even `null`, is `Some`; `default` makes an absent one `None`.
+fn present_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Offset>>, D::Error> {
+    Option::<Offset>::deserialize(d).map(Some)
+}
+
+/// The answer to a committed position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitOffsetResponse {
+    pub offset: Offset,
+    pub log_index: LogIndex,
+}
+
+/// `GET /v1/consumers/{group}`: the group's position in every topic it
+/// committed one for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerGroup {
+    pub group: GroupName,
+    pub topics: BTreeMap<TopicName, TopicPosition>,
+}
+
+/// One topic's position, end and lag for a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicPosition {
+    /// The next offset the group will read.
+    pub offset: Offset,
+    /// The offset the next appended record will get.
+    pub end_offset: Offset,
+    /// Records appended that the group has not read: `end_offset - offset`.
+    pub lag_records: u64,
 }
 
 /// `POST /v1/cluster/init`: with no members, the node's configured peers (or
@@ -121,4 +198,12 @@ pub struct ErrorDetail {
     /// The leader this node knows of, when the error is about leadership.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<NodeId>,
+    /// What a failed compare found instead, when the error is a conflict:
+    /// `condition_failed` carries `{"next_offset": N}` or
+    /// `{"key_last_offset": N | null}`; `position_conflict` carries
+    /// `{"offset": N | null}`; `sequence_out_of_order` carries
+    /// `{"expected_seq": N}` or `{"last_seq": N}` (and the `topic` that seq
+    /// went to, if another one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<serde_json::Value>,
 }

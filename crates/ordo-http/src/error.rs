@@ -5,8 +5,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use serde_json::{json, Value};
+
 use ordo_core::api::{ErrorBody, ErrorDetail};
-use ordo_core::NodeId;
+use ordo_core::{AppendError, NodeId, Rejection};
 use ordo_node::NodeError;
 
 /// Seconds a client should wait before retrying after a 503.
@@ -18,6 +20,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub leader: Option<NodeId>,
+    /// What a failed compare found instead (see `ErrorDetail::current`).
+    pub current: Option<Value>,
 }
 
 impl ApiError {
@@ -27,6 +31,7 @@ impl ApiError {
             code,
             message: message.into(),
             leader: None,
+            current: None,
         }
     }
 
@@ -39,7 +44,12 @@ impl From<NodeError> for ApiError {
     fn from(e: NodeError) -> Self {
         let message = e.to_string();
         let (status, code, leader) = match e {
+            NodeError::Rejected { rejection } => return ApiError::from(rejection),
             NodeError::TopicNotFound { .. } => (StatusCode::NOT_FOUND, "topic_not_found", None),
+            NodeError::PositionNotFound { .. } => {
+                (StatusCode::NOT_FOUND, "position_not_found", None)
+            }
+            NodeError::GroupNotFound { .. } => (StatusCode::NOT_FOUND, "group_not_found", None),
             NodeError::OffsetOutOfRange { .. } => {
                 (StatusCode::BAD_REQUEST, "offset_out_of_range", None)
             }
@@ -59,10 +69,68 @@ impl From<NodeError> for ApiError {
             }
         };
         ApiError {
-            status,
-            code,
-            message,
             leader,
+            ..ApiError::new(status, code, message)
+        }
+    }
+}
+
+/// The state machine's refusals. Each appended or changed nothing; a
+/// conflict carries what was found, so the client can decide again.
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        let message = rejection.to_string();
+        let (status, code, current) = match rejection {
+            Rejection::ConditionFailed { current, .. } => (
+                StatusCode::CONFLICT,
+                "condition_failed",
+                Some(serde_json::to_value(current).expect("a Current always serializes")),
+            ),
+            Rejection::SequenceSkipped { expected } => (
+                StatusCode::CONFLICT,
+                "sequence_out_of_order",
+                Some(json!({ "expected_seq": expected })),
+            ),
+            Rejection::SequenceWentBack { last_seq } => (
+                StatusCode::CONFLICT,
+                "sequence_out_of_order",
+                Some(json!({ "last_seq": last_seq })),
+            ),
+            Rejection::SequenceReused { seq, topic } => (
+                StatusCode::CONFLICT,
+                "sequence_out_of_order",
+                Some(json!({ "last_seq": seq, "topic": topic })),
+            ),
+            Rejection::PositionConflict { current } => (
+                StatusCode::CONFLICT,
+                "position_conflict",
+                Some(json!({ "offset": current })),
+            ),
+            Rejection::TopicNotFound { .. } => (StatusCode::NOT_FOUND, "topic_not_found", None),
+            Rejection::OffsetBeyondEnd { end_offset } => (
+                StatusCode::BAD_REQUEST,
+                "offset_out_of_range",
+                Some(json!({ "end_offset": end_offset })),
+            ),
+        };
+        ApiError {
+            current,
+            ..ApiError::new(status, code, message)
+        }
+    }
+}
+
+/// The core's edge checks on an append.
+impl From<AppendError> for ApiError {
+    fn from(e: AppendError) -> Self {
+        let message = e.to_string();
+        match e {
+            AppendError::NoRecords => ApiError::bad_request("empty_records", message),
+            AppendError::TooManyRecords { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_records", message)
+            }
+            AppendError::Record { .. } => ApiError::bad_request("invalid_record", message),
+            AppendError::NoSingleKey { .. } => ApiError::bad_request("invalid_condition", message),
         }
     }
 }
@@ -74,6 +142,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_string(),
                 message: self.message,
                 leader: self.leader,
+                current: self.current,
             },
         };
         let mut response = (self.status, Json(body)).into_response();
@@ -90,6 +159,79 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ordo_core::{Condition, Current, Offset, TopicName};
+
+    fn rejected(rejection: Rejection) -> ApiError {
+        ApiError::from(NodeError::Rejected { rejection })
+    }
+
+    #[test]
+    fn conflicts_are_409_and_say_what_was_found() {
+        let failed = rejected(Rejection::ConditionFailed {
+            condition: Condition::KeyAbsent,
+            current: Current::KeyLastOffset(Some(Offset(3))),
+        });
+        assert_eq!(
+            (failed.status, failed.code),
+            (StatusCode::CONFLICT, "condition_failed")
+        );
+        assert_eq!(failed.current, Some(json!({"key_last_offset": 3})));
+        let failed = rejected(Rejection::ConditionFailed {
+            condition: Condition::ExpectedOffset(Offset(1)),
+            current: Current::NextOffset(Offset(2)),
+        });
+        assert_eq!(failed.current, Some(json!({"next_offset": 2})));
+
+        for (rejection, current) in [
+            (
+                Rejection::SequenceSkipped { expected: 3 },
+                json!({"expected_seq": 3}),
+            ),
+            (
+                Rejection::SequenceWentBack { last_seq: 2 },
+                json!({"last_seq": 2}),
+            ),
+            (
+                Rejection::SequenceReused {
+                    seq: 0,
+                    topic: TopicName::new("t").unwrap(),
+                },
+                json!({"last_seq": 0, "topic": "t"}),
+            ),
+        ] {
+            let error = rejected(rejection);
+            assert_eq!(
+                (error.status, error.code),
+                (StatusCode::CONFLICT, "sequence_out_of_order")
+            );
+            assert_eq!(error.current, Some(current));
+        }
+
+        let conflict = rejected(Rejection::PositionConflict { current: None });
+        assert_eq!(
+            (conflict.status, conflict.code),
+            (StatusCode::CONFLICT, "position_conflict")
+        );
+        assert_eq!(conflict.current, Some(json!({"offset": null})));
+    }
+
+    #[test]
+    fn a_position_past_the_end_is_bad_input_and_an_unknown_topic_not_found() {
+        let beyond = rejected(Rejection::OffsetBeyondEnd {
+            end_offset: Offset(4),
+        });
+        assert_eq!(
+            (beyond.status, beyond.code),
+            (StatusCode::BAD_REQUEST, "offset_out_of_range")
+        );
+        let missing = rejected(Rejection::TopicNotFound {
+            topic: TopicName::new("t").unwrap(),
+        });
+        assert_eq!(
+            (missing.status, missing.code),
+            (StatusCode::NOT_FOUND, "topic_not_found")
+        );
+    }
 
     #[test]
     fn unavailable_carries_retry_after_and_outcome_unknown_is_not_503() {

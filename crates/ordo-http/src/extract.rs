@@ -7,13 +7,37 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
-use ordo_core::TopicName;
+use ordo_core::{GroupName, TopicName};
 
 /// The `{topic}` path segment, validated (a segment that is not even UTF-8
 /// after percent-decoding is refused the same way).
 pub fn topic(path: Result<Path<String>, PathRejection>) -> Result<TopicName, ApiError> {
     let Path(raw) =
         path.map_err(|rejection| ApiError::bad_request("invalid_topic", rejection.body_text()))?;
+    parse_topic(raw)
+}
+
+/// The `{group}` and `{topic}` path segments of a consumer position.
+pub fn group_and_topic(
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<(GroupName, TopicName), ApiError> {
+    let Path((group, topic)) =
+        path.map_err(|rejection| ApiError::bad_request("invalid_path", rejection.body_text()))?;
+    Ok((parse_group(group)?, parse_topic(topic)?))
+}
+
+/// The `{group}` path segment, validated.
+pub fn group(path: Result<Path<String>, PathRejection>) -> Result<GroupName, ApiError> {
+    let Path(raw) =
+        path.map_err(|rejection| ApiError::bad_request("invalid_group", rejection.body_text()))?;
+    parse_group(raw)
+}
+
+fn parse_group(raw: String) -> Result<GroupName, ApiError> {
+    GroupName::new(raw).map_err(|e| ApiError::bad_request("invalid_group", e.to_string()))
+}
+
+fn parse_topic(raw: String) -> Result<TopicName, ApiError> {
     TopicName::new(raw).map_err(|e| ApiError::bad_request("invalid_topic", e.to_string()))
 }
 

@@ -1,7 +1,7 @@
 //! `NodeError`: everything a client request can fail with at the node layer.
 //! The HTTP layer maps each variant to one status and error code.
 
-use ordo_core::{NodeId, Offset};
+use ordo_core::{NodeId, Offset, Rejection};
 use serde::{Deserialize, Serialize};
 
 /// Serializable because a leader's answer to a forwarded request carries it
@@ -16,6 +16,15 @@ pub enum NodeError {
         from: Offset,
         end_offset: Offset,
     },
+    /// The state machine refused the command (a failed condition, a
+    /// producer sequence out of order, a position conflict). It used up a
+    /// log index and changed nothing.
+    #[error("{rejection}")]
+    Rejected { rejection: Rejection },
+    #[error("group {group} has no position in topic {topic}")]
+    PositionNotFound { group: String, topic: String },
+    #[error("group {group} has no positions")]
+    GroupNotFound { group: String },
     /// No leader is known, or the leader is unreachable. Nothing was appended.
     #[error("no leader is available: {reason}")]
     NoLeader {

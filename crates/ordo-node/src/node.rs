@@ -21,9 +21,12 @@ use crate::routing::{LeaderAnswer, LeaderOp};
 use crate::rpc::{self, DecodeError, ForwardReply, ForwardRequest, ReadIndexReply, RpcKind};
 use crate::transport::Transport;
 use crate::types::{LogStore, Raft, StateMachine, TypeConfig};
-use ordo_core::api::{AppendResponse, Consistency, ReadParams, ReadResponse};
+use ordo_core::api::{
+    AppendRequest, AppendResponse, CommitOffsetRequest, CommitOffsetResponse, Consistency,
+    ConsumerGroup, ConsumerOffset, ReadParams, ReadResponse, TopicPosition,
+};
 use ordo_core::limits::{MAX_READ_BYTES, MAX_READ_LIMIT};
-use ordo_core::{Command, CommandResult, LogIndex, NewRecord, NodeId, TopicName};
+use ordo_core::{Command, CommandResult, GroupName, LogIndex, NodeId, TopicName};
 
 pub struct Node {
     pub(crate) config: NodeConfig,
@@ -140,36 +143,126 @@ impl Node {
         }
     }
 
-    /// Appends `records` to `topic`: acknowledged once a majority has the
-    /// entry durably and it has been applied here or on the leader.
+    /// Appends the request's records to `topic`, with its producer and
+    /// condition: acknowledged once a majority has the entry durably and it
+    /// has been applied here or on the leader. A refusal by the state
+    /// machine is `NodeError::Rejected`, and appended nothing.
     pub async fn append(
         &self,
         topic: TopicName,
-        records: Vec<NewRecord>,
+        request: AppendRequest,
     ) -> Result<AppendResponse, NodeError> {
         let command = Command::Append {
             topic,
-            records,
+            records: request.records,
             timestamp_ms: 0, // stamped by the leader in `propose_local`
-            producer: None,
-            condition: None,
+            producer: request.producer,
+            condition: request.condition,
         };
-        match self.route(LeaderOp::Propose(command)).await? {
-            LeaderAnswer::Applied(CommandResult::Appended {
-                first_offset,
-                count,
-                log_index,
-                ..
-            }) => Ok(AppendResponse {
-                offsets: (first_offset.0..first_offset.0 + count)
-                    .map(ordo_core::Offset)
-                    .collect(),
-                log_index,
+        match self.propose(command).await? {
+            result @ CommandResult::Appended { duplicate, .. } => Ok(AppendResponse {
+                offsets: result.offsets(),
+                log_index: result.log_index(),
+                duplicate,
             }),
             other => Err(NodeError::internal(format!(
                 "append answered as {other:?}, not as an append"
             ))),
         }
+    }
+
+    /// Sets `group`'s position in `topic` through the log, so it survives
+    /// any failover; `expected` makes it a compare-and-set (see
+    /// `Command::CommitOffset`).
+    pub async fn commit_offset(
+        &self,
+        group: GroupName,
+        topic: TopicName,
+        request: CommitOffsetRequest,
+    ) -> Result<CommitOffsetResponse, NodeError> {
+        let command = Command::CommitOffset {
+            group,
+            topic,
+            offset: request.offset,
+            expected: request.expected,
+        };
+        match self.propose(command).await? {
+            CommandResult::OffsetCommitted { log_index } => Ok(CommitOffsetResponse {
+                offset: request.offset,
+                log_index,
+            }),
+            other => Err(NodeError::internal(format!(
+                "position commit answered as {other:?}"
+            ))),
+        }
+    }
+
+    /// Proposes `command` through the leader; a rejection is an error.
+    async fn propose(&self, command: Command) -> Result<CommandResult, NodeError> {
+        match self.route(LeaderOp::Propose(command)).await? {
+            LeaderAnswer::Applied(CommandResult::Rejected { rejection, .. }) => {
+                Err(NodeError::Rejected { rejection })
+            }
+            LeaderAnswer::Applied(result) => Ok(result),
+            other => Err(NodeError::internal(format!(
+                "a proposal answered as {other:?}"
+            ))),
+        }
+    }
+
+    /// `group`'s position in `topic`, as fresh as `consistency` asks.
+    pub async fn consumer_offset(
+        &self,
+        group: &GroupName,
+        topic: &TopicName,
+        consistency: Consistency,
+    ) -> Result<ConsumerOffset, NodeError> {
+        self.read_barrier(consistency).await?;
+        let offset = self
+            .state_machine
+            .consumer_offset(group, topic)
+            .ok_or_else(|| NodeError::PositionNotFound {
+                group: group.to_string(),
+                topic: topic.to_string(),
+            })?;
+        Ok(ConsumerOffset { offset })
+    }
+
+    /// Every position `group` committed, with each topic's end and the
+    /// group's lag in it, as fresh as `consistency` asks.
+    pub async fn consumer_group(
+        &self,
+        group: &GroupName,
+        consistency: Consistency,
+    ) -> Result<ConsumerGroup, NodeError> {
+        self.read_barrier(consistency).await?;
+        let positions = self.state_machine.consumer_offsets(group);
+        if positions.is_empty() {
+            return Err(NodeError::GroupNotFound {
+                group: group.to_string(),
+            });
+        }
+        let topics = positions
+            .into_iter()
+            .map(|(topic, offset)| {
+                // A position names a topic that existed; topics are never
+                // removed, so a missing one reads as empty.
+                let end_offset = self
+                    .state_machine
+                    .topic(&topic)
+                    .map_or(offset, |state| state.end_offset);
+                let position = TopicPosition {
+                    offset,
+                    end_offset,
+                    lag_records: end_offset.0.saturating_sub(offset.0),
+                };
+                (topic, position)
+            })
+            .collect();
+        Ok(ConsumerGroup {
+            group: group.clone(),
+            topics,
+        })
     }
 
     /// Proposes on this node, which must be the leader.
@@ -217,21 +310,7 @@ impl Node {
         topic: &TopicName,
         params: &ReadParams,
     ) -> Result<ReadResponse, NodeError> {
-        #[cfg(feature = "mutants")]
-        let skip_read_index = crate::mutants::stale_linearizable_read();
-        #[cfg(not(feature = "mutants"))]
-        let skip_read_index = false;
-        if params.consistency == Consistency::Linearizable && !skip_read_index {
-            let read_index = match self.route(LeaderOp::ReadIndex).await? {
-                LeaderAnswer::ReadIndex(index) => LogIndex(index),
-                other => {
-                    return Err(NodeError::internal(format!(
-                        "read index answered as {other:?}"
-                    )))
-                }
-            };
-            self.wait_applied(read_index).await?;
-        }
+        self.read_barrier(params.consistency).await?;
         let limit = params
             .limit
             .unwrap_or(MAX_READ_LIMIT)
@@ -260,6 +339,28 @@ impl Node {
             next_offset,
             end_offset: page.end_offset,
         })
+    }
+
+    /// Before a read: for `linearizable`, makes sure this node has applied
+    /// everything committed before the read began (the leader's read index);
+    /// `local` reads go ahead at once.
+    async fn read_barrier(&self, consistency: Consistency) -> Result<(), NodeError> {
+        #[cfg(feature = "mutants")]
+        let skip_read_index = crate::mutants::stale_linearizable_read();
+        #[cfg(not(feature = "mutants"))]
+        let skip_read_index = false;
+        if consistency == Consistency::Local || skip_read_index {
+            return Ok(());
+        }
+        let read_index = match self.route(LeaderOp::ReadIndex).await? {
+            LeaderAnswer::ReadIndex(index) => LogIndex(index),
+            other => {
+                return Err(NodeError::internal(format!(
+                    "read index answered as {other:?}"
+                )))
+            }
+        };
+        self.wait_applied(read_index).await
     }
 
     pub(crate) async fn local_read_index(&self) -> Result<u64, NodeError> {

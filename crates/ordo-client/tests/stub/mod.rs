@@ -2,6 +2,9 @@
 //! script says and counts what it received, so tests can assert exactly how
 //! many requests the client sent where.
 
+// Each test binary uses only part of the stub.
+#![allow(dead_code)]
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,6 +67,9 @@ type Script = dyn Fn(&str, &str, usize) -> Reply + Send + Sync;
 struct Shared {
     script: Box<Script>,
     seen: Mutex<Vec<Seen>>,
+    /// The JSON body of each received request that had one, with its
+    /// method and path.
+    bodies: Mutex<Vec<(Seen, serde_json::Value)>>,
 }
 
 /// A running stub node.
@@ -81,6 +87,7 @@ impl Stub {
         let shared = Arc::new(Shared {
             script: Box::new(script),
             seen: Mutex::new(Vec::new()),
+            bodies: Mutex::new(Vec::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -106,6 +113,18 @@ impl Stub {
     pub fn seen(&self) -> Vec<Seen> {
         self.shared.seen.lock().unwrap().clone()
     }
+
+    /// The JSON bodies received with `method` on paths starting with `prefix`.
+    pub fn bodies(&self, method: &str, prefix: &str) -> Vec<serde_json::Value> {
+        self.shared
+            .bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((m, p), _)| m == method && p.starts_with(prefix))
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
@@ -124,6 +143,13 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         seen.push((method.clone(), path.clone()));
         n
     };
+    let bytes = axum::body::to_bytes(request.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    if let Ok(body) = serde_json::from_slice(&bytes) {
+        let seen = (method.clone(), path.clone());
+        shared.bodies.lock().unwrap().push((seen, body));
+    }
     let reply = (shared.script)(&method, &path, n);
     tokio::time::sleep(reply.delay).await;
     let mut response = Response::builder()

@@ -2,6 +2,7 @@
 //! layers each group of routes runs under.
 
 mod cluster;
+mod consumers;
 mod ops;
 mod raft;
 mod records;
@@ -21,6 +22,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/topics/{topic}/records",
             post(records::append).get(records::read),
         )
+        .route(
+            "/v1/consumers/{group}/offsets/{topic}",
+            get(consumers::get_offset).put(consumers::commit_offset),
+        )
+        .route("/v1/consumers/{group}", get(consumers::group))
         .route("/v1/cluster", get(cluster::status))
         .route("/v1/cluster/init", post(cluster::init))
         .route("/healthz", get(ops::healthz))

@@ -2,13 +2,13 @@
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::Json;
 
 use crate::error::ApiError;
 use crate::{extract, AppState};
 use ordo_core::api::{AppendRequest, AppendResponse, ReadParams, ReadResponse};
-use ordo_core::limits::{MAX_READ_LIMIT, MAX_RECORDS_PER_APPEND};
+use ordo_core::limits::MAX_READ_LIMIT;
+use ordo_core::validate_append;
 
 pub async fn append(
     State(state): State<AppState>,
@@ -17,28 +17,8 @@ pub async fn append(
 ) -> Result<Json<AppendResponse>, ApiError> {
     let topic = extract::topic(topic)?;
     let request = extract::json(body)?;
-    if request.records.is_empty() {
-        return Err(ApiError::bad_request(
-            "empty_records",
-            "an append needs at least one record",
-        ));
-    }
-    if request.records.len() > MAX_RECORDS_PER_APPEND {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_records",
-            format!(
-                "{} records in one append; the limit is {MAX_RECORDS_PER_APPEND}",
-                request.records.len()
-            ),
-        ));
-    }
-    for (i, record) in request.records.iter().enumerate() {
-        record
-            .validate()
-            .map_err(|e| ApiError::bad_request("invalid_record", format!("record {i}: {e}")))?;
-    }
-    let response = state.node.append(topic, request.records).await?;
+    validate_append(&request.records, request.condition)?;
+    let response = state.node.append(topic, request).await?;
     Ok(Json(response))
 }
 
