@@ -7,6 +7,9 @@
 //!
 //! - `support`: the cluster harness, bounded waits, whole-log reads.
 //! - `ordering`: one total order of offsets, the same log on every node.
+//! - `conditions`: conditional appends and idempotent producers, across a
+//!   leader crash.
+//! - `positions`: consumer positions, compare-and-set, surviving failover.
 //! - `failover`: a leader crash under load loses nothing and heals fast.
 //! - `restart`: crashes and restarts of all nodes or of one follower.
 //! - `operations`: the `ordo-leader` header and `/readyz`.
@@ -15,6 +18,8 @@
 
 #[path = "cluster/bad_input.rs"]
 mod bad_input;
+#[path = "cluster/conditions.rs"]
+mod conditions;
 #[path = "cluster/failover.rs"]
 mod failover;
 #[path = "cluster/garbage.rs"]
@@ -23,6 +28,8 @@ mod garbage;
 mod operations;
 #[path = "cluster/ordering.rs"]
 mod ordering;
+#[path = "cluster/positions.rs"]
+mod positions;
 #[path = "cluster/restart.rs"]
 mod restart;
 #[path = "cluster/support.rs"]

@@ -7,8 +7,8 @@
 
 use ordo_core::api::{Consistency, ErrorBody};
 use ordo_core::limits::{
-    MAX_HEADERS_PER_RECORD, MAX_KEY_BYTES, MAX_RECORDS_PER_APPEND, MAX_REQUEST_BODY_BYTES,
-    MAX_TOPIC_NAME_BYTES,
+    MAX_HEADERS_PER_RECORD, MAX_KEY_BYTES, MAX_PRODUCER_ID_BYTES, MAX_RECORDS_PER_APPEND,
+    MAX_REQUEST_BODY_BYTES, MAX_TOPIC_NAME_BYTES,
 };
 use ordo_core::NodeId;
 use reqwest::Method;
@@ -405,4 +405,181 @@ async fn a_topic_name_that_is_not_utf8_is_refused_with_a_json_error() {
         assert!(!body.error.code.is_empty(), "{what}: an empty code");
     }
     assert_nothing_appended(&cluster).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_producers_conditions_and_positions_are_refused_and_change_nothing() {
+    let cluster = cluster_with_one_record().await;
+    let append = |what: &str, fields: serde_json::Value, status, code| {
+        let mut body = json!({"records": [{"key": "k", "value": 1}]});
+        body.as_object_mut()
+            .expect("an object")
+            .extend(fields.as_object().expect("an object").clone());
+        Case::append(what, body.to_string(), status, code)
+    };
+    let position = |group: &str, topic: &str| format!("/v1/consumers/{group}/offsets/{topic}");
+    let commit = |what, path: String, body: &str, status, code| {
+        let body = Some(("application/json", body.as_bytes().to_vec()));
+        Case::new(what, Method::PUT, path, body, status, code)
+    };
+    let producer_case = |what, producer: serde_json::Value| {
+        append(what, json!({ "producer": producer }), 400, "invalid_body")
+    };
+    let cases = vec![
+        producer_case("a producer id with a space", json!({"id": "a b", "seq": 0})),
+        producer_case("an empty producer id", json!({"id": "", "seq": 0})),
+        producer_case(
+            "a producer id over the limit",
+            json!({"id": "p".repeat(MAX_PRODUCER_ID_BYTES + 1), "seq": 0}),
+        ),
+        producer_case("a negative seq", json!({"id": "p", "seq": -1})),
+        producer_case(
+            "a seq past u64",
+            serde_json::from_str(r#"{"id": "p", "seq": 18446744073709551616}"#).expect("JSON"),
+        ),
+        producer_case("a fractional seq", json!({"id": "p", "seq": 1.5})),
+        producer_case("a producer without a seq", json!({"id": "p"})),
+        producer_case(
+            "an unknown producer field",
+            json!({"id": "p", "seq": 0, "epoch": 1}),
+        ),
+        append(
+            "two conditions at once",
+            json!({"condition": {"key_absent": true, "expected_offset": 1}}),
+            400,
+            "invalid_body",
+        ),
+        append(
+            "key_absent false",
+            json!({"condition": {"key_absent": false}}),
+            400,
+            "invalid_body",
+        ),
+        append(
+            "a negative expected offset",
+            json!({"condition": {"expected_offset": -1}}),
+            400,
+            "invalid_body",
+        ),
+        append(
+            "an unknown condition",
+            json!({"condition": {"key_present": true}}),
+            400,
+            "invalid_body",
+        ),
+        Case::append(
+            "key_absent without a key",
+            r#"{"records":[{"value":1}],"condition":{"key_absent":true}}"#,
+            400,
+            "invalid_condition",
+        ),
+        Case::append(
+            "key_last_offset over two keys",
+            r#"{"records":[{"key":"a","value":1},{"key":"b","value":2}],
+                "condition":{"key_last_offset":0}}"#,
+            400,
+            "invalid_condition",
+        ),
+        commit(
+            "a position past the topic's end",
+            position("g", TOPIC),
+            r#"{"offset": 2}"#,
+            400,
+            "offset_out_of_range",
+        ),
+        commit(
+            "a position in a topic that does not exist",
+            position("g", "never-written"),
+            r#"{"offset": 0}"#,
+            404,
+            "topic_not_found",
+        ),
+        commit(
+            "a negative position",
+            position("g", TOPIC),
+            r#"{"offset": -1}"#,
+            400,
+            "invalid_body",
+        ),
+        commit(
+            "a position without an offset",
+            position("g", TOPIC),
+            r#"{"expected": null}"#,
+            400,
+            "invalid_body",
+        ),
+        commit(
+            "an unknown position field",
+            position("g", TOPIC),
+            r#"{"offset": 0, "force": true}"#,
+            400,
+            "invalid_body",
+        ),
+        commit(
+            "an invalid group name",
+            position("a%20b", TOPIC),
+            r#"{"offset": 0}"#,
+            400,
+            "invalid_group",
+        ),
+        commit(
+            "an invalid topic name in a position",
+            position("g", "a%20b"),
+            r#"{"offset": 0}"#,
+            400,
+            "invalid_topic",
+        ),
+        Case::get(
+            "a position never committed",
+            position("g", TOPIC),
+            404,
+            "position_not_found",
+        ),
+        Case::get(
+            "a group with no positions",
+            "/v1/consumers/g",
+            404,
+            "group_not_found",
+        ),
+        Case::get(
+            "an unknown consistency for a position",
+            format!("{}?consistency=eventual", position("g", TOPIC)),
+            400,
+            "invalid_query",
+        ),
+    ];
+    let http = http();
+    let ids = cluster.ids();
+    for (i, case) in cases.iter().enumerate() {
+        assert_refused(&cluster, &http, ids[i % ids.len()], case).await;
+    }
+    assert_nothing_appended(&cluster).await;
+    for id in ids {
+        let position = cluster
+            .client_for(id)
+            .consumer_offset("g", TOPIC, Consistency::Linearizable)
+            .await
+            .unwrap_or_else(|e| panic!("reading g's position from node {id}: {e}"));
+        assert_eq!(
+            position, None,
+            "node {id}: no refused commit set a position"
+        );
+    }
+    // No refused append used up producer p's first seq.
+    let ack = cluster
+        .client()
+        .append_with(
+            "producer-after-refusals",
+            &ordo_core::api::AppendRequest {
+                records: vec![record(1)],
+                producer: Some(ordo_core::Producer {
+                    id: ordo_core::ProducerId::new("p").expect("valid"),
+                    seq: 0,
+                }),
+                condition: None,
+            },
+        )
+        .await
+        .expect("producer p's first append");
+    assert!(!ack.duplicate);
 }
