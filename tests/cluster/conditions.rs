@@ -197,3 +197,83 @@ async fn the_client_producer_appends_exactly_once_through_a_leader_crash() {
     let expected: Vec<Value> = (0..10).map(|i| json!(format!("entry-{i}"))).collect();
     assert_eq!(values, expected, "every entry once, in order");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producers_keys_and_positions_survive_every_node_crashing_and_restarting() {
+    // Snapshots every few entries, so the restarted nodes rebuild part of
+    // what was decided from a snapshot and part from the log.
+    let mut cluster = TestCluster::start_with_env(&[("ORDO_SNAPSHOT_EVERY_ENTRIES", "10")]).await;
+    let client = cluster.client();
+    let mut acks = Vec::new();
+    for seq in 0..4 {
+        let request = from_producer(vec![record(format!("p-{seq}"))], "p", seq);
+        acks.push(client.append_with("t", &request).await.expect("an append"));
+    }
+    let claim = AppendRequest {
+        records: vec![keyed("jane", json!("alice"))],
+        producer: None,
+        condition: Some(Condition::KeyAbsent),
+    };
+    let claimed = client.append_with("t", &claim).await.expect("the claim");
+    client
+        .commit_offset("g", "t", ordo_core::Offset(2), None)
+        .await
+        .expect("a position");
+    for i in 0..25 {
+        client
+            .append("filler", vec![record(i)])
+            .await
+            .expect("a filler append");
+    }
+
+    let status = client.cluster_status().await.expect("the cluster's status");
+    assert!(
+        status.snapshot_index.is_some(),
+        "a snapshot was taken: {status:?}"
+    );
+    for id in cluster.ids() {
+        cluster
+            .nodes
+            .kill(id)
+            .expect("SIGKILLing a node")
+            .expect("the node was running");
+    }
+    for id in cluster.ids() {
+        cluster.nodes.start_node(id).expect("restarting a node");
+    }
+    cluster.wait_for_leader().await;
+
+    let retry = client
+        .append_with("t", &from_producer(vec![record("p-3")], "p", 3))
+        .await
+        .expect("the retry after the restart");
+    assert_eq!(
+        (retry.offsets.clone(), retry.log_index, retry.duplicate),
+        (acks[3].offsets.clone(), acks[3].log_index, true),
+        "the producer table survived"
+    );
+    let skipped = client
+        .append_with("t", &from_producer(vec![record("x")], "p", 5))
+        .await
+        .expect_err("a skipped seq");
+    assert_eq!(skipped.current(), Some(&json!({ "expected_seq": 4 })));
+    let again = client
+        .append_with("t", &claim)
+        .await
+        .expect_err("a second claim of jane");
+    assert_eq!(
+        again.current(),
+        Some(&json!({ "key_last_offset": claimed.offsets[0].0 })),
+        "the key index survived"
+    );
+    for id in cluster.ids() {
+        let position = cluster
+            .client_for(id)
+            .consumer_offset("g", "t", Consistency::Linearizable)
+            .await
+            .unwrap_or_else(|e| panic!("node {id}: {e}"));
+        assert_eq!(position, Some(ordo_core::Offset(2)), "node {id}");
+        let values = values_on(&cluster, id, "t").await;
+        assert_eq!(values.len(), 5, "node {id}: nothing appended twice");
+    }
+}
