@@ -5,13 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
-use ordo_client::{Client, ClientError, RetryPolicy};
-use ordo_core::api::{AppendResponse, ClusterStatus, Consistency, InitRequest, ReadParams};
+use ordo_client::{Client, ClientError, Producer, RetryPolicy};
+use ordo_core::api::{
+    AppendRequest, AppendResponse, ClusterStatus, Consistency, InitRequest, ReadParams,
+};
 use ordo_core::limits::MAX_READ_LIMIT;
-use ordo_core::{NewRecord, NodeId, Offset, Record};
+use ordo_core::{Condition, NewRecord, NodeId, Offset, ProducerId, Record};
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
 
@@ -60,11 +63,69 @@ pub struct AppendArgs {
     /// A header for every record appended (repeatable).
     #[arg(long = "header", value_name = "NAME=VALUE", value_parser = parse_header)]
     pub headers: Vec<(String, String)>,
+    /// Append as idempotent producer ID: each request carries the next seq,
+    /// and one whose outcome is unknown is resent with the same seq, so no
+    /// record is appended twice.
+    #[arg(long, value_name = "ID", value_parser = ProducerId::from_str)]
+    pub producer: Option<ProducerId>,
+    /// The producer's first seq in this run: 0 for a new producer, else its
+    /// last acknowledged seq + 1.
+    #[arg(long, default_value_t = 0, requires = "producer")]
+    pub seq: u64,
+    /// Append VALUE only if --key has no live record (none, or a tombstone).
+    #[arg(long, requires_all = ["key", "value"], conflicts_with_all = ["if_key_last_offset", "if_end_offset"])]
+    pub if_key_absent: bool,
+    /// Append VALUE only if --key's latest record is at this offset.
+    #[arg(long, value_name = "OFFSET", requires_all = ["key", "value"], conflicts_with = "if_end_offset")]
+    pub if_key_last_offset: Option<u64>,
+    /// Append VALUE only if the topic's next offset is this one.
+    #[arg(long, value_name = "OFFSET", requires = "value")]
+    pub if_end_offset: Option<u64>,
     /// Print each raw append response as JSON.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
     pub connect: ConnectArgs,
+}
+
+impl AppendArgs {
+    fn condition(&self) -> Option<Condition> {
+        if self.if_key_absent {
+            return Some(Condition::KeyAbsent);
+        }
+        self.if_key_last_offset
+            .map(|o| Condition::KeyLastOffset(Offset(o)))
+            .or(self
+                .if_end_offset
+                .map(|o| Condition::ExpectedOffset(Offset(o))))
+    }
+}
+
+/// Sends the CLI's appends: plainly, or numbered by an idempotent producer.
+enum Sender {
+    Plain(Client),
+    Producer(Producer),
+}
+
+impl Sender {
+    async fn append(
+        &mut self,
+        topic: &str,
+        records: Vec<NewRecord>,
+        condition: Option<Condition>,
+    ) -> Result<AppendResponse, ClientError> {
+        match self {
+            Sender::Plain(client) => {
+                let request = AppendRequest {
+                    records,
+                    producer: None,
+                    condition,
+                };
+                client.append_with(topic, &request).await
+            }
+            Sender::Producer(producer) => producer.append_if(topic, records, condition).await,
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
@@ -123,6 +184,10 @@ pub enum ClusterCommand {
 
 pub async fn append(args: AppendArgs) -> anyhow::Result<()> {
     let client = args.connect.client()?;
+    let mut sender = match &args.producer {
+        Some(id) => Sender::Producer(Producer::resume(client, id.clone(), args.seq)),
+        None => Sender::Plain(client),
+    };
     let template = NewRecord {
         key: args.key.clone(),
         value: Value::Null,
@@ -134,8 +199,8 @@ pub async fn append(args: AppendArgs) -> anyhow::Result<()> {
             value: parse_value(value),
             ..template
         };
-        let response = client
-            .append(&args.topic, vec![record])
+        let response = sender
+            .append(&args.topic, vec![record], args.condition())
             .await
             .map_err(|e| anyhow!("{}", explain(&e, &args.connect)))?;
         return print_ignoring_closed_pipe(&mut out, &append_summary(&response, args.json));
@@ -172,8 +237,8 @@ pub async fn append(args: AppendArgs) -> anyhow::Result<()> {
             let first_line = acknowledged_lines + 1;
             let first_text = batch.first_text();
             let count = batch.records.len() as u64;
-            match client
-                .append(&args.topic, std::mem::take(&mut batch).records)
+            match sender
+                .append(&args.topic, std::mem::take(&mut batch).records, None)
                 .await
             {
                 Ok(response) => {
@@ -420,7 +485,14 @@ fn append_summary(response: &AppendResponse, json: bool) -> String {
     if json {
         return serde_json::to_string(response).expect("an AppendResponse always serializes");
     }
-    let log_index = response.log_index;
+    let log_index = if response.duplicate {
+        format!(
+            "{}; duplicate: this seq was appended before, nothing new was",
+            response.log_index
+        )
+    } else {
+        response.log_index.to_string()
+    };
     match response.offsets.as_slice() {
         [] => format!("no records appended (log index {log_index})"),
         [only] => format!("offset {only} (log index {log_index})"),
@@ -542,6 +614,64 @@ mod tests {
             append_summary(&response(vec![12]), true),
             r#"{"offsets":[12],"log_index":3051}"#
         );
+        let duplicate = AppendResponse {
+            duplicate: true,
+            ..response(vec![12])
+        };
+        assert_eq!(
+            append_summary(&duplicate, false),
+            "offset 12 (log index 3051; duplicate: this seq was appended before, nothing new was)"
+        );
+    }
+
+    #[derive(clap::Parser)]
+    struct AppendCli {
+        #[command(flatten)]
+        args: AppendArgs,
+    }
+
+    fn parse_append(args: &[&str]) -> Result<AppendArgs, clap::Error> {
+        use clap::Parser;
+        let argv = std::iter::once("ordo-append").chain(args.iter().copied());
+        AppendCli::try_parse_from(argv).map(|cli| cli.args)
+    }
+
+    #[test]
+    fn append_conditions_need_a_value_and_key_conditions_a_key() {
+        let claim = parse_append(&["users", "alice", "--key", "jane", "--if-key-absent"]).unwrap();
+        assert_eq!(claim.condition(), Some(Condition::KeyAbsent));
+        let update =
+            parse_append(&["users", "b", "--key", "jane", "--if-key-last-offset", "4"]).unwrap();
+        assert_eq!(
+            update.condition(),
+            Some(Condition::KeyLastOffset(Offset(4)))
+        );
+        let at_end = parse_append(&["t", "v", "--if-end-offset", "9"]).unwrap();
+        assert_eq!(
+            at_end.condition(),
+            Some(Condition::ExpectedOffset(Offset(9)))
+        );
+        for bad in [
+            &["users", "alice", "--if-key-absent"][..],
+            &["users", "--key", "jane", "--if-key-absent"],
+            &["t", "--if-end-offset", "9"],
+            &[
+                "t",
+                "v",
+                "--key",
+                "k",
+                "--if-key-absent",
+                "--if-end-offset",
+                "1",
+            ],
+            &["t", "v", "--seq", "3"],
+            &["t", "v", "--producer", "a b"],
+        ] {
+            assert!(parse_append(bad).is_err(), "{bad:?} should be refused");
+        }
+        let producer = parse_append(&["t", "--producer", "importer-1", "--seq", "7"]).unwrap();
+        assert_eq!(producer.producer.unwrap().as_str(), "importer-1");
+        assert_eq!(producer.seq, 7);
     }
 
     #[test]
