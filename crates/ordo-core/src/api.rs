@@ -64,6 +64,60 @@ pub struct ReadParams {
     pub consistency: Consistency,
 }
 
+/// `GET /v1/topics/{topic}/records` query as the server parses it: a
+/// [`ReadParams`] plus how long the read may wait. A separate type so that
+/// `ReadParams` literals stay valid; [`ReadQuery::params`] gives the read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadQuery {
+    #[serde(default)]
+    pub from: Offset,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub consistency: Consistency,
+    /// Long-poll: if no record at or after `from` exists yet, wait up to
+    /// this long (at most `limits::MAX_READ_WAIT_MS`) for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
+    /// Read-your-writes: first wait (at most `limits::MIN_LOG_INDEX_WAIT_MS`)
+    /// until this node has applied this log index (an append's `log_index`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_log_index: Option<LogIndex>,
+}
+
+impl ReadQuery {
+    /// The read itself, without the waits.
+    pub fn params(&self) -> ReadParams {
+        ReadParams {
+            from: self.from,
+            limit: self.limit,
+            consistency: self.consistency,
+        }
+    }
+}
+
+impl From<ReadParams> for ReadQuery {
+    fn from(params: ReadParams) -> Self {
+        ReadQuery {
+            from: params.from,
+            limit: params.limit,
+            consistency: params.consistency,
+            wait_ms: None,
+            min_log_index: None,
+        }
+    }
+}
+
+/// `GET /v1/topics/{topic}/stream` query parameters. A `Last-Event-ID`
+/// header (SSE reconnect) wins over `from`: the stream resumes after it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamParams {
+    #[serde(default)]
+    pub from: Offset,
+}
+
 /// A page of records and where the next page starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReadResponse {

@@ -20,3 +20,11 @@ pub const MAX_READ_LIMIT: usize = 1000;
 /// Most bytes of record values one read returns (at least one record is
 /// always returned if one exists, however large).
 pub const MAX_READ_BYTES: usize = 4 * 1024 * 1024;
+/// Longest a read may long-poll (`wait_ms`) for a record at or after `from`.
+pub const MAX_READ_WAIT_MS: u64 = 30_000;
+/// Longest a read with `min_log_index` waits for this node to apply that
+/// index before answering 503 (the node is lagging, nothing is wrong).
+pub const MIN_LOG_INDEX_WAIT_MS: u64 = 5_000;
+/// How often an idle stream sends a keep-alive (an SSE comment, or an empty
+/// NDJSON line), so proxies and clients see that it is alive.
+pub const STREAM_KEEPALIVE_MS: u64 = 10_000;

@@ -35,8 +35,8 @@ pub fn router(state: AppState) -> axum::Router {
     routes::router(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then finishes
-/// in-flight requests and returns.
+/// Serves the API on `listener` until `shutdown` completes, then ends every
+/// stream, finishes in-flight requests and returns.
 pub async fn serve<L>(
     listener: L,
     state: AppState,
@@ -46,7 +46,15 @@ where
     L: Listener,
     L::Addr: std::fmt::Debug,
 {
-    axum::serve(listener, router(state))
+    // Streams never finish by themselves; they end on this signal, so the
+    // graceful shutdown below is not held up by them.
+    let (streams_tx, streams_rx) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = streams_tx.send(true);
+    };
+    let app = router(state).layer(axum::Extension(routes::stream::StreamShutdown(streams_rx)));
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

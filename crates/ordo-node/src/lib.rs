@@ -7,6 +7,7 @@
 //! - [`rpc`]: the internal RPC paths and their encoding, for both ends.
 //! - [`node`]: the `Node` that owns `Raft`, store and transport, and turns
 //!   client requests into proposals, forwarding to the leader when needed.
+//! - `wait`: reads that wait: long-poll and read-your-writes.
 //! - [`status`]: the cluster status view built from Raft metrics.
 //! - [`runtime`]: openraft's async runtime, with seedable randomness.
 //! - [`clock`]: where record timestamps come from.
@@ -24,6 +25,7 @@ pub mod runtime;
 pub mod status;
 pub mod transport;
 pub mod types;
+mod wait;
 
 pub use config::NodeConfig;
 pub use error::NodeError;

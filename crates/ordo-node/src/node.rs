@@ -311,6 +311,15 @@ impl Node {
         params: &ReadParams,
     ) -> Result<ReadResponse, NodeError> {
         self.read_barrier(params.consistency).await?;
+        self.read_page(topic, params)
+    }
+
+    /// A page of `topic` from this node's applied state, with no barrier.
+    pub(crate) fn read_page(
+        &self,
+        topic: &TopicName,
+        params: &ReadParams,
+    ) -> Result<ReadResponse, NodeError> {
         let limit = params
             .limit
             .unwrap_or(MAX_READ_LIMIT)
@@ -344,7 +353,7 @@ impl Node {
     /// Before a read: for `linearizable`, makes sure this node has applied
     /// everything committed before the read began (the leader's read index);
     /// `local` reads go ahead at once.
-    async fn read_barrier(&self, consistency: Consistency) -> Result<(), NodeError> {
+    pub(crate) async fn read_barrier(&self, consistency: Consistency) -> Result<(), NodeError> {
         #[cfg(feature = "mutants")]
         let skip_read_index = crate::mutants::stale_linearizable_read();
         #[cfg(not(feature = "mutants"))]
@@ -360,7 +369,8 @@ impl Node {
                 )))
             }
         };
-        self.wait_applied(read_index).await
+        self.wait_applied(read_index, self.config.write_timeout)
+            .await
     }
 
     pub(crate) async fn local_read_index(&self) -> Result<u64, NodeError> {
@@ -387,8 +397,12 @@ impl Node {
         }
     }
 
-    /// Waits (bounded) until this node has applied `index`.
-    async fn wait_applied(&self, index: LogIndex) -> Result<(), NodeError> {
+    /// Waits (at most `timeout`) until this node has applied `index`.
+    pub(crate) async fn wait_applied(
+        &self,
+        index: LogIndex,
+        timeout: std::time::Duration,
+    ) -> Result<(), NodeError> {
         let mut applied = self.state_machine.applied_watch();
         let wait = async move {
             applied
@@ -396,7 +410,7 @@ impl Node {
                 .await
                 .map(|_| ())
         };
-        match tokio::time::timeout(self.config.write_timeout, wait).await {
+        match tokio::time::timeout(timeout, wait).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(NodeError::Unavailable {
                 reason: format!("this node has not applied log index {index} yet"),

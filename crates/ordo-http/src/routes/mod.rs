@@ -6,6 +6,7 @@ mod consumers;
 mod ops;
 mod raft;
 mod records;
+pub(crate) mod stream;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -22,6 +23,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/topics/{topic}/records",
             post(records::append).get(records::read),
         )
+        .route("/v1/topics/{topic}/stream", get(stream::stream))
         .route(
             "/v1/consumers/{group}/offsets/{topic}",
             get(consumers::get_offset).put(consumers::commit_offset),

@@ -1,4 +1,6 @@
-//! Append and read records: `POST|GET /v1/topics/{topic}/records`.
+//! Append and read records: `POST|GET /v1/topics/{topic}/records`; a
+//! read may long-poll (`wait_ms`) and wait for this node to apply an index
+//! (`min_log_index`).
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -6,8 +8,8 @@ use axum::Json;
 
 use crate::error::ApiError;
 use crate::{extract, AppState};
-use ordo_core::api::{AppendRequest, AppendResponse, ReadParams, ReadResponse};
-use ordo_core::limits::MAX_READ_LIMIT;
+use ordo_core::api::{AppendRequest, AppendResponse, ReadQuery, ReadResponse};
+use ordo_core::limits::{MAX_READ_LIMIT, MAX_READ_WAIT_MS};
 use ordo_core::validate_append;
 
 pub async fn append(
@@ -25,7 +27,7 @@ pub async fn append(
 pub async fn read(
     State(state): State<AppState>,
     topic: Result<Path<String>, PathRejection>,
-    params: Result<Query<ReadParams>, QueryRejection>,
+    params: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Json<ReadResponse>, ApiError> {
     let topic = extract::topic(topic)?;
     let params = extract::query(params)?;
@@ -35,5 +37,11 @@ pub async fn read(
             format!("limit must be between 1 and {MAX_READ_LIMIT}"),
         ));
     }
-    Ok(Json(state.node.read(&topic, &params).await?))
+    if params.wait_ms.is_some_and(|w| w > MAX_READ_WAIT_MS) {
+        return Err(ApiError::bad_request(
+            "invalid_wait",
+            format!("wait_ms must be at most {MAX_READ_WAIT_MS}"),
+        ));
+    }
+    Ok(Json(state.node.read_waiting(&topic, &params).await?))
 }

@@ -1,0 +1,221 @@
+//! `GET /v1/topics/{topic}/stream`: an endless stream of a topic's records
+//! from this node's applied state (like a `local` read: may lag, never shows
+//! an uncommitted record), NDJSON by default, Server-Sent Events with
+//! `Accept: text/event-stream`.
+//!
+//! Memory per stream is bounded by design: the body is a pull stream, so the
+//! next page (at most `MAX_READ_LIMIT` records, about `MAX_READ_BYTES`) is
+//! read from the store only when the connection has taken the previous one.
+//! A consumer that stops reading stalls its own stream, nothing else.
+//! An idle stream sends a keep-alive every `STREAM_KEEPALIVE_MS`; every
+//! stream ends (cleanly, with the body's last chunk) when the server shuts
+//! down.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use tokio::sync::watch;
+
+use crate::error::ApiError;
+use crate::{extract, AppState};
+use ordo_core::api::{Consistency, ReadParams, StreamParams};
+use ordo_core::limits::STREAM_KEEPALIVE_MS;
+use ordo_core::{Offset, Record, TopicName};
+use ordo_node::{Node, NodeError};
+
+/// Turns `true` when the server begins shutting down; every stream then ends.
+#[derive(Clone)]
+pub struct StreamShutdown(pub watch::Receiver<bool>);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Ndjson,
+    Sse,
+}
+
+pub async fn stream(
+    State(state): State<AppState>,
+    topic: Result<Path<String>, PathRejection>,
+    params: Result<Query<StreamParams>, QueryRejection>,
+    headers: HeaderMap,
+    shutdown: Option<Extension<StreamShutdown>>,
+) -> Result<Response, ApiError> {
+    let topic = extract::topic(topic)?;
+    let params = extract::query(params)?;
+    let format = if accepts_sse(&headers) {
+        Format::Sse
+    } else {
+        Format::Ndjson
+    };
+    let from = match headers.get("last-event-id") {
+        Some(id) => resume_after(id)?,
+        None => params.from,
+    };
+    // A stream from past the end would wait for offsets that may never
+    // exist; refuse it as a read would. A missing topic is waited for.
+    if let Some(topic_state) = state.node.state_machine().topic(&topic) {
+        if from > topic_state.end_offset {
+            return Err(NodeError::OffsetOutOfRange {
+                topic: topic.to_string(),
+                from,
+                end_offset: topic_state.end_offset,
+            }
+            .into());
+        }
+    }
+    let tail = Tail {
+        node: state.node.clone(),
+        topic,
+        next: from,
+        format,
+        shutdown: shutdown.map(|Extension(StreamShutdown(rx))| rx),
+    };
+    let body = Body::from_stream(futures::stream::unfold(tail, next_chunk));
+    let content_type = match format {
+        Format::Ndjson => "application/x-ndjson",
+        Format::Sse => "text/event-stream",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            // Tells nginx-style proxies not to buffer the stream.
+            (
+                header::HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn accepts_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"))
+}
+
+/// `Last-Event-ID` is the offset of the last record the client saw.
+fn resume_after(id: &HeaderValue) -> Result<Offset, ApiError> {
+    id.to_str()
+        .ok()
+        .and_then(|id| id.trim().parse::<u64>().ok())
+        .and_then(|offset| offset.checked_add(1))
+        .map(Offset)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_last_event_id",
+                "Last-Event-ID must be the offset of a record",
+            )
+        })
+}
+
+struct Tail {
+    node: Arc<Node>,
+    topic: TopicName,
+    next: Offset,
+    format: Format,
+    shutdown: Option<watch::Receiver<bool>>,
+}
+
+/// The stream's next chunk: the next page of records once one exists, a
+/// keep-alive after an idle interval, or the end on shutdown.
+async fn next_chunk(mut tail: Tail) -> Option<(Result<Bytes, Infallible>, Tail)> {
+    let params = ReadParams {
+        from: tail.next,
+        limit: None,
+        consistency: Consistency::Local,
+    };
+    let keepalive = Duration::from_millis(STREAM_KEEPALIVE_MS);
+    let page = tokio::select! {
+        page = tail.node.wait_page(&tail.topic, &params, keepalive) => page,
+        () = shutting_down(&mut tail.shutdown) => return None,
+    };
+    let chunk = match page {
+        Ok(page) if !page.records.is_empty() => {
+            tail.next = page.next_offset;
+            encode(tail.format, &page.records)
+        }
+        Ok(_) | Err(NodeError::TopicNotFound { .. }) => keepalive_chunk(tail.format),
+        Err(e) => {
+            tracing::warn!(topic = %tail.topic, error = %e, "ending a stream");
+            return None;
+        }
+    };
+    Some((Ok(chunk), tail))
+}
+
+async fn shutting_down(shutdown: &mut Option<watch::Receiver<bool>>) {
+    match shutdown {
+        // A dropped sender means the server is gone as well.
+        Some(rx) => {
+            let _ = rx.wait_for(|stopping| *stopping).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+fn encode(format: Format, records: &[Record]) -> Bytes {
+    let mut out = Vec::new();
+    for record in records {
+        let json = serde_json::to_vec(record).expect("a Record always serializes");
+        match format {
+            Format::Ndjson => {
+                out.extend_from_slice(&json);
+                out.push(b'\n');
+            }
+            Format::Sse => {
+                // Compact JSON has no raw newline, so one `data:` line holds it.
+                out.extend_from_slice(format!("id: {}\ndata: ", record.offset).as_bytes());
+                out.extend_from_slice(&json);
+                out.extend_from_slice(b"\n\n");
+            }
+        }
+    }
+    Bytes::from(out)
+}
+
+fn keepalive_chunk(format: Format) -> Bytes {
+    match format {
+        Format::Ndjson => Bytes::from_static(b"\n"),
+        Format::Sse => Bytes::from_static(b": keep-alive\n\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_event_id_resumes_after_that_offset() {
+        assert_eq!(
+            resume_after(&HeaderValue::from_static("41")).unwrap(),
+            Offset(42)
+        );
+        assert!(resume_after(&HeaderValue::from_static("x")).is_err());
+        assert!(resume_after(&HeaderValue::from_static("-1")).is_err());
+    }
+
+    #[test]
+    fn sse_frames_carry_the_offset_as_id() {
+        let record: Record =
+            serde_json::from_str(r#"{"offset":7,"value":"a\nb","timestamp_ms":1}"#).unwrap();
+        let sse = encode(Format::Sse, std::slice::from_ref(&record));
+        let text = std::str::from_utf8(&sse).unwrap();
+        assert!(text.starts_with("id: 7\ndata: {"), "{text}");
+        assert!(text.ends_with("}\n\n"));
+        assert_eq!(text.matches('\n').count(), 3);
+        let ndjson = encode(Format::Ndjson, &[record.clone(), record]);
+        assert_eq!(ndjson.iter().filter(|b| **b == b'\n').count(), 2);
+    }
+}
