@@ -1,5 +1,5 @@
 //! The CLI subcommands that talk to a running cluster: `append`, `read`,
-//! `cluster status` and `cluster init`. Each goes through the one
+//! `cluster status` and `cluster init` (`tail` is in `tail.rs`). Each goes through the one
 //! `ordo_client::Client`; output is for people by default and for programs
 //! with `--json`. Errors reach the user as one line and a non-zero exit.
 
@@ -43,7 +43,7 @@ pub struct ConnectArgs {
 }
 
 impl ConnectArgs {
-    fn client(&self) -> anyhow::Result<Client> {
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
         Ok(Client::builder(self.addr.clone())
             .timeout(Duration::from_millis(self.timeout_ms))
             .build()?)
@@ -506,7 +506,7 @@ fn append_summary(response: &AppendResponse, json: bool) -> String {
     }
 }
 
-fn format_record(record: &Record, format: ReadFormat) -> String {
+pub(crate) fn format_record(record: &Record, format: ReadFormat) -> String {
     match (format, &record.value) {
         (ReadFormat::Value, Value::String(text)) => text.clone(),
         (ReadFormat::Value, value) => value.to_string(),
@@ -543,7 +543,7 @@ fn appended_so_far(acknowledged_lines: u64) -> String {
 }
 
 /// A client error in the user's terms.
-fn explain(error: &ClientError, connect: &ConnectArgs) -> String {
+pub(crate) fn explain(error: &ClientError, connect: &ConnectArgs) -> String {
     match error {
         ClientError::Unavailable { .. } => format!(
             "no node at {} could serve the request ({error})",
@@ -574,7 +574,7 @@ fn print_ignoring_closed_pipe(out: &mut impl Write, line: &str) -> anyhow::Resul
 
 /// Writes `text`; `Ok(false)` if the reader went away (`ordo read | head`),
 /// which is a normal way for a pipe to end, not an error.
-fn write_or_closed(out: &mut impl Write, text: &str) -> anyhow::Result<bool> {
+pub(crate) fn write_or_closed(out: &mut impl Write, text: &str) -> anyhow::Result<bool> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),

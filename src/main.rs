@@ -4,6 +4,7 @@
 mod cli;
 mod local_cluster;
 mod serve;
+mod tail;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +27,8 @@ enum Command {
     Append(cli::AppendArgs),
     /// Read records from a topic.
     Read(cli::ReadArgs),
+    /// Print a topic's records, one per line, and follow new ones forever.
+    Tail(tail::TailArgs),
     /// Cluster administration.
     #[command(subcommand)]
     Cluster(cli::ClusterCommand),
@@ -43,6 +46,7 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(args) => serve::run(args).await,
             Command::Append(args) => cli::append(args).await,
             Command::Read(args) => cli::read(args).await,
+            Command::Tail(args) => tail::run(args).await,
             Command::Cluster(cmd) => cli::cluster(cmd).await,
             Command::LocalCluster(args) => local_cluster::run(args).await,
         }

@@ -67,6 +67,20 @@ impl Client {
         body: Option<Vec<u8>>,
         safety: Safety,
     ) -> Result<(String, RawResponse), ClientError> {
+        self.call_timed(method, path, body, safety, self.inner.timeout)
+            .await
+    }
+
+    /// [`Self::call`] with its own deadline per exchange (a long-poll needs
+    /// longer than the client's usual timeout).
+    pub(crate) async fn call_timed(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        safety: Safety,
+        timeout: std::time::Duration,
+    ) -> Result<(String, RawResponse), ClientError> {
         let policy = self.inner.retry;
         let started = Instant::now();
         // Nodes that failed in the current sweep; cleared after a backoff.
@@ -92,7 +106,7 @@ impl Client {
                 method,
                 url: format!("{addr}{path}"),
                 body: body.clone(),
-                timeout: self.inner.timeout,
+                timeout,
             };
             match self.inner.transport.send(request).await {
                 Ok(response) => match verdict(response.status, safety) {

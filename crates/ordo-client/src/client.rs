@@ -11,8 +11,9 @@ use serde::de::DeserializeOwned;
 use ordo_core::api::{
     AppendRequest, AppendResponse, ClusterStatus, CommitOffsetRequest, CommitOffsetResponse,
     Consistency, ConsumerGroup, ConsumerOffset, InitRequest, Member, PositionParams, ReadParams,
-    ReadResponse,
+    ReadQuery, ReadResponse,
 };
+use ordo_core::limits::MIN_LOG_INDEX_WAIT_MS;
 use ordo_core::{NewRecord, NodeId, Offset};
 
 use crate::addr::{encode_path_segment, normalize_addr};
@@ -264,6 +265,38 @@ impl Client {
         let path = format!("/v1/topics/{}/records?{query}", encode_path_segment(topic));
         let (addr, response) = self
             .call(Method::Get, &path, None, Safety::Idempotent)
+            .await?;
+        decode(&addr, &response.body)
+    }
+
+    /// Reads one page of `topic` with the query's waits: a long-poll
+    /// (`wait_ms`) answers as soon as a record at or after `from` exists, or
+    /// with an empty page at the deadline; `min_log_index` first waits for
+    /// the node to apply that index (read-your-writes on a `local` read).
+    /// The exchange's deadline is the client's timeout plus the wait.
+    pub async fn read_wait(
+        &self,
+        topic: &str,
+        query: &ReadQuery,
+    ) -> Result<ReadResponse, ClientError> {
+        let encoded = serde_urlencoded::to_string(query)
+            .expect("ReadQuery is a flat struct of numbers and a unit enum");
+        let path = format!(
+            "/v1/topics/{}/records?{encoded}",
+            encode_path_segment(topic)
+        );
+        let mut wait = Duration::from_millis(query.wait_ms.unwrap_or(0));
+        if query.min_log_index.is_some() {
+            wait += Duration::from_millis(MIN_LOG_INDEX_WAIT_MS);
+        }
+        let (addr, response) = self
+            .call_timed(
+                Method::Get,
+                &path,
+                None,
+                Safety::Idempotent,
+                self.inner.timeout + wait,
+            )
             .await?;
         decode(&addr, &response.body)
     }

@@ -7,6 +7,8 @@
 //!   happen).
 //! - `producer`: [`Producer`], the idempotent producer: numbers appends
 //!   and resends one whose outcome is unknown with the same seq.
+//! - `tail`: [`Tail`], follows a topic by long-polling, optionally as a
+//!   consumer group that commits its position.
 //! - `routing`: which node to ask next (leader hint, last node that
 //!   answered, failover order). Pure.
 //! - `retry`: the retry budget and backoff ([`RetryPolicy`]). Pure.
@@ -23,10 +25,12 @@ pub mod http;
 pub mod producer;
 pub mod retry;
 mod routing;
+pub mod tail;
 pub mod transport;
 
 pub use client::{Client, ClientBuilder, DEFAULT_REQUEST_TIMEOUT};
 pub use error::ClientError;
 pub use producer::Producer;
 pub use retry::RetryPolicy;
+pub use tail::Tail;
 pub use transport::{RawRequest, RawResponse, Transport, TransportError};
