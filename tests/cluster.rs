@@ -12,6 +12,8 @@
 //! - `positions`: consumer positions, compare-and-set, surviving failover.
 //! - `failover`: a leader crash under load loses nothing and heals fast.
 //! - `restart`: crashes and restarts of all nodes or of one follower.
+//! - `tailing`: long-poll, read-your-writes, NDJSON and SSE streams,
+//!   `ordo tail` in a pipe and as a consumer group.
 //! - `operations`: the `ordo-leader` header and `/readyz`.
 //! - `bad_input`: malformed requests get clear 4xx refusals, append nothing.
 //! - `garbage`: no request, however malformed, can crash a node.
@@ -34,3 +36,5 @@ mod positions;
 mod restart;
 #[path = "cluster/support.rs"]
 mod support;
+#[path = "cluster/tailing.rs"]
+mod tailing;
