@@ -48,7 +48,17 @@ pub struct Op {
 pub enum OpKind {
     /// Values are unique per logical record across the run; a retry of the same
     /// records (same producer id and seq) is a new op carrying the same values.
-    Append { topic: String, values: Vec<String> },
+    Append {
+        topic: String,
+        values: Vec<String>,
+        /// The key every record of the append carries, if any.
+        key: Option<String>,
+        /// An idempotent producer's `(id, seq)`: every attempt of one seq
+        /// carries the same topic and values.
+        producer: Option<(String, u64)>,
+        /// Sent with `"condition": {"key_absent": true}` (a claim of `key`).
+        key_absent: bool,
+    },
     Read {
         topic: String,
         from: u64,
@@ -65,15 +75,45 @@ pub enum Consistency {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The append was acknowledged: `offsets[i]` holds `values[i]`.
-    AppendOk { offsets: Vec<u64>, log_index: u64 },
+    /// `duplicate`: a producer's retry, answered with the original's offsets
+    /// and log index (nothing was appended by this attempt).
+    AppendOk {
+        offsets: Vec<u64>,
+        log_index: u64,
+        duplicate: bool,
+    },
     ReadOk {
         records: Vec<(u64, String)>,
         end_offset: u64,
     },
     /// The server promised nothing happened (a 4xx, or a 503).
     Failed { reason: String },
+    /// A 409 refusal of an append (nothing was appended, like `Failed`), with
+    /// the error's `code` and what its `current` says.
+    Rejected { code: String, current: Current },
     /// It may or may not have happened (timeout, 504, connection lost).
     Unknown { reason: String },
+}
+
+/// The `current` of a 409 append refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Current {
+    /// `condition_failed`: the key's latest record is at this offset (`None`: it has none).
+    KeyLastOffset(Option<u64>),
+    /// `sequence_out_of_order`: the producer's next seq must be this one.
+    ExpectedSeq(u64),
+    /// `sequence_out_of_order`: the producer's last applied seq (and, when that
+    /// seq went to another topic, the topic).
+    LastSeq { seq: u64, topic: Option<String> },
+    /// Anything else, as the server sent it.
+    Other(String),
+}
+
+impl Outcome {
+    /// Did the server promise that nothing was appended?
+    pub fn nothing_appended(&self) -> bool {
+        matches!(self, Outcome::Failed { .. } | Outcome::Rejected { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +170,7 @@ impl History {
         self.ops
             .iter()
             .filter_map(|op| match (&op.kind, &op.outcome) {
-                (OpKind::Append { topic, values }, Outcome::AppendOk { offsets, .. }) => {
+                (OpKind::Append { topic, values, .. }, Outcome::AppendOk { offsets, .. }) => {
                     Some(AckedAppend {
                         op,
                         topic,
@@ -185,6 +225,23 @@ impl Outcome {
         Outcome::AppendOk {
             offsets: offsets.to_vec(),
             log_index,
+            duplicate: false,
+        }
+    }
+
+    /// A producer retry's acknowledgement: the original's offsets and log index.
+    pub fn duplicate(offsets: &[u64], log_index: u64) -> Outcome {
+        Outcome::AppendOk {
+            offsets: offsets.to_vec(),
+            log_index,
+            duplicate: true,
+        }
+    }
+
+    pub fn rejected(code: &str, current: Current) -> Outcome {
+        Outcome::Rejected {
+            code: code.to_string(),
+            current,
         }
     }
 
@@ -232,6 +289,53 @@ impl HistoryBuilder {
         let kind = OpKind::Append {
             topic: topic.to_string(),
             values: values.iter().map(|v| v.to_string()).collect(),
+            key: None,
+            producer: None,
+            key_absent: false,
+        };
+        self.op(client, node, span, kind, outcome)
+    }
+
+    /// A claim: one record `value` with `key`, sent with `key_absent`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn claim(
+        &mut self,
+        client: u32,
+        node: NodeId,
+        span: Range<Duration>,
+        topic: &str,
+        key: &str,
+        value: &str,
+        outcome: Outcome,
+    ) -> u64 {
+        let kind = OpKind::Append {
+            topic: topic.to_string(),
+            values: vec![value.to_string()],
+            key: Some(key.to_string()),
+            producer: None,
+            key_absent: true,
+        };
+        self.op(client, node, span, kind, outcome)
+    }
+
+    /// One attempt of producer `id`'s append number `seq`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn produce(
+        &mut self,
+        client: u32,
+        node: NodeId,
+        span: Range<Duration>,
+        topic: &str,
+        (id, seq): (&str, u64),
+        values: &[&str],
+        outcome: Outcome,
+    ) -> u64 {
+        let kind = OpKind::Append {
+            topic: topic.to_string(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            key: None,
+            producer: Some((id.to_string(), seq)),
+            key_absent: false,
         };
         self.op(client, node, span, kind, outcome)
     }
@@ -348,7 +452,24 @@ impl fmt::Display for Op {
             self.completed_at.as_secs_f64()
         )?;
         match &self.kind {
-            OpKind::Append { topic, values } => write!(f, "append {topic:?} {values:?}")?,
+            OpKind::Append {
+                topic,
+                values,
+                key,
+                producer,
+                key_absent,
+            } => {
+                write!(f, "append {topic:?} {values:?}")?;
+                if let Some(key) = key {
+                    write!(f, " key {key:?}")?;
+                }
+                if let Some((id, seq)) = producer {
+                    write!(f, " producer {id:?} seq {seq}")?;
+                }
+                if *key_absent {
+                    write!(f, " if key absent")?;
+                }
+            }
             OpKind::Read {
                 topic,
                 from,
@@ -356,14 +477,25 @@ impl fmt::Display for Op {
             } => write!(f, "read {consistency:?} {topic:?} from {from}")?,
         }
         match &self.outcome {
-            Outcome::AppendOk { offsets, log_index } => {
-                write!(f, " → ok offsets {offsets:?} log_index {log_index}")
+            Outcome::AppendOk {
+                offsets,
+                log_index,
+                duplicate,
+            } => {
+                write!(f, " → ok offsets {offsets:?} log_index {log_index}")?;
+                if *duplicate {
+                    write!(f, " (duplicate)")?;
+                }
+                Ok(())
             }
             Outcome::ReadOk {
                 records,
                 end_offset,
             } => write!(f, " → ok records {records:?} end_offset {end_offset}"),
             Outcome::Failed { reason } => write!(f, " → failed ({reason})"),
+            Outcome::Rejected { code, current } => {
+                write!(f, " → rejected ({code}, current {current:?})")
+            }
             Outcome::Unknown { reason } => write!(f, " → unknown ({reason})"),
         }
     }

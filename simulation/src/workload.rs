@@ -1,7 +1,9 @@
-//! The simulated clients: each appends and reads (linearizable and local)
-//! against random nodes while the faults run, one request at a time, and
-//! records every invocation and completion with its simulated time. After
-//! the heal, a final client probes liveness and reads every node's log.
+//! The simulated clients: each appends, claims keys (`key_absent` appends),
+//! sends idempotent producer appends (retrying an uncertain seq with the same
+//! records) and reads (linearizable and local) against random nodes while the
+//! faults run, one request at a time, and records every attempt's invocation
+//! and completion with its simulated time. After the heal, a final client
+//! probes liveness and reads every node's log.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,13 +12,23 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::cluster::{mix, node_addr};
-use crate::history::{Consistency, NodeId, Op, OpKind, Outcome, TopicLog};
+use crate::history::{Consistency, Current, NodeId, Op, OpKind, Outcome, TopicLog};
 use crate::net::{call, CallError};
 use crate::recorder::{now, SharedRecorder};
 use ordo_core::api::{AppendResponse, ClusterStatus, ReadResponse};
 
 pub const CLIENTS: u32 = 3;
+/// Plain and producer appends go to these.
 pub const TOPICS: [&str; 2] = ["t0", "t1"];
+/// Claims (`key_absent` appends of one keyed record) go to this topic.
+pub const CLAIMS: &str = "claims";
+/// Every topic the clients read and the final client reads whole.
+pub const ALL_TOPICS: [&str; 3] = ["t0", "t1", CLAIMS];
+/// Claimed keys are `user-0` .. `user-{KEYS - 1}`, so claims collide.
+const KEYS: u32 = 8;
+/// Attempts of one producer seq whose outcome stays uncertain before the
+/// producer moves on to its next seq.
+const PRODUCER_ATTEMPTS: usize = 4;
 /// A client gives up on a request after this (the node's own write timeout
 /// is 3 s): then its outcome is unknown.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,13 +39,29 @@ const CONVERGE_TIMEOUT: Duration = Duration::from_secs(10);
 const PAGE: usize = 1000;
 
 /// Sends one append and classifies the answer by what it proves.
-async fn append(node: NodeId, topic: &str, values: &[String]) -> Outcome {
+async fn append(
+    node: NodeId,
+    topic: &str,
+    values: &[String],
+    key: Option<&str>,
+    producer: Option<&(String, u64)>,
+    key_absent: bool,
+) -> Outcome {
     let records: Vec<_> = values
         .iter()
-        .map(|v| serde_json::json!({ "value": v }))
+        .map(|v| match key {
+            Some(key) => serde_json::json!({ "key": key, "value": v }),
+            None => serde_json::json!({ "value": v }),
+        })
         .collect();
-    let body = serde_json::to_vec(&serde_json::json!({ "records": records }))
-        .expect("a JSON value serializes");
+    let mut request = serde_json::json!({ "records": records });
+    if let Some((id, seq)) = producer {
+        request["producer"] = serde_json::json!({ "id": id, "seq": seq });
+    }
+    if key_absent {
+        request["condition"] = serde_json::json!({ "key_absent": true });
+    }
+    let body = serde_json::to_vec(&request).expect("a JSON value serializes");
     let path = format!("/v1/topics/{topic}/records");
     match call(
         &node_addr(node),
@@ -48,11 +76,14 @@ async fn append(node: NodeId, topic: &str, values: &[String]) -> Outcome {
             Ok(ack) => Outcome::AppendOk {
                 offsets: ack.offsets.iter().map(|o| o.0).collect(),
                 log_index: ack.log_index.0,
+                duplicate: ack.duplicate,
             },
             Err(e) => Outcome::Unknown {
                 reason: format!("undecodable ack: {e}"),
             },
         },
+        // A refusal (409) promises that nothing was appended, and says why.
+        Ok((409, body)) => rejection(&body),
         // 4xx and 503 promise that nothing was appended.
         Ok((status, body)) if (400..500).contains(&status) || status == 503 => Outcome::Failed {
             reason: format!("{status} {}", String::from_utf8_lossy(&body)),
@@ -66,6 +97,33 @@ async fn append(node: NodeId, topic: &str, values: &[String]) -> Outcome {
         },
         Err(CallError::Broken(reason)) => Outcome::Unknown { reason },
     }
+}
+
+/// A 409's `code` and `current`; one that cannot be decoded is still a
+/// refusal (nothing appended), with its body kept as `Other`.
+fn rejection(body: &[u8]) -> Outcome {
+    let text = || String::from_utf8_lossy(body).into_owned();
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Outcome::Failed {
+            reason: format!("409 {}", text()),
+        };
+    };
+    let error = &json["error"];
+    let code = error["code"].as_str().unwrap_or_default().to_string();
+    let current = &error["current"];
+    let current = if let Some(at) = current.get("key_last_offset") {
+        Current::KeyLastOffset(at.as_u64())
+    } else if let Some(expected) = current["expected_seq"].as_u64() {
+        Current::ExpectedSeq(expected)
+    } else if let Some(seq) = current["last_seq"].as_u64() {
+        Current::LastSeq {
+            seq,
+            topic: current["topic"].as_str().map(str::to_string),
+        }
+    } else {
+        Current::Other(text())
+    };
+    Outcome::Rejected { code, current }
 }
 
 async fn read(node: NodeId, topic: &str, from: u64, consistency: Consistency) -> Outcome {
@@ -114,7 +172,23 @@ async fn read(node: NodeId, topic: &str, from: u64, consistency: Consistency) ->
 async fn perform(recorder: &SharedRecorder, client: u32, node: NodeId, kind: OpKind) -> Op {
     let invoked_at = now();
     let outcome = match &kind {
-        OpKind::Append { topic, values } => append(node, topic, values).await,
+        OpKind::Append {
+            topic,
+            values,
+            key,
+            producer,
+            key_absent,
+        } => {
+            append(
+                node,
+                topic,
+                values,
+                key.as_deref(),
+                producer.as_ref(),
+                *key_absent,
+            )
+            .await
+        }
         OpKind::Read {
             topic,
             from,
@@ -135,6 +209,15 @@ async fn perform(recorder: &SharedRecorder, client: u32, node: NodeId, kind: OpK
     op
 }
 
+/// An idempotent producer's state: the seq it sends next and the records of
+/// every seq it has sent, so that a seq sent again (a retry, or after a
+/// resync to the server's expected seq) always carries the same records.
+struct Producer {
+    id: String,
+    next_seq: u64,
+    records: BTreeMap<u64, (String, Vec<String>)>,
+}
+
 /// One client: random operations against random nodes until `until`.
 pub async fn client(
     recorder: SharedRecorder,
@@ -145,26 +228,41 @@ pub async fn client(
 ) -> turmoil::Result {
     let mut rng = SmallRng::seed_from_u64(mix(run_seed, 10_000 + client as u64));
     let mut sent = 0u64;
+    let mut producer = Producer {
+        id: format!("p{client}"),
+        next_seq: 0,
+        records: BTreeMap::new(),
+    };
     while now() < until {
         let node = nodes[rng.random_range(0..nodes.len())];
         let topic = TOPICS[rng.random_range(0..TOPICS.len())].to_string();
         let kind = match rng.random_range(0..100) {
-            0..=54 => {
+            0..=34 => {
                 let values = (0..rng.random_range(1..=3))
                     .map(|i| format!("c{client}-{sent}-{i}"))
                     .collect();
                 sent += 1;
-                OpKind::Append { topic, values }
+                append_kind(topic, values, None, None, false)
             }
-            55..=84 => OpKind::Read {
-                topic,
+            35..=44 => {
+                let key = format!("user-{}", rng.random_range(0..KEYS));
+                let value = format!("claim-c{client}-{sent}");
+                sent += 1;
+                append_kind(CLAIMS.to_string(), vec![value], Some(key), None, true)
+            }
+            45..=59 => {
+                produce(&recorder, &mut rng, client, &nodes, &mut producer, until).await;
+                tokio::time::sleep(Duration::from_millis(rng.random_range(0..30))).await;
+                continue;
+            }
+            read => OpKind::Read {
+                topic: ALL_TOPICS[rng.random_range(0..ALL_TOPICS.len())].to_string(),
                 from: 0,
-                consistency: Consistency::Linearizable,
-            },
-            _ => OpKind::Read {
-                topic,
-                from: 0,
-                consistency: Consistency::Local,
+                consistency: if read < 85 {
+                    Consistency::Linearizable
+                } else {
+                    Consistency::Local
+                },
             },
         };
         perform(&recorder, client, node, kind).await;
@@ -172,6 +270,84 @@ pub async fn client(
     }
     recorder.borrow_mut().active_clients -= 1;
     Ok(())
+}
+
+fn append_kind(
+    topic: String,
+    values: Vec<String>,
+    key: Option<String>,
+    producer: Option<(String, u64)>,
+    key_absent: bool,
+) -> OpKind {
+    OpKind::Append {
+        topic,
+        values,
+        key,
+        producer,
+        key_absent,
+    }
+}
+
+/// Sends the producer's next seq, each attempt to a random node, until it is
+/// acknowledged, refused, or `PRODUCER_ATTEMPTS` attempts left it uncertain
+/// (then the producer moves on; if that seq was never applied the next one
+/// is refused and the producer resyncs to it).
+async fn produce(
+    recorder: &SharedRecorder,
+    rng: &mut SmallRng,
+    client: u32,
+    nodes: &[NodeId],
+    producer: &mut Producer,
+    until: Duration,
+) {
+    let seq = producer.next_seq;
+    let (topic, values) = match producer.records.get(&seq) {
+        Some(records) => records.clone(),
+        None => {
+            let topic = TOPICS[rng.random_range(0..TOPICS.len())].to_string();
+            let values: Vec<String> = (0..rng.random_range(1..=3))
+                .map(|i| format!("{}-s{seq}-{i}", producer.id))
+                .collect();
+            producer
+                .records
+                .insert(seq, (topic.clone(), values.clone()));
+            (topic, values)
+        }
+    };
+    producer.next_seq = seq + 1;
+    for attempt in 0..PRODUCER_ATTEMPTS {
+        if attempt > 0 {
+            if now() >= until {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(rng.random_range(20..100))).await;
+        }
+        let node = nodes[rng.random_range(0..nodes.len())];
+        let kind = append_kind(
+            topic.clone(),
+            values.clone(),
+            None,
+            Some((producer.id.clone(), seq)),
+            false,
+        );
+        let op = perform(recorder, client, node, kind).await;
+        match op.outcome {
+            Outcome::AppendOk { .. } => return,
+            Outcome::Rejected { code, current } if code == "sequence_out_of_order" => {
+                match current {
+                    Current::ExpectedSeq(expected) => producer.next_seq = expected,
+                    Current::LastSeq { seq: last, .. } => producer.next_seq = last + 1,
+                    _ => {}
+                }
+                return;
+            }
+            // Any other definite refusal: this seq was not applied; move on
+            // (the next seq will be refused and resync to this one).
+            Outcome::Rejected { .. } => return,
+            // Not applied (503, not sent) or uncertain: try again.
+            _ => {}
+        }
+    }
 }
 
 /// After the heal: probe liveness with appends, wait for the live nodes to
@@ -186,10 +362,13 @@ pub async fn final_client(
     let mut attempt = 0usize;
     while first_success_at.is_none() && now() < healed_at + LIVENESS_BOUND * 2 {
         let node = live[attempt % live.len()];
-        let kind = OpKind::Append {
-            topic: TOPICS[0].to_string(),
-            values: vec![format!("liveness-{attempt}")],
-        };
+        let kind = append_kind(
+            TOPICS[0].to_string(),
+            vec![format!("liveness-{attempt}")],
+            None,
+            None,
+            false,
+        );
         attempt += 1;
         let op = perform(&recorder, 0, node, kind).await;
         if matches!(op.outcome, Outcome::AppendOk { .. }) {
@@ -213,7 +392,7 @@ pub async fn final_client(
     let mut final_logs = BTreeMap::new();
     for node in &live {
         let mut logs = BTreeMap::new();
-        for topic in TOPICS {
+        for topic in ALL_TOPICS {
             logs.insert(topic.to_string(), read_whole_log(*node, topic).await);
         }
         final_logs.insert(*node, logs);

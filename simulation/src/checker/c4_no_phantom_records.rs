@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use super::observations::{shown_records, Source};
 use super::{list_some, Property, Violation};
-use crate::history::{History, Op, OpKind, Outcome};
+use crate::history::{History, Op, OpKind};
 
 /// value → every (topic, append op) that sent it.
 type Senders<'h> = BTreeMap<&'h str, Vec<(&'h str, &'h Op)>>;
@@ -20,7 +20,7 @@ type Senders<'h> = BTreeMap<&'h str, Vec<(&'h str, &'h Op)>>;
 pub fn check_no_phantom_records(history: &History) -> Vec<Violation> {
     let mut senders: Senders = BTreeMap::new();
     for op in &history.ops {
-        if let OpKind::Append { topic, values } = &op.kind {
+        if let OpKind::Append { topic, values, .. } = &op.kind {
             for value in values {
                 senders.entry(value).or_default().push((topic, op));
             }
@@ -35,7 +35,7 @@ pub fn check_no_phantom_records(history: &History) -> Vec<Violation> {
         let phantom = *verdicts.entry(key).or_insert_with(|| {
             sent_to(&senders, key)
                 .iter()
-                .all(|op| matches!(op.outcome, Outcome::Failed { .. }))
+                .all(|op| op.outcome.nothing_appended())
         });
         if phantom {
             phantoms.entry(key).or_default().push(seen.source);
@@ -135,6 +135,44 @@ mod tests {
         );
         h.final_log(1, "t", &[(0, "a")]);
         assert_eq!(check_no_phantom_records(&h.build()), vec![]);
+    }
+
+    #[test]
+    fn a_refused_producer_attempt_whose_retry_was_acked_or_unknown_may_appear() {
+        use crate::history::Current;
+        for retry in [Outcome::ack(&[0], 2), Outcome::unknown("timeout")] {
+            let mut h = HistoryBuilder::new();
+            h.produce(
+                1,
+                1,
+                ms(0)..ms(10),
+                "t",
+                ("p1", 1),
+                &["a"],
+                Outcome::rejected("sequence_out_of_order", Current::ExpectedSeq(0)),
+            );
+            h.produce(1, 2, ms(10)..ms(20), "t", ("p1", 1), &["a"], retry);
+            h.final_log(1, "t", &[(0, "a")]);
+            assert_eq!(check_no_phantom_records(&h.build()), vec![]);
+        }
+    }
+
+    #[test]
+    fn a_value_whose_every_attempt_was_refused_is_reported() {
+        use crate::history::Current;
+        let mut h = HistoryBuilder::new();
+        h.claim(
+            1,
+            1,
+            ms(0)..ms(10),
+            "t",
+            "k",
+            "a",
+            Outcome::rejected("condition_failed", Current::KeyLastOffset(Some(0))),
+        );
+        h.final_log(1, "t", &[(0, "a")]);
+        let violations = check_no_phantom_records(&h.build());
+        assert_eq!(properties(&violations), vec![Property::C4]);
     }
 
     #[test]

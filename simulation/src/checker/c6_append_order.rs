@@ -1,16 +1,37 @@
 //! C6, appends are ordered in real time (DESIGN §4.3): for acknowledged appends
 //! A and B to the same topic, if A completed before B was invoked, every offset
 //! of A is below every offset of B. A pair sharing a value is one request and
-//! its retry, which C2 checks, not two appends; it is skipped here.
+//! its retry, which C2 checks, not two appends; it is skipped here. B counts
+//! as invoked when the first attempt carrying any of its values was: a
+//! producer's retry is answered with the offsets of whichever earlier attempt
+//! was applied (`duplicate`), so its records were sent then.
 //!
 //! Pure.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::{list_some, Property, Violation};
-use crate::history::{AckedAppend, History};
+use crate::history::{AckedAppend, History, OpKind};
 
 pub fn check_append_order(history: &History) -> Vec<Violation> {
+    // value → when an append carrying it was first invoked.
+    let mut first_sent: BTreeMap<&str, Duration> = BTreeMap::new();
+    for op in &history.ops {
+        if let OpKind::Append { values, .. } = &op.kind {
+            for value in values {
+                let at = first_sent.entry(value).or_insert(op.invoked_at);
+                *at = (*at).min(op.invoked_at);
+            }
+        }
+    }
+    let sent_at = |ack: &AckedAppend| {
+        ack.values
+            .iter()
+            .filter_map(|value| first_sent.get(value.as_str()).copied())
+            .min()
+            .unwrap_or(ack.op.invoked_at)
+    };
     let mut by_topic: BTreeMap<&str, Vec<AckedAppend>> = BTreeMap::new();
     for ack in history
         .acked_appends()
@@ -28,8 +49,7 @@ pub fn check_append_order(history: &History) -> Vec<Violation> {
             highest_before.push(max_offset(ack).max(highest));
         }
         for later in &acks {
-            let completed_before =
-                acks.partition_point(|a| a.op.completed_at < later.op.invoked_at);
+            let completed_before = acks.partition_point(|a| a.op.completed_at < sent_at(later));
             let lowest = min_offset(later);
             if highest_before[completed_before] < Some(lowest) {
                 continue;
@@ -45,7 +65,7 @@ pub fn check_append_order(history: &History) -> Vec<Violation> {
                 "in topic {topic:?}, op {} was invoked at {:.3}s, after {} completed, \
                  yet got offset {lowest}, not above theirs",
                 later.op.id,
-                later.op.invoked_at.as_secs_f64(),
+                sent_at(later).as_secs_f64(),
                 list_some(earlier.iter().map(|a| format!(
                     "op {} (offsets {:?}, completed {:.3}s)",
                     a.op.id,
@@ -117,6 +137,31 @@ mod tests {
         h.append(1, 1, ms(0)..ms(10), "t", &["a"], Outcome::ack(&[0], 1));
         h.append(1, 2, ms(20)..ms(30), "t", &["a"], Outcome::ack(&[0], 1));
         assert_eq!(check_all(&h.build()), vec![]);
+    }
+
+    #[test]
+    fn a_duplicate_ack_of_a_retry_takes_the_time_of_the_first_attempt() {
+        let mut h = HistoryBuilder::new();
+        h.produce(
+            1,
+            1,
+            ms(0)..ms(10),
+            "t",
+            ("p1", 0),
+            &["a"],
+            Outcome::unknown("timeout"),
+        );
+        h.append(2, 2, ms(5)..ms(15), "t", &["b"], Outcome::ack(&[1], 2));
+        h.produce(
+            1,
+            3,
+            ms(20)..ms(30),
+            "t",
+            ("p1", 0),
+            &["a"],
+            Outcome::duplicate(&[0], 1),
+        );
+        assert_eq!(check_append_order(&h.build()), vec![]);
     }
 
     #[test]

@@ -85,6 +85,7 @@ fn senders<'h>(history: &'h History, topic: &str, values: &[&str]) -> Vec<&'h Op
             OpKind::Append {
                 topic: sent_to,
                 values: sent,
+                ..
             } => sent_to == topic && sent.iter().any(|v| values.contains(&v.as_str())),
             OpKind::Read { .. } => false,
         })

@@ -6,6 +6,8 @@
 //! operation whose outcome is `Unknown` may or may not have happened, so it is
 //! never evidence that something happened, nor that something did not.
 
+mod c10_claims;
+mod c11_exactly_once_producers;
 mod c1_one_value_per_offset;
 mod c2_no_duplicates;
 mod c3_no_lost_acks;
@@ -26,6 +28,8 @@ use std::fmt;
 
 use crate::history::{History, Op};
 
+pub use c10_claims::check_claims;
+pub use c11_exactly_once_producers::check_exactly_once_producers;
 pub use c1_one_value_per_offset::check_one_value_per_offset;
 pub use c2_no_duplicates::check_no_duplicates;
 pub use c3_no_lost_acks::check_no_lost_acks;
@@ -55,6 +59,8 @@ pub enum Property {
     C7,
     C8,
     C9,
+    C10,
+    C11,
     Liveness,
 }
 
@@ -71,6 +77,8 @@ impl Property {
             Property::C7 => "linearizable reads see every earlier acknowledged append",
             Property::C8 => "a client's reads never go backwards",
             Property::C9 => "all nodes converge to the same log",
+            Property::C10 => "a key is claimed once",
+            Property::C11 => "a producer's append lands exactly once",
             Property::Liveness => "appends succeed within a bound after faults heal",
         }
     }
@@ -128,7 +136,7 @@ impl fmt::Display for Violation {
 
 /// Every check, in property order.
 pub fn check_all(history: &History) -> Vec<Violation> {
-    let checks: [fn(&History) -> Vec<Violation>; 10] = [
+    let checks: [fn(&History) -> Vec<Violation>; 12] = [
         check_one_value_per_offset,
         check_no_duplicates,
         check_no_lost_acks,
@@ -138,6 +146,8 @@ pub fn check_all(history: &History) -> Vec<Violation> {
         check_linearizable_reads,
         check_monotonic_reads,
         check_convergence,
+        check_claims,
+        check_exactly_once_producers,
         check_liveness,
     ];
     checks.iter().flat_map(|check| check(history)).collect()

@@ -12,6 +12,12 @@ pub fn summary(history: &History) -> String {
     let mut counts: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
     for op in &history.ops {
         let kind = match &op.kind {
+            OpKind::Append {
+                key_absent: true, ..
+            } => "claims",
+            OpKind::Append {
+                producer: Some(_), ..
+            } => "producer appends",
             OpKind::Append { .. } => "appends",
             OpKind::Read {
                 consistency: Consistency::Linearizable,
@@ -24,7 +30,7 @@ pub fn summary(history: &History) -> String {
         };
         let outcome = match op.outcome {
             Outcome::AppendOk { .. } | Outcome::ReadOk { .. } => 0,
-            Outcome::Failed { .. } => 1,
+            Outcome::Failed { .. } | Outcome::Rejected { .. } => 1,
             Outcome::Unknown { .. } => 2,
         };
         counts.entry(kind).or_default()[outcome] += 1;
@@ -36,6 +42,38 @@ pub fn summary(history: &History) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ");
+    let refusals = |wanted: &str| {
+        history
+            .ops
+            .iter()
+            .filter(|op| matches!(&op.outcome, Outcome::Rejected { code, .. } if code == wanted))
+            .count()
+    };
+    let duplicates = history
+        .ops
+        .iter()
+        .filter(|op| {
+            matches!(
+                op.outcome,
+                Outcome::AppendOk {
+                    duplicate: true,
+                    ..
+                }
+            )
+        })
+        .count();
+    let (taken, out_of_order) = (
+        refusals("condition_failed"),
+        refusals("sequence_out_of_order"),
+    );
+    let ops = if taken + out_of_order + duplicates > 0 {
+        format!(
+            "{ops}; {taken} condition_failed, {out_of_order} sequence_out_of_order, \
+             {duplicates} duplicate acks"
+        )
+    } else {
+        ops
+    };
     let crashes = history
         .faults
         .iter()
