@@ -13,6 +13,7 @@ use ordo_client::{ClientError, Tail};
 use ordo_core::Offset;
 
 use crate::cli::{explain, format_record, write_or_closed, ConnectArgs, ReadFormat};
+use crate::serve::shutdown_signal;
 
 /// Pause before asking again after the cluster could not be reached.
 const UNAVAILABLE_PAUSE: Duration = Duration::from_secs(1);
@@ -46,7 +47,7 @@ pub async fn run(args: TailArgs) -> anyhow::Result<()> {
     };
     let mut out = std::io::stdout().lock();
     // Made once, so a signal that lands while printing is not missed.
-    let stop = stop_signal();
+    let stop = shutdown_signal();
     tokio::pin!(stop);
     // An idle topic gives nothing to write, so a reader that went away
     // (`| head`) is noticed here rather than at the next record.
@@ -89,30 +90,6 @@ pub async fn run(args: TailArgs) -> anyhow::Result<()> {
                 explain(&e, &args.connect)
             );
         }
-    }
-}
-
-/// Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }
 
