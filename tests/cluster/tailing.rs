@@ -489,5 +489,17 @@ async fn ordo_tail_with_a_group_resumes_after_a_crash_without_losing_a_record() 
         (51..=100).map(|i| i.to_string()).collect::<Vec<_>>(),
         "the restarted tail resumes at the committed position"
     );
-    second.kill().await.expect("stopping ordo tail");
+    // Ctrl-C ends a tail cleanly, even while it waits on an idle topic.
+    let pid = second.id().expect("a running ordo tail").to_string();
+    let interrupted = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("running kill");
+    assert!(interrupted.success());
+    let status = tokio::time::timeout(STEP_TIMEOUT, second.wait())
+        .await
+        .expect("ordo tail ends on SIGINT")
+        .expect("waiting for ordo tail");
+    assert!(status.success(), "ordo tail after SIGINT: {status}");
 }
