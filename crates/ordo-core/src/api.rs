@@ -10,6 +10,7 @@ use crate::ids::{LogIndex, NodeId, Offset};
 use crate::producer::Producer;
 use crate::record::{NewRecord, Record};
 use crate::topic::TopicName;
+use crate::topic_config::TopicConfig;
 
 /// The header every response carries: the node id this node believes leads.
 pub const LEADER_HEADER: &str = "ordo-leader";
@@ -128,8 +129,8 @@ pub struct ReadResponse {
     pub end_offset: Offset,
 }
 
-/// `GET /v1/consumers/{group}/offsets/{topic}` and
-/// `GET /v1/consumers/{group}` query parameters.
+/// `GET /v1/consumers/{group}/offsets/{topic}`, `GET /v1/consumers/{group}`,
+/// `GET /v1/topics` and `GET /v1/topics/{topic}` query parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PositionParams {
@@ -187,6 +188,39 @@ pub struct TopicPosition {
     pub end_offset: Offset,
     /// Records appended that the group has not read: `end_offset - offset`.
     pub lag_records: u64,
+}
+
+/// One topic as `GET|PUT /v1/topics/{topic}` and `GET /v1/topics` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicInfo {
+    pub topic: TopicName,
+    pub config: TopicConfig,
+    /// The first offset still readable.
+    pub start_offset: Offset,
+    /// The offset the next appended record will get.
+    pub end_offset: Offset,
+}
+
+/// `GET /v1/topics`: every topic, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicList {
+    pub topics: Vec<TopicInfo>,
+}
+
+/// `GET /v1/topics/{topic}/offsets` query parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OffsetForTimeParams {
+    pub timestamp_ms: u64,
+    #[serde(default)]
+    pub consistency: Consistency,
+}
+
+/// The answer to a search by time: the first offset whose record's
+/// `timestamp_ms` is at or after the one asked for (the end offset if none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsetForTime {
+    pub offset: Offset,
 }
 
 /// `POST /v1/cluster/init`: with no members, the node's configured peers (or

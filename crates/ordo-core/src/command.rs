@@ -11,6 +11,7 @@ use crate::ids::{LogIndex, Offset};
 use crate::producer::Producer;
 use crate::record::NewRecord;
 use crate::topic::TopicName;
+use crate::topic_config::TopicConfig;
 
 /// A change to the replicated state. The leader stamps the time, so replicas
 /// never consult their own clocks while applying.
@@ -44,6 +45,13 @@ pub enum Command {
         )]
         expected: Option<Option<Offset>>,
     },
+    /// Create `topic` with `config`, or change an existing topic's config.
+    PutTopic {
+        topic: TopicName,
+        config: TopicConfig,
+    },
+    /// Delete `topic`: its records, key index and consumer positions.
+    DeleteTopic { topic: TopicName },
 }
 
 /// A present field, even `null`, is `Some`; `default` makes an absent one `None`.
@@ -65,6 +73,14 @@ pub enum CommandResult {
     },
     /// The group's position was set.
     OffsetCommitted { log_index: LogIndex },
+    /// The topic was created or its config set.
+    TopicPut { log_index: LogIndex },
+    /// The topic is gone; its records were at `start_offset..end_offset`.
+    TopicDeleted {
+        log_index: LogIndex,
+        start_offset: Offset,
+        end_offset: Offset,
+    },
     /// The command was refused and changed nothing (but used up its index).
     Rejected {
         log_index: LogIndex,
@@ -117,6 +133,8 @@ impl CommandResult {
         match self {
             CommandResult::Appended { log_index, .. }
             | CommandResult::OffsetCommitted { log_index }
+            | CommandResult::TopicPut { log_index }
+            | CommandResult::TopicDeleted { log_index, .. }
             | CommandResult::Rejected { log_index, .. }
             | CommandResult::Noop { log_index } => *log_index,
         }
@@ -171,6 +189,10 @@ impl fmt::Display for Command {
                 offset,
                 ..
             } => write!(f, "commit_offset({group}, {topic}, {offset})"),
+            Command::PutTopic { topic, config } => {
+                write!(f, "put_topic({topic}, cleanup {})", config.cleanup())
+            }
+            Command::DeleteTopic { topic } => write!(f, "delete_topic({topic})"),
         }
     }
 }
@@ -196,6 +218,12 @@ impl fmt::Display for CommandResult {
             CommandResult::OffsetCommitted { log_index } => {
                 write!(f, "offset committed (log {log_index})")
             }
+            CommandResult::TopicPut { log_index } => write!(f, "topic put (log {log_index})"),
+            CommandResult::TopicDeleted {
+                log_index,
+                end_offset,
+                ..
+            } => write!(f, "topic of {end_offset} deleted (log {log_index})"),
             CommandResult::Rejected {
                 log_index,
                 rejection,

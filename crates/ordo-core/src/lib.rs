@@ -9,7 +9,7 @@
 //!
 //! Map: `state` (the state and `apply`), `command` (what the log carries and
 //! what applying answers), one module per rule it consults (`producer`,
-//! `condition`, `consumer`), `validate` (the checks at the edge), and the
+//! `condition`, `consumer`, `topic_config`), `validate` (the checks at the edge), and the
 //! plain types (`ids`, `name`, `topic`, `record`, `limits`, `api`).
 
 pub mod api;
@@ -23,6 +23,7 @@ pub mod producer;
 pub mod record;
 pub mod state;
 pub mod topic;
+pub mod topic_config;
 pub mod validate;
 
 #[cfg(test)]
@@ -37,4 +38,5 @@ pub use producer::{Producer, ProducerId, ProducerIdError, ProducerState};
 pub use record::{NewRecord, Record};
 pub use state::{apply, State, TopicState};
 pub use topic::{TopicName, TopicNameError};
+pub use topic_config::{Cleanup, TopicConfig, TopicConfigError};
 pub use validate::{validate_append, AppendError};

@@ -18,6 +18,7 @@ use crate::ids::{LogIndex, Offset};
 use crate::producer::{check_sequence, Producer, ProducerId, ProducerState, Sequence};
 use crate::record::NewRecord;
 use crate::topic::TopicName;
+use crate::topic_config::TopicConfig;
 
 /// What the state machine knows about one topic.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +27,15 @@ pub struct TopicState {
     pub start_offset: Offset,
     /// The offset the next appended record will get.
     pub end_offset: Offset,
+    /// Cleanup and retention (the default for a topic made by an append).
+    #[serde(default)]
+    pub config: TopicConfig,
+    /// The timestamp of the topic's latest record. A record is stamped with
+    /// the larger of this and its leader's clock, so timestamps never go
+    /// back within a topic, even when a new leader's clock is behind the
+    /// old one's, and a search by time can bisect offsets.
+    #[serde(default)]
+    pub max_timestamp_ms: u64,
 }
 
 /// The replicated state, identical on every replica at the same log index.
@@ -62,16 +72,25 @@ pub fn apply(state: &mut State, index: LogIndex, command: &Command) -> CommandRe
         Command::Append {
             topic,
             records,
+            timestamp_ms,
             producer,
             condition,
-            ..
-        } => state.append(index, topic, records, producer.as_ref(), *condition),
+        } => state.append(
+            index,
+            topic,
+            records,
+            *timestamp_ms,
+            producer.as_ref(),
+            *condition,
+        ),
         Command::CommitOffset {
             group,
             topic,
             offset,
             expected,
         } => state.commit_offset(index, group, topic, *offset, *expected),
+        Command::PutTopic { topic, config } => Ok(state.put_topic(index, topic, *config)),
+        Command::DeleteTopic { topic } => state.delete_topic(index, topic),
     };
     decided.unwrap_or_else(|rejection| CommandResult::Rejected {
         log_index: index,
@@ -99,6 +118,7 @@ impl State {
         index: LogIndex,
         topic: &TopicName,
         records: &[NewRecord],
+        timestamp_ms: u64,
         producer: Option<&Producer>,
         condition: Option<Condition>,
     ) -> Result<CommandResult, Rejection> {
@@ -126,6 +146,7 @@ impl State {
         let first_offset = topic_state.end_offset;
         let count = records.len() as u64;
         topic_state.end_offset = Offset(first_offset.0 + count);
+        topic_state.max_timestamp_ms = topic_state.max_timestamp_ms.max(timestamp_ms);
 
         for (record, offset) in records.iter().zip(first_offset.0..) {
             if let Some(key) = &record.key {
@@ -172,6 +193,45 @@ impl State {
             .or_default()
             .insert(topic.clone(), offset);
         Ok(CommandResult::OffsetCommitted { log_index: index })
+    }
+
+    /// Creates `topic` with `config`, or sets the config of an existing one
+    /// (its records and offsets stay as they are).
+    fn put_topic(
+        &mut self,
+        index: LogIndex,
+        topic: &TopicName,
+        config: TopicConfig,
+    ) -> CommandResult {
+        self.topics.entry(topic.clone()).or_default().config = config;
+        CommandResult::TopicPut { log_index: index }
+    }
+
+    /// Forgets `topic`: its offsets, key index and every group's position in
+    /// it. An append under the same name later makes a new topic that starts
+    /// at offset 0 again. The producer table is left alone: a producer's
+    /// retry is still answered as it was.
+    fn delete_topic(
+        &mut self,
+        index: LogIndex,
+        topic: &TopicName,
+    ) -> Result<CommandResult, Rejection> {
+        let removed = self
+            .topics
+            .remove(topic)
+            .ok_or_else(|| Rejection::TopicNotFound {
+                topic: topic.clone(),
+            })?;
+        self.keys.remove(topic);
+        self.positions.retain(|_, positions| {
+            positions.remove(topic);
+            !positions.is_empty()
+        });
+        Ok(CommandResult::TopicDeleted {
+            log_index: index,
+            start_offset: removed.start_offset,
+            end_offset: removed.end_offset,
+        })
     }
 }
 
@@ -246,6 +306,121 @@ mod tests {
             "both kinds exercised"
         );
         assert!(!state.producers.is_empty() && !state.positions.is_empty());
+    }
+
+    fn stamped(topic_name: &str, timestamp_ms: u64) -> Command {
+        let mut command = append(topic_name, 1);
+        if let Command::Append {
+            timestamp_ms: t, ..
+        } = &mut command
+        {
+            *t = timestamp_ms;
+        }
+        command
+    }
+
+    #[test]
+    fn timestamps_never_go_back_within_a_topic_even_if_a_leaders_clock_does() {
+        let mut state = State::default();
+        let t = TopicName::new("t").unwrap();
+        apply(&mut state, LogIndex(1), &stamped("t", 1_000));
+        assert_eq!(state.topics[&t].max_timestamp_ms, 1_000);
+        // A new leader whose clock is behind: the record gets 1_000 again.
+        apply(&mut state, LogIndex(2), &stamped("t", 900));
+        assert_eq!(state.topics[&t].max_timestamp_ms, 1_000);
+        apply(&mut state, LogIndex(3), &stamped("t", 1_200));
+        assert_eq!(state.topics[&t].max_timestamp_ms, 1_200);
+        // Another topic keeps its own clock.
+        apply(&mut state, LogIndex(4), &stamped("u", 5));
+        assert_eq!(
+            state.topics[&TopicName::new("u").unwrap()].max_timestamp_ms,
+            5
+        );
+    }
+
+    fn put(topic_name: &str, config: TopicConfig) -> Command {
+        Command::PutTopic {
+            topic: TopicName::new(topic_name).unwrap(),
+            config,
+        }
+    }
+
+    fn delete(topic_name: &str) -> Command {
+        Command::DeleteTopic {
+            topic: TopicName::new(topic_name).unwrap(),
+        }
+    }
+
+    #[test]
+    fn put_topic_creates_an_empty_topic_or_changes_only_the_config() {
+        let mut state = State::default();
+        let t = TopicName::new("t").unwrap();
+        let compact = TopicConfig::new(crate::Cleanup::Compact, None, None).unwrap();
+        let r = apply(&mut state, LogIndex(1), &put("t", compact));
+        assert_eq!(
+            r,
+            CommandResult::TopicPut {
+                log_index: LogIndex(1)
+            }
+        );
+        assert_eq!(state.topics[&t].config, compact);
+        assert_eq!(state.topics[&t].end_offset, Offset(0));
+
+        apply(&mut state, LogIndex(2), &append("t", 3));
+        apply(&mut state, LogIndex(3), &put("t", TopicConfig::default()));
+        assert_eq!(state.topics[&t].config, TopicConfig::default());
+        assert_eq!(state.topics[&t].end_offset, Offset(3), "records stay");
+    }
+
+    #[test]
+    fn a_topic_made_by_its_first_append_has_the_default_config() {
+        let mut state = State::default();
+        apply(&mut state, LogIndex(1), &append("t", 1));
+        let t = TopicName::new("t").unwrap();
+        assert_eq!(state.topics[&t].config, TopicConfig::default());
+    }
+
+    #[test]
+    fn delete_topic_forgets_offsets_keys_and_positions_and_the_name_starts_again_at_zero() {
+        let mut state = State::default();
+        apply(&mut state, LogIndex(1), &keyed("t", "k", json!(1)));
+        apply(&mut state, LogIndex(2), &append("t", 2));
+        apply(&mut state, LogIndex(3), &append("other", 1));
+        apply(&mut state, LogIndex(4), &commit("g", "t", 2, None));
+        apply(&mut state, LogIndex(5), &commit("g", "other", 1, None));
+        let r = apply(&mut state, LogIndex(6), &delete("t"));
+        assert_eq!(
+            r,
+            CommandResult::TopicDeleted {
+                log_index: LogIndex(6),
+                start_offset: Offset(0),
+                end_offset: Offset(3),
+            }
+        );
+        let t = TopicName::new("t").unwrap();
+        assert!(!state.topics.contains_key(&t) && !state.keys.contains_key(&t));
+        let g = GroupName::new("g").unwrap();
+        assert_eq!(state.position(&g, &t), None);
+        assert_eq!(
+            state.position(&g, &TopicName::new("other").unwrap()),
+            Some(Offset(1))
+        );
+
+        let again = apply(&mut state, LogIndex(7), &append("t", 1));
+        assert_eq!(again.offsets(), vec![Offset(0)]);
+    }
+
+    #[test]
+    fn deleting_an_unknown_topic_is_rejected_and_changes_nothing() {
+        let mut state = State::default();
+        apply(&mut state, LogIndex(1), &append("a", 1));
+        let before = state.clone();
+        let r = apply(&mut state, LogIndex(2), &delete("nope"));
+        assert!(matches!(
+            r.rejection(),
+            Some(Rejection::TopicNotFound { .. })
+        ));
+        assert_eq!(state.topics, before.topics);
     }
 
     #[test]

@@ -53,13 +53,15 @@ pub fn validate_append(
 
 impl Command {
     /// The edge checks for this command ([`validate_append`] for an append;
-    /// a position commit's parts are valid by construction).
+    /// a position commit's or topic command's parts are valid by construction).
     pub fn validate(&self) -> Result<(), AppendError> {
         match self {
             Command::Append {
                 records, condition, ..
             } => validate_append(records, *condition),
-            Command::CommitOffset { .. } => Ok(()),
+            Command::CommitOffset { .. }
+            | Command::PutTopic { .. }
+            | Command::DeleteTopic { .. } => Ok(()),
         }
     }
 }

@@ -99,6 +99,11 @@ pub(crate) fn key_index_key(topic: &TopicName, key: &str) -> Vec<u8> {
     two_part_key(KEY_INDEX_PREFIX, topic.as_str(), key.as_bytes())
 }
 
+/// The prefix shared by `topic`'s key index keys (and no other topic's).
+pub(crate) fn key_index_topic_prefix(topic: &TopicName) -> Vec<u8> {
+    two_part_key(KEY_INDEX_PREFIX, topic.as_str(), b"")
+}
+
 /// The prefix shared by all key index keys.
 pub(crate) fn key_index_prefix() -> [u8; 1] {
     [KEY_INDEX_PREFIX]

@@ -3,14 +3,16 @@
 //! exactly those to the published state, writing a whole state (snapshot
 //! install) and reading it back ([`load_state`]).
 //!
-//! Every part of `State` is here (topic metadata, key index, producer
+//! Every part of `State` is here (topic metadata and config, key index, producer
 //! table, consumer positions), each under its own key prefix from `keys`,
 //! so a restarted node or one that installed a snapshot decides exactly as
 //! the others do.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ordo_core::{Command, CommandResult, GroupName, LogIndex, ProducerId, State, TopicName};
+use ordo_core::{
+    Command, CommandResult, GroupName, LogIndex, Offset, ProducerId, State, TopicName,
+};
 use serde::Serialize;
 
 use crate::codec::{decode, encode};
@@ -25,18 +27,23 @@ pub(crate) struct Changes {
     keys: BTreeSet<(TopicName, String)>,
     producers: BTreeSet<ProducerId>,
     positions: BTreeSet<(GroupName, TopicName)>,
+    /// Topics deleted in this call (some may have been made again since):
+    /// their key index entries and positions on disk are removed by `write`.
+    deleted: BTreeSet<TopicName>,
     pub(crate) membership: bool,
 }
 
 impl Changes {
     /// Notes what `command`'s `result` changed, and adds the records it
-    /// placed to the batch.
+    /// placed (or removed) to the batch. `state` is the state right after
+    /// applying `command`.
     pub(crate) fn stage(
         &mut self,
         batch: &mut Batch,
         tree: &Tree,
         command: Command,
         result: &CommandResult,
+        state: &State,
     ) -> Result<(), StoreError> {
         match (command, result) {
             // Only a fresh append changes anything; a duplicate or a
@@ -45,7 +52,6 @@ impl Changes {
                 Command::Append {
                     topic,
                     records,
-                    timestamp_ms,
                     producer,
                     ..
                 },
@@ -53,6 +59,11 @@ impl Changes {
                     duplicate: false, ..
                 },
             ) => {
+                // The topic's clamped clock, not the leader's: see `TopicState`.
+                let timestamp_ms = state
+                    .topics
+                    .get(&topic)
+                    .map_or(0, |topic_state| topic_state.max_timestamp_ms);
                 let offsets = result.offsets();
                 debug_assert_eq!(offsets.len(), records.len(), "one offset per record");
                 for (record, offset) in records.into_iter().zip(offsets) {
@@ -74,6 +85,26 @@ impl Changes {
             (Command::CommitOffset { group, topic, .. }, CommandResult::OffsetCommitted { .. }) => {
                 self.positions.insert((group, topic));
             }
+            (Command::PutTopic { topic, .. }, CommandResult::TopicPut { .. }) => {
+                self.topics.insert(topic);
+            }
+            (
+                Command::DeleteTopic { topic },
+                CommandResult::TopicDeleted {
+                    start_offset,
+                    end_offset,
+                    ..
+                },
+            ) => {
+                // By offset, not by scanning the tree: records appended
+                // earlier in this same batch are not on disk yet. One removal
+                // per record, so deleting a huge topic makes a huge batch.
+                for offset in start_offset.0..end_offset.0 {
+                    batch.remove(tree, &keys::record_key(&topic, Offset(offset)));
+                }
+                self.deleted.insert(topic.clone());
+                self.topics.insert(topic);
+            }
             _ => {}
         }
         Ok(())
@@ -86,6 +117,19 @@ impl Changes {
         tree: &Tree,
         state: &State,
     ) -> Result<(), StoreError> {
+        // First what the disk holds of deleted topics; then the entries this
+        // call changed, which include any made again after the delete.
+        for topic in &self.deleted {
+            for item in tree.scan_prefix(&keys::key_index_topic_prefix(topic)) {
+                batch.remove(tree, &item?.0);
+            }
+            for item in tree.scan_prefix(&keys::position_prefix()) {
+                let (key, _) = item?;
+                if keys::from_position_key(&key)?.1 == *topic {
+                    batch.remove(tree, &key);
+                }
+            }
+        }
         for topic in &self.topics {
             let key = keys::topic_meta_key(topic);
             put(batch, tree, &key, "topic metadata", state.topics.get(topic))?;
@@ -117,6 +161,13 @@ impl Changes {
 
     /// Copies the changed entries from `from` to `to`.
     pub(crate) fn copy(&self, from: &State, to: &mut State) {
+        for topic in &self.deleted {
+            to.keys.remove(topic);
+            to.positions.retain(|_, positions| {
+                positions.remove(topic);
+                !positions.is_empty()
+            });
+        }
         for topic in &self.topics {
             copy_entry(&from.topics, &mut to.topics, topic);
         }

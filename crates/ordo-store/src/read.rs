@@ -82,6 +82,43 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         Ok(Some(page))
     }
 
+    /// The first offset of `topic` whose record's timestamp is at or after
+    /// `timestamp_ms`, or the end offset if there is none; `None` if the
+    /// topic does not exist. Timestamps never go back within a topic (see
+    /// `TopicState::max_timestamp_ms`), so this bisects: O(log n) reads.
+    pub fn offset_for_timestamp(
+        &self,
+        topic: &TopicName,
+        timestamp_ms: u64,
+    ) -> Result<Option<Offset>, StoreError> {
+        let published = self.read_published();
+        let Some(topic_state) = published.state.topics.get(topic) else {
+            return Ok(None);
+        };
+        // Invariant: every record below `low` is older, and `high` is either
+        // the end or a record at or after `timestamp_ms`.
+        let (mut low, mut high) = (topic_state.start_offset.0, topic_state.end_offset.0);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let key = keys::record_key(topic, Offset(middle));
+            let value = self
+                .shared
+                .tree
+                .get(&key)?
+                .ok_or(StoreError::MissingRecord {
+                    topic: topic.clone(),
+                    offset: Offset(middle),
+                })?;
+            let record: Record = decode("record", &value)?;
+            if record.timestamp_ms < timestamp_ms {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        Ok(Some(Offset(low)))
+    }
+
     /// One topic's metadata, if the topic exists.
     pub fn topic(&self, topic: &TopicName) -> Option<TopicState> {
         self.read_published().state.topics.get(topic).cloned()

@@ -141,7 +141,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
                 EntryPayload::Blank => apply_noop(&mut writer.state, index),
                 EntryPayload::Normal(command) => {
                     let result = ordo_core::apply(&mut writer.state, index, &command);
-                    changes.stage(&mut batch, tree, command, &result)?;
+                    changes.stage(&mut batch, tree, command, &result, &writer.state)?;
                     result
                 }
                 EntryPayload::Membership(membership) => {

@@ -14,3 +14,4 @@ mod snapshot;
 mod state_machine;
 mod suite;
 mod support;
+mod topics;

@@ -128,7 +128,9 @@ async fn reading_an_unknown_topic_answers_none() {
         sm.topic(&topic("known")),
         Some(TopicState {
             start_offset: Offset(0),
-            end_offset: Offset(1)
+            end_offset: Offset(1),
+            max_timestamp_ms: 1_700_000_000_000,
+            ..TopicState::default()
         })
     );
 }
