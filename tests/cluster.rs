@@ -14,6 +14,8 @@
 //! - `restart`: crashes and restarts of all nodes or of one follower.
 //! - `tailing`: long-poll, read-your-writes, NDJSON and SSE streams,
 //!   `ordo tail` in a pipe and as a consumer group.
+//! - `topics`: topic configs and deletes through any node, across a leader
+//!   crash; the search by time; bad topic requests.
 //! - `operations`: the `ordo-leader` header and `/readyz`.
 //! - `bad_input`: malformed requests get clear 4xx refusals, append nothing.
 //! - `garbage`: no request, however malformed, can crash a node.
@@ -38,3 +40,5 @@ mod restart;
 mod support;
 #[path = "cluster/tailing.rs"]
 mod tailing;
+#[path = "cluster/topics.rs"]
+mod topics;

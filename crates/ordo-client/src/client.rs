@@ -10,11 +10,11 @@ use serde::de::DeserializeOwned;
 
 use ordo_core::api::{
     AppendRequest, AppendResponse, ClusterStatus, CommitOffsetRequest, CommitOffsetResponse,
-    Consistency, ConsumerGroup, ConsumerOffset, InitRequest, Member, PositionParams, ReadParams,
-    ReadQuery, ReadResponse,
+    Consistency, ConsumerGroup, ConsumerOffset, InitRequest, Member, OffsetForTime, PositionParams,
+    ReadParams, ReadQuery, ReadResponse, TopicInfo, TopicList,
 };
 use ordo_core::limits::MIN_LOG_INDEX_WAIT_MS;
-use ordo_core::{NewRecord, NodeId, Offset};
+use ordo_core::{NewRecord, NodeId, Offset, TopicConfig};
 
 use crate::addr::{encode_path_segment, normalize_addr};
 use crate::call::Safety;
@@ -303,6 +303,80 @@ impl Client {
 
     /// The status of whichever node answers; also teaches this client the
     /// members' addresses and the current leader.
+    /// Every topic with its config and offsets.
+    pub async fn topics(&self, consistency: Consistency) -> Result<TopicList, ClientError> {
+        let path = format!("/v1/topics?{}", consistency_query(consistency));
+        let (addr, response) = self
+            .call(Method::Get, &path, None, Safety::Idempotent)
+            .await?;
+        decode(&addr, &response.body)
+    }
+
+    /// One topic; `None` if it does not exist.
+    pub async fn topic(
+        &self,
+        topic: &str,
+        consistency: Consistency,
+    ) -> Result<Option<TopicInfo>, ClientError> {
+        let path = format!("{}?{}", topic_path(topic), consistency_query(consistency));
+        match self
+            .call(Method::Get, &path, None, Safety::Idempotent)
+            .await
+        {
+            Ok((addr, response)) => Ok(Some(decode(&addr, &response.body)?)),
+            Err(e) if e.code() == Some("topic_not_found") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates `topic` with `config`, or sets an existing topic's config.
+    /// Setting the same config twice does the same as once, so it is retried.
+    pub async fn put_topic(
+        &self,
+        topic: &str,
+        config: &TopicConfig,
+    ) -> Result<TopicInfo, ClientError> {
+        let body = serde_json::to_vec(config).expect("a TopicConfig is plain data");
+        let (addr, response) = self
+            .call(
+                Method::Put,
+                &topic_path(topic),
+                Some(body),
+                Safety::Idempotent,
+            )
+            .await?;
+        decode(&addr, &response.body)
+    }
+
+    /// Deletes `topic`, its records and every group's position in it. Not
+    /// resent after an unknown outcome: a second delete would be a 404, or
+    /// delete a topic made again in between.
+    pub async fn delete_topic(&self, topic: &str) -> Result<(), ClientError> {
+        self.call(Method::Delete, &topic_path(topic), None, Safety::AppendOnce)
+            .await?;
+        Ok(())
+    }
+
+    /// The first offset of `topic` whose record is stamped at or after
+    /// `timestamp_ms` (the topic's end offset if none is).
+    pub async fn offset_for_timestamp(
+        &self,
+        topic: &str,
+        timestamp_ms: u64,
+        consistency: Consistency,
+    ) -> Result<Offset, ClientError> {
+        let path = format!(
+            "{}/offsets?timestamp_ms={timestamp_ms}&{}",
+            topic_path(topic),
+            consistency_query(consistency)
+        );
+        let (addr, response) = self
+            .call(Method::Get, &path, None, Safety::Idempotent)
+            .await?;
+        let found: OffsetForTime = decode(&addr, &response.body)?;
+        Ok(found.offset)
+    }
+
     pub async fn cluster_status(&self) -> Result<ClusterStatus, ClientError> {
         let (addr, response) = self
             .call(Method::Get, "/v1/cluster", None, Safety::Idempotent)
@@ -387,6 +461,10 @@ fn position_path(group: &str, topic: &str) -> String {
         encode_path_segment(group),
         encode_path_segment(topic)
     )
+}
+
+fn topic_path(topic: &str) -> String {
+    format!("/v1/topics/{}", encode_path_segment(topic))
 }
 
 fn consistency_query(consistency: Consistency) -> String {

@@ -49,6 +49,7 @@ impl Transport for ReqwestTransport {
                 Method::Get => self.http.get(&request.url),
                 Method::Post => self.http.post(&request.url),
                 Method::Put => self.http.put(&request.url),
+                Method::Delete => self.http.delete(&request.url),
             };
             let mut builder = builder.timeout(request.timeout);
             if let Some(body) = request.body {

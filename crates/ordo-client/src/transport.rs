@@ -21,6 +21,7 @@ pub enum Method {
     Get,
     Post,
     Put,
+    Delete,
 }
 
 /// One HTTP request to one node.

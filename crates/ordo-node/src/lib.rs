@@ -7,6 +7,7 @@
 //! - [`rpc`]: the internal RPC paths and their encoding, for both ends.
 //! - [`node`]: the `Node` that owns `Raft`, store and transport, and turns
 //!   client requests into proposals, forwarding to the leader when needed.
+//! - `topics`: topic administration and the search by time.
 //! - `wait`: reads that wait: long-poll and read-your-writes.
 //! - [`status`]: the cluster status view built from Raft metrics.
 //! - [`runtime`]: openraft's async runtime, with seedable randomness.
@@ -23,6 +24,7 @@ mod routing;
 pub mod rpc;
 pub mod runtime;
 pub mod status;
+mod topics;
 pub mod transport;
 pub mod types;
 mod wait;

@@ -198,7 +198,7 @@ impl Node {
     }
 
     /// Proposes `command` through the leader; a rejection is an error.
-    async fn propose(&self, command: Command) -> Result<CommandResult, NodeError> {
+    pub(crate) async fn propose(&self, command: Command) -> Result<CommandResult, NodeError> {
         match self.route(LeaderOp::Propose(command)).await? {
             LeaderAnswer::Applied(CommandResult::Rejected { rejection, .. }) => {
                 Err(NodeError::Rejected { rejection })
@@ -245,8 +245,8 @@ impl Node {
         let topics = positions
             .into_iter()
             .map(|(topic, offset)| {
-                // A position names a topic that existed; topics are never
-                // removed, so a missing one reads as empty.
+                // Deleting a topic drops its positions in the same apply, so
+                // a position's topic exists; read a missing one as empty.
                 let end_offset = self
                     .state_machine
                     .topic(&topic)

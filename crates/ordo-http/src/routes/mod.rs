@@ -7,6 +7,7 @@ mod ops;
 mod raft;
 mod records;
 pub(crate) mod stream;
+mod topics;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -24,6 +25,12 @@ pub fn router(state: AppState) -> Router {
             post(records::append).get(records::read),
         )
         .route("/v1/topics/{topic}/stream", get(stream::stream))
+        .route("/v1/topics", get(topics::list))
+        .route(
+            "/v1/topics/{topic}",
+            get(topics::show).put(topics::put).delete(topics::delete),
+        )
+        .route("/v1/topics/{topic}/offsets", get(topics::offset_for_time))
         .route(
             "/v1/consumers/{group}/offsets/{topic}",
             get(consumers::get_offset).put(consumers::commit_offset),
