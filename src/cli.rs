@@ -1,5 +1,6 @@
 //! The CLI subcommands that talk to a running cluster: `append`, `read`,
-//! `cluster status` and `cluster init` (`tail` is in `tail.rs`). Each goes through the one
+//! `cluster status` and `cluster init` (`tail` is in `tail.rs`, `topics` in
+//! `topics.rs`). Each goes through the one
 //! `ordo_client::Client`; output is for people by default and for programs
 //! with `--json`. Errors reach the user as one line and a non-zero exit.
 
@@ -410,7 +411,7 @@ fn render_status(views: &[(NodeId, String, Option<ClusterStatus>)]) -> String {
 }
 
 /// Left-aligned columns, two spaces apart, no trailing spaces.
-fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {

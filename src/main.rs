@@ -5,6 +5,7 @@ mod cli;
 mod local_cluster;
 mod serve;
 mod tail;
+mod topics;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,8 @@ enum Command {
     Read(cli::ReadArgs),
     /// Print a topic's records, one per line, and follow new ones forever.
     Tail(tail::TailArgs),
+    /// List topics (a table), or show, put (create or configure) or delete one.
+    Topics(topics::TopicsArgs),
     /// Cluster administration.
     #[command(subcommand)]
     Cluster(cli::ClusterCommand),
@@ -47,6 +50,7 @@ fn main() -> anyhow::Result<()> {
             Command::Append(args) => cli::append(args).await,
             Command::Read(args) => cli::read(args).await,
             Command::Tail(args) => tail::run(args).await,
+            Command::Topics(args) => topics::run(args).await,
             Command::Cluster(cmd) => cli::cluster(cmd).await,
             Command::LocalCluster(args) => local_cluster::run(args).await,
         }

@@ -1,0 +1,169 @@
+//! `ordo topics`: list every topic as a table, and `show`, `put` and
+//! `delete` one. Through the one `ordo_client::Client`, like `cli.rs`.
+
+use anyhow::bail;
+use ordo_core::api::{Consistency, TopicInfo};
+use ordo_core::{Cleanup, TopicConfig};
+
+use crate::cli::{explain, render_table, ConnectArgs};
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TopicsArgs {
+    #[command(subcommand)]
+    pub command: Option<TopicsCommand>,
+    /// Print the raw JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum TopicsCommand {
+    /// One topic's config and offsets, as JSON.
+    Show {
+        topic: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Create a topic, or set an existing topic's config (omitted settings
+    /// go back to their defaults).
+    Put {
+        topic: String,
+        #[arg(long, value_enum, default_value = "none")]
+        cleanup: CleanupArg,
+        #[arg(long)]
+        retention_ms: Option<u64>,
+        #[arg(long)]
+        retention_bytes: Option<u64>,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Delete a topic with its records and every group's position in it.
+    Delete {
+        topic: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum CleanupArg {
+    None,
+    Compact,
+    Delete,
+}
+
+pub async fn run(args: TopicsArgs) -> anyhow::Result<()> {
+    match args.command {
+        None => list(args.json, &args.connect).await,
+        Some(TopicsCommand::Show { topic, connect }) => {
+            let shown = connect
+                .client()?
+                .topic(&topic, Consistency::Linearizable)
+                .await
+                .map_err(|e| anyhow::anyhow!(explain(&e, &connect)))?;
+            match shown {
+                Some(info) => print_json(&info),
+                None => bail!("topic {topic} does not exist"),
+            }
+        }
+        Some(TopicsCommand::Put {
+            topic,
+            cleanup,
+            retention_ms,
+            retention_bytes,
+            connect,
+        }) => {
+            let cleanup = match cleanup {
+                CleanupArg::None => Cleanup::None,
+                CleanupArg::Compact => Cleanup::Compact,
+                CleanupArg::Delete => Cleanup::Delete,
+            };
+            let config = TopicConfig::new(cleanup, retention_ms, retention_bytes)?;
+            let info = connect
+                .client()?
+                .put_topic(&topic, &config)
+                .await
+                .map_err(|e| anyhow::anyhow!(explain(&e, &connect)))?;
+            print_json(&info)
+        }
+        Some(TopicsCommand::Delete { topic, connect }) => {
+            connect
+                .client()?
+                .delete_topic(&topic)
+                .await
+                .map_err(|e| anyhow::anyhow!(explain(&e, &connect)))?;
+            println!("topic {topic} deleted");
+            Ok(())
+        }
+    }
+}
+
+async fn list(json: bool, connect: &ConnectArgs) -> anyhow::Result<()> {
+    let list = connect
+        .client()?
+        .topics(Consistency::Linearizable)
+        .await
+        .map_err(|e| anyhow::anyhow!(explain(&e, connect)))?;
+    if json {
+        return print_json(&list);
+    }
+    print!("{}", render_topics(&list.topics));
+    Ok(())
+}
+
+fn render_topics(topics: &[TopicInfo]) -> String {
+    let optional = |value: Option<u64>| value.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let rows: Vec<Vec<String>> = topics
+        .iter()
+        .map(|t| {
+            vec![
+                t.topic.to_string(),
+                t.config.cleanup().to_string(),
+                optional(t.config.retention_ms()),
+                optional(t.config.retention_bytes()),
+                t.start_offset.to_string(),
+                t.end_offset.to_string(),
+            ]
+        })
+        .collect();
+    render_table(
+        &[
+            "TOPIC",
+            "CLEANUP",
+            "RETENTION MS",
+            "RETENTION BYTES",
+            "START",
+            "END",
+        ],
+        &rows,
+    )
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ordo_core::{Offset, TopicName};
+
+    #[test]
+    fn the_topic_table_shows_config_and_offsets() {
+        let topics = [TopicInfo {
+            topic: TopicName::new("orders").unwrap(),
+            config: TopicConfig::new(Cleanup::Delete, Some(60_000), None).unwrap(),
+            start_offset: Offset(0),
+            end_offset: Offset(12),
+        }];
+        assert_eq!(
+            render_topics(&topics),
+            "TOPIC   CLEANUP  RETENTION MS  RETENTION BYTES  START  END\n\
+             orders  delete   60000         -                0      12\n"
+        );
+    }
+}
