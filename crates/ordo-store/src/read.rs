@@ -1,6 +1,7 @@
-//! The state machine's read API for the HTTP layer: pages of records, topic
-//! metadata, consumer positions, the producer table and key index, and how
-//! far this node has applied. Not part of openraft.
+//! The state machine's read API for the HTTP layer: pages of records, the
+//! search for an offset by time, topic metadata, consumer positions, the
+//! producer table and key index, and how far this node has applied. Not
+//! part of openraft.
 //!
 //! Every read is bounded by the published state (see `state_machine`), so a
 //! read never returns a record of a batch that is not fully applied.
