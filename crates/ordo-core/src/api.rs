@@ -1,7 +1,7 @@
 //! The HTTP API's wire types (contract v1), shared by the server and the
 //! client so the two cannot drift apart.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::condition::Condition;
@@ -154,14 +154,9 @@ pub struct CommitOffsetRequest {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "present_field"
+        deserialize_with = "crate::command::present_field"
     )]
     pub expected: Option<Option<Offset>>,
-}
-
-/// A present field, even `null`, is `Some`; `default` makes an absent one `None`.
-fn present_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Offset>>, D::Error> {
-    Option::<Offset>::deserialize(d).map(Some)
 }
 
 /// The answer to a committed position.

@@ -55,7 +55,9 @@ pub enum Command {
 }
 
 /// A present field, even `null`, is `Some`; `default` makes an absent one `None`.
-fn present_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Offset>>, D::Error> {
+pub(crate) fn present_field<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<Offset>>, D::Error> {
     Option::<Offset>::deserialize(d).map(Some)
 }
 
