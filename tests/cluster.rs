@@ -19,11 +19,14 @@
 //! - `operations`: the `ordo-leader` header and `/readyz`.
 //! - `bad_input`: malformed requests get clear 4xx refusals, append nothing.
 //! - `garbage`: no request, however malformed, can crash a node.
+//! - `examples`: the runnable examples in `examples/`, through their shared code.
 
 #[path = "cluster/bad_input.rs"]
 mod bad_input;
 #[path = "cluster/conditions.rs"]
 mod conditions;
+#[path = "cluster/examples.rs"]
+mod examples;
 #[path = "cluster/failover.rs"]
 mod failover;
 #[path = "cluster/garbage.rs"]

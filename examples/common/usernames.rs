@@ -1,0 +1,49 @@
+//! Registering a unique username, shared by `examples/usernames.rs` and the
+//! test that runs it (`tests/cluster/examples.rs`), so both go through the
+//! same calls. A registration is one conditional append: the log's order
+//! decides which of concurrent claims comes first, and every node applies
+//! that order, so every node agrees on the one winner.
+
+use ordo_client::{Client, ClientError};
+use ordo_core::api::AppendRequest;
+use ordo_core::{Condition, NewRecord, Offset};
+
+/// The topic that holds every claim, keyed by username.
+pub const TOPIC: &str = "usernames";
+
+/// A claim that won: the name is now owned by whoever made it.
+#[derive(Debug)]
+pub struct Registered {
+    pub offset: Offset,
+}
+
+/// Why a claim did not win.
+#[derive(Debug)]
+pub enum Taken {
+    /// The name already has a live record: someone else's claim was first.
+    Taken,
+    /// Any other failure (no leader, outcome unknown, ...): nothing decided
+    /// here, the caller may try again.
+    Failed(ClientError),
+}
+
+/// Claims `name` for `owner`: appends a record keyed `name` only if the
+/// key has no live record yet (`key_absent`).
+pub async fn register(client: &Client, name: &str, owner: &str) -> Result<Registered, Taken> {
+    let request = AppendRequest {
+        records: vec![NewRecord {
+            key: Some(name.to_string()),
+            value: serde_json::json!({ "owner": owner }),
+            headers: Default::default(),
+        }],
+        producer: None,
+        condition: Some(Condition::KeyAbsent),
+    };
+    match client.append_with(TOPIC, &request).await {
+        Ok(ack) => Ok(Registered {
+            offset: ack.offsets[0],
+        }),
+        Err(e) if e.code() == Some("condition_failed") => Err(Taken::Taken),
+        Err(e) => Err(Taken::Failed(e)),
+    }
+}
