@@ -4,8 +4,10 @@
 
 use ordo_core::api::Consistency;
 
-use crate::support::{read_all, wait_for_local_log, TestCluster};
+use crate::support::{read_all, record, wait_for_local_log, TestCluster};
 
+#[path = "../../examples/common/search.rs"]
+mod search;
 #[path = "../../examples/common/usernames.rs"]
 mod usernames;
 
@@ -47,4 +49,60 @@ async fn usernames_example_of_concurrent_registrations_exactly_one_wins() {
     for id in ids {
         wait_for_local_log(&cluster, id, usernames::TOPIC, &log).await;
     }
+}
+
+/// Records the search index test appends: more than one read page (1,000).
+const ARTICLES: u64 = 2_500;
+/// Records per append in that test.
+const ARTICLE_BATCH: u64 = 500;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_index_example_replay_from_zero_indexes_every_record() {
+    let cluster = TestCluster::start().await;
+    let client = cluster.client();
+    for batch in 0..ARTICLES / ARTICLE_BATCH {
+        let records = (batch * ARTICLE_BATCH..(batch + 1) * ARTICLE_BATCH)
+            .map(|i| {
+                record(format!(
+                    "article {i} about {}",
+                    ["raft", "logs"][i as usize % 2]
+                ))
+            })
+            .collect();
+        client
+            .append("articles", records)
+            .await
+            .expect("appending articles");
+    }
+
+    let mut pages = Vec::new();
+    let index = search::rebuild(
+        &cluster.client_for(cluster.followers()[0]),
+        "articles",
+        |next, end| pages.push((next.0, end.0)),
+    )
+    .await
+    .expect("replaying the topic");
+
+    assert_eq!(index.records, ARTICLES);
+    assert_eq!(
+        pages.last(),
+        Some(&(ARTICLES, ARTICLES)),
+        "progress reaches the end: {pages:?}"
+    );
+    assert!(pages.len() > 1, "more than one page: {pages:?}");
+    let log = read_all(&client, "articles", Consistency::Linearizable)
+        .await
+        .expect("reading the articles");
+    for r in &log {
+        for word in search::words(&r.value) {
+            assert!(
+                index.words[&word].contains(&r.offset),
+                "{word:?} of offset {} is in the index",
+                r.offset
+            );
+        }
+    }
+    assert_eq!(index.words["article"].len() as u64, ARTICLES);
+    assert_eq!(index.words["raft"].len() as u64, ARTICLES / 2);
 }
