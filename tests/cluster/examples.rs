@@ -6,6 +6,8 @@ use ordo_core::api::Consistency;
 
 use crate::support::{read_all, record, wait_for_local_log, TestCluster};
 
+#[path = "../../examples/common/mailbox.rs"]
+mod mailbox;
 #[path = "../../examples/common/search.rs"]
 mod search;
 #[path = "../../examples/common/usernames.rs"]
@@ -105,4 +107,71 @@ async fn search_index_example_replay_from_zero_indexes_every_record() {
     }
     assert_eq!(index.words["article"].len() as u64, ARTICLES);
     assert_eq!(index.words["raft"].len() as u64, ARTICLES / 2);
+}
+
+/// Messages the mailbox test sends: several consumer pages.
+const MESSAGES: usize = 23;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailbox_example_views_agree_after_a_consumer_restarts_midway() {
+    use mailbox::{Inbox, MessageSent, UnreadCount};
+
+    let cluster = TestCluster::start().await;
+    let ids = cluster.ids();
+    let id = ordo_core::ProducerId::new("mailbox-test").expect("a valid producer id");
+    let mut producer = ordo_client::Producer::new(cluster.client(), id);
+    let users = ["alice", "bob", "carol"];
+    let mut sent = Vec::new();
+    for i in 0..MESSAGES {
+        let message = MessageSent {
+            from: users[i % 3].into(),
+            to: users[(i + 1) % 3].into(),
+            text: format!("message {i}"),
+        };
+        let offset = mailbox::send(&mut producer, &message)
+            .await
+            .expect("sending a message");
+        sent.push((offset, message));
+    }
+
+    // As the example: empty views, their groups from offset 0. The inbox
+    // consumer stops in the middle (through node 1) and a new one resumes
+    // from the committed position (through node 2).
+    let (mut inbox, mut unread) = (Inbox::new(), UnreadCount::new());
+    for group in ["inbox", "unread"] {
+        mailbox::reset(&cluster.client(), group)
+            .await
+            .expect("starting a group at 0");
+    }
+    let stopped = mailbox::consume(&cluster.client_for(ids[0]), "inbox", &mut inbox, Some(7))
+        .await
+        .expect("the first inbox consumer");
+    assert!(
+        stopped.0 > 0 && stopped.0 < MESSAGES as u64,
+        "stopped midway: {stopped:?}"
+    );
+    let committed = cluster
+        .client()
+        .consumer_offset("inbox", mailbox::TOPIC, Consistency::Linearizable)
+        .await
+        .expect("reading the inbox group's position");
+    assert_eq!(committed, Some(stopped), "the stop point is committed");
+    let resumed = mailbox::consume(&cluster.client_for(ids[1]), "inbox", &mut inbox, None)
+        .await
+        .expect("the resumed inbox consumer");
+    let unread_at = mailbox::consume(&cluster.client_for(ids[2]), "unread", &mut unread, None)
+        .await
+        .expect("the unread consumer");
+    assert_eq!((resumed.0, unread_at.0), (MESSAGES as u64, MESSAGES as u64));
+
+    assert!(mailbox::agree(&inbox, &unread), "{inbox:?} vs {unread:?}");
+    let mut expected = Inbox::new();
+    for (offset, m) in &sent {
+        let entry = (*offset, m.from.clone(), m.text.clone());
+        expected.entry(m.to.clone()).or_default().push(entry);
+    }
+    assert_eq!(
+        inbox, expected,
+        "every message once, in order, in its inbox"
+    );
 }
