@@ -303,17 +303,6 @@ impl Node {
         }
     }
 
-    /// Reads a page of `topic`. `linearizable` reads first make sure this
-    /// node has applied everything committed before the read began.
-    pub async fn read(
-        &self,
-        topic: &TopicName,
-        params: &ReadParams,
-    ) -> Result<ReadResponse, NodeError> {
-        self.read_barrier(params.consistency).await?;
-        self.read_page(topic, params)
-    }
-
     /// A page of `topic` from this node's applied state, with no barrier.
     pub(crate) fn read_page(
         &self,
