@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// behind each snapshot, and a node too far behind is sent the snapshot.
     #[arg(long, env = "ORDO_SNAPSHOT_EVERY_ENTRIES")]
     snapshot_every_entries: Option<u64>,
+    /// How often, in milliseconds, the leader looks for topics to compact
+    /// or expire (each pass goes through the Raft log).
+    #[arg(long, env = "ORDO_CLEANUP_INTERVAL_MS")]
+    cleanup_interval_ms: Option<u64>,
     /// A TOML file with any of the settings above (flags and environment win).
     #[arg(long, env = "ORDO_CONFIG")]
     config: Option<PathBuf>,
@@ -65,6 +69,7 @@ struct ConfigFile {
     heartbeat_ms: Option<u64>,
     election_timeout_ms: Option<u64>,
     snapshot_every_entries: Option<u64>,
+    cleanup_interval_ms: Option<u64>,
 }
 
 /// Everything `serve` needs, validated.
@@ -126,6 +131,12 @@ impl ServeArgs {
                 bail!("--snapshot-every-entries must be at least 1");
             }
             node.snapshot_every_entries = entries;
+        }
+        if let Some(ms) = self.cleanup_interval_ms.or(file.cleanup_interval_ms) {
+            if ms == 0 {
+                bail!("--cleanup-interval-ms must be at least 1");
+            }
+            node.cleanup_interval = std::time::Duration::from_millis(ms);
         }
         Ok(ServeConfig {
             listen,

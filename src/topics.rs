@@ -1,5 +1,5 @@
-//! `ordo topics`: list every topic as a table, and `show`, `put` and
-//! `delete` one. Through the one `ordo_client::Client`, like `cli.rs`.
+//! `ordo topics`: list every topic as a table, and `show`, `put`,
+//! `compact` and `delete` one. Through the one `ordo_client::Client`, like `cli.rs`.
 
 use anyhow::bail;
 use ordo_core::api::{Consistency, TopicInfo};
@@ -37,6 +37,17 @@ pub enum TopicsCommand {
         retention_ms: Option<u64>,
         #[arg(long)]
         retention_bytes: Option<u64>,
+        /// With `--cleanup compact`: how long a key's tombstone stays
+        /// (default a day).
+        #[arg(long)]
+        tombstone_retention_ms: Option<u64>,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Run one compaction or retention pass now (they also run in the
+    /// background) and print what it removed.
+    Compact {
+        topic: String,
         #[command(flatten)]
         connect: ConnectArgs,
     },
@@ -74,6 +85,7 @@ pub async fn run(args: TopicsArgs) -> anyhow::Result<()> {
             cleanup,
             retention_ms,
             retention_bytes,
+            tombstone_retention_ms,
             connect,
         }) => {
             let cleanup = match cleanup {
@@ -81,13 +93,24 @@ pub async fn run(args: TopicsArgs) -> anyhow::Result<()> {
                 CleanupArg::Compact => Cleanup::Compact,
                 CleanupArg::Delete => Cleanup::Delete,
             };
-            let config = TopicConfig::new(cleanup, retention_ms, retention_bytes)?;
+            let mut config = TopicConfig::new(cleanup, retention_ms, retention_bytes)?;
+            if let Some(ms) = tombstone_retention_ms {
+                config = config.with_tombstone_retention_ms(ms)?;
+            }
             let info = connect
                 .client()?
                 .put_topic(&topic, &config)
                 .await
                 .map_err(|e| anyhow::anyhow!(explain(&e, &connect)))?;
             print_json(&info)
+        }
+        Some(TopicsCommand::Compact { topic, connect }) => {
+            let cleaned = connect
+                .client()?
+                .compact_topic(&topic)
+                .await
+                .map_err(|e| anyhow::anyhow!(explain(&e, &connect)))?;
+            print_json(&cleaned)
         }
         Some(TopicsCommand::Delete { topic, connect }) => {
             connect
@@ -126,6 +149,8 @@ fn render_topics(topics: &[TopicInfo]) -> String {
                 optional(t.config.retention_bytes()),
                 t.start_offset.to_string(),
                 t.end_offset.to_string(),
+                t.records.to_string(),
+                t.bytes.to_string(),
             ]
         })
         .collect();
@@ -137,6 +162,8 @@ fn render_topics(topics: &[TopicInfo]) -> String {
             "RETENTION BYTES",
             "START",
             "END",
+            "RECORDS",
+            "BYTES",
         ],
         &rows,
     )
@@ -157,13 +184,15 @@ mod tests {
         let topics = [TopicInfo {
             topic: TopicName::new("orders").unwrap(),
             config: TopicConfig::new(Cleanup::Delete, Some(60_000), None).unwrap(),
-            start_offset: Offset(0),
+            start_offset: Offset(2),
             end_offset: Offset(12),
+            records: 10,
+            bytes: 4096,
         }];
         assert_eq!(
             render_topics(&topics),
-            "TOPIC   CLEANUP  RETENTION MS  RETENTION BYTES  START  END\n\
-             orders  delete   60000         -                0      12\n"
+            "TOPIC   CLEANUP  RETENTION MS  RETENTION BYTES  START  END  RECORDS  BYTES\n\
+             orders  delete   60000         -                2      12   10       4096\n"
         );
     }
 }

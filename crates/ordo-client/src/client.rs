@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use ordo_core::api::{
-    AppendRequest, AppendResponse, ClusterStatus, CommitOffsetRequest, CommitOffsetResponse,
-    Consistency, ConsumerGroup, ConsumerOffset, InitRequest, Member, OffsetForTime, PositionParams,
-    ReadParams, ReadQuery, ReadResponse, TopicInfo, TopicList,
+    AppendRequest, AppendResponse, CleanupResponse, ClusterStatus, CommitOffsetRequest,
+    CommitOffsetResponse, Consistency, ConsumerGroup, ConsumerOffset, InitRequest, Member,
+    OffsetForTime, PositionParams, ReadParams, ReadQuery, ReadResponse, TopicInfo, TopicList,
 };
 use ordo_core::limits::MIN_LOG_INDEX_WAIT_MS;
 use ordo_core::{NewRecord, NodeId, Offset, TopicConfig};
@@ -355,6 +355,17 @@ impl Client {
         self.call(Method::Delete, &topic_path(topic), None, Safety::AppendOnce)
             .await?;
         Ok(())
+    }
+
+    /// Runs one compaction or retention pass over `topic` now and answers
+    /// with what it removed. Resent after an unknown outcome: a second pass
+    /// removes only what the first left.
+    pub async fn compact_topic(&self, topic: &str) -> Result<CleanupResponse, ClientError> {
+        let path = format!("{}/compact", topic_path(topic));
+        let (addr, response) = self
+            .call(Method::Post, &path, None, Safety::Idempotent)
+            .await?;
+        decode(&addr, &response.body)
     }
 
     /// The first offset of `topic` whose record is stamped at or after

@@ -194,6 +194,24 @@ pub struct TopicInfo {
     pub start_offset: Offset,
     /// The offset the next appended record will get.
     pub end_offset: Offset,
+    /// How many records the topic holds (fewer than `end_offset -
+    /// start_offset` once compaction removed some).
+    #[serde(default)]
+    pub records: u64,
+    /// Their total size (key, value as JSON and headers): what
+    /// `retention_bytes` bounds.
+    #[serde(default)]
+    pub bytes: u64,
+}
+
+/// `POST /v1/topics/{topic}/compact`: what one cleanup pass removed, and
+/// the topic after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupResponse {
+    pub topic: TopicInfo,
+    pub removed_records: u64,
+    pub removed_bytes: u64,
+    pub log_index: LogIndex,
 }
 
 /// `GET /v1/topics`: every topic, by name.

@@ -52,6 +52,9 @@ pub enum Command {
     },
     /// Delete `topic`: its records, key index and consumer positions.
     DeleteTopic { topic: TopicName },
+    /// One compaction or retention pass over `topic` (see `cleanup`), as of
+    /// the leader's clock `timestamp_ms`.
+    CleanTopic { topic: TopicName, timestamp_ms: u64 },
 }
 
 /// A present field, even `null`, is `Some`; `default` makes an absent one `None`.
@@ -82,6 +85,14 @@ pub enum CommandResult {
         log_index: LogIndex,
         start_offset: Offset,
         end_offset: Offset,
+    },
+    /// A cleanup pass removed `removed_records` records (`removed_bytes` by
+    /// `record_size`); the topic's records now start at `start_offset`.
+    TopicCleaned {
+        log_index: LogIndex,
+        start_offset: Offset,
+        removed_records: u64,
+        removed_bytes: u64,
     },
     /// The command was refused and changed nothing (but used up its index).
     Rejected {
@@ -118,6 +129,13 @@ pub enum Rejection {
     /// A position past the topic's end (the next offset to be appended).
     #[error("offset is past the topic's end offset {end_offset}")]
     OffsetBeyondEnd { end_offset: Offset },
+    /// A cleanup pass over a topic whose cleanup is `none`.
+    #[error("topic {topic} has cleanup \"none\": set it to \"compact\" or \"delete\" first")]
+    NothingToClean { topic: TopicName },
+    /// A record without a key appended to a `compact` topic, where only
+    /// each key's latest record is kept.
+    #[error("topic {topic} is compacted: every record needs a key")]
+    KeyRequired { topic: TopicName },
     /// The compare-and-set of a position found another position.
     #[error("{}", position_conflict(.current))]
     PositionConflict { current: Option<Offset> },
@@ -137,6 +155,7 @@ impl CommandResult {
             | CommandResult::OffsetCommitted { log_index }
             | CommandResult::TopicPut { log_index }
             | CommandResult::TopicDeleted { log_index, .. }
+            | CommandResult::TopicCleaned { log_index, .. }
             | CommandResult::Rejected { log_index, .. }
             | CommandResult::Noop { log_index } => *log_index,
         }
@@ -195,6 +214,7 @@ impl fmt::Display for Command {
                 write!(f, "put_topic({topic}, cleanup {})", config.cleanup())
             }
             Command::DeleteTopic { topic } => write!(f, "delete_topic({topic})"),
+            Command::CleanTopic { topic, .. } => write!(f, "clean_topic({topic})"),
         }
     }
 }
@@ -221,6 +241,15 @@ impl fmt::Display for CommandResult {
                 write!(f, "offset committed (log {log_index})")
             }
             CommandResult::TopicPut { log_index } => write!(f, "topic put (log {log_index})"),
+            CommandResult::TopicCleaned {
+                log_index,
+                removed_records,
+                start_offset,
+                ..
+            } => write!(
+                f,
+                "cleaned {removed_records} records, start {start_offset} (log {log_index})"
+            ),
             CommandResult::TopicDeleted {
                 log_index,
                 end_offset,

@@ -59,6 +59,9 @@ pub struct KeyState {
     pub last_offset: Offset,
     /// False if that record is a tombstone (a `null` value).
     pub live: bool,
+    /// That record's timestamp: when a tombstone's grace began.
+    #[serde(default)]
+    pub timestamp_ms: u64,
 }
 
 /// One topic's key index: every key that ever had a record, and its latest.
@@ -361,14 +364,16 @@ mod tests {
             index.get("a"),
             Some(&KeyState {
                 last_offset: Offset(3),
-                live: false
+                live: false,
+                timestamp_ms: 1,
             })
         );
         assert_eq!(
             index.get("b"),
             Some(&KeyState {
                 last_offset: Offset(2),
-                live: true
+                live: true,
+                timestamp_ms: 1,
             })
         );
         assert_eq!(index.len(), 2);

@@ -9,10 +9,11 @@
 //!
 //! Map: `state` (the state and `apply`), `command` (what the log carries and
 //! what applying answers), one module per rule it consults (`producer`,
-//! `condition`, `consumer`, `topic_config`), `validate` (the checks at the edge), and the
+//! `condition`, `consumer`, `topic_config`, `cleanup`), `validate` (the checks at the edge), and the
 //! plain types (`ids`, `name`, `topic`, `record`, `limits`, `api`).
 
 pub mod api;
+pub mod cleanup;
 pub mod command;
 pub mod condition;
 pub mod consumer;
@@ -36,7 +37,7 @@ pub use ids::{LogIndex, NodeId, Offset};
 pub use name::{NameError, NameKind};
 pub use producer::{Producer, ProducerId, ProducerIdError, ProducerState};
 pub use record::{NewRecord, Record};
-pub use state::{apply, State, TopicState};
+pub use state::{apply, apply_with, State, TopicState};
 pub use topic::{TopicName, TopicNameError};
-pub use topic_config::{Cleanup, TopicConfig, TopicConfigError};
+pub use topic_config::{Cleanup, TopicConfig, TopicConfigError, DEFAULT_TOMBSTONE_RETENTION_MS};
 pub use validate::{validate_append, AppendError};

@@ -41,7 +41,51 @@ pub enum RecordError {
     TooManyHeaders { count: usize },
 }
 
+/// A record's size as retention counts it: the bytes of its key, its value
+/// as compact JSON and its headers' names and values. Defined here, not by
+/// the store's encoding, so every replica counts alike whatever its codec.
+pub fn record_size(
+    key: Option<&str>,
+    value: &serde_json::Value,
+    headers: &BTreeMap<String, String>,
+) -> u64 {
+    let mut counter = ByteCounter(0);
+    // Writing to a counter cannot fail, and a `Value` always serializes.
+    let _ = serde_json::to_writer(&mut counter, value);
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len())
+        .sum();
+    (key.map_or(0, str::len) + counter.0 + header_bytes) as u64
+}
+
+/// An `io::Write` that only counts.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Record {
+    /// See [`record_size`].
+    pub fn size(&self) -> u64 {
+        record_size(self.key.as_deref(), &self.value, &self.headers)
+    }
+}
+
 impl NewRecord {
+    /// See [`record_size`].
+    pub fn size(&self) -> u64 {
+        record_size(self.key.as_deref(), &self.value, &self.headers)
+    }
+
     /// Checks the per-record limits.
     pub fn validate(&self) -> Result<(), RecordError> {
         if let Some(key) = &self.key {

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::cleanup::{self, NoRecords, RecordStore};
 use crate::command::{Command, CommandResult, Rejection};
 use crate::condition::{check_condition, Condition, KeyIndex, KeyState};
 use crate::consumer::{check_commit, GroupName, Positions};
@@ -18,7 +19,7 @@ use crate::ids::{LogIndex, Offset};
 use crate::producer::{check_sequence, Producer, ProducerId, ProducerState, Sequence};
 use crate::record::NewRecord;
 use crate::topic::TopicName;
-use crate::topic_config::TopicConfig;
+use crate::topic_config::{Cleanup, TopicConfig};
 
 /// What the state machine knows about one topic.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +37,13 @@ pub struct TopicState {
     /// old one's, and a search by time can bisect offsets.
     #[serde(default)]
     pub max_timestamp_ms: u64,
+    /// How many records the topic holds (between its start and end offsets,
+    /// less what compaction removed).
+    #[serde(default)]
+    pub stored_records: u64,
+    /// Their total `record_size`: what `retention_bytes` bounds.
+    #[serde(default)]
+    pub stored_bytes: u64,
 }
 
 /// The replicated state, identical on every replica at the same log index.
@@ -57,11 +65,29 @@ pub struct State {
     pub last_applied: Option<LogIndex>,
 }
 
+/// Applies one committed command, to a state whose store holds no records
+/// (see [`apply_with`]): what the rule tests and models use.
+pub fn apply(state: &mut State, index: LogIndex, command: &Command) -> CommandResult {
+    match apply_with(state, index, command, &mut NoRecords) {
+        Ok(result) => result,
+        Err(never) => match never {},
+    }
+}
+
 /// Applies one committed command. Must be called exactly once per log index,
 /// in increasing index order. Total: every command gets a result, and a
 /// rejected one changes nothing but the applied index (Raft has already
 /// committed it, so it uses up its index on every replica alike).
-pub fn apply(state: &mut State, index: LogIndex, command: &Command) -> CommandResult {
+///
+/// `records` is the store's view of the records applied before this
+/// command: only a `CleanTopic` looks at them, and removes some. The only
+/// error is the store's, and then the caller must not keep `state`.
+pub fn apply_with<S: RecordStore>(
+    state: &mut State,
+    index: LogIndex,
+    command: &Command,
+    records: &mut S,
+) -> Result<CommandResult, S::Error> {
     debug_assert!(
         state.last_applied.is_none_or(|last| last < index),
         "log index {index} applied after {:?}",
@@ -91,11 +117,15 @@ pub fn apply(state: &mut State, index: LogIndex, command: &Command) -> CommandRe
         } => state.commit_offset(index, group, topic, *offset, *expected),
         Command::PutTopic { topic, config } => Ok(state.put_topic(index, topic, *config)),
         Command::DeleteTopic { topic } => state.delete_topic(index, topic),
+        Command::CleanTopic {
+            topic,
+            timestamp_ms,
+        } => state.clean_topic(index, topic, *timestamp_ms, records)?,
     };
-    decided.unwrap_or_else(|rejection| CommandResult::Rejected {
+    Ok(decided.unwrap_or_else(|rejection| CommandResult::Rejected {
         log_index: index,
         rejection,
-    })
+    }))
 }
 
 /// Records that an entry without a command (blank or membership) was applied.
@@ -141,18 +171,32 @@ impl State {
             )?;
         }
 
+        if let Some(topic_state) = self.topics.get(topic) {
+            if topic_state.config.cleanup() == Cleanup::Compact
+                && records.iter().any(|record| record.key.is_none())
+            {
+                return Err(Rejection::KeyRequired {
+                    topic: topic.clone(),
+                });
+            }
+        }
+
         // Offsets are assigned here and nowhere else.
         let topic_state = self.topics.entry(topic.clone()).or_default();
         let first_offset = topic_state.end_offset;
         let count = records.len() as u64;
         topic_state.end_offset = Offset(first_offset.0 + count);
         topic_state.max_timestamp_ms = topic_state.max_timestamp_ms.max(timestamp_ms);
+        let timestamp_ms = topic_state.max_timestamp_ms;
+        topic_state.stored_records += count;
+        topic_state.stored_bytes += records.iter().map(NewRecord::size).sum::<u64>();
 
         for (record, offset) in records.iter().zip(first_offset.0..) {
             if let Some(key) = &record.key {
                 let key_state = KeyState {
                     last_offset: Offset(offset),
                     live: !record.value.is_null(),
+                    timestamp_ms,
                 };
                 self.keys
                     .entry(topic.clone())
@@ -205,6 +249,35 @@ impl State {
     ) -> CommandResult {
         self.topics.entry(topic.clone()).or_default().config = config;
         CommandResult::TopicPut { log_index: index }
+    }
+
+    /// One compaction or retention pass over `topic` (see `cleanup`).
+    fn clean_topic<S: RecordStore>(
+        &mut self,
+        index: LogIndex,
+        topic: &TopicName,
+        now_ms: u64,
+        records: &mut S,
+    ) -> Result<Result<CommandResult, Rejection>, S::Error> {
+        let Some(topic_state) = self.topics.get_mut(topic) else {
+            return Ok(Err(Rejection::TopicNotFound {
+                topic: topic.clone(),
+            }));
+        };
+        let keys = self.keys.get_mut(topic);
+        let removed = match cleanup::clean(topic, topic_state, keys, now_ms, records)? {
+            Ok(removed) => removed,
+            Err(rejection) => return Ok(Err(rejection)),
+        };
+        if self.keys.get(topic).is_some_and(|index| index.is_empty()) {
+            self.keys.remove(topic);
+        }
+        Ok(Ok(CommandResult::TopicCleaned {
+            log_index: index,
+            start_offset: topic_state.start_offset,
+            removed_records: removed.records,
+            removed_bytes: removed.bytes,
+        }))
     }
 
     /// Forgets `topic`: its offsets, key index and every group's position in
@@ -366,8 +439,22 @@ mod tests {
         assert_eq!(state.topics[&t].config, compact);
         assert_eq!(state.topics[&t].end_offset, Offset(0));
 
-        apply(&mut state, LogIndex(2), &append("t", 3));
-        apply(&mut state, LogIndex(3), &put("t", TopicConfig::default()));
+        apply(
+            &mut state,
+            LogIndex(2),
+            &keyed("t", "k", serde_json::json!(1)),
+        );
+        apply(
+            &mut state,
+            LogIndex(3),
+            &keyed("t", "k", serde_json::json!(2)),
+        );
+        apply(
+            &mut state,
+            LogIndex(4),
+            &keyed("t", "j", serde_json::json!(1)),
+        );
+        apply(&mut state, LogIndex(5), &put("t", TopicConfig::default()));
         assert_eq!(state.topics[&t].config, TopicConfig::default());
         assert_eq!(state.topics[&t].end_offset, Offset(3), "records stay");
     }

@@ -1,7 +1,6 @@
 //! `TopicConfig`: a topic's cleanup policy and retention, validated on
 //! construction (and on deserialization), so the state machine only ever
-//! holds a valid one. Pure data: storing and showing it is all this issue
-//! does; enforcing it belongs to compaction and retention.
+//! holds a valid one. Pure data: `cleanup` enforces it.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -13,7 +12,8 @@ pub enum Cleanup {
     /// Records are kept forever.
     #[default]
     None,
-    /// Only the latest record of each key is kept.
+    /// Only the latest record of each key is kept (a tombstone, for
+    /// `tombstone_retention_ms`). Every record must have a key.
     Compact,
     /// Records older than `retention_ms`, or beyond `retention_bytes`, go.
     Delete,
@@ -29,7 +29,14 @@ pub struct TopicConfig {
     retention_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     retention_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tombstone_retention_ms: Option<u64>,
 }
+
+/// How long a `compact` topic keeps a key's tombstone after its timestamp
+/// unless configured otherwise: a day, so a consumer that is less than a
+/// day behind still sees every delete (Kafka's `delete.retention.ms`).
+pub const DEFAULT_TOMBSTONE_RETENTION_MS: u64 = 86_400_000;
 
 /// The config as it arrives, before `TopicConfig::new` checks it.
 #[derive(Deserialize)]
@@ -41,6 +48,8 @@ struct RawTopicConfig {
     retention_ms: Option<u64>,
     #[serde(default)]
     retention_bytes: Option<u64>,
+    #[serde(default)]
+    tombstone_retention_ms: Option<u64>,
 }
 
 /// Why a topic config is not valid.
@@ -50,6 +59,8 @@ pub enum TopicConfigError {
     RetentionWithoutDelete,
     #[error("cleanup \"delete\" needs retention_ms or retention_bytes")]
     DeleteWithoutRetention,
+    #[error("tombstone_retention_ms applies only with cleanup \"compact\"")]
+    TombstoneRetentionWithoutCompact,
     #[error("{field} must be at least 1")]
     Zero { field: &'static str },
 }
@@ -78,8 +89,27 @@ impl TopicConfig {
                 cleanup,
                 retention_ms,
                 retention_bytes,
+                tombstone_retention_ms: None,
             }),
         }
+    }
+
+    /// This config with tombstones kept `ms` after their timestamp (only
+    /// for `compact`; 0 removes them on the next pass).
+    pub fn with_tombstone_retention_ms(self, ms: u64) -> Result<Self, TopicConfigError> {
+        if self.cleanup != Cleanup::Compact {
+            return Err(TopicConfigError::TombstoneRetentionWithoutCompact);
+        }
+        Ok(TopicConfig {
+            tombstone_retention_ms: Some(ms),
+            ..self
+        })
+    }
+
+    /// How long a tombstone stays after its timestamp (`compact` topics).
+    pub fn tombstone_retention_ms(&self) -> u64 {
+        self.tombstone_retention_ms
+            .unwrap_or(DEFAULT_TOMBSTONE_RETENTION_MS)
     }
 
     pub fn cleanup(&self) -> Cleanup {
@@ -98,7 +128,11 @@ impl TopicConfig {
 impl TryFrom<RawTopicConfig> for TopicConfig {
     type Error = TopicConfigError;
     fn try_from(raw: RawTopicConfig) -> Result<Self, Self::Error> {
-        TopicConfig::new(raw.cleanup, raw.retention_ms, raw.retention_bytes)
+        let config = TopicConfig::new(raw.cleanup, raw.retention_ms, raw.retention_bytes)?;
+        match raw.tombstone_retention_ms {
+            Some(ms) => config.with_tombstone_retention_ms(ms),
+            None => Ok(config),
+        }
     }
 }
 
@@ -137,6 +171,7 @@ mod tests {
             r#"{"cleanup":"delete","retention_ms":60000}"#,
             r#"{"cleanup":"delete","retention_bytes":1048576}"#,
             r#"{"cleanup":"delete","retention_ms":1,"retention_bytes":2}"#,
+            r#"{"cleanup":"compact","tombstone_retention_ms":0}"#,
         ] {
             let config = parse(text).unwrap();
             assert_eq!(serde_json::to_string(&config).unwrap(), text);
@@ -159,6 +194,10 @@ mod tests {
             (r#"{"cleanup":"shred"}"#, "unknown variant"),
             (r#"{"cleanup":"delete","retention_ms":-1}"#, "invalid value"),
             (r#"{"retention":5}"#, "unknown field"),
+            (
+                r#"{"cleanup":"delete","retention_ms":5,"tombstone_retention_ms":5}"#,
+                "only with cleanup \"compact\"",
+            ),
         ] {
             let error = parse(text).unwrap_err();
             assert!(error.contains(reason), "{text}: {error}");

@@ -61,7 +61,8 @@ impl Command {
             } => validate_append(records, *condition),
             Command::CommitOffset { .. }
             | Command::PutTopic { .. }
-            | Command::DeleteTopic { .. } => Ok(()),
+            | Command::DeleteTopic { .. }
+            | Command::CleanTopic { .. } => Ok(()),
         }
     }
 }

@@ -53,6 +53,12 @@ impl From<NodeError> for ApiError {
             NodeError::OffsetOutOfRange { .. } => {
                 (StatusCode::BAD_REQUEST, "offset_out_of_range", None)
             }
+            NodeError::OffsetGone { start_offset, .. } => {
+                return ApiError {
+                    current: Some(json!({ "start_offset": start_offset })),
+                    ..ApiError::new(StatusCode::GONE, "offset_gone", message)
+                };
+            }
             NodeError::NoLeader { leader, .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "no_leader", leader)
             }
@@ -107,6 +113,8 @@ impl From<Rejection> for ApiError {
                 Some(json!({ "offset": current })),
             ),
             Rejection::TopicNotFound { .. } => (StatusCode::NOT_FOUND, "topic_not_found", None),
+            Rejection::NothingToClean { .. } => (StatusCode::CONFLICT, "nothing_to_clean", None),
+            Rejection::KeyRequired { .. } => (StatusCode::BAD_REQUEST, "key_required", None),
             Rejection::OffsetBeyondEnd { end_offset } => (
                 StatusCode::BAD_REQUEST,
                 "offset_out_of_range",

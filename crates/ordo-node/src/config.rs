@@ -21,6 +21,8 @@ pub const DEFAULT_LEADER_WAIT: Duration = Duration::from_millis(1500);
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Raft log entries between snapshots; the log is purged behind a snapshot.
 pub const DEFAULT_SNAPSHOT_EVERY_ENTRIES: u64 = 100_000;
+/// How often the leader looks for topics to compact or expire.
+pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(5);
 /// Most log entries kept behind a snapshot, so a follower only slightly
 /// behind catches up from the log rather than a whole snapshot.
 pub const MAX_LOG_KEPT_BEHIND_SNAPSHOT: u64 = 1000;
@@ -39,7 +41,9 @@ pub struct NodeConfig {
     pub leader_wait: Duration,
     pub write_timeout: Duration,
     pub snapshot_every_entries: u64,
-    /// Stamps appended records.
+    /// How often the leader's background cleaner runs (see `cleaner`).
+    pub cleanup_interval: Duration,
+    /// Stamps appended records and cleanup passes.
     pub clock: Clock,
 }
 
@@ -55,6 +59,7 @@ impl NodeConfig {
             leader_wait: DEFAULT_LEADER_WAIT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             snapshot_every_entries: DEFAULT_SNAPSHOT_EVERY_ENTRIES,
+            cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
             clock: wall_clock_ms,
         }
     }

@@ -16,6 +16,13 @@ pub enum NodeError {
         from: Offset,
         end_offset: Offset,
     },
+    /// Retention removed the records below `start_offset`.
+    #[error("offset {from} of topic {topic} was removed by retention; the topic starts at {start_offset}")]
+    OffsetGone {
+        topic: String,
+        from: Offset,
+        start_offset: Offset,
+    },
     /// The state machine refused the command (a failed condition, a
     /// producer sequence out of order, a position conflict). It used up a
     /// log index and changed nothing.

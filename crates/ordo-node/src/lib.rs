@@ -13,6 +13,7 @@
 //! - [`runtime`]: openraft's async runtime, with seedable randomness.
 //! - [`clock`]: where record timestamps come from.
 
+mod cleaner;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -65,6 +65,7 @@ impl Node {
             state_machine,
             transport,
         });
+        tokio::spawn(crate::cleaner::run(Arc::downgrade(&node)));
         if node.config.peers.keys().next() == Some(&node.config.id) {
             node.initialize_if_new().await?;
         }
@@ -109,6 +110,11 @@ impl Node {
 
     pub fn current_term(&self) -> u64 {
         self.raft.metrics().borrow_watched().current_term
+    }
+
+    /// True once Raft has stopped (after `shutdown`, or a fatal error).
+    pub fn is_shut_down(&self) -> bool {
+        self.raft.metrics().borrow_watched().state == openraft::ServerState::Shutdown
     }
 
     /// Ready: a leader is known and this node has applied everything it
@@ -270,7 +276,9 @@ impl Node {
         &self,
         mut command: Command,
     ) -> Result<CommandResult, NodeError> {
-        if let Command::Append { timestamp_ms, .. } = &mut command {
+        if let Command::Append { timestamp_ms, .. } | Command::CleanTopic { timestamp_ms, .. } =
+            &mut command
+        {
             *timestamp_ms = (self.config.clock)();
         }
         #[cfg(feature = "mutants")]
@@ -325,6 +333,13 @@ impl Node {
                 topic: topic.to_string(),
                 from: params.from,
                 end_offset: page.end_offset,
+            });
+        }
+        if params.from < page.start_offset {
+            return Err(NodeError::OffsetGone {
+                topic: topic.to_string(),
+                from: params.from,
+                start_offset: page.start_offset,
             });
         }
         let next_offset = page

@@ -1,8 +1,8 @@
 //! Topic administration on the `Node`: list, show, put (create or
-//! configure) and delete, and the search for an offset by time. Changes go
+//! configure), delete and clean now, and the search for an offset by time. Changes go
 //! through the Raft log like appends; reads take the node's read barrier.
 
-use ordo_core::api::{Consistency, OffsetForTime, TopicInfo, TopicList};
+use ordo_core::api::{CleanupResponse, Consistency, OffsetForTime, TopicInfo, TopicList};
 use ordo_core::{Command, CommandResult, TopicConfig, TopicName, TopicState};
 
 use crate::error::NodeError;
@@ -62,6 +62,36 @@ impl Node {
         }
     }
 
+    /// Runs one compaction or retention pass over `topic` now, through the
+    /// Raft log like the background ones, and answers once this node has
+    /// applied it, with what it removed and the topic as it is after.
+    pub async fn clean_topic(&self, topic: TopicName) -> Result<CleanupResponse, NodeError> {
+        let command = Command::CleanTopic {
+            topic: topic.clone(),
+            timestamp_ms: 0, // the leader stamps it
+        };
+        match self.propose(command).await? {
+            CommandResult::TopicCleaned {
+                log_index,
+                removed_records,
+                removed_bytes,
+                ..
+            } => {
+                self.wait_applied(log_index, self.config.write_timeout)
+                    .await?;
+                Ok(CleanupResponse {
+                    topic: self.local_topic(&topic)?,
+                    removed_records,
+                    removed_bytes,
+                    log_index,
+                })
+            }
+            other => Err(NodeError::internal(format!(
+                "a cleanup answered as {other:?}"
+            ))),
+        }
+    }
+
     /// The first offset of `topic` whose record is stamped at or after
     /// `timestamp_ms` (the end offset if none), as fresh as `consistency` asks.
     pub async fn offset_for_timestamp(
@@ -94,6 +124,8 @@ fn info(topic: TopicName, state: &TopicState) -> TopicInfo {
         config: state.config,
         start_offset: state.start_offset,
         end_offset: state.end_offset,
+        records: state.stored_records,
+        bytes: state.stored_bytes,
     }
 }
 

@@ -35,13 +35,6 @@ pub enum StoreError {
     #[error("the Raft log has a hole: expected index {expected}, found {found}")]
     LogHole { expected: u64, found: u64 },
 
-    /// A record below a topic's published end offset is not on disk.
-    #[error("record {offset} of topic {topic} is missing")]
-    MissingRecord {
-        topic: ordo_core::TopicName,
-        offset: ordo_core::Offset,
-    },
-
     /// A snapshot whose contents contradict its metadata.
     #[error("inconsistent snapshot: {0}")]
     BadSnapshot(String),

@@ -105,9 +105,20 @@ impl Changes {
                 self.deleted.insert(topic.clone());
                 self.topics.insert(topic);
             }
+            // The records went into the batch as they were swept, and
+            // forgotten keys through `key_changed`; the topic's start and
+            // counters changed.
+            (Command::CleanTopic { topic, .. }, CommandResult::TopicCleaned { .. }) => {
+                self.topics.insert(topic);
+            }
             _ => {}
         }
         Ok(())
+    }
+
+    /// Notes that `key`'s entry in `topic`'s key index changed (or went).
+    pub(crate) fn key_changed(&mut self, topic: &TopicName, key: &str) {
+        self.keys.insert((topic.clone(), key.to_owned()));
     }
 
     /// Adds the changed entries' new values (or removals) to the batch.

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use ordo_core::cleanup;
 use ordo_core::{
     GroupName, KeyState, LogIndex, Offset, Positions, ProducerId, ProducerState, Record, TopicName,
     TopicState,
@@ -87,6 +88,8 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
     /// `timestamp_ms`, or the end offset if there is none; `None` if the
     /// topic does not exist. Timestamps never go back within a topic (see
     /// `TopicState::max_timestamp_ms`), so this bisects: O(log n) reads.
+    /// In a compacted range the answer may be a removed offset: reading from
+    /// it starts at the first record kept after it, which is the one meant.
     pub fn offset_for_timestamp(
         &self,
         topic: &TopicName,
@@ -96,28 +99,66 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         let Some(topic_state) = published.state.topics.get(topic) else {
             return Ok(None);
         };
-        // Invariant: every record below `low` is older, and `high` is either
-        // the end or a record at or after `timestamp_ms`.
+        // Invariant: every record below `low` is older, and the first
+        // record at or after `high` (if any) is not. Compaction leaves gaps,
+        // so each probe reads the first record at or after the middle.
         let (mut low, mut high) = (topic_state.start_offset.0, topic_state.end_offset.0);
         while low < high {
             let middle = low + (high - low) / 2;
-            let key = keys::record_key(topic, Offset(middle));
-            let value = self
-                .shared
-                .tree
-                .get(&key)?
-                .ok_or(StoreError::MissingRecord {
-                    topic: topic.clone(),
-                    offset: Offset(middle),
-                })?;
-            let record: Record = decode("record", &value)?;
-            if record.timestamp_ms < timestamp_ms {
-                low = middle + 1;
-            } else {
+            let range =
+                keys::record_key(topic, Offset(middle))..keys::record_key(topic, Offset(high));
+            let Some(value) = self.shared.tree.range(range).values().next() else {
+                // Nothing stored in middle..high: the answer is at most middle.
                 high = middle;
+                continue;
+            };
+            let record: Record = decode("record", &value?)?;
+            if record.timestamp_ms < timestamp_ms {
+                low = record.offset.0 + 1;
+            } else {
+                high = record.offset.0;
             }
         }
         Ok(Some(Offset(low)))
+    }
+
+    /// The topics a cleanup pass at `now_ms` would remove records from:
+    /// what the background cleaner proposes `CleanTopic` for. Only a
+    /// schedule: the pass itself decides at its own log index.
+    pub fn topics_due_for_cleanup(&self, now_ms: u64) -> Result<Vec<TopicName>, StoreError> {
+        let published = self.read_published();
+        let state = &published.state;
+        let mut due = Vec::new();
+        for (topic, topic_state) in &state.topics {
+            let by_state = cleanup::cleanup_due(topic_state, state.keys.get(topic), now_ms);
+            if by_state || self.oldest_expired(topic, topic_state, now_ms)? {
+                due.push(topic.clone());
+            }
+        }
+        Ok(due)
+    }
+
+    /// Whether `topic`'s oldest stored record is past its `retention_ms`.
+    fn oldest_expired(
+        &self,
+        topic: &TopicName,
+        topic_state: &TopicState,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        if topic_state.config.retention_ms().is_none() || topic_state.stored_records == 0 {
+            return Ok(false);
+        }
+        let range = keys::record_key(topic, topic_state.start_offset)
+            ..keys::record_key(topic, topic_state.end_offset);
+        let Some(value) = self.shared.tree.range(range).values().next() else {
+            return Ok(false);
+        };
+        let oldest: Record = decode("record", &value?)?;
+        Ok(cleanup::expired_by_age(
+            &topic_state.config,
+            oldest.timestamp_ms,
+            now_ms,
+        ))
     }
 
     /// One topic's metadata, if the topic exists.

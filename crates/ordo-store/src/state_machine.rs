@@ -3,7 +3,9 @@
 //! that decided: the records at their offsets, the changed parts of the
 //! decided state (topic metadata, key index, producer table, consumer
 //! positions; see `persisted`) and the last applied log id, all in one
-//! atomic batch per `apply` call.
+//! atomic batch per `apply` call, except that a cleanup command (which must
+//! see every record applied before it on the disk) starts a batch of its
+//! own: see [`segments`].
 //!
 //! Two copies of the applied state live in memory. The writer's copy (behind
 //! a mutex, touched only by `apply` and snapshot install) runs ahead while a
@@ -27,8 +29,10 @@ use futures::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, OptionalSend, StoredMembership};
+use ordo_core::cleanup::{RecordStore, StoredRecord, Visit};
 use ordo_core::state::apply_noop;
-use ordo_core::{CommandResult, LogIndex, State};
+use ordo_core::{Command, CommandResult, LogIndex, Offset, Record, State, TopicName};
+use std::ops::Range;
 use tokio::sync::watch;
 
 use crate::codec::{decode, encode};
@@ -37,7 +41,7 @@ use crate::keys;
 use crate::kv::{Batch, Disk, Tree};
 use crate::persisted::{self, Changes};
 use crate::snapshot;
-use crate::type_config::StoreTypeConfig;
+use crate::type_config::{OrdoPayload, StoreTypeConfig};
 
 /// The state machine. Cheap to clone: clones share everything, so one clone
 /// can serve reads while openraft drives another.
@@ -101,46 +105,55 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
     }
 
     /// Applies committed entries in order and returns one result per entry.
-    /// The whole call is one atomic batch; on error nothing is applied.
+    /// Each segment (see [`segments`]) is one atomic batch; on error, the
+    /// segments before the failing one are applied and nothing after.
     pub(crate) fn apply_entries(
         &self,
         entries: Vec<C::Entry>,
     ) -> Result<Vec<CommandResult>, StoreError> {
-        if entries.is_empty() {
-            return Ok(Vec::new());
-        }
+        let mut results = Vec::with_capacity(entries.len());
         let mut writer = self.lock_writer()?;
-        match self.write_batch(&mut writer, entries) {
-            Ok((results, changes)) => {
-                self.publish(&writer, &changes);
-                Ok(results)
-            }
-            Err(e) => {
-                // The writer's copy ran ahead of the disk; fall back to what
-                // was last published, which is what the disk holds.
-                *writer = self.read_published().clone();
-                Err(e)
+        for segment in segments::<C>(entries) {
+            match self.write_batch(&mut writer, segment) {
+                Ok((segment_results, changes)) => {
+                    self.publish(&writer, &changes);
+                    results.extend(segment_results);
+                }
+                Err(e) => {
+                    // The writer's copy ran ahead of the disk; fall back to
+                    // what was last published, which is what the disk holds.
+                    *writer = self.read_published().clone();
+                    return Err(e);
+                }
             }
         }
+        Ok(results)
     }
 
     /// Applies `entries` to the writer's copy and writes the batch to disk.
     fn write_batch(
         &self,
         writer: &mut Applied<C>,
-        entries: Vec<C::Entry>,
+        entries: Vec<(LogIdOf<C>, OrdoPayload)>,
     ) -> Result<(Vec<CommandResult>, Changes), StoreError> {
         let tree = &self.shared.tree;
         let mut batch = Batch::default();
         let mut changes = Changes::default();
         let mut results = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let (log_id, payload) = C::into_parts(entry);
+        for (log_id, payload) in entries {
             let index = LogIndex(log_id.index());
             let result = match payload {
                 EntryPayload::Blank => apply_noop(&mut writer.state, index),
                 EntryPayload::Normal(command) => {
-                    let result = ordo_core::apply(&mut writer.state, index, &command);
+                    // A cleanup is first in its batch (see `segments`), so
+                    // the tree holds every record it may look at.
+                    let mut records = TreeRecords {
+                        tree,
+                        batch: &mut batch,
+                        changes: &mut changes,
+                    };
+                    let result =
+                        ordo_core::apply_with(&mut writer.state, index, &command, &mut records)?;
                     changes.stage(&mut batch, tree, command, &result, &writer.state)?;
                     result
                 }
@@ -232,6 +245,66 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
             .snapshot_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Splits committed entries into runs written as one batch each: a cleanup
+/// command starts a new run, so every record applied before it is on the
+/// disk (a batch's writes are not readable until it is committed) when it
+/// looks at them.
+fn segments<C: StoreTypeConfig>(entries: Vec<C::Entry>) -> Vec<Vec<(LogIdOf<C>, OrdoPayload)>> {
+    let mut segments: Vec<Vec<_>> = Vec::new();
+    for entry in entries {
+        let (log_id, payload) = C::into_parts(entry);
+        let cleans = matches!(payload, EntryPayload::Normal(Command::CleanTopic { .. }));
+        match segments.last_mut() {
+            Some(segment) if !cleans => segment.push((log_id, payload)),
+            _ => segments.push(vec![(log_id, payload)]),
+        }
+    }
+    segments
+}
+
+/// The tree's records as cleanup sees them: removals go into the batch
+/// being prepared, forgotten keys into its changes.
+struct TreeRecords<'a> {
+    tree: &'a Tree,
+    batch: &'a mut Batch,
+    changes: &'a mut Changes,
+}
+
+impl RecordStore for TreeRecords<'_> {
+    type Error = StoreError;
+
+    fn sweep(
+        &mut self,
+        topic: &TopicName,
+        range: Range<Offset>,
+        visit: &mut dyn FnMut(&StoredRecord) -> Visit,
+    ) -> Result<(), StoreError> {
+        if range.start >= range.end {
+            return Ok(());
+        }
+        let keys = keys::record_key(topic, range.start)..keys::record_key(topic, range.end);
+        for item in self.tree.range(keys) {
+            let (key, value) = item?;
+            let record: Record = decode("record", &value)?;
+            let stored = StoredRecord {
+                offset: record.offset,
+                timestamp_ms: record.timestamp_ms,
+                size: record.size(),
+            };
+            match visit(&stored) {
+                Visit::Keep => {}
+                Visit::Remove => self.batch.remove(self.tree, &key),
+                Visit::Stop => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn key_forgotten(&mut self, topic: &TopicName, key: &str) {
+        self.changes.key_changed(topic, key);
     }
 }
 

@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
             get(topics::show).put(topics::put).delete(topics::delete),
         )
         .route("/v1/topics/{topic}/offsets", get(topics::offset_for_time))
+        .route("/v1/topics/{topic}/compact", post(topics::compact))
         .route(
             "/v1/consumers/{group}/offsets/{topic}",
             get(consumers::get_offset).put(consumers::commit_offset),

@@ -9,7 +9,8 @@
 //! A consumer that stops reading stalls its own stream, nothing else.
 //! An idle stream sends a keep-alive every `STREAM_KEEPALIVE_MS`; every
 //! stream ends (cleanly, with the body's last chunk) when the server shuts
-//! down.
+//! down, and when retention removes the records it was about to send (a
+//! client that reconnects from there gets the 410 that names the start).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -66,6 +67,14 @@ pub async fn stream(
                 topic: topic.to_string(),
                 from,
                 end_offset: topic_state.end_offset,
+            }
+            .into());
+        }
+        if from < topic_state.start_offset {
+            return Err(NodeError::OffsetGone {
+                topic: topic.to_string(),
+                from,
+                start_offset: topic_state.start_offset,
             }
             .into());
         }

@@ -9,7 +9,9 @@ use axum::Json;
 
 use crate::error::ApiError;
 use crate::{extract, AppState};
-use ordo_core::api::{OffsetForTime, OffsetForTimeParams, PositionParams, TopicInfo, TopicList};
+use ordo_core::api::{
+    CleanupResponse, OffsetForTime, OffsetForTimeParams, PositionParams, TopicInfo, TopicList,
+};
 use ordo_core::TopicConfig;
 
 pub async fn list(
@@ -47,6 +49,15 @@ pub async fn delete(
     let topic = extract::topic(path)?;
     state.node.delete_topic(topic).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/topics/{topic}/compact`: one cleanup pass now (no body).
+pub async fn compact(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<CleanupResponse>, ApiError> {
+    let topic = extract::topic(path)?;
+    Ok(Json(state.node.clean_topic(topic).await?))
 }
 
 pub async fn offset_for_time(

@@ -165,7 +165,8 @@ fn assert_reads_after_history(sm: &StateMachineStore<TestConfig>) {
         sm.key_state(&topic("users"), "joe"),
         Some(KeyState {
             last_offset: Offset(2),
-            live: false
+            live: false,
+            timestamp_ms: 1_700_000_000_000,
         })
     );
     assert_eq!(

@@ -1,9 +1,10 @@
 //! The store's promises, one file per promise: openraft's own storage suite
 //! on both media, durability across reopen, crash semantics of the memory
 //! disk and of the store on it, the state machine's apply and reads,
-//! snapshots, the decided state (producers, key index, positions) across
+//! snapshots, compaction and retention, the decided state (producers, key index, positions) across
 //! all of these, and (feature `mutants`) that each mutant breaks its promise.
 
+mod cleanup;
 mod crash;
 mod decided;
 mod durability;

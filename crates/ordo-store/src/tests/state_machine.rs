@@ -130,6 +130,8 @@ async fn reading_an_unknown_topic_answers_none() {
             start_offset: Offset(0),
             end_offset: Offset(1),
             max_timestamp_ms: 1_700_000_000_000,
+            stored_records: 1,
+            stored_bytes: 1,
             ..TopicState::default()
         })
     );

@@ -1,0 +1,591 @@
+//! Compaction and retention: which stored records a `CleanTopic` command
+//! removes. The decisions are pure and made here, at the command's log
+//! index, from the replicated state and the stored records the store shows
+//! them, so every replica removes exactly the same records; the store only
+//! walks its records and removes what these rules say ([`RecordStore`]).
+//!
+//! - `compact`: a record stays only while it is its key's latest (what the
+//!   key index names). A key whose latest record is a tombstone keeps it for
+//!   the topic's tombstone retention after its timestamp, then the tombstone
+//!   goes too and the key leaves the index. Offsets never move: the start
+//!   offset stays where it is, and reads skip the gaps.
+//! - `delete`: records go from the start while they are older than
+//!   `retention_ms` or the topic holds more than `retention_bytes`; the
+//!   start offset moves up past them, and keys whose latest record went
+//!   leave the key index.
+//!
+//! Record sizes are [`crate::record::record_size`], defined here in the core
+//! rather than by the store's encoding, so a change of codec cannot make
+//! replicas disagree about what `retention_bytes` keeps.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::ops::Range;
+
+use crate::command::Rejection;
+use crate::condition::KeyIndex;
+use crate::ids::Offset;
+use crate::state::TopicState;
+use crate::topic::TopicName;
+use crate::topic_config::{Cleanup, TopicConfig};
+
+/// Most records one pass removes, so one pass is one bounded write batch
+/// (and one bounded pause of the apply loop); a pass that stops there
+/// leaves the topic still due, and the next pass goes on.
+pub const MAX_REMOVED_PER_PASS: u64 = 100_000;
+
+/// One stored record, as cleanup sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub offset: Offset,
+    pub timestamp_ms: u64,
+    /// [`crate::record::record_size`] of the record.
+    pub size: u64,
+}
+
+/// What cleanup does with the record it was shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visit {
+    Keep,
+    Remove,
+    /// Keep this record and look at no more.
+    Stop,
+}
+
+/// The records a store holds, as cleanup needs to see and remove them.
+pub trait RecordStore {
+    type Error;
+
+    /// Shows `visit` each stored record of `topic` at an offset in `range`,
+    /// in offset order, removing each one it answers [`Visit::Remove`], until
+    /// it answers [`Visit::Stop`] or the range ends.
+    fn sweep(
+        &mut self,
+        topic: &TopicName,
+        range: Range<Offset>,
+        visit: &mut dyn FnMut(&StoredRecord) -> Visit,
+    ) -> Result<(), Self::Error>;
+
+    /// `key` left `topic`'s key index: its latest record was removed.
+    fn key_forgotten(&mut self, topic: &TopicName, key: &str);
+}
+
+/// A store that holds no records (the model in tests, or a caller that only
+/// tracks decisions): cleanup finds nothing to remove.
+pub struct NoRecords;
+
+impl RecordStore for NoRecords {
+    type Error = Infallible;
+
+    fn sweep(
+        &mut self,
+        _: &TopicName,
+        _: Range<Offset>,
+        _: &mut dyn FnMut(&StoredRecord) -> Visit,
+    ) -> Result<(), Infallible> {
+        Ok(())
+    }
+
+    fn key_forgotten(&mut self, _: &TopicName, _: &str) {}
+}
+
+/// What one cleanup removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Removed {
+    pub records: u64,
+    pub bytes: u64,
+}
+
+/// Runs one cleanup pass over `topic` at time `now_ms` (the leader's clock,
+/// carried in the command): removes the records `config` says go, updates
+/// the topic's start offset and counters and the key index, and reports what
+/// went. A topic with cleanup `none` is refused.
+pub(crate) fn clean<S: RecordStore>(
+    topic: &TopicName,
+    state: &mut TopicState,
+    keys: Option<&mut KeyIndex>,
+    now_ms: u64,
+    store: &mut S,
+) -> Result<Result<Removed, Rejection>, S::Error> {
+    let config = state.config;
+    let removed = match config.cleanup() {
+        Cleanup::None => {
+            return Ok(Err(Rejection::NothingToClean {
+                topic: topic.clone(),
+            }))
+        }
+        Cleanup::Compact => compact(topic, state, keys, &config, now_ms, store)?,
+        Cleanup::Delete => expire(topic, state, keys, &config, now_ms, store)?,
+    };
+    state.stored_records = state.stored_records.saturating_sub(removed.records);
+    state.stored_bytes = state.stored_bytes.saturating_sub(removed.bytes);
+    Ok(Ok(removed))
+}
+
+/// Whether a cleanup pass over a topic would remove anything that the state
+/// alone can tell: superseded records or an expired tombstone in a `compact`
+/// topic, or more than `retention_bytes` in a `delete` topic. (Age-based
+/// retention also depends on the oldest record's timestamp, which the store
+/// knows: see [`expired_by_age`].) Used to schedule background passes.
+pub fn cleanup_due(state: &TopicState, keys: Option<&KeyIndex>, now_ms: u64) -> bool {
+    let config = state.config;
+    match config.cleanup() {
+        Cleanup::None => false,
+        Cleanup::Compact => {
+            let Some(keys) = keys else {
+                return state.stored_records > 0;
+            };
+            // Compact once at least half of what is stored is superseded,
+            // so a pass's work is paid for by what it frees (Kafka's
+            // min.cleanable.dirty.ratio of 0.5).
+            let superseded = state.stored_records.saturating_sub(keys.len() as u64);
+            let grace = config.tombstone_retention_ms();
+            superseded > 0 && superseded * 2 >= state.stored_records
+                || keys
+                    .values()
+                    .any(|key| !key.live && tombstone_expired(key.timestamp_ms, grace, now_ms))
+        }
+        Cleanup::Delete => config
+            .retention_bytes()
+            .is_some_and(|limit| state.stored_bytes > limit),
+    }
+}
+
+/// Whether a `delete` topic's oldest record, stamped `oldest_timestamp_ms`,
+/// is past the topic's `retention_ms` at `now_ms`.
+pub fn expired_by_age(config: &TopicConfig, oldest_timestamp_ms: u64, now_ms: u64) -> bool {
+    config.cleanup() == Cleanup::Delete
+        && config
+            .retention_ms()
+            .is_some_and(|retention| oldest_timestamp_ms.saturating_add(retention) <= now_ms)
+}
+
+fn tombstone_expired(timestamp_ms: u64, grace_ms: u64, now_ms: u64) -> bool {
+    timestamp_ms.saturating_add(grace_ms) <= now_ms
+}
+
+/// Keeps each key's latest record (and a tombstone only within its grace).
+fn compact<S: RecordStore>(
+    topic: &TopicName,
+    state: &TopicState,
+    keys: Option<&mut KeyIndex>,
+    config: &TopicConfig,
+    now_ms: u64,
+    store: &mut S,
+) -> Result<Removed, S::Error> {
+    let mut kept = HashSet::new();
+    if let Some(keys) = keys {
+        let grace = config.tombstone_retention_ms();
+        let mut expired = Vec::new();
+        for (key, key_state) in keys.iter() {
+            if !key_state.live && tombstone_expired(key_state.timestamp_ms, grace, now_ms) {
+                expired.push(key.clone());
+            } else {
+                kept.insert(key_state.last_offset);
+            }
+        }
+        for key in expired {
+            keys.remove(&key);
+            store.key_forgotten(topic, &key);
+        }
+    }
+    let mut removed = Removed::default();
+    store.sweep(topic, state.start_offset..state.end_offset, &mut |record| {
+        if kept.contains(&record.offset) {
+            Visit::Keep
+        } else if removed.records >= MAX_REMOVED_PER_PASS {
+            Visit::Stop
+        } else {
+            removed.records += 1;
+            removed.bytes += record.size;
+            Visit::Remove
+        }
+    })?;
+    Ok(removed)
+}
+
+/// Removes records from the start while they are too old or too many bytes
+/// are held, and moves the start offset past them.
+fn expire<S: RecordStore>(
+    topic: &TopicName,
+    state: &mut TopicState,
+    keys: Option<&mut KeyIndex>,
+    config: &TopicConfig,
+    now_ms: u64,
+    store: &mut S,
+) -> Result<Removed, S::Error> {
+    let cutoff_ms = config
+        .retention_ms()
+        .map(|retention| now_ms.saturating_sub(retention));
+    let mut held_bytes = state.stored_bytes;
+    let mut removed = Removed::default();
+    // Where the kept records begin: the first one kept, or the end.
+    let mut new_start = state.end_offset;
+    store.sweep(topic, state.start_offset..state.end_offset, &mut |record| {
+        let too_old = cutoff_ms.is_some_and(|cutoff| record.timestamp_ms < cutoff);
+        let too_big = config
+            .retention_bytes()
+            .is_some_and(|limit| held_bytes > limit);
+        if (too_old || too_big) && removed.records < MAX_REMOVED_PER_PASS {
+            held_bytes = held_bytes.saturating_sub(record.size);
+            removed.records += 1;
+            removed.bytes += record.size;
+            Visit::Remove
+        } else {
+            new_start = record.offset;
+            Visit::Stop
+        }
+    })?;
+    // Only records removed move the start: a store that showed none (it
+    // holds none, or only the model's view) leaves the topic as it was.
+    if removed.records > 0 && new_start > state.start_offset {
+        state.start_offset = new_start;
+        if let Some(keys) = keys {
+            keys.retain(|key, key_state| {
+                let stays = key_state.last_offset >= new_start;
+                if !stays {
+                    store.key_forgotten(topic, key);
+                }
+                stays
+            });
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{append, keyed, record, rejected, topic};
+    use crate::{apply_with, Command, CommandResult, LogIndex, State};
+    use serde_json::{json, Value};
+    use std::collections::BTreeMap;
+
+    /// A store that holds what was appended, as cleanup sees it.
+    #[derive(Default, PartialEq, Debug)]
+    struct MemRecords {
+        records: BTreeMap<(TopicName, Offset), StoredRecord>,
+        forgotten: Vec<(TopicName, String)>,
+    }
+
+    impl RecordStore for MemRecords {
+        type Error = Infallible;
+
+        fn sweep(
+            &mut self,
+            topic: &TopicName,
+            range: Range<Offset>,
+            visit: &mut dyn FnMut(&StoredRecord) -> Visit,
+        ) -> Result<(), Infallible> {
+            let bounds = (topic.clone(), range.start)..(topic.clone(), range.end);
+            let mut removed = Vec::new();
+            for (at, record) in self.records.range(bounds) {
+                match visit(record) {
+                    Visit::Keep => {}
+                    Visit::Remove => removed.push(at.clone()),
+                    Visit::Stop => break,
+                }
+            }
+            for at in removed {
+                self.records.remove(&at);
+            }
+            Ok(())
+        }
+
+        fn key_forgotten(&mut self, topic: &TopicName, key: &str) {
+            self.forgotten.push((topic.clone(), key.to_owned()));
+        }
+    }
+
+    /// A replica: the state, its store, and the next log index.
+    #[derive(Default)]
+    struct Replica {
+        state: State,
+        store: MemRecords,
+        index: u64,
+    }
+
+    impl Replica {
+        /// Applies `command` at the next index and, like the real store,
+        /// keeps the records of a fresh append.
+        fn run(&mut self, command: Command) -> CommandResult {
+            self.index += 1;
+            let index = LogIndex(self.index);
+            let Ok(result) = apply_with(&mut self.state, index, &command, &mut self.store);
+            if let (Command::Append { topic, records, .. }, false) =
+                (&command, result.rejection().is_some())
+            {
+                let timestamp_ms = self.state.topics[topic].max_timestamp_ms;
+                for (record, offset) in records.iter().zip(result.offsets()) {
+                    let stored = StoredRecord {
+                        offset,
+                        timestamp_ms,
+                        size: record.size(),
+                    };
+                    self.store.records.insert((topic.clone(), offset), stored);
+                }
+            }
+            result
+        }
+
+        fn offsets(&self, topic_name: &str) -> Vec<u64> {
+            let topic = topic(topic_name);
+            self.store
+                .records
+                .keys()
+                .filter(|(t, _)| *t == topic)
+                .map(|(_, offset)| offset.0)
+                .collect()
+        }
+
+        fn topic(&self, topic_name: &str) -> &TopicState {
+            &self.state.topics[&topic(topic_name)]
+        }
+    }
+
+    fn at(mut command: Command, now_ms: u64) -> Command {
+        if let Command::Append { timestamp_ms, .. } = &mut command {
+            *timestamp_ms = now_ms;
+        }
+        command
+    }
+
+    fn clean(topic_name: &str, now_ms: u64) -> Command {
+        Command::CleanTopic {
+            topic: topic(topic_name),
+            timestamp_ms: now_ms,
+        }
+    }
+
+    fn configure(topic_name: &str, config: TopicConfig) -> Command {
+        Command::PutTopic {
+            topic: topic(topic_name),
+            config,
+        }
+    }
+
+    fn compacted(tombstone_retention_ms: u64) -> TopicConfig {
+        TopicConfig::new(Cleanup::Compact, None, None)
+            .and_then(|config| config.with_tombstone_retention_ms(tombstone_retention_ms))
+            .expect("valid config")
+    }
+
+    fn retained(retention_ms: Option<u64>, retention_bytes: Option<u64>) -> TopicConfig {
+        TopicConfig::new(Cleanup::Delete, retention_ms, retention_bytes).expect("valid config")
+    }
+
+    fn cleaned(result: &CommandResult) -> (u64, u64) {
+        match result {
+            CommandResult::TopicCleaned {
+                start_offset,
+                removed_records,
+                ..
+            } => (start_offset.0, *removed_records),
+            other => panic!("not a cleanup: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn compaction_keeps_exactly_the_latest_record_of_each_key_and_moves_no_offset() {
+        let mut replica = Replica::default();
+        replica.run(configure("t", compacted(1_000)));
+        for (key, value) in [("a", 1), ("b", 1), ("a", 2), ("c", 1), ("b", 2), ("a", 3)] {
+            replica.run(keyed("t", key, json!(value)));
+        }
+        let result = replica.run(clean("t", 10));
+        assert_eq!(cleaned(&result), (0, 3), "start stays; 3 superseded go");
+        assert_eq!(replica.offsets("t"), vec![3, 4, 5]);
+        let state = replica.topic("t");
+        assert_eq!((state.stored_records, state.end_offset), (3, Offset(6)));
+        assert_eq!(state.stored_bytes, 3 * (1 + 1), "one-byte keys and values");
+        // A second pass finds nothing more to do.
+        assert_eq!(cleaned(&replica.run(clean("t", 11))), (0, 0));
+        // The next append still gets the next offset.
+        assert_eq!(
+            replica.run(keyed("t", "d", json!(1))).offsets(),
+            vec![Offset(6)]
+        );
+    }
+
+    #[test]
+    fn a_tombstone_stays_for_its_grace_then_goes_with_its_key() {
+        let mut replica = Replica::default();
+        replica.run(configure("t", compacted(1_000)));
+        replica.run(at(keyed("t", "gone", json!(1)), 100));
+        replica.run(at(keyed("t", "gone", Value::Null), 200));
+        replica.run(at(keyed("t", "kept", json!(1)), 300));
+
+        assert_eq!(cleaned(&replica.run(clean("t", 1_199))), (0, 1));
+        assert_eq!(
+            replica.offsets("t"),
+            vec![1, 2],
+            "the tombstone is in grace"
+        );
+        assert!(replica.state.keys[&topic("t")].contains_key("gone"));
+
+        assert_eq!(cleaned(&replica.run(clean("t", 1_200))), (0, 1));
+        assert_eq!(replica.offsets("t"), vec![2]);
+        assert!(!replica.state.keys[&topic("t")].contains_key("gone"));
+        assert_eq!(
+            replica.store.forgotten,
+            vec![(topic("t"), "gone".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_compact_topic_refuses_records_without_a_key_and_appends_none_of_them() {
+        let mut replica = Replica::default();
+        replica.run(configure("t", compacted(1)));
+        let mixed = append(
+            "t",
+            vec![record(Some("k"), json!(1)), record(None, json!(2))],
+        );
+        assert_eq!(
+            replica.run(mixed),
+            rejected(2, Rejection::KeyRequired { topic: topic("t") })
+        );
+        assert_eq!(replica.topic("t").end_offset, Offset(0));
+        assert!(replica.offsets("t").is_empty());
+    }
+
+    #[test]
+    fn retention_by_age_drops_old_records_from_the_start_and_moves_the_start() {
+        let mut replica = Replica::default();
+        replica.run(configure("t", retained(Some(1_000), None)));
+        for timestamp_ms in [100, 200, 300, 400] {
+            replica.run(at(
+                keyed("t", &format!("k{timestamp_ms}"), json!(1)),
+                timestamp_ms,
+            ));
+        }
+        // At 1_250 the records stamped before 250 are older than 1 s.
+        assert_eq!(cleaned(&replica.run(clean("t", 1_250))), (2, 2));
+        assert_eq!(replica.offsets("t"), vec![2, 3]);
+        assert_eq!(replica.topic("t").start_offset, Offset(2));
+        let keys: Vec<_> = replica.state.keys[&topic("t")].keys().cloned().collect();
+        assert_eq!(
+            keys,
+            vec!["k300", "k400"],
+            "keys whose record went are forgotten"
+        );
+        // Everything old: the topic is empty and starts at its end.
+        assert_eq!(cleaned(&replica.run(clean("t", 10_000))), (4, 2));
+        assert!(!replica.state.keys.contains_key(&topic("t")));
+        let state = replica.topic("t");
+        assert_eq!((state.stored_records, state.stored_bytes), (0, 0));
+    }
+
+    #[test]
+    fn retention_by_bytes_keeps_the_newest_records_that_fit() {
+        let mut replica = Replica::default();
+        replica.run(configure("t", retained(None, Some(25))));
+        for i in 0..5 {
+            // Each record is 10 bytes: a 10-character JSON string.
+            replica.run(append("t", vec![record(None, json!(format!("{i:08}")))]));
+        }
+        assert_eq!(replica.topic("t").stored_bytes, 50);
+        assert_eq!(cleaned(&replica.run(clean("t", 1))), (3, 3));
+        assert_eq!(replica.offsets("t"), vec![3, 4]);
+        assert_eq!(replica.topic("t").stored_bytes, 20);
+    }
+
+    #[test]
+    fn cleaning_a_topic_without_cleanup_or_an_unknown_one_is_refused() {
+        let mut replica = Replica::default();
+        replica.run(append("plain", vec![record(None, json!(1))]));
+        assert_eq!(
+            replica.run(clean("plain", 1)),
+            rejected(
+                2,
+                Rejection::NothingToClean {
+                    topic: topic("plain")
+                }
+            )
+        );
+        assert_eq!(
+            replica.run(clean("nope", 1)),
+            rejected(
+                3,
+                Rejection::TopicNotFound {
+                    topic: topic("nope")
+                }
+            )
+        );
+        assert_eq!(replica.offsets("plain"), vec![0]);
+    }
+
+    #[test]
+    fn replicas_that_apply_the_same_commands_remove_the_same_records() {
+        let commands: Vec<Command> = std::iter::once(configure("t", compacted(50)))
+            .chain((0..200u64).map(|i| match i % 10 {
+                9 => clean("t", i * 10),
+                8 => at(keyed("t", &format!("k{}", i % 7), Value::Null), i * 10),
+                _ => at(keyed("t", &format!("k{}", i % 7), json!(i)), i * 10),
+            }))
+            .collect();
+        let run = || {
+            let mut replica = Replica::default();
+            let results: Vec<_> = commands.iter().cloned().map(|c| replica.run(c)).collect();
+            (replica.state, replica.store, results)
+        };
+        let first = run();
+        assert_eq!(first, run());
+        assert!(
+            first.1.records.len() <= 7,
+            "at most one record per key stays"
+        );
+    }
+
+    #[test]
+    fn cleanup_is_due_once_half_is_superseded_or_a_tombstone_expired_or_bytes_overflow() {
+        let mut replica = Replica::default();
+        replica.run(configure("t", compacted(100)));
+        let due = |replica: &Replica, now_ms| {
+            let t = topic("t");
+            cleanup_due(
+                &replica.state.topics[&t],
+                replica.state.keys.get(&t),
+                now_ms,
+            )
+        };
+        replica.run(at(keyed("t", "a", json!(1)), 10));
+        replica.run(at(keyed("t", "b", json!(1)), 10));
+        replica.run(at(keyed("t", "c", json!(1)), 10));
+        assert!(!due(&replica, 10));
+        replica.run(at(keyed("t", "a", json!(2)), 10));
+        assert!(!due(&replica, 10), "1 of 4 superseded");
+        replica.run(at(keyed("t", "b", Value::Null), 10));
+        assert!(!due(&replica, 10), "2 of 5 superseded");
+        replica.run(at(keyed("t", "c", json!(2)), 10));
+        assert!(due(&replica, 10), "3 of 6 superseded");
+        replica.run(clean("t", 10));
+        assert!(!due(&replica, 109), "the tombstone is in grace");
+        assert!(due(&replica, 110), "the tombstone expired");
+
+        replica.run(configure("d", retained(None, Some(5))));
+        replica.run(append("d", vec![record(None, json!("abc"))]));
+        let d = topic("d");
+        assert!(!cleanup_due(&replica.state.topics[&d], None, 0));
+        replica.run(append("d", vec![record(None, json!("abc"))]));
+        assert!(cleanup_due(&replica.state.topics[&d], None, 0));
+        assert!(expired_by_age(&retained(Some(10), None), 5, 15));
+        assert!(!expired_by_age(&retained(Some(10), None), 5, 14));
+    }
+
+    #[test]
+    fn a_store_that_shows_no_records_leaves_the_start_where_it_was() {
+        let mut state = State::default();
+        crate::apply(
+            &mut state,
+            LogIndex(1),
+            &configure("t", retained(Some(1), None)),
+        );
+        crate::apply(
+            &mut state,
+            LogIndex(2),
+            &append("t", vec![record(None, json!(1))]),
+        );
+        crate::apply(&mut state, LogIndex(3), &clean("t", 1_000));
+        assert_eq!(state.topics[&topic("t")].start_offset, Offset(0));
+    }
+}
