@@ -362,7 +362,31 @@ async fn status(json: bool, connect: &ConnectArgs) -> anyhow::Result<()> {
         views.push((*id, addr.clone(), view));
     }
     print!("{}", render_status(&views));
+    if !first.consumers.is_empty() {
+        println!();
+        print!("{}", render_consumer_lag(&first));
+    }
     Ok(())
+}
+
+/// One row per consumer group and topic: position, topic end, lag.
+fn render_consumer_lag(status: &ClusterStatus) -> String {
+    let rows: Vec<Vec<String>> = status
+        .consumers
+        .iter()
+        .flat_map(|(group, topics)| {
+            topics.iter().map(move |(topic, position)| {
+                vec![
+                    group.to_string(),
+                    topic.to_string(),
+                    position.offset.to_string(),
+                    position.end_offset.to_string(),
+                    position.lag_records.to_string(),
+                ]
+            })
+        })
+        .collect();
+    render_table(&["GROUP", "TOPIC", "POSITION", "END", "LAG"], &rows)
 }
 
 /// One row per member; matched index and lag come from the leader's view.

@@ -9,6 +9,8 @@
 //! - `ordering`: one total order of offsets, the same log on every node.
 //! - `conditions`: conditional appends and idempotent producers, across a
 //!   leader crash.
+//! - `cleanup`: compaction and retention, on demand and in the background,
+//!   the same on every node; 410 below the start; a snapshot rebuild.
 //! - `positions`: consumer positions, compare-and-set, surviving failover.
 //! - `failover`: a leader crash under load loses nothing and heals fast.
 //! - `restart`: crashes and restarts of all nodes or of one follower.
@@ -23,6 +25,8 @@
 
 #[path = "cluster/bad_input.rs"]
 mod bad_input;
+#[path = "cluster/cleanup.rs"]
+mod cleanup;
 #[path = "cluster/conditions.rs"]
 mod conditions;
 #[path = "cluster/examples.rs"]

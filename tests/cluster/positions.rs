@@ -4,7 +4,7 @@
 //! every node, and the group's lag follows the topic's end.
 
 use ordo_core::api::Consistency;
-use ordo_core::{Offset, TopicName};
+use ordo_core::{GroupName, Offset, TopicName};
 use serde_json::json;
 
 use crate::support::{eventually, record, TestCluster, CATCH_UP_TIMEOUT};
@@ -67,6 +67,32 @@ async fn positions_are_compared_and_set_and_survive_a_leader_crash_on_every_node
         (orders.offset, orders.end_offset, orders.lag_records),
         (Offset(5), Offset(10), 5)
     );
+    // Cluster status shows every group's lag, from each node's own state
+    // (a follower may be a moment behind, so it is waited for).
+    let group_name = GroupName::new(GROUP).expect("a valid name");
+    let topic_name = TopicName::new(TOPIC).expect("a valid name");
+    for id in cluster.ids() {
+        eventually(
+            &format!("node {id}'s status shows the group's lag"),
+            CATCH_UP_TIMEOUT,
+            || async {
+                let status = cluster
+                    .client_for(id)
+                    .cluster_status()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match status
+                    .consumers
+                    .get(&group_name)
+                    .and_then(|t| t.get(&topic_name))
+                {
+                    Some(shown) if shown == orders => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            },
+        )
+        .await;
+    }
 
     let old_leader = cluster.leader;
     cluster

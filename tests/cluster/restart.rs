@@ -6,7 +6,7 @@ use ordo_core::api::Consistency;
 use ordo_core::{NodeId, Record};
 use serde_json::json;
 
-use crate::support::{offsets, read_all, record, wait_for_local_log, TestCluster};
+use crate::support::{crash_and_wipe, offsets, read_all, record, wait_for_local_log, TestCluster};
 
 /// Appends `count` single-record appends of `"{prefix}-{i}"` to `topic`
 /// through whichever node `via` names for each, one after another, and
@@ -34,18 +34,6 @@ async fn append_in_order(
             "{prefix}-{i}"
         );
     }
-}
-
-/// SIGKILLs node `id` and empties its data dir: a node that lost its disk.
-fn crash_and_wipe(cluster: &mut TestCluster, id: NodeId) {
-    cluster
-        .nodes
-        .kill(id)
-        .expect("SIGKILLing the node")
-        .expect("the node was running");
-    let data_dir = cluster.nodes.data_dir(id).expect("a data dir").to_owned();
-    std::fs::remove_dir_all(&data_dir).expect("wiping the node's data dir");
-    std::fs::create_dir_all(&data_dir).expect("recreating an empty data dir");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

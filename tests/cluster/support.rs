@@ -149,6 +149,18 @@ impl Drop for TestCluster {
     }
 }
 
+/// SIGKILLs node `id` and empties its data dir: a node that lost its disk.
+pub fn crash_and_wipe(cluster: &mut TestCluster, id: NodeId) {
+    cluster
+        .nodes
+        .kill(id)
+        .expect("SIGKILLing the node")
+        .expect("the node was running");
+    let data_dir = cluster.nodes.data_dir(id).expect("a data dir").to_owned();
+    std::fs::remove_dir_all(&data_dir).expect("wiping the node's data dir");
+    std::fs::create_dir_all(&data_dir).expect("recreating an empty data dir");
+}
+
 /// A plain HTTP client, for requests the ordo client would not send.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()

@@ -282,6 +282,10 @@ pub struct ClusterStatus {
     pub purged_index: Option<u64>,
     /// Present on the leader only.
     pub followers: Vec<FollowerProgress>,
+    /// Every consumer group's position, topic end and lag in each topic it
+    /// committed a position in, from this node's applied state.
+    #[serde(default)]
+    pub consumers: BTreeMap<GroupName, BTreeMap<TopicName, TopicPosition>>,
 }
 
 /// The body of every error response.
@@ -304,7 +308,8 @@ pub struct ErrorDetail {
     /// `{"key_last_offset": N | null}`; `position_conflict` carries
     /// `{"offset": N | null}`; `sequence_out_of_order` carries
     /// `{"expected_seq": N}` or `{"last_seq": N}` (and the `topic` that seq
-    /// went to, if another one).
+    /// went to, if another one); `offset_gone` (410) carries
+    /// `{"start_offset": N}`, the first offset still readable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<serde_json::Value>,
 }

@@ -23,7 +23,7 @@ use crate::transport::Transport;
 use crate::types::{LogStore, Raft, StateMachine, TypeConfig};
 use ordo_core::api::{
     AppendRequest, AppendResponse, CommitOffsetRequest, CommitOffsetResponse, Consistency,
-    ConsumerGroup, ConsumerOffset, ReadParams, ReadResponse, TopicPosition,
+    ConsumerGroup, ConsumerOffset, ReadParams, ReadResponse,
 };
 use ordo_core::limits::{MAX_READ_BYTES, MAX_READ_LIMIT};
 use ordo_core::{Command, CommandResult, GroupName, LogIndex, NodeId, TopicName};
@@ -242,29 +242,12 @@ impl Node {
         consistency: Consistency,
     ) -> Result<ConsumerGroup, NodeError> {
         self.read_barrier(consistency).await?;
-        let positions = self.state_machine.consumer_offsets(group);
-        if positions.is_empty() {
+        let topics = self.state_machine.group_lag(group);
+        if topics.is_empty() {
             return Err(NodeError::GroupNotFound {
                 group: group.to_string(),
             });
         }
-        let topics = positions
-            .into_iter()
-            .map(|(topic, offset)| {
-                // Deleting a topic drops its positions in the same apply, so
-                // a position's topic exists; read a missing one as empty.
-                let end_offset = self
-                    .state_machine
-                    .topic(&topic)
-                    .map_or(offset, |state| state.end_offset);
-                let position = TopicPosition {
-                    offset,
-                    end_offset,
-                    lag_records: end_offset.0.saturating_sub(offset.0),
-                };
-                (topic, position)
-            })
-            .collect();
         Ok(ConsumerGroup {
             group: group.clone(),
             topics,
@@ -342,11 +325,10 @@ impl Node {
                 start_offset: page.start_offset,
             });
         }
-        let next_offset = page
-            .records
-            .last()
-            .map(|r| r.offset.next())
-            .unwrap_or(params.from);
+        // With no record, nothing is stored from `from` to the end (a page
+        // stops early only after a record): a reader of a compacted range
+        // moves on to the end rather than asking for the same gap again.
+        let next_offset = page.next_offset();
         Ok(ReadResponse {
             records: page.records,
             next_offset,

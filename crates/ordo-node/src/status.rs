@@ -54,6 +54,7 @@ impl Node {
             snapshot_index: metrics.snapshot.map(|l| l.index),
             purged_index: metrics.purged.map(|l| l.index),
             followers,
+            consumers: self.state_machine().consumer_lag(),
         }
     }
 }

@@ -1,16 +1,17 @@
 //! The state machine's read API for the HTTP layer: pages of records, the
-//! search for an offset by time, topic metadata, consumer positions, the
-//! producer table and key index, and how far this node has applied. Not
-//! part of openraft.
+//! search for an offset by time, topic metadata, consumer positions and
+//! lag, the producer table and key index, which topics are due for cleanup,
+//! and how far this node has applied. Not part of openraft.
 //!
 //! Every read is bounded by the published state (see `state_machine`), so a
 //! read never returns a record of a batch that is not fully applied.
 
 use std::collections::BTreeMap;
 
+use ordo_core::api::TopicPosition;
 use ordo_core::cleanup;
 use ordo_core::{
-    GroupName, KeyState, LogIndex, Offset, Positions, ProducerId, ProducerState, Record, TopicName,
+    GroupName, KeyState, LogIndex, Offset, ProducerId, ProducerState, Record, State, TopicName,
     TopicState,
 };
 use tokio::sync::watch;
@@ -20,6 +21,30 @@ use crate::error::StoreError;
 use crate::keys;
 use crate::state_machine::StateMachineStore;
 use crate::type_config::StoreTypeConfig;
+
+/// Each position with its topic's end offset and the lag to it. Deleting a
+/// topic drops its positions in the same apply, so a position's topic
+/// exists; a missing one reads as empty.
+fn lag_in(
+    state: &State,
+    positions: &BTreeMap<TopicName, Offset>,
+) -> BTreeMap<TopicName, TopicPosition> {
+    positions
+        .iter()
+        .map(|(topic, &offset)| {
+            let end_offset = state
+                .topics
+                .get(topic)
+                .map_or(offset, |topic_state| topic_state.end_offset);
+            let position = TopicPosition {
+                offset,
+                end_offset,
+                lag_records: end_offset.0.saturating_sub(offset.0),
+            };
+            (topic.clone(), position)
+        })
+        .collect()
+}
 
 /// A page of one topic's records, and the topic's bounds at the time of the read.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,11 +59,12 @@ pub struct TopicPage {
 
 impl TopicPage {
     /// Where the next page starts: after the last record returned, or at
-    /// `from` if there was none.
-    pub fn next_offset(&self, from: Offset) -> Offset {
+    /// the end if there was none (a page stops early only after a record,
+    /// so an empty one means nothing is stored from `from` to the end).
+    pub fn next_offset(&self) -> Offset {
         self.records
             .last()
-            .map_or(from, |record| record.offset.next())
+            .map_or(self.end_offset, |record| record.offset.next())
     }
 }
 
@@ -177,21 +203,28 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         self.read_published().state.position(group, topic)
     }
 
-    /// Every position `group` committed, by topic (empty for a group that
-    /// never committed one). Lag in a topic is its end offset minus this.
-    pub fn consumer_offsets(&self, group: &GroupName) -> BTreeMap<TopicName, Offset> {
+    /// `group`'s position, the topic's end and the lag in every topic it
+    /// committed a position in (empty for a group that never did), from one
+    /// applied state, so a lag is never computed against another moment's end.
+    pub fn group_lag(&self, group: &GroupName) -> BTreeMap<TopicName, TopicPosition> {
         let published = self.read_published();
-        published
-            .state
+        let state = &published.state;
+        state
             .positions
             .get(group)
-            .cloned()
+            .map(|positions| lag_in(state, positions))
             .unwrap_or_default()
     }
 
-    /// Every group's positions, by group then topic.
-    pub fn all_consumer_offsets(&self) -> Positions {
-        self.read_published().state.positions.clone()
+    /// [`Self::group_lag`] of every group, from one applied state.
+    pub fn consumer_lag(&self) -> BTreeMap<GroupName, BTreeMap<TopicName, TopicPosition>> {
+        let published = self.read_published();
+        let state = &published.state;
+        state
+            .positions
+            .iter()
+            .map(|(group, positions)| (group.clone(), lag_in(state, positions)))
+            .collect()
     }
 
     /// What the producer table holds for `id`: its last applied append.

@@ -173,12 +173,22 @@ fn assert_reads_after_history(sm: &StateMachineStore<TestConfig>) {
         sm.consumer_offset(&group("billing"), &topic("orders")),
         Some(Offset(2))
     );
+    let lag = sm.group_lag(&group("billing"));
+    let shown: Vec<_> = lag
+        .iter()
+        .map(|(t, p)| (t.as_str(), p.offset, p.end_offset, p.lag_records))
+        .collect();
+    let end = |name: &str| sm.topic(&topic(name)).expect("exists").end_offset;
     assert_eq!(
-        sm.consumer_offsets(&group("billing")),
-        [(topic("orders"), Offset(2)), (topic("users"), Offset(1))].into()
+        shown,
+        vec![
+            ("orders", Offset(2), end("orders"), end("orders").0 - 2),
+            ("users", Offset(1), end("users"), end("users").0 - 1),
+        ]
     );
-    assert!(sm.consumer_offsets(&group("nobody")).is_empty());
-    assert_eq!(sm.all_consumer_offsets().len(), 2);
+    assert!(sm.group_lag(&group("nobody")).is_empty());
+    assert_eq!(sm.consumer_lag().len(), 2);
+    assert_eq!(sm.consumer_lag()[&group("billing")], lag);
 }
 
 #[tokio::test]

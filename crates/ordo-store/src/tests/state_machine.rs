@@ -77,7 +77,7 @@ async fn reads_page_by_from_limit_and_max_bytes() {
         page.records.iter().map(|r| r.offset.0).collect::<Vec<_>>(),
         vec![4, 5, 6]
     );
-    assert_eq!(page.next_offset(Offset(4)), Offset(7));
+    assert_eq!(page.next_offset(), Offset(7));
     assert_eq!(page.end_offset, Offset(10));
 
     let at_end = sm
@@ -85,7 +85,7 @@ async fn reads_page_by_from_limit_and_max_bytes() {
         .expect("read")
         .expect("exists");
     assert!(at_end.records.is_empty());
-    assert_eq!(at_end.next_offset(Offset(10)), Offset(10));
+    assert_eq!(at_end.next_offset(), Offset(10));
 
     // One record's encoded size, to express byte limits in records.
     let one = sm
