@@ -60,6 +60,8 @@ pub fn node_config(id: NodeId, nodes: &[NodeId]) -> NodeConfig {
     config.write_timeout = Duration::from_secs(3);
     // Small, so runs exercise snapshots, log purging and snapshot installs.
     config.snapshot_every_entries = 200;
+    // Often, so compaction passes run (and get snapshotted) under the faults.
+    config.cleanup_interval = Duration::from_millis(300);
     config.clock = sim_clock_ms;
     config
 }

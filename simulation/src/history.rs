@@ -7,7 +7,7 @@
 //! records into these types; the checker (`crate::checker`) only reads them.
 //! `HistoryBuilder` writes hand-made histories for the checker's tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 use std::time::Duration;
@@ -27,6 +27,14 @@ pub struct History {
     /// Empty when the harness could not read them (then C3 and C9 check nothing).
     pub final_logs: BTreeMap<NodeId, BTreeMap<String, TopicLog>>,
     pub liveness: Option<LivenessCheck>,
+    /// Topics with cleanup `compact`: compaction removes superseded records
+    /// from them, so their logs have gaps (C5) and may lack an acknowledged
+    /// record whose key was written again (C3); C12 checks them instead.
+    pub compacted_topics: BTreeSet<String>,
+    /// A compaction pass of every compacted topic was acknowledged after the
+    /// last workload append, before the final logs were read: then each
+    /// key has exactly one record left in them.
+    pub compacted_at_end: bool,
 }
 
 /// One client request, from the moment it was sent to the moment the client
@@ -210,6 +218,27 @@ impl History {
             })
     }
 
+    /// The key each value was sent with, over every append sent (whatever
+    /// its outcome: an unknown one may be in the log).
+    pub fn keys_of_values(&self) -> BTreeMap<&str, &str> {
+        self.ops
+            .iter()
+            .filter_map(|op| match &op.kind {
+                OpKind::Append {
+                    values,
+                    key: Some(key),
+                    ..
+                } => Some(values.iter().map(move |v| (v.as_str(), key.as_str()))),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    pub fn is_compacted(&self, topic: &str) -> bool {
+        self.compacted_topics.contains(topic)
+    }
+
     /// Did `node` crash or restart at any time in `from..=to`? Either may have
     /// thrown away applied state that was not yet flushed.
     pub fn crashed_or_restarted_between(&self, node: NodeId, from: Duration, to: Duration) -> bool {
@@ -316,6 +345,36 @@ impl HistoryBuilder {
             key_absent: true,
         };
         self.op(client, node, span, kind, outcome)
+    }
+
+    /// One record `value` with `key`, unconditional (a write to a
+    /// compacted topic).
+    #[allow(clippy::too_many_arguments)]
+    pub fn keyed(
+        &mut self,
+        client: u32,
+        node: NodeId,
+        span: Range<Duration>,
+        topic: &str,
+        key: &str,
+        value: &str,
+        outcome: Outcome,
+    ) -> u64 {
+        let kind = OpKind::Append {
+            topic: topic.to_string(),
+            values: vec![value.to_string()],
+            key: Some(key.to_string()),
+            producer: None,
+            key_absent: false,
+        };
+        self.op(client, node, span, kind, outcome)
+    }
+
+    /// Marks `topic` as compacted; `at_end`: a final pass was acknowledged.
+    pub fn compacted(&mut self, topic: &str, at_end: bool) -> &mut Self {
+        self.history.compacted_topics.insert(topic.to_string());
+        self.history.compacted_at_end = at_end;
+        self
     }
 
     /// One attempt of producer `id`'s append number `seq`.

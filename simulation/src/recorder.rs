@@ -33,6 +33,8 @@ pub struct Recorder {
     pub views: BTreeMap<NodeId, NodeView>,
     pub final_logs: BTreeMap<NodeId, BTreeMap<String, TopicLog>>,
     pub liveness: Option<LivenessCheck>,
+    /// See `History::compacted_at_end`.
+    pub compacted_at_end: bool,
     /// Workload clients still sending; the final reads wait for zero, so no
     /// request lands between two nodes' final reads.
     pub active_clients: u32,
@@ -82,6 +84,11 @@ impl Recorder {
             faults: self.faults.clone(),
             final_logs: self.final_logs.clone(),
             liveness: self.liveness.clone(),
+            compacted_topics: crate::workload::COMPACTED_TOPICS
+                .iter()
+                .map(|topic| topic.to_string())
+                .collect(),
+            compacted_at_end: self.compacted_at_end,
         }
     }
 }

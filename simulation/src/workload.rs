@@ -1,9 +1,11 @@
 //! The simulated clients: each appends, claims keys (`key_absent` appends),
 //! sends idempotent producer appends (retrying an uncertain seq with the same
-//! records) and reads (linearizable and local) against random nodes while the
-//! faults run, one request at a time, and records every attempt's invocation
-//! and completion with its simulated time. After the heal, a final client
-//! probes liveness and reads every node's log.
+//! records), writes keys of a compacted topic (which the leader's background
+//! cleaner compacts while the faults run) and reads (linearizable and local)
+//! against random nodes while the faults run, one request at a time, and
+//! records every attempt's invocation and completion with its simulated
+//! time. After the heal, a final client probes liveness, runs a last
+//! compaction pass and reads every node's log.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,13 +24,24 @@ pub const CLIENTS: u32 = 3;
 pub const TOPICS: [&str; 2] = ["t0", "t1"];
 /// Claims (`key_absent` appends of one keyed record) go to this topic.
 pub const CLAIMS: &str = "claims";
+/// Keyed writes go to this topic, configured `compact` by client 1 first.
+pub const PROFILES: &str = "profiles";
+/// The topics whose config is `compact`.
+pub const COMPACTED_TOPICS: [&str; 1] = [PROFILES];
 /// Every topic the clients read and the final client reads whole.
-pub const ALL_TOPICS: [&str; 3] = ["t0", "t1", CLAIMS];
+pub const ALL_TOPICS: [&str; 4] = ["t0", "t1", CLAIMS, PROFILES];
+/// Keys of the compacted topic are `acct-0` .. `acct-{ACCOUNTS - 1}`, so
+/// each is written many times and most records are superseded.
+const ACCOUNTS: u32 = 6;
+/// The compacted topic's config: tombstones are never written here.
+const PROFILES_CONFIG: &str = r#"{"cleanup":"compact"}"#;
 /// Claimed keys are `user-0` .. `user-{KEYS - 1}`, so claims collide.
 const KEYS: u32 = 8;
 /// Attempts of one producer seq whose outcome stays uncertain before the
 /// producer moves on to its next seq.
 const PRODUCER_ATTEMPTS: usize = 4;
+/// Attempts at a setup or final request that is not part of the history.
+const ADMIN_ATTEMPTS: usize = 20;
 /// A client gives up on a request after this (the node's own write timeout
 /// is 3 s): then its outcome is unknown.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -233,16 +246,25 @@ pub async fn client(
         next_seq: 0,
         records: BTreeMap::new(),
     };
+    if client == 1 {
+        admin(&nodes, hyper::Method::PUT, PROFILES, PROFILES_CONFIG).await;
+    }
     while now() < until {
         let node = nodes[rng.random_range(0..nodes.len())];
         let topic = TOPICS[rng.random_range(0..TOPICS.len())].to_string();
         let kind = match rng.random_range(0..100) {
-            0..=34 => {
+            0..=24 => {
                 let values = (0..rng.random_range(1..=3))
                     .map(|i| format!("c{client}-{sent}-{i}"))
                     .collect();
                 sent += 1;
                 append_kind(topic, values, None, None, false)
+            }
+            25..=34 => {
+                let key = format!("acct-{}", rng.random_range(0..ACCOUNTS));
+                let value = format!("p-c{client}-{sent}");
+                sent += 1;
+                append_kind(PROFILES.to_string(), vec![value], Some(key), None, false)
             }
             35..=44 => {
                 let key = format!("user-{}", rng.random_range(0..KEYS));
@@ -389,6 +411,13 @@ pub async fn final_client(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     wait_converged(&live).await;
+    // A last pass over the compacted topic, after every append: then each
+    // key has one record left (C12). Its config again, in case client 1's
+    // setup never got through the faults.
+    admin(&live, hyper::Method::PUT, PROFILES, PROFILES_CONFIG).await;
+    let compacted = admin(&live, hyper::Method::POST, PROFILES, "").await;
+    recorder.borrow_mut().compacted_at_end = compacted;
+    wait_converged(&live).await;
     let mut final_logs = BTreeMap::new();
     for node in &live {
         let mut logs = BTreeMap::new();
@@ -399,6 +428,32 @@ pub async fn final_client(
     }
     recorder.borrow_mut().final_logs = final_logs;
     Ok(())
+}
+
+/// A topic admin request outside the history (`PUT` the topic's config, or
+/// `POST` a compaction pass with an empty `body`), tried on the nodes in
+/// turn until one answers 200 (bounded); true if one did.
+async fn admin(nodes: &[NodeId], method: hyper::Method, topic: &str, body: &str) -> bool {
+    let path = match method {
+        hyper::Method::POST => format!("/v1/topics/{topic}/compact"),
+        _ => format!("/v1/topics/{topic}"),
+    };
+    for attempt in 0..ADMIN_ATTEMPTS {
+        let node = nodes[attempt % nodes.len()];
+        let sent = call(
+            &node_addr(node),
+            method.clone(),
+            &path,
+            body.as_bytes().to_vec(),
+            REQUEST_TIMEOUT,
+        )
+        .await;
+        if matches!(sent, Ok((200, _))) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// Until every live node names the same leader and has applied the same

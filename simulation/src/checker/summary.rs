@@ -18,6 +18,7 @@ pub fn summary(history: &History) -> String {
             OpKind::Append {
                 producer: Some(_), ..
             } => "producer appends",
+            OpKind::Append { topic, .. } if history.is_compacted(topic) => "keyed writes",
             OpKind::Append { .. } => "appends",
             OpKind::Read {
                 consistency: Consistency::Linearizable,
@@ -92,9 +93,16 @@ pub fn summary(history: &History) -> String {
             format!("node {node} {total}")
         })
         .collect();
+    let final_pass = if history.compacted_topics.is_empty() {
+        ""
+    } else if history.compacted_at_end {
+        " (compacted topics after a final pass)"
+    } else {
+        " (no final compaction pass)"
+    };
     format!(
         "{} ops ({}); {} faults ({crashes} crashes, {partitions} partitions); \
-         final records: {}",
+         final records: {}{final_pass}",
         history.ops.len(),
         if ops.is_empty() { "none" } else { &ops },
         history.faults.len(),
