@@ -337,13 +337,7 @@ impl HistoryBuilder {
         value: &str,
         outcome: Outcome,
     ) -> u64 {
-        let kind = OpKind::Append {
-            topic: topic.to_string(),
-            values: vec![value.to_string()],
-            key: Some(key.to_string()),
-            producer: None,
-            key_absent: true,
-        };
+        let kind = one_keyed(topic, key, value, true);
         self.op(client, node, span, kind, outcome)
     }
 
@@ -360,13 +354,7 @@ impl HistoryBuilder {
         value: &str,
         outcome: Outcome,
     ) -> u64 {
-        let kind = OpKind::Append {
-            topic: topic.to_string(),
-            values: vec![value.to_string()],
-            key: Some(key.to_string()),
-            producer: None,
-            key_absent: false,
-        };
+        let kind = one_keyed(topic, key, value, false);
         self.op(client, node, span, kind, outcome)
     }
 
@@ -486,6 +474,17 @@ impl HistoryBuilder {
 
     pub fn build(self) -> History {
         self.history
+    }
+}
+
+/// An append of one record `value` with `key`.
+fn one_keyed(topic: &str, key: &str, value: &str, key_absent: bool) -> OpKind {
+    OpKind::Append {
+        topic: topic.to_string(),
+        values: vec![value.to_string()],
+        key: Some(key.to_string()),
+        producer: None,
+        key_absent,
     }
 }
 

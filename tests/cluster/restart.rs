@@ -6,7 +6,10 @@ use ordo_core::api::Consistency;
 use ordo_core::{NodeId, Record};
 use serde_json::json;
 
-use crate::support::{crash_and_wipe, offsets, read_all, record, wait_for_local_log, TestCluster};
+use crate::support::{
+    crash_and_wipe, offsets, read_all, record, restart_and_catch_up, wait_for_local_log,
+    TestCluster,
+};
 
 /// Appends `count` single-record appends of `"{prefix}-{i}"` to `topic`
 /// through whichever node `via` names for each, one after another, and
@@ -205,16 +208,8 @@ async fn a_follower_that_lost_its_data_is_rebuilt_from_the_cluster() {
     crash_and_wipe(&mut cluster, follower);
     append_in_order(&cluster, topic, "while-down", 30, 30, |_| None).await;
 
-    cluster
-        .nodes
-        .start_node(follower)
-        .expect("restarting the wiped follower");
-    let leader = cluster.wait_for_leader().await;
-    let leaders_log = read_all(&cluster.client_for(leader), topic, Consistency::Local)
-        .await
-        .expect("the leader's local read");
+    let leaders_log = restart_and_catch_up(&mut cluster, follower, topic).await;
     assert_eq!(leaders_log.len(), 60);
-    wait_for_local_log(&cluster, follower, topic, &leaders_log).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,16 +225,8 @@ async fn the_node_that_formed_the_cluster_rejoins_after_losing_its_data() {
     crash_and_wipe(&mut cluster, wiped);
     append_in_order(&cluster, topic, "while-down", 30, 30, |_| None).await;
 
-    cluster
-        .nodes
-        .start_node(wiped)
-        .expect("restarting the wiped node");
-    let leader = cluster.wait_for_leader().await;
-    let leaders_log = read_all(&cluster.client_for(leader), topic, Consistency::Local)
-        .await
-        .expect("the leader's local read");
+    let leaders_log = restart_and_catch_up(&mut cluster, wiped, topic).await;
     assert_eq!(leaders_log.len(), 60, "the log the cluster kept");
-    wait_for_local_log(&cluster, wiped, topic, &leaders_log).await;
     // One cluster, not two: appends through every node continue one log.
     let ids = cluster.ids();
     append_in_order(&cluster, topic, "after", 60, 9, |i| {
@@ -289,16 +276,8 @@ async fn a_wiped_follower_is_rebuilt_from_a_snapshot_once_the_log_is_purged() {
         "the leader has purged its log behind the snapshot: {status:?}"
     );
 
-    cluster
-        .nodes
-        .start_node(follower)
-        .expect("restarting the wiped follower");
-    cluster.wait_for_leader().await;
-    let leaders_log = read_all(&cluster.client_for(leader), topic, Consistency::Local)
-        .await
-        .expect("the leader's local read");
+    let leaders_log = restart_and_catch_up(&mut cluster, follower, topic).await;
     assert_eq!(leaders_log.len() as u64, 30 + 5 * SNAPSHOT_EVERY);
-    wait_for_local_log(&cluster, follower, topic, &leaders_log).await;
     let rebuilt = cluster
         .client_for(follower)
         .cluster_status()

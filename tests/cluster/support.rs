@@ -161,6 +161,26 @@ pub fn crash_and_wipe(cluster: &mut TestCluster, id: NodeId) {
     std::fs::create_dir_all(&data_dir).expect("recreating an empty data dir");
 }
 
+/// Starts node `id` again, waits for the cluster to agree on a leader and
+/// for `id` to serve exactly the leader's log of `topic` (read locally on
+/// the leader), and answers that log.
+pub async fn restart_and_catch_up(
+    cluster: &mut TestCluster,
+    id: NodeId,
+    topic: &str,
+) -> Vec<Record> {
+    cluster
+        .nodes
+        .start_node(id)
+        .unwrap_or_else(|e| panic!("restarting node {id}: {e}"));
+    let leader = cluster.wait_for_leader().await;
+    let leaders_log = read_all(&cluster.client_for(leader), topic, Consistency::Local)
+        .await
+        .unwrap_or_else(|e| panic!("the leader's local read of {topic}: {e}"));
+    wait_for_local_log(cluster, id, topic, &leaders_log).await;
+    leaders_log
+}
+
 /// A plain HTTP client, for requests the ordo client would not send.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()

@@ -8,7 +8,7 @@ use ordo_core::{Cleanup, Command, CommandResult, Offset, TopicConfig};
 use serde_json::{json, Value};
 
 use super::support::{
-    apply_via_openraft, decided, keyed, normal, open_temp, reopen, topic, Entry, TestConfig,
+    apply_via_openraft, decided, entries, keyed, normal, open_temp, reopen, topic, TestConfig,
 };
 use crate::StateMachineStore;
 
@@ -33,14 +33,6 @@ fn at(mut command: Command, now_ms: u64) -> Command {
         *timestamp_ms = now_ms;
     }
     command
-}
-
-fn entries(commands: Vec<Command>) -> Vec<Entry> {
-    commands
-        .into_iter()
-        .zip(1..)
-        .map(|(command, index)| normal(1, index, command))
-        .collect()
 }
 
 /// `(offset, key, value)` of every readable record of `name` from `from`.

@@ -89,6 +89,15 @@ pub fn normal(term: u64, index: u64, command: Command) -> Entry {
     Entry::new_normal(log_id(term, index), command)
 }
 
+/// `commands` as term-1 entries at indexes 1, 2, 3, …
+pub fn entries(commands: Vec<Command>) -> Vec<Entry> {
+    commands
+        .into_iter()
+        .zip(1..)
+        .map(|(command, index)| normal(1, index, command))
+        .collect()
+}
+
 pub fn blank(term: u64, index: u64) -> Entry {
     Entry::new_blank(log_id(term, index))
 }

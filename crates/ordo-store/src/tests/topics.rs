@@ -7,7 +7,7 @@ use ordo_core::{Cleanup, Command, Offset, TopicConfig};
 use serde_json::json;
 
 use super::support::{
-    append, commit, decided, group, keyed, normal, open_temp, reopen, topic, Entry, TestConfig,
+    append, commit, decided, entries, group, keyed, normal, open_temp, reopen, topic, TestConfig,
 };
 use crate::StateMachineStore;
 
@@ -51,14 +51,6 @@ fn stored_records(sm: &StateMachineStore<TestConfig>, name: &str) -> usize {
     let mut prefix = name.as_bytes().to_vec();
     prefix.push(0);
     sm.shared.tree.scan_prefix(&prefix).count()
-}
-
-fn entries(commands: Vec<Command>) -> Vec<Entry> {
-    commands
-        .into_iter()
-        .zip(1..)
-        .map(|(command, index)| normal(1, index, command))
-        .collect()
 }
 
 #[tokio::test]
