@@ -44,8 +44,8 @@ pub enum TopicsCommand {
         #[command(flatten)]
         connect: ConnectArgs,
     },
-    /// Run one compaction or retention pass now (they also run in the
-    /// background) and print what it removed.
+    /// Compact or expire the topic now (passes also run in the
+    /// background) and print what was removed.
     Compact {
         topic: String,
         #[command(flatten)]

@@ -357,9 +357,9 @@ impl Client {
         Ok(())
     }
 
-    /// Runs one compaction or retention pass over `topic` now and answers
-    /// with what it removed. Resent after an unknown outcome: a second pass
-    /// removes only what the first left.
+    /// Compacts or expires `topic` now (see `POST /v1/topics/{topic}/compact`)
+    /// and answers with what was removed. Resent after an unknown outcome:
+    /// a second pass removes only what the first left.
     pub async fn compact_topic(&self, topic: &str) -> Result<CleanupResponse, ClientError> {
         let path = format!("{}/compact", topic_path(topic));
         let (addr, response) = self

@@ -44,6 +44,9 @@ pub struct TopicState {
     /// Their total `record_size`: what `retention_bytes` bounds.
     #[serde(default)]
     pub stored_bytes: u64,
+    /// Where the next compaction pass starts (see `cleanup`).
+    #[serde(default)]
+    pub compacted_to: Offset,
 }
 
 /// The replicated state, identical on every replica at the same log index.

@@ -7,7 +7,12 @@
 
 use std::sync::Weak;
 
+use ordo_core::cleanup::MAX_REMOVED_PER_PASS;
 use ordo_core::{Command, CommandResult};
+
+/// Most passes over one topic in one tick (a million records removed); the
+/// next tick goes on.
+const MAX_PASSES_PER_TICK: usize = 100;
 
 use crate::node::Node;
 
@@ -40,25 +45,36 @@ async fn clean_due_topics(node: &Node) {
         }
     };
     for topic in due {
-        let command = Command::CleanTopic {
-            topic: topic.clone(),
-            timestamp_ms: now_ms,
-        };
-        match node.propose_local(command).await {
-            Ok(CommandResult::TopicCleaned {
-                removed_records,
-                start_offset,
-                log_index,
-                ..
-            }) => tracing::debug!(
-                %topic, removed_records, %start_offset, %log_index, "cleanup pass"
-            ),
-            Ok(other) => tracing::debug!(%topic, result = %other, "cleanup pass refused"),
-            // Leadership moved or the node is stopping: the next leader's
-            // cleaner takes over.
-            Err(e) => {
-                tracing::info!(%topic, error = %e, "cleanup pass not applied");
-                return;
+        // A pass that stopped at the cap is followed by the next at once.
+        for _ in 0..MAX_PASSES_PER_TICK {
+            let command = Command::CleanTopic {
+                topic: topic.clone(),
+                timestamp_ms: now_ms,
+            };
+            match node.propose_local(command).await {
+                Ok(CommandResult::TopicCleaned {
+                    removed_records,
+                    start_offset,
+                    log_index,
+                    ..
+                }) => {
+                    tracing::debug!(
+                        %topic, removed_records, %start_offset, %log_index, "cleanup pass"
+                    );
+                    if removed_records < MAX_REMOVED_PER_PASS {
+                        break;
+                    }
+                }
+                Ok(other) => {
+                    tracing::debug!(%topic, result = %other, "cleanup pass refused");
+                    break;
+                }
+                // Leadership moved or the node is stopping: the next
+                // leader's cleaner takes over.
+                Err(e) => {
+                    tracing::info!(%topic, error = %e, "cleanup pass not applied");
+                    return;
+                }
             }
         }
     }

@@ -3,10 +3,16 @@
 //! through the Raft log like appends; reads take the node's read barrier.
 
 use ordo_core::api::{CleanupResponse, Consistency, OffsetForTime, TopicInfo, TopicList};
-use ordo_core::{Command, CommandResult, TopicConfig, TopicName, TopicState};
+use ordo_core::cleanup::MAX_REMOVED_PER_PASS;
+use ordo_core::{Command, CommandResult, LogIndex, TopicConfig, TopicName, TopicState};
 
 use crate::error::NodeError;
 use crate::node::Node;
+
+/// Most passes one `clean_topic` call runs: `MAX_REMOVED_PER_PASS` times
+/// this many records (a million) before it answers; the background cleaner
+/// goes on with the rest.
+const MAX_PASSES_ON_DEMAND: usize = 100;
 
 impl Node {
     /// Every topic, as fresh as `consistency` asks.
@@ -62,34 +68,47 @@ impl Node {
         }
     }
 
-    /// Runs one compaction or retention pass over `topic` now, through the
-    /// Raft log like the background ones, and answers once this node has
-    /// applied it, with what it removed and the topic as it is after.
+    /// Cleans `topic` now, through the Raft log like the background
+    /// cleaner: one pass, and more while a pass stopped at
+    /// `MAX_REMOVED_PER_PASS` (each its own log entry, so appends go on in
+    /// between), up to `MAX_PASSES_ON_DEMAND`. Answers once this node has
+    /// applied the last one, with what they removed and the topic after.
     pub async fn clean_topic(&self, topic: TopicName) -> Result<CleanupResponse, NodeError> {
-        let command = Command::CleanTopic {
-            topic: topic.clone(),
-            timestamp_ms: 0, // the leader stamps it
-        };
-        match self.propose(command).await? {
-            CommandResult::TopicCleaned {
-                log_index,
-                removed_records,
-                removed_bytes,
-                ..
-            } => {
-                self.wait_applied(log_index, self.config.write_timeout)
-                    .await?;
-                Ok(CleanupResponse {
-                    topic: self.local_topic(&topic)?,
+        let (mut removed_records_total, mut removed_bytes_total) = (0, 0);
+        let mut last_index = LogIndex(0);
+        for _ in 0..MAX_PASSES_ON_DEMAND {
+            let command = Command::CleanTopic {
+                topic: topic.clone(),
+                timestamp_ms: 0, // the leader stamps it
+            };
+            let (removed_records, removed_bytes, log_index) = match self.propose(command).await? {
+                CommandResult::TopicCleaned {
                     removed_records,
                     removed_bytes,
                     log_index,
-                })
+                    ..
+                } => (removed_records, removed_bytes, log_index),
+                other => {
+                    return Err(NodeError::internal(format!(
+                        "a cleanup answered as {other:?}"
+                    )))
+                }
+            };
+            removed_records_total += removed_records;
+            removed_bytes_total += removed_bytes;
+            last_index = log_index;
+            if removed_records < MAX_REMOVED_PER_PASS {
+                break;
             }
-            other => Err(NodeError::internal(format!(
-                "a cleanup answered as {other:?}"
-            ))),
         }
+        self.wait_applied(last_index, self.config.write_timeout)
+            .await?;
+        Ok(CleanupResponse {
+            topic: self.local_topic(&topic)?,
+            removed_records: removed_records_total,
+            removed_bytes: removed_bytes_total,
+            log_index: last_index,
+        })
     }
 
     /// The first offset of `topic` whose record is stamped at or after
