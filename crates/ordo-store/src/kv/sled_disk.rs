@@ -16,12 +16,22 @@ use crate::error::StoreError;
 /// should pin in memory per process; records are read back from disk.
 pub const CACHE_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
 
+/// sled's log segment size. sled stores a tree page larger than a quarter
+/// of a segment as a separate blob file, and sled 0.34 does not reliably
+/// delete blob files it no longer needs (spacejam/sled#786): with the
+/// default 512 KiB segments, pages of a few large Raft log entries became
+/// blobs and a leader's disk grew by about a quarter of everything appended
+/// even though its log was purged and its topics compacted. With 8 MiB
+/// segments only values over 2 MiB become blobs.
+pub const SEGMENT_SIZE_BYTES: usize = 8 * 1024 * 1024;
+
 /// Opens (or creates) the database in `dir`. sled locks the directory: a
 /// second open fails while any handle from the first is alive.
 pub(super) fn open(dir: &Path) -> Result<sled::Db, StoreError> {
     sled::Config::new()
         .path(dir)
         .cache_capacity(CACHE_CAPACITY_BYTES)
+        .segment_size(SEGMENT_SIZE_BYTES)
         .open()
         .map_err(|source| StoreError::Open {
             path: dir.to_path_buf(),
