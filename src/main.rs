@@ -1,6 +1,7 @@
 //! The `ordo` binary: `ordo serve` runs a node; the other subcommands are the
 //! CLI, talking HTTP to any node. `anyhow` lives here, at the edge, only.
 
+mod bench;
 mod cli;
 mod local_cluster;
 mod serve;
@@ -35,6 +36,8 @@ enum Command {
     /// Cluster administration.
     #[command(subcommand)]
     Cluster(cli::ClusterCommand),
+    /// Load a cluster with appends and report throughput and latency.
+    Bench(bench::BenchArgs),
     /// Run a local cluster of `ordo serve` processes in the foreground (what `make cluster` runs).
     LocalCluster(local_cluster::LocalClusterArgs),
 }
@@ -53,6 +56,7 @@ fn main() -> anyhow::Result<()> {
             Command::Topics(args) => topics::run(args).await,
             Command::Cluster(cmd) => cli::cluster(cmd).await,
             Command::LocalCluster(args) => local_cluster::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     })
 }

@@ -18,7 +18,7 @@
 //!   `ordo tail` in a pipe and as a consumer group.
 //! - `topics`: topic configs and deletes through any node, across a leader
 //!   crash; the search by time; bad topic requests.
-//! - `operations`: the `ordo-leader` header and `/readyz`.
+//! - `operations`: the `ordo-leader` header, `/readyz`, an `ordo bench` smoke run.
 //! - `bad_input`: malformed requests get clear 4xx refusals, append nothing.
 //! - `garbage`: no request, however malformed, can crash a node.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.

@@ -1,6 +1,6 @@
 //! What operators and clients rely on from every node (DESIGN §3): the
-//! `ordo-leader` header on every response, and `/readyz` once the cluster
-//! has formed.
+//! `ordo-leader` header on every response, `/readyz` once the cluster has
+//! formed, and `ordo bench` against it.
 
 use std::time::Duration;
 
@@ -60,4 +60,45 @@ async fn every_node_is_ready_once_the_cluster_has_formed() {
         )
         .await;
     }
+}
+
+/// `ordo bench` runs against a cluster and reports what it measured (a
+/// smoke test: it asserts that the load ran and was counted, never a speed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordo_bench_runs_and_reports_as_json() {
+    let cluster = TestCluster::start().await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["bench", "--topic", "smoke", "-c", "2", "--batch", "3"])
+        .args(["--seconds", "1", "--warmup-secs", "0", "--json"])
+        .env("ORDO_ADDR", cluster.nodes.addrs().join(","))
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .expect("ordo bench in time")
+        .expect("ordo bench ran");
+    assert!(output.status.success(), "{output:?}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object on stdout");
+    assert_eq!(summary["errors"], 0, "{summary}");
+    assert_eq!(
+        (summary["concurrency"].as_u64(), summary["batch"].as_u64()),
+        (Some(2), Some(3))
+    );
+    let rate = summary["ops_per_s"].as_f64().expect("ops_per_s");
+    let acknowledged = (rate * summary["seconds"].as_f64().expect("seconds")).round();
+    assert!(acknowledged > 0.0, "appends were acknowledged: {summary}");
+    // Every acknowledged append is in the topic: 3 records each, plus the
+    // first append bench sends before measuring.
+    let topic = cluster
+        .client()
+        .topic("smoke", ordo_core::api::Consistency::Linearizable)
+        .await
+        .expect("the topic")
+        .expect("it exists");
+    assert!(
+        topic.end_offset.0 >= 3 + 3 * acknowledged as u64,
+        "{topic:?} {summary}"
+    );
+    assert_eq!(topic.end_offset.0 % 3, 0, "whole batches only: {topic:?}");
 }

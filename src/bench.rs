@@ -1,0 +1,290 @@
+//! `ordo bench`: a closed-loop append load against a running cluster, the
+//! load generator users point at their own nodes. `--concurrency` clients
+//! each send one append of `--batch` records of `--record-bytes` bytes, wait
+//! for the acknowledgement, and send the next, for `--seconds` after a
+//! `--warmup-secs` warm-up that is not counted. A progress line on stderr
+//! every second; at the end throughput and latency percentiles, as a line
+//! of text or (`--json`) one JSON object in the shape of
+//! `../shared/peers`' results, so the two can be compared.
+//!
+//! The statistics ([`Summary`]) are pure and unit-tested; the rest is the
+//! loop around the one `ordo_client::Client`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use ordo_client::Client;
+use ordo_core::limits::MAX_RECORDS_PER_APPEND;
+use ordo_core::NewRecord;
+use serde::Serialize;
+
+use crate::cli::ConnectArgs;
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// The topic appended to (created on first append).
+    #[arg(long, default_value = "bench")]
+    pub topic: String,
+    /// Clients, each with one append in flight at a time.
+    #[arg(long, short = 'c', default_value_t = 16)]
+    pub concurrency: usize,
+    /// Bytes of each record's value (a string of this many characters).
+    #[arg(long, default_value_t = 100)]
+    pub record_bytes: usize,
+    /// Records per append request.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// How long to measure, after the warm-up.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// How long to run before measuring (appends then are not counted).
+    #[arg(long, default_value_t = 1)]
+    pub warmup_secs: u64,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub concurrency: usize,
+    pub batch: usize,
+    pub record_bytes: usize,
+    pub seconds: f64,
+    /// Acknowledged appends (requests) per second.
+    pub ops_per_s: f64,
+    /// Acknowledged records per second (`ops_per_s` × `batch`).
+    pub records_per_s: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Appends that failed (each is also counted out of the throughput).
+    pub errors: u64,
+}
+
+impl Summary {
+    /// Summarizes the latencies (in microseconds) of the appends that were
+    /// acknowledged within `elapsed`.
+    pub fn new(
+        args: &BenchArgs,
+        mut latencies_us: Vec<u64>,
+        errors: u64,
+        elapsed: Duration,
+    ) -> Summary {
+        latencies_us.sort_unstable();
+        let seconds = elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
+        let ops_per_s = latencies_us.len() as f64 / seconds;
+        let at = |q: f64| percentile_ms(&latencies_us, q);
+        Summary {
+            concurrency: args.concurrency,
+            batch: args.batch,
+            record_bytes: args.record_bytes,
+            seconds,
+            ops_per_s,
+            records_per_s: ops_per_s * args.batch as f64,
+            p50_ms: at(0.50),
+            p90_ms: at(0.90),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+            errors,
+        }
+    }
+}
+
+/// The `q` quantile (nearest rank) of sorted microsecond latencies, in ms.
+fn percentile_ms(sorted_us: &[u64], q: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * sorted_us.len() as f64).ceil() as usize;
+    let index = rank.clamp(1, sorted_us.len()) - 1;
+    sorted_us[index] as f64 / 1000.0
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "c={} batch={} {} B: {:.0} appends/s, {:.0} records/s; latency ms p50 {:.2} p90 {:.2} \
+             p99 {:.2} max {:.2}; {} errors; {:.1} s",
+            self.concurrency,
+            self.batch,
+            self.record_bytes,
+            self.ops_per_s,
+            self.records_per_s,
+            self.p50_ms,
+            self.p90_ms,
+            self.p99_ms,
+            self.max_ms,
+            self.errors,
+            self.seconds
+        )
+    }
+}
+
+/// What the clients share: counters for the progress line, and the
+/// measured latencies.
+#[derive(Default)]
+struct Tally {
+    acknowledged: AtomicU64,
+    errors: AtomicU64,
+    latencies_us: Mutex<Vec<u64>>,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.concurrency == 0 || args.seconds == 0 {
+        bail!("--concurrency and --seconds must be at least 1");
+    }
+    if args.batch == 0 || args.batch > MAX_RECORDS_PER_APPEND {
+        bail!("--batch must be 1 to {MAX_RECORDS_PER_APPEND}");
+    }
+    // The client's own retries (of requests that certainly did nothing,
+    // e.g. during an election) stay on; an append that still fails counts
+    // as an error.
+    let client = Client::builder(args.connect.addr.clone())
+        .timeout(Duration::from_millis(args.connect.timeout_ms))
+        .build()?;
+    let records: Vec<NewRecord> = (0..args.batch)
+        .map(|_| NewRecord {
+            key: None,
+            value: serde_json::Value::String("x".repeat(args.record_bytes)),
+            headers: Default::default(),
+        })
+        .collect();
+    client
+        .append(&args.topic, records.clone())
+        .await
+        .context("the first append")?;
+
+    let tally = Arc::new(Tally::default());
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs(args.warmup_secs);
+    let stop_at = measure_from + Duration::from_secs(args.seconds);
+    let clients: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let (client, records, tally) = (client.clone(), records.clone(), tally.clone());
+            let topic = args.topic.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while Instant::now() < stop_at {
+                    let sent = Instant::now();
+                    let acked = client.append(&topic, records.clone()).await;
+                    let done = Instant::now();
+                    if sent < measure_from {
+                        continue;
+                    }
+                    match acked {
+                        Ok(_) => {
+                            mine.push((done - sent).as_micros() as u64);
+                            tally.acknowledged.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            tally.errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                tally
+                    .latencies_us
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .extend(mine);
+            })
+        })
+        .collect();
+    let progress = tokio::spawn(report_progress(tally.clone(), measure_from, stop_at));
+    for client in clients {
+        client.await.context("a bench client")?;
+    }
+    progress.abort();
+    eprintln!();
+    let latencies = std::mem::take(
+        &mut *tally
+            .latencies_us
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let errors = tally.errors.load(Ordering::Relaxed);
+    let summary = Summary::new(&args, latencies, errors, stop_at - measure_from);
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!("{summary}");
+    }
+    Ok(())
+}
+
+/// Rewrites one stderr line every second: appends/s over the last second.
+async fn report_progress(tally: Arc<Tally>, measure_from: Instant, stop_at: Instant) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    let mut last = 0;
+    loop {
+        ticks.tick().await;
+        let now = Instant::now();
+        let acknowledged = tally.acknowledged.load(Ordering::Relaxed);
+        let phase = if now < measure_from {
+            "warming up".to_owned()
+        } else {
+            format!(
+                "{:.0} s left",
+                stop_at.saturating_duration_since(now).as_secs_f64()
+            )
+        };
+        eprint!(
+            "\r{} appends/s, {} errors ({phase})   ",
+            acknowledged - last,
+            tally.errors.load(Ordering::Relaxed)
+        );
+        last = acknowledged;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn args(extra: &[&str]) -> BenchArgs {
+        let argv = std::iter::once("bench").chain(extra.iter().copied());
+        Wrapper::parse_from(argv).bench
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank_over_sorted_latencies() {
+        let latencies: Vec<u64> = (1..=100).map(|i| i * 1000).collect();
+        assert_eq!(percentile_ms(&latencies, 0.50), 50.0);
+        assert_eq!(percentile_ms(&latencies, 0.99), 99.0);
+        assert_eq!(percentile_ms(&latencies, 1.0), 100.0);
+        assert_eq!(percentile_ms(&[7_000], 0.5), 7.0);
+        assert_eq!(percentile_ms(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn a_summary_counts_records_per_batch_and_reports_unsorted_input_sorted() {
+        let bench = args(&["--batch", "10", "-c", "2"]);
+        let summary = Summary::new(
+            &bench,
+            vec![3_000, 1_000, 2_000, 4_000],
+            1,
+            Duration::from_secs(2),
+        );
+        assert_eq!(summary.ops_per_s, 2.0);
+        assert_eq!(summary.records_per_s, 20.0);
+        assert_eq!((summary.p50_ms, summary.max_ms), (2.0, 4.0));
+        assert_eq!((summary.errors, summary.concurrency), (1, 2));
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["ops_per_s"], 2.0);
+        assert!(summary.to_string().contains("2 appends/s, 20 records/s"));
+    }
+}
