@@ -4,7 +4,7 @@ NODES ?= 3
 BASE_PORT ?= 7001
 DATA_DIR ?= ./data
 
-.PHONY: help build release cluster test lint fmt clean-data failover sim sim-soak sim-mutants
+.PHONY: help build release cluster test lint fmt clean-data failover sim sim-soak sim-mutants bench
 
 help:
 	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (data in $(DATA_DIR)), first append/read, Ctrl-C stops it"
@@ -15,6 +15,7 @@ help:
 	@echo "make sim       deterministic simulation: SEEDS (256) seeds, or SEED=N for one seed in full"
 	@echo "make sim-soak  the simulation over 10,000 seeds, with a progress line"
 	@echo "make sim-mutants  each deliberate bug must be caught within 256 seeds"
+	@echo "make bench     ordo vs etcd and NATS JetStream in one run (../shared/peers), writes docs/benchmarks.md (~25 min)"
 
 build:
 	$(CARGO) build --workspace
@@ -67,3 +68,8 @@ sim-soak:
 
 sim-mutants:
 	$(SIM) run --release -q -- --all-mutants --seeds 256
+
+# Not a test: figures for docs/benchmarks.md, against the peers measured in
+# the same run (scripts/bench/run.sh; RUNS, SECS).
+bench:
+	scripts/bench/run.sh

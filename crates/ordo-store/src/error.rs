@@ -35,6 +35,10 @@ pub enum StoreError {
     #[error("the Raft log has a hole: expected index {expected}, found {found}")]
     LogHole { expected: u64, found: u64 },
 
+    /// Work sent to the blocking pool panicked or was cancelled.
+    #[error("blocking store task failed: {0}")]
+    Blocking(String),
+
     /// A snapshot whose contents contradict its metadata.
     #[error("inconsistent snapshot: {0}")]
     BadSnapshot(String),

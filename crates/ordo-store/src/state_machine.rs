@@ -366,7 +366,11 @@ impl<C: StoreTypeConfig> RaftStateMachine<C> for StateMachineStore<C> {
         meta: &SnapshotMetaOf<C>,
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
-        snapshot::install(self, meta, snapshot.into_inner())?;
+        let (store, meta, bytes) = (self.clone(), meta.clone(), snapshot.into_inner());
+        self.shared
+            .disk
+            .run_blocking(move || snapshot::install(&store, &meta, bytes))
+            .await?;
         self.shared.disk.flush().await?;
         Ok(())
     }

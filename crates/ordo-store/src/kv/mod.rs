@@ -62,6 +62,45 @@ impl Disk {
         }
     }
 
+    /// Runs `work` (long, synchronous store work: building or installing a
+    /// snapshot) where it cannot hold up the async runtime: on tokio's
+    /// blocking pool for sled, so Raft's heartbeats and the network keep
+    /// running on the 2 worker threads of a 2-core node; inline on a memory
+    /// disk, whose simulation must stay on its one deterministic thread.
+    pub(crate) async fn run_blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match self {
+            Disk::Sled(_) => tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|e| StoreError::Blocking(e.to_string()))?,
+            Disk::Memory(_) => work(),
+        }
+    }
+
+    /// Starts `work` (store upkeep whose result nobody waits for: removing
+    /// purged log entries) without waiting for it: on tokio's blocking pool
+    /// for sled, logging a failure; inline on a memory disk (deterministic,
+    /// and its failure is returned).
+    pub(crate) fn run_in_background<F>(&self, what: &'static str, work: F) -> Result<(), StoreError>
+    where
+        F: FnOnce() -> Result<(), StoreError> + Send + 'static,
+    {
+        match self {
+            Disk::Sled(_) => {
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = work() {
+                        tracing::warn!(error = %e, "{what} failed");
+                    }
+                });
+                Ok(())
+            }
+            Disk::Memory(_) => work(),
+        }
+    }
+
     /// Makes every write made so far through any tree of this disk durable.
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         match self {

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""docs/benchmarks.md from one `make bench` result dir (scripts/bench/run.sh).
+
+usage: report.py RESULT_DIR COMMAND   (writes markdown to stdout)
+Medians over the rounds; ratios are ordo's median over the peer's median from
+the same run. Targets are issue 6's."""
+import glob, json, os, statistics, sys
+
+
+def lines(path):
+    if not os.path.exists(path):
+        return []
+    return [json.loads(l) for l in open(path) if l.strip().startswith("{")]
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def by_concurrency(rows):
+    out = {}
+    for r in rows:
+        out.setdefault(r["concurrency"], []).append(r)
+    return out
+
+
+def main():
+    res, command = sys.argv[1], sys.argv[2]
+    systems = {
+        "ordo": by_concurrency(lines(f"{res}/ordo.jsonl")),
+        "etcd": by_concurrency(lines(f"{res}/etcd.jsonl")),
+        "nats": by_concurrency(lines(f"{res}/nats.jsonl")),
+    }
+    batch = lines(f"{res}/ordo_batch100.jsonl")
+    loops = [json.loads(open(p).read()) for p in glob.glob(f"{res}/machine_limits/loop_fdatasync.*.json")]
+    fsync_rate = med([l["ops_per_s"] for l in loops])
+    limits = open(f"{res}/machine_limits.txt").read() if os.path.exists(f"{res}/machine_limits.txt") else "(not measured)"
+
+    p = print
+    p("# Benchmarks\n")
+    p(f"Measured with `{command}` (`scripts/bench/run.sh`; raw results in `{res}` on the machine that ran it). ")
+    p("Every system: 3 nodes on loopback on this one 2-core VM, every write fsynced on a majority before it is acknowledged "
+      "(etcd by design, NATS JetStream R3 with `sync_interval: always`, ordo by design), the same closed-loop load generator "
+      "(the peers' `gobench`: 100-byte values, clients on the leader, 1 s warm-up), the rounds interleaved so that noise hits "
+      "all systems alike. Figures are medians over the rounds; **read the ratios**, not the absolutes: the machine is shared "
+      "and noisy, and the servers and the client share its 2 cores.\n")
+    p("## Appends of one 100-byte record\n")
+    p("| clients | ordo ops/s (p50 ms) | etcd ops/s (p50 ms) | NATS ops/s (p50 ms) | ordo / etcd | ordo / NATS | ordo p50 / etcd p50 | per-round ordo ops/s | ordo max ms (worst round), errors |")
+    p("|---|---|---|---|---|---|---|---|---|")
+    summary = {}
+    for c in sorted(set().union(*[set(s) for s in systems.values()])):
+        cells, m = [], {}
+        for name in ("ordo", "etcd", "nats"):
+            rows = systems[name].get(c, [])
+            m[name] = (med([r["ops_per_s"] for r in rows]), med([r["p50_ms"] for r in rows]))
+            cells.append(f"{m[name][0]:,.0f} ({m[name][1]:.2f})")
+        summary[c] = m
+        ordo_rows = systems["ordo"].get(c, [])
+        rounds = " ".join(f"{r['ops_per_s']:,.0f}" for r in ordo_rows)
+        worst = max([r["max_ms"] for r in ordo_rows], default=float("nan"))
+        errors = sum(r["errors"] for r in ordo_rows)
+        p(f"| {c} | {' | '.join(cells)} | {m['ordo'][0] / m['etcd'][0]:.2f}x | {m['ordo'][0] / m['nats'][0]:.2f}x "
+          f"| {m['ordo'][1] / m['etcd'][1]:.2f}x | {rounds} | {worst:,.0f}, {errors} |")
+    p("")
+    p("## Appends of 100 records of 100 bytes (`ordo bench --batch 100 -c 16`)\n")
+    records = med([b["records_per_s"] for b in batch])
+    p(f"{records:,.0f} records/s (median of {len(batch)}; p50 {med([b['p50_ms'] for b in batch]):.2f} ms); "
+      f"the machine's small write+fdatasync rate in the same run: {fsync_rate:,.0f}/s, so {records / (fsync_rate * 100):.0%} "
+      f"of (fsync rate x 100).\n")
+    p("## Against the targets (issue 6)\n")
+    p("| target | measured | met |")
+    p("|---|---|---|")
+    for c in (16, 64):
+        if c in summary:
+            o, e, n = summary[c]["ordo"][0], summary[c]["etcd"][0], summary[c]["nats"][0]
+            p(f"| c={c}: >= 2.0x etcd, >= 1.2x NATS | {o / e:.2f}x etcd, {o / n:.2f}x NATS | {'yes' if o >= 2 * e and o >= 1.2 * n else 'no'} |")
+    if 1 in summary:
+        r = summary[1]["ordo"][1] / summary[1]["etcd"][1]
+        p(f"| c=1: p50 <= 1.5x etcd's | {r:.2f}x | {'yes' if r <= 1.5 else 'no'} |")
+    if batch:
+        share = records / (fsync_rate * 100)
+        p(f"| batches of 100: >= 50% of fsync rate x 100 | {share:.0%} | {'yes' if share >= 0.5 else 'no'} |")
+    p("\nWhere the time goes, and what would close the gap: [`performance.md`](performance.md).")
+    p("\n## The machine, in the same run (`machine_limits.sh`)\n")
+    p("```")
+    p(limits.strip())
+    p("```")
+
+
+if __name__ == "__main__":
+    main()
