@@ -236,6 +236,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         prometheus: Some(prometheus),
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let listener = ordo_http::tcp_nodelay(listener);
     let server = tokio::spawn(ordo_http::serve(listener, state, async move {
         let _ = stop_rx.await;
     }));

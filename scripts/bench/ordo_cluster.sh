@@ -2,11 +2,12 @@
 # A release `ordo local-cluster` for the peers' run_all.sh hooks: start (and
 # wait until node 1 leads, so the load generator's clients are on the leader,
 # as they are for etcd and NATS), pids (the three `ordo serve` processes,
-# comma-separated), stop (and delete its data). Ports 7101-7103.
+# comma-separated), stop (and delete its data). Ports 7101-7103; ORDO_BIN
+# overrides the binary (for A/B runs of two builds).
 #   usage: ordo_cluster.sh start|pids|stop
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-ORDO="$ROOT/target/release/ordo"
+ORDO="${ORDO_BIN:-$ROOT/target/release/ordo}"
 DIR="${ORDO_BENCH_DIR:-/tmp/ordo-bench}"
 BASE_PORT=7101
 

@@ -37,6 +37,21 @@ pub fn router(state: AppState) -> axum::Router {
 
 /// Serves the API on `listener` until `shutdown` completes, then ends every
 /// stream, finishes in-flight requests and returns.
+/// `listener` with Nagle's algorithm off on every accepted connection: a
+/// reply is sent as soon as it is written, not held back for the ACK of the
+/// previous segment (clients and peers keep their connections open and
+/// exchange small messages).
+pub fn tcp_nodelay(
+    listener: tokio::net::TcpListener,
+) -> impl Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "setting TCP_NODELAY");
+        }
+    })
+}
+
 pub async fn serve<L>(
     listener: L,
     state: AppState,
