@@ -114,11 +114,7 @@ async fn a_producers_retry_across_a_leader_crash_returns_the_original_offsets_an
     assert!(!first.duplicate);
 
     let old_leader = cluster.leader;
-    cluster
-        .nodes
-        .kill(old_leader)
-        .expect("SIGKILLing the leader")
-        .expect("the leader was running");
+    cluster.kill(old_leader);
     // The producer never saw the answer (say), and retries elsewhere.
     let retry = cluster
         .client_for(followers[1])
@@ -180,11 +176,7 @@ async fn the_client_producer_appends_exactly_once_through_a_leader_crash() {
             .await
             .unwrap_or_else(|e| panic!("entry-{i}: {e}"));
     }
-    cluster
-        .nodes
-        .kill(cluster.leader)
-        .expect("SIGKILLing the leader")
-        .expect("the leader was running");
+    cluster.kill(cluster.leader);
     for i in 5..10 {
         producer
             .append(topic, vec![record(format!("entry-{i}"))])
@@ -232,11 +224,7 @@ async fn producers_keys_and_positions_survive_every_node_crashing_and_restarting
         "a snapshot was taken: {status:?}"
     );
     for id in cluster.ids() {
-        cluster
-            .nodes
-            .kill(id)
-            .expect("SIGKILLing a node")
-            .expect("the node was running");
+        cluster.kill(id);
     }
     for id in cluster.ids() {
         cluster.nodes.start_node(id).expect("restarting a node");

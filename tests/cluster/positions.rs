@@ -95,11 +95,7 @@ async fn positions_are_compared_and_set_and_survive_a_leader_crash_on_every_node
     }
 
     let old_leader = cluster.leader;
-    cluster
-        .nodes
-        .kill(old_leader)
-        .expect("SIGKILLing the leader")
-        .expect("the leader was running");
+    cluster.kill(old_leader);
     for id in &followers {
         let position = cluster
             .client_for(*id)

@@ -112,6 +112,14 @@ impl TestCluster {
         format!("http://{addr}")
     }
 
+    /// SIGKILLs node `id`, which must be running.
+    pub fn kill(&mut self, id: NodeId) {
+        self.nodes
+            .kill(id)
+            .unwrap_or_else(|e| panic!("SIGKILLing node {id}: {e}"))
+            .unwrap_or_else(|| panic!("node {id} was not running"));
+    }
+
     /// Node `id`'s output so far.
     pub fn log(&self, id: NodeId) -> String {
         let path = self
@@ -151,11 +159,7 @@ impl Drop for TestCluster {
 
 /// SIGKILLs node `id` and empties its data dir: a node that lost its disk.
 pub fn crash_and_wipe(cluster: &mut TestCluster, id: NodeId) {
-    cluster
-        .nodes
-        .kill(id)
-        .expect("SIGKILLing the node")
-        .expect("the node was running");
+    cluster.kill(id);
     let data_dir = cluster.nodes.data_dir(id).expect("a data dir").to_owned();
     std::fs::remove_dir_all(&data_dir).expect("wiping the node's data dir");
     std::fs::create_dir_all(&data_dir).expect("recreating an empty data dir");

@@ -44,11 +44,7 @@ async fn topic_configs_are_seen_by_every_node_and_survive_a_leader_crash() {
     assert_eq!((changed.config, changed.end_offset), (compact, Offset(3)));
 
     let old_leader = cluster.leader;
-    cluster
-        .nodes
-        .kill(old_leader)
-        .expect("SIGKILLing the leader")
-        .expect("the leader was running");
+    cluster.kill(old_leader);
     for id in &followers {
         let list = cluster
             .client_for(*id)
