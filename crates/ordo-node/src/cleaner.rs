@@ -1,5 +1,5 @@
 //! The background cleaner: while this node leads, every `cleanup_interval`
-//! it proposes one `CleanTopic` for each topic with something to remove
+//! it cleans each topic with something to remove (`Node::clean_topic`)
 //! (superseded records or an expired tombstone in a `compact` topic, old or
 //! excess records in a `delete` topic). The passes travel through the Raft
 //! log, so every replica removes the same records at the same log index;
@@ -7,13 +7,7 @@
 
 use std::sync::Weak;
 
-use ordo_core::cleanup::MAX_REMOVED_PER_PASS;
-use ordo_core::{Command, CommandResult};
-
-/// Most passes over one topic in one tick (a million records removed); the
-/// next tick goes on.
-const MAX_PASSES_PER_TICK: usize = 100;
-
+use crate::error::NodeError;
 use crate::node::Node;
 
 /// Runs until the node is gone or shut down.
@@ -45,36 +39,24 @@ async fn clean_due_topics(node: &Node) {
         }
     };
     for topic in due {
-        // A pass that stopped at the cap is followed by the next at once.
-        for _ in 0..MAX_PASSES_PER_TICK {
-            let command = Command::CleanTopic {
-                topic: topic.clone(),
-                timestamp_ms: now_ms,
-            };
-            match node.propose_local(command).await {
-                Ok(CommandResult::TopicCleaned {
-                    removed_records,
-                    start_offset,
-                    log_index,
-                    ..
-                }) => {
-                    tracing::debug!(
-                        %topic, removed_records, %start_offset, %log_index, "cleanup pass"
-                    );
-                    if removed_records < MAX_REMOVED_PER_PASS {
-                        break;
-                    }
-                }
-                Ok(other) => {
-                    tracing::debug!(%topic, result = %other, "cleanup pass refused");
-                    break;
-                }
-                // Leadership moved or the node is stopping: the next
-                // leader's cleaner takes over.
-                Err(e) => {
-                    tracing::info!(%topic, error = %e, "cleanup pass not applied");
-                    return;
-                }
+        // The same passes as `POST /v1/topics/{topic}/compact`: back to
+        // back while one stops at the cap, up to its bound per tick.
+        match node.clean_topic(topic.clone()).await {
+            Ok(cleaned) => tracing::debug!(
+                %topic,
+                removed_records = cleaned.removed_records,
+                start_offset = %cleaned.topic.start_offset,
+                log_index = %cleaned.log_index,
+                "cleanup passes"
+            ),
+            Err(NodeError::Rejected { rejection }) => {
+                tracing::debug!(%topic, %rejection, "cleanup pass refused")
+            }
+            // Leadership moved or the node is stopping: the next leader's
+            // cleaner takes over.
+            Err(e) => {
+                tracing::info!(%topic, error = %e, "cleanup pass not applied");
+                return;
             }
         }
     }

@@ -10,8 +10,8 @@ use crate::error::NodeError;
 use crate::node::Node;
 
 /// Most passes one `clean_topic` call runs: `MAX_REMOVED_PER_PASS` times
-/// this many records (a million) before it answers; the background cleaner
-/// goes on with the rest.
+/// this many records (a million) before it answers; the background
+/// cleaner's next tick goes on with the rest.
 const MAX_PASSES_ON_DEMAND: usize = 100;
 
 impl Node {

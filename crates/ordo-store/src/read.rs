@@ -152,15 +152,31 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
     /// what the background cleaner proposes `CleanTopic` for. Only a
     /// schedule: the pass itself decides at its own log index.
     pub fn topics_due_for_cleanup(&self, now_ms: u64) -> Result<Vec<TopicName>, StoreError> {
-        let published = self.read_published();
-        let state = &published.state;
-        let mut due = Vec::new();
-        for (topic, topic_state) in &state.topics {
-            let by_state = cleanup::cleanup_due(topic_state, state.keys.get(topic), now_ms);
-            if by_state || self.oldest_expired(topic, topic_state, now_ms)? {
-                due.push(topic.clone());
+        // What the state alone tells is decided under the lock; the reads
+        // of oldest records come after it, so applies are not held up by
+        // them (a stale answer only shifts a pass by one tick).
+        let (mut due, by_age) = {
+            let published = self.read_published();
+            let state = &published.state;
+            let mut due = Vec::new();
+            let mut by_age = Vec::new();
+            for (topic, topic_state) in &state.topics {
+                if cleanup::cleanup_due(topic_state, state.keys.get(topic), now_ms) {
+                    due.push(topic.clone());
+                } else if topic_state.config.retention_ms().is_some()
+                    && topic_state.stored_records > 0
+                {
+                    by_age.push((topic.clone(), topic_state.clone()));
+                }
+            }
+            (due, by_age)
+        };
+        for (topic, topic_state) in by_age {
+            if self.oldest_expired(&topic, &topic_state, now_ms)? {
+                due.push(topic);
             }
         }
+        due.sort();
         Ok(due)
     }
 
@@ -171,9 +187,6 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         topic_state: &TopicState,
         now_ms: u64,
     ) -> Result<bool, StoreError> {
-        if topic_state.config.retention_ms().is_none() || topic_state.stored_records == 0 {
-            return Ok(false);
-        }
         let range = keys::record_key(topic, topic_state.start_offset)
             ..keys::record_key(topic, topic_state.end_offset);
         let Some(value) = self.shared.tree.range(range).values().next() else {
