@@ -24,6 +24,7 @@ pub mod node;
 mod routing;
 pub mod rpc;
 pub mod runtime;
+mod snapshot_receiver;
 pub mod status;
 mod topics;
 pub mod transport;

@@ -1,7 +1,7 @@
 //! openraft's network, written once over any [`Transport`].
 
 use std::future::Future;
-use std::io::Cursor;
+use std::io;
 use std::sync::Arc;
 
 use openraft::errors::RaftError;
@@ -16,9 +16,9 @@ use openraft::type_config::alias::{SnapshotOf, VoteOf};
 use openraft::BasicNode;
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::rpc::{self, RpcKind, SnapshotHeader};
+use crate::rpc::{self, RpcKind, SnapshotHeader, SnapshotReply, SNAPSHOT_CHUNK_BYTES};
 use crate::transport::{Transport, TransportError};
-use crate::types::TypeConfig;
+use crate::types::{SnapshotData, TypeConfig};
 use ordo_core::NodeId;
 
 type RpcResult<T> = Result<T, RPCError<TypeConfig>>;
@@ -91,7 +91,7 @@ impl PeerClient {
 }
 
 impl RaftNetworkV2<TypeConfig> for PeerClient {
-    type SnapshotData = Cursor<Vec<u8>>;
+    type SnapshotData = SnapshotData;
 
     async fn append_entries(
         &mut self,
@@ -128,33 +128,62 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
     async fn full_snapshot(
         &mut self,
         vote: VoteOf<TypeConfig>,
-        snapshot: SnapshotOf<TypeConfig, Cursor<Vec<u8>>>,
+        snapshot: SnapshotOf<TypeConfig, SnapshotData>,
         cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let header = SnapshotHeader {
-            vote,
-            meta: snapshot.meta,
-        };
-        let body = rpc::encode_snapshot(&header, snapshot.snapshot.get_ref());
-        let send = self.transport.call(
-            &self.addr,
-            RpcKind::Snapshot.path(),
-            body,
-            option.hard_ttl(),
-        );
-        let bytes = tokio::select! {
-            biased;
-            closed = cancel => return Err(StreamingError::Closed(closed)),
-            result = send => result.map_err(|e| match self.to_rpc_error(RPCTypes::InstallSnapshot, e) {
-                RPCError::Timeout(t) => StreamingError::Timeout(t),
-                RPCError::Unreachable(u) => StreamingError::Unreachable(u),
-                RPCError::Network(n) => StreamingError::Network(n),
-                RPCError::RemoteError(r) => StreamingError::Network(NetworkError::new(&r)),
-            })?,
-        };
-        let reply: Result<SnapshotResponse<TypeConfig>, RaftError<TypeConfig>> =
-            rpc::decode(&bytes).map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
-        reply.map_err(|e| StreamingError::Unreachable(Unreachable::new(&e)))
+        let mut cancel = std::pin::pin!(cancel);
+        let total = snapshot.snapshot.len();
+        let mut offset = 0;
+        loop {
+            // A file read of a few MiB, mostly from the page cache.
+            let chunk = snapshot
+                .snapshot
+                .read_chunk(offset, SNAPSHOT_CHUNK_BYTES)
+                .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+            let header = SnapshotHeader {
+                vote,
+                meta: snapshot.meta.clone(),
+                offset,
+                total,
+            };
+            let send = self.transport.call(
+                &self.addr,
+                RpcKind::Snapshot.path(),
+                rpc::encode_snapshot(&header, &chunk),
+                option.hard_ttl(),
+            );
+            let bytes = tokio::select! {
+                biased;
+                closed = &mut cancel => return Err(StreamingError::Closed(closed)),
+                result = send => result.map_err(|e| match self.to_rpc_error(RPCTypes::InstallSnapshot, e) {
+                    RPCError::Timeout(t) => StreamingError::Timeout(t),
+                    RPCError::Unreachable(u) => StreamingError::Unreachable(u),
+                    RPCError::Network(n) => StreamingError::Network(n),
+                    RPCError::RemoteError(r) => StreamingError::Network(NetworkError::new(&r)),
+                })?,
+            };
+            let reply: SnapshotReply =
+                rpc::decode(&bytes).map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+            offset += chunk.len() as u64;
+            match reply {
+                SnapshotReply::Accepted if offset < total && !chunk.is_empty() => {}
+                SnapshotReply::Accepted => {
+                    let e = io::Error::other(
+                        "the peer took the last snapshot chunk but did not install it",
+                    );
+                    return Err(StreamingError::Network(NetworkError::new(&e)));
+                }
+                // The only remote RaftError here is Fatal: the peer is shutting down.
+                SnapshotReply::Installed(reply) => {
+                    return reply.map_err(|e| StreamingError::Unreachable(Unreachable::new(&e)))
+                }
+                SnapshotReply::StartOver(reason) => {
+                    let e =
+                        io::Error::other(format!("the peer refused a snapshot chunk: {reason}"));
+                    return Err(StreamingError::Network(NetworkError::new(&e)));
+                }
+            }
+        }
     }
 }

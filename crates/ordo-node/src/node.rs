@@ -18,7 +18,10 @@ use crate::config::NodeConfig;
 use crate::error::NodeError;
 use crate::network::NetworkFactory;
 use crate::routing::{LeaderAnswer, LeaderOp};
-use crate::rpc::{self, DecodeError, ForwardReply, ForwardRequest, ReadIndexReply, RpcKind};
+use crate::rpc::{
+    self, DecodeError, ForwardReply, ForwardRequest, ReadIndexReply, RpcKind, SnapshotReply,
+};
+use crate::snapshot_receiver::SnapshotReceiver;
 use crate::transport::Transport;
 use crate::types::{LogStore, Raft, StateMachine, TypeConfig};
 use ordo_core::api::{
@@ -33,6 +36,7 @@ pub struct Node {
     raft: Raft,
     state_machine: StateMachine,
     pub(crate) transport: Arc<dyn Transport>,
+    snapshots: SnapshotReceiver,
 }
 
 impl Node {
@@ -64,6 +68,7 @@ impl Node {
             raft,
             state_machine,
             transport,
+            snapshots: SnapshotReceiver::default(),
         });
         tokio::spawn(crate::cleaner::run(Arc::downgrade(&node)));
         if node.config.peers.keys().next() == Some(&node.config.id) {
@@ -414,13 +419,23 @@ impl Node {
             RpcKind::Vote => rpc::encode(&self.raft.vote(rpc::decode(body)?).await),
             RpcKind::PreVote => rpc::encode(&self.raft.pre_vote(rpc::decode(body)?).await),
             RpcKind::Snapshot => {
-                let (header, data) = rpc::decode_snapshot(body)?;
-                let snapshot = openraft::type_config::alias::SnapshotOf::<TypeConfig, _> {
-                    meta: header.meta,
-                    snapshot: std::io::Cursor::new(data),
+                let (header, chunk) = rpc::decode_snapshot(body)?;
+                let vote = header.vote;
+                let reply = match self
+                    .snapshots
+                    .receive(&self.state_machine, header, &chunk)
+                    .await
+                {
+                    Ok(None) => SnapshotReply::Accepted,
+                    Ok(Some(snapshot)) => SnapshotReply::Installed(
+                        self.raft
+                            .install_full_snapshot(vote, snapshot)
+                            .await
+                            .map_err(RaftError::<TypeConfig>::Fatal),
+                    ),
+                    Err(reason) => SnapshotReply::StartOver(reason),
                 };
-                let reply = self.raft.install_full_snapshot(header.vote, snapshot).await;
-                rpc::encode(&reply.map_err(RaftError::<TypeConfig>::Fatal))
+                rpc::encode(&reply)
             }
             RpcKind::Forward => {
                 let request: ForwardRequest = rpc::decode(body)?;

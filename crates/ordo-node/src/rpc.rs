@@ -2,9 +2,15 @@
 //! the calling side ([`crate::network`], forwarding in [`crate::node`]) and
 //! the answering side ([`crate::node::Node::handle_rpc`]).
 //!
-//! Messages are JSON, except a snapshot, which is a JSON header line followed
-//! by the raw snapshot bytes (no base64 inflation of large payloads).
+//! Messages are JSON, except a snapshot chunk, which is a JSON header line
+//! followed by raw snapshot bytes (no base64 inflation of large payloads).
+//! A snapshot travels in chunks of [`SNAPSHOT_CHUNK_BYTES`], one message
+//! each, in order; the receiver writes them to a file as they come and
+//! installs the snapshot when the last one arrives. Neither side holds a
+//! whole snapshot in memory, and each message has its own timeout.
 
+use openraft::errors::RaftError;
+use openraft::raft::SnapshotResponse;
 use openraft::type_config::alias::{SnapshotMetaOf, VoteOf};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -57,10 +63,30 @@ pub struct ForwardRequest {
     pub command: Command,
 }
 
+/// How many snapshot bytes one message carries.
+pub const SNAPSHOT_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+
+/// What comes before a snapshot chunk's bytes.
 #[derive(Serialize, Deserialize)]
 pub struct SnapshotHeader {
     pub vote: VoteOf<TypeConfig>,
     pub meta: SnapshotMetaOf<TypeConfig>,
+    /// Where this chunk starts in the snapshot.
+    pub offset: u64,
+    /// The snapshot's whole length: the chunk that reaches it is the last.
+    pub total: u64,
+}
+
+/// The answer to one snapshot chunk.
+#[derive(Serialize, Deserialize)]
+pub enum SnapshotReply {
+    /// Stored; send the next chunk.
+    Accepted,
+    /// That was the last chunk; this is what installing the snapshot said.
+    Installed(Result<SnapshotResponse<TypeConfig>, RaftError<TypeConfig>>),
+    /// The chunk did not continue the snapshot being received, or could not
+    /// be stored: the sender starts over from the first chunk.
+    StartOver(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +128,8 @@ mod tests {
         let header = SnapshotHeader {
             vote: openraft::Vote::new(3, 1),
             meta: Default::default(),
+            offset: 0,
+            total: 5,
         };
         let data = vec![0u8, b'\n', 255, 10, 13];
         let (back, back_data) = decode_snapshot(&encode_snapshot(&header, &data)).unwrap();

@@ -15,4 +15,4 @@ openraft::declare_raft_types!(
 pub type StateMachine = ordo_store::StateMachineStore<TypeConfig>;
 pub type LogStore = ordo_store::LogStore<TypeConfig>;
 pub type Raft = openraft::Raft<TypeConfig, StateMachine>;
-pub type SnapshotData = std::io::Cursor<Vec<u8>>;
+pub type SnapshotData = ordo_store::SnapshotData;

@@ -35,6 +35,13 @@ pub enum StoreError {
     #[error("the Raft log has a hole: expected index {expected}, found {found}")]
     LogHole { expected: u64, found: u64 },
 
+    /// A snapshot file could not be written, read or moved.
+    #[error("cannot {what}: {source}")]
+    Io {
+        what: &'static str,
+        source: io::Error,
+    },
+
     /// Work sent to the blocking pool panicked or was cancelled.
     #[error("blocking store task failed: {0}")]
     Blocking(String),

@@ -49,6 +49,9 @@ const SEPARATOR: u8 = 0x00;
 
 pub(crate) const SNAPSHOT_META_KEY: &[u8] = b"meta";
 pub(crate) const SNAPSHOT_DATA_KEY: &[u8] = b"data";
+/// On sled, the current snapshot's file name (in `snapshot_file`'s
+/// directory) instead of its data.
+pub(crate) const SNAPSHOT_FILE_KEY: &[u8] = b"file";
 
 /// The key of the log entry at `index`.
 pub(crate) fn log_key(index: u64) -> [u8; 8] {

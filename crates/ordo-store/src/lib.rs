@@ -16,7 +16,8 @@
 //!   `persisted`: the decided state's entries in the tree, written only
 //!   where an apply changed them; `read`: the read API for the HTTP layer
 //!   ([`TopicPage`], positions, producers);
-//!   `snapshot`: building, installing and keeping the current snapshot.
+//!   `snapshot`: building, installing and keeping the current snapshot;
+//!   `snapshot_file`: where snapshot bytes live ([`SnapshotData`]).
 //! - `error`: [`StoreError`].
 //! - `mutants` (feature `mutants` only): deliberate durability bugs for the
 //!   simulation's checker to catch.
@@ -34,6 +35,7 @@ pub mod mutants;
 mod persisted;
 mod read;
 mod snapshot;
+mod snapshot_file;
 mod state_machine;
 mod type_config;
 
@@ -46,10 +48,12 @@ pub use error::StoreError;
 pub use kv::{MemDisk, CACHE_CAPACITY_BYTES};
 pub use log_store::LogStore;
 pub use read::TopicPage;
+pub use snapshot_file::{SnapshotData, SnapshotWriter};
 pub use state_machine::StateMachineStore;
 pub use type_config::{OrdoPayload, StoreTypeConfig};
 
 use kv::Disk;
+use snapshot_file::SnapshotHome;
 
 /// Opens (or creates) the node's store in `dir`, on sled, and returns its log
 /// and its state machine. Both share one `sled::Db`, so flushing the log also
@@ -60,7 +64,7 @@ use kv::Disk;
 pub fn open<C: StoreTypeConfig>(
     dir: &Path,
 ) -> Result<(LogStore<C>, StateMachineStore<C>), StoreError> {
-    split(&Disk::open_sled(dir)?)
+    split(&Disk::open_sled(dir)?, SnapshotHome::files(dir)?)
 }
 
 /// Opens the node's store on a simulated `disk`, as [`open`] does on sled,
@@ -71,14 +75,15 @@ pub fn open<C: StoreTypeConfig>(
 pub fn open_memory<C: StoreTypeConfig>(
     disk: &MemDisk,
 ) -> Result<(LogStore<C>, StateMachineStore<C>), StoreError> {
-    split(&Disk::open_memory(disk))
+    split(&Disk::open_memory(disk), SnapshotHome::Tree)
 }
 
 /// The two handles openraft wants, sharing `disk`.
 fn split<C: StoreTypeConfig>(
     disk: &Disk,
+    snapshots: SnapshotHome,
 ) -> Result<(LogStore<C>, StateMachineStore<C>), StoreError> {
     let log = LogStore::open(disk)?;
-    let state_machine = StateMachineStore::open(disk)?;
+    let state_machine = StateMachineStore::open(disk, snapshots)?;
     Ok((log, state_machine))
 }

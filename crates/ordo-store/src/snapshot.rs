@@ -1,22 +1,28 @@
 //! Snapshots: building one from the state machine, installing one in its
 //! place, and keeping the current one on disk so it survives a restart.
 //!
-//! A snapshot is the whole state machine as one encoded image: last applied
-//! log id, membership, every topic with its metadata, key index and records,
-//! the producer table and the consumer positions: everything a node needs
-//! to decide the next command exactly as the node that built it would. It is
-//! held in memory whole for now; streaming it is a later optimisation.
+//! A snapshot is the whole state machine: last applied log id, membership,
+//! every topic with its metadata, key index and records, the producer table
+//! and the consumer positions: everything a node needs to decide the next
+//! command exactly as the node that built it would. It is a stream of
+//! frames, each a 4-byte little-endian length and that many bytes: a
+//! [`Frame::Header`], the key index in [`Frame::Keys`] chunks, each topic's
+//! records as [`Frame::Records`] followed by that many raw frames (each one
+//! record exactly as the state machine stores it, copied without decoding),
+//! and a [`Frame::End`] that counts the records, so a truncated snapshot is
+//! refused. Building streams it to a file (`snapshot_file`), a chunk of
+//! records at a time: memory does not grow with the records held.
 //! (openraft 0.10 dropped `snapshot_id` from `SnapshotMeta`: two snapshots at
 //! the same last log id hold the same state, so none is kept here.)
 
 use std::collections::BTreeMap;
-use std::io;
-use std::io::Cursor;
+use std::io::{self, Read, Write};
 
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{RaftSnapshotBuilder, Snapshot, SnapshotMeta};
 use ordo_core::{
-    KeyIndex, LogIndex, Positions, ProducerId, ProducerState, Record, State, TopicName, TopicState,
+    KeyState, LogIndex, Offset, Positions, ProducerId, ProducerState, Record, State, TopicName,
+    TopicState,
 };
 use serde::{Deserialize, Serialize};
 
@@ -25,59 +31,76 @@ use crate::error::StoreError;
 use crate::keys;
 use crate::kv::{Batch, Tree};
 use crate::persisted;
+use crate::snapshot_file::{SnapshotData, Stored, BUILDING};
 use crate::state_machine::{Applied, StateMachineStore};
 use crate::type_config::StoreTypeConfig;
 
-/// The encoded form of a whole state machine.
+/// Records per [`Frame::Records`] run, and keys per [`Frame::Keys`].
+const RECORDS_PER_RUN: usize = 1_000;
+const KEYS_PER_FRAME: usize = 10_000;
+/// No frame is larger (a record is at most the 4 MiB request body; a header
+/// holds every producer and consumer position): a corrupt length is refused
+/// instead of allocated.
+const MAX_FRAME_BYTES: usize = 256 * 1024 * 1024;
+
+/// One frame of the snapshot stream (see the module doc).
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
-struct SnapshotImage<C: StoreTypeConfig> {
-    last_applied: Option<LogIdOf<C>>,
-    membership: StoredMembershipOf<C>,
-    topics: Vec<TopicImage>,
-    // Defaults: a snapshot from before these existed had none.
-    #[serde(default)]
-    producers: BTreeMap<ProducerId, ProducerState>,
-    #[serde(default)]
-    positions: Positions,
+enum Frame<C: StoreTypeConfig> {
+    Header {
+        last_applied: Option<LogIdOf<C>>,
+        membership: StoredMembershipOf<C>,
+        topics: Vec<(TopicName, TopicState)>,
+        producers: BTreeMap<ProducerId, ProducerState>,
+        positions: Positions,
+    },
+    Keys {
+        topic: TopicName,
+        keys: Vec<(String, KeyState)>,
+    },
+    /// `count` raw frames follow: the topic's next records, in offset order.
+    Records {
+        topic: TopicName,
+        count: u64,
+    },
+    End {
+        records: u64,
+    },
 }
 
-#[derive(Serialize, Deserialize)]
-struct TopicImage {
-    name: TopicName,
-    state: TopicState,
-    #[serde(default)]
-    keys: KeyIndex,
-    /// The topic's records from its start offset to its end offset, in order.
-    records: Vec<Record>,
-}
-
-/// A snapshot as this store hands it to openraft: its bytes in memory.
-pub(crate) type SnapshotBytes<C> = SnapshotOf<C, Cursor<Vec<u8>>>;
+/// A snapshot as this store hands it to openraft.
+pub(crate) type SnapshotOfStore<C> = SnapshotOf<C, SnapshotData>;
 
 impl<C: StoreTypeConfig> RaftSnapshotBuilder<C> for StateMachineStore<C> {
-    type SnapshotData = Cursor<Vec<u8>>;
+    type SnapshotData = SnapshotData;
 
-    async fn build_snapshot(&mut self) -> Result<SnapshotBytes<C>, io::Error> {
-        // Reading, encoding and storing the whole state takes long (about
-        // 2 s for 100,000 records on a 2-core VM); on a runtime worker it
-        // starved heartbeats and once caused an election under load.
+    async fn build_snapshot(&mut self) -> Result<SnapshotOfStore<C>, io::Error> {
+        // Reading and writing the whole state takes long (seconds for
+        // millions of records); on a runtime worker it starved heartbeats
+        // and once caused an election under load.
         let store = self.clone();
-        let (meta, bytes) = self.shared.disk.run_blocking(move || build(&store)).await?;
+        let (meta, data, kept) = self.shared.disk.run_blocking(move || build(&store)).await?;
         self.shared.disk.flush().await?;
+        remove_stale(self, kept)?;
         Ok(Snapshot {
             meta,
-            snapshot: Cursor::new(bytes),
+            snapshot: data,
         })
     }
 }
 
-/// Encodes the published state machine and keeps it as the current snapshot.
+/// Writes the published state machine as a snapshot and keeps it as the
+/// current one (unless a newer one was installed meanwhile). Returns it and
+/// the file it is kept in.
+#[allow(clippy::type_complexity)]
 fn build<C: StoreTypeConfig>(
     store: &StateMachineStore<C>,
-) -> Result<(SnapshotMetaOf<C>, Vec<u8>), StoreError> {
-    let image = {
-        let _no_install = store.hold_off_installs();
+) -> Result<(SnapshotMetaOf<C>, SnapshotData, Option<String>), StoreError> {
+    let mut out = store.shared.snapshots.writer(BUILDING)?;
+    let meta = {
+        // Installs and cleanups wait: with them held off, records below the
+        // copied end offsets do not change while they are read.
+        let _no_changes = store.hold_off_changes();
         let (decided, last_applied, membership) = {
             let published = store.read_published();
             (
@@ -86,99 +109,265 @@ fn build<C: StoreTypeConfig>(
                 published.membership.clone(),
             )
         };
+        let meta = SnapshotMeta {
+            last_log_id: last_applied.clone(),
+            last_membership: membership.clone(),
+        };
         let State {
-            topics: topic_states,
+            topics,
             mut keys,
             producers,
             positions,
             ..
         } = decided;
-        let mut topics = Vec::with_capacity(topic_states.len());
-        for (name, state) in topic_states {
-            // Bounded by the copied end offset: records of later applies
-            // are ignored, so the dump matches `last_applied` exactly.
-            let records = read_topic_records(&store.shared.tree, &name, &state)?;
-            topics.push(TopicImage {
-                keys: keys.remove(&name).unwrap_or_default(),
-                name,
-                state,
-                records,
-            });
+        write_frame(
+            &mut out,
+            &Frame::<C>::Header {
+                last_applied,
+                membership,
+                topics: topics.iter().map(|(n, s)| (n.clone(), s.clone())).collect(),
+                producers,
+                positions,
+            },
+        )?;
+        let mut records = 0;
+        for (name, state) in &topics {
+            let index: Vec<(String, KeyState)> =
+                keys.remove(name).unwrap_or_default().into_iter().collect();
+            for chunk in index.chunks(KEYS_PER_FRAME) {
+                let frame = Frame::<C>::Keys {
+                    topic: name.clone(),
+                    keys: chunk.to_vec(),
+                };
+                write_frame(&mut out, &frame)?;
+            }
+            records += write_records::<C>(&mut out, &store.shared.tree, name, state)?;
         }
-        SnapshotImage::<C> {
-            last_applied,
-            membership,
-            topics,
-            producers,
-            positions,
-        }
+        write_frame(&mut out, &Frame::<C>::End { records })?;
+        meta
     };
-    let meta = SnapshotMeta {
-        last_log_id: image.last_applied.clone(),
-        last_membership: image.membership.clone(),
+    let data = out.finish()?;
+    let kept = keep_if_newer(store, &meta, &data)?;
+    let data = match &kept {
+        Some(name) => store.shared.snapshots.open(Stored::File(name.clone()))?,
+        None => data,
     };
-    let bytes = encode("snapshot", &image)?;
-    keep_if_newer(store, &meta, bytes.clone())?;
-    Ok((meta, bytes))
+    Ok((meta, data, kept))
 }
 
-fn read_topic_records(
+/// Copies a topic's records, as stored, in runs of [`RECORDS_PER_RUN`].
+/// Bounded by the copied end offset: records of later applies are left out,
+/// so the snapshot matches its last applied log id exactly.
+fn write_records<C: StoreTypeConfig>(
+    out: &mut impl Write,
     tree: &Tree,
     name: &TopicName,
     state: &TopicState,
-) -> Result<Vec<Record>, StoreError> {
+) -> Result<u64, StoreError> {
     if state.start_offset >= state.end_offset {
-        return Ok(Vec::new());
+        return Ok(0);
     }
     let range =
         keys::record_key(name, state.start_offset)..keys::record_key(name, state.end_offset);
-    tree.range(range)
-        .values()
-        .map(|value| decode("record", &value?))
-        .collect()
+    let mut run = Vec::with_capacity(RECORDS_PER_RUN);
+    let mut written = 0;
+    let mut values = tree.range(range).values();
+    loop {
+        let next = values.next().transpose()?;
+        let done = next.is_none();
+        run.extend(next);
+        if run.len() == RECORDS_PER_RUN || (done && !run.is_empty()) {
+            let count = run.len() as u64;
+            let frame = Frame::<C>::Records {
+                topic: name.clone(),
+                count,
+            };
+            write_frame(out, &frame)?;
+            for value in run.drain(..) {
+                write_raw(out, &value)?;
+            }
+            written += count;
+        }
+        if done {
+            return Ok(written);
+        }
+    }
+}
+
+fn write_frame<C: StoreTypeConfig>(
+    out: &mut impl Write,
+    frame: &Frame<C>,
+) -> Result<(), StoreError> {
+    write_raw(out, &encode("snapshot frame", frame)?)
+}
+
+fn write_raw(out: &mut impl Write, bytes: &[u8]) -> Result<(), StoreError> {
+    let len = u32::try_from(bytes.len())
+        .ok()
+        .filter(|len| *len as usize <= MAX_FRAME_BYTES)
+        .ok_or_else(|| StoreError::BadSnapshot(format!("a frame of {} bytes", bytes.len())))?;
+    out.write_all(&len.to_le_bytes())
+        .and_then(|()| out.write_all(bytes))
+        .map_err(|source| StoreError::Io {
+            what: "write a snapshot",
+            source,
+        })
+}
+
+/// Reads frames back.
+struct FrameReader<R> {
+    input: R,
+}
+
+impl<R: Read> FrameReader<R> {
+    /// The next frame's bytes, or `None` at a clean end.
+    fn next_raw(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        let read_error = |source| StoreError::Io {
+            what: "read a snapshot",
+            source,
+        };
+        let mut len = [0u8; 4];
+        let mut filled = 0;
+        while filled < len.len() {
+            match self.input.read(&mut len[filled..]).map_err(read_error)? {
+                0 if filled == 0 => return Ok(None),
+                0 => return Err(truncated()),
+                n => filled += n,
+            }
+        }
+        let len = u32::from_le_bytes(len) as usize;
+        if len > MAX_FRAME_BYTES {
+            return Err(StoreError::BadSnapshot(format!(
+                "a frame claims {len} bytes, more than the {MAX_FRAME_BYTES} allowed"
+            )));
+        }
+        let mut bytes = vec![0; len];
+        self.input
+            .read_exact(&mut bytes)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => truncated(),
+                _ => read_error(e),
+            })?;
+        Ok(Some(bytes))
+    }
+
+    fn next_frame<C: StoreTypeConfig>(&mut self) -> Result<Frame<C>, StoreError> {
+        let bytes = self.next_raw()?.ok_or_else(truncated)?;
+        decode("snapshot frame", &bytes)
+    }
+}
+
+fn truncated() -> StoreError {
+    StoreError::BadSnapshot("the snapshot ends before its end frame (truncated)".into())
 }
 
 /// Stores a freshly built snapshot as current, unless a newer one (installed
-/// while this one was being built) is already there.
+/// while this one was being built) is already there; then it is deleted.
+/// Returns the file it is kept in (on a memory disk, none).
 fn keep_if_newer<C: StoreTypeConfig>(
     store: &StateMachineStore<C>,
     meta: &SnapshotMetaOf<C>,
-    bytes: Vec<u8>,
-) -> Result<(), StoreError> {
+    data: &SnapshotData,
+) -> Result<Option<String>, StoreError> {
     let tree = &store.shared.snapshot_tree;
-    let meta_bytes = encode("snapshot metadata", meta)?;
     let _snapshot_tree = store.lock_snapshot_tree();
     if let Some(existing) = tree.get(keys::SNAPSHOT_META_KEY)? {
         let existing: SnapshotMetaOf<C> = decode("snapshot metadata", &existing)?;
         if existing.last_log_id > meta.last_log_id {
-            return Ok(());
+            store.shared.snapshots.discard(data)?;
+            return Ok(None);
         }
     }
     let mut batch = Batch::default();
-    batch.insert(tree, keys::SNAPSHOT_META_KEY, meta_bytes);
-    batch.insert(tree, keys::SNAPSHOT_DATA_KEY, bytes);
-    store.shared.disk.commit(batch)
+    let kept = record_current(store, &mut batch, meta, data)?;
+    store.shared.disk.commit(batch)?;
+    Ok(kept)
+}
+
+/// Adopts `data` as the current snapshot and adds to `batch` what the
+/// snapshot tree must say of it. Returns the file it is kept in.
+fn record_current<C: StoreTypeConfig>(
+    store: &StateMachineStore<C>,
+    batch: &mut Batch,
+    meta: &SnapshotMetaOf<C>,
+    data: &SnapshotData,
+) -> Result<Option<String>, StoreError> {
+    let tree = &store.shared.snapshot_tree;
+    let last_index = meta.last_log_id.as_ref().map_or(0, |log_id| log_id.index());
+    batch.insert(
+        tree,
+        keys::SNAPSHOT_META_KEY,
+        encode("snapshot metadata", meta)?,
+    );
+    Ok(match store.shared.snapshots.adopt(data, last_index)? {
+        Stored::File(name) => {
+            batch.insert(tree, keys::SNAPSHOT_FILE_KEY, name.clone().into_bytes());
+            batch.remove(tree, keys::SNAPSHOT_DATA_KEY);
+            Some(name)
+        }
+        Stored::Bytes(bytes) => {
+            batch.insert(tree, keys::SNAPSHOT_DATA_KEY, bytes);
+            batch.remove(tree, keys::SNAPSHOT_FILE_KEY);
+            None
+        }
+    })
+}
+
+/// After `kept` was made current and flushed: deletes snapshot files that
+/// neither it nor the tree's current entry name.
+pub(crate) fn remove_stale<C: StoreTypeConfig>(
+    store: &StateMachineStore<C>,
+    kept: Option<String>,
+) -> Result<(), StoreError> {
+    let _snapshot_tree = store.lock_snapshot_tree();
+    let current = current_file(store)?;
+    store.shared.snapshots.remove_stale(&[kept, current])
+}
+
+/// The file the snapshot tree names as current, if any.
+pub(crate) fn current_file<C: StoreTypeConfig>(
+    store: &StateMachineStore<C>,
+) -> Result<Option<String>, StoreError> {
+    let Some(name) = store.shared.snapshot_tree.get(keys::SNAPSHOT_FILE_KEY)? else {
+        return Ok(None);
+    };
+    String::from_utf8(name.to_vec()).map(Some).map_err(|_| {
+        StoreError::BadSnapshot("the current snapshot's file name is not UTF-8".into())
+    })
 }
 
 /// Replaces the whole state machine with the snapshot's contents and makes it
 /// the current snapshot, in one batch over both trees: a crash leaves either
-/// the old state machine and snapshot or the new ones. The caller flushes.
+/// the old state machine and snapshot or the new ones. The caller flushes,
+/// then calls [`remove_stale`] with the file returned. The snapshot is read
+/// as a stream and checked frame by frame; the batch holds its records until
+/// it is committed.
 pub(crate) fn install<C: StoreTypeConfig>(
     store: &StateMachineStore<C>,
     meta: &SnapshotMetaOf<C>,
-    bytes: Vec<u8>,
-) -> Result<(), StoreError> {
-    let image: SnapshotImage<C> = decode("snapshot", &bytes)?;
-    if image.last_applied != meta.last_log_id || image.membership != meta.last_membership {
+    data: &SnapshotData,
+) -> Result<Option<String>, StoreError> {
+    let mut frames = FrameReader {
+        input: data.reader(),
+    };
+    let Frame::<C>::Header {
+        last_applied,
+        membership,
+        topics,
+        producers,
+        positions,
+    } = frames.next_frame()?
+    else {
+        return Err(StoreError::BadSnapshot(
+            "it does not start with a header".into(),
+        ));
+    };
+    if last_applied != meta.last_log_id || membership != meta.last_membership {
         return Err(StoreError::BadSnapshot(format!(
-            "metadata says {meta}, contents say last applied {:?}",
-            image.last_applied
+            "metadata says {meta}, contents say last applied {last_applied:?}"
         )));
     }
-    let meta_bytes = encode("snapshot metadata", meta)?;
     let tree = &store.shared.tree;
-    let snapshot_tree = &store.shared.snapshot_tree;
-
     let mut writer = store.lock_writer()?;
     let mut batch = Batch::default();
     // Writes apply in order, so a key removed here and inserted below is
@@ -187,43 +376,13 @@ pub(crate) fn install<C: StoreTypeConfig>(
         batch.remove(tree, &key?);
     }
     let mut state = State {
-        last_applied: meta
-            .last_log_id
-            .as_ref()
-            .map(|log_id| LogIndex(log_id.index())),
-        producers: image.producers,
-        positions: image.positions,
+        last_applied: last_applied.as_ref().map(|log_id| LogIndex(log_id.index())),
+        producers,
+        positions,
+        topics: topics.into_iter().collect(),
         ..State::default()
     };
-    for topic in image.topics {
-        if let Some((key, key_state)) = topic
-            .keys
-            .iter()
-            .find(|(_, key_state)| key_state.last_offset >= topic.state.end_offset)
-        {
-            return Err(StoreError::BadSnapshot(format!(
-                "topic {} has key {key:?} at offset {}, past its end {}",
-                topic.name, key_state.last_offset, topic.state.end_offset
-            )));
-        }
-        for record in &topic.records {
-            if record.offset < topic.state.start_offset || record.offset >= topic.state.end_offset {
-                return Err(StoreError::BadSnapshot(format!(
-                    "topic {} holds offset {} outside {}..{}",
-                    topic.name, record.offset, topic.state.start_offset, topic.state.end_offset
-                )));
-            }
-            batch.insert(
-                tree,
-                &keys::record_key(&topic.name, record.offset),
-                encode("record", record)?,
-            );
-        }
-        if !topic.keys.is_empty() {
-            state.keys.insert(topic.name.clone(), topic.keys);
-        }
-        state.topics.insert(topic.name, topic.state);
-    }
+    read_contents::<C>(&mut frames, &mut state, &mut batch, tree)?;
     persisted::write_all(&mut batch, tree, &state)?;
     batch.insert(
         tree,
@@ -235,16 +394,16 @@ pub(crate) fn install<C: StoreTypeConfig>(
         keys::MEMBERSHIP_KEY,
         encode("membership", &meta.last_membership)?,
     );
-    batch.insert(snapshot_tree, keys::SNAPSHOT_META_KEY, meta_bytes);
-    batch.insert(snapshot_tree, keys::SNAPSHOT_DATA_KEY, bytes);
 
     // Dumps and readers are held off while the tree changes under them.
     let no_dumps = store.exclude_snapshot_dumps();
     let mut published = store.write_published();
-    {
+    let kept = {
         let _snapshot_tree = store.lock_snapshot_tree();
+        let kept = record_current(store, &mut batch, meta, data)?;
         store.shared.disk.commit(batch)?;
-    }
+        kept
+    };
     let last_applied = state.last_applied;
     let applied = Applied {
         state,
@@ -257,27 +416,99 @@ pub(crate) fn install<C: StoreTypeConfig>(
     drop(no_dumps);
     drop(writer);
     store.notify_applied(last_applied);
+    Ok(kept)
+}
+
+/// Reads the key index and records that follow the header into `state` and
+/// `batch`, checking each against the header's topics, up to the end frame.
+fn read_contents<C: StoreTypeConfig>(
+    frames: &mut FrameReader<impl Read>,
+    state: &mut State,
+    batch: &mut Batch,
+    tree: &Tree,
+) -> Result<(), StoreError> {
+    let mut last_offsets: BTreeMap<TopicName, Offset> = BTreeMap::new();
+    let mut records = 0;
+    loop {
+        match frames.next_frame::<C>()? {
+            Frame::Header { .. } => {
+                return Err(StoreError::BadSnapshot("it has a second header".into()));
+            }
+            Frame::Keys { topic, keys } => {
+                let end = topic_state(state, &topic)?.end_offset;
+                if let Some((key, key_state)) = keys.iter().find(|(_, k)| k.last_offset >= end) {
+                    return Err(StoreError::BadSnapshot(format!(
+                        "topic {topic} has key {key:?} at offset {}, past its end {end}",
+                        key_state.last_offset
+                    )));
+                }
+                state.keys.entry(topic).or_default().extend(keys);
+            }
+            Frame::Records { topic, count } => {
+                let (start, end) = {
+                    let topic_state = topic_state(state, &topic)?;
+                    (topic_state.start_offset, topic_state.end_offset)
+                };
+                for _ in 0..count {
+                    let raw = frames.next_raw()?.ok_or_else(truncated)?;
+                    let record: Record = decode("record", &raw)?;
+                    let after = last_offsets.get(&topic).copied();
+                    if record.offset < start
+                        || record.offset >= end
+                        || after.is_some_and(|after| record.offset <= after)
+                    {
+                        return Err(StoreError::BadSnapshot(format!(
+                            "topic {topic} holds offset {} out of order or outside {start}..{end}",
+                            record.offset
+                        )));
+                    }
+                    last_offsets.insert(topic.clone(), record.offset);
+                    batch.insert(tree, &keys::record_key(&topic, record.offset), raw);
+                }
+                records += count;
+            }
+            Frame::End { records: counted } if counted == records => break,
+            Frame::End { records: counted } => {
+                return Err(StoreError::BadSnapshot(format!(
+                    "its end frame counts {counted} records, it holds {records}"
+                )));
+            }
+        }
+    }
+    if frames.next_raw()?.is_some() {
+        return Err(StoreError::BadSnapshot("bytes follow its end frame".into()));
+    }
     Ok(())
+}
+
+fn topic_state<'a>(state: &'a State, topic: &TopicName) -> Result<&'a TopicState, StoreError> {
+    state
+        .topics
+        .get(topic)
+        .ok_or_else(|| StoreError::BadSnapshot(format!("topic {topic} is not in its header")))
 }
 
 /// The current snapshot, if one was ever built or installed.
 pub(crate) fn current<C: StoreTypeConfig>(
     store: &StateMachineStore<C>,
-) -> Result<Option<SnapshotBytes<C>>, StoreError> {
+) -> Result<Option<SnapshotOfStore<C>>, StoreError> {
     let tree = &store.shared.snapshot_tree;
-    // Read both keys under the lock so they belong to the same snapshot.
-    let (meta, data) = {
-        let _snapshot_tree = store.lock_snapshot_tree();
-        (
-            tree.get(keys::SNAPSHOT_META_KEY)?,
-            tree.get(keys::SNAPSHOT_DATA_KEY)?,
-        )
-    };
-    let (Some(meta), Some(data)) = (meta, data) else {
+    // Read the keys under the lock so they belong to the same snapshot.
+    let _snapshot_tree = store.lock_snapshot_tree();
+    let Some(meta) = tree.get(keys::SNAPSHOT_META_KEY)? else {
         return Ok(None);
+    };
+    let stored = match (current_file(store)?, tree.get(keys::SNAPSHOT_DATA_KEY)?) {
+        (Some(name), _) => Stored::File(name),
+        (None, Some(bytes)) => Stored::Bytes(bytes.to_vec()),
+        (None, None) => {
+            return Err(StoreError::BadSnapshot(
+                "the current snapshot's metadata is there but not its data".into(),
+            ))
+        }
     };
     Ok(Some(Snapshot {
         meta: decode("snapshot metadata", &meta)?,
-        snapshot: Cursor::new(data.to_vec()),
+        snapshot: store.shared.snapshots.open(stored)?,
     }))
 }

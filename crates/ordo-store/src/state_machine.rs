@@ -22,7 +22,6 @@
 //! log after the persisted last applied log id.
 
 use std::io;
-use std::io::Cursor;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use futures::{Stream, TryStreamExt};
@@ -41,6 +40,7 @@ use crate::keys;
 use crate::kv::{Batch, Disk, Tree};
 use crate::persisted::{self, Changes};
 use crate::snapshot;
+use crate::snapshot_file::{SnapshotData, SnapshotHome, SnapshotWriter, INCOMING};
 use crate::type_config::{OrdoPayload, StoreTypeConfig};
 
 /// The state machine. Cheap to clone: clones share everything, so one clone
@@ -61,19 +61,22 @@ pub(crate) struct Shared<C: StoreTypeConfig> {
     pub(crate) disk: Disk,
     /// Records, the decided state, last applied log id, membership.
     pub(crate) tree: Tree,
-    /// The current snapshot.
+    /// The current snapshot (its metadata, and its file name or bytes).
     pub(crate) snapshot_tree: Tree,
+    /// Where snapshot bytes live.
+    pub(crate) snapshots: SnapshotHome,
     /// Held by every reader and writer of the snapshot tree, so its two keys
     /// are always read, compared and replaced together. Innermost lock.
     snapshot_lock: Mutex<()>,
     writer: Mutex<Applied<C>>,
     published: RwLock<Applied<C>>,
-    /// Exclusive while a snapshot install replaces the tree, shared while a
-    /// snapshot is dumped. Outside an install, records below a published end
-    /// offset never change, so a dump needs only this and a copy of the
-    /// published metadata to be one point in time, without holding up
-    /// applies or readers.
-    install_lock: RwLock<()>,
+    /// Exclusive while a snapshot install replaces the tree or a cleanup
+    /// pass removes records, shared while a snapshot is dumped. Otherwise
+    /// records below a published end offset never change, so a dump needs
+    /// only this and a copy of the published metadata to be one point in
+    /// time, without holding up appends or readers. (A cleanup pass that
+    /// comes while a snapshot is dumped waits for the dump.)
+    change_lock: RwLock<()>,
     pub(crate) applied_tx: watch::Sender<Option<LogIndex>>,
 }
 
@@ -86,22 +89,42 @@ pub(crate) struct Applied<C: StoreTypeConfig> {
 }
 
 impl<C: StoreTypeConfig> StateMachineStore<C> {
-    pub(crate) fn open(disk: &Disk) -> Result<Self, StoreError> {
+    pub(crate) fn open(disk: &Disk, snapshots: SnapshotHome) -> Result<Self, StoreError> {
         let tree = disk.open_tree(keys::STATE_MACHINE_TREE)?;
         let applied = load_applied::<C>(&tree)?;
         let (applied_tx, _) = watch::channel(applied.state.last_applied);
-        Ok(StateMachineStore {
+        let store = StateMachineStore {
             shared: Arc::new(Shared {
                 disk: disk.clone(),
                 snapshot_tree: disk.open_tree(keys::SNAPSHOT_TREE)?,
+                snapshots,
                 snapshot_lock: Mutex::new(()),
                 tree,
                 writer: Mutex::new(applied.clone()),
                 published: RwLock::new(applied),
-                install_lock: RwLock::new(()),
+                change_lock: RwLock::new(()),
                 applied_tx,
             }),
-        })
+        };
+        // Files of snapshots a crash left behind, which the tree never named
+        // or no longer names.
+        snapshot::remove_stale(&store, None)?;
+        Ok(store)
+    }
+
+    /// A writer for a snapshot being received from the leader, written to
+    /// a file as it arrives (on a memory disk, to memory).
+    pub fn snapshot_writer(&self) -> Result<SnapshotWriter, StoreError> {
+        self.shared.snapshots.writer(INCOMING)
+    }
+
+    /// Makes a received snapshot durable and hands it back for openraft to
+    /// install.
+    pub async fn finish_snapshot(
+        &self,
+        writer: SnapshotWriter,
+    ) -> Result<SnapshotData, StoreError> {
+        self.shared.disk.run_blocking(move || writer.finish()).await
     }
 
     /// Applies committed entries in order and returns one result per entry.
@@ -114,6 +137,10 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         let mut results = Vec::with_capacity(entries.len());
         let mut writer = self.lock_writer()?;
         for segment in segments::<C>(entries) {
+            // A cleanup pass (always first in its segment) removes records,
+            // so it waits for a snapshot dump in progress.
+            let _no_dumps =
+                starts_with_cleanup::<C>(&segment).then(|| self.exclude_snapshot_dumps());
             match self.write_batch(&mut writer, segment) {
                 Ok((segment_results, changes)) => {
                     self.publish(&writer, &changes);
@@ -224,17 +251,17 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    // The install lock guards no data, so poisoning means nothing to it.
-    pub(crate) fn hold_off_installs(&self) -> RwLockReadGuard<'_, ()> {
+    // The change lock guards no data, so poisoning means nothing to it.
+    pub(crate) fn hold_off_changes(&self) -> RwLockReadGuard<'_, ()> {
         self.shared
-            .install_lock
+            .change_lock
             .read()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn exclude_snapshot_dumps(&self) -> RwLockWriteGuard<'_, ()> {
         self.shared
-            .install_lock
+            .change_lock
             .write()
             .unwrap_or_else(PoisonError::into_inner)
     }
@@ -256,13 +283,23 @@ fn segments<C: StoreTypeConfig>(entries: Vec<C::Entry>) -> Vec<Vec<(LogIdOf<C>, 
     let mut segments: Vec<Vec<_>> = Vec::new();
     for entry in entries {
         let (log_id, payload) = C::into_parts(entry);
-        let cleans = matches!(payload, EntryPayload::Normal(Command::CleanTopic { .. }));
+        let cleans = is_cleanup(&payload);
         match segments.last_mut() {
             Some(segment) if !cleans => segment.push((log_id, payload)),
             _ => segments.push(vec![(log_id, payload)]),
         }
     }
     segments
+}
+
+fn is_cleanup(payload: &OrdoPayload) -> bool {
+    matches!(payload, EntryPayload::Normal(Command::CleanTopic { .. }))
+}
+
+fn starts_with_cleanup<C: StoreTypeConfig>(segment: &[(LogIdOf<C>, OrdoPayload)]) -> bool {
+    segment
+        .first()
+        .is_some_and(|(_, payload)| is_cleanup(payload))
 }
 
 /// The tree's records as cleanup sees them: removals go into the batch
@@ -330,7 +367,7 @@ fn load_applied<C: StoreTypeConfig>(tree: &Tree) -> Result<Applied<C>, StoreErro
 }
 
 impl<C: StoreTypeConfig> RaftStateMachine<C> for StateMachineStore<C> {
-    type SnapshotData = Cursor<Vec<u8>>;
+    type SnapshotData = SnapshotData;
     type SnapshotBuilder = Self;
 
     async fn applied_state(
@@ -366,12 +403,14 @@ impl<C: StoreTypeConfig> RaftStateMachine<C> for StateMachineStore<C> {
         meta: &SnapshotMetaOf<C>,
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
-        let (store, meta, bytes) = (self.clone(), meta.clone(), snapshot.into_inner());
-        self.shared
+        let (store, meta) = (self.clone(), meta.clone());
+        let kept = self
+            .shared
             .disk
-            .run_blocking(move || snapshot::install(&store, &meta, bytes))
+            .run_blocking(move || snapshot::install(&store, &meta, &snapshot))
             .await?;
         self.shared.disk.flush().await?;
+        snapshot::remove_stale(self, kept)?;
         Ok(())
     }
 

@@ -1,0 +1,154 @@
+//! Receiving a snapshot from the leader, one chunk at a time (see
+//! [`crate::rpc`]): each chunk is appended to a file (on the simulation's
+//! memory disk, to memory) until the last arrives, which hands back the
+//! complete snapshot for openraft to install.
+
+use std::io::Write;
+
+use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf};
+use tokio::sync::Mutex;
+
+use crate::rpc::SnapshotHeader;
+use crate::types::{StateMachine, TypeConfig};
+use ordo_store::SnapshotWriter;
+
+/// The one snapshot being received (a node has one leader at a time; a
+/// first chunk from anyone starts over).
+#[derive(Default)]
+pub(crate) struct SnapshotReceiver {
+    incoming: Mutex<Option<Incoming>>,
+}
+
+struct Incoming {
+    meta: SnapshotMetaOf<TypeConfig>,
+    writer: SnapshotWriter,
+}
+
+impl SnapshotReceiver {
+    /// Stores one chunk. Returns the complete snapshot with the last chunk,
+    /// `None` before it, or why the sender must start over.
+    pub(crate) async fn receive(
+        &self,
+        state_machine: &StateMachine,
+        header: SnapshotHeader,
+        chunk: &[u8],
+    ) -> Result<Option<SnapshotOf<TypeConfig, ordo_store::SnapshotData>>, String> {
+        let mut incoming = self.incoming.lock().await;
+        if header.offset == 0 {
+            let writer = state_machine.snapshot_writer().map_err(|e| e.to_string())?;
+            *incoming = Some(Incoming {
+                meta: header.meta.clone(),
+                writer,
+            });
+        }
+        let current = match incoming.as_mut() {
+            Some(current)
+                if current.meta == header.meta && current.writer.len() == header.offset =>
+            {
+                current
+            }
+            other => {
+                let had = other.as_ref().map(|c| (c.meta.to_string(), c.writer.len()));
+                *incoming = None;
+                return Err(format!(
+                    "a chunk of snapshot {} at byte {} does not continue {had:?}",
+                    header.meta, header.offset
+                ));
+            }
+        };
+        // A few MiB into the page cache; the sync happens in `finish`.
+        if let Err(e) = current.writer.write_all(chunk) {
+            *incoming = None;
+            return Err(format!("cannot store a snapshot chunk: {e}"));
+        }
+        if current.writer.len() < header.total {
+            return Ok(None);
+        }
+        let Some(done) = incoming.take() else {
+            return Ok(None);
+        };
+        if done.writer.len() > header.total {
+            return Err(format!(
+                "snapshot {} is longer than the {} bytes announced",
+                header.meta, header.total
+            ));
+        }
+        let data = state_machine
+            .finish_snapshot(done.writer)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Some(openraft::Snapshot {
+            meta: done.meta,
+            snapshot: data,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::TypeConfig;
+    use openraft::SnapshotMeta;
+
+    fn header(offset: u64, total: u64, last_index: Option<u64>) -> SnapshotHeader {
+        let meta = SnapshotMeta {
+            last_log_id: last_index.map(|index| {
+                use openraft::vote::RaftLeaderIdExt;
+                let leader =
+                    <TypeConfig as openraft::RaftTypeConfig>::LeaderId::new_committed(1, 1);
+                openraft::type_config::alias::LogIdOf::<TypeConfig>::new(leader, index)
+            }),
+            ..Default::default()
+        };
+        SnapshotHeader {
+            vote: openraft::Vote::new(1, 1),
+            meta,
+            offset,
+            total,
+        }
+    }
+
+    #[tokio::test]
+    async fn chunks_in_order_make_the_snapshot_and_a_gap_or_a_stranger_starts_over() {
+        let disk = ordo_store::MemDisk::new();
+        let (_log, state_machine) =
+            ordo_store::open_memory::<TypeConfig>(&disk).expect("open memory store");
+        let receiver = SnapshotReceiver::default();
+
+        let first = receiver
+            .receive(&state_machine, header(0, 6, Some(5)), b"abc")
+            .await;
+        assert!(matches!(first, Ok(None)), "{first:?}");
+        // A chunk that skips bytes, and one of another snapshot, are refused,
+        // and the snapshot so far is dropped.
+        assert!(receiver
+            .receive(&state_machine, header(4, 6, Some(5)), b"ef")
+            .await
+            .is_err());
+        assert!(receiver
+            .receive(&state_machine, header(3, 6, Some(5)), b"def")
+            .await
+            .is_err());
+
+        let first = receiver
+            .receive(&state_machine, header(0, 6, Some(5)), b"abc")
+            .await;
+        assert!(matches!(first, Ok(None)), "{first:?}");
+        assert!(receiver
+            .receive(&state_machine, header(3, 6, Some(7)), b"def")
+            .await
+            .is_err());
+
+        let first = receiver
+            .receive(&state_machine, header(0, 6, Some(5)), b"abc")
+            .await;
+        assert!(matches!(first, Ok(None)), "{first:?}");
+        let done = receiver
+            .receive(&state_machine, header(3, 6, Some(5)), b"def")
+            .await
+            .expect("last chunk")
+            .expect("complete");
+        assert_eq!(done.snapshot.to_vec().expect("read"), b"abcdef");
+        assert_eq!(done.meta, header(0, 6, Some(5)).meta);
+    }
+}
