@@ -7,6 +7,11 @@
 //! of text or (`--json`) one JSON object in the shape of
 //! `../shared/peers`' results, so the two can be compared.
 //!
+//! `--records N` stops the appends once N records are acknowledged (or at
+//! `--seconds`, whichever comes first). `--tail pages|stream` measures the
+//! other direction instead: one consumer reading the topic back
+//! (`bench_tail`).
+//!
 //! The statistics ([`Summary`]) are pure and unit-tested; the rest is the
 //! loop around the one `ordo_client::Client`.
 
@@ -20,6 +25,7 @@ use ordo_core::limits::MAX_RECORDS_PER_APPEND;
 use ordo_core::NewRecord;
 use serde::Serialize;
 
+use crate::bench_tail::{self, TailPlan, TailVia};
 use crate::cli::ConnectArgs;
 
 #[derive(clap::Args, Debug)]
@@ -45,6 +51,17 @@ pub struct BenchArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Appending: stop once this many records are acknowledged. Tailing:
+    /// read this many (default: up to the topic's end at the start).
+    #[arg(long)]
+    pub records: Option<u64>,
+    /// Read the topic back instead of appending: page after page of
+    /// `local` reads, or the NDJSON stream. `--seconds` bounds the read.
+    #[arg(long, value_enum)]
+    pub tail: Option<TailVia>,
+    /// Tailing: the offset to read from.
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }
@@ -138,6 +155,9 @@ struct Tally {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(via) = args.tail {
+        return tail(via, &args).await;
+    }
     if args.concurrency == 0 || args.seconds == 0 {
         bail!("--concurrency and --seconds must be at least 1");
     }
@@ -166,13 +186,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(args.warmup_secs);
     let stop_at = measure_from + Duration::from_secs(args.seconds);
+    let enough_acks = args
+        .records
+        .map_or(u64::MAX, |records| records.div_ceil(args.batch as u64));
     let clients: Vec<_> = (0..args.concurrency)
         .map(|_| {
             let (client, records, tally) = (client.clone(), records.clone(), tally.clone());
             let topic = args.topic.clone();
             tokio::spawn(async move {
                 let mut mine = Vec::new();
-                while Instant::now() < stop_at {
+                while Instant::now() < stop_at
+                    && tally.acknowledged.load(Ordering::Relaxed) < enough_acks
+                {
                     let sent = Instant::now();
                     let acked = client.append(&topic, records.clone()).await;
                     let done = Instant::now();
@@ -202,6 +227,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         client.await.context("a bench client")?;
     }
     progress.abort();
+    let finished = Instant::now().min(stop_at);
     eprintln!();
     let latencies = std::mem::take(
         &mut *tally
@@ -210,7 +236,38 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
     let errors = tally.errors.load(Ordering::Relaxed);
-    let summary = Summary::new(&args, latencies, errors, stop_at - measure_from);
+    let summary = Summary::new(
+        &args,
+        latencies,
+        errors,
+        finished.saturating_duration_since(measure_from),
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!("{summary}");
+    }
+    Ok(())
+}
+
+async fn tail(via: TailVia, args: &BenchArgs) -> anyhow::Result<()> {
+    let addr = args
+        .connect
+        .addr
+        .first()
+        .context("--addr names the node to read from")?;
+    let client = Client::builder(vec![addr.clone()])
+        .timeout(Duration::from_millis(args.connect.timeout_ms))
+        .build()?;
+    let plan = TailPlan {
+        client: &client,
+        addr: &ordo_client::addr::normalize_addr(addr)?,
+        topic: &args.topic,
+        from: args.from,
+        records: args.records,
+        deadline: Duration::from_secs(args.seconds),
+    };
+    let summary = bench_tail::run(via, plan).await?;
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {

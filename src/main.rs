@@ -2,6 +2,7 @@
 //! CLI, talking HTTP to any node. `anyhow` lives here, at the edge, only.
 
 mod bench;
+mod bench_tail;
 mod cli;
 mod local_cluster;
 mod serve;
