@@ -4,6 +4,7 @@
 mod bench;
 mod cli;
 mod local_cluster;
+mod membership;
 mod serve;
 mod tail;
 mod topics;
