@@ -268,6 +268,11 @@ async fn growing_to_five_and_shrinking_to_three_under_load_loses_nothing() {
     let (voters, learners) = voters_and_learners(&membership);
     assert_eq!((voters.len(), learners.len()), (4, 0), "{membership:?}");
     assert!(!voters.contains(&leader));
+    assert_ne!(
+        membership.leader,
+        Some(leader),
+        "the answer does not name the removed node as leader"
+    );
     let new_leader = cluster.wait_for_leader().await;
     assert_ne!(new_leader, leader, "a removed leader steps down");
     wait_for_more_acks(&history, "appends after the leader's removal").await;

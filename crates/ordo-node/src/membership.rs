@@ -367,7 +367,8 @@ impl Node {
             })
             .collect();
         MembershipResponse {
-            leader: self.current_leader(),
+            // A leader that just removed itself leads no more.
+            leader: self.current_leader().filter(|l| view.nodes.contains_key(l)),
             members,
             warning: rules::voter_count_warning(view.voters.len()),
         }
