@@ -1,6 +1,6 @@
 //! The CLI subcommands that talk to a running cluster: `append`, `read`,
 //! `cluster status` and `cluster init` (`tail` is in `tail.rs`, `topics` in
-//! `topics.rs`). Each goes through the one
+//! `topics.rs`, `cluster add|remove|transfer` in `membership.rs`). Each goes through the one
 //! `ordo_client::Client`; output is for people by default and for programs
 //! with `--json`. Errors reach the user as one line and a non-zero exit.
 
@@ -181,6 +181,13 @@ pub enum ClusterCommand {
         #[command(flatten)]
         connect: ConnectArgs,
     },
+    /// Add a node (started with `ordo serve --join`): as a learner, then,
+    /// once it has caught up, as a voter. Prints the new membership.
+    Add(crate::membership::AddArgs),
+    /// Remove a voter or learner from the membership. Prints the new membership.
+    Remove(crate::membership::RemoveArgs),
+    /// Hand leadership to another voter. Prints the membership and new leader.
+    Transfer(crate::membership::TransferArgs),
 }
 
 pub async fn append(args: AppendArgs) -> anyhow::Result<()> {
@@ -322,6 +329,9 @@ pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        ClusterCommand::Add(args) => crate::membership::add(args).await,
+        ClusterCommand::Remove(args) => crate::membership::remove(args).await,
+        ClusterCommand::Transfer(args) => crate::membership::transfer(args).await,
     }
 }
 

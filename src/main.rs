@@ -5,6 +5,7 @@ mod bench;
 mod bench_tail;
 mod cli;
 mod local_cluster;
+mod membership;
 mod serve;
 mod tail;
 mod topics;

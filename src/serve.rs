@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// by themselves.
     #[arg(long, env = "ORDO_PEERS")]
     peers: Option<String>,
+    /// Join an existing cluster: start empty and wait to be added with
+    /// `ordo cluster add` (never form a cluster, whatever --peers says).
+    #[arg(long, env = "ORDO_JOIN")]
+    join: bool,
     /// Raft heartbeat interval in milliseconds.
     #[arg(long, env = "ORDO_HEARTBEAT_MS")]
     heartbeat_ms: Option<u64>,
@@ -66,6 +70,7 @@ struct ConfigFile {
     advertise: Option<String>,
     data_dir: Option<PathBuf>,
     peers: Option<String>,
+    join: Option<bool>,
     heartbeat_ms: Option<u64>,
     election_timeout_ms: Option<u64>,
     snapshot_every_entries: Option<u64>,
@@ -110,8 +115,10 @@ impl ServeArgs {
             Some(spec) => parse_peers(&spec)?,
             None => BTreeMap::new(),
         };
-        if !peers.is_empty() && !peers.contains_key(&node_id) {
-            bail!("--peers does not list this node's id {node_id}");
+        let join = self.join || file.join.unwrap_or(false);
+        // A joining node's --peers only says where the cluster is.
+        if !join && !peers.is_empty() && !peers.contains_key(&node_id) {
+            bail!("--peers does not list this node's id {node_id} (to add it to a running cluster, start it with --join)");
         }
         let advertise = self
             .advertise
@@ -119,6 +126,7 @@ impl ServeArgs {
             .or_else(|| peers.get(&node_id).cloned())
             .unwrap_or_else(|| listen.clone());
         let mut node = NodeConfig::new(node_id, advertise).with_peers(peers);
+        node.join = join;
         if let Some(ms) = self.heartbeat_ms.or(file.heartbeat_ms) {
             node.heartbeat_ms = ms;
         }
@@ -312,6 +320,26 @@ mod tests {
         assert_eq!(config.node.id, 2);
         assert_eq!(config.listen, "127.0.0.1:7002");
         assert_eq!(config.node.advertise_addr, "b:2");
+    }
+
+    #[test]
+    fn a_joining_node_need_not_be_in_peers_and_never_forms_a_cluster() {
+        let outsider = ServeArgs {
+            node_id: Some(4),
+            peers: Some("1=a:1,2=b:2,3=c:3".into()),
+            ..Default::default()
+        };
+        assert!(outsider.resolve().is_err());
+        let joining = ServeArgs {
+            node_id: Some(4),
+            listen: Some("127.0.0.1:7004".into()),
+            peers: Some("1=a:1,2=b:2,3=c:3".into()),
+            join: true,
+            ..Default::default()
+        };
+        let config = joining.resolve().unwrap();
+        assert!(config.node.join);
+        assert_eq!(config.node.advertise_addr, "127.0.0.1:7004");
     }
 
     #[test]

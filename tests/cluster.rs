@@ -13,6 +13,9 @@
 //!   the same on every node; 410 below the start; a snapshot rebuild.
 //! - `positions`: consumer positions, compare-and-set, surviving failover.
 //! - `failover`: a leader crash under load loses nothing and heals fast.
+//! - `membership`: growing 3 to 5 and shrinking back under load (removing
+//!   the leader too) loses nothing; fragile changes are refused; leadership
+//!   transfer.
 //! - `restart`: crashes and restarts of all nodes or of one follower.
 //! - `tailing`: long-poll, read-your-writes, NDJSON and SSE streams,
 //!   `ordo tail` in a pipe and as a consumer group.
@@ -35,6 +38,8 @@ mod examples;
 mod failover;
 #[path = "cluster/garbage.rs"]
 mod garbage;
+#[path = "cluster/membership.rs"]
+mod membership;
 #[path = "cluster/operations.rs"]
 mod operations;
 #[path = "cluster/ordering.rs"]

@@ -112,6 +112,14 @@ impl TestCluster {
         format!("http://{addr}")
     }
 
+    /// Starts one more node, with the next id, to join the cluster: it
+    /// forms no cluster and waits to be added. Returns its id.
+    pub fn start_joining_node(&mut self) -> NodeId {
+        self.nodes
+            .start_joining_node()
+            .unwrap_or_else(|e| panic!("starting a joining node: {e}"))
+    }
+
     /// SIGKILLs node `id`, which must be running.
     pub fn kill(&mut self, id: NodeId) {
         self.nodes

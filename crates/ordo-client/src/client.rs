@@ -9,11 +9,12 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use ordo_core::api::{
-    AppendRequest, AppendResponse, CleanupResponse, ClusterStatus, CommitOffsetRequest,
-    CommitOffsetResponse, Consistency, ConsumerGroup, ConsumerOffset, InitRequest, Member,
-    OffsetForTime, PositionParams, ReadParams, ReadQuery, ReadResponse, TopicInfo, TopicList,
+    AddNodeRequest, AppendRequest, AppendResponse, CleanupResponse, ClusterStatus,
+    CommitOffsetRequest, CommitOffsetResponse, Consistency, ConsumerGroup, ConsumerOffset,
+    InitRequest, Member, MembershipResponse, OffsetForTime, PositionParams, ReadParams, ReadQuery,
+    ReadResponse, TopicInfo, TopicList, TransferLeaderRequest,
 };
-use ordo_core::limits::MIN_LOG_INDEX_WAIT_MS;
+use ordo_core::limits::{DEFAULT_CATCH_UP_TIMEOUT_MS, MIN_LOG_INDEX_WAIT_MS};
 use ordo_core::{NewRecord, NodeId, Offset, TopicConfig};
 
 use crate::addr::{encode_path_segment, normalize_addr};
@@ -412,6 +413,70 @@ impl Client {
         Ok(())
     }
 
+    /// Adds node `request.id` at `request.addr`: as a learner, then, once it
+    /// has caught up with the leader's log, as a voter; answers with the
+    /// membership after the change. Waits as long as the server may (its
+    /// catch-up timeout and the two membership entries). Not resent after an
+    /// unknown outcome; sending the same add again is safe, though: it
+    /// resumes a learner left by a timed-out add, and is a 409
+    /// `already_member` once the node is a voter.
+    pub async fn add_node(
+        &self,
+        request: &AddNodeRequest,
+    ) -> Result<MembershipResponse, ClientError> {
+        let body = serde_json::to_vec(request).expect("an AddNodeRequest is plain data");
+        let catch_up = Duration::from_millis(
+            request
+                .catch_up_timeout_ms
+                .unwrap_or(DEFAULT_CATCH_UP_TIMEOUT_MS),
+        );
+        let (addr, response) = self
+            .call_timed(
+                Method::Post,
+                "/v1/cluster/nodes",
+                Some(body),
+                Safety::AppendOnce,
+                catch_up + self.inner.timeout * 3,
+            )
+            .await?;
+        self.learn_membership(decode(&addr, &response.body)?)
+    }
+
+    /// Removes voter or learner `id` from the membership; `force` allows a
+    /// change that leaves fewer than 3 voters. Not resent after an unknown
+    /// outcome (a second remove would be a 404).
+    pub async fn remove_node(
+        &self,
+        id: NodeId,
+        force: bool,
+    ) -> Result<MembershipResponse, ClientError> {
+        let path = format!("/v1/cluster/nodes/{id}?force={force}");
+        let (addr, response) = self
+            .call(Method::Delete, &path, None, Safety::AppendOnce)
+            .await?;
+        self.learn_membership(decode(&addr, &response.body)?)
+    }
+
+    /// Hands leadership to voter `to`, or to the most caught-up other
+    /// voter; answers once the old leader sees the new one lead. Resent
+    /// after an unknown outcome: a transfer to the leader does nothing.
+    pub async fn transfer_leader(
+        &self,
+        to: Option<NodeId>,
+    ) -> Result<MembershipResponse, ClientError> {
+        let body = serde_json::to_vec(&TransferLeaderRequest { id: to })
+            .expect("a TransferLeaderRequest is one number");
+        let (addr, response) = self
+            .call(
+                Method::Post,
+                "/v1/cluster/leader",
+                Some(body),
+                Safety::Idempotent,
+            )
+            .await?;
+        self.learn_membership(decode(&addr, &response.body)?)
+    }
+
     /// True if any known node answers `/healthz` with success (one try each).
     pub async fn healthz(&self) -> bool {
         self.probe("/healthz").await
@@ -448,6 +513,16 @@ impl Client {
             }
         }
         false
+    }
+
+    fn learn_membership(
+        &self,
+        membership: MembershipResponse,
+    ) -> Result<MembershipResponse, ClientError> {
+        let mut routing = self.routing();
+        routing.learn_members(&membership.members);
+        routing.set_leader(membership.leader);
+        Ok(membership)
     }
 
     pub(crate) fn learn(&self, status: &ClusterStatus) {

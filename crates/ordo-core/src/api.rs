@@ -245,6 +245,56 @@ pub struct InitRequest {
     pub members: Option<BTreeMap<NodeId, String>>,
 }
 
+/// `POST /v1/cluster/nodes`: add node `id` at `addr` as a learner, wait
+/// for it to catch up, then make it a voter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddNodeRequest {
+    pub id: NodeId,
+    /// `host:port` the other nodes reach it at.
+    pub addr: String,
+    /// Make the change even if it leaves a fragile cluster (fewer than 3
+    /// voters).
+    #[serde(default)]
+    pub force: bool,
+    /// How long to wait for the new node to catch up before promoting it
+    /// (default `DEFAULT_CATCH_UP_TIMEOUT_MS`, at most
+    /// `MAX_CATCH_UP_TIMEOUT_MS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up_timeout_ms: Option<u64>,
+}
+
+/// `DELETE /v1/cluster/nodes/{id}` query parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveNodeParams {
+    /// Make the change even if it leaves a fragile cluster.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `POST /v1/cluster/leader`: hand leadership to voter `id`, or (without
+/// one) to the voter the leader knows to be most up to date.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferLeaderRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<NodeId>,
+}
+
+/// The answer to a membership change or a leadership transfer: the
+/// membership and leader after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipResponse {
+    pub leader: Option<NodeId>,
+    /// Voters and learners (`voter: false`), by id.
+    pub members: Vec<Member>,
+    /// Something the operator should know about the new membership (an
+    /// even number of voters tolerates no more failures than one fewer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
 /// A cluster member as the membership config lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {

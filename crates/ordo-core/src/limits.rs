@@ -25,6 +25,11 @@ pub const MAX_READ_WAIT_MS: u64 = 30_000;
 /// Longest a read with `min_log_index` waits for this node to apply that
 /// index before answering 503 (the node is lagging, nothing is wrong).
 pub const MIN_LOG_INDEX_WAIT_MS: u64 = 5_000;
+/// How long `POST /v1/cluster/nodes` waits by default for a new node to
+/// catch up with the leader's log before promoting it to voter.
+pub const DEFAULT_CATCH_UP_TIMEOUT_MS: u64 = 60_000;
+/// Longest a client may ask an add to wait for the new node to catch up.
+pub const MAX_CATCH_UP_TIMEOUT_MS: u64 = 600_000;
 /// How often an idle stream sends a keep-alive (an SSE comment, or an empty
 /// NDJSON line), so proxies and clients see that it is alive.
 pub const STREAM_KEEPALIVE_MS: u64 = 10_000;

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use ordo_core::api::{ErrorBody, ErrorDetail};
 use ordo_core::{AppendError, NodeId, Rejection};
+use ordo_node::membership_rules::MembershipError;
 use ordo_node::NodeError;
 
 /// Seconds a client should wait before retrying after a 503.
@@ -45,6 +46,7 @@ impl From<NodeError> for ApiError {
         let message = e.to_string();
         let (status, code, leader) = match e {
             NodeError::Rejected { rejection } => return ApiError::from(rejection),
+            NodeError::Membership(refusal) => return ApiError::from(refusal),
             NodeError::TopicNotFound { .. } => (StatusCode::NOT_FOUND, "topic_not_found", None),
             NodeError::PositionNotFound { .. } => {
                 (StatusCode::NOT_FOUND, "position_not_found", None)
@@ -125,6 +127,32 @@ impl From<Rejection> for ApiError {
             current,
             ..ApiError::new(status, code, message)
         }
+    }
+}
+
+/// Refused membership changes and leadership transfers.
+impl From<MembershipError> for ApiError {
+    fn from(refusal: MembershipError) -> Self {
+        let message = refusal.to_string();
+        let (status, code) = match refusal {
+            MembershipError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_body"),
+            MembershipError::AlreadyMember { .. } => (StatusCode::CONFLICT, "already_member"),
+            MembershipError::NodeNotFound { .. } => (StatusCode::NOT_FOUND, "node_not_found"),
+            MembershipError::Fragile { .. } => (StatusCode::CONFLICT, "fragile_membership"),
+            MembershipError::LastVoter { .. } => (StatusCode::CONFLICT, "last_voter"),
+            MembershipError::NotAVoter { .. } => (StatusCode::CONFLICT, "not_a_voter"),
+            MembershipError::NoTransferTarget => (StatusCode::CONFLICT, "no_transfer_target"),
+            // Nothing changed and a retry shortly after may succeed.
+            MembershipError::ChangeInProgress => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "membership_change_in_progress",
+            ),
+            // Not 503: the node was added, as a learner.
+            MembershipError::CatchUpTimeout { .. } => {
+                (StatusCode::GATEWAY_TIMEOUT, "catch_up_timeout")
+            }
+        };
+        ApiError::new(status, code, message)
     }
 }
 
@@ -239,6 +267,48 @@ mod tests {
             (missing.status, missing.code),
             (StatusCode::NOT_FOUND, "topic_not_found")
         );
+    }
+
+    #[test]
+    fn membership_refusals_say_what_kind_they_are() {
+        let cases = [
+            (
+                MembershipError::Fragile {
+                    voters_before: 3,
+                    voters_after: 2,
+                },
+                StatusCode::CONFLICT,
+                "fragile_membership",
+            ),
+            (
+                MembershipError::NodeNotFound { id: 9 },
+                StatusCode::NOT_FOUND,
+                "node_not_found",
+            ),
+            (
+                MembershipError::AlreadyMember {
+                    id: 2,
+                    addr: "h:1".into(),
+                    role: "voter".into(),
+                },
+                StatusCode::CONFLICT,
+                "already_member",
+            ),
+            (
+                MembershipError::Invalid { reason: "x".into() },
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+            ),
+            (
+                MembershipError::ChangeInProgress,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "membership_change_in_progress",
+            ),
+        ];
+        for (refusal, status, code) in cases {
+            let error = ApiError::from(NodeError::Membership(refusal));
+            assert_eq!((error.status, error.code), (status, code));
+        }
     }
 
     #[test]

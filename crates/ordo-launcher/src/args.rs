@@ -24,14 +24,19 @@ pub fn node_specs(base_dir: &Path, ports: &[u16]) -> Vec<NodeSpec> {
     ports
         .iter()
         .zip(1..)
-        .map(|(port, id): (&u16, NodeId)| NodeSpec {
-            id,
-            addr: format!("{LOOPBACK_HOST}:{port}"),
-            data_dir: base_dir.join(format!("n{id}")),
-            log_path: base_dir.join(format!("n{id}.log")),
-            pid_path: base_dir.join(format!("n{id}.pid")),
-        })
+        .map(|(port, id): (&u16, NodeId)| node_spec(base_dir, id, *port))
         .collect()
+}
+
+/// Node `id` on `port`, with its paths under `base_dir`.
+pub fn node_spec(base_dir: &Path, id: NodeId, port: u16) -> NodeSpec {
+    NodeSpec {
+        id,
+        addr: format!("{LOOPBACK_HOST}:{port}"),
+        data_dir: base_dir.join(format!("n{id}")),
+        log_path: base_dir.join(format!("n{id}.log")),
+        pid_path: base_dir.join(format!("n{id}.pid")),
+    }
 }
 
 /// The `--peers` value: `1=127.0.0.1:7001,2=127.0.0.1:7002,…`.
@@ -57,6 +62,14 @@ pub fn serve_args(spec: &NodeSpec, peers: &str) -> Vec<OsString> {
         "--peers".into(),
         peers.into(),
     ]
+}
+
+/// `serve … --peers … --join`: a node that joins the running cluster of
+/// `peers` (which need not list it) and waits to be added to it.
+pub fn join_args(spec: &NodeSpec, peers: &str) -> Vec<OsString> {
+    let mut args = serve_args(spec, peers);
+    args.push("--join".into());
+    args
 }
 
 #[cfg(test)]

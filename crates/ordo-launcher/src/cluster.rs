@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use ordo_client::{Client, RetryPolicy};
 use ordo_core::NodeId;
 
-use crate::args::{node_specs, peers_arg, serve_args, NodeSpec};
+use crate::args::{join_args, node_spec, node_specs, peers_arg, serve_args, NodeSpec};
 use crate::config::{LauncherConfig, NodeOutput, MAX_NODES, POLL_INTERVAL, PROBE_TIMEOUT};
 use crate::error::LauncherError;
 use crate::ports::{ensure_free, pick_free_ports};
@@ -31,6 +31,8 @@ struct Node {
     spec: NodeSpec,
     /// `None` while the node is stopped.
     process: Option<NodeProcess>,
+    /// Started with `--join` (see [`LocalCluster::start_joining_node`]).
+    joining: bool,
 }
 
 /// A running local cluster. Node ids are `1..=nodes`.
@@ -79,6 +81,7 @@ impl LocalCluster {
                 .map(|spec| Node {
                     spec,
                     process: None,
+                    joining: false,
                 })
                 .collect(),
             config,
@@ -222,11 +225,37 @@ impl LocalCluster {
         if self.is_running(id)? {
             return Err(LauncherError::AlreadyRunning(id));
         }
-        let args = serve_args(&self.node(id)?.spec, &self.peers);
+        let node = self.node(id)?;
+        let args = if node.joining {
+            join_args(&node.spec, &self.peers)
+        } else {
+            serve_args(&node.spec, &self.peers)
+        };
         let index = self.index(id)?;
         let process = NodeProcess::spawn(&self.config, &self.nodes[index].spec, args)?;
         self.nodes[index].process = Some(process);
         Ok(())
+    }
+
+    /// Spawns one more node, with the next id, on a free port, started with
+    /// `--join`: it forms no cluster and waits to be added (`POST
+    /// /v1/cluster/nodes`). Restarts of it join the same way. Returns its id.
+    pub fn start_joining_node(&mut self) -> Result<NodeId, LauncherError> {
+        let id = self.ids().into_iter().max().unwrap_or(0) + 1;
+        if self.nodes.len() >= MAX_NODES {
+            return Err(LauncherError::NodeCount(self.nodes.len() + 1));
+        }
+        let port = pick_free_ports(1)?[0];
+        let spec = node_spec(&self.config.base_dir, id, port);
+        fs::create_dir_all(&spec.data_dir)
+            .map_err(|e| LauncherError::io(format!("creating {}", spec.data_dir.display()), e))?;
+        self.nodes.push(Node {
+            spec,
+            process: None,
+            joining: true,
+        });
+        self.start_node(id)?;
+        Ok(id)
     }
 
     /// Stops node `id` gracefully if it runs, then starts it again.

@@ -35,6 +35,10 @@ pub struct NodeConfig {
     /// The initial cluster (including this node), from `--peers`. When
     /// non-empty, the lowest id initializes membership if none exists yet.
     pub peers: BTreeMap<NodeId, String>,
+    /// This node joins an existing cluster: it never initializes
+    /// membership itself, and waits for the leader to add it
+    /// (`POST /v1/cluster/nodes`).
+    pub join: bool,
     pub heartbeat_ms: u64,
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
@@ -53,6 +57,7 @@ impl NodeConfig {
             id,
             advertise_addr: advertise_addr.into(),
             peers: BTreeMap::new(),
+            join: false,
             heartbeat_ms: DEFAULT_HEARTBEAT_MS,
             election_timeout_min_ms: DEFAULT_ELECTION_TIMEOUT_MIN_MS,
             election_timeout_max_ms: DEFAULT_ELECTION_TIMEOUT_MAX_MS,

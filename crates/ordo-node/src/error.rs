@@ -4,6 +4,8 @@
 use ordo_core::{NodeId, Offset, Rejection};
 use serde::{Deserialize, Serialize};
 
+use crate::membership_rules::MembershipError;
+
 /// Serializable because a leader's answer to a forwarded request carries it
 /// back to the follower that forwarded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -48,6 +50,10 @@ pub enum NodeError {
     Unavailable { reason: String },
     #[error("cluster is already initialized")]
     AlreadyInitialized,
+    /// A membership change or leadership transfer was refused (see
+    /// `MembershipError` for what each refusal left changed).
+    #[error(transparent)]
+    Membership(#[from] MembershipError),
     #[error("invalid request: {reason}")]
     InvalidRequest { reason: String },
     #[error("internal error: {reason}")]

@@ -10,6 +10,8 @@
 //! - `topics`: topic administration and the search by time.
 //! - `wait`: reads that wait: long-poll and read-your-writes.
 //! - [`status`]: the cluster status view built from Raft metrics.
+//! - `membership`: adding and removing nodes, handing over leadership.
+//! - [`membership_rules`]: pure: which membership changes are allowed.
 //! - [`runtime`]: openraft's async runtime, with seedable randomness.
 //! - [`clock`]: where record timestamps come from.
 
@@ -17,6 +19,8 @@ mod cleaner;
 pub mod clock;
 pub mod config;
 pub mod error;
+mod membership;
+pub mod membership_rules;
 #[cfg(feature = "mutants")]
 pub mod mutants;
 pub mod network;

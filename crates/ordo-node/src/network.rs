@@ -10,7 +10,8 @@ use openraft::errors::{
 };
 use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::type_config::alias::{SnapshotOf, VoteOf};
 use openraft::BasicNode;
@@ -123,6 +124,22 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
     ) -> RpcResult<VoteResponse<TypeConfig>> {
         self.call(RpcKind::PreVote, RPCTypes::Vote, &request, &option)
             .await
+    }
+
+    /// A leader handing over leadership (`POST /v1/cluster/leader`, or a
+    /// leader removed from the membership stepping down) tells every node.
+    async fn transfer_leader(
+        &mut self,
+        request: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<TransferLeaderResponse<TypeConfig>> {
+        self.call(
+            RpcKind::TransferLeader,
+            RPCTypes::TransferLeader,
+            &request,
+            &option,
+        )
+        .await
     }
 
     async fn full_snapshot(

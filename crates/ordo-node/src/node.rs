@@ -16,10 +16,12 @@ use openraft::{BasicNode, ReadPolicy};
 
 use crate::config::NodeConfig;
 use crate::error::NodeError;
+use crate::membership::MembershipOp;
 use crate::network::NetworkFactory;
 use crate::routing::{LeaderAnswer, LeaderOp};
 use crate::rpc::{
-    self, DecodeError, ForwardReply, ForwardRequest, ReadIndexReply, RpcKind, SnapshotReply,
+    self, DecodeError, ForwardReply, ForwardRequest, MembershipReply, ReadIndexReply, RpcKind,
+    SnapshotReply,
 };
 use crate::snapshot_receiver::SnapshotReceiver;
 use crate::transport::Transport;
@@ -42,7 +44,8 @@ pub struct Node {
 impl Node {
     /// Starts Raft over the given storage and transport. With configured
     /// peers, the lowest id initializes the cluster if it has no membership
-    /// yet; a restarted node resumes from its storage.
+    /// yet (never a node started to `join` an existing cluster: it waits to
+    /// be added); a restarted node resumes from its storage.
     pub async fn start(
         config: NodeConfig,
         log_store: LogStore,
@@ -71,7 +74,7 @@ impl Node {
             snapshots: SnapshotReceiver::default(),
         });
         tokio::spawn(crate::cleaner::run(Arc::downgrade(&node)));
-        if node.config.peers.keys().next() == Some(&node.config.id) {
+        if !node.config.join && node.config.peers.keys().next() == Some(&node.config.id) {
             node.initialize_if_new().await?;
         }
         Ok(node)
@@ -452,6 +455,15 @@ impl Node {
             RpcKind::ReadIndex => {
                 let reply: ReadIndexReply = self.local_read_index().await;
                 rpc::encode(&reply)
+            }
+            RpcKind::Membership => {
+                let op: MembershipOp = rpc::decode(body)?;
+                let reply: MembershipReply = self.membership_local(op).await;
+                rpc::encode(&reply)
+            }
+            RpcKind::TransferLeader => {
+                let reply = self.raft.handle_transfer_leader(rpc::decode(body)?).await;
+                rpc::encode(&reply.map_err(RaftError::<TypeConfig>::Fatal))
             }
         })
     }

@@ -16,9 +16,11 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use crate::error::NodeError;
+use crate::membership::MembershipOp;
 use crate::node::Node;
-use crate::rpc::{self, ForwardReply, ForwardRequest, ReadIndexReply, RpcKind};
+use crate::rpc::{self, ForwardReply, ForwardRequest, MembershipReply, ReadIndexReply, RpcKind};
 use crate::transport::TransportError;
+use ordo_core::api::MembershipResponse;
 use ordo_core::{Command, CommandResult, NodeId};
 
 /// Attempts per request; each failed one is certain nothing happened.
@@ -32,12 +34,14 @@ const REFUSED_RETRY_PAUSE: Duration = Duration::from_millis(5);
 pub(crate) enum LeaderOp {
     Propose(Command),
     ReadIndex,
+    Membership(MembershipOp),
 }
 
 #[derive(Debug)]
 pub(crate) enum LeaderAnswer {
     Applied(CommandResult),
     ReadIndex(u64),
+    Membership(MembershipResponse),
 }
 
 /// The outcome of one attempt.
@@ -108,20 +112,30 @@ impl Node {
                     .await
                     .map(LeaderAnswer::Applied),
                 LeaderOp::ReadIndex => self.local_read_index().await.map(LeaderAnswer::ReadIndex),
+                LeaderOp::Membership(op) => self
+                    .membership_local(op.clone())
+                    .await
+                    .map(LeaderAnswer::Membership),
             };
             return Attempt::from_reply(reply);
         }
+        let timeout = self.config.write_timeout + Duration::from_secs(1);
         let reply = match op {
             LeaderOp::Propose(command) => {
                 let request = ForwardRequest {
                     command: command.clone(),
                 };
-                self.call_leader::<ForwardReply>(leader, RpcKind::Forward, rpc::encode(&request))
-                    .await
-                    .map(|reply| reply.map(LeaderAnswer::Applied))
+                self.call_leader::<ForwardReply>(
+                    leader,
+                    RpcKind::Forward,
+                    rpc::encode(&request),
+                    timeout,
+                )
+                .await
+                .map(|reply| reply.map(LeaderAnswer::Applied))
             }
             LeaderOp::ReadIndex => self
-                .call_leader::<ReadIndexReply>(leader, RpcKind::ReadIndex, Vec::new())
+                .call_leader::<ReadIndexReply>(leader, RpcKind::ReadIndex, Vec::new(), timeout)
                 .await
                 .map(|reply| reply.map(LeaderAnswer::ReadIndex))
                 // A lost read-index request changed nothing.
@@ -131,6 +145,17 @@ impl Node {
                     }
                     other => Err(other),
                 }),
+            LeaderOp::Membership(op) => {
+                let timeout = op.leader_time(self.config.write_timeout) + Duration::from_secs(1);
+                self.call_leader::<MembershipReply>(
+                    leader,
+                    RpcKind::Membership,
+                    rpc::encode(op),
+                    timeout,
+                )
+                .await
+                .map(|reply| reply.map(LeaderAnswer::Membership))
+            }
         };
         match reply {
             Ok(reply) => Attempt::from_reply(reply),
@@ -145,6 +170,7 @@ impl Node {
         leader: NodeId,
         kind: RpcKind,
         body: Vec<u8>,
+        timeout: Duration,
     ) -> Result<T, Attempt> {
         let Some(addr) = self.member_addr(leader) else {
             return Err(Attempt::Unreachable(NodeError::NoLeader {
@@ -152,7 +178,6 @@ impl Node {
                 reason: format!("leader {leader} has no known address"),
             }));
         };
-        let timeout = self.config.write_timeout + Duration::from_secs(1);
         match self.transport.call(&addr, kind.path(), body, timeout).await {
             Ok(bytes) => {
                 rpc::decode(&bytes).map_err(|e| Attempt::Done(Err(NodeError::internal(e))))

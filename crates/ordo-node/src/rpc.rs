@@ -16,6 +16,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::error::NodeError;
 use crate::types::TypeConfig;
+use ordo_core::api::MembershipResponse;
 use ordo_core::{Command, CommandResult};
 
 /// The internal endpoints, each a POST.
@@ -29,16 +30,23 @@ pub enum RpcKind {
     Forward,
     /// A follower asks the leader for a read index (follower reads).
     ReadIndex,
+    /// A follower hands a membership change or leadership transfer to the
+    /// leader.
+    Membership,
+    /// The leader hands over leadership (openraft's transfer-leader message).
+    TransferLeader,
 }
 
 impl RpcKind {
-    pub const ALL: [RpcKind; 6] = [
+    pub const ALL: [RpcKind; 8] = [
         RpcKind::AppendEntries,
         RpcKind::Vote,
         RpcKind::PreVote,
         RpcKind::Snapshot,
         RpcKind::Forward,
         RpcKind::ReadIndex,
+        RpcKind::Membership,
+        RpcKind::TransferLeader,
     ];
 
     pub fn path(self) -> &'static str {
@@ -49,6 +57,8 @@ impl RpcKind {
             RpcKind::Snapshot => "/raft/snapshot",
             RpcKind::Forward => "/raft/forward",
             RpcKind::ReadIndex => "/raft/read-index",
+            RpcKind::Membership => "/raft/membership",
+            RpcKind::TransferLeader => "/raft/transfer-leader",
         }
     }
 }
@@ -57,6 +67,8 @@ impl RpcKind {
 pub type ForwardReply = Result<CommandResult, NodeError>;
 /// The answer to a read-index request: the leader's read log index.
 pub type ReadIndexReply = Result<u64, NodeError>;
+/// The answer to a forwarded membership change or leadership transfer.
+pub type MembershipReply = Result<MembershipResponse, NodeError>;
 
 #[derive(Serialize, Deserialize)]
 pub struct ForwardRequest {

@@ -11,7 +11,7 @@ mod topics;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::error::ApiError;
@@ -39,6 +39,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/consumers/{group}", get(consumers::group))
         .route("/v1/cluster", get(cluster::status))
         .route("/v1/cluster/init", post(cluster::init))
+        .route("/v1/cluster/nodes", post(cluster::add_node))
+        .route("/v1/cluster/nodes/{id}", delete(cluster::remove_node))
+        .route("/v1/cluster/leader", post(cluster::transfer_leader))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
