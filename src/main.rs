@@ -4,6 +4,7 @@
 mod bench;
 mod cli;
 mod local_cluster;
+mod probe;
 mod serve;
 mod tail;
 mod topics;
@@ -47,6 +48,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run a local cluster of `ordo serve` processes in the foreground (what `make cluster` runs).
     LocalCluster(local_cluster::LocalClusterArgs),
+    /// GET a node's /readyz (or --path): exit 0 on a 2xx, 1 otherwise (a container health check).
+    Probe(probe::ProbeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,6 +67,7 @@ fn main() -> anyhow::Result<()> {
             Command::Cluster(cmd) => cli::cluster(cmd).await,
             Command::LocalCluster(args) => local_cluster::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Probe(args) => probe::run(args).await,
         }
     })
 }
