@@ -4,7 +4,7 @@ NODES ?= 3
 BASE_PORT ?= 7001
 DATA_DIR ?= ./data
 
-.PHONY: help build release cluster test lint fmt clean-data failover sim sim-soak sim-mutants bench
+.PHONY: help build release cluster test lint fmt clean-data failover sim sim-soak sim-mutants bench image
 
 help:
 	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (data in $(DATA_DIR)), first append/read, Ctrl-C stops it"
@@ -16,6 +16,7 @@ help:
 	@echo "make sim-soak  the simulation over 10,000 seeds, with a progress line"
 	@echo "make sim-mutants  each deliberate bug must be caught within 256 seeds"
 	@echo "make bench     ordo vs etcd and NATS JetStream in one run (../shared/peers), writes docs/benchmarks.md (~25 min)"
+	@echo "make image     the ordo:dev container image, built offline FROM scratch (deploy/build-image.sh)"
 
 build:
 	$(CARGO) build --workspace
@@ -73,3 +74,9 @@ sim-mutants:
 # the same run (scripts/bench/run.sh; RUNS, SECS).
 bench:
 	scripts/bench/run.sh
+
+# The container image, from the release binary and its shared libraries,
+# with no base image to pull (IMAGE=ordo:dev).
+image:
+	deploy/build-image.sh
+
