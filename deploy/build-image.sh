@@ -61,8 +61,12 @@ touch "$stage/data/.keep"
 if ! docker buildx version >/dev/null 2>&1; then
   export DOCKER_BUILDKIT=0
 fi
-docker build --quiet --file deploy/Dockerfile --tag "$image" \
+# The classic builder's deprecation notice is noise; its output is shown on failure.
+if ! out=$(docker build --quiet --file deploy/Dockerfile --tag "$image" \
   --label "org.opencontainers.image.revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  "$stage" >/dev/null
+  "$stage" 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
 size=$(docker image inspect --format '{{.Size}}' "$image")
 echo "built $image: $((size / 1024 / 1024)) MiB ($size bytes)"
