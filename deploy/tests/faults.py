@@ -52,18 +52,21 @@ def converge(cluster, load, what):
          f"acknowledged appends at their offsets ({unacked} unacknowledged ones landed)")
 
 
-def kill_leader(cluster, load):
+def leader_fault(cluster, load, name, fault, heal):
+    """(a) and (c): fault(leader) hits the leader's container; the failover
+    time runs from just before it to the first append acknowledged under a
+    new leader. After HOLD_S more of appends, heal(leader) brings it back."""
     leader = cluster.wait_leader()
-    step(f"(a) kill leader {leader}")
+    step(f"{name}: leader {leader}")
     t0 = time.monotonic()
-    cluster.kill(leader)
+    fault(leader)
     failover = load.first_ack_after(t0, leader)
-    step(f"  first acknowledged append {failover * 1000:.0f} ms after the kill; "
-         f"new leader {cluster.wait_leader(among=[n for n in cluster.nodes if n != leader])}")
+    new_leader = cluster.wait_leader(among=[n for n in cluster.nodes if n != leader])
+    step(f"  first append acknowledged {failover * 1000:.0f} ms after; new leader {new_leader}")
     time.sleep(HOLD_S)
-    cluster.start(leader)
+    heal(leader)
     cluster.wait_ready([leader])
-    converge(cluster, load, f"leader {leader} killed and restarted")
+    converge(cluster, load, f"node {leader} back")
     return failover
 
 
@@ -79,21 +82,6 @@ def disconnect_follower(cluster, load):
     cluster.connect(follower)
     cluster.wait_ready([follower])
     converge(cluster, load, f"follower {follower} cut off and reconnected")
-
-
-def disconnect_leader(cluster, load):
-    leader = cluster.wait_leader()
-    step(f"(c) disconnect leader {leader} from the majority")
-    t0 = time.monotonic()
-    cluster.disconnect(leader)
-    failover = load.first_ack_after(t0, leader)
-    step(f"  first acknowledged append {failover * 1000:.0f} ms after the cut; "
-         f"new leader {cluster.wait_leader(among=[n for n in cluster.nodes if n != leader])}")
-    time.sleep(HOLD_S)
-    cluster.connect(leader)
-    cluster.wait_ready([leader])
-    converge(cluster, load, f"old leader {leader} reconnected")
-    return failover
 
 
 def rolling_restart(cluster, load):
@@ -118,6 +106,11 @@ def summary(name, seconds):
             f"{len(ms)} runs ({', '.join(f'{m:.0f}' for m in ms)})")
 
 
+def interrupt(signum, frame):
+    """Ctrl-C, or SIGTERM (a CI timeout, say): stop and clean up."""
+    raise KeyboardInterrupt
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--compose-file",
@@ -128,8 +121,9 @@ def main():
     parser.add_argument("--writers", type=int, default=4)
     args = parser.parse_args()
 
-    # SIGTERM (a CI timeout) cleans up as Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Also when started with SIGINT ignored (as a background job is).
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     project = f"ordotest{os.getpid()}"
     compose_file = args.compose_file or os.path.join(
         HERE, "..", "compose.yaml" if args.nodes == 3 else f"compose-{args.nodes}.yaml")
@@ -148,9 +142,11 @@ def main():
         load.start()
         wait_until("first appends", lambda: load.acks_since(0) >= 50, 30)
 
-        kills = [kill_leader(cluster, load) for _ in range(args.reps)]
+        kills = [leader_fault(cluster, load, "(a) kill (docker kill), then start",
+                              cluster.kill, cluster.start) for _ in range(args.reps)]
         disconnect_follower(cluster, load)
-        cuts = [disconnect_leader(cluster, load) for _ in range(args.reps)]
+        cuts = [leader_fault(cluster, load, "(c) cut off from the majority, then reconnect",
+                             cluster.disconnect, cluster.connect) for _ in range(args.reps)]
         rolling_restart(cluster, load)
 
         load.stop()
@@ -171,9 +167,14 @@ def main():
             print(f"(no logs: {e})", file=sys.stderr)
         raise
     finally:
-        load.stop()
-        step(f"removing compose project {project}")
-        cluster.down()
+        # The clean-up runs to its end (each docker call is bounded).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            load.stop()
+        finally:
+            step(f"removing compose project {project}")
+            cluster.down()
     return 1 if failed else 0
 
 

@@ -51,7 +51,8 @@ class Load:
             self.stopped = True
             self.lock.notify_all()
         for t in self.threads:
-            t.join(timeout=APPEND_TIMEOUT_S + 2)
+            if t.ident is not None:  # started
+                t.join(timeout=APPEND_TIMEOUT_S + 2)
 
     def pause(self, timeout_s=APPEND_TIMEOUT_S + 5):
         """Stops new appends and waits for those in flight to end."""
@@ -156,21 +157,32 @@ def end_offsets(cluster, topic):
 def check_converged(cluster, load, timeout_s=60):
     """With the writers paused: waits until every node has applied the same
     end offset as the leader, then checks every node's records against the
-    acknowledgements. Returns the number of records checked."""
-    leader = cluster.wait_leader(timeout_s)
-    # A linearizable read through the leader: its end offset covers every
-    # acknowledged append.
-    code, body, _ = http_json(cluster.addr(leader), "GET",
-                              f"{load.path}?from=0&limit=1", timeout_s=5.0)
-    if code != 200:
-        raise AssertionError(f"leader {leader}: linearizable read answered {code} {body}")
-    end = body["end_offset"]
+    acknowledgements. Returns (records, acknowledged appends, appends that
+    landed without an acknowledgement)."""
+    def leader_end():
+        # A linearizable read through the leader: its end offset covers
+        # every acknowledged append. (None while the leader changes.)
+        leader = cluster.leader()
+        if leader is None:
+            return None
+        try:
+            code, body, _ = http_json(cluster.addr(leader), "GET",
+                                      f"{load.path}?from=0&limit=1", timeout_s=5.0)
+        except OSError:
+            return None
+        return (leader, body["end_offset"]) if code == 200 else None
+    leader, end = wait_until("a linearizable read through the leader", leader_end, timeout_s)
+
+    ends = {}
 
     def all_at_end():
-        ends = end_offsets(cluster, load.topic)
+        ends.clear()
+        ends.update(end_offsets(cluster, load.topic))
         return len(ends) == len(cluster.nodes) and set(ends.values()) == {end}
-    wait_until(f"every node at end offset {end} ({end_offsets(cluster, load.topic)} now)",
-               all_at_end, timeout_s)
+    try:
+        wait_until(f"every node at end offset {end}", all_at_end, timeout_s)
+    except TimeoutError as e:
+        raise TimeoutError(f"{e}; last seen (node: end offset) {ends}") from None
 
     logs = {n: read_all(cluster, n, load.topic) for n in cluster.nodes}
     reference = logs[leader]
