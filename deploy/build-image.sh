@@ -61,12 +61,19 @@ touch "$stage/data/.keep"
 if ! docker buildx version >/dev/null 2>&1; then
   export DOCKER_BUILDKIT=0
 fi
+previous=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 # The classic builder's deprecation notice is noise; its output is shown on failure.
 if ! out=$(docker build --quiet --file deploy/Dockerfile --tag "$image" \
   --label "org.opencontainers.image.revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   "$stage" 2>&1); then
   echo "$out" >&2
   exit 1
+fi
+# A rebuild from another commit has another revision label, so a new image:
+# drop the one it replaced (unless a container still uses it).
+current=$(docker image inspect --format '{{.Id}}' "$image")
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+  docker rmi "$previous" >/dev/null 2>&1 || true
 fi
 size=$(docker image inspect --format '{{.Size}}' "$image")
 echo "built $image: $((size / 1024 / 1024)) MiB ($size bytes)"
