@@ -4,7 +4,7 @@ NODES ?= 3
 BASE_PORT ?= 7001
 DATA_DIR ?= ./data
 
-.PHONY: help build release cluster test lint fmt clean-data failover sim sim-soak sim-mutants bench bench-long
+.PHONY: help build release cluster test lint fmt clean-data failover sim sim-soak sim-mutants bench bench-long image test-cluster
 
 help:
 	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (data in $(DATA_DIR)), first append/read, Ctrl-C stops it"
@@ -17,6 +17,8 @@ help:
 	@echo "make sim-mutants  each deliberate bug must be caught within 256 seeds"
 	@echo "make bench     ordo vs etcd and NATS JetStream in one run (../shared/peers), writes docs/benchmarks.md (~25 min)"
 	@echo "make bench-long  10 M records: throughput, RSS and disk as the log grows, tail reads; writes docs/bench-long.md"
+	@echo "make image     the ordo:dev container image, built offline FROM scratch (deploy/build-image.sh)"
+	@echo "make test-cluster  deploy/compose.yaml under load through leader kills, partitions and a rolling restart (needs Docker)"
 
 build:
 	$(CARGO) build --workspace
@@ -81,3 +83,14 @@ bench:
 RECORDS ?= 10000000
 bench-long: release
 	python3 scripts/bench/long.py --records $(RECORDS)
+# The container image, from the release binary and its shared libraries,
+# with no base image to pull (IMAGE=ordo:dev).
+image:
+	deploy/build-image.sh
+
+# Fault tests of the compose cluster in containers: leader killed, follower
+# and leader cut off, rolling restart, each under load and checked
+# (FAULT_REPS runs of each leader fault). Removes everything it made.
+FAULT_REPS ?= 3
+test-cluster: image
+	python3 deploy/tests/faults.py --reps $(FAULT_REPS)

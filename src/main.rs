@@ -6,6 +6,7 @@ mod bench_tail;
 mod cli;
 mod local_cluster;
 mod membership;
+mod probe;
 mod serve;
 mod tail;
 mod topics;
@@ -49,6 +50,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run a local cluster of `ordo serve` processes in the foreground (what `make cluster` runs).
     LocalCluster(local_cluster::LocalClusterArgs),
+    /// GET a node's /readyz (or --path): exit 0 on a 2xx, 1 otherwise (a container health check).
+    Probe(probe::ProbeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -66,6 +69,7 @@ fn main() -> anyhow::Result<()> {
             Command::Cluster(cmd) => cli::cluster(cmd).await,
             Command::LocalCluster(args) => local_cluster::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Probe(args) => probe::run(args).await,
         }
     })
 }
