@@ -83,6 +83,7 @@ bench:
 RECORDS ?= 10000000
 bench-long: release
 	python3 scripts/bench/long.py --records $(RECORDS)
+
 # The container image, from the release binary and its shared libraries,
 # with no base image to pull (IMAGE=ordo:dev).
 image:

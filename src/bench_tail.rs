@@ -114,9 +114,10 @@ async fn read_pages(plan: &TailPlan<'_>, wanted: u64) -> anyhow::Result<u64> {
 }
 
 async fn read_stream(plan: &TailPlan<'_>, wanted: u64) -> anyhow::Result<u64> {
-    // Topic names are URL-safe (TopicName's rules).
+    // `addr` is normalized (scheme included); topic names are URL-safe
+    // (TopicName's rules).
     let url = format!(
-        "http://{}/v1/topics/{}/stream?from={}",
+        "{}/v1/topics/{}/stream?from={}",
         plan.addr, plan.topic, plan.from
     );
     let response = reqwest::Client::new()

@@ -90,7 +90,9 @@ class Sampler(threading.Thread):
 
 
 def ordo(binary, *args, env=None):
-    out = subprocess.run([binary, *args], check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run([binary, *args], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"ordo {' '.join(args)} failed: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
