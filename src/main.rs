@@ -1,6 +1,7 @@
 //! The `ordo` binary: `ordo serve` runs a node; the other subcommands are the
 //! CLI, talking HTTP to any node. `anyhow` lives here, at the edge, only.
 
+mod backup;
 mod bench;
 mod bench_tail;
 mod cli;
@@ -50,6 +51,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run a local cluster of `ordo serve` processes in the foreground (what `make cluster` runs).
     LocalCluster(local_cluster::LocalClusterArgs),
+    /// Write a node's applied state to a file (GET /v1/admin/snapshot).
+    Backup(backup::BackupArgs),
+    /// Seed a new node's data dir from a backup.
+    Restore(backup::RestoreArgs),
     /// GET a node's /readyz (or --path): exit 0 on a 2xx, 1 otherwise (a container health check).
     Probe(probe::ProbeArgs),
 }
@@ -70,6 +75,8 @@ fn main() -> anyhow::Result<()> {
             Command::LocalCluster(args) => local_cluster::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Probe(args) => probe::run(args).await,
+            Command::Backup(args) => backup::backup(args).await,
+            Command::Restore(args) => backup::restore(args).await,
         }
     })
 }

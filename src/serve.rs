@@ -18,6 +18,8 @@ use serde::Deserialize;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// The file in the data dir that pins which node id owns it.
 const NODE_ID_FILE: &str = "node_id";
+/// The store's directory inside the data dir.
+pub(crate) const STORE_DIR: &str = "sled";
 
 #[derive(clap::Args, Debug, Default)]
 pub struct ServeArgs {
@@ -56,6 +58,10 @@ pub struct ServeArgs {
     /// or expire (each pass goes through the Raft log).
     #[arg(long, env = "ORDO_CLEANUP_INTERVAL_MS")]
     cleanup_interval_ms: Option<u64>,
+    /// The storage engine's page cache in MiB (sled's `cache_capacity`; the
+    /// memory it takes is a multiple of this).
+    #[arg(long, env = "ORDO_CACHE_MB")]
+    cache_mb: Option<u64>,
     /// A TOML file with any of the settings above (flags and environment win).
     #[arg(long, env = "ORDO_CONFIG")]
     config: Option<PathBuf>,
@@ -75,6 +81,7 @@ struct ConfigFile {
     election_timeout_ms: Option<u64>,
     snapshot_every_entries: Option<u64>,
     cleanup_interval_ms: Option<u64>,
+    cache_mb: Option<u64>,
 }
 
 /// Everything `serve` needs, validated.
@@ -83,6 +90,7 @@ struct ServeConfig {
     listen: String,
     data_dir: PathBuf,
     node: NodeConfig,
+    store: ordo_store::StoreOptions,
 }
 
 impl ServeArgs {
@@ -146,16 +154,24 @@ impl ServeArgs {
             }
             node.cleanup_interval = std::time::Duration::from_millis(ms);
         }
+        let mut store = ordo_store::StoreOptions::default();
+        if let Some(mb) = self.cache_mb.or(file.cache_mb) {
+            if mb == 0 {
+                bail!("--cache-mb must be at least 1");
+            }
+            store.cache_capacity_bytes = mb * 1024 * 1024;
+        }
         Ok(ServeConfig {
             listen,
             data_dir,
             node,
+            store,
         })
     }
 }
 
 /// Parses `1=host:port,2=host:port`.
-fn parse_peers(spec: &str) -> anyhow::Result<BTreeMap<NodeId, String>> {
+pub(crate) fn parse_peers(spec: &str) -> anyhow::Result<BTreeMap<NodeId, String>> {
     let mut peers = BTreeMap::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (id, addr) = part
@@ -177,7 +193,7 @@ fn parse_peers(spec: &str) -> anyhow::Result<BTreeMap<NodeId, String>> {
 
 /// A data dir belongs to one node id for life: refuse to start a node on
 /// another node's data (a typo in --node-id would otherwise corrupt a cluster).
-fn claim_data_dir(data_dir: &Path, node_id: NodeId) -> anyhow::Result<()> {
+pub(crate) fn claim_data_dir(data_dir: &Path, node_id: NodeId) -> anyhow::Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let id_file = data_dir.join(NODE_ID_FILE);
@@ -223,8 +239,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
-    let (log_store, state_machine) = ordo_store::open(&config.data_dir.join("sled"))
-        .with_context(|| format!("opening storage in {}", config.data_dir.display()))?;
+    let (log_store, state_machine) =
+        ordo_store::open_with(&config.data_dir.join(STORE_DIR), &config.store)
+            .with_context(|| format!("opening storage in {}", config.data_dir.display()))?;
     let transport = Arc::new(HttpTransport::new()?);
     let node_id = config.node.id;
     let node = Node::start(config.node, log_store, state_machine, transport).await?;

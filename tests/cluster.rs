@@ -22,10 +22,14 @@
 //! - `topics`: topic configs and deletes through any node, across a leader
 //!   crash; the search by time; bad topic requests.
 //! - `operations`: the `ordo-leader` header, `/readyz`, an `ordo bench` smoke run.
+//! - `backup`: a backup restored into a new cluster serves the same log and
+//!   goes on from its end.
 //! - `bad_input`: malformed requests get clear 4xx refusals, append nothing.
 //! - `garbage`: no request, however malformed, can crash a node.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
 
+#[path = "cluster/backup.rs"]
+mod backup;
 #[path = "cluster/bad_input.rs"]
 mod bad_input;
 #[path = "cluster/cleanup.rs"]

@@ -18,7 +18,8 @@ use ordo_node::Node;
 
 pub use error::ApiError;
 
-/// Largest internal RPC body (snapshots travel in one request).
+/// Largest internal RPC body: an AppendEntries batch can carry many entries
+/// of up to a full client request each (snapshots travel in 4 MiB chunks).
 pub const MAX_RAFT_RPC_BODY_BYTES: usize = 1024 * 1024 * 1024;
 
 /// What every handler can reach.

@@ -25,6 +25,7 @@ pub mod membership_rules;
 pub mod mutants;
 pub mod network;
 pub mod node;
+pub mod restore;
 mod routing;
 pub mod rpc;
 pub mod runtime;

@@ -468,6 +468,22 @@ impl Node {
         })
     }
 
+    /// The applied state now, as a backup: its last log id (index, term)
+    /// and the snapshot stream (see `ordo_store::backup`).
+    pub async fn export_snapshot(
+        &self,
+    ) -> Result<(Option<(u64, u64)>, ordo_store::SnapshotData), NodeError> {
+        let (meta, data) = self
+            .state_machine
+            .export_snapshot()
+            .await
+            .map_err(NodeError::internal)?;
+        let last = meta
+            .last_log_id
+            .map(|log_id| (log_id.index, log_id.committed_leader_id().term));
+        Ok((last, data))
+    }
+
     pub async fn shutdown(&self) {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");

@@ -46,6 +46,10 @@ pub enum StoreError {
     #[error("blocking store task failed: {0}")]
     Blocking(String),
 
+    /// A restore into a store that already holds a node's state.
+    #[error("the store is not empty: {0}")]
+    NotEmpty(String),
+
     /// A snapshot whose contents contradict its metadata.
     #[error("inconsistent snapshot: {0}")]
     BadSnapshot(String),

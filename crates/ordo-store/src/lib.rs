@@ -18,6 +18,8 @@
 //!   ([`TopicPage`], positions, producers);
 //!   `snapshot`: building, installing and keeping the current snapshot;
 //!   `snapshot_file`: where snapshot bytes live ([`SnapshotData`]).
+//! - `backup`: exporting the applied state as a backup, and seeding an
+//!   empty store from one.
 //! - `error`: [`StoreError`].
 //! - `mutants` (feature `mutants` only): deliberate durability bugs for the
 //!   simulation's checker to catch.
@@ -25,6 +27,7 @@
 //! This crate decides nothing (offsets, dedupe, conditions, positions):
 //! `ordo_core::apply` does, and this crate persists what it decided.
 
+mod backup;
 mod codec;
 mod error;
 mod keys;
@@ -44,6 +47,7 @@ mod tests;
 
 use std::path::Path;
 
+pub use backup::backup_meta;
 pub use error::StoreError;
 pub use kv::{MemDisk, CACHE_CAPACITY_BYTES};
 pub use log_store::LogStore;
@@ -64,7 +68,32 @@ use snapshot_file::SnapshotHome;
 pub fn open<C: StoreTypeConfig>(
     dir: &Path,
 ) -> Result<(LogStore<C>, StateMachineStore<C>), StoreError> {
-    split(&Disk::open_sled(dir)?, SnapshotHome::files(dir)?)
+    open_with(dir, &StoreOptions::default())
+}
+
+/// How a store on sled is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// sled's page cache limit in bytes (sled counts pages at their on-disk
+    /// size, so the memory it takes is a multiple of this).
+    pub cache_capacity_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_capacity_bytes: CACHE_CAPACITY_BYTES,
+        }
+    }
+}
+
+/// [`open`] with options.
+pub fn open_with<C: StoreTypeConfig>(
+    dir: &Path,
+    options: &StoreOptions,
+) -> Result<(LogStore<C>, StateMachineStore<C>), StoreError> {
+    let disk = Disk::open_sled(dir, options.cache_capacity_bytes)?;
+    split(&disk, SnapshotHome::files(dir)?)
 }
 
 /// Opens the node's store on a simulated `disk`, as [`open`] does on sled,

@@ -97,6 +97,22 @@ impl<C: StoreTypeConfig> LogStore<C> {
         self.meta.insert(key, encode(what, value)?)
     }
 
+    /// See [`LogStore::seed_restored`] (in `backup`).
+    pub(crate) async fn seed(&self, last: LogIdOf<C>, vote: VoteOf<C>) -> Result<(), StoreError> {
+        let empty = self.last_entry_log_id()?.is_none()
+            && self.meta.get(keys::VOTE_KEY)?.is_none()
+            && self.meta.get(keys::LAST_PURGED_KEY)?.is_none();
+        if !empty {
+            return Err(StoreError::NotEmpty(
+                "its Raft log holds entries or a vote".into(),
+            ));
+        }
+        self.put_meta(keys::LAST_PURGED_KEY, "last purged log id", &last)?;
+        self.put_meta(keys::COMMITTED_KEY, "committed log id", &last)?;
+        self.put_meta(keys::VOTE_KEY, "vote", &vote)?;
+        self.flush().await
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         // The disk is shared by all trees: this also makes every state
         // machine write made before it durable.

@@ -96,7 +96,22 @@ impl<C: StoreTypeConfig> RaftSnapshotBuilder<C> for StateMachineStore<C> {
 fn build<C: StoreTypeConfig>(
     store: &StateMachineStore<C>,
 ) -> Result<(SnapshotMetaOf<C>, SnapshotData, Option<String>), StoreError> {
-    let mut out = store.shared.snapshots.writer(BUILDING)?;
+    let (meta, data) = dump(store, BUILDING)?;
+    let kept = keep_if_newer(store, &meta, &data)?;
+    let data = match &kept {
+        Some(name) => store.shared.snapshots.open(Stored::File(name.clone()))?,
+        None => data,
+    };
+    Ok((meta, data, kept))
+}
+
+/// Writes the published state machine as a snapshot (a file named for
+/// `purpose` while it is written) and returns it, complete and durable.
+pub(crate) fn dump<C: StoreTypeConfig>(
+    store: &StateMachineStore<C>,
+    purpose: &str,
+) -> Result<(SnapshotMetaOf<C>, SnapshotData), StoreError> {
+    let mut out = store.shared.snapshots.writer(purpose)?;
     let meta = {
         // Installs and cleanups wait: with them held off, records below the
         // copied end offsets do not change while they are read.
@@ -146,13 +161,7 @@ fn build<C: StoreTypeConfig>(
         write_frame(&mut out, &Frame::<C>::End { records })?;
         meta
     };
-    let data = out.finish()?;
-    let kept = keep_if_newer(store, &meta, &data)?;
-    let data = match &kept {
-        Some(name) => store.shared.snapshots.open(Stored::File(name.clone()))?,
-        None => data,
-    };
-    Ok((meta, data, kept))
+    Ok((meta, out.finish()?))
 }
 
 /// Copies a topic's records, as stored, in runs of [`RECORDS_PER_RUN`].
@@ -486,6 +495,66 @@ fn topic_state<'a>(state: &'a State, topic: &TopicName) -> Result<&'a TopicState
         .topics
         .get(topic)
         .ok_or_else(|| StoreError::BadSnapshot(format!("topic {topic} is not in its header")))
+}
+
+/// The metadata a snapshot's header gives (its last applied log id and
+/// membership), read without the rest.
+pub(crate) fn read_meta<C: StoreTypeConfig>(
+    data: &SnapshotData,
+) -> Result<SnapshotMetaOf<C>, StoreError> {
+    let mut frames = FrameReader {
+        input: data.reader(),
+    };
+    match frames.next_frame::<C>()? {
+        Frame::Header {
+            last_applied,
+            membership,
+            ..
+        } => Ok(SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+        }),
+        _ => Err(StoreError::BadSnapshot(
+            "it does not start with a header".into(),
+        )),
+    }
+}
+
+/// Copies `data` to `out` with its header's membership replaced by
+/// `membership` (restoring a backup into a cluster of other nodes).
+pub(crate) fn copy_with_membership<C: StoreTypeConfig>(
+    data: &SnapshotData,
+    membership: StoredMembershipOf<C>,
+    mut out: crate::SnapshotWriter,
+) -> Result<SnapshotData, StoreError> {
+    let mut frames = FrameReader {
+        input: data.reader(),
+    };
+    let Frame::<C>::Header {
+        last_applied,
+        topics,
+        producers,
+        positions,
+        ..
+    } = frames.next_frame()?
+    else {
+        return Err(StoreError::BadSnapshot(
+            "it does not start with a header".into(),
+        ));
+    };
+    let header = Frame::<C>::Header {
+        last_applied,
+        membership,
+        topics,
+        producers,
+        positions,
+    };
+    write_frame(&mut out, &header)?;
+    io::copy(&mut frames.input, &mut out).map_err(|source| StoreError::Io {
+        what: "copy a snapshot",
+        source,
+    })?;
+    out.finish()
 }
 
 /// The current snapshot, if one was ever built or installed.

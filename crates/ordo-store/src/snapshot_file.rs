@@ -33,6 +33,8 @@ const COMPLETE_PREFIX: &str = "snap-";
 pub(crate) const INCOMING: &str = "incoming";
 /// ... and while one is built.
 pub(crate) const BUILDING: &str = "building";
+/// ... and while one is exported as a backup.
+pub(crate) const EXPORT: &str = "export";
 /// Buffer size for writing and reading snapshot files.
 const IO_BUFFER_BYTES: usize = 1024 * 1024;
 
@@ -55,6 +57,11 @@ impl SnapshotData {
     /// Bytes in memory as a snapshot (the simulation's medium, and tests).
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         SnapshotData(Blob::Memory(Arc::new(bytes)))
+    }
+
+    /// A snapshot file anywhere (a backup to restore).
+    pub fn from_file(path: &Path) -> Result<Self, StoreError> {
+        open_file(path)
     }
 
     /// How many bytes the snapshot has.
@@ -344,7 +351,11 @@ fn is_in_progress(dir: &Path, path: &Path) -> bool {
         && path
             .file_name()
             .and_then(|name| name.to_str())
-            .is_some_and(|name| name.starts_with(INCOMING) || name.starts_with(BUILDING))
+            .is_some_and(|name| {
+                [INCOMING, BUILDING, EXPORT]
+                    .iter()
+                    .any(|p| name.starts_with(p))
+            })
 }
 
 fn open_file(path: &Path) -> Result<SnapshotData, StoreError> {

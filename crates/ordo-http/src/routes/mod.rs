@@ -1,6 +1,7 @@
 //! The route table: which path goes to which handler, and the limits and
 //! layers each group of routes runs under.
 
+mod admin;
 mod cluster;
 mod consumers;
 mod ops;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cluster/nodes", post(cluster::add_node))
         .route("/v1/cluster/nodes/{id}", delete(cluster::remove_node))
         .route("/v1/cluster/leader", post(cluster::transfer_leader))
+        .route("/v1/admin/snapshot", get(admin::snapshot))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

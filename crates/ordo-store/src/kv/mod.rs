@@ -33,9 +33,10 @@ pub(crate) enum Disk {
 }
 
 impl Disk {
-    /// Opens (or creates) the sled database in `dir`.
-    pub(crate) fn open_sled(dir: &Path) -> Result<Disk, StoreError> {
-        sled_disk::open(dir).map(Disk::Sled)
+    /// Opens (or creates) the sled database in `dir`, with a page cache of
+    /// `cache_capacity` bytes.
+    pub(crate) fn open_sled(dir: &Path, cache_capacity: u64) -> Result<Disk, StoreError> {
+        sled_disk::open(dir, cache_capacity).map(Disk::Sled)
     }
 
     /// Starts a new incarnation on `disk`, fencing off every earlier one.

@@ -12,8 +12,10 @@ use sled::Transactional;
 use super::Write;
 use crate::error::StoreError;
 
-/// sled's page cache limit. sled's default (1 GiB) is far more than a node
-/// should pin in memory per process; records are read back from disk.
+/// sled's page cache limit, by default. sled's own default (1 GiB) is far
+/// more than a node should pin in memory per process; records are read back
+/// from disk. sled counts pages at their on-disk size, so the memory it
+/// uses is a multiple of this (see README, "Memory").
 pub const CACHE_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// sled's log segment size. sled stores a tree page larger than a quarter
@@ -25,12 +27,13 @@ pub const CACHE_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
 /// segments only values over 2 MiB become blobs.
 pub const SEGMENT_SIZE_BYTES: usize = 8 * 1024 * 1024;
 
-/// Opens (or creates) the database in `dir`. sled locks the directory: a
-/// second open fails while any handle from the first is alive.
-pub(super) fn open(dir: &Path) -> Result<sled::Db, StoreError> {
+/// Opens (or creates) the database in `dir` with a page cache of
+/// `cache_capacity` bytes. sled locks the directory: a second open fails
+/// while any handle from the first is alive.
+pub(super) fn open(dir: &Path, cache_capacity: u64) -> Result<sled::Db, StoreError> {
     sled::Config::new()
         .path(dir)
-        .cache_capacity(CACHE_CAPACITY_BYTES)
+        .cache_capacity(cache_capacity)
         .segment_size(SEGMENT_SIZE_BYTES)
         .open()
         .map_err(|source| StoreError::Open {

@@ -135,7 +135,7 @@ async fn opening_a_new_store_fences_off_the_previous_one() {
 #[test]
 fn both_media_scan_ranges_and_prefixes_in_key_order() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let sled_disk = Disk::open_sled(dir.path()).expect("open sled");
+    let sled_disk = Disk::open_sled(dir.path(), crate::CACHE_CAPACITY_BYTES).expect("open sled");
     let memory = MemDisk::new();
     for disk in [sled_disk, Disk::open_memory(&memory)] {
         let tree = disk.open_tree(A).expect("open tree");
