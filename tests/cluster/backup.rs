@@ -46,7 +46,7 @@ fn restore(backup: &Path, data_dir: &Path, id: u64, peers: &str) -> std::process
 
 #[tokio::test]
 async fn a_backup_restored_into_a_new_cluster_serves_the_same_log_and_goes_on() {
-    let mut source = TestCluster::start().await;
+    let source = TestCluster::start().await;
     let client = source.client();
     let config = TopicConfig::new(Cleanup::Compact, None, None).expect("a valid config");
     client
