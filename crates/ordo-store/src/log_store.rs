@@ -13,6 +13,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 
+use futures::{Stream, StreamExt};
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
 use openraft::type_config::alias::{LogIdOf, VoteOf};
@@ -218,6 +219,9 @@ impl<C: StoreTypeConfig> LogStore<C> {
     }
 }
 
+/// How many entries [`RaftLogReader::entries_stream`] reads at a time.
+pub(crate) const STREAM_CHUNK_ENTRIES: u64 = 64;
+
 /// Translates a range of log indexes into a range of log keys; an empty
 /// range of indexes stays an empty range of keys, which `kv` never scans.
 fn key_range(range: &impl RangeBounds<u64>) -> (Bound<[u8; 8]>, Bound<[u8; 8]>) {
@@ -233,6 +237,48 @@ impl<C: StoreTypeConfig> RaftLogReader<C> for LogStore<C> {
         range: RB,
     ) -> Result<Vec<C::Entry>, io::Error> {
         Ok(self.read_entries(range)?)
+    }
+
+    /// The entries openraft applies, read [`STREAM_CHUNK_ENTRIES`] at a
+    /// time as they are consumed (openraft's default reads the whole range
+    /// at once: a follower applying a backlog of thousands of entries held
+    /// them all in memory, and its RSS passed a gigabyte).
+    async fn entries_stream<RB>(
+        &mut self,
+        range: RB,
+    ) -> impl Stream<Item = Result<C::Entry, io::Error>> + OptionalSend
+    where
+        RB: RangeBounds<u64> + Clone + Debug + OptionalSend,
+    {
+        let start = match range.start_bound() {
+            Bound::Included(index) => *index,
+            Bound::Excluded(index) => index.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(index) => index.saturating_add(1),
+            Bound::Excluded(index) => *index,
+            Bound::Unbounded => u64::MAX,
+        };
+        let store = self.clone();
+        futures::stream::unfold(Some(start), move |next| {
+            let store = store.clone();
+            async move {
+                let from = next.filter(|from| *from < end)?;
+                let to = from.saturating_add(STREAM_CHUNK_ENTRIES).min(end);
+                let (chunk, after): (Vec<Result<C::Entry, io::Error>>, _) =
+                    match store.read_entries(from..to) {
+                        // A short chunk is the end of what the log holds.
+                        Ok(entries) => {
+                            let full = entries.len() as u64 == to - from;
+                            (entries.into_iter().map(Ok).collect(), full.then_some(to))
+                        }
+                        Err(e) => (vec![Err(e.into())], None),
+                    };
+                (!chunk.is_empty()).then(|| (futures::stream::iter(chunk), after))
+            }
+        })
+        .flatten()
     }
 
     async fn read_vote(&mut self) -> Result<Option<VoteOf<C>>, io::Error> {

@@ -43,6 +43,9 @@ use crate::snapshot;
 use crate::snapshot_file::{SnapshotData, SnapshotHome, SnapshotWriter, INCOMING};
 use crate::type_config::{OrdoPayload, StoreTypeConfig};
 
+/// Entries applied (and written) as one batch at most; see `apply`.
+const APPLY_CHUNK_ENTRIES: usize = 64;
+
 /// The state machine. Cheap to clone: clones share everything, so one clone
 /// can serve reads while openraft drives another.
 pub struct StateMachineStore<C: StoreTypeConfig> {
@@ -381,14 +384,18 @@ impl<C: StoreTypeConfig> RaftStateMachine<C> for StateMachineStore<C> {
     where
         Strm: Stream<Item = Result<EntryResponder<C>, io::Error>> + Unpin + OptionalSend,
     {
-        let items: Vec<EntryResponder<C>> = entries.try_collect().await?;
-        let (entries, responders): (Vec<_>, Vec<_>) = items.into_iter().unzip();
-        let results = self.apply_entries(entries)?;
-        // Answer only after the batch is on disk and published, so a client
-        // that hears back can read what it wrote from this node.
-        for (responder, result) in responders.into_iter().zip(results) {
-            if let Some(responder) = responder {
-                responder.send(result);
+        // A bounded number of entries at a time: a follower catching up
+        // may be handed thousands at once.
+        let mut chunks = entries.try_chunks(APPLY_CHUNK_ENTRIES);
+        while let Some(items) = chunks.try_next().await.map_err(|e| e.1)? {
+            let (entries, responders): (Vec<_>, Vec<_>) = items.into_iter().unzip();
+            let results = self.apply_entries(entries)?;
+            // Answer only after the batch is on disk and published, so a
+            // client that hears back can read what it wrote from this node.
+            for (responder, result) in responders.into_iter().zip(results) {
+                if let Some(responder) = responder {
+                    responder.send(result);
+                }
             }
         }
         Ok(())

@@ -122,3 +122,30 @@ async fn a_large_purge_removes_its_entries_in_the_background_and_appends_go_on()
     assert_eq!(kept.len() as u64, total + 1 - 4_000);
     assert_eq!(kept.first().map(|e| e.log_id.index), Some(4_001));
 }
+
+#[tokio::test]
+async fn entries_stream_reads_a_long_range_in_chunks_in_order_and_stops_where_the_log_ends() {
+    use futures::StreamExt;
+    use openraft::entry::RaftEntry;
+    let (_dir, mut log, _sm) = open_temp();
+    log.blocking_append((1..=150).map(|index| blank(1, index)))
+        .await
+        .expect("append");
+    let indexes = |entries: Vec<Result<super::support::Entry, std::io::Error>>| -> Vec<u64> {
+        entries
+            .into_iter()
+            .map(|entry| entry.expect("entry").index())
+            .collect()
+    };
+    let streamed = log.entries_stream(10..150).await.collect::<Vec<_>>().await;
+    assert_eq!(indexes(streamed), (10..150).collect::<Vec<_>>());
+    // Past the end: what the log holds, then the end of the stream.
+    let streamed = log
+        .entries_stream(100..=400)
+        .await
+        .collect::<Vec<_>>()
+        .await;
+    assert_eq!(indexes(streamed), (100..=150).collect::<Vec<_>>());
+    let streamed = log.entries_stream(151..).await.collect::<Vec<_>>().await;
+    assert!(streamed.is_empty());
+}
