@@ -19,6 +19,8 @@
 //!   `snapshot`: building, installing and keeping the current snapshot;
 //!   `snapshot_file`: where snapshot bytes live ([`SnapshotData`]).
 //! - `error`: [`StoreError`].
+//! - [`metrics`]: the store's Prometheus metric names (flush latency,
+//!   snapshots) and where they are recorded.
 //! - `mutants` (feature `mutants` only): deliberate durability bugs for the
 //!   simulation's checker to catch.
 //!
@@ -30,6 +32,7 @@ mod error;
 mod keys;
 mod kv;
 mod log_store;
+pub mod metrics;
 #[cfg(feature = "mutants")]
 pub mod mutants;
 mod persisted;
