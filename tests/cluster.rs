@@ -22,6 +22,8 @@
 //! - `topics`: topic configs and deletes through any node, across a leader
 //!   crash; the search by time; bad topic requests.
 //! - `operations`: the `ordo-leader` header, `/readyz`, an `ordo bench` smoke run.
+//! - `metrics`: `/metrics` on the leader and a follower shows every metric
+//!   the README lists, with values that fit what the test did.
 //! - `bad_input`: malformed requests get clear 4xx refusals, append nothing.
 //! - `garbage`: no request, however malformed, can crash a node.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
@@ -40,6 +42,8 @@ mod failover;
 mod garbage;
 #[path = "cluster/membership.rs"]
 mod membership;
+#[path = "cluster/metrics.rs"]
+mod metrics;
 #[path = "cluster/operations.rs"]
 mod operations;
 #[path = "cluster/ordering.rs"]
