@@ -232,9 +232,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
     let config = args.resolve()?;
     claim_data_dir(&config.data_dir, config.node.id)?;
+    // Histograms as Prometheus histograms (buckets), not summaries, so they
+    // add up across nodes.
     let prometheus = PrometheusBuilder::new()
+        .set_buckets(ordo_http::metrics::LATENCY_BUCKETS_SECONDS)
+        .context("setting histogram buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
+    ordo_http::metrics::describe();
 
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -246,6 +251,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let node_id = config.node.id;
     let node = Node::start(config.node, log_store, state_machine, transport).await?;
     tracing::info!(node = node_id, listen = %config.listen, data_dir = %config.data_dir.display(), "ordo node started");
+    let leader_changes = ordo_node::metrics::count_leader_changes(&node);
 
     let upkeep = {
         let handle = prometheus.clone();
@@ -275,6 +281,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Err(_) => tracing::warn!("in-flight requests did not finish in time"),
     }
     upkeep.abort();
+    leader_changes.abort();
     node.shutdown().await;
     tracing::info!(node = node_id, "stopped");
     Ok(())

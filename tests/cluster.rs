@@ -24,6 +24,8 @@
 //! - `operations`: the `ordo-leader` header, `/readyz`, an `ordo bench` smoke run.
 //! - `backup`: a backup restored into a new cluster serves the same log and
 //!   goes on from its end.
+//! - `metrics`: `/metrics` on the leader and a follower shows every metric
+//!   the README lists, with values that fit what the test did.
 //! - `bad_input`: malformed requests get clear 4xx refusals, append nothing.
 //! - `garbage`: no request, however malformed, can crash a node.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
@@ -44,6 +46,8 @@ mod failover;
 mod garbage;
 #[path = "cluster/membership.rs"]
 mod membership;
+#[path = "cluster/metrics.rs"]
+mod metrics;
 #[path = "cluster/operations.rs"]
 mod operations;
 #[path = "cluster/ordering.rs"]

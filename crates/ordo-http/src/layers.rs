@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+use crate::metrics::{HTTP_REQUESTS_TOTAL, HTTP_REQUEST_SECONDS};
 use crate::AppState;
 use ordo_core::api::LEADER_HEADER;
 
@@ -31,9 +32,9 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let started = Instant::now();
     let mut response = next.run(request).instrument(span).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("ordo_http_requests_total", "route" => route.clone(), "status" => status)
+    metrics::counter!(HTTP_REQUESTS_TOTAL, "route" => route.clone(), "status" => status)
         .increment(1);
-    metrics::histogram!("ordo_http_request_seconds", "route" => route)
+    metrics::histogram!(HTTP_REQUEST_SECONDS, "route" => route)
         .record(started.elapsed().as_secs_f64());
     if let Some(leader) = node.current_leader() {
         response

@@ -7,6 +7,7 @@
 mod error;
 mod extract;
 mod layers;
+pub mod metrics;
 mod routes;
 
 use std::future::Future;

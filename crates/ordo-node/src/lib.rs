@@ -14,6 +14,8 @@
 //! - [`membership_rules`]: pure: which membership changes are allowed.
 //! - [`runtime`]: openraft's async runtime, with seedable randomness.
 //! - [`clock`]: where record timestamps come from.
+//! - [`metrics`]: the node's Prometheus metric names (appends, leader
+//!   changes), the bound on topic labels, and where they are recorded.
 
 mod cleaner;
 pub mod clock;
@@ -21,6 +23,7 @@ pub mod config;
 pub mod error;
 mod membership;
 pub mod membership_rules;
+pub mod metrics;
 #[cfg(feature = "mutants")]
 pub mod mutants;
 pub mod network;

@@ -31,7 +31,7 @@ use ordo_core::api::{
     ConsumerGroup, ConsumerOffset, ReadParams, ReadResponse,
 };
 use ordo_core::limits::{MAX_READ_BYTES, MAX_READ_LIMIT};
-use ordo_core::{Command, CommandResult, GroupName, LogIndex, NodeId, TopicName};
+use ordo_core::{Command, CommandResult, GroupName, LogIndex, NewRecord, NodeId, TopicName};
 
 pub struct Node {
     pub(crate) config: NodeConfig,
@@ -166,6 +166,12 @@ impl Node {
         topic: TopicName,
         request: AppendRequest,
     ) -> Result<AppendResponse, NodeError> {
+        let started = std::time::Instant::now();
+        let (records, bytes) = (
+            request.records.len(),
+            request.records.iter().map(NewRecord::size).sum(),
+        );
+        let label = topic.clone();
         let command = Command::Append {
             topic,
             records: request.records,
@@ -174,11 +180,15 @@ impl Node {
             condition: request.condition,
         };
         match self.propose(command).await? {
-            result @ CommandResult::Appended { duplicate, .. } => Ok(AppendResponse {
-                offsets: result.offsets(),
-                log_index: result.log_index(),
-                duplicate,
-            }),
+            result @ CommandResult::Appended { duplicate, .. } => {
+                let took = started.elapsed();
+                crate::metrics::append_acknowledged(&label, took, duplicate, records, bytes);
+                Ok(AppendResponse {
+                    offsets: result.offsets(),
+                    log_index: result.log_index(),
+                    duplicate,
+                })
+            }
             other => Err(NodeError::internal(format!(
                 "append answered as {other:?}, not as an append"
             ))),

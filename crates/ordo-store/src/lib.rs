@@ -21,6 +21,8 @@
 //! - `backup`: exporting the applied state as a backup, and seeding an
 //!   empty store from one.
 //! - `error`: [`StoreError`].
+//! - [`metrics`]: the store's Prometheus metric names (flush latency,
+//!   snapshots) and where they are recorded.
 //! - `mutants` (feature `mutants` only): deliberate durability bugs for the
 //!   simulation's checker to catch.
 //!
@@ -33,6 +35,7 @@ mod error;
 mod keys;
 mod kv;
 mod log_store;
+pub mod metrics;
 #[cfg(feature = "mutants")]
 pub mod mutants;
 mod persisted;

@@ -117,7 +117,10 @@ impl<C: StoreTypeConfig> LogStore<C> {
     async fn flush(&self) -> Result<(), StoreError> {
         // The disk is shared by all trees: this also makes every state
         // machine write made before it durable.
-        self.disk.flush().await
+        let started = std::time::Instant::now();
+        let flushed = self.disk.flush().await;
+        crate::metrics::flushed(started.elapsed());
+        flushed
     }
 
     /// Removes the entries whose index is in `range`, atomically.

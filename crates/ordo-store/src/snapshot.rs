@@ -82,6 +82,7 @@ impl<C: StoreTypeConfig> RaftSnapshotBuilder<C> for StateMachineStore<C> {
         let (meta, data, kept) = self.shared.disk.run_blocking(move || build(&store)).await?;
         self.shared.disk.flush().await?;
         remove_stale(self, kept)?;
+        crate::metrics::snapshot_built(data.len());
         Ok(Snapshot {
             meta,
             snapshot: data,

@@ -112,6 +112,10 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         // Files of snapshots a crash left behind, which the tree never named
         // or no longer names.
         snapshot::remove_stale(&store, None)?;
+        // Only for the size gauge: a bad snapshot is openraft's to report.
+        if let Ok(Some(current)) = snapshot::current(&store) {
+            crate::metrics::current_snapshot(current.snapshot.len());
+        }
         Ok(store)
     }
 
@@ -411,6 +415,7 @@ impl<C: StoreTypeConfig> RaftStateMachine<C> for StateMachineStore<C> {
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
         let (store, meta) = (self.clone(), meta.clone());
+        let size_bytes = snapshot.len();
         let kept = self
             .shared
             .disk
@@ -418,6 +423,7 @@ impl<C: StoreTypeConfig> RaftStateMachine<C> for StateMachineStore<C> {
             .await?;
         self.shared.disk.flush().await?;
         snapshot::remove_stale(self, kept)?;
+        crate::metrics::snapshot_installed(size_bytes);
         Ok(())
     }
 

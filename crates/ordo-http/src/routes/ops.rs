@@ -24,27 +24,11 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let status = state.node.status();
-    let gauge = |name: &'static str, value: Option<u64>| {
-        metrics::gauge!(name).set(value.map(|v| v as f64).unwrap_or(-1.0));
-    };
-    gauge("ordo_raft_term", Some(status.term));
-    gauge("ordo_raft_leader_id", status.leader);
-    gauge(
-        "ordo_raft_is_leader",
-        Some(u64::from(status.role == "leader")),
-    );
-    gauge("ordo_raft_last_log_index", status.last_log_index);
-    gauge("ordo_raft_commit_index", status.commit_index);
-    gauge("ordo_raft_applied_index", status.last_applied_index);
-    for follower in &status.followers {
-        metrics::gauge!("ordo_raft_follower_lag_entries", "follower" => follower.id.to_string())
-            .set(follower.lag_entries.map(|v| v as f64).unwrap_or(-1.0));
-    }
-    let body = state
+    let mut body = state
         .prometheus
         .as_ref()
         .map(|handle| handle.render())
         .unwrap_or_default();
+    body.push_str(&crate::metrics::render_state(&state.node.status()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -1,0 +1,293 @@
+//! Every Prometheus metric `/metrics` shows, in one place: the HTTP
+//! request metrics recorded here, the node's and the store's (described
+//! through [`ordo_node::metrics`]), and the state gauges rendered at each
+//! scrape from the node's status.
+//!
+//! The state gauges (Raft term, leader, indexes, follower lag, consumer lag)
+//! are read from the node when `/metrics` is scraped and written straight
+//! into the page, not kept in the recorder: a series then exists exactly
+//! while what it measures does, so a removed follower, a node that stepped
+//! down or a deleted topic or group leaves no stale value behind.
+//!
+//! Group and topic names come from users: at most
+//! [`MAX_CONSUMER_LAG_SERIES`] group/topic pairs get a series of their own
+//! (in name order); the largest lag among the rest is shown under
+//! [`OTHER_LABEL`]. Topic labels of the append counters are capped by
+//! [`ordo_node::metrics::MAX_TOPIC_LABELS`].
+
+use std::fmt::Write;
+
+use metrics::{describe_counter, describe_histogram};
+use ordo_core::api::ClusterStatus;
+pub use ordo_node::metrics::OTHER_LABEL;
+
+/// Counter by `route` (the matched path pattern, `unmatched` for none) and
+/// `status`: HTTP requests answered.
+pub const HTTP_REQUESTS_TOTAL: &str = "ordo_http_requests_total";
+/// Histogram by `route`: time to answer (for a stream, its whole life).
+pub const HTTP_REQUEST_SECONDS: &str = "ordo_http_request_seconds";
+
+/// Gauges rendered at scrape time (see the module doc). An unknown value
+/// (no leader known, nothing in the log yet) is -1.
+pub const RAFT_TERM: &str = "ordo_raft_term";
+pub const RAFT_LEADER_ID: &str = "ordo_raft_leader_id";
+pub const RAFT_IS_LEADER: &str = "ordo_raft_is_leader";
+pub const RAFT_LAST_LOG_INDEX: &str = "ordo_raft_last_log_index";
+pub const RAFT_COMMIT_INDEX: &str = "ordo_raft_commit_index";
+pub const RAFT_APPLIED_INDEX: &str = "ordo_raft_applied_index";
+pub const RAFT_SNAPSHOT_INDEX: &str = "ordo_raft_snapshot_index";
+pub const RAFT_PURGED_INDEX: &str = "ordo_raft_purged_index";
+/// By `follower`, on the leader only.
+pub const RAFT_FOLLOWER_LAG_ENTRIES: &str = "ordo_raft_follower_lag_entries";
+/// By `group` and `topic`.
+pub const CONSUMER_LAG_RECORDS: &str = "ordo_consumer_lag_records";
+
+/// Group/topic pairs with a consumer lag series of their own.
+pub const MAX_CONSUMER_LAG_SERIES: usize = 1_000;
+
+/// Histogram bucket bounds for every `_seconds` histogram: 0.5 ms to 10 s,
+/// which spans a flush on a fast disk to an append that times out.
+pub const LATENCY_BUCKETS_SECONDS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Gives every recorded metric (HTTP, node, store) its HELP text; call once
+/// after installing the recorder.
+pub fn describe() {
+    describe_counter!(
+        HTTP_REQUESTS_TOTAL,
+        "HTTP requests answered, by route pattern and status code"
+    );
+    describe_histogram!(
+        HTTP_REQUEST_SECONDS,
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request, by route pattern (a stream: its whole life)"
+    );
+    ordo_node::metrics::describe();
+}
+
+/// The state gauges of `status`, in Prometheus text format.
+pub fn render_state(status: &ClusterStatus) -> String {
+    let mut page = String::new();
+    let mut single = |name: &str, help: &str, value: Option<u64>| {
+        family(&mut page, name, help);
+        sample(&mut page, name, &[], value);
+    };
+    single(RAFT_TERM, "Raft term this node is in", Some(status.term));
+    single(
+        RAFT_LEADER_ID,
+        "Node id of the leader this node knows of (-1: none)",
+        status.leader,
+    );
+    single(
+        RAFT_IS_LEADER,
+        "1 if this node is the leader, else 0",
+        Some(u64::from(status.role == "leader")),
+    );
+    single(
+        RAFT_LAST_LOG_INDEX,
+        "Index of the last entry in this node's Raft log (-1: none)",
+        status.last_log_index,
+    );
+    single(
+        RAFT_COMMIT_INDEX,
+        "Highest log index this node knows to be committed (-1: none)",
+        status.commit_index,
+    );
+    single(
+        RAFT_APPLIED_INDEX,
+        "Highest log index this node has applied to its state machine (-1: none)",
+        status.last_applied_index,
+    );
+    single(
+        RAFT_SNAPSHOT_INDEX,
+        "Last log index in this node's current snapshot (-1: none)",
+        status.snapshot_index,
+    );
+    single(
+        RAFT_PURGED_INDEX,
+        "Highest log index purged from this node's log behind a snapshot (-1: none)",
+        status.purged_index,
+    );
+
+    if !status.followers.is_empty() {
+        family(
+            &mut page,
+            RAFT_FOLLOWER_LAG_ENTRIES,
+            "Entries each follower is behind the leader's log (leader only; -1: unknown)",
+        );
+        for follower in &status.followers {
+            let id = follower.id.to_string();
+            let labels = [("follower", id.as_str())];
+            sample(
+                &mut page,
+                RAFT_FOLLOWER_LAG_ENTRIES,
+                &labels,
+                follower.lag_entries,
+            );
+        }
+    }
+
+    let pairs = status
+        .consumers
+        .iter()
+        .flat_map(|(group, topics)| topics.iter().map(move |(topic, p)| (group, topic, p)));
+    let mut rest: Option<u64> = None;
+    for (n, (group, topic, position)) in pairs.enumerate() {
+        if n == 0 {
+            family(
+                &mut page,
+                CONSUMER_LAG_RECORDS,
+                "Records appended to a topic that a consumer group has not read (end offset minus its position)",
+            );
+        }
+        if n < MAX_CONSUMER_LAG_SERIES {
+            let labels = [("group", group.as_str()), ("topic", topic.as_str())];
+            sample(
+                &mut page,
+                CONSUMER_LAG_RECORDS,
+                &labels,
+                Some(position.lag_records),
+            );
+        } else {
+            rest = rest.max(Some(position.lag_records));
+        }
+    }
+    if rest.is_some() {
+        let labels = [("group", OTHER_LABEL), ("topic", OTHER_LABEL)];
+        sample(&mut page, CONSUMER_LAG_RECORDS, &labels, rest);
+    }
+    page
+}
+
+fn family(page: &mut String, name: &str, help: &str) {
+    // Writing to a String cannot fail.
+    let _ = writeln!(page, "# HELP {name} {help}");
+    let _ = writeln!(page, "# TYPE {name} gauge");
+}
+
+fn sample(page: &mut String, name: &str, labels: &[(&str, &str)], value: Option<u64>) {
+    page.push_str(name);
+    if !labels.is_empty() {
+        page.push('{');
+        for (i, (key, value)) in labels.iter().enumerate() {
+            if i > 0 {
+                page.push(',');
+            }
+            let _ = write!(page, "{key}=\"{}\"", escape(value));
+        }
+        page.push('}');
+    }
+    match value {
+        Some(value) => {
+            let _ = writeln!(page, " {value}");
+        }
+        None => page.push_str(" -1\n"),
+    }
+}
+
+/// A label value as the text format wants it. Names are validated to
+/// `[A-Za-z0-9._-]`, so this is only a safeguard.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ordo_core::api::{FollowerProgress, TopicPosition};
+    use ordo_core::{GroupName, Offset, TopicName};
+    use std::collections::BTreeMap;
+
+    fn status() -> ClusterStatus {
+        ClusterStatus {
+            node_id: 1,
+            role: "leader".into(),
+            leader: Some(1),
+            term: 4,
+            members: Vec::new(),
+            last_log_index: Some(30),
+            commit_index: Some(30),
+            last_applied_index: Some(29),
+            snapshot_index: None,
+            purged_index: None,
+            followers: vec![FollowerProgress {
+                id: 2,
+                matched_index: Some(27),
+                lag_entries: Some(3),
+            }],
+            consumers: BTreeMap::new(),
+        }
+    }
+
+    fn position(lag: u64) -> TopicPosition {
+        TopicPosition {
+            offset: Offset(0),
+            end_offset: Offset(lag),
+            lag_records: lag,
+        }
+    }
+
+    #[test]
+    fn state_gauges_say_what_the_status_says_and_unknown_is_minus_one() {
+        let mut status = status();
+        let topics = BTreeMap::from([(TopicName::new("orders").unwrap(), position(7))]);
+        status
+            .consumers
+            .insert(GroupName::new("billing").unwrap(), topics);
+        let page = render_state(&status);
+        for line in [
+            "# TYPE ordo_raft_term gauge",
+            "ordo_raft_term 4",
+            "ordo_raft_is_leader 1",
+            "ordo_raft_applied_index 29",
+            "ordo_raft_snapshot_index -1",
+            "ordo_raft_follower_lag_entries{follower=\"2\"} 3",
+            "ordo_consumer_lag_records{group=\"billing\",topic=\"orders\"} 7",
+        ] {
+            assert!(page.lines().any(|l| l == line), "{line:?} in\n{page}");
+        }
+        // Every family has its HELP and TYPE once.
+        assert_eq!(page.matches("# TYPE ").count(), 10, "{page}");
+    }
+
+    #[test]
+    fn a_follower_shows_no_follower_lag_and_no_consumers_no_consumer_lag() {
+        let mut status = status();
+        status.role = "follower".into();
+        status.followers.clear();
+        let page = render_state(&status);
+        assert!(page.contains("ordo_raft_is_leader 0"));
+        assert!(!page.contains(RAFT_FOLLOWER_LAG_ENTRIES), "{page}");
+        assert!(!page.contains(CONSUMER_LAG_RECORDS), "{page}");
+    }
+
+    #[test]
+    fn consumer_lag_past_the_cap_is_one_series_with_the_largest_lag() {
+        let mut status = status();
+        let group = GroupName::new("g").unwrap();
+        let topics = (0..MAX_CONSUMER_LAG_SERIES + 3)
+            .map(|i| {
+                (
+                    TopicName::new(format!("t{i:05}")).unwrap(),
+                    position(i as u64),
+                )
+            })
+            .collect();
+        status.consumers.insert(group, topics);
+        let page = render_state(&status);
+        let series = page
+            .lines()
+            .filter(|l| l.starts_with(CONSUMER_LAG_RECORDS))
+            .count();
+        assert_eq!(series, MAX_CONSUMER_LAG_SERIES + 1);
+        let other = format!(
+            "{CONSUMER_LAG_RECORDS}{{group=\"{OTHER_LABEL}\",topic=\"{OTHER_LABEL}\"}} {}",
+            MAX_CONSUMER_LAG_SERIES + 2
+        );
+        assert!(page.lines().any(|l| l == other), "{other:?} missing");
+    }
+}
