@@ -50,8 +50,11 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
         .connect_timeout(Duration::from_millis(args.connect.timeout_ms))
         .read_timeout(Duration::from_millis(args.connect.timeout_ms))
         .build()?;
-    let mut response = client
-        .get(&url)
+    let mut request = client.get(&url);
+    if let Some(token) = args.connect.api_token()? {
+        request = request.bearer_auth(token.expose());
+    }
+    let mut response = request
         .send()
         .await
         .with_context(|| format!("GET {url}"))?;

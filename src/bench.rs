@@ -169,6 +169,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // as an error.
     let client = Client::builder(args.connect.addr.clone())
         .timeout(Duration::from_millis(args.connect.timeout_ms))
+        .api_token(args.connect.api_token()?)
         .build()?;
     let records: Vec<NewRecord> = (0..args.batch)
         .map(|_| NewRecord {
@@ -256,11 +257,14 @@ async fn tail(via: TailVia, args: &BenchArgs) -> anyhow::Result<()> {
         .addr
         .first()
         .context("--addr names the node to read from")?;
+    let api_token = args.connect.api_token()?;
     let client = Client::builder(vec![addr.clone()])
         .timeout(Duration::from_millis(args.connect.timeout_ms))
+        .api_token(api_token.clone())
         .build()?;
     let plan = TailPlan {
         client: &client,
+        api_token: api_token.as_ref(),
         addr: &ordo_client::addr::normalize_addr(addr)?,
         topic: &args.topic,
         from: args.from,

@@ -12,6 +12,7 @@ use anyhow::{bail, Context};
 use ordo_client::Client;
 use ordo_core::api::{Consistency, ReadParams};
 use ordo_core::limits::MAX_READ_LIMIT;
+use ordo_core::secret::Secret;
 use ordo_core::Offset;
 use serde::Serialize;
 
@@ -59,6 +60,8 @@ impl std::fmt::Display for TailSummary {
 /// What to read: from where, how many, for how long at most.
 pub struct TailPlan<'a> {
     pub client: &'a Client,
+    /// For the raw stream request, which does not go through `client`.
+    pub api_token: Option<&'a Secret>,
     pub addr: &'a str,
     pub topic: &'a str,
     pub from: u64,
@@ -120,8 +123,11 @@ async fn read_stream(plan: &TailPlan<'_>, wanted: u64) -> anyhow::Result<u64> {
         "{}/v1/topics/{}/stream?from={}",
         plan.addr, plan.topic, plan.from
     );
-    let response = reqwest::Client::new()
-        .get(&url)
+    let mut request = reqwest::Client::new().get(&url);
+    if let Some(token) = plan.api_token {
+        request = request.bearer_auth(token.expose());
+    }
+    let response = request
         .send()
         .await
         .and_then(|response| response.error_for_status())

@@ -15,9 +15,12 @@ use ordo_core::api::{
     AppendRequest, AppendResponse, ClusterStatus, Consistency, InitRequest, ReadParams,
 };
 use ordo_core::limits::MAX_READ_LIMIT;
+use ordo_core::secret::Secret;
 use ordo_core::{Condition, NewRecord, NodeId, Offset, ProducerId, Record};
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
+
+use crate::secrets::{self, SecretSetting, API_TOKEN_ENV};
 
 /// Most stdin lines sent in one append request.
 pub const APPEND_BATCH_RECORDS: usize = 500;
@@ -41,13 +44,30 @@ pub struct ConnectArgs {
     /// Deadline for each HTTP request, in milliseconds.
     #[arg(long, env = "ORDO_TIMEOUT_MS", default_value_t = 10_000)]
     pub timeout_ms: u64,
+    /// A file holding the cluster's API token (trimmed; or put the token
+    /// itself in ORDO_API_TOKEN), for a cluster whose nodes require one.
+    #[arg(long, env = "ORDO_API_TOKEN_FILE")]
+    pub api_token_file: Option<std::path::PathBuf>,
 }
 
 impl ConnectArgs {
     pub(crate) fn client(&self) -> anyhow::Result<Client> {
         Ok(Client::builder(self.addr.clone())
             .timeout(Duration::from_millis(self.timeout_ms))
+            .api_token(self.api_token()?)
             .build()?)
+    }
+
+    /// The API token from --api-token-file or ORDO_API_TOKEN, if either is set.
+    pub(crate) fn api_token(&self) -> anyhow::Result<Option<Secret>> {
+        SecretSetting {
+            flag: "--api-token-file",
+            env: API_TOKEN_ENV,
+            file: self.api_token_file.as_deref(),
+            value: secrets::from_env(API_TOKEN_ENV)?,
+            config_file: None,
+        }
+        .resolve()
     }
 }
 
@@ -350,6 +370,7 @@ async fn status(json: bool, connect: &ConnectArgs) -> anyhow::Result<()> {
     let probe = Client::builder(connect.addr.clone())
         .timeout(Duration::from_millis(connect.timeout_ms))
         .retry(RetryPolicy::no_retries())
+        .api_token(connect.api_token()?)
         .build()?;
     let mut members: Vec<(NodeId, String)> = first
         .members

@@ -13,6 +13,7 @@ use ordo_core::NewRecord;
 use ordo_launcher::{LauncherConfig, LocalCluster, NodeOutput};
 
 use crate::cli::one_line;
+use crate::secrets::{self, SecretSetting, API_TOKEN_ENV, CLUSTER_SECRET_ENV};
 use serde_json::Value;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
@@ -42,6 +43,14 @@ pub struct LocalClusterArgs {
     /// How long the nodes get to elect a leader, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     pub leader_timeout_ms: u64,
+    /// Start every node with the cluster secret in this file (or set
+    /// ORDO_CLUSTER_SECRET): /raft/* then requires it.
+    #[arg(long, env = "ORDO_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Start every node with the API token in this file (or set
+    /// ORDO_API_TOKEN): /v1/* then requires it, and so does the CLI.
+    #[arg(long, env = "ORDO_API_TOKEN_FILE")]
+    pub api_token_file: Option<PathBuf>,
 }
 
 pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
@@ -59,8 +68,25 @@ pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
     let config = LauncherConfig {
         ports: Some(ports.clone()),
         output,
+        cluster_secret: SecretSetting {
+            flag: "--cluster-secret-file",
+            env: CLUSTER_SECRET_ENV,
+            file: args.cluster_secret_file.as_deref(),
+            value: secrets::from_env(CLUSTER_SECRET_ENV)?,
+            config_file: None,
+        }
+        .resolve()?,
+        api_token: SecretSetting {
+            flag: "--api-token-file",
+            env: API_TOKEN_ENV,
+            file: args.api_token_file.as_deref(),
+            value: secrets::from_env(API_TOKEN_ENV)?,
+            config_file: None,
+        }
+        .resolve()?,
         ..LauncherConfig::new(&binary, args.nodes, &args.data_dir)
     };
+    let protected = config.api_token.is_some();
     println!(
         "starting {} ordo nodes on 127.0.0.1:{}-{} (data in {}{})",
         args.nodes,
@@ -95,6 +121,9 @@ pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
         return Err(error);
     }
     print!("{}", usage(&cluster, &binary, &args.data_dir));
+    if protected {
+        println!("the API requires the token: export {API_TOKEN_ENV} for the CLI, and add -H \"Authorization: Bearer $TOKEN\" to curl");
+    }
 
     let mut watch = tokio::time::interval(WATCH_INTERVAL);
     loop {

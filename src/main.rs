@@ -8,6 +8,7 @@ mod cli;
 mod local_cluster;
 mod membership;
 mod probe;
+mod secrets;
 mod serve;
 mod tail;
 mod topics;

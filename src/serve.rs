@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use metrics_exporter_prometheus::PrometheusBuilder;
+use ordo_core::secret::Secret;
 use ordo_core::NodeId;
-use ordo_http::AppState;
+use ordo_http::{AppState, Auth};
 use ordo_node::{HttpTransport, Node, NodeConfig};
 use serde::Deserialize;
+
+use crate::secrets::{self, SecretSetting, API_TOKEN_ENV, CLUSTER_SECRET_ENV};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -62,9 +65,24 @@ pub struct ServeArgs {
     /// memory it takes is a multiple of this).
     #[arg(long, env = "ORDO_CACHE_MB")]
     cache_mb: Option<u64>,
+    /// A file holding the secret every node of the cluster shares (trimmed;
+    /// or put the secret itself in ORDO_CLUSTER_SECRET). With one, every
+    /// /raft/* request must carry it, and this node sends it to its peers.
+    #[arg(long, env = "ORDO_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<PathBuf>,
+    /// A file holding the token clients must send as `Authorization: Bearer
+    /// <token>` on /v1/* (trimmed; or put the token itself in ORDO_API_TOKEN).
+    #[arg(long, env = "ORDO_API_TOKEN_FILE")]
+    api_token_file: Option<PathBuf>,
     /// A TOML file with any of the settings above (flags and environment win).
     #[arg(long, env = "ORDO_CONFIG")]
     config: Option<PathBuf>,
+    /// ORDO_CLUSTER_SECRET, read by [`run`] (no flag takes a secret itself).
+    #[arg(skip)]
+    cluster_secret: Option<Secret>,
+    /// ORDO_API_TOKEN, read by [`run`].
+    #[arg(skip)]
+    api_token: Option<Secret>,
 }
 
 /// The config file's shape: every field optional, names as the flags'.
@@ -82,6 +100,8 @@ struct ConfigFile {
     snapshot_every_entries: Option<u64>,
     cleanup_interval_ms: Option<u64>,
     cache_mb: Option<u64>,
+    cluster_secret_file: Option<PathBuf>,
+    api_token_file: Option<PathBuf>,
 }
 
 /// Everything `serve` needs, validated.
@@ -91,6 +111,7 @@ struct ServeConfig {
     data_dir: PathBuf,
     node: NodeConfig,
     store: ordo_store::StoreOptions,
+    auth: Auth,
 }
 
 impl ServeArgs {
@@ -161,11 +182,30 @@ impl ServeArgs {
             }
             store.cache_capacity_bytes = mb * 1024 * 1024;
         }
+        let auth = Auth {
+            cluster_secret: SecretSetting {
+                flag: "--cluster-secret-file",
+                env: CLUSTER_SECRET_ENV,
+                file: self.cluster_secret_file.as_deref(),
+                value: self.cluster_secret,
+                config_file: file.cluster_secret_file.as_deref(),
+            }
+            .resolve()?,
+            api_token: SecretSetting {
+                flag: "--api-token-file",
+                env: API_TOKEN_ENV,
+                file: self.api_token_file.as_deref(),
+                value: self.api_token,
+                config_file: file.api_token_file.as_deref(),
+            }
+            .resolve()?,
+        };
         Ok(ServeConfig {
             listen,
             data_dir,
             node,
             store,
+            auth,
         })
     }
 }
@@ -228,10 +268,18 @@ fn init_tracing() {
         .init();
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
+    args.cluster_secret = secrets::from_env(CLUSTER_SECRET_ENV)?;
+    args.api_token = secrets::from_env(API_TOKEN_ENV)?;
     let config = args.resolve()?;
     claim_data_dir(&config.data_dir, config.node.id)?;
+    if config.auth.cluster_secret.is_none() {
+        tracing::warn!(
+            "no cluster secret set (--cluster-secret-file or {CLUSTER_SECRET_ENV}): \
+             anyone who can reach this node's port can send it Raft messages"
+        );
+    }
     // Histograms as Prometheus histograms (buckets), not summaries, so they
     // add up across nodes.
     let prometheus = PrometheusBuilder::new()
@@ -247,10 +295,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let (log_store, state_machine) =
         ordo_store::open_with(&config.data_dir.join(STORE_DIR), &config.store)
             .with_context(|| format!("opening storage in {}", config.data_dir.display()))?;
-    let transport = Arc::new(HttpTransport::new()?);
+    let mut transport = HttpTransport::new()?;
+    if let Some(secret) = &config.auth.cluster_secret {
+        transport = transport.with_cluster_secret(secret);
+    }
+    let transport = Arc::new(transport);
     let node_id = config.node.id;
     let node = Node::start(config.node, log_store, state_machine, transport).await?;
-    tracing::info!(node = node_id, listen = %config.listen, data_dir = %config.data_dir.display(), "ordo node started");
+    tracing::info!(
+        node = node_id,
+        listen = %config.listen,
+        data_dir = %config.data_dir.display(),
+        cluster_secret = config.auth.cluster_secret.is_some(),
+        api_token = config.auth.api_token.is_some(),
+        "ordo node started"
+    );
     let leader_changes = ordo_node::metrics::count_leader_changes(&node);
 
     let upkeep = {
@@ -265,6 +324,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState {
         node: node.clone(),
         prometheus: Some(prometheus),
+        auth: config.auth,
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let listener = ordo_http::tcp_nodelay(listener);
@@ -364,6 +424,57 @@ mod tests {
         let config = joining.resolve().unwrap();
         assert!(config.node.join);
         assert_eq!(config.node.advertise_addr, "127.0.0.1:7004");
+    }
+
+    #[test]
+    fn secrets_come_from_files_named_in_the_config_file_unless_the_environment_sets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret_file = dir.path().join("cluster-secret");
+        std::fs::write(&secret_file, "cluster-s3cret\n").unwrap();
+        let token_file = dir.path().join("api-token");
+        std::fs::write(&token_file, "file-token").unwrap();
+        let file = dir.path().join("ordo.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "node_id = 1\ncluster_secret_file = {:?}\napi_token_file = {:?}\n",
+                secret_file, token_file
+            ),
+        )
+        .unwrap();
+        let config = ServeArgs {
+            config: Some(file.clone()),
+            api_token: Some(Secret::new("env-token").unwrap()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        let auth = config.auth;
+        assert_eq!(auth.cluster_secret.unwrap().expose(), "cluster-s3cret");
+        assert_eq!(auth.api_token.unwrap().expose(), "env-token");
+
+        let open = ServeArgs {
+            node_id: Some(1),
+            ..Default::default()
+        };
+        let auth = open.resolve().unwrap().auth;
+        assert!(auth.cluster_secret.is_none() && auth.api_token.is_none());
+    }
+
+    #[test]
+    fn an_empty_or_unreadable_secret_file_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "\n").unwrap();
+        for path in [empty, dir.path().join("missing")] {
+            let args = ServeArgs {
+                node_id: Some(1),
+                cluster_secret_file: Some(path.clone()),
+                ..Default::default()
+            };
+            let error = format!("{:#}", args.resolve().unwrap_err());
+            assert!(error.contains("--cluster-secret-file"), "{error}");
+        }
     }
 
     #[test]

@@ -29,7 +29,10 @@
 //! - `bad_input`: malformed requests get clear 4xx refusals, append nothing.
 //! - `garbage`: no request, however malformed, can crash a node.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
+//! - `auth`: the cluster secret on `/raft/*` and the API token on `/v1/*`.
 
+#[path = "cluster/auth.rs"]
+mod auth;
 #[path = "cluster/backup.rs"]
 mod backup;
 #[path = "cluster/bad_input.rs"]

@@ -94,6 +94,7 @@ pub fn add_node(
             let state = AppState {
                 node,
                 prometheus: None,
+                auth: Default::default(),
             };
             ordo_http::serve(SimListener(listener), state, std::future::pending()).await?;
             Ok(())

@@ -49,6 +49,18 @@ impl TestCluster {
     /// As [`TestCluster::start`], with extra environment for every node
     /// (e.g. `ORDO_SNAPSHOT_EVERY_ENTRIES`).
     pub async fn start_with_env(env: &[(&str, &str)]) -> TestCluster {
+        TestCluster::start_with_config(|config| {
+            config
+                .env
+                .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        })
+        .await
+    }
+
+    /// As [`TestCluster::start`], with the launcher's config changed by
+    /// `configure` first (e.g. a cluster secret or an API token, which the
+    /// launcher's own probes and clients then use too).
+    pub async fn start_with_config(configure: impl FnOnce(&mut LauncherConfig)) -> TestCluster {
         let dir = tempfile::Builder::new()
             .prefix("ordo-cluster-")
             .tempdir()
@@ -59,9 +71,7 @@ impl TestCluster {
             ("NO_COLOR".into(), "1".into()),
             ("RUST_BACKTRACE".into(), "1".into()),
         ];
-        config
-            .env
-            .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        configure(&mut config);
         let nodes = LocalCluster::start(config).expect("starting the cluster's nodes");
         let mut cluster = TestCluster {
             nodes,

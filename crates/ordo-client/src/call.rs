@@ -107,6 +107,7 @@ impl Client {
                 url: format!("{addr}{path}"),
                 body: body.clone(),
                 timeout,
+                api_token: self.inner.api_token.clone(),
             };
             match self.inner.transport.send(request).await {
                 Ok(response) => match verdict(response.status, safety) {
@@ -157,6 +158,7 @@ impl Client {
             url: format!("{addr}/v1/cluster"),
             body: None,
             timeout: self.inner.timeout,
+            api_token: self.inner.api_token.clone(),
         };
         let Ok(response) = self.inner.transport.send(request).await else {
             return;

@@ -15,6 +15,7 @@ use ordo_core::api::{
     ReadResponse, TopicInfo, TopicList, TransferLeaderRequest,
 };
 use ordo_core::limits::{DEFAULT_CATCH_UP_TIMEOUT_MS, MIN_LOG_INDEX_WAIT_MS};
+use ordo_core::secret::Secret;
 use ordo_core::{NewRecord, NodeId, Offset, TopicConfig};
 
 use crate::addr::{encode_path_segment, normalize_addr};
@@ -39,6 +40,7 @@ pub(crate) struct Inner {
     pub(crate) routing: Mutex<Routing>,
     pub(crate) timeout: Duration,
     pub(crate) retry: RetryPolicy,
+    pub(crate) api_token: Option<Secret>,
 }
 
 /// Configures a [`Client`]; every setting has a sensible default.
@@ -48,6 +50,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     members: BTreeMap<NodeId, String>,
     transport: Option<Arc<dyn Transport>>,
+    api_token: Option<Secret>,
 }
 
 impl ClientBuilder {
@@ -67,6 +70,14 @@ impl ClientBuilder {
     /// the leader hint can be followed from the first answer on.
     pub fn members(mut self, members: BTreeMap<NodeId, String>) -> Self {
         self.members = members;
+        self
+    }
+
+    /// The token a cluster started with an API token (`ORDO_API_TOKEN`)
+    /// requires; sent as `Authorization: Bearer <token>` on every request.
+    /// `None` (the default): no token.
+    pub fn api_token(mut self, token: Option<Secret>) -> Self {
+        self.api_token = token;
         self
     }
 
@@ -111,6 +122,7 @@ impl ClientBuilder {
                 routing: Mutex::new(routing),
                 timeout: self.timeout,
                 retry: self.retry,
+                api_token: self.api_token,
             }),
         })
     }
@@ -130,12 +142,13 @@ impl Client {
             retry: RetryPolicy::default(),
             members: BTreeMap::new(),
             transport: None,
+            api_token: None,
         }
     }
 
     /// A client that talks to `addr` only: no failover, no leader
     /// following, still retrying what is safe against that one node. Shares
-    /// this client's connection pool, timeout and retry policy.
+    /// this client's connection pool, timeout, retry policy and API token.
     pub fn for_node(&self, addr: &str) -> Result<Client, ClientError> {
         Ok(Client {
             inner: Arc::new(Inner {
@@ -143,6 +156,7 @@ impl Client {
                 routing: Mutex::new(Routing::new(vec![normalize_addr(addr)?], true)),
                 timeout: self.inner.timeout,
                 retry: self.inner.retry,
+                api_token: self.inner.api_token.clone(),
             }),
         })
     }
@@ -505,6 +519,7 @@ impl Client {
                 url: format!("{addr}{path}"),
                 body: None,
                 timeout: self.inner.timeout,
+                api_token: self.inner.api_token.clone(),
             };
             if let Ok(response) = self.inner.transport.send(request).await {
                 if response.is_success() {

@@ -52,6 +52,9 @@ impl Transport for ReqwestTransport {
                 Method::Delete => self.http.delete(&request.url),
             };
             let mut builder = builder.timeout(request.timeout);
+            if let Some(token) = &request.api_token {
+                builder = builder.bearer_auth(token.expose());
+            }
             if let Some(body) = request.body {
                 builder = builder.header(CONTENT_TYPE, "application/json").body(body);
             }

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use ordo_core::secret::Secret;
 use ordo_core::NodeId;
 
 /// A boxed, sendable future, so the trait stays object-safe.
@@ -34,6 +35,8 @@ pub struct RawRequest {
     pub body: Option<Vec<u8>>,
     /// Deadline for the whole exchange, connect to last body byte.
     pub timeout: Duration,
+    /// Sent as `Authorization: Bearer <token>`, when the cluster needs one.
+    pub api_token: Option<Secret>,
 }
 
 /// A node's answer, whatever its status.

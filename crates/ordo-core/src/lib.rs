@@ -10,7 +10,7 @@
 //! Map: `state` (the state and `apply`), `command` (what the log carries and
 //! what applying answers), one module per rule it consults (`producer`,
 //! `condition`, `consumer`, `topic_config`, `cleanup`), `validate` (the checks at the edge), and the
-//! plain types (`ids`, `name`, `topic`, `record`, `limits`, `api`).
+//! plain types (`ids`, `name`, `topic`, `record`, `limits`, `api`, `secret`).
 
 pub mod api;
 pub mod cleanup;
@@ -22,6 +22,7 @@ pub mod limits;
 pub mod name;
 pub mod producer;
 pub mod record;
+pub mod secret;
 pub mod state;
 pub mod topic;
 pub mod topic_config;

@@ -1,9 +1,11 @@
 //! ordo's HTTP API (contract v1): the client API, the internal Raft RPC
-//! endpoints and the operations endpoints, as one axum router.
+//! endpoints and the operations endpoints, as one axum router; `auth`
+//! guards the first two with the API token and the cluster secret.
 //!
 //! [`serve`] takes a listener the caller bound (a real `TcpListener`, or the
 //! simulation's), so tests pick their own ports and nothing here binds.
 
+mod auth;
 mod error;
 mod extract;
 mod layers;
@@ -17,6 +19,7 @@ use axum::serve::Listener;
 use metrics_exporter_prometheus::PrometheusHandle;
 use ordo_node::Node;
 
+pub use auth::Auth;
 pub use error::ApiError;
 
 /// Largest internal RPC body: an AppendEntries batch can carry many entries
@@ -30,6 +33,8 @@ pub struct AppState {
     /// Renders `/metrics`; `None` where no Prometheus recorder is installed
     /// (the process-wide recorder belongs to the binary, not to a node).
     pub prometheus: Option<PrometheusHandle>,
+    /// The cluster secret and API token this node requires, if any.
+    pub auth: Auth,
 }
 
 /// The whole API as one router.

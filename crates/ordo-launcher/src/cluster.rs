@@ -73,6 +73,7 @@ impl LocalCluster {
         let probe = Client::builder(specs.iter().map(|s| s.addr.clone()).collect())
             .timeout(PROBE_TIMEOUT)
             .retry(RetryPolicy::no_retries())
+            .api_token(config.api_token.clone())
             .build()?;
         let mut cluster = LocalCluster {
             peers: peers_arg(&specs),
@@ -135,6 +136,7 @@ impl LocalCluster {
     pub fn client(&self) -> Result<Client, LauncherError> {
         Ok(Client::builder(self.addrs())
             .members(self.members())
+            .api_token(self.config.api_token.clone())
             .build()?)
     }
 

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ordo_core::secret::Secret;
+
 /// Largest local cluster: Raft clusters are odd-sized and small; more than
 /// nine processes on one machine measures the machine, not ordo.
 pub const MAX_NODES: usize = 9;
@@ -44,6 +46,14 @@ pub struct LauncherConfig {
     /// Extra environment for every node (e.g. `RUST_LOG`), on top of the
     /// launcher's own.
     pub env: Vec<(String, String)>,
+    /// The cluster secret every node is started with (as
+    /// `ORDO_CLUSTER_SECRET`, replacing any `ORDO_CLUSTER_SECRET_FILE` the
+    /// launcher's environment has); `None`: whatever that environment says.
+    pub cluster_secret: Option<Secret>,
+    /// The API token every node is started with (as `ORDO_API_TOKEN`,
+    /// replacing any `ORDO_API_TOKEN_FILE`), and that the launcher's own
+    /// probes and clients send.
+    pub api_token: Option<Secret>,
     /// Linux: the kernel SIGKILLs each node when the thread that spawned it
     /// exits, so not even a SIGKILLed test run leaves orphans. Spawn (and
     /// restart) nodes from a thread that outlives the cluster: a test's
@@ -65,6 +75,8 @@ impl LauncherConfig {
             ports: None,
             output: NodeOutput::LogFiles,
             env: Vec::new(),
+            cluster_secret: None,
+            api_token: None,
             die_with_launcher: true,
             stop_grace: DEFAULT_STOP_GRACE,
         }

@@ -36,6 +36,17 @@ impl NodeProcess {
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr);
+        // After `env`: these settings are the launcher's to make.
+        if let Some(secret) = &config.cluster_secret {
+            command
+                .env("ORDO_CLUSTER_SECRET", secret.expose())
+                .env_remove("ORDO_CLUSTER_SECRET_FILE");
+        }
+        if let Some(token) = &config.api_token {
+            command
+                .env("ORDO_API_TOKEN", token.expose())
+                .env_remove("ORDO_API_TOKEN_FILE");
+        }
         // A process group of its own: a terminal's Ctrl-C reaches only the
         // launcher, which then stops every node gracefully, in order.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);

@@ -7,6 +7,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use ordo_core::secret::{Secret, CLUSTER_SECRET_HEADER};
+use reqwest::header::HeaderValue;
+
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Why a call failed. The split matters for safety: after `Unreachable` the
@@ -55,6 +58,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
 #[derive(Clone)]
 pub struct HttpTransport {
     client: reqwest::Client,
+    /// Sent in [`CLUSTER_SECRET_HEADER`] on every call, when the cluster
+    /// has a secret.
+    cluster_secret: Option<HeaderValue>,
 }
 
 impl HttpTransport {
@@ -68,7 +74,21 @@ impl HttpTransport {
                 addr: String::new(),
                 reason: format!("building HTTP client: {e}"),
             })?;
-        Ok(HttpTransport { client })
+        Ok(HttpTransport {
+            client,
+            cluster_secret: None,
+        })
+    }
+
+    /// Every call carries `secret` (Raft RPCs and forwarded requests alike:
+    /// they all go to `/raft/*`).
+    pub fn with_cluster_secret(mut self, secret: &Secret) -> Self {
+        let mut value = HeaderValue::from_str(secret.expose())
+            .expect("a Secret is printable ASCII, which is a valid header value");
+        // Kept out of reqwest's and hyper's debug output.
+        value.set_sensitive(true);
+        self.cluster_secret = Some(value);
+        self
     }
 }
 
@@ -100,15 +120,15 @@ impl Transport for HttpTransport {
                     }
                 }
             };
-            let response = self
+            let mut request = self
                 .client
                 .post(url)
                 .timeout(timeout)
-                .header("content-type", "application/octet-stream")
-                .body(body)
-                .send()
-                .await
-                .map_err(classify)?;
+                .header("content-type", "application/octet-stream");
+            if let Some(secret) = &self.cluster_secret {
+                request = request.header(CLUSTER_SECRET_HEADER, secret.clone());
+            }
+            let response = request.body(body).send().await.map_err(classify)?;
             let status = response.status();
             let bytes = response.bytes().await.map_err(classify)?;
             if !status.is_success() {

@@ -16,7 +16,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::error::ApiError;
-use crate::{layers, AppState, MAX_RAFT_RPC_BODY_BYTES};
+use crate::{auth, layers, AppState, MAX_RAFT_RPC_BODY_BYTES};
 use ordo_core::limits::MAX_REQUEST_BODY_BYTES;
 
 pub fn router(state: AppState) -> Router {
@@ -44,13 +44,26 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cluster/nodes/{id}", delete(cluster::remove_node))
         .route("/v1/cluster/leader", post(cluster::transfer_leader))
         .route("/v1/admin/snapshot", get(admin::snapshot))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_api_token,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
+    // Open whatever secrets are set: probes and scrapers carry none.
+    let operations = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
+        .route("/metrics", get(ops::metrics));
+    let raft = raft::router()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_cluster_secret,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_RAFT_RPC_BODY_BYTES));
     Router::new()
         .merge(api)
-        .merge(raft::router().layer(DefaultBodyLimit::max(MAX_RAFT_RPC_BODY_BYTES)))
+        .merge(operations)
+        .merge(raft)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
