@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use ordo_core::NodeId;
-use ordo_http::AppState;
+use ordo_http::{AppState, HttpLimits};
 use ordo_node::{HttpTransport, Node, NodeConfig};
 use serde::Deserialize;
 
@@ -56,6 +56,22 @@ pub struct ServeArgs {
     /// or expire (each pass goes through the Raft log).
     #[arg(long, env = "ORDO_CLEANUP_INTERVAL_MS")]
     cleanup_interval_ms: Option<u64>,
+    /// Client requests (`/v1/*`, streams and long-polls aside) handled at
+    /// once; more are refused with 503 `overloaded`, never queued.
+    #[arg(long, env = "ORDO_MAX_INFLIGHT_REQUESTS")]
+    max_inflight_requests: Option<usize>,
+    /// Streams and long-polling reads served at once; more are refused with
+    /// 503 `overloaded`.
+    #[arg(long, env = "ORDO_MAX_STREAMS")]
+    max_streams: Option<usize>,
+    /// Milliseconds a client request may take to be answered (routes that
+    /// wait by design get their waits on top), and a request body to arrive.
+    #[arg(long, env = "ORDO_REQUEST_TIMEOUT_MS")]
+    request_timeout_ms: Option<u64>,
+    /// Milliseconds a client may take to send a request's headers (and an
+    /// idle keep-alive connection stays open) before it is disconnected.
+    #[arg(long, env = "ORDO_HEADER_READ_TIMEOUT_MS")]
+    header_read_timeout_ms: Option<u64>,
     /// A TOML file with any of the settings above (flags and environment win).
     #[arg(long, env = "ORDO_CONFIG")]
     config: Option<PathBuf>,
@@ -75,6 +91,10 @@ struct ConfigFile {
     election_timeout_ms: Option<u64>,
     snapshot_every_entries: Option<u64>,
     cleanup_interval_ms: Option<u64>,
+    max_inflight_requests: Option<usize>,
+    max_streams: Option<usize>,
+    request_timeout_ms: Option<u64>,
+    header_read_timeout_ms: Option<u64>,
 }
 
 /// Everything `serve` needs, validated.
@@ -83,6 +103,7 @@ struct ServeConfig {
     listen: String,
     data_dir: PathBuf,
     node: NodeConfig,
+    http: HttpLimits,
 }
 
 impl ServeArgs {
@@ -146,10 +167,31 @@ impl ServeArgs {
             }
             node.cleanup_interval = std::time::Duration::from_millis(ms);
         }
+        let mut http = HttpLimits::default();
+        let positive = |value: u64, flag: &str| {
+            if value == 0 {
+                bail!("--{flag} must be at least 1");
+            }
+            Ok(value)
+        };
+        if let Some(n) = self.max_inflight_requests.or(file.max_inflight_requests) {
+            http.max_inflight_requests = positive(n as u64, "max-inflight-requests")? as usize;
+        }
+        if let Some(n) = self.max_streams.or(file.max_streams) {
+            http.max_streams = positive(n as u64, "max-streams")? as usize;
+        }
+        if let Some(ms) = self.request_timeout_ms.or(file.request_timeout_ms) {
+            http.request_timeout = Duration::from_millis(positive(ms, "request-timeout-ms")?);
+        }
+        if let Some(ms) = self.header_read_timeout_ms.or(file.header_read_timeout_ms) {
+            http.header_read_timeout =
+                Duration::from_millis(positive(ms, "header-read-timeout-ms")?);
+        }
         Ok(ServeConfig {
             listen,
             data_dir,
             node,
+            http,
         })
     }
 }
@@ -245,9 +287,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let listener = ordo_http::tcp_nodelay(listener);
-    let server = tokio::spawn(ordo_http::serve(listener, state, async move {
-        let _ = stop_rx.await;
-    }));
+    let server = tokio::spawn(ordo_http::serve_with_limits(
+        listener,
+        state,
+        config.http,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     shutdown_signal().await;
     tracing::info!(node = node_id, "shutting down");
     let _ = stop_tx.send(());
@@ -320,6 +367,40 @@ mod tests {
         assert_eq!(config.node.id, 2);
         assert_eq!(config.listen, "127.0.0.1:7002");
         assert_eq!(config.node.advertise_addr, "b:2");
+        assert_eq!(config.http, HttpLimits::default());
+    }
+
+    #[test]
+    fn http_limits_come_from_flags_or_the_file_and_may_not_be_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ordo.toml");
+        std::fs::write(
+            &file,
+            "node_id = 1\nmax_streams = 7\nrequest_timeout_ms = 900\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            max_inflight_requests: Some(3),
+            header_read_timeout_ms: Some(1500),
+            config: Some(file),
+            ..Default::default()
+        };
+        let http = args.resolve().unwrap().http;
+        assert_eq!(
+            http,
+            HttpLimits {
+                max_inflight_requests: 3,
+                max_streams: 7,
+                request_timeout: Duration::from_millis(900),
+                header_read_timeout: Duration::from_millis(1500),
+            }
+        );
+        let zero = ServeArgs {
+            node_id: Some(1),
+            max_streams: Some(0),
+            ..Default::default()
+        };
+        assert!(zero.resolve().is_err());
     }
 
     #[test]
