@@ -24,6 +24,8 @@
 //! - `operations`: the `ordo-leader` header, `/readyz`, an `ordo bench` smoke run.
 //! - `bad_input`: malformed requests get clear 4xx refusals, append nothing.
 //! - `garbage`: no request, however malformed, can crash a node.
+//! - `limits`: slow clients are cut off, and the topics, stream and
+//!   in-flight caps refuse the excess while the rest is served.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
 
 #[path = "cluster/bad_input.rs"]
@@ -38,6 +40,8 @@ mod examples;
 mod failover;
 #[path = "cluster/garbage.rs"]
 mod garbage;
+#[path = "cluster/limits.rs"]
+mod limits;
 #[path = "cluster/membership.rs"]
 mod membership;
 #[path = "cluster/operations.rs"]
