@@ -4,7 +4,7 @@ NODES ?= 3
 BASE_PORT ?= 7001
 DATA_DIR ?= ./data
 
-.PHONY: help build release cluster test lint fmt clean-data failover sim sim-soak sim-mutants bench bench-long image test-cluster
+.PHONY: help build release cluster test lint fmt clean-data failover sim sim-soak sim-mutants fuzz bench bench-long image test-cluster
 
 help:
 	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (data in $(DATA_DIR)), first append/read, Ctrl-C stops it"
@@ -15,6 +15,7 @@ help:
 	@echo "make sim       deterministic simulation: SEEDS (256) seeds, or SEED=N for one seed in full"
 	@echo "make sim-soak  the simulation over 10,000 seeds, with a progress line"
 	@echo "make sim-mutants  each deliberate bug must be caught within 256 seeds"
+	@echo "make fuzz      each cargo fuzz target (request decoding, command codec) for FUZZ_SECS (60) s"
 	@echo "make bench     ordo vs etcd and NATS JetStream in one run (../shared/peers), writes docs/benchmarks.md (~25 min)"
 	@echo "make bench-long  10 M records: throughput, RSS and disk as the log grows, tail reads; writes docs/bench-long.md"
 	@echo "make image     the ordo:dev container image, built offline FROM scratch (deploy/build-image.sh)"
@@ -71,6 +72,22 @@ sim-soak:
 
 sim-mutants:
 	$(SIM) run --release -q -- --all-mutants --seeds 256
+
+# Each fuzz target for FUZZ_SECS seconds (cargo fuzz, fuzz/ is its own
+# workspace). cargo fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 lets the
+# stable toolchain take them. No sanitizer: the code under test is safe
+# Rust, where a panic (debug assertions are on) is the bug to find.
+# Crashes land in fuzz/artifacts/<target>/; the corpus in fuzz/corpus/;
+# fuzz/<target>.dict, if any, seeds the encoding's tokens.
+FUZZ_SECS ?= 60
+FUZZ_TARGETS := request_decoding command_codec
+fuzz:
+	@for target in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$target for $(FUZZ_SECS) s"; \
+		dict=; [ -f fuzz/$$target.dict ] && dict=-dict=$$target.dict; \
+		(cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer none --release $$target -- \
+			-max_total_time=$(FUZZ_SECS) -print_final_stats=1 $$dict) || exit 1; \
+	done
 
 # Not a test: figures for docs/benchmarks.md, against the peers measured in
 # the same run (scripts/bench/run.sh; RUNS, SECS).

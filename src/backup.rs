@@ -54,10 +54,7 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     if let Some(token) = args.connect.api_token()? {
         request = request.bearer_auth(token.expose());
     }
-    let mut response = request
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
+    let mut response = request.send().await.with_context(|| format!("GET {url}"))?;
     if !response.status().is_success() {
         let status = response.status();
         bail!(

@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use ordo_core::secret::Secret;
 use ordo_core::NodeId;
-use ordo_http::{AppState, Auth};
+use ordo_http::{AppState, Auth, HttpLimits};
 use ordo_node::{HttpTransport, Node, NodeConfig};
 use serde::Deserialize;
 
@@ -74,6 +74,22 @@ pub struct ServeArgs {
     /// <token>` on /v1/* (trimmed; or put the token itself in ORDO_API_TOKEN).
     #[arg(long, env = "ORDO_API_TOKEN_FILE")]
     api_token_file: Option<PathBuf>,
+    /// Client requests (`/v1/*`, streams and long-polls aside) handled at
+    /// once; more are refused with 503 `overloaded`, never queued.
+    #[arg(long, env = "ORDO_MAX_INFLIGHT_REQUESTS")]
+    max_inflight_requests: Option<usize>,
+    /// Streams and long-polling reads served at once; more are refused with
+    /// 503 `overloaded`.
+    #[arg(long, env = "ORDO_MAX_STREAMS")]
+    max_streams: Option<usize>,
+    /// Milliseconds a client request may take to be answered (routes that
+    /// wait by design get their waits on top), and a request body to arrive.
+    #[arg(long, env = "ORDO_REQUEST_TIMEOUT_MS")]
+    request_timeout_ms: Option<u64>,
+    /// Milliseconds a client may take to send a request's headers (and an
+    /// idle keep-alive connection stays open) before it is disconnected.
+    #[arg(long, env = "ORDO_HEADER_READ_TIMEOUT_MS")]
+    header_read_timeout_ms: Option<u64>,
     /// A TOML file with any of the settings above (flags and environment win).
     #[arg(long, env = "ORDO_CONFIG")]
     config: Option<PathBuf>,
@@ -102,6 +118,10 @@ struct ConfigFile {
     cache_mb: Option<u64>,
     cluster_secret_file: Option<PathBuf>,
     api_token_file: Option<PathBuf>,
+    max_inflight_requests: Option<usize>,
+    max_streams: Option<usize>,
+    request_timeout_ms: Option<u64>,
+    header_read_timeout_ms: Option<u64>,
 }
 
 /// Everything `serve` needs, validated.
@@ -112,6 +132,7 @@ struct ServeConfig {
     node: NodeConfig,
     store: ordo_store::StoreOptions,
     auth: Auth,
+    http: HttpLimits,
 }
 
 impl ServeArgs {
@@ -200,12 +221,33 @@ impl ServeArgs {
             }
             .resolve()?,
         };
+        let mut http = HttpLimits::default();
+        let positive = |value: u64, flag: &str| {
+            if value == 0 {
+                bail!("--{flag} must be at least 1");
+            }
+            Ok(value)
+        };
+        if let Some(n) = self.max_inflight_requests.or(file.max_inflight_requests) {
+            http.max_inflight_requests = positive(n as u64, "max-inflight-requests")? as usize;
+        }
+        if let Some(n) = self.max_streams.or(file.max_streams) {
+            http.max_streams = positive(n as u64, "max-streams")? as usize;
+        }
+        if let Some(ms) = self.request_timeout_ms.or(file.request_timeout_ms) {
+            http.request_timeout = Duration::from_millis(positive(ms, "request-timeout-ms")?);
+        }
+        if let Some(ms) = self.header_read_timeout_ms.or(file.header_read_timeout_ms) {
+            http.header_read_timeout =
+                Duration::from_millis(positive(ms, "header-read-timeout-ms")?);
+        }
         Ok(ServeConfig {
             listen,
             data_dir,
             node,
             store,
             auth,
+            http,
         })
     }
 }
@@ -328,9 +370,14 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let listener = ordo_http::tcp_nodelay(listener);
-    let server = tokio::spawn(ordo_http::serve(listener, state, async move {
-        let _ = stop_rx.await;
-    }));
+    let server = tokio::spawn(ordo_http::serve_with_limits(
+        listener,
+        state,
+        config.http,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     shutdown_signal().await;
     tracing::info!(node = node_id, "shutting down");
     let _ = stop_tx.send(());
@@ -404,6 +451,40 @@ mod tests {
         assert_eq!(config.node.id, 2);
         assert_eq!(config.listen, "127.0.0.1:7002");
         assert_eq!(config.node.advertise_addr, "b:2");
+        assert_eq!(config.http, HttpLimits::default());
+    }
+
+    #[test]
+    fn http_limits_come_from_flags_or_the_file_and_may_not_be_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ordo.toml");
+        std::fs::write(
+            &file,
+            "node_id = 1\nmax_streams = 7\nrequest_timeout_ms = 900\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            max_inflight_requests: Some(3),
+            header_read_timeout_ms: Some(1500),
+            config: Some(file),
+            ..Default::default()
+        };
+        let http = args.resolve().unwrap().http;
+        assert_eq!(
+            http,
+            HttpLimits {
+                max_inflight_requests: 3,
+                max_streams: 7,
+                request_timeout: Duration::from_millis(900),
+                header_read_timeout: Duration::from_millis(1500),
+            }
+        );
+        let zero = ServeArgs {
+            node_id: Some(1),
+            max_streams: Some(0),
+            ..Default::default()
+        };
+        assert!(zero.resolve().is_err());
     }
 
     #[test]

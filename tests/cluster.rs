@@ -28,6 +28,8 @@
 //!   the README lists, with values that fit what the test did.
 //! - `bad_input`: malformed requests get clear 4xx refusals, append nothing.
 //! - `garbage`: no request, however malformed, can crash a node.
+//! - `limits`: slow clients are cut off, and the topics, stream and
+//!   in-flight caps refuse the excess while the rest is served.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
 //! - `auth`: the cluster secret on `/raft/*` and the API token on `/v1/*`.
 
@@ -47,6 +49,8 @@ mod examples;
 mod failover;
 #[path = "cluster/garbage.rs"]
 mod garbage;
+#[path = "cluster/limits.rs"]
+mod limits;
 #[path = "cluster/membership.rs"]
 mod membership;
 #[path = "cluster/metrics.rs"]

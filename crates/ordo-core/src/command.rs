@@ -139,6 +139,10 @@ pub enum Rejection {
     /// The compare-and-set of a position found another position.
     #[error("{}", position_conflict(.current))]
     PositionConflict { current: Option<Offset> },
+    /// The command would create a topic, and the cluster already holds
+    /// `limit` topics (`limits::MAX_TOPICS`).
+    #[error("the cluster already holds {limit} topics, the most it may; delete one to make room for {topic}")]
+    TooManyTopics { topic: TopicName, limit: u64 },
 }
 
 fn position_conflict(current: &Option<Offset>) -> String {

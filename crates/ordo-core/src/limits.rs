@@ -15,6 +15,16 @@ pub const MAX_RECORDS_PER_APPEND: usize = 10_000;
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Most headers on one record.
 pub const MAX_HEADERS_PER_RECORD: usize = 64;
+/// Longest record header name, in bytes.
+pub const MAX_HEADER_NAME_BYTES: usize = 256;
+/// Longest record header value, in bytes.
+pub const MAX_HEADER_VALUE_BYTES: usize = 4096;
+/// Most bytes of header names and values together on one record.
+pub const MAX_HEADER_BYTES_PER_RECORD: usize = 16 * 1024;
+/// Most topics the cluster holds. Decided by `apply` when a command would
+/// create one, so every replica refuses the same creation; a constant, not a
+/// setting, since replicas configured differently would decide differently.
+pub const MAX_TOPICS: usize = 10_000;
 /// Most records one read returns; also the default `limit`.
 pub const MAX_READ_LIMIT: usize = 1000;
 /// Most bytes of record values one read returns (at least one record is
@@ -33,3 +43,22 @@ pub const MAX_CATCH_UP_TIMEOUT_MS: u64 = 600_000;
 /// How often an idle stream sends a keep-alive (an SSE comment, or an empty
 /// NDJSON line), so proxies and clients see that it is alive.
 pub const STREAM_KEEPALIVE_MS: u64 = 10_000;
+
+// The HTTP server's defaults (each an `ordo serve` setting; see `ordo-http`).
+
+/// Client requests (`/v1/*`, streams and long-polls aside) a node handles at
+/// once; one more is 503 `overloaded` at once, never queued. Bounds the
+/// memory of buffered bodies to this many times `MAX_REQUEST_BODY_BYTES`.
+pub const DEFAULT_MAX_INFLIGHT_REQUESTS: usize = 512;
+/// Streams and long-polling reads (`wait_ms` > 0) a node serves at once;
+/// one more is 503 `overloaded`.
+pub const DEFAULT_MAX_STREAMS: usize = 1024;
+/// How long a client request may take, from its headers to its answer
+/// (routes that wait by design get their waits on top); also how long any
+/// request body may take to arrive.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+/// How long a client may take to send a request's headers (and how long an
+/// idle keep-alive connection stays open); then the connection is closed.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Longest request URI (path and query) the API reads.
+pub const MAX_URI_BYTES: usize = 8 * 1024;

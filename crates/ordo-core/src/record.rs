@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::ids::Offset;
-use crate::limits::{MAX_HEADERS_PER_RECORD, MAX_KEY_BYTES};
+use crate::limits::{
+    MAX_HEADERS_PER_RECORD, MAX_HEADER_BYTES_PER_RECORD, MAX_HEADER_NAME_BYTES,
+    MAX_HEADER_VALUE_BYTES, MAX_KEY_BYTES,
+};
 
 /// A record as a producer sends it. `value` is any JSON value; a `null` value
 /// with a key is a tombstone for that key.
@@ -39,6 +42,12 @@ pub enum RecordError {
     KeyTooLong { len: usize },
     #[error("record has {count} headers; the limit is {MAX_HEADERS_PER_RECORD}")]
     TooManyHeaders { count: usize },
+    #[error("header name of {len} bytes; the limit is {MAX_HEADER_NAME_BYTES}")]
+    HeaderNameTooLong { len: usize },
+    #[error("header {name:?} has a value of {len} bytes; the limit is {MAX_HEADER_VALUE_BYTES}")]
+    HeaderValueTooLong { name: String, len: usize },
+    #[error("headers of {bytes} bytes in all; the limit is {MAX_HEADER_BYTES_PER_RECORD}")]
+    HeadersTooLarge { bytes: usize },
 }
 
 /// A record's size as retention counts it: the bytes of its key, its value
@@ -97,6 +106,22 @@ impl NewRecord {
             return Err(RecordError::TooManyHeaders {
                 count: self.headers.len(),
             });
+        }
+        let mut bytes = 0;
+        for (name, value) in &self.headers {
+            if name.len() > MAX_HEADER_NAME_BYTES {
+                return Err(RecordError::HeaderNameTooLong { len: name.len() });
+            }
+            if value.len() > MAX_HEADER_VALUE_BYTES {
+                return Err(RecordError::HeaderValueTooLong {
+                    name: name.chars().take(64).collect(),
+                    len: value.len(),
+                });
+            }
+            bytes += name.len() + value.len();
+        }
+        if bytes > MAX_HEADER_BYTES_PER_RECORD {
+            return Err(RecordError::HeadersTooLarge { bytes });
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ use crate::command::{Command, CommandResult, Rejection};
 use crate::condition::{check_condition, Condition, KeyIndex, KeyState};
 use crate::consumer::{check_commit, GroupName, Positions};
 use crate::ids::{LogIndex, Offset};
+use crate::limits::MAX_TOPICS;
 use crate::producer::{check_sequence, Producer, ProducerId, ProducerState, Sequence};
 use crate::record::NewRecord;
 use crate::topic::TopicName;
@@ -118,7 +119,7 @@ pub fn apply_with<S: RecordStore>(
             offset,
             expected,
         } => state.commit_offset(index, group, topic, *offset, *expected),
-        Command::PutTopic { topic, config } => Ok(state.put_topic(index, topic, *config)),
+        Command::PutTopic { topic, config } => state.put_topic(index, topic, *config),
         Command::DeleteTopic { topic } => state.delete_topic(index, topic),
         Command::CleanTopic {
             topic,
@@ -174,6 +175,7 @@ impl State {
             )?;
         }
 
+        self.check_room_for(topic)?;
         if let Some(topic_state) = self.topics.get(topic) {
             if topic_state.config.cleanup() == Cleanup::Compact
                 && records.iter().any(|record| record.key.is_none())
@@ -249,9 +251,24 @@ impl State {
         index: LogIndex,
         topic: &TopicName,
         config: TopicConfig,
-    ) -> CommandResult {
+    ) -> Result<CommandResult, Rejection> {
+        self.check_room_for(topic)?;
         self.topics.entry(topic.clone()).or_default().config = config;
-        CommandResult::TopicPut { log_index: index }
+        Ok(CommandResult::TopicPut { log_index: index })
+    }
+
+    /// Refuses to create `topic` once the cluster holds `MAX_TOPICS`; an
+    /// existing topic is always fine. Decided here, at the command's log
+    /// index, so two creations racing for the last slot are decided alike
+    /// on every replica.
+    fn check_room_for(&self, topic: &TopicName) -> Result<(), Rejection> {
+        if self.topics.len() >= MAX_TOPICS && !self.topics.contains_key(topic) {
+            return Err(Rejection::TooManyTopics {
+                topic: topic.clone(),
+                limit: MAX_TOPICS as u64,
+            });
+        }
+        Ok(())
     }
 
     /// One compaction or retention pass over `topic` (see `cleanup`).
@@ -511,6 +528,45 @@ mod tests {
             Some(Rejection::TopicNotFound { .. })
         ));
         assert_eq!(state.topics, before.topics);
+    }
+
+    #[test]
+    fn no_command_creates_a_topic_past_the_limit_and_existing_topics_carry_on() {
+        let mut state = State::default();
+        for i in 0..MAX_TOPICS {
+            let topic = TopicName::new(format!("t{i}")).unwrap();
+            state.topics.insert(topic, TopicState::default());
+        }
+        state.last_applied = Some(LogIndex(1));
+        let before = state.clone();
+        for (i, command) in [
+            append("one-too-many", 1),
+            put("one-too-many", TopicConfig::default()),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let r = apply(&mut state, LogIndex(2 + i as u64), command);
+            assert!(
+                matches!(r.rejection(), Some(Rejection::TooManyTopics { limit, .. }) if *limit == MAX_TOPICS as u64),
+                "{r}"
+            );
+        }
+        assert_eq!(state.topics, before.topics, "nothing was created");
+        // Existing topics still take appends and configs; a delete makes room.
+        assert_eq!(
+            apply(&mut state, LogIndex(4), &append("t0", 1)).offsets(),
+            vec![Offset(0)]
+        );
+        assert!(
+            apply(&mut state, LogIndex(5), &put("t1", TopicConfig::default()))
+                .rejection()
+                .is_none()
+        );
+        apply(&mut state, LogIndex(6), &delete("t2"));
+        let r = apply(&mut state, LogIndex(7), &append("one-too-many", 1));
+        assert_eq!(r.offsets(), vec![Offset(0)]);
+        assert_eq!(state.topics.len(), MAX_TOPICS);
     }
 
     #[test]

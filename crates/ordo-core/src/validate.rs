@@ -103,6 +103,54 @@ mod tests {
     }
 
     #[test]
+    fn header_names_values_and_their_total_are_bounded() {
+        use crate::limits::{
+            MAX_HEADER_BYTES_PER_RECORD, MAX_HEADER_NAME_BYTES, MAX_HEADER_VALUE_BYTES,
+        };
+        use crate::record::RecordError;
+        let with_headers = |headers: Vec<(String, String)>| NewRecord {
+            headers: headers.into_iter().collect(),
+            ..record(None)
+        };
+        let check = |r: NewRecord| validate_append(&[r], None);
+        let at_limits = with_headers(vec![(
+            "n".repeat(MAX_HEADER_NAME_BYTES),
+            "v".repeat(MAX_HEADER_VALUE_BYTES),
+        )]);
+        assert_eq!(check(at_limits), Ok(()));
+        let long_name = with_headers(vec![("n".repeat(MAX_HEADER_NAME_BYTES + 1), "v".into())]);
+        assert!(matches!(
+            check(long_name),
+            Err(AppendError::Record {
+                source: RecordError::HeaderNameTooLong { .. },
+                ..
+            })
+        ));
+        let long_value = with_headers(vec![("n".into(), "v".repeat(MAX_HEADER_VALUE_BYTES + 1))]);
+        assert!(matches!(
+            check(long_value),
+            Err(AppendError::Record {
+                source: RecordError::HeaderValueTooLong { .. },
+                ..
+            })
+        ));
+        // Each within its own limit, too many bytes together.
+        let count = MAX_HEADER_BYTES_PER_RECORD / MAX_HEADER_VALUE_BYTES + 1;
+        let too_large = with_headers(
+            (0..count)
+                .map(|i| (format!("h{i}"), "v".repeat(MAX_HEADER_VALUE_BYTES)))
+                .collect(),
+        );
+        assert!(matches!(
+            check(too_large),
+            Err(AppendError::Record {
+                source: RecordError::HeadersTooLarge { .. },
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn a_key_condition_needs_one_key_on_every_record() {
         for condition in [Condition::KeyAbsent, Condition::KeyLastOffset(Offset(0))] {
             for records in [

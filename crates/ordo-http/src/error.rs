@@ -117,6 +117,11 @@ impl From<Rejection> for ApiError {
             Rejection::TopicNotFound { .. } => (StatusCode::NOT_FOUND, "topic_not_found", None),
             Rejection::NothingToClean { .. } => (StatusCode::CONFLICT, "nothing_to_clean", None),
             Rejection::KeyRequired { .. } => (StatusCode::BAD_REQUEST, "key_required", None),
+            Rejection::TooManyTopics { limit, .. } => (
+                StatusCode::CONFLICT,
+                "too_many_topics",
+                Some(json!({ "topics": limit })),
+            ),
             Rejection::OffsetBeyondEnd { end_offset } => (
                 StatusCode::BAD_REQUEST,
                 "offset_out_of_range",

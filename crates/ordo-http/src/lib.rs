@@ -6,9 +6,12 @@
 //! simulation's), so tests pick their own ports and nothing here binds.
 
 mod auth;
+#[doc(hidden)]
+pub mod decode;
 mod error;
 mod extract;
 mod layers;
+mod limits;
 pub mod metrics;
 mod routes;
 
@@ -21,6 +24,7 @@ use ordo_node::Node;
 
 pub use auth::Auth;
 pub use error::ApiError;
+pub use limits::HttpLimits;
 
 /// Largest internal RPC body: an AppendEntries batch can carry many entries
 /// of up to a full client request each (snapshots travel in 4 MiB chunks).
@@ -42,8 +46,6 @@ pub fn router(state: AppState) -> axum::Router {
     routes::router(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then ends every
-/// stream, finishes in-flight requests and returns.
 /// `listener` with Nagle's algorithm off on every accepted connection: a
 /// reply is sent as soon as it is written, not held back for the ACK of the
 /// previous segment (clients and peers keep their connections open and
@@ -59,6 +61,7 @@ pub fn tcp_nodelay(
     })
 }
 
+/// [`serve_with_limits`] with the default [`HttpLimits`].
 pub async fn serve<L>(
     listener: L,
     state: AppState,
@@ -68,15 +71,58 @@ where
     L: Listener,
     L::Addr: std::fmt::Debug,
 {
+    serve_with_limits(listener, state, HttpLimits::default(), shutdown).await
+}
+
+/// Serves the API on `listener` under `limits` until `shutdown` completes,
+/// then ends every stream, finishes in-flight requests and returns.
+///
+/// HTTP/1.1 only (what ordo's clients and peers speak), through hyper
+/// directly rather than `axum::serve`, for the header-read timeout: a
+/// client that has not sent a request's headers within it (a slowloris
+/// trickling a byte at a time, or an idle keep-alive connection) is
+/// disconnected, so no client holds a connection or a task for long.
+pub async fn serve_with_limits<L>(
+    mut listener: L,
+    state: AppState,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: Listener,
+    L::Addr: std::fmt::Debug,
+{
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
     // Streams never finish by themselves; they end on this signal, so the
     // graceful shutdown below is not held up by them.
     let (streams_tx, streams_rx) = tokio::sync::watch::channel(false);
-    let shutdown = async move {
-        shutdown.await;
-        let _ = streams_tx.send(true);
-    };
-    let app = router(state).layer(axum::Extension(routes::stream::StreamShutdown(streams_rx)));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let app = router(state)
+        .layer(axum::Extension(routes::stream::StreamShutdown(streams_rx)))
+        .layer(axum::Extension(limits::Limiter::new(limits)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, addr) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+        tokio::spawn(async move {
+            // A malformed request already got hyper's 4xx; a timed-out or
+            // vanished client needs no answer.
+            if let Err(e) = connection.await {
+                tracing::debug!(peer = ?addr, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let _ = streams_tx.send(true);
+    graceful.shutdown().await;
+    Ok(())
 }

@@ -6,7 +6,7 @@ mod cluster;
 mod consumers;
 mod ops;
 mod raft;
-mod records;
+pub(crate) mod records;
 pub(crate) mod stream;
 mod topics;
 
@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(raft)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(crate::limits::enforce))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             layers::observe,

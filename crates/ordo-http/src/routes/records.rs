@@ -31,6 +31,12 @@ pub async fn read(
 ) -> Result<Json<ReadResponse>, ApiError> {
     let topic = extract::topic(topic)?;
     let params = extract::query(params)?;
+    check_read(&params)?;
+    Ok(Json(state.node.read_waiting(&topic, &params).await?))
+}
+
+/// A read's `limit` and `wait_ms` within their limits.
+pub(crate) fn check_read(params: &ReadQuery) -> Result<(), ApiError> {
     if params.limit == Some(0) || params.limit.is_some_and(|l| l > MAX_READ_LIMIT) {
         return Err(ApiError::bad_request(
             "invalid_limit",
@@ -43,5 +49,5 @@ pub async fn read(
             format!("wait_ms must be at most {MAX_READ_WAIT_MS}"),
         ));
     }
-    Ok(Json(state.node.read_waiting(&topic, &params).await?))
+    Ok(())
 }

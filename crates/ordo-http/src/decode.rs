@@ -1,0 +1,41 @@
+//! The handlers' request decoding without a node, for the fuzz targets
+//! (`fuzz/`): the append and read routes with the same extractors, the same
+//! mapping of their rejections to `ApiError` and the same checks as
+//! `routes::records`, answering with what was decoded instead of proposing
+//! or reading it. Not part of the API.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
+use axum::routing::post;
+use axum::{Json, Router};
+
+use crate::error::ApiError;
+use crate::extract;
+use crate::routes::records::check_read;
+use ordo_core::api::{AppendRequest, ReadQuery};
+use ordo_core::validate_append;
+
+/// `POST|GET /v1/topics/{topic}/records`, decoding only.
+pub fn router() -> Router {
+    Router::new().route("/v1/topics/{topic}/records", post(append).get(read))
+}
+
+async fn append(
+    topic: Result<Path<String>, PathRejection>,
+    body: Result<Json<AppendRequest>, JsonRejection>,
+) -> Result<Json<AppendRequest>, ApiError> {
+    extract::topic(topic)?;
+    let request = extract::json(body)?;
+    validate_append(&request.records, request.condition)?;
+    Ok(Json(request))
+}
+
+async fn read(
+    topic: Result<Path<String>, PathRejection>,
+    params: Result<Query<ReadQuery>, QueryRejection>,
+) -> Result<Json<ReadQuery>, ApiError> {
+    extract::topic(topic)?;
+    let params = extract::query(params)?;
+    check_read(&params)?;
+    Ok(Json(params))
+}
