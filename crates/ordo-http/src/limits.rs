@@ -101,6 +101,9 @@ fn classify(method: &Method, route: Option<&str>, query: Option<&str>, timeout: 
         + Duration::from_millis(MAX_READ_WAIT_MS);
     match (method, route) {
         (&Method::GET, "/v1/topics/{topic}/stream") => Class::Waiting { budget: None },
+        // A backup writes the whole state before it answers, then streams
+        // it: as long as the state is large, like a stream.
+        (&Method::GET, "/v1/admin/snapshot") => Class::Waiting { budget: None },
         (&Method::GET, "/v1/topics/{topic}/records") if long_polls(query) => Class::Waiting {
             budget: Some(read_budget),
         },
