@@ -222,6 +222,10 @@ pub(crate) async fn enforce(request: Request, next: Next) -> Response {
     }
 }
 
+/// How much of a body over the limit is read (and dropped) before the 413,
+/// so that a client still sending it gets the answer.
+const MAX_DRAINED_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 /// Reads the whole body by `deadline`, at most `limit` bytes, so no handler
 /// ever waits on a client that trickles its body.
 async fn read_body(request: Request, limit: usize, deadline: Instant) -> Result<Request, ApiError> {
@@ -237,23 +241,41 @@ async fn read_body(request: Request, limit: usize, deadline: Instant) -> Result<
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
+    // Far too large: refuse at once (the client may see its connection
+    // reset while it still sends, rather than the 413).
+    if declared.is_some_and(|len| len > MAX_DRAINED_BODY_BYTES as u64) {
         return Err(too_large());
     }
+    let mut over = declared.is_some_and(|len| len > limit as u64);
     let (parts, body) = request.into_parts();
     let collect = async {
         let mut chunks = body.into_data_stream();
-        let mut buffer = Vec::with_capacity(declared.map_or(0, |len| len as usize));
+        let capacity = if over { 0 } else { declared.map_or(0, |len| len as usize) };
+        let mut buffer = Vec::with_capacity(capacity);
+        let mut received = 0usize;
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk.map_err(|e| {
                 ApiError::bad_request("invalid_body", format!("reading the request body: {e}"))
             })?;
-            if buffer.len() + chunk.len() > limit {
-                return Err(too_large());
+            received = received.saturating_add(chunk.len());
+            if over || buffer.len() + chunk.len() > limit {
+                // Over the limit: read on, dropping it, what the client is
+                // still sending (up to a bound), so it reads the 413
+                // instead of a connection reset under its write.
+                over = true;
+                buffer = Vec::new();
+                if received > MAX_DRAINED_BODY_BYTES {
+                    break;
+                }
+                continue;
             }
             buffer.extend_from_slice(&chunk);
         }
-        Ok(buffer)
+        if over {
+            Err(too_large())
+        } else {
+            Ok(buffer)
+        }
     };
     match tokio::time::timeout_at(deadline, collect).await {
         Ok(Ok(buffer)) => Ok(Request::from_parts(parts, Body::from(buffer))),
