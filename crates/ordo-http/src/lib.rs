@@ -8,6 +8,8 @@ mod error;
 mod extract;
 mod layers;
 mod routes;
+#[cfg(test)]
+mod testing;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 
 mod cluster;
 mod consumers;
+mod openapi;
 mod ops;
 mod raft;
 mod records;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(openapi::spec))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
     Router::new()
         .merge(api)
