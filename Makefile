@@ -4,11 +4,12 @@ NODES ?= 3
 BASE_PORT ?= 7001
 DATA_DIR ?= ./data
 
-.PHONY: help build release cluster test lint fmt clean-data failover sim sim-soak sim-mutants fuzz bench bench-long image test-cluster
+.PHONY: help build release cluster test lint fmt clean-data failover sim sim-soak sim-mutants fuzz bench bench-long image test-cluster schemathesis
 
 help:
 	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (data in $(DATA_DIR)), first append/read, Ctrl-C stops it"
 	@echo "make test      every test: unit, storage suite, black-box cluster tests"
+	@echo "make schemathesis  property-based API tests of a live node from its /openapi.json (EXAMPLES, SEED)"
 	@echo "make lint      cargo fmt --check and clippy -D warnings"
 	@echo "make release   build target/release/ordo"
 	@echo "make failover  leader failover time over REPS (10) kill -9s of the leader"
@@ -38,6 +39,11 @@ test:
 	else \
 		$(CARGO) test --workspace --no-fail-fast -- --test-threads=1; \
 	fi
+
+# Schemathesis against one live node, from the node's own /openapi.json: no
+# 5xx, documented statuses, content types and bodies (~2-3 min).
+schemathesis:
+	scripts/schemathesis.sh
 
 lint:
 	$(CARGO) fmt --all --check

@@ -17,8 +17,11 @@ pub const LEADER_HEADER: &str = "ordo-leader";
 
 /// `POST /v1/topics/{topic}/records`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AppendRequest {
+    /// Appended atomically, at contiguous offsets, in this order.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 10_000))]
     pub records: Vec<NewRecord>,
     /// Makes the append idempotent: a retry with the same id and seq is
     /// answered with the original offsets and appends nothing.
@@ -33,6 +36,7 @@ pub struct AppendRequest {
 /// The answer to an acknowledged append: one offset per record, in order, and
 /// the Raft log index of the entry that holds them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppendResponse {
     pub offsets: Vec<Offset>,
     pub log_index: LogIndex,
@@ -44,6 +48,7 @@ pub struct AppendResponse {
 
 /// How fresh a read must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Consistency {
     /// Sees every append acknowledged before the read began (read index).
@@ -69,21 +74,31 @@ pub struct ReadParams {
 /// [`ReadParams`] plus how long the read may wait. A separate type so that
 /// `ReadParams` literals stay valid; [`ReadQuery::params`] gives the read.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct ReadQuery {
     #[serde(default)]
     pub from: Offset,
+    /// Most records to return (default and most: 1000; fewer if their
+    /// values pass 4 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = u64, minimum = 1, maximum = 1000))]
     pub limit: Option<usize>,
     #[serde(default)]
     pub consistency: Consistency,
     /// Long-poll: if no record at or after `from` exists yet, wait up to
     /// this long (at most `limits::MAX_READ_WAIT_MS`) for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = u64, maximum = 30_000))]
     pub wait_ms: Option<u64>,
     /// Read-your-writes: first wait (at most `limits::MIN_LOG_INDEX_WAIT_MS`)
     /// until this node has applied this log index (an append's `log_index`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = LogIndex))]
     pub min_log_index: Option<LogIndex>,
 }
 
@@ -113,6 +128,11 @@ impl From<ReadParams> for ReadQuery {
 /// `GET /v1/topics/{topic}/stream` query parameters. A `Last-Event-ID`
 /// header (SSE reconnect) wins over `from`: the stream resumes after it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct StreamParams {
     #[serde(default)]
@@ -121,6 +141,7 @@ pub struct StreamParams {
 
 /// A page of records and where the next page starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReadResponse {
     pub records: Vec<Record>,
     /// The offset to read from next (after the last record returned).
@@ -132,6 +153,11 @@ pub struct ReadResponse {
 /// `GET /v1/consumers/{group}/offsets/{topic}`, `GET /v1/consumers/{group}`,
 /// `GET /v1/topics` and `GET /v1/topics/{topic}` query parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct PositionParams {
     #[serde(default)]
@@ -140,6 +166,7 @@ pub struct PositionParams {
 
 /// A consumer group's position in one topic: the next offset it will read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsumerOffset {
     pub offset: Offset,
 }
@@ -148,6 +175,7 @@ pub struct ConsumerOffset {
 /// position unconditionally; `null` sets it only if the group has none yet;
 /// an offset sets it only if that is the group's position now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CommitOffsetRequest {
     pub offset: Offset,
@@ -161,6 +189,7 @@ pub struct CommitOffsetRequest {
 
 /// The answer to a committed position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommitOffsetResponse {
     pub offset: Offset,
     pub log_index: LogIndex,
@@ -169,6 +198,7 @@ pub struct CommitOffsetResponse {
 /// `GET /v1/consumers/{group}`: the group's position in every topic it
 /// committed one for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsumerGroup {
     pub group: GroupName,
     pub topics: BTreeMap<TopicName, TopicPosition>,
@@ -176,6 +206,7 @@ pub struct ConsumerGroup {
 
 /// One topic's position, end and lag for a group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopicPosition {
     /// The next offset the group will read.
     pub offset: Offset,
@@ -187,6 +218,7 @@ pub struct TopicPosition {
 
 /// One topic as `GET|PUT /v1/topics/{topic}` and `GET /v1/topics` show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopicInfo {
     pub topic: TopicName,
     pub config: TopicConfig,
@@ -207,6 +239,7 @@ pub struct TopicInfo {
 /// `POST /v1/topics/{topic}/compact`: what one cleanup pass removed, and
 /// the topic after it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CleanupResponse {
     pub topic: TopicInfo,
     pub removed_records: u64,
@@ -216,12 +249,18 @@ pub struct CleanupResponse {
 
 /// `GET /v1/topics`: every topic, by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopicList {
     pub topics: Vec<TopicInfo>,
 }
 
 /// `GET /v1/topics/{topic}/offsets` query parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct OffsetForTimeParams {
     pub timestamp_ms: u64,
@@ -232,6 +271,7 @@ pub struct OffsetForTimeParams {
 /// The answer to a search by time: the first offset whose record's
 /// `timestamp_ms` is at or after the one asked for (the end offset if none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OffsetForTime {
     pub offset: Offset,
 }
@@ -239,6 +279,7 @@ pub struct OffsetForTime {
 /// `POST /v1/cluster/init`: with no members, the node's configured peers (or
 /// the node alone) form the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InitRequest {
     #[serde(default)]
@@ -248,10 +289,18 @@ pub struct InitRequest {
 /// `POST /v1/cluster/nodes`: add node `id` at `addr` as a learner, wait
 /// for it to catch up, then make it a voter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddNodeRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = u64, minimum = 1))]
     pub id: NodeId,
     /// `host:port` the other nodes reach it at.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^[^/\s]+:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})$"
+        )
+    )]
     pub addr: String,
     /// Make the change even if it leaves a fragile cluster (fewer than 3
     /// voters).
@@ -261,11 +310,17 @@ pub struct AddNodeRequest {
     /// (default `DEFAULT_CATCH_UP_TIMEOUT_MS`, at most
     /// `MAX_CATCH_UP_TIMEOUT_MS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 600_000))]
     pub catch_up_timeout_ms: Option<u64>,
 }
 
 /// `DELETE /v1/cluster/nodes/{id}` query parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveNodeParams {
     /// Make the change even if it leaves a fragile cluster.
@@ -276,16 +331,20 @@ pub struct RemoveNodeParams {
 /// `POST /v1/cluster/leader`: hand leadership to voter `id`, or (without
 /// one) to the voter the leader knows to be most up to date.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TransferLeaderRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
     pub id: Option<NodeId>,
 }
 
 /// The answer to a membership change or a leadership transfer: the
 /// membership and leader after it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MembershipResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
     pub leader: Option<NodeId>,
     /// Voters and learners (`voter: false`), by id.
     pub members: Vec<Member>,
@@ -297,7 +356,9 @@ pub struct MembershipResponse {
 
 /// A cluster member as the membership config lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub id: NodeId,
     pub addr: String,
     pub voter: bool,
@@ -305,7 +366,9 @@ pub struct Member {
 
 /// The leader's view of one follower's replication progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FollowerProgress {
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub id: NodeId,
     /// Highest log index known to be replicated on the follower.
     pub matched_index: Option<u64>,
@@ -315,10 +378,13 @@ pub struct FollowerProgress {
 
 /// `GET /v1/cluster`: the whole node at a glance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClusterStatus {
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub node_id: NodeId,
     /// `leader`, `follower`, `candidate` or `learner`.
     pub role: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
     pub leader: Option<NodeId>,
     pub term: u64,
     pub members: Vec<Member>,
@@ -340,11 +406,13 @@ pub struct ClusterStatus {
 
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// A stable, machine-readable code such as `invalid_topic`.
     pub code: String,
@@ -352,6 +420,7 @@ pub struct ErrorDetail {
     pub message: String,
     /// The leader this node knows of, when the error is about leadership.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
     pub leader: Option<NodeId>,
     /// What a failed compare found instead, when the error is a conflict:
     /// `condition_failed` carries `{"next_offset": N}` or

@@ -20,6 +20,8 @@ pub mod consumer;
 pub mod ids;
 pub mod limits;
 pub mod name;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod producer;
 pub mod record;
 pub mod secret;

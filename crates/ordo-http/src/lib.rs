@@ -14,6 +14,8 @@ mod layers;
 mod limits;
 pub mod metrics;
 mod routes;
+#[cfg(test)]
+mod testing;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -250,7 +250,11 @@ async fn read_body(request: Request, limit: usize, deadline: Instant) -> Result<
     let (parts, body) = request.into_parts();
     let collect = async {
         let mut chunks = body.into_data_stream();
-        let capacity = if over { 0 } else { declared.map_or(0, |len| len as usize) };
+        let capacity = if over {
+            0
+        } else {
+            declared.map_or(0, |len| len as usize)
+        };
         let mut buffer = Vec::with_capacity(capacity);
         let mut received = 0usize;
         while let Some(chunk) = chunks.next().await {

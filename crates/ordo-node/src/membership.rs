@@ -239,7 +239,13 @@ impl Node {
                         reason: "leadership changed while the new node caught up".into(),
                     });
                 }
-                if m.membership_config.membership().get_node(&id).is_none() {
+                // The metrics may not show the entry that added the node
+                // yet (they trail the write's answer); only a membership at
+                // or after it that lacks the node means it was removed.
+                let seen_index = m.membership_config.log_id().as_ref().map(|l| l.index());
+                if seen_index >= Some(added_at)
+                    && m.membership_config.membership().get_node(&id).is_none()
+                {
                     return Err(MembershipError::NodeNotFound { id }.into());
                 }
                 let matched = m

@@ -19,6 +19,22 @@ const CHUNK_BYTES: usize = 1024 * 1024;
 pub const SNAPSHOT_INDEX_HEADER: &str = "ordo-snapshot-index";
 pub const SNAPSHOT_TERM_HEADER: &str = "ordo-snapshot-term";
 
+/// A backup: this node's applied state as one snapshot stream.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/snapshot",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The snapshot stream (restore it with `ordo restore`); \
+            `ordo-snapshot-index` and `ordo-snapshot-term` name the last log entry it holds.",
+            content_type = "application/octet-stream", body = Vec<u8>,
+            headers(
+                ("ordo-snapshot-index" = u64, description = "The last log index the backup holds."),
+                ("ordo-snapshot-term" = u64, description = "That entry's term."),
+            )),
+        (status = 500, description = "`internal`: the state could not be exported.", body = ordo_core::api::ErrorBody),
+    )
+)]
 pub async fn snapshot(State(state): State<AppState>) -> Result<Response, ApiError> {
     let (last_log_id, data) = state.node.export_snapshot().await?;
     let len = data.len();

@@ -9,9 +9,31 @@ use axum::Json;
 use crate::error::ApiError;
 use crate::{extract, AppState};
 use ordo_core::api::{
-    CommitOffsetRequest, CommitOffsetResponse, ConsumerGroup, ConsumerOffset, PositionParams,
+    CommitOffsetRequest, CommitOffsetResponse, ConsumerGroup, ConsumerOffset, ErrorBody,
+    PositionParams,
 };
+use ordo_core::{GroupName, TopicName};
 
+/// The group's committed position in the topic: the next offset it reads.
+#[utoipa::path(
+    get,
+    path = "/v1/consumers/{group}/offsets/{topic}",
+    tag = "consumers",
+    params(
+        ("group" = GroupName, Path, description = "The consumer group."),
+        ("topic" = TopicName, Path, description = "The topic."),
+        PositionParams,
+    ),
+    responses(
+        (status = 200, description = "The position.", body = ConsumerOffset),
+        (status = 400, description = "`invalid_group`, `invalid_topic`, `invalid_path`, \
+            `invalid_query`.", body = ErrorBody),
+        (status = 404, description = "`position_not_found`: the group never committed one \
+            in the topic.", body = ErrorBody),
+        (status = 503, description = "`no_leader`, `unavailable` (linearizable only).",
+            body = ErrorBody),
+    )
+)]
 pub async fn get_offset(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -26,6 +48,30 @@ pub async fn get_offset(
     Ok(Json(offset))
 }
 
+/// Commits the group's position in the topic, through the Raft log.
+#[utoipa::path(
+    put,
+    path = "/v1/consumers/{group}/offsets/{topic}",
+    tag = "consumers",
+    params(
+        ("group" = GroupName, Path, description = "The consumer group."),
+        ("topic" = TopicName, Path, description = "The topic."),
+    ),
+    request_body = CommitOffsetRequest,
+    responses(
+        (status = 200, description = "Committed.", body = CommitOffsetResponse),
+        (status = 400, description = "`invalid_group`, `invalid_topic`, `invalid_path`, \
+            `invalid_body`, `offset_out_of_range` (past the topic's end; `current` has \
+            `end_offset`).", body = ErrorBody),
+        (status = 404, description = "`topic_not_found`.", body = ErrorBody),
+        (status = 409, description = "`position_conflict`: the position is not `expected`; \
+            `current` has `offset` (or null).", body = ErrorBody),
+        (status = 413, description = "`body_too_large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
+        (status = 503, description = "`no_leader`: nothing changed.", body = ErrorBody),
+        (status = 504, description = "`outcome_unknown`.", body = ErrorBody),
+    )
+)]
 pub async fn commit_offset(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -36,6 +82,21 @@ pub async fn commit_offset(
     Ok(Json(state.node.commit_offset(group, topic, request).await?))
 }
 
+/// Every position the group committed, with each topic's end and lag.
+#[utoipa::path(
+    get,
+    path = "/v1/consumers/{group}",
+    tag = "consumers",
+    params(("group" = GroupName, Path, description = "The consumer group."), PositionParams),
+    responses(
+        (status = 200, description = "The group's positions.", body = ConsumerGroup),
+        (status = 400, description = "`invalid_group`, `invalid_query`.", body = ErrorBody),
+        (status = 404, description = "`group_not_found`: no positions at all.",
+            body = ErrorBody),
+        (status = 503, description = "`no_leader`, `unavailable` (linearizable only).",
+            body = ErrorBody),
+    )
+)]
 pub async fn group(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,

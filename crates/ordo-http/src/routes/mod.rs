@@ -4,6 +4,7 @@
 mod admin;
 mod cluster;
 mod consumers;
+mod openapi;
 mod ops;
 mod raft;
 pub(crate) mod records;
@@ -53,7 +54,8 @@ pub fn router(state: AppState) -> Router {
     let operations = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics));
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(openapi::spec));
     let raft = raft::router()
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -6,11 +6,30 @@ use axum::response::IntoResponse;
 
 use crate::error::ApiError;
 use crate::AppState;
+use ordo_core::api::ErrorBody;
 
+/// Liveness: 200 while the process runs.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "`ok`.", content_type = "text/plain", body = String))
+)]
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// Readiness: a leader is known and this node has applied all it knows
+/// to be committed.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "`ready`.", content_type = "text/plain", body = String),
+        (status = 503, description = "`not_ready`.", body = ErrorBody),
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     if state.node.is_ready() {
         Ok("ready\n")
@@ -23,6 +42,15 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
     }
 }
 
+/// Prometheus metrics: Raft term, leader, log indexes, follower lag, HTTP
+/// requests.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "The Prometheus text format (empty where no \
+        recorder is installed).", content_type = "text/plain", body = String))
+)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut body = state
         .prometheus

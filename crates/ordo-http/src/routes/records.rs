@@ -8,10 +8,37 @@ use axum::Json;
 
 use crate::error::ApiError;
 use crate::{extract, AppState};
-use ordo_core::api::{AppendRequest, AppendResponse, ReadQuery, ReadResponse};
+use ordo_core::api::{AppendRequest, AppendResponse, ErrorBody, ReadQuery, ReadResponse};
 use ordo_core::limits::{MAX_READ_LIMIT, MAX_READ_WAIT_MS};
-use ordo_core::validate_append;
+use ordo_core::{validate_append, TopicName};
 
+/// Appends records, atomically and at contiguous offsets. The topic is
+/// created with the default config on its first append.
+#[utoipa::path(
+    post,
+    path = "/v1/topics/{topic}/records",
+    tag = "records",
+    params(("topic" = TopicName, Path, description = "The topic.")),
+    request_body = AppendRequest,
+    responses(
+        (status = 200, description = "Appended; with `duplicate`, a producer's retry, answered \
+            with the original offsets and log index (nothing appended).", body = AppendResponse),
+        (status = 400, description = "`invalid_topic`, `invalid_body`, `empty_records`, \
+            `invalid_record`, `invalid_condition`, `key_required` (a `compact` topic).",
+            body = ErrorBody),
+        (status = 409, description = "`condition_failed` (with `current`: `next_offset` or \
+            `key_last_offset`), `sequence_out_of_order` (with `current`: `expected_seq` or \
+            `last_seq`, and `topic`). Nothing was appended.", body = ErrorBody),
+        (status = 413, description = "`body_too_large` (over 4 MiB), `too_many_records` \
+            (over 10,000).", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not \
+            `application/json`.", body = ErrorBody),
+        (status = 503, description = "`no_leader`: nothing was appended, safe to retry.",
+            body = ErrorBody),
+        (status = 504, description = "`outcome_unknown`: the append may or may not have \
+            happened; retry with the same `producer` id and seq to be safe.", body = ErrorBody),
+    )
+)]
 pub async fn append(
     State(state): State<AppState>,
     topic: Result<Path<String>, PathRejection>,
@@ -24,6 +51,26 @@ pub async fn append(
     Ok(Json(response))
 }
 
+/// Reads a page of records from `from`, skipping those compaction removed.
+#[utoipa::path(
+    get,
+    path = "/v1/topics/{topic}/records",
+    tag = "records",
+    params(("topic" = TopicName, Path, description = "The topic."), ReadQuery),
+    responses(
+        (status = 200, description = "A page of records (empty if none at or after `from` \
+            exists, after any `wait_ms`).", body = ReadResponse),
+        (status = 400, description = "`invalid_topic`, `invalid_query`, `invalid_limit`, \
+            `invalid_wait`, `offset_out_of_range` (`from` past the topic's end).",
+            body = ErrorBody),
+        (status = 404, description = "`topic_not_found` (after `wait_ms`, if any).",
+            body = ErrorBody),
+        (status = 410, description = "`offset_gone`: `from` is below the topic's start \
+            (retention removed those records); `current` has `start_offset`.", body = ErrorBody),
+        (status = 503, description = "`no_leader` or `unavailable` (no quorum for a \
+            linearizable read, or `min_log_index` not applied within 5 s).", body = ErrorBody),
+    )
+)]
 pub async fn read(
     State(state): State<AppState>,
     topic: Result<Path<String>, PathRejection>,

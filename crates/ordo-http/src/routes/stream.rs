@@ -26,7 +26,7 @@ use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::{extract, AppState};
-use ordo_core::api::{Consistency, ReadParams, StreamParams};
+use ordo_core::api::{Consistency, ErrorBody, ReadParams, StreamParams};
 use ordo_core::limits::STREAM_KEEPALIVE_MS;
 use ordo_core::{Offset, Record, TopicName};
 use ordo_node::{Node, NodeError};
@@ -41,6 +41,35 @@ enum Format {
     Sse,
 }
 
+/// Follows a topic: an endless stream of its records from `from`, served
+/// from this node's applied state (like a `local` read), with a keep-alive
+/// every 10 s while idle.
+#[utoipa::path(
+    get,
+    path = "/v1/topics/{topic}/stream",
+    tag = "records",
+    params(
+        ("topic" = TopicName, Path, description = "The topic (waited for if it does not exist yet)."),
+        StreamParams,
+        ("Last-Event-ID" = Option<u64>, Header, description = "SSE reconnect: resume after \
+            this offset (wins over `from`)."),
+    ),
+    responses(
+        (status = 200, description = "Never ends by itself (only on shutdown, or when \
+            retention removes the records it was about to send). NDJSON by default: one \
+            record per line, an empty line as keep-alive. With `Accept: text/event-stream`, \
+            Server-Sent Events: `id: <offset>` and `data: <record>`, a comment as keep-alive.",
+            content(
+                (String = "application/x-ndjson"),
+                (String = "text/event-stream"),
+            )),
+        (status = 400, description = "`invalid_topic`, `invalid_query`, \
+            `invalid_last_event_id`, `offset_out_of_range` (`from` past the topic's end).",
+            body = ErrorBody),
+        (status = 410, description = "`offset_gone`: `from` is below the topic's start; \
+            `current` has `start_offset`.", body = ErrorBody),
+    )
+)]
 pub async fn stream(
     State(state): State<AppState>,
     topic: Result<Path<String>, PathRejection>,

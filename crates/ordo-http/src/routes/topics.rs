@@ -10,10 +10,24 @@ use axum::Json;
 use crate::error::ApiError;
 use crate::{extract, AppState};
 use ordo_core::api::{
-    CleanupResponse, OffsetForTime, OffsetForTimeParams, PositionParams, TopicInfo, TopicList,
+    CleanupResponse, ErrorBody, OffsetForTime, OffsetForTimeParams, PositionParams, TopicInfo,
+    TopicList,
 };
-use ordo_core::TopicConfig;
+use ordo_core::{TopicConfig, TopicName};
 
+/// Every topic, by name.
+#[utoipa::path(
+    get,
+    path = "/v1/topics",
+    tag = "topics",
+    params(PositionParams),
+    responses(
+        (status = 200, description = "Every topic.", body = TopicList),
+        (status = 400, description = "`invalid_query`.", body = ErrorBody),
+        (status = 503, description = "`no_leader`, `unavailable` (linearizable only).",
+            body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     params: Result<Query<PositionParams>, QueryRejection>,
@@ -22,6 +36,20 @@ pub async fn list(
     Ok(Json(state.node.topics(params.consistency).await?))
 }
 
+/// One topic: its config, start and end offsets, records and bytes.
+#[utoipa::path(
+    get,
+    path = "/v1/topics/{topic}",
+    tag = "topics",
+    params(("topic" = TopicName, Path, description = "The topic."), PositionParams),
+    responses(
+        (status = 200, description = "The topic.", body = TopicInfo),
+        (status = 400, description = "`invalid_topic`, `invalid_query`.", body = ErrorBody),
+        (status = 404, description = "`topic_not_found`.", body = ErrorBody),
+        (status = 503, description = "`no_leader`, `unavailable` (linearizable only).",
+            body = ErrorBody),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -32,6 +60,24 @@ pub async fn show(
     Ok(Json(state.node.topic(&topic, params.consistency).await?))
 }
 
+/// Creates the topic with this config, or sets an existing topic's config
+/// (its records stay).
+#[utoipa::path(
+    put,
+    path = "/v1/topics/{topic}",
+    tag = "topics",
+    params(("topic" = TopicName, Path, description = "The topic.")),
+    request_body = TopicConfig,
+    responses(
+        (status = 200, description = "The topic with its new config.", body = TopicInfo),
+        (status = 400, description = "`invalid_topic`, `invalid_body` (including a config \
+            that breaks the rules of `TopicConfig`).", body = ErrorBody),
+        (status = 413, description = "`body_too_large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
+        (status = 503, description = "`no_leader`: nothing changed.", body = ErrorBody),
+        (status = 504, description = "`outcome_unknown`.", body = ErrorBody),
+    )
+)]
 pub async fn put(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -42,6 +88,21 @@ pub async fn put(
     Ok(Json(state.node.put_topic(topic, config).await?))
 }
 
+/// Deletes the topic: its records, key index and every group's position
+/// in it. The name may be used again (offsets restart at 0).
+#[utoipa::path(
+    delete,
+    path = "/v1/topics/{topic}",
+    tag = "topics",
+    params(("topic" = TopicName, Path, description = "The topic.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "`invalid_topic`.", body = ErrorBody),
+        (status = 404, description = "`topic_not_found`.", body = ErrorBody),
+        (status = 503, description = "`no_leader`: nothing changed.", body = ErrorBody),
+        (status = 504, description = "`outcome_unknown`.", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -52,6 +113,22 @@ pub async fn delete(
 }
 
 /// `POST /v1/topics/{topic}/compact`: one cleanup pass now (no body).
+#[utoipa::path(
+    post,
+    path = "/v1/topics/{topic}/compact",
+    tag = "topics",
+    params(("topic" = TopicName, Path, description = "The topic.")),
+    responses(
+        (status = 200, description = "The topic after the pass, and what it removed.",
+            body = CleanupResponse),
+        (status = 400, description = "`invalid_topic`.", body = ErrorBody),
+        (status = 404, description = "`topic_not_found`.", body = ErrorBody),
+        (status = 409, description = "`nothing_to_clean`: the topic's cleanup is `none`.",
+            body = ErrorBody),
+        (status = 503, description = "`no_leader`: nothing changed.", body = ErrorBody),
+        (status = 504, description = "`outcome_unknown`.", body = ErrorBody),
+    )
+)]
 pub async fn compact(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -60,6 +137,22 @@ pub async fn compact(
     Ok(Json(state.node.clean_topic(topic).await?))
 }
 
+/// Seek by time: the first offset whose record's `timestamp_ms` is at or
+/// after `timestamp_ms` (the end offset if there is none).
+#[utoipa::path(
+    get,
+    path = "/v1/topics/{topic}/offsets",
+    tag = "topics",
+    params(("topic" = TopicName, Path, description = "The topic."), OffsetForTimeParams),
+    responses(
+        (status = 200, description = "The offset.", body = OffsetForTime),
+        (status = 400, description = "`invalid_topic`, `invalid_query` (`timestamp_ms` \
+            missing or not an integer).", body = ErrorBody),
+        (status = 404, description = "`topic_not_found`.", body = ErrorBody),
+        (status = 503, description = "`no_leader`, `unavailable` (linearizable only).",
+            body = ErrorBody),
+    )
+)]
 pub async fn offset_for_time(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
