@@ -49,6 +49,8 @@ mod examples;
 mod failover;
 #[path = "cluster/garbage.rs"]
 mod garbage;
+#[path = "cluster/history.rs"]
+mod history;
 #[path = "cluster/limits.rs"]
 mod limits;
 #[path = "cluster/membership.rs"]

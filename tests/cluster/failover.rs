@@ -6,19 +6,19 @@
 //! client-side history); after the crash the history is checked against the
 //! log the new leader serves.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ordo_client::{Client, ClientError};
 use ordo_core::api::Consistency;
-use ordo_core::{Offset, Record};
+use ordo_core::Offset;
 use serde_json::json;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::support::{eventually, offsets, read_all, record, wait_for_local_log, TestCluster};
+use crate::history::{
+    assert_history_matches_log, spawn_writer, wait_for_acks, History, WriterBounds,
+};
+use crate::support::{eventually, read_all, record, wait_for_local_log, TestCluster};
 
 /// The longest a client may wait, after the leader dies, for an append it
 /// sends to be acknowledged (the acceptance bound).
@@ -27,154 +27,12 @@ const WRITERS: usize = 4;
 /// Acknowledged appends wanted before the crash, and again after it.
 const ACKS_PER_PHASE: usize = 40;
 /// Bounds each writer even if the test never tells it to stop.
-const MAX_APPENDS_PER_WRITER: usize = 5_000;
-const WRITER_DEADLINE: Duration = Duration::from_secs(45);
-
-/// What became of one append.
-#[derive(Debug, Clone)]
-enum Outcome {
-    Acked {
-        offset: Offset,
-        at: Instant,
-    },
-    /// It may or may not have been appended.
-    Unknown(String),
-    /// Certainly not appended (a refusal, or the cluster was unavailable).
-    NotAppended(String),
-}
-
-#[derive(Debug, Clone)]
-struct Attempt {
-    value: String,
-    sent_at: Instant,
-    outcome: Outcome,
-}
-
-/// Every writer's attempts, in the order they completed.
-#[derive(Clone, Default)]
-struct History(Arc<Mutex<Vec<Attempt>>>);
-
-impl History {
-    fn attempts(&self) -> Vec<Attempt> {
-        self.0.lock().expect("a writer panicked").clone()
-    }
-
-    fn push(&self, attempt: Attempt) {
-        self.0.lock().expect("a writer panicked").push(attempt);
-    }
-
-    /// Acknowledgement times of the appends sent after `since`.
-    fn acks_sent_after(&self, since: Instant) -> Vec<Instant> {
-        self.attempts()
-            .iter()
-            .filter(|a| a.sent_at > since)
-            .filter_map(|a| match a.outcome {
-                Outcome::Acked { at, .. } => Some(at),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-/// Appends `"w{w}-{i}"`, one at a time, through `client` until `stop`.
-fn spawn_writer(
-    w: usize,
-    client: Client,
-    history: History,
-    stop: Arc<AtomicBool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let started = Instant::now();
-        for i in 0..MAX_APPENDS_PER_WRITER {
-            if stop.load(Ordering::Relaxed) || started.elapsed() > WRITER_DEADLINE {
-                return;
-            }
-            let value = format!("w{w}-{i}");
-            let sent_at = Instant::now();
-            let outcome = match client.append("failover", vec![record(value.clone())]).await {
-                Ok(ack) => Outcome::Acked {
-                    offset: ack.offsets[0],
-                    at: Instant::now(),
-                },
-                Err(e @ ClientError::OutcomeUnknown { .. }) => Outcome::Unknown(e.to_string()),
-                Err(e) => Outcome::NotAppended(e.to_string()),
-            };
-            let failed = !matches!(outcome, Outcome::Acked { .. });
-            history.push(Attempt {
-                value,
-                sent_at,
-                outcome,
-            });
-            if failed {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    })
-}
-
-/// Waits until `history` has `count` acknowledged appends sent after `since`.
-async fn wait_for_acks(history: &History, since: Instant, count: usize, what: &str) {
-    eventually(what, Duration::from_secs(15), || async {
-        let acked = history.acks_sent_after(since).len();
-        if acked >= count {
-            Ok(())
-        } else {
-            Err(format!("{acked} acknowledged"))
-        }
-    })
-    .await
-}
-
-/// The history against the log: every acknowledged value once, at its
-/// offset; nothing reported not appended; nothing twice; nothing unsent.
-fn assert_history_matches_log(attempts: &[Attempt], log: &[Record]) {
-    assert_eq!(
-        log.iter().map(|r| r.offset).collect::<Vec<_>>(),
-        offsets(0..log.len() as u64),
-        "the log has no gaps"
-    );
-    let mut found: BTreeMap<&str, Vec<Offset>> = BTreeMap::new();
-    for r in log {
-        let value = r.value.as_str().expect("every value is a string");
-        found.entry(value).or_default().push(r.offset);
-    }
-    for attempt in attempts {
-        let at = found
-            .get(attempt.value.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        match &attempt.outcome {
-            Outcome::Acked { offset, .. } => assert_eq!(
-                at,
-                [*offset],
-                "acknowledged {} must be in the log once, at offset {offset}",
-                attempt.value
-            ),
-            Outcome::Unknown(why) => {
-                eprintln!("{} may or may not be in the log: {why}", attempt.value)
-            }
-            Outcome::NotAppended(why) => assert!(
-                at.is_empty(),
-                "{} was reported not appended ({why}) but is at {at:?}",
-                attempt.value
-            ),
-        }
-    }
-    // Each value was sent once, so none may be in the log twice, whatever
-    // its outcome.
-    for (value, at) in &found {
-        assert_eq!(
-            at.len(),
-            1,
-            "{value} is in the log {} times: {at:?}",
-            at.len()
-        );
-        assert!(
-            attempts.iter().any(|a| a.value == *value),
-            "{value} is in the log but was never sent"
-        );
-    }
-}
+const BOUNDS: WriterBounds = WriterBounds {
+    max_appends: 5_000,
+    deadline: Duration::from_secs(45),
+};
+/// How long each phase may take to gather its acknowledgements.
+const PHASE_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_appends_survive_a_leader_crash_and_appends_resume_quickly() {
@@ -188,13 +46,14 @@ async fn acknowledged_appends_survive_a_leader_crash_and_appends_resume_quickly(
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
             let via = cluster.client_for(followers[w % followers.len()]);
-            spawn_writer(w, via, history.clone(), stop.clone())
+            spawn_writer(w, "failover", via, history.clone(), stop.clone(), BOUNDS)
         })
         .collect();
     wait_for_acks(
         &history,
         started,
         ACKS_PER_PHASE,
+        PHASE_TIMEOUT,
         "appends through the followers",
     )
     .await;
@@ -217,6 +76,7 @@ async fn acknowledged_appends_survive_a_leader_crash_and_appends_resume_quickly(
         &history,
         killed_at,
         ACKS_PER_PHASE,
+        PHASE_TIMEOUT,
         "appends under the new leader",
     )
     .await;

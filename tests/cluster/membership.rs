@@ -4,144 +4,36 @@
 //! nothing acknowledged lost or moved. A change that would leave fewer than
 //! 3 voters is refused unless forced, and a refused change changes nothing.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ordo_client::{Client, ClientError};
 use ordo_core::api::{AddNodeRequest, ClusterStatus, Consistency, MembershipResponse};
-use ordo_core::{NodeId, Offset, Record};
+use ordo_core::{NodeId, Offset};
 use serde_json::{json, Value};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::support::{
-    eventually, http, offsets, read_all, record, wait_for_local_log, TestCluster,
+use crate::history::{
+    assert_history_matches_log, spawn_writer, wait_for_acks, History, WriterBounds,
 };
+use crate::support::{eventually, http, read_all, record, wait_for_local_log, TestCluster};
 
 const TOPIC: &str = "membership";
 const WRITERS: usize = 3;
 /// Acknowledged appends wanted between two membership changes.
 const ACKS_PER_STEP: usize = 20;
 /// Bounds each writer even if the test never tells it to stop.
-const MAX_APPENDS_PER_WRITER: usize = 20_000;
-const WRITER_DEADLINE: Duration = Duration::from_secs(180);
+const BOUNDS: WriterBounds = WriterBounds {
+    max_appends: 20_000,
+    deadline: Duration::from_secs(180),
+};
 /// How long a new node gets to catch up before the add gives up.
 const CATCH_UP_TIMEOUT_MS: u64 = 30_000;
 
-/// What became of each value sent, by value.
-#[derive(Debug, Clone)]
-enum Outcome {
-    Acked(Offset),
-    /// It may or may not have been appended.
-    Unknown(String),
-    /// Certainly not appended.
-    NotAppended(String),
-}
-
-#[derive(Clone, Default)]
-struct History(Arc<Mutex<BTreeMap<String, Outcome>>>);
-
-impl History {
-    fn snapshot(&self) -> BTreeMap<String, Outcome> {
-        self.0.lock().expect("a writer panicked").clone()
-    }
-
-    fn acked(&self) -> usize {
-        self.snapshot()
-            .values()
-            .filter(|o| matches!(o, Outcome::Acked(_)))
-            .count()
-    }
-}
-
-/// Appends `"w{w}-{i}"`, one at a time, until `stop`.
-fn spawn_writer(
-    w: usize,
-    client: Client,
-    history: History,
-    stop: Arc<AtomicBool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let started = Instant::now();
-        for i in 0..MAX_APPENDS_PER_WRITER {
-            if stop.load(Ordering::Relaxed) || started.elapsed() > WRITER_DEADLINE {
-                return;
-            }
-            let value = format!("w{w}-{i}");
-            let outcome = match client.append(TOPIC, vec![record(value.clone())]).await {
-                Ok(ack) => Outcome::Acked(ack.offsets[0]),
-                Err(e @ ClientError::OutcomeUnknown { .. }) => Outcome::Unknown(e.to_string()),
-                Err(e) => Outcome::NotAppended(e.to_string()),
-            };
-            let failed = !matches!(outcome, Outcome::Acked(_));
-            history
-                .0
-                .lock()
-                .expect("a writer panicked")
-                .insert(value, outcome);
-            if failed {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    })
-}
-
 /// Waits for `ACKS_PER_STEP` more acknowledged appends than now.
 async fn wait_for_more_acks(history: &History, what: &str) {
-    let target = history.acked() + ACKS_PER_STEP;
-    eventually(what, Duration::from_secs(30), || async {
-        let acked = history.acked();
-        if acked >= target {
-            Ok(())
-        } else {
-            Err(format!("{acked} acknowledged, waiting for {target}"))
-        }
-    })
-    .await
-}
-
-/// Every acknowledged value once, at its offset; nothing reported not
-/// appended; no value twice; no gaps.
-fn assert_history_matches_log(history: &BTreeMap<String, Outcome>, log: &[Record]) {
-    assert_eq!(
-        log.iter().map(|r| r.offset).collect::<Vec<_>>(),
-        offsets(0..log.len() as u64),
-        "the log has no gaps"
-    );
-    let mut found: BTreeMap<&str, Vec<Offset>> = BTreeMap::new();
-    for r in log {
-        let value = r.value.as_str().expect("every value is a string");
-        found.entry(value).or_default().push(r.offset);
-    }
-    for (value, at) in &found {
-        assert_eq!(
-            at.len(),
-            1,
-            "{value} is in the log {} times: {at:?}",
-            at.len()
-        );
-        assert!(
-            history.contains_key(*value),
-            "{value} is in the log but was never sent"
-        );
-    }
-    for (value, outcome) in history {
-        let at = found.get(value.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-        match outcome {
-            Outcome::Acked(offset) => assert_eq!(
-                at,
-                [*offset],
-                "acknowledged {value} must be in the log once, at offset {offset}"
-            ),
-            Outcome::Unknown(why) => eprintln!("{value} may or may not be in the log: {why}"),
-            Outcome::NotAppended(why) => assert!(
-                at.is_empty(),
-                "{value} was reported not appended ({why}) but is at {at:?}"
-            ),
-        }
-    }
+    let since = Instant::now();
+    wait_for_acks(history, since, ACKS_PER_STEP, Duration::from_secs(30), what).await
 }
 
 /// (voters, learners) of a membership answer, each sorted.
@@ -205,7 +97,10 @@ async fn growing_to_five_and_shrinking_to_three_under_load_loses_nothing() {
     let history = History::default();
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..WRITERS)
-        .map(|w| spawn_writer(w, cluster.client(), history.clone(), stop.clone()))
+        .map(|w| {
+            let client = cluster.client();
+            spawn_writer(w, TOPIC, client, history.clone(), stop.clone(), BOUNDS)
+        })
         .collect();
     wait_for_more_acks(&history, "appends before any change").await;
 
@@ -307,13 +202,13 @@ async fn growing_to_five_and_shrinking_to_three_under_load_loses_nothing() {
     )
     .await
     .expect("a linearizable read from the leader");
-    let history = history.snapshot();
+    let attempts = history.attempts();
     eprintln!(
         "{} appends sent, {} records in the log",
-        history.len(),
+        attempts.len(),
         log.len()
     );
-    assert_history_matches_log(&history, &log);
+    assert_history_matches_log(&attempts, &log);
     for id in &voters {
         wait_for_local_log(&cluster, *id, TOPIC, &log).await;
         let status = cluster
