@@ -47,13 +47,7 @@ const MAX_FRAME_BYTES: usize = 256 * 1024 * 1024;
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 enum Frame<C: StoreTypeConfig> {
-    Header {
-        last_applied: Option<LogIdOf<C>>,
-        membership: StoredMembershipOf<C>,
-        topics: Vec<(TopicName, TopicState)>,
-        producers: BTreeMap<ProducerId, ProducerState>,
-        positions: Positions,
-    },
+    Header(Header<C>),
     Keys {
         topic: TopicName,
         keys: Vec<(String, KeyState)>,
@@ -66,6 +60,18 @@ enum Frame<C: StoreTypeConfig> {
     End {
         records: u64,
     },
+}
+
+/// A snapshot's first frame: all of the decided state but the key index and
+/// the records.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+struct Header<C: StoreTypeConfig> {
+    last_applied: Option<LogIdOf<C>>,
+    membership: StoredMembershipOf<C>,
+    topics: Vec<(TopicName, TopicState)>,
+    producers: BTreeMap<ProducerId, ProducerState>,
+    positions: Positions,
 }
 
 /// A snapshot as this store hands it to openraft.
@@ -138,13 +144,13 @@ pub(crate) fn dump<C: StoreTypeConfig>(
         } = decided;
         write_frame(
             &mut out,
-            &Frame::<C>::Header {
+            &Frame::<C>::Header(Header {
                 last_applied,
                 membership,
                 topics: topics.iter().map(|(n, s)| (n.clone(), s.clone())).collect(),
                 producers,
                 positions,
-            },
+            }),
         )?;
         let mut records = 0;
         for (name, state) in &topics {
@@ -223,6 +229,9 @@ fn write_raw(out: &mut impl Write, bytes: &[u8]) -> Result<(), StoreError> {
             source,
         })
 }
+
+/// A snapshot's frames, read in order.
+type SnapshotFrames<'a> = FrameReader<Box<dyn Read + 'a>>;
 
 /// Reads frames back.
 struct FrameReader<R> {
@@ -357,21 +366,14 @@ pub(crate) fn install<C: StoreTypeConfig>(
     meta: &SnapshotMetaOf<C>,
     data: &SnapshotData,
 ) -> Result<Option<String>, StoreError> {
-    let mut frames = FrameReader {
-        input: data.reader(),
-    };
-    let Frame::<C>::Header {
+    let (mut frames, header) = read_header::<C>(data)?;
+    let Header {
         last_applied,
         membership,
         topics,
         producers,
         positions,
-    } = frames.next_frame()?
-    else {
-        return Err(StoreError::BadSnapshot(
-            "it does not start with a header".into(),
-        ));
-    };
+    } = header;
     if last_applied != meta.last_log_id || membership != meta.last_membership {
         return Err(StoreError::BadSnapshot(format!(
             "metadata says {meta}, contents say last applied {last_applied:?}"
@@ -441,7 +443,7 @@ fn read_contents<C: StoreTypeConfig>(
     let mut records = 0;
     loop {
         match frames.next_frame::<C>()? {
-            Frame::Header { .. } => {
+            Frame::Header(_) => {
                 return Err(StoreError::BadSnapshot("it has a second header".into()));
             }
             Frame::Keys { topic, keys } => {
@@ -503,18 +505,22 @@ fn topic_state<'a>(state: &'a State, topic: &TopicName) -> Result<&'a TopicState
 pub(crate) fn read_meta<C: StoreTypeConfig>(
     data: &SnapshotData,
 ) -> Result<SnapshotMetaOf<C>, StoreError> {
+    let (_, header) = read_header::<C>(data)?;
+    Ok(SnapshotMeta {
+        last_log_id: header.last_applied,
+        last_membership: header.membership,
+    })
+}
+
+/// Opens `data` and reads its header, which must come first.
+fn read_header<C: StoreTypeConfig>(
+    data: &SnapshotData,
+) -> Result<(SnapshotFrames<'_>, Header<C>), StoreError> {
     let mut frames = FrameReader {
         input: data.reader(),
     };
     match frames.next_frame::<C>()? {
-        Frame::Header {
-            last_applied,
-            membership,
-            ..
-        } => Ok(SnapshotMeta {
-            last_log_id: last_applied,
-            last_membership: membership,
-        }),
+        Frame::Header(header) => Ok((frames, header)),
         _ => Err(StoreError::BadSnapshot(
             "it does not start with a header".into(),
         )),
@@ -528,28 +534,11 @@ pub(crate) fn copy_with_membership<C: StoreTypeConfig>(
     membership: StoredMembershipOf<C>,
     mut out: crate::SnapshotWriter,
 ) -> Result<SnapshotData, StoreError> {
-    let mut frames = FrameReader {
-        input: data.reader(),
-    };
-    let Frame::<C>::Header {
-        last_applied,
-        topics,
-        producers,
-        positions,
-        ..
-    } = frames.next_frame()?
-    else {
-        return Err(StoreError::BadSnapshot(
-            "it does not start with a header".into(),
-        ));
-    };
-    let header = Frame::<C>::Header {
-        last_applied,
+    let (mut frames, header) = read_header::<C>(data)?;
+    let header = Frame::<C>::Header(Header {
         membership,
-        topics,
-        producers,
-        positions,
-    };
+        ..header
+    });
     write_frame(&mut out, &header)?;
     io::copy(&mut frames.input, &mut out).map_err(|source| StoreError::Io {
         what: "copy a snapshot",
