@@ -185,23 +185,14 @@ impl ServeArgs {
             node.election_timeout_max_ms = ms * 2;
         }
         if let Some(entries) = self.snapshot_every_entries.or(file.snapshot_every_entries) {
-            if entries == 0 {
-                bail!("--snapshot-every-entries must be at least 1");
-            }
-            node.snapshot_every_entries = entries;
+            node.snapshot_every_entries = at_least_one(entries, "snapshot-every-entries")?;
         }
         if let Some(ms) = self.cleanup_interval_ms.or(file.cleanup_interval_ms) {
-            if ms == 0 {
-                bail!("--cleanup-interval-ms must be at least 1");
-            }
-            node.cleanup_interval = std::time::Duration::from_millis(ms);
+            node.cleanup_interval = Duration::from_millis(at_least_one(ms, "cleanup-interval-ms")?);
         }
         let mut store = ordo_store::StoreOptions::default();
         if let Some(mb) = self.cache_mb.or(file.cache_mb) {
-            if mb == 0 {
-                bail!("--cache-mb must be at least 1");
-            }
-            store.cache_capacity_bytes = mb * 1024 * 1024;
+            store.cache_capacity_bytes = at_least_one(mb, "cache-mb")? * 1024 * 1024;
         }
         let auth = Auth {
             cluster_secret: SecretSetting {
@@ -222,24 +213,18 @@ impl ServeArgs {
             .resolve()?,
         };
         let mut http = HttpLimits::default();
-        let positive = |value: u64, flag: &str| {
-            if value == 0 {
-                bail!("--{flag} must be at least 1");
-            }
-            Ok(value)
-        };
         if let Some(n) = self.max_inflight_requests.or(file.max_inflight_requests) {
-            http.max_inflight_requests = positive(n as u64, "max-inflight-requests")? as usize;
+            http.max_inflight_requests = at_least_one(n as u64, "max-inflight-requests")? as usize;
         }
         if let Some(n) = self.max_streams.or(file.max_streams) {
-            http.max_streams = positive(n as u64, "max-streams")? as usize;
+            http.max_streams = at_least_one(n as u64, "max-streams")? as usize;
         }
         if let Some(ms) = self.request_timeout_ms.or(file.request_timeout_ms) {
-            http.request_timeout = Duration::from_millis(positive(ms, "request-timeout-ms")?);
+            http.request_timeout = Duration::from_millis(at_least_one(ms, "request-timeout-ms")?);
         }
         if let Some(ms) = self.header_read_timeout_ms.or(file.header_read_timeout_ms) {
             http.header_read_timeout =
-                Duration::from_millis(positive(ms, "header-read-timeout-ms")?);
+                Duration::from_millis(at_least_one(ms, "header-read-timeout-ms")?);
         }
         Ok(ServeConfig {
             listen,
@@ -253,6 +238,14 @@ impl ServeArgs {
 }
 
 /// Parses `1=host:port,2=host:port`.
+/// `value` of setting `--flag`, refused if it is 0.
+fn at_least_one(value: u64, flag: &str) -> anyhow::Result<u64> {
+    if value == 0 {
+        bail!("--{flag} must be at least 1");
+    }
+    Ok(value)
+}
+
 pub(crate) fn parse_peers(spec: &str) -> anyhow::Result<BTreeMap<NodeId, String>> {
     let mut peers = BTreeMap::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {

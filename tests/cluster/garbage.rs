@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{http, record, Rng, TestCluster, HTTP_TIMEOUT};
+use crate::support::{assert_all_healthy, http, record, Rng, TestCluster, HTTP_TIMEOUT};
 
 /// Garbage requests sent to each node.
 const GARBAGE_PER_NODE: usize = 200;
@@ -270,22 +270,7 @@ async fn a_burst_of_garbage_cannot_crash_a_node() {
     );
 
     // Every node is alive, answers, and never panicked.
-    for id in cluster.ids() {
-        assert!(
-            cluster.nodes.is_running(id).expect("checking a node"),
-            "node {id} died"
-        );
-        let health = http
-            .get(format!("{}/healthz", cluster.base_url(id)))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("node {id} does not answer /healthz: {e}"));
-        assert_eq!(health.status(), 200, "node {id}'s /healthz");
-        assert!(
-            !cluster.log(id).contains("panicked"),
-            "node {id} panicked (see its log)"
-        );
-    }
+    assert_all_healthy(&mut cluster).await;
     // No garbage was appended, and the cluster still takes appends.
     let missing = cluster
         .client()

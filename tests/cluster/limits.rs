@@ -19,7 +19,9 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::support::{eventually, http, read_all, record, TestCluster, HTTP_TIMEOUT};
+use crate::support::{
+    assert_all_healthy, eventually, http, read_all, record, TestCluster, HTTP_TIMEOUT,
+};
 
 /// Asserts that a response is a JSON error with `code` and status `status`,
 /// and answers it (for its headers).
@@ -33,27 +35,6 @@ async fn assert_error(response: reqwest::Response, status: u16, code: &str, what
     assert_eq!(body.error.code, code, "{what}: {text:.300}");
     if status == 503 {
         assert!(retry_after.is_some(), "{what}: a 503 without Retry-After");
-    }
-}
-
-/// Every node is still running, never panicked, and answers `/healthz`.
-async fn assert_all_healthy(cluster: &mut TestCluster) {
-    let http = http();
-    for id in cluster.ids() {
-        assert!(
-            cluster.nodes.is_running(id).expect("checking a node"),
-            "node {id} died"
-        );
-        let health = http
-            .get(format!("{}/healthz", cluster.base_url(id)))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("node {id} does not answer /healthz: {e}"));
-        assert_eq!(health.status(), 200, "node {id}'s /healthz");
-        assert!(
-            !cluster.log(id).contains("panicked"),
-            "node {id} panicked (see its log)"
-        );
     }
 }
 

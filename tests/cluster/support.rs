@@ -364,3 +364,24 @@ impl Rng {
         (0..len).map(|_| self.next_u64() as u8).collect()
     }
 }
+
+/// Every node is still running, never panicked, and answers `/healthz`.
+pub async fn assert_all_healthy(cluster: &mut TestCluster) {
+    let http = http();
+    for id in cluster.ids() {
+        assert!(
+            cluster.nodes.is_running(id).expect("checking a node"),
+            "node {id} died"
+        );
+        let health = http
+            .get(format!("{}/healthz", cluster.base_url(id)))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("node {id} does not answer /healthz: {e}"));
+        assert_eq!(health.status(), 200, "node {id}'s /healthz");
+        assert!(
+            !cluster.log(id).contains("panicked"),
+            "node {id} panicked (see its log)"
+        );
+    }
+}
