@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use ordo_core::NodeId;
 
-use crate::cli::ConnectArgs;
+use crate::connect::ConnectArgs;
+use crate::output::outln;
 use crate::serve;
 
 #[derive(clap::Args, Debug)]
@@ -18,7 +19,7 @@ pub struct BackupArgs {
     #[arg(long)]
     to: PathBuf,
     #[command(flatten)]
-    connect: ConnectArgs,
+    pub connect: ConnectArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -90,11 +91,10 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     file.sync_all()?;
     std::fs::rename(&partial, &args.to)
         .with_context(|| format!("renaming {} to {}", partial.display(), args.to.display()))?;
-    println!(
+    outln!(
         "backup of log index {index} (term {term}), {written} bytes, in {}",
         args.to.display()
-    );
-    Ok(())
+    )
 }
 
 pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
@@ -120,13 +120,12 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         .iter()
         .map(|(id, addr)| format!("{id}={addr}"))
         .collect();
-    println!(
+    outln!(
         "restored log index {} (term {}) into {} for node {}; voters {}",
         restored.last_log_index,
         restored.term,
         args.data_dir.display(),
         args.node_id,
         members.join(",")
-    );
-    Ok(())
+    )
 }

@@ -26,7 +26,8 @@ use ordo_core::NewRecord;
 use serde::Serialize;
 
 use crate::bench_tail::{self, TailPlan, TailVia};
-use crate::cli::ConnectArgs;
+use crate::connect::ConnectArgs;
+use crate::output::outln;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -243,12 +244,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         errors,
         finished.saturating_duration_since(measure_from),
     );
-    if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        println!("{summary}");
+    print_summary(&summary, args.json)
+}
+
+/// One line: the summary for people, or as JSON with `--json`.
+fn print_summary(
+    summary: &(impl serde::Serialize + std::fmt::Display),
+    json: bool,
+) -> anyhow::Result<()> {
+    match json {
+        true => outln!("{}", serde_json::to_string(summary)?),
+        false => outln!("{summary}"),
     }
-    Ok(())
 }
 
 async fn tail(via: TailVia, args: &BenchArgs) -> anyhow::Result<()> {
@@ -272,12 +279,7 @@ async fn tail(via: TailVia, args: &BenchArgs) -> anyhow::Result<()> {
         deadline: Duration::from_secs(args.seconds),
     };
     let summary = bench_tail::run(via, plan).await?;
-    if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        println!("{summary}");
-    }
-    Ok(())
+    print_summary(&summary, args.json)
 }
 
 /// Rewrites one stderr line every second: appends/s over the last second.

@@ -1,19 +1,27 @@
 //! The `ordo` binary: `ordo serve` runs a node; the other subcommands are the
 //! CLI, talking HTTP to any node. `anyhow` lives here, at the edge, only.
 
+mod append;
 mod backup;
 mod bench;
 mod bench_tail;
 mod cli;
+mod connect;
+mod delivery;
 mod local_cluster;
 mod membership;
+mod output;
 mod probe;
 mod secrets;
 mod serve;
+mod status;
+mod stdout_watch;
 mod tail;
 mod topics;
 
-use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Subcommand};
 
 /// mimalloc, not glibc's malloc: a node allocates and frees many small
 /// buffers per append (HTTP bodies, JSON, sled pages), and glibc's malloc
@@ -22,13 +30,15 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(
     name = "ordo",
     version,
     about = "A Raft-replicated, totally ordered, durable log"
 )]
 struct Cli {
+    #[command(flatten)]
+    connect: connect::GlobalConnect,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,7 +48,7 @@ enum Command {
     /// Run a node.
     Serve(serve::ServeArgs),
     /// Append records to a topic: VALUE, or one record per stdin line.
-    Append(cli::AppendArgs),
+    Append(append::AppendArgs),
     /// Read records from a topic.
     Read(cli::ReadArgs),
     /// Print a topic's records, one per line, and follow new ones forever.
@@ -60,15 +70,53 @@ enum Command {
     Probe(probe::ProbeArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+impl Command {
+    /// The command's name and its connection flags, if it talks to a cluster.
+    fn connect_mut(&mut self) -> (&'static str, Option<&mut connect::ConnectArgs>) {
+        match self {
+            Command::Serve(_) => ("serve", None),
+            Command::LocalCluster(_) => ("local-cluster", None),
+            Command::Restore(_) => ("restore", None),
+            Command::Probe(_) => ("probe", None),
+            Command::Append(args) => ("append", Some(&mut args.connect)),
+            Command::Read(args) => ("read", Some(&mut args.connect)),
+            Command::Tail(args) => ("tail", Some(&mut args.connect)),
+            Command::Topics(args) => ("topics", Some(args.connect_mut())),
+            Command::Cluster(command) => ("cluster", Some(command.connect_mut())),
+            Command::Bench(args) => ("bench", Some(&mut args.connect)),
+            Command::Backup(args) => ("backup", Some(&mut args.connect)),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match run(cli, &matches) {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader of our stdout went away: a normal end of a pipe.
+        Err(error) if output::is_stdout_closed(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, `what failed: why`, and never a backtrace: anyhow's
+            // `Debug` (what `main() -> Result` prints) adds one whenever
+            // RUST_BACKTRACE is set, which users set for other programs.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    let (name, connect) = cli.command.connect_mut();
+    cli.connect.apply(name, connect, matches)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
-            Command::Append(args) => cli::append(args).await,
+            Command::Append(args) => append::run(args).await,
             Command::Read(args) => cli::read(args).await,
             Command::Tail(args) => tail::run(args).await,
             Command::Topics(args) => topics::run(args).await,
@@ -80,4 +128,32 @@ fn main() -> anyhow::Result<()> {
             Command::Restore(args) => backup::restore(args).await,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument, flag and command says what it is for in `--help`.
+    #[test]
+    fn every_argument_and_command_has_help_text() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && !arg.is_hide_set() && arg.get_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "ordo", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
 }

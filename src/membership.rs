@@ -7,7 +7,9 @@ use ordo_client::ClientError;
 use ordo_core::api::{AddNodeRequest, MembershipResponse};
 use ordo_core::NodeId;
 
-use crate::cli::{explain, render_table, ConnectArgs};
+use crate::cli::render_table;
+use crate::connect::{explain, ConnectArgs};
+use crate::output::{outln, print, print_json};
 
 #[derive(clap::Args, Debug)]
 pub struct AddArgs {
@@ -40,6 +42,7 @@ pub struct RemoveArgs {
     /// Make the change even if it leaves fewer than 3 voters.
     #[arg(long)]
     pub force: bool,
+    /// Print the raw answer as JSON.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -51,6 +54,7 @@ pub struct TransferArgs {
     /// The voter to lead; without it, the most caught-up other voter.
     #[arg(long)]
     pub to: Option<NodeId>,
+    /// Print the raw answer as JSON.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -59,6 +63,7 @@ pub struct TransferArgs {
 
 pub async fn add(args: AddArgs) -> anyhow::Result<()> {
     let client = args.connect.client()?;
+    ensure_node_answers(&args).await?;
     let request = AddNodeRequest {
         id: args.id,
         addr: args.node_addr,
@@ -74,10 +79,10 @@ pub async fn remove(args: RemoveArgs) -> anyhow::Result<()> {
     let answer = client.remove_node(args.id, args.force).await;
     report(answer, args.json, &args.connect)?;
     if !args.json {
-        println!(
+        outln!(
             "stop node {} now, and do not start it again with its data or its id",
             args.id
-        );
+        )?;
     }
     Ok(())
 }
@@ -94,19 +99,36 @@ fn report(
     connect: &ConnectArgs,
 ) -> anyhow::Result<()> {
     match answer {
-        Ok(membership) if json => {
-            println!("{}", serde_json::to_string_pretty(&membership)?);
-            Ok(())
-        }
-        Ok(membership) => {
-            print!("{}", render_membership(&membership));
-            Ok(())
-        }
+        Ok(membership) if json => print_json(&membership),
+        Ok(membership) => print(&render_membership(&membership)),
         Err(ClientError::OutcomeUnknown { addr, reason }) => bail!(
             "the change sent to {addr} may or may not have happened ({reason}); \
              `ordo cluster status` shows the membership"
         ),
         Err(error) => bail!("{}", explain(&error, connect)),
+    }
+}
+
+/// Before the leader waits up to its catch-up timeout for a node to catch
+/// up, makes sure something listens at the node's address: a node not
+/// started yet (or a mistyped port) is reported in a moment, not after a
+/// minute. Only a refused connection stops the add: this machine may not
+/// reach the node the way the cluster does (another network, names only
+/// the cluster resolves), so anything else is left to the leader to judge.
+async fn ensure_node_answers(args: &AddArgs) -> anyhow::Result<()> {
+    let host_port = args
+        .node_addr
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let connect = tokio::net::TcpStream::connect(host_port);
+    match tokio::time::timeout(args.connect.timeout(), connect).await {
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => bail!(
+            "nothing listens at {host_port} (connection refused), so node {id} could never \
+             catch up; start it first: `ordo serve --node-id {id} --listen {host_port} --join \
+             --peers <the cluster's nodes>`",
+            id = args.id,
+        ),
+        _ => Ok(()),
     }
 }
 

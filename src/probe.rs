@@ -9,6 +9,8 @@ use anyhow::{bail, Context};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::output::outln;
+
 /// Most bytes of the response read: the status line and a short body.
 const MAX_RESPONSE_BYTES: usize = 4096;
 
@@ -41,8 +43,7 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
     if !(200..300).contains(&status) {
         bail!("GET {addr}{}: {status} {body}", args.path);
     }
-    println!("{status} {body}");
-    Ok(())
+    outln!("{status} {body}")
 }
 
 /// The start of the answer to one `GET`, as text (the connection closes after it).

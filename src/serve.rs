@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use metrics_exporter_prometheus::PrometheusBuilder;
+use ordo_core::limits;
 use ordo_core::secret::Secret;
 use ordo_core::NodeId;
 use ordo_http::{AppState, Auth, HttpLimits};
-use ordo_node::{HttpTransport, Node, NodeConfig};
+use ordo_node::{config, HttpTransport, Node, NodeConfig};
 use serde::Deserialize;
 
 use crate::secrets::{self, SecretSetting, API_TOKEN_ENV, CLUSTER_SECRET_ENV};
@@ -21,6 +22,8 @@ use crate::secrets::{self, SecretSetting, API_TOKEN_ENV, CLUSTER_SECRET_ENV};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// The file in the data dir that pins which node id owns it.
 const NODE_ID_FILE: &str = "node_id";
+/// Where a node listens unless told otherwise: node 1 of `make cluster`.
+const DEFAULT_LISTEN: &str = "127.0.0.1:7001";
 /// The store's directory inside the data dir.
 pub(crate) const STORE_DIR: &str = "sled";
 
@@ -29,15 +32,15 @@ pub struct ServeArgs {
     /// This node's id (a positive integer, unique in the cluster).
     #[arg(long, env = "ORDO_NODE_ID")]
     node_id: Option<NodeId>,
-    /// Address to listen on for clients and peers.
-    #[arg(long, env = "ORDO_LISTEN")]
+    #[arg(long, env = "ORDO_LISTEN", value_name = "HOST:PORT",
+          help = defaulted("Address to listen on for clients and peers", DEFAULT_LISTEN))]
     listen: Option<String>,
     /// Address peers and clients reach this node at (default: this node's
     /// entry in --peers, else --listen).
     #[arg(long, env = "ORDO_ADVERTISE")]
     advertise: Option<String>,
-    /// Where this node keeps its log and state; a restart resumes from it.
-    #[arg(long, env = "ORDO_DATA_DIR")]
+    #[arg(long, env = "ORDO_DATA_DIR", value_name = "DIR",
+          help = defaulted("Where this node keeps its log and state; a restart resumes from it", "data/n<NODE_ID>"))]
     data_dir: Option<PathBuf>,
     /// The initial cluster, `1=host:port,2=host:port,...`; the nodes form it
     /// by themselves.
@@ -47,23 +50,27 @@ pub struct ServeArgs {
     /// `ordo cluster add` (never form a cluster, whatever --peers says).
     #[arg(long, env = "ORDO_JOIN")]
     join: bool,
-    /// Raft heartbeat interval in milliseconds.
-    #[arg(long, env = "ORDO_HEARTBEAT_MS")]
+    #[arg(long, env = "ORDO_HEARTBEAT_MS", value_name = "MS",
+          help = defaulted("Raft heartbeat interval in milliseconds", config::DEFAULT_HEARTBEAT_MS))]
     heartbeat_ms: Option<u64>,
-    /// Minimum Raft election timeout in milliseconds (the maximum is twice this).
-    #[arg(long, env = "ORDO_ELECTION_TIMEOUT_MS")]
+    #[arg(long, env = "ORDO_ELECTION_TIMEOUT_MS", value_name = "MS",
+          help = defaulted("Minimum Raft election timeout in milliseconds (the maximum is twice this)",
+                           config::DEFAULT_ELECTION_TIMEOUT_MIN_MS))]
     election_timeout_ms: Option<u64>,
-    /// Raft log entries between state machine snapshots; the log is purged
-    /// behind each snapshot, and a node too far behind is sent the snapshot.
-    #[arg(long, env = "ORDO_SNAPSHOT_EVERY_ENTRIES")]
+    #[arg(long, env = "ORDO_SNAPSHOT_EVERY_ENTRIES", value_name = "ENTRIES",
+          help = defaulted("Raft log entries between state machine snapshots; the log is purged \
+                            behind each snapshot, and a node too far behind is sent the snapshot",
+                           config::DEFAULT_SNAPSHOT_EVERY_ENTRIES))]
     snapshot_every_entries: Option<u64>,
-    /// How often, in milliseconds, the leader looks for topics to compact
-    /// or expire (each pass goes through the Raft log).
-    #[arg(long, env = "ORDO_CLEANUP_INTERVAL_MS")]
+    #[arg(long, env = "ORDO_CLEANUP_INTERVAL_MS", value_name = "MS",
+          help = defaulted("How often, in milliseconds, the leader looks for topics to compact \
+                            or expire (each pass goes through the Raft log)",
+                           config::DEFAULT_CLEANUP_INTERVAL.as_millis()))]
     cleanup_interval_ms: Option<u64>,
-    /// The storage engine's page cache in MiB (sled's `cache_capacity`; the
-    /// memory it takes is a multiple of this).
-    #[arg(long, env = "ORDO_CACHE_MB")]
+    #[arg(long, env = "ORDO_CACHE_MB", value_name = "MIB",
+          help = defaulted("The storage engine's page cache in MiB (sled's `cache_capacity`; the \
+                            memory it takes is a multiple of this)",
+                           ordo_store::CACHE_CAPACITY_BYTES / (1024 * 1024)))]
     cache_mb: Option<u64>,
     /// A file holding the secret every node of the cluster shares (trimmed;
     /// or put the secret itself in ORDO_CLUSTER_SECRET). With one, every
@@ -74,21 +81,24 @@ pub struct ServeArgs {
     /// <token>` on /v1/* (trimmed; or put the token itself in ORDO_API_TOKEN).
     #[arg(long, env = "ORDO_API_TOKEN_FILE")]
     api_token_file: Option<PathBuf>,
-    /// Client requests (`/v1/*`, streams and long-polls aside) handled at
-    /// once; more are refused with 503 `overloaded`, never queued.
-    #[arg(long, env = "ORDO_MAX_INFLIGHT_REQUESTS")]
+    #[arg(long, env = "ORDO_MAX_INFLIGHT_REQUESTS", value_name = "N",
+          help = defaulted("Client requests (`/v1/*`, streams and long-polls aside) handled at \
+                            once; more are refused with 503 `overloaded`, never queued",
+                           limits::DEFAULT_MAX_INFLIGHT_REQUESTS))]
     max_inflight_requests: Option<usize>,
-    /// Streams and long-polling reads served at once; more are refused with
-    /// 503 `overloaded`.
-    #[arg(long, env = "ORDO_MAX_STREAMS")]
+    #[arg(long, env = "ORDO_MAX_STREAMS", value_name = "N",
+          help = defaulted("Streams and long-polling reads served at once; more are refused with \
+                            503 `overloaded`", limits::DEFAULT_MAX_STREAMS))]
     max_streams: Option<usize>,
-    /// Milliseconds a client request may take to be answered (routes that
-    /// wait by design get their waits on top), and a request body to arrive.
-    #[arg(long, env = "ORDO_REQUEST_TIMEOUT_MS")]
+    #[arg(long, env = "ORDO_REQUEST_TIMEOUT_MS", value_name = "MS",
+          help = defaulted("Milliseconds a client request may take to be answered (routes that \
+                            wait by design get their waits on top), and a request body to arrive",
+                           limits::DEFAULT_REQUEST_TIMEOUT_MS))]
     request_timeout_ms: Option<u64>,
-    /// Milliseconds a client may take to send a request's headers (and an
-    /// idle keep-alive connection stays open) before it is disconnected.
-    #[arg(long, env = "ORDO_HEADER_READ_TIMEOUT_MS")]
+    #[arg(long, env = "ORDO_HEADER_READ_TIMEOUT_MS", value_name = "MS",
+          help = defaulted("Milliseconds a client may take to send a request's headers (and an \
+                            idle keep-alive connection stays open) before it is disconnected",
+                           limits::DEFAULT_HEADER_READ_TIMEOUT_MS))]
     header_read_timeout_ms: Option<u64>,
     /// A TOML file with any of the settings above (flags and environment win).
     #[arg(long, env = "ORDO_CONFIG")]
@@ -156,7 +166,7 @@ impl ServeArgs {
         let listen = self
             .listen
             .or(file.listen)
-            .unwrap_or_else(|| "127.0.0.1:7001".to_string());
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
         let data_dir = self
             .data_dir
             .or(file.data_dir)
@@ -237,7 +247,12 @@ impl ServeArgs {
     }
 }
 
-/// Parses `1=host:port,2=host:port`.
+/// A flag's help with its default, as clap shows defaults (the flags have
+/// none of their own: a config file's value must be told from an unset flag).
+fn defaulted(help: &str, default: impl std::fmt::Display) -> String {
+    format!("{help} [default: {default}]")
+}
+
 /// `value` of setting `--flag`, refused if it is 0.
 fn at_least_one(value: u64, flag: &str) -> anyhow::Result<u64> {
     if value == 0 {
@@ -246,6 +261,7 @@ fn at_least_one(value: u64, flag: &str) -> anyhow::Result<u64> {
     Ok(value)
 }
 
+/// Parses `1=host:port,2=host:port`.
 pub(crate) fn parse_peers(spec: &str) -> anyhow::Result<BTreeMap<NodeId, String>> {
     let mut peers = BTreeMap::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {

@@ -1,11 +1,14 @@
-//! `ordo topics`: list every topic as a table, and `show`, `put`,
-//! `compact` and `delete` one. Through the one `ordo_client::Client`, like `cli.rs`.
+//! `ordo topics`: list every topic as a table (`ordo topics`, `topics
+//! list`, `topics ls`), and `show`, `put`, `compact` and `delete` one.
+//! Through the one `ordo_client::Client`, like `cli.rs`.
 
 use anyhow::bail;
 use ordo_core::api::{Consistency, TopicInfo};
-use ordo_core::{Cleanup, TopicConfig};
+use ordo_core::{Cleanup, TopicConfig, TopicName};
 
-use crate::cli::{explain, render_table, ConnectArgs};
+use crate::cli::render_table;
+use crate::connect::{ConnectArgs, Explain};
+use crate::output::{outln, print, print_json};
 
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -19,27 +22,56 @@ pub struct TopicsArgs {
     pub connect: ConnectArgs,
 }
 
+impl TopicsArgs {
+    pub fn connect_mut(&mut self) -> &mut ConnectArgs {
+        match &mut self.command {
+            None => &mut self.connect,
+            Some(TopicsCommand::List { connect, .. })
+            | Some(TopicsCommand::Show { connect, .. })
+            | Some(TopicsCommand::Put { connect, .. })
+            | Some(TopicsCommand::Compact { connect, .. })
+            | Some(TopicsCommand::Delete { connect, .. }) => connect,
+        }
+    }
+}
+
 #[derive(clap::Subcommand, Debug)]
 pub enum TopicsCommand {
+    /// Every topic as a table (what `ordo topics` alone prints).
+    #[command(visible_alias = "ls")]
+    List {
+        /// Print the raw JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
     /// One topic's config and offsets, as JSON.
     Show {
-        topic: String,
+        /// The topic to show.
+        topic: TopicName,
         #[command(flatten)]
         connect: ConnectArgs,
     },
     /// Create a topic, or set an existing topic's config (omitted settings
     /// go back to their defaults).
     Put {
-        topic: String,
+        /// The topic to create or configure.
+        topic: TopicName,
+        /// What the topic's cleaner removes.
         #[arg(long, value_enum, default_value = "none")]
         cleanup: CleanupArg,
-        #[arg(long)]
+        /// With `--cleanup delete`: remove records older than this many
+        /// milliseconds (by their timestamp).
+        #[arg(long, value_name = "MS")]
         retention_ms: Option<u64>,
-        #[arg(long)]
+        /// With `--cleanup delete`: remove the oldest records while the
+        /// topic holds more than this many bytes.
+        #[arg(long, value_name = "BYTES")]
         retention_bytes: Option<u64>,
         /// With `--cleanup compact`: how long a key's tombstone stays
         /// (default a day).
-        #[arg(long)]
+        #[arg(long, value_name = "MS")]
         tombstone_retention_ms: Option<u64>,
         #[command(flatten)]
         connect: ConnectArgs,
@@ -47,13 +79,15 @@ pub enum TopicsCommand {
     /// Compact or expire the topic now (passes also run in the
     /// background) and print what was removed.
     Compact {
-        topic: String,
+        /// The topic to clean.
+        topic: TopicName,
         #[command(flatten)]
         connect: ConnectArgs,
     },
     /// Delete a topic with its records and every group's position in it.
     Delete {
-        topic: String,
+        /// The topic to delete.
+        topic: TopicName,
         #[command(flatten)]
         connect: ConnectArgs,
     },
@@ -61,20 +95,24 @@ pub enum TopicsCommand {
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
 pub enum CleanupArg {
+    /// Keep every record.
     None,
+    /// Keep only each key's latest record.
     Compact,
+    /// Remove the oldest records past --retention-ms or --retention-bytes.
     Delete,
 }
 
 pub async fn run(args: TopicsArgs) -> anyhow::Result<()> {
     match args.command {
         None => list(args.json, &args.connect).await,
+        Some(TopicsCommand::List { json, connect }) => list(json || args.json, &connect).await,
         Some(TopicsCommand::Show { topic, connect }) => {
             let shown = connect
                 .client()?
-                .topic(&topic, Consistency::Linearizable)
+                .topic(topic.as_str(), Consistency::Linearizable)
                 .await
-                .map_err(|e| anyhow::anyhow!(explain(&e, &connect)))?;
+                .explained(&connect)?;
             match shown {
                 Some(info) => print_json(&info),
                 None => bail!("topic {topic} does not exist"),
@@ -99,27 +137,26 @@ pub async fn run(args: TopicsArgs) -> anyhow::Result<()> {
             }
             let info = connect
                 .client()?
-                .put_topic(&topic, &config)
+                .put_topic(topic.as_str(), &config)
                 .await
-                .map_err(|e| anyhow::anyhow!(explain(&e, &connect)))?;
+                .explained(&connect)?;
             print_json(&info)
         }
         Some(TopicsCommand::Compact { topic, connect }) => {
             let cleaned = connect
                 .client()?
-                .compact_topic(&topic)
+                .compact_topic(topic.as_str())
                 .await
-                .map_err(|e| anyhow::anyhow!(explain(&e, &connect)))?;
+                .explained(&connect)?;
             print_json(&cleaned)
         }
         Some(TopicsCommand::Delete { topic, connect }) => {
             connect
                 .client()?
-                .delete_topic(&topic)
+                .delete_topic(topic.as_str())
                 .await
-                .map_err(|e| anyhow::anyhow!(explain(&e, &connect)))?;
-            println!("topic {topic} deleted");
-            Ok(())
+                .explained(&connect)?;
+            outln!("topic {topic} deleted")
         }
     }
 }
@@ -129,12 +166,11 @@ async fn list(json: bool, connect: &ConnectArgs) -> anyhow::Result<()> {
         .client()?
         .topics(Consistency::Linearizable)
         .await
-        .map_err(|e| anyhow::anyhow!(explain(&e, connect)))?;
+        .explained(connect)?;
     if json {
         return print_json(&list);
     }
-    print!("{}", render_topics(&list.topics));
-    Ok(())
+    print(&render_topics(&list.topics))
 }
 
 fn render_topics(topics: &[TopicInfo]) -> String {
@@ -167,11 +203,6 @@ fn render_topics(topics: &[TopicInfo]) -> String {
         ],
         &rows,
     )
-}
-
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
 }
 
 #[cfg(test)]

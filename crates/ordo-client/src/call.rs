@@ -9,6 +9,8 @@
 //! and that is reported, never papered over by a retry that could append
 //! the records twice.
 
+use std::sync::atomic::Ordering;
+
 use tokio::time::Instant;
 
 use ordo_core::api::{ClusterStatus, ErrorBody};
@@ -89,16 +91,20 @@ impl Client {
         let mut attempts = 0u32;
         let mut retry_after = None;
         let mut discovered = false;
-        let mut last_error = String::new();
+        let mut give_up = GiveUp::default();
         loop {
             let Some(addr) = self.routing().pick(&failed) else {
                 sweep += 1;
                 let delay = policy.backoff(sweep, retry_after.take());
-                if started.elapsed() + delay > policy.total_budget {
-                    return Err(unavailable(attempts, started, last_error));
+                let never_answered = !self.inner.answered.load(Ordering::Relaxed);
+                if started.elapsed() + delay > policy.total_budget
+                    || (never_answered && started.elapsed() >= policy.unreachable_budget)
+                {
+                    return Err(give_up.into_error(attempts, started));
                 }
                 tokio::time::sleep(delay).await;
                 failed.clear();
+                give_up.new_sweep();
                 continue;
             };
             attempts += 1;
@@ -110,43 +116,46 @@ impl Client {
                 api_token: self.inner.api_token.clone(),
             };
             match self.inner.transport.send(request).await {
-                Ok(response) => match verdict(response.status, safety) {
-                    Verdict::Success => {
-                        self.routing().on_answer(&addr, response.leader, true);
-                        return Ok((addr, response));
-                    }
-                    Verdict::Refused => {
-                        self.routing().on_answer(&addr, response.leader, true);
-                        return Err(api_error(&response));
-                    }
-                    Verdict::Unknown => {
-                        self.routing().on_answer(&addr, response.leader, false);
-                        return Err(ClientError::OutcomeUnknown {
-                            reason: describe(&response),
-                            addr,
-                        });
-                    }
-                    Verdict::Retry => {
-                        self.routing().on_answer(&addr, response.leader, false);
-                        last_error = format!("{addr} answered {}", describe(&response));
-                        retry_after = retry_after.max(response.retry_after);
-                        // The node is up but cannot serve; it may name a
-                        // leader whose address we lack. Ask it, once.
-                        if !discovered && self.routing().leader_addr_unknown() {
-                            discovered = true;
-                            self.discover(&addr).await;
+                Ok(response) => {
+                    self.inner.answered.store(true, Ordering::Relaxed);
+                    match verdict(response.status, safety) {
+                        Verdict::Success => {
+                            self.routing().on_answer(&addr, response.leader, true);
+                            return Ok((addr, response));
+                        }
+                        Verdict::Refused => {
+                            self.routing().on_answer(&addr, response.leader, true);
+                            return Err(api_error(&response));
+                        }
+                        Verdict::Unknown => {
+                            self.routing().on_answer(&addr, response.leader, false);
+                            return Err(ClientError::OutcomeUnknown {
+                                reason: describe(&response),
+                                addr,
+                            });
+                        }
+                        Verdict::Retry => {
+                            self.routing().on_answer(&addr, response.leader, false);
+                            give_up.answered(&addr, &response);
+                            retry_after = retry_after.max(response.retry_after);
+                            // The node is up but cannot serve; it may name a
+                            // leader whose address we lack. Ask it, once.
+                            if !discovered && self.routing().leader_addr_unknown() {
+                                discovered = true;
+                                self.discover(&addr).await;
+                            }
                         }
                     }
-                },
+                }
                 Err(TransportError::Indeterminate { reason }) if safety == Safety::AppendOnce => {
                     return Err(ClientError::OutcomeUnknown { addr, reason });
                 }
-                Err(error) => last_error = format!("{addr}: {error}"),
+                Err(error) => give_up.not_answered(&addr, &error),
             }
-            tracing::debug!(attempt = attempts, %last_error, "retrying");
+            tracing::debug!(attempt = attempts, addr, "retrying");
             failed.push(addr);
             if attempts >= policy.max_attempts || started.elapsed() >= policy.total_budget {
-                return Err(unavailable(attempts, started, last_error));
+                return Err(give_up.into_error(attempts, started));
             }
         }
     }
@@ -169,12 +178,60 @@ impl Client {
     }
 }
 
-fn unavailable(attempts: u32, started: Instant, last_error: String) -> ClientError {
-    ClientError::Unavailable {
-        attempts,
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        last_error,
+/// What a call that runs out of retries reports: the last answer a node
+/// gave (its own words for why it could not serve: no leader, no quorum),
+/// which says more than any connection failure; else the nodes of the last
+/// sweep that could not be reached, and why.
+#[derive(Debug, Default)]
+struct GiveUp {
+    last_answer: Option<String>,
+    unreachable: Vec<String>,
+    /// The previous sweep's failures, kept until this sweep has its own.
+    previous: Vec<String>,
+}
+
+impl GiveUp {
+    fn answered(&mut self, addr: &str, response: &RawResponse) {
+        self.last_answer = Some(format!(
+            "{} answered {}",
+            display_addr(addr),
+            describe(response)
+        ));
     }
+
+    fn not_answered(&mut self, addr: &str, error: &TransportError) {
+        let (TransportError::NotDelivered { reason } | TransportError::Indeterminate { reason }) =
+            error;
+        self.unreachable
+            .push(format!("{} ({reason})", display_addr(addr)));
+    }
+
+    fn new_sweep(&mut self) {
+        self.previous = std::mem::take(&mut self.unreachable);
+    }
+
+    fn into_error(self, attempts: u32, started: Instant) -> ClientError {
+        let unreachable = if self.unreachable.is_empty() {
+            self.previous
+        } else {
+            self.unreachable
+        };
+        ClientError::Unavailable {
+            attempts,
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            answer: self.last_answer,
+            last_error: match unreachable.as_slice() {
+                [] => "no node could be asked".to_string(),
+                [one] => format!("could not reach {one}"),
+                many => format!("could not reach any of {}", many.join(", ")),
+            },
+        }
+    }
+}
+
+/// A node's base URL as a person writes it: `127.0.0.1:7001` for plain HTTP.
+pub(crate) fn display_addr(addr: &str) -> &str {
+    addr.strip_prefix("http://").unwrap_or(addr)
 }
 
 /// The server's error as a typed error; a body that is not an [`ErrorBody`]

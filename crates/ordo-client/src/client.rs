@@ -3,6 +3,7 @@
 //! the leader hint.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -41,6 +42,9 @@ pub(crate) struct Inner {
     pub(crate) timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) api_token: Option<Secret>,
+    /// Some node has answered this client (or the one it was made from):
+    /// the cluster exists, so failures to connect are worth riding out.
+    pub(crate) answered: AtomicBool,
 }
 
 /// Configures a [`Client`]; every setting has a sensible default.
@@ -123,6 +127,7 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 retry: self.retry,
                 api_token: self.api_token,
+                answered: AtomicBool::new(false),
             }),
         })
     }
@@ -157,6 +162,7 @@ impl Client {
                 timeout: self.inner.timeout,
                 retry: self.inner.retry,
                 api_token: self.inner.api_token.clone(),
+                answered: AtomicBool::new(self.inner.answered.load(Ordering::Relaxed)),
             }),
         })
     }

@@ -22,10 +22,15 @@ pub enum ClientError {
     },
     /// Every attempt failed in a way that was safe to retry, and the retry
     /// budget (attempts or time) ran out. For an append, nothing was appended.
-    #[error("cluster unavailable after {attempts} attempts in {elapsed_ms} ms; last error: {last_error}")]
+    #[error("{}", unavailable_text(*attempts, *elapsed_ms, answer.as_deref(), last_error))]
     Unavailable {
         attempts: u32,
         elapsed_ms: u64,
+        /// The last answer a node gave saying it could not serve (e.g.
+        /// `127.0.0.1:7001 answered 503 no_leader: …`), if any did.
+        answer: Option<String>,
+        /// The nodes of the last sweep that gave no answer, and why
+        /// (`could not reach 127.0.0.1:7009 (connection refused)`).
         last_error: String,
     },
     /// An append reached a server (or may have) and no answer came back: it
@@ -69,6 +74,21 @@ impl ClientError {
             ClientError::Api { code, .. } => Some(code),
             _ => None,
         }
+    }
+}
+
+/// The cluster's own reason first (a node that answered knows why it could
+/// not serve), else why no node answered; then what was tried.
+fn unavailable_text(
+    attempts: u32,
+    elapsed_ms: u64,
+    answer: Option<&str>,
+    unreachable: &str,
+) -> String {
+    let tried = format!("gave up after {attempts} attempt(s) in {elapsed_ms} ms");
+    match answer {
+        Some(answer) => format!("the cluster could not serve the request: {answer} ({tried})"),
+        None => format!("no node answered: {unreachable} ({tried})"),
     }
 }
 

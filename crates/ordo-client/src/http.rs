@@ -85,11 +85,48 @@ impl Transport for ReqwestTransport {
 /// Only a failure to connect proves the request never left: every other
 /// error (timeout, reset, truncated body) may come after the server acted.
 fn classify(error: reqwest::Error) -> TransportError {
-    let reason = error_chain(&error);
+    let reason = short_reason(&error);
     if error.is_connect() {
         TransportError::NotDelivered { reason }
     } else {
         TransportError::Indeterminate { reason }
+    }
+}
+
+/// Why an exchange failed, in the words a person needs (`connection
+/// refused`, `no answer within 500 ms`), from the root I/O error when there
+/// is one; reqwest's own chain ("error sending request for url (…): client
+/// error (Connect): tcp connect error: …") is kept for debug logs.
+fn short_reason(error: &reqwest::Error) -> String {
+    tracing::debug!(error = %error_chain(error), "HTTP exchange failed");
+    if error.is_timeout() {
+        return "no answer in time".to_string();
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return io_reason(io);
+        }
+        source = cause.source();
+    }
+    if error.is_connect() {
+        return "could not connect".to_string();
+    }
+    error_chain(error)
+}
+
+fn io_reason(error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::ConnectionRefused => "connection refused".into(),
+        ErrorKind::ConnectionReset => "connection reset".into(),
+        ErrorKind::ConnectionAborted => "connection aborted".into(),
+        ErrorKind::TimedOut => "no answer in time".into(),
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => "no route to host".into(),
+        ErrorKind::UnexpectedEof | ErrorKind::BrokenPipe => {
+            "the connection closed before an answer".into()
+        }
+        _ => error.to_string(),
     }
 }
 

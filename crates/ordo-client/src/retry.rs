@@ -24,6 +24,12 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Cap on the time a call spends, attempts and backoffs together.
     pub total_budget: Duration,
+    /// How long a call keeps trying while no node has ever answered this
+    /// client (every connection refused or timed out). A cluster that is
+    /// starting may deserve the whole budget; a command-line call with a
+    /// mistyped address deserves an answer at once ([`Duration::ZERO`]:
+    /// one sweep over the known nodes).
+    pub unreachable_budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -33,6 +39,7 @@ impl Default for RetryPolicy {
             initial_backoff: DEFAULT_INITIAL_BACKOFF,
             max_backoff: DEFAULT_MAX_BACKOFF,
             total_budget: DEFAULT_TOTAL_BUDGET,
+            unreachable_budget: DEFAULT_TOTAL_BUDGET,
         }
     }
 }
@@ -42,6 +49,16 @@ impl RetryPolicy {
     pub fn no_retries() -> Self {
         RetryPolicy {
             max_attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// For one interactive command: the whole call, retries included, within
+    /// `budget`, and a cluster that never answered reported after one sweep.
+    pub fn interactive(budget: Duration) -> Self {
+        RetryPolicy {
+            total_budget: budget,
+            unreachable_budget: Duration::ZERO,
             ..RetryPolicy::default()
         }
     }

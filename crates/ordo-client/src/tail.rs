@@ -64,6 +64,11 @@ impl Tail {
         self.next
     }
 
+    /// The group's position as this tail last committed or found it.
+    pub fn committed(&self) -> Option<Offset> {
+        self.committed
+    }
+
     /// The next records, in offset order: waits up to [`TAIL_WAIT`] for one
     /// and returns an empty page if none arrived (a topic that does not
     /// exist yet is waited for the same way).

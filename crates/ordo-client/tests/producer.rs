@@ -41,6 +41,7 @@ fn client(url: String) -> Client {
             initial_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_millis(20),
             total_budget: Duration::from_secs(5),
+            ..RetryPolicy::default()
         })
         .build()
         .unwrap()

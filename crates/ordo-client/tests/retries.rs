@@ -41,6 +41,7 @@ fn quick_retry() -> RetryPolicy {
         initial_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(20),
         total_budget: Duration::from_secs(5),
+        unreachable_budget: Duration::from_secs(5),
     }
 }
 
@@ -270,4 +271,47 @@ async fn a_pinned_client_talks_to_its_node_only() {
     assert_eq!(node_2.seen(), vec![]);
     assert!(!pinned.healthz().await);
     assert!(client.healthz().await);
+}
+
+#[tokio::test]
+async fn an_interactive_call_to_addresses_where_nothing_listens_fails_after_one_sweep() {
+    let client = Client::builder(vec![dead_addr(), dead_addr()])
+        .retry(RetryPolicy::interactive(Duration::from_secs(10)))
+        .build()
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let result = client.read("orders", &ReadParams::default()).await;
+    assert!(started.elapsed() < Duration::from_secs(1), "{result:?}");
+    let Err(error @ ClientError::Unavailable { attempts: 2, .. }) = result else {
+        panic!("expected unavailable after one sweep: {result:?}");
+    };
+    let text = error.to_string();
+    assert!(
+        text.contains("could not reach any of") && text.contains("connection refused"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_node_s_own_reason_for_refusing_wins_over_an_unreachable_node() {
+    let no_leader = Stub::start(|_, _, _| Reply::error(503, "no_leader").retry_after(0)).await;
+    let client = Client::builder(vec![no_leader.url(), dead_addr()])
+        .retry(RetryPolicy {
+            max_attempts: 6,
+            ..quick_retry()
+        })
+        .build()
+        .unwrap();
+
+    let error = client
+        .read("orders", &ReadParams::default())
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("answered 503 no_leader: stub says no_leader"),
+        "{text}"
+    );
+    assert!(!text.contains("connection refused"), "{text}");
 }

@@ -1,0 +1,583 @@
+//! `ordo append TOPIC [VALUE]`: one record from the command line, or one
+//! record per stdin line, sent in batches (at most [`APPEND_BATCH_RECORDS`]
+//! lines or [`APPEND_BATCH_BYTES`] of text per request), plainly or as an
+//! idempotent producer. An import prints one summary at its end (records,
+//! offsets, rate); `--verbose` adds a line per request and `--json` prints
+//! each raw answer. A failure says which lines were appended, which were not
+//! and which may have been.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail};
+use ordo_client::{ClientError, Producer};
+use ordo_core::api::{AppendRequest, AppendResponse};
+use ordo_core::limits::MAX_REQUEST_BODY_BYTES;
+use ordo_core::{Condition, NewRecord, Offset, ProducerId, TopicName};
+use serde_json::Value;
+use tokio::io::AsyncBufReadExt;
+
+use crate::connect::{explain, ConnectArgs};
+use crate::output::outln;
+
+/// Most stdin lines sent in one append request.
+pub const APPEND_BATCH_RECORDS: usize = 500;
+/// Most bytes of stdin text sent in one append request: well under the
+/// server's `MAX_REQUEST_BODY_BYTES`, leaving room for JSON escaping.
+pub const APPEND_BATCH_BYTES: usize = 1024 * 1024;
+/// Longest excerpt of a failed line quoted in an error.
+const MAX_QUOTED_CHARS: usize = 80;
+
+#[derive(clap::Args, Debug)]
+pub struct AppendArgs {
+    /// The topic (created on its first append): 1-249 characters of
+    /// `A-Z a-z 0-9 . _ -`.
+    pub topic: TopicName,
+    /// The record's value: JSON if it parses as JSON, else a string. Without
+    /// it, every stdin line is one record whose value is the line as a string.
+    pub value: Option<String>,
+    /// The key of every record appended.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// A header for every record appended (repeatable).
+    #[arg(long = "header", value_name = "NAME=VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+    /// Append as idempotent producer ID: each request carries the next seq,
+    /// and one whose outcome is unknown is resent with the same seq, so no
+    /// record is appended twice.
+    #[arg(long, value_name = "ID", value_parser = ProducerId::from_str)]
+    pub producer: Option<ProducerId>,
+    /// The producer's first seq in this run: 0 for a new producer, else its
+    /// last acknowledged seq + 1.
+    #[arg(long, default_value_t = 0, requires = "producer")]
+    pub seq: u64,
+    /// Append VALUE only if --key has no live record (none, or a tombstone).
+    #[arg(long, requires_all = ["key", "value"], conflicts_with_all = ["if_key_last_offset", "if_end_offset"])]
+    pub if_key_absent: bool,
+    /// Append VALUE only if --key's latest record is at this offset.
+    #[arg(long, value_name = "OFFSET", requires_all = ["key", "value"], conflicts_with = "if_end_offset")]
+    pub if_key_last_offset: Option<u64>,
+    /// Append VALUE only if the topic's next offset is this one.
+    #[arg(long, value_name = "OFFSET", requires = "value")]
+    pub if_end_offset: Option<u64>,
+    /// Print each raw append response as JSON (one line per request).
+    #[arg(long)]
+    pub json: bool,
+    /// From stdin: print a line per request sent, not only the summary.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+impl AppendArgs {
+    fn condition(&self) -> Option<Condition> {
+        if self.if_key_absent {
+            return Some(Condition::KeyAbsent);
+        }
+        self.if_key_last_offset
+            .map(|o| Condition::KeyLastOffset(Offset(o)))
+            .or(self
+                .if_end_offset
+                .map(|o| Condition::ExpectedOffset(Offset(o))))
+    }
+}
+
+/// Sends the CLI's appends: plainly, or numbered by an idempotent producer.
+enum Sender {
+    Plain(ordo_client::Client),
+    Producer(Producer),
+}
+
+impl Sender {
+    async fn append(
+        &mut self,
+        topic: &TopicName,
+        records: Vec<NewRecord>,
+        condition: Option<Condition>,
+    ) -> Result<AppendResponse, ClientError> {
+        match self {
+            Sender::Plain(client) => {
+                let request = AppendRequest {
+                    records,
+                    producer: None,
+                    condition,
+                };
+                client.append_with(topic.as_str(), &request).await
+            }
+            Sender::Producer(producer) => {
+                producer.append_if(topic.as_str(), records, condition).await
+            }
+        }
+    }
+}
+
+pub async fn run(args: AppendArgs) -> anyhow::Result<()> {
+    let client = args.connect.client()?;
+    let mut sender = match &args.producer {
+        Some(id) => Sender::Producer(Producer::resume(client, id.clone(), args.seq)),
+        None => Sender::Plain(client),
+    };
+    let template = NewRecord {
+        key: args.key.clone(),
+        value: Value::Null,
+        headers: args.headers.iter().cloned().collect(),
+    };
+    if let Some(value) = &args.value {
+        let record = NewRecord {
+            value: parse_value(value),
+            ..template
+        };
+        let response = sender
+            .append(&args.topic, vec![record], args.condition())
+            .await
+            .map_err(|e| anyhow!("{}", explain(&e, &args.connect)))?;
+        return outln!("{}", append_summary(&response, args.json));
+    }
+    import_stdin(&args, &mut sender, template).await
+}
+
+/// One record per stdin line, in batches; see the module docs.
+async fn import_stdin(
+    args: &AppendArgs,
+    sender: &mut Sender,
+    template: NewRecord,
+) -> anyhow::Result<()> {
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin());
+    let mut batch = StdinBatch::default();
+    let mut progress = Progress::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = lines
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| anyhow!("reading stdin: {e}"))?;
+        let at_end = read == 0;
+        // A line that can never be appended stops the import there (an
+        // import never skips a line); what came before it is sent first.
+        let mut stop = None;
+        if !at_end {
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            let line_number = progress.lines + batch.records.len() as u64 + 1;
+            match String::from_utf8(std::mem::take(&mut line)) {
+                Err(_) => {
+                    stop = Some(format!(
+                        "line {line_number} is not valid UTF-8 (record values are JSON strings)"
+                    ))
+                }
+                Ok(text) => {
+                    let record = NewRecord {
+                        value: Value::String(text),
+                        ..template.clone()
+                    };
+                    match request_bytes(&record) {
+                        bytes if bytes > MAX_REQUEST_BODY_BYTES => {
+                            stop = Some(format!(
+                                "line {line_number} is {bytes} bytes as a record, over the \
+                                 {MAX_REQUEST_BODY_BYTES}-byte request limit"
+                            ))
+                        }
+                        _ => batch.push(record),
+                    }
+                }
+            }
+        }
+        let flush = batch.is_full() || at_end || stop.is_some();
+        if flush && !batch.records.is_empty() {
+            send_batch(args, sender, &mut batch, &mut progress).await?;
+        }
+        if let Some(reason) = stop {
+            bail!(
+                "{reason}; stopped there: {}, none after",
+                progress.appended_so_far()
+            );
+        }
+        if at_end {
+            break;
+        }
+    }
+    match progress.lines {
+        0 => {
+            eprintln!("nothing to append: stdin was empty");
+            Ok(())
+        }
+        _ if args.json || args.verbose => Ok(()),
+        _ => outln!("{}", progress.summary(&args.topic)),
+    }
+}
+
+async fn send_batch(
+    args: &AppendArgs,
+    sender: &mut Sender,
+    batch: &mut StdinBatch,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    let first_line = progress.lines + 1;
+    let first_text = batch.first_text();
+    let count = batch.records.len() as u64;
+    match sender
+        .append(&args.topic, std::mem::take(batch).records, None)
+        .await
+    {
+        Ok(response) => {
+            progress.acknowledged(count, &response);
+            if args.json || args.verbose {
+                outln!("{}", append_summary(&response, args.json))?;
+            }
+            Ok(())
+        }
+        Err(error) => bail!(
+            "append failed for {}: {}; {}",
+            describe_lines(first_line, count, &first_text),
+            explain(&error, &args.connect),
+            batch_fate(&error, progress),
+        ),
+    }
+}
+
+/// The size of an append request carrying `record` alone: a line whose
+/// request would exceed the body limit can never be appended.
+fn request_bytes(record: &NewRecord) -> usize {
+    let request = AppendRequest {
+        records: vec![record.clone()],
+        producer: None,
+        condition: None,
+    };
+    serde_json::to_vec(&request).map_or(usize::MAX, |body| body.len())
+}
+
+/// Records read from stdin waiting to be sent as one request.
+#[derive(Default)]
+struct StdinBatch {
+    records: Vec<NewRecord>,
+    text_bytes: usize,
+}
+
+impl StdinBatch {
+    fn push(&mut self, record: NewRecord) {
+        self.text_bytes += record.value.as_str().map_or(0, str::len);
+        self.records.push(record);
+    }
+
+    fn is_full(&self) -> bool {
+        self.records.len() >= APPEND_BATCH_RECORDS || self.text_bytes >= APPEND_BATCH_BYTES
+    }
+
+    fn first_text(&self) -> String {
+        self.records
+            .first()
+            .and_then(|r| r.value.as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// What an import has appended so far: lines, requests, the offset ranges
+/// and log indexes they got, and when it started.
+struct Progress {
+    started: Instant,
+    lines: u64,
+    requests: u64,
+    /// Contiguous offset ranges, merged as they come (another producer's
+    /// appends in between split them).
+    ranges: Vec<(Offset, Offset)>,
+    log_indexes: Option<(u64, u64)>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            started: Instant::now(),
+            lines: 0,
+            requests: 0,
+            ranges: Vec::new(),
+            log_indexes: None,
+        }
+    }
+
+    fn acknowledged(&mut self, lines: u64, response: &AppendResponse) {
+        self.lines += lines;
+        self.requests += 1;
+        for &offset in &response.offsets {
+            match self.ranges.last_mut() {
+                Some((_, last)) if last.0 + 1 == offset.0 => *last = offset,
+                _ => self.ranges.push((offset, offset)),
+            }
+        }
+        let index = response.log_index.0;
+        self.log_indexes = Some(match self.log_indexes {
+            Some((first, _)) => (first, index),
+            None => (index, index),
+        });
+    }
+
+    fn appended_so_far(&self) -> String {
+        match self.lines {
+            0 => "no earlier lines were appended".to_string(),
+            n => format!("lines 1-{n} were appended"),
+        }
+    }
+
+    /// `appended 1000 records to numbers at offsets 0-999 (log index
+    /// 3-4) in 2 requests, 0.1 s, 9,870 records/s`.
+    fn summary(&self, topic: &TopicName) -> String {
+        self.summary_after(topic, self.started.elapsed())
+    }
+
+    fn summary_after(&self, topic: &TopicName, took: Duration) -> String {
+        let offsets: Vec<String> = self
+            .ranges
+            .iter()
+            .map(|(first, last)| match first == last {
+                true => first.to_string(),
+                false => format!("{first}-{last}"),
+            })
+            .collect();
+        let plural = |n: u64, word: &str| match n {
+            1 => format!("1 {word}"),
+            n => format!("{n} {word}s"),
+        };
+        let offsets = match offsets.as_slice() {
+            [one] if !one.contains('-') => format!("offset {one}"),
+            _ => format!("offsets {}", offsets.join(",")),
+        };
+        let log_index = match self.log_indexes {
+            Some((first, last)) if first != last => format!("log index {first}-{last}"),
+            Some((index, _)) => format!("log index {index}"),
+            None => "no log index".to_string(),
+        };
+        let seconds = took.as_secs_f64();
+        let rate = if seconds > 0.0 {
+            format!(", {:.0} records/s", self.lines as f64 / seconds)
+        } else {
+            String::new()
+        };
+        format!(
+            "appended {} to {topic} at {offsets} ({log_index}) in {}, {seconds:.1} s{rate}",
+            plural(self.lines, "record"),
+            plural(self.requests, "request"),
+        )
+    }
+}
+
+/// A command-line VALUE: JSON if it parses as JSON, else the text as a string.
+fn parse_value(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected NAME=VALUE, got {text:?}"))
+}
+
+/// `offset 12 (log index 3051)`, `offsets 0-499 (log index 3052)`, or the
+/// raw response with `--json`.
+fn append_summary(response: &AppendResponse, json: bool) -> String {
+    if json {
+        return serde_json::to_string(response).expect("an AppendResponse always serializes");
+    }
+    let log_index = if response.duplicate {
+        format!(
+            "{}; duplicate: this seq was appended before, nothing new was",
+            response.log_index
+        )
+    } else {
+        response.log_index.to_string()
+    };
+    match response.offsets.as_slice() {
+        [] => format!("no records appended (log index {log_index})"),
+        [only] => format!("offset {only} (log index {log_index})"),
+        [first, .., last] if last.0 - first.0 + 1 == response.offsets.len() as u64 => {
+            format!("offsets {first}-{last} (log index {log_index})")
+        }
+        offsets => {
+            let list: Vec<String> = offsets.iter().map(Offset::to_string).collect();
+            format!("offsets {} (log index {log_index})", list.join(","))
+        }
+    }
+}
+
+/// `line 7 ("text")`, or `lines 501-1000 (first: "text")`.
+fn describe_lines(first_line: u64, count: u64, first_text: &str) -> String {
+    match count {
+        1 => format!("line {first_line} ({})", quote(first_text)),
+        _ => format!(
+            "lines {first_line}-{} (first: {})",
+            first_line + count - 1,
+            quote(first_text)
+        ),
+    }
+}
+
+/// What became of a failed batch and the lines before it.
+fn batch_fate(error: &ClientError, progress: &Progress) -> String {
+    let this_batch = match error {
+        ClientError::OutcomeUnknown { .. } => "these lines may or may not have been appended",
+        _ => "these lines were not appended",
+    };
+    format!("{this_batch}; {}", progress.appended_so_far())
+}
+
+fn quote(text: &str) -> String {
+    let excerpt: String = text.chars().take(MAX_QUOTED_CHARS).collect();
+    if excerpt.len() < text.len() {
+        format!("{excerpt:?}…")
+    } else {
+        format!("{excerpt:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ordo_core::LogIndex;
+
+    #[test]
+    fn a_value_is_json_when_it_parses_and_a_string_otherwise() {
+        assert_eq!(parse_value("12"), serde_json::json!(12));
+        assert_eq!(parse_value(r#"{"a":1}"#), serde_json::json!({"a": 1}));
+        assert_eq!(parse_value("hello, ordo"), serde_json::json!("hello, ordo"));
+        assert_eq!(parse_value(r#""quoted""#), serde_json::json!("quoted"));
+    }
+
+    fn response(offsets: Vec<u64>, log_index: u64) -> AppendResponse {
+        AppendResponse {
+            offsets: offsets.into_iter().map(Offset).collect(),
+            log_index: LogIndex(log_index),
+            duplicate: false,
+        }
+    }
+
+    #[test]
+    fn append_summaries_read_naturally() {
+        assert_eq!(
+            append_summary(&response(vec![12], 3051), false),
+            "offset 12 (log index 3051)"
+        );
+        assert_eq!(
+            append_summary(&response(vec![0, 1, 2], 3051), false),
+            "offsets 0-2 (log index 3051)"
+        );
+        assert_eq!(
+            append_summary(&response(vec![12], 3051), true),
+            r#"{"offsets":[12],"log_index":3051}"#
+        );
+        let duplicate = AppendResponse {
+            duplicate: true,
+            ..response(vec![12], 3051)
+        };
+        assert_eq!(
+            append_summary(&duplicate, false),
+            "offset 12 (log index 3051; duplicate: this seq was appended before, nothing new was)"
+        );
+    }
+
+    #[test]
+    fn an_import_is_summed_up_in_one_line_with_its_offsets_and_rate() {
+        let topic = TopicName::new("numbers").unwrap();
+        let mut progress = Progress::new();
+        progress.acknowledged(2, &response(vec![0, 1], 3));
+        progress.acknowledged(2, &response(vec![2, 3], 4));
+        assert_eq!(
+            progress.summary_after(&topic, Duration::from_millis(500)),
+            "appended 4 records to numbers at offsets 0-3 (log index 3-4) in 2 requests, 0.5 s, 8 records/s"
+        );
+        // Another producer's records in between split the ranges.
+        progress.acknowledged(1, &response(vec![9], 7));
+        assert!(progress
+            .summary_after(&topic, Duration::from_secs(1))
+            .starts_with(
+                "appended 5 records to numbers at offsets 0-3,9 (log index 3-7) in 3 requests"
+            ));
+        let mut one = Progress::new();
+        one.acknowledged(1, &response(vec![5], 9));
+        assert!(one
+            .summary_after(&topic, Duration::ZERO)
+            .starts_with("appended 1 record to numbers at offset 5 (log index 9) in 1 request"));
+    }
+
+    #[test]
+    fn a_line_too_large_for_any_request_is_measured_as_its_request() {
+        let line = NewRecord {
+            key: None,
+            value: Value::String("x".repeat(MAX_REQUEST_BODY_BYTES)),
+            headers: Default::default(),
+        };
+        assert!(request_bytes(&line) > MAX_REQUEST_BODY_BYTES);
+        let quotes = NewRecord {
+            value: Value::String("\"".repeat(MAX_REQUEST_BODY_BYTES / 2 + 1)),
+            ..line.clone()
+        };
+        assert!(
+            request_bytes(&quotes) > MAX_REQUEST_BODY_BYTES,
+            "escaping counts"
+        );
+        let small = NewRecord {
+            value: Value::String("x".into()),
+            ..line
+        };
+        assert!(request_bytes(&small) < 100);
+    }
+
+    #[derive(clap::Parser)]
+    struct AppendCli {
+        #[command(flatten)]
+        args: AppendArgs,
+    }
+
+    fn parse_append(args: &[&str]) -> Result<AppendArgs, clap::Error> {
+        use clap::Parser;
+        let argv = std::iter::once("ordo-append").chain(args.iter().copied());
+        AppendCli::try_parse_from(argv).map(|cli| cli.args)
+    }
+
+    #[test]
+    fn append_conditions_need_a_value_and_key_conditions_a_key() {
+        let claim = parse_append(&["users", "alice", "--key", "jane", "--if-key-absent"]).unwrap();
+        assert_eq!(claim.condition(), Some(Condition::KeyAbsent));
+        let update =
+            parse_append(&["users", "b", "--key", "jane", "--if-key-last-offset", "4"]).unwrap();
+        assert_eq!(
+            update.condition(),
+            Some(Condition::KeyLastOffset(Offset(4)))
+        );
+        let at_end = parse_append(&["t", "v", "--if-end-offset", "9"]).unwrap();
+        assert_eq!(
+            at_end.condition(),
+            Some(Condition::ExpectedOffset(Offset(9)))
+        );
+        for bad in [
+            &["users", "alice", "--if-key-absent"][..],
+            &["users", "--key", "jane", "--if-key-absent"],
+            &["t", "--if-end-offset", "9"],
+            &[
+                "t",
+                "v",
+                "--key",
+                "k",
+                "--if-key-absent",
+                "--if-end-offset",
+                "1",
+            ],
+            &["t", "v", "--seq", "3"],
+            &["t", "v", "--producer", "a b"],
+            &[".", "v"],
+            &["a/b", "v"],
+        ] {
+            assert!(parse_append(bad).is_err(), "{bad:?} should be refused");
+        }
+        let producer = parse_append(&["t", "--producer", "importer-1", "--seq", "7"]).unwrap();
+        assert_eq!(producer.producer.unwrap().as_str(), "importer-1");
+        assert_eq!(producer.seq, 7);
+    }
+
+    #[test]
+    fn headers_parse_from_pairs() {
+        assert_eq!(parse_header("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert!(parse_header("nope").is_err());
+    }
+}

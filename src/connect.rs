@@ -1,0 +1,182 @@
+//! How the CLI reaches a cluster: the connection flags every client command
+//! takes (`--addr`, `--timeout-ms`, `--api-token-file`), accepted after the
+//! command (`ordo read t --addr X`) or before it (`ordo --addr X read t`, as
+//! etcdctl and nats take them), the one `ordo_client::Client` they build,
+//! and client errors in the user's terms.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::parser::ValueSource;
+use clap::ArgMatches;
+use ordo_client::{Client, ClientError, RetryPolicy};
+use ordo_core::secret::Secret;
+
+use crate::secrets::{self, SecretSetting, API_TOKEN_ENV};
+
+/// The CLI's default node, node 1 of `make cluster`.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:7001";
+/// The default for `--timeout-ms`.
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+/// How to reach the cluster; shared by every subcommand that talks to it.
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectArgs {
+    /// Node address(es), `host:port` or `http://host:port`, comma-separated;
+    /// any node serves any request, and more than one lets the command
+    /// fail over.
+    #[arg(
+        long,
+        env = "ORDO_ADDR",
+        default_value = DEFAULT_ADDR,
+        value_delimiter = ',',
+        value_name = "HOST:PORT"
+    )]
+    pub addr: Vec<String>,
+    /// How long one request may take, retries and failover included, in
+    /// milliseconds (a long-poll's wait comes on top). A node that refuses
+    /// the connection is reported at once.
+    #[arg(long, env = "ORDO_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS, value_name = "MS")]
+    pub timeout_ms: u64,
+    /// A file holding the cluster's API token (trimmed; or put the token
+    /// itself in ORDO_API_TOKEN), for a cluster whose nodes require one.
+    #[arg(long, env = "ORDO_API_TOKEN_FILE", value_name = "FILE")]
+    pub api_token_file: Option<PathBuf>,
+}
+
+impl ConnectArgs {
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
+        self.client_with(RetryPolicy::interactive(self.timeout()))
+    }
+
+    /// A client with its own retry policy (a status probe tries each node
+    /// once); the same addresses, timeout and token.
+    pub(crate) fn client_with(&self, retry: RetryPolicy) -> anyhow::Result<Client> {
+        Ok(Client::builder(self.addr.clone())
+            .timeout(self.timeout())
+            .retry(retry)
+            .api_token(self.api_token()?)
+            .build()?)
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.max(1))
+    }
+
+    /// The API token from --api-token-file or ORDO_API_TOKEN, if either is set.
+    pub(crate) fn api_token(&self) -> anyhow::Result<Option<Secret>> {
+        SecretSetting {
+            flag: "--api-token-file",
+            env: API_TOKEN_ENV,
+            file: self.api_token_file.as_deref(),
+            value: secrets::from_env(API_TOKEN_ENV)?,
+            config_file: None,
+        }
+        .resolve()
+    }
+}
+
+/// The connection flags given before the command (`ordo --addr X read t`).
+/// No defaults or environment here: those belong to the command's own
+/// [`ConnectArgs`], which these override unless the command line gave the
+/// flag again after the command (the later one wins, as usual).
+#[derive(clap::Args, Debug, Default)]
+#[command(next_help_heading = "Connection (for the commands that talk to a cluster)")]
+pub struct GlobalConnect {
+    /// Node address(es) for the command: see its --addr.
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT")]
+    pub addr: Option<Vec<String>>,
+    /// Deadline of each request, retries included, in milliseconds: see the
+    /// command's --timeout-ms.
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
+    /// The API token file for the command: see its --api-token-file.
+    #[arg(long, value_name = "FILE")]
+    pub api_token_file: Option<PathBuf>,
+}
+
+impl GlobalConnect {
+    fn given(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        if self.addr.is_some() {
+            given.push("--addr");
+        }
+        if self.timeout_ms.is_some() {
+            given.push("--timeout-ms");
+        }
+        if self.api_token_file.is_some() {
+            given.push("--api-token-file");
+        }
+        given
+    }
+
+    /// Puts these flags into the command's `connect` (`None`: a command
+    /// that talks to no cluster, which refuses them). `matches` is the
+    /// whole command line's, to tell a flag given after the command from
+    /// an environment variable or a default.
+    pub fn apply(
+        self,
+        command_name: &str,
+        connect: Option<&mut ConnectArgs>,
+        matches: &ArgMatches,
+    ) -> anyhow::Result<()> {
+        let given = self.given();
+        if given.is_empty() {
+            return Ok(());
+        }
+        let Some(connect) = connect else {
+            bail!(
+                "{} before the command is for the commands that talk to a cluster, not `ordo {command_name}`",
+                given.join(", ")
+            );
+        };
+        let mut innermost = matches;
+        while let Some((_, sub)) = innermost.subcommand() {
+            innermost = sub;
+        }
+        let given_after = |id: &str| innermost.value_source(id) == Some(ValueSource::CommandLine);
+        if let Some(addr) = self.addr {
+            if !given_after("addr") {
+                connect.addr = addr;
+            }
+        }
+        if let Some(ms) = self.timeout_ms {
+            if !given_after("timeout_ms") {
+                connect.timeout_ms = ms;
+            }
+        }
+        if let Some(file) = self.api_token_file {
+            if !given_after("api_token_file") {
+                connect.api_token_file = Some(file);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A client error in the user's terms.
+pub(crate) fn explain(error: &ClientError, connect: &ConnectArgs) -> String {
+    match error {
+        ClientError::Unavailable { answer: None, .. } => format!(
+            "{error}; is the cluster at --addr {} (or ORDO_ADDR) running?",
+            connect.addr.join(",")
+        ),
+        ClientError::Api { message, .. } if error.status() == Some(401) => format!(
+            "{message} (set the cluster's API token with --api-token-file or {API_TOKEN_ENV})"
+        ),
+        _ => error.to_string(),
+    }
+}
+
+/// A client result as an `anyhow` result with [`explain`]'s text.
+pub(crate) trait Explain<T> {
+    fn explained(self, connect: &ConnectArgs) -> anyhow::Result<T>;
+}
+
+impl<T> Explain<T> for Result<T, ClientError> {
+    fn explained(self, connect: &ConnectArgs) -> anyhow::Result<T> {
+        self.map_err(|e| anyhow::anyhow!(explain(&e, connect)))
+    }
+}
