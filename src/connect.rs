@@ -163,8 +163,8 @@ pub(crate) fn explain(error: &ClientError, connect: &ConnectArgs) -> String {
             "{error}; is the cluster at --addr {} (or ORDO_ADDR) running?",
             connect.addr.join(",")
         ),
-        ClientError::Api { message, .. } if error.status() == Some(401) => format!(
-            "{message} (set the cluster's API token with --api-token-file or {API_TOKEN_ENV})"
+        ClientError::Api { status: 401, .. } => format!(
+            "{error} (give the cluster's API token with --api-token-file or {API_TOKEN_ENV})"
         ),
         _ => error.to_string(),
     }

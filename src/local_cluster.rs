@@ -3,6 +3,12 @@
 //! (`ordo_launcher`). It waits for a leader, shows a first append and read,
 //! prints how to use the cluster, and on Ctrl-C or SIGTERM stops every node
 //! gracefully. Run again on the same data dir, the cluster re-forms from it.
+//!
+//! A node that dies (or is killed to try a failure) is reported with the
+//! command that starts it again on its own, `ordo local-cluster --node N`
+//! (`make node N=2`), which runs that one node in the foreground with the
+//! same port, data dir and peers; the cluster keeps running meanwhile, even
+//! with every node down.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,9 +16,14 @@ use std::time::Duration;
 use anyhow::{anyhow, bail};
 use ordo_core::api::{Consistency, ReadParams};
 use ordo_core::NewRecord;
+use ordo_core::NodeId;
+use ordo_launcher::args::{node_specs, peers_arg, serve_args};
 use ordo_launcher::{LauncherConfig, LocalCluster, NodeOutput};
 
 use crate::cli::one_line;
+// The CLI's default `--addr`: examples omit `--addr` when node 1 has it.
+use crate::connect::DEFAULT_ADDR;
+use crate::output::{outln, print};
 use crate::secrets::{self, SecretSetting, API_TOKEN_ENV, CLUSTER_SECRET_ENV};
 use serde_json::Value;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -22,8 +33,8 @@ const DEMO_TOPIC: &str = "demo";
 const DEMO_VALUE: &str = "hello, ordo";
 /// How often the foreground loop checks that the nodes are still up.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
-/// The CLI's default `--addr`; examples omit `--addr` when node 1 has it.
-const DEFAULT_ADDR: &str = "127.0.0.1:7001";
+/// What `make cluster` passes; `make node N=…` is offered only then.
+const MAKE_DEFAULTS: (usize, u16, &str) = (3, 7001, "./data");
 
 #[derive(clap::Args, Debug)]
 pub struct LocalClusterArgs {
@@ -51,9 +62,17 @@ pub struct LocalClusterArgs {
     /// ORDO_API_TOKEN): /v1/* then requires it, and so does the CLI.
     #[arg(long, env = "ORDO_API_TOKEN_FILE")]
     pub api_token_file: Option<PathBuf>,
+    /// Start only node ID of this cluster, in the foreground, with its port,
+    /// data dir and peers: brings back one node of a running local cluster
+    /// that was stopped or killed (`make node N=ID`).
+    #[arg(long, value_name = "ID")]
+    pub node: Option<NodeId>,
 }
 
 pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
+    if let Some(id) = args.node {
+        return run_one_node(&args, id);
+    }
     // Handlers first: from here on, Ctrl-C and SIGTERM stop the nodes
     // instead of killing this process and orphaning them.
     let mut shutdown = Shutdown::listen()?;
@@ -87,7 +106,7 @@ pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
         ..LauncherConfig::new(&binary, args.nodes, &args.data_dir)
     };
     let protected = config.api_token.is_some();
-    println!(
+    outln!(
         "starting {} ordo nodes on 127.0.0.1:{}-{} (data in {}{})",
         args.nodes,
         ports[0],
@@ -98,13 +117,13 @@ pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
         } else {
             ""
         },
-    );
+    )?;
     let mut cluster = LocalCluster::start(config).map_err(|e| one_line(&e))?;
 
     let timeout = Duration::from_millis(args.leader_timeout_ms);
     let waited = tokio::select! {
         result = cluster.wait_for_leader(timeout) => Some(result),
-        signal = shutdown.next() => { println!("{signal}: stopping before a leader was elected"); None }
+        signal = shutdown.next() => { outln!("{signal}: stopping before a leader was elected")?; None }
     };
     let leader = match waited {
         None => return stop(&mut cluster).await,
@@ -114,33 +133,93 @@ pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
             bail!("the cluster did not form: {}", one_line(&error));
         }
     };
-    println!("cluster is up: node {leader} leads");
+    outln!("cluster is up: node {leader} leads")?;
 
     if let Err(error) = first_append_and_read(&cluster).await {
         let _ = cluster.stop_all().await;
         return Err(error);
     }
-    print!("{}", usage(&cluster, &binary, &args.data_dir));
+    print(&usage(&cluster, &binary, &args))?;
     if protected {
-        println!("the API requires the token: export {API_TOKEN_ENV} for the CLI, and add -H \"Authorization: Bearer $TOKEN\" to curl");
+        outln!("the API requires the token: export {API_TOKEN_ENV} for the CLI, and add -H \"Authorization: Bearer $TOKEN\" to curl")?;
     }
 
     let mut watch = tokio::time::interval(WATCH_INTERVAL);
+    let mut all_down_said = false;
     loop {
         tokio::select! {
             signal = shutdown.next() => {
-                println!("{signal}: stopping {} nodes", args.nodes);
+                outln!("{signal}: stopping the nodes this command started")?;
                 return stop(&mut cluster).await;
             }
             _ = watch.tick() => {
-                for (id, status) in cluster.reap_exited().map_err(|e| one_line(&e))? {
-                    eprintln!("node {id} exited on its own ({status}); the others keep running");
+                let exited = cluster.reap_exited().map_err(|e| one_line(&e))?;
+                let any_running = cluster.ids().into_iter().any(|id| matches!(cluster.is_running(id), Ok(true)));
+                for (id, status) in exited {
+                    let others = if any_running { "; the others keep running" } else { "" };
+                    eprintln!(
+                        "node {id} exited ({status}){others}. Start it again from another terminal: {}",
+                        restart_hint(&binary, &args, id)
+                    );
                 }
-                if cluster.ids().into_iter().all(|id| !matches!(cluster.is_running(id), Ok(true))) {
-                    bail!("every node has exited; see their output above");
+                if !any_running && !all_down_said {
+                    all_down_said = true;
+                    eprintln!("every node this command started has exited; start them again as above, or press Ctrl-C to leave");
                 }
+                all_down_said &= !any_running;
             }
         }
+    }
+}
+
+/// `ordo local-cluster --node ID`: this cluster's node ID alone, in the
+/// foreground. The process becomes `ordo serve` with the arguments the
+/// launcher gives that node, so signals and the exit status are the node's.
+fn run_one_node(args: &LocalClusterArgs, id: NodeId) -> anyhow::Result<()> {
+    let ports = ports(args.base_port, args.nodes)?;
+    let specs = node_specs(&args.data_dir, &ports);
+    let spec = specs
+        .iter()
+        .find(|spec| spec.id == id)
+        .ok_or_else(|| anyhow!("--node {id}: this cluster's nodes are 1-{}", args.nodes))?;
+    let mut serve = serve_args(spec, &peers_arg(&specs));
+    if let Some(file) = &args.cluster_secret_file {
+        serve.extend([
+            "--cluster-secret-file".into(),
+            file.clone().into_os_string(),
+        ]);
+    }
+    if let Some(file) = &args.api_token_file {
+        serve.extend(["--api-token-file".into(), file.clone().into_os_string()]);
+    }
+    let binary =
+        std::env::current_exe().map_err(|e| anyhow!("finding the ordo executable: {e}"))?;
+    eprintln!(
+        "starting node {id} of the local cluster on {} (data in {}); Ctrl-C stops it",
+        spec.addr,
+        spec.data_dir.display()
+    );
+    use std::os::unix::process::CommandExt;
+    let error = std::process::Command::new(&binary).args(serve).exec();
+    bail!("starting {}: {error}", binary.display())
+}
+
+/// How to start node `id` of this cluster again: `make node N=2` for the
+/// cluster `make cluster` runs, the `ordo local-cluster --node` command
+/// otherwise.
+fn restart_hint(binary: &Path, args: &LocalClusterArgs, id: NodeId) -> String {
+    let is_make_cluster = (args.nodes, args.base_port, args.data_dir.as_path())
+        == (MAKE_DEFAULTS.0, MAKE_DEFAULTS.1, Path::new(MAKE_DEFAULTS.2));
+    let command = format!(
+        "{} local-cluster --nodes {} --base-port {} --data-dir {} --node {id}",
+        display_binary(binary),
+        args.nodes,
+        args.base_port,
+        args.data_dir.display()
+    );
+    match is_make_cluster {
+        true => format!("make node N={id} (or {command})"),
+        false => command,
     }
 }
 
@@ -171,10 +250,10 @@ async fn first_append_and_read(cluster: &LocalCluster) -> anyhow::Result<()> {
         .offsets
         .first()
         .ok_or_else(|| anyhow!("the first append returned no offset"))?;
-    println!(
+    outln!(
         "appended {DEMO_VALUE:?} to topic {DEMO_TOPIC} at offset {offset} (log index {})",
         appended.log_index
-    );
+    )?;
     let params = ReadParams {
         from: offset,
         limit: Some(1),
@@ -188,12 +267,11 @@ async fn first_append_and_read(cluster: &LocalCluster) -> anyhow::Result<()> {
         .records
         .first()
         .ok_or_else(|| anyhow!("reading offset {offset} back returned nothing"))?;
-    println!("read back: offset {}: {}", record.offset, record.value);
-    Ok(())
+    outln!("read back: offset {}: {}", record.offset, record.value)
 }
 
 /// How to use the running cluster, with its real addresses.
-fn usage(cluster: &LocalCluster, binary: &Path, data_dir: &Path) -> String {
+fn usage(cluster: &LocalCluster, binary: &Path, args: &LocalClusterArgs) -> String {
     let addrs = cluster.addrs();
     let first = &addrs[0];
     let last = &addrs[addrs.len() - 1];
@@ -217,9 +295,11 @@ fn usage(cluster: &LocalCluster, binary: &Path, data_dir: &Path) -> String {
          \x20 seq 1 1000 | {ordo} append numbers{addr_flag}\n\
          \x20 {ordo} read {DEMO_TOPIC} --from 0{addr_flag}\n\
          \x20 {ordo} cluster status{addr_flag}\n\
-         \nCtrl-C stops all {} nodes; the data stays in {} and the cluster re-forms from it next time.\n",
+         \nto try a failure, kill a node (kill $(cat {data_dir}/n2.pid)); start it again with {restart}\n\
+         Ctrl-C stops all {} nodes; the data stays in {data_dir} and the cluster re-forms from it next time.\n",
         addrs.len(),
-        data_dir.display(),
+        data_dir = args.data_dir.display(),
+        restart = restart_hint(binary, args, 2),
     ));
     text
 }
@@ -239,7 +319,7 @@ async fn stop(cluster: &mut LocalCluster) -> anyhow::Result<()> {
         if exit.forced {
             eprintln!("node {id} ignored SIGTERM and was killed");
         } else {
-            println!("node {id} stopped ({})", exit.status);
+            outln!("node {id} stopped ({})", exit.status)?;
         }
     }
     Ok(())

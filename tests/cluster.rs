@@ -32,6 +32,9 @@
 //!   in-flight caps refuse the excess while the rest is served.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
 //! - `auth`: the cluster secret on `/raft/*` and the API token on `/v1/*`.
+//! - `cli`: the `ordo` CLI in pipes that close early, against addresses
+//!   where nothing listens, its flag conventions and import summary, and
+//!   `ordo local-cluster` with its nodes killed and one started again.
 
 #[path = "cluster/auth.rs"]
 mod auth;
@@ -41,6 +44,8 @@ mod backup;
 mod bad_input;
 #[path = "cluster/cleanup.rs"]
 mod cleanup;
+#[path = "cluster/cli.rs"]
+mod cli;
 #[path = "cluster/conditions.rs"]
 mod conditions;
 #[path = "cluster/examples.rs"]
