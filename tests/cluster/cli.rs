@@ -449,3 +449,44 @@ async fn a_local_cluster_keeps_running_with_its_nodes_down_and_one_comes_back_on
         .expect("waiting for it");
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_quorum_the_cli_gives_the_cluster_s_reason_not_an_address_it_was_not_given() {
+    let mut cluster = TestCluster::start().await;
+    let survivor = cluster.leader;
+    for id in cluster.followers() {
+        cluster.kill(id);
+    }
+    let survivor_addr = cluster
+        .nodes
+        .addr(survivor)
+        .expect("the survivor")
+        .to_string();
+    let others: Vec<String> = cluster
+        .ids()
+        .into_iter()
+        .filter(|&id| id != survivor)
+        .map(|id| cluster.nodes.addr(id).expect("a node").to_string())
+        .collect();
+
+    for args in [&["append", "t", "x"][..], &["read", "t"]] {
+        let (output, took) = run(ordo(&cluster)
+            .env_remove("ORDO_ADDR")
+            .args(["--addr", &survivor_addr, "--timeout-ms", "3000"])
+            .args(args))
+        .await;
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(took < Duration::from_secs(10), "{args:?} took {took:?}");
+        assert!(
+            stderr.contains(&format!("{survivor_addr} answered 503")),
+            "{args:?}: the survivor's own answer: {stderr}"
+        );
+        for other in &others {
+            assert!(!stderr.contains(other.as_str()), "{args:?}: {stderr}");
+        }
+        for internal in ["BasicNode", "Some(", "{voters"] {
+            assert!(!stderr.contains(internal), "{args:?}: {stderr}");
+        }
+    }
+}

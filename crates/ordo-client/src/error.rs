@@ -37,7 +37,8 @@ pub enum ClientError {
     /// may or may not have been appended. Never retried, since a retry could
     /// append the records twice.
     #[error(
-        "outcome unknown: the append sent to {addr} may or may not have been applied ({reason})"
+        "outcome unknown: the append sent to {} may or may not have been applied ({reason})",
+        crate::call::display_addr(addr)
     )]
     OutcomeUnknown { addr: String, reason: String },
     /// A node address that is not `host:port` or an `http(s)://host:port` URL.
