@@ -18,7 +18,7 @@ help:
 	@echo "make sim-soak  the simulation over 10,000 seeds, with a progress line"
 	@echo "make sim-mutants  each deliberate bug must be caught within 256 seeds"
 	@echo "make fuzz      each cargo fuzz target (request decoding, command codec) for FUZZ_SECS (60) s"
-	@echo "make bench     ordo vs etcd and NATS JetStream in one run (../shared/peers), writes docs/benchmarks.md (~25 min)"
+	@echo "make bench     ordo's durable appends (vs etcd and NATS JetStream with PEERS_DIR), writes docs/benchmarks.md (~25 min, ~4 alone)"
 	@echo "make bench-long  10 M records: throughput, RSS and disk as the log grows, tail reads; writes docs/bench-long.md"
 	@echo "make image     the ordo:dev container image, built offline FROM scratch (deploy/build-image.sh)"
 	@echo "make test-cluster  deploy/compose.yaml under load through leader kills, partitions and a rolling restart (needs Docker)"
@@ -62,8 +62,8 @@ fmt:
 clean-data:
 	rm -rf $(DATA_DIR)
 
-# Leader failover time, measured as ../shared/peers/failover.sh measures etcd
-# and NATS: REPS kills of the leader under a 500 ms-timeout writer.
+# Leader failover time, measured as the peers' failover.sh measures etcd and
+# NATS: REPS kills of the leader under a 500 ms-timeout writer.
 REPS ?= 10
 failover: release
 	$(CARGO) run --release -q -p ordo-launcher --example failover -- --reps $(REPS)
@@ -103,7 +103,8 @@ fuzz:
 	done
 
 # Not a test: figures for docs/benchmarks.md, against the peers measured in
-# the same run (scripts/bench/run.sh; RUNS, SECS).
+# the same run when PEERS_DIR has their scripts, else ordo alone
+# (scripts/bench/run.sh; RUNS, SECS).
 bench:
 	scripts/bench/run.sh
 

@@ -1,5 +1,6 @@
 //! Unique usernames on a replicated log: N concurrent registrations of one
-//! name, each through a different node; exactly one prints `ok`.
+//! name, each through a different node; exactly one prints `ok`. Each run
+//! claims in a topic of its own (`usernames-<unix ms>`, or `--topic`).
 //!
 //! ```sh
 //! make cluster                                   # in another terminal
@@ -11,7 +12,7 @@ mod usernames;
 
 use clap::Parser;
 use ordo_client::Client;
-use usernames::{register, Taken};
+use usernames::{fresh_topic, register, Taken};
 
 #[derive(Parser)]
 #[command(about = "Concurrent registrations of one username; exactly one wins")]
@@ -25,11 +26,17 @@ struct Args {
     /// How many concurrent registrations.
     #[arg(long, default_value_t = 8)]
     count: usize,
+    /// The topic to claim in. Default: a new one, `usernames-<unix ms>`, so
+    /// every name is free; give an earlier run's topic to see it taken.
+    #[arg(long)]
+    topic: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let topic = args.topic.clone().unwrap_or_else(fresh_topic);
+    println!("claiming {} in topic {topic}", args.name);
     let clients = args
         .addr
         .iter()
@@ -38,8 +45,10 @@ async fn main() -> anyhow::Result<()> {
     let tasks: Vec<_> = (0..args.count)
         .map(|i| {
             let client = clients[i % clients.len()].clone();
-            let name = args.name.clone();
-            tokio::spawn(async move { register(&client, &name, &format!("user-{i}")).await })
+            let (topic, name) = (topic.clone(), args.name.clone());
+            tokio::spawn(
+                async move { register(&client, &topic, &name, &format!("user-{i}")).await },
+            )
         })
         .collect();
     for (i, task) in tasks.into_iter().enumerate() {

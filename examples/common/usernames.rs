@@ -4,12 +4,25 @@
 //! decides which of concurrent claims comes first, and every node applies
 //! that order, so every node agrees on the one winner.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use ordo_client::{Client, ClientError};
 use ordo_core::api::AppendRequest;
 use ordo_core::{Condition, NewRecord, Offset};
 
-/// The topic that holds every claim, keyed by username.
-pub const TOPIC: &str = "usernames";
+/// What the topics that hold the claims, keyed by username, are named after.
+pub const TOPIC_PREFIX: &str = "usernames";
+
+/// A topic no earlier run has claimed in: `usernames-<unix ms>`. Each run of
+/// the example starts with every name free, so a name claimed before (by an
+/// earlier run, or by hand in the README's `usernames` topic) decides nothing.
+pub fn fresh_topic() -> String {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    format!("{TOPIC_PREFIX}-{ms}")
+}
 
 /// A claim that won: the name is now owned by whoever made it.
 #[derive(Debug)]
@@ -27,9 +40,14 @@ pub enum Taken {
     Failed(ClientError),
 }
 
-/// Claims `name` for `owner`: appends a record keyed `name` only if the
-/// key has no live record yet (`key_absent`).
-pub async fn register(client: &Client, name: &str, owner: &str) -> Result<Registered, Taken> {
+/// Claims `name` for `owner` in `topic`: appends a record keyed `name` only
+/// if the key has no live record there yet (`key_absent`).
+pub async fn register(
+    client: &Client,
+    topic: &str,
+    name: &str,
+    owner: &str,
+) -> Result<Registered, Taken> {
     let request = AppendRequest {
         records: vec![NewRecord {
             key: Some(name.to_string()),
@@ -39,7 +57,7 @@ pub async fn register(client: &Client, name: &str, owner: &str) -> Result<Regist
         producer: None,
         condition: Some(Condition::KeyAbsent),
     };
-    match client.append_with(TOPIC, &request).await {
+    match client.append_with(topic, &request).await {
         Ok(ack) => Ok(Registered {
             offset: ack.offsets[0],
         }),

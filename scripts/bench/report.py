@@ -3,8 +3,9 @@
 
 usage: report.py RESULT_DIR COMMAND   (writes markdown to stdout)
 Medians over the rounds; ratios are ordo's median over the peer's median from
-the same run. Targets are issue 6's."""
-import glob, json, os, statistics, sys
+the same run. Without the peers' results (etcd.jsonl, nats.jsonl), ordo's
+figures alone, and a note that the peers were not measured."""
+import glob, json, os, re, statistics, sys
 
 
 def lines(path):
@@ -24,6 +25,13 @@ def by_concurrency(rows):
     return out
 
 
+def machine_limits(text):
+    """machine_limits.sh's summary without the paths of the machine that ran it."""
+    kept = [re.sub(r"^fio tests in \S+ ", "fio tests ", l) for l in text.strip().splitlines()
+            if not l.startswith("results in ")]
+    return "\n".join(kept)
+
+
 def main():
     res, command = sys.argv[1], sys.argv[2]
     systems = {
@@ -31,26 +39,41 @@ def main():
         "etcd": by_concurrency(lines(f"{res}/etcd.jsonl")),
         "nats": by_concurrency(lines(f"{res}/nats.jsonl")),
     }
+    peers = bool(systems["etcd"] or systems["nats"])
     batch = lines(f"{res}/ordo_batch100.jsonl")
     loops = [json.loads(open(p).read()) for p in glob.glob(f"{res}/machine_limits/loop_fdatasync.*.json")]
     fsync_rate = med([l["ops_per_s"] for l in loops])
-    limits = open(f"{res}/machine_limits.txt").read() if os.path.exists(f"{res}/machine_limits.txt") else "(not measured)"
+    limits = open(f"{res}/machine_limits.txt").read() if os.path.exists(f"{res}/machine_limits.txt") else None
+    machine = f"this one {os.cpu_count()}-core machine"
 
     p = print
     p("# Benchmarks\n")
-    p(f"Measured with `{command}` (`scripts/bench/run.sh`; raw results in `{res}` on the machine that ran it). ")
-    p("Every system: 3 nodes on loopback on this one 2-core VM, every write fsynced on a majority before it is acknowledged "
-      "(etcd by design, NATS JetStream R3 with `sync_interval: always`, ordo by design), the same closed-loop load generator "
-      "(the peers' `gobench`: 100-byte values, clients on the leader, 1 s warm-up), the rounds interleaved so that noise hits "
-      "all systems alike. Figures are medians over the rounds; **read the ratios**, not the absolutes: the machine is shared "
-      "and noisy, and the servers and the client share its 2 cores.\n")
+    if peers:
+        p(f"Measured with `{command}` (`scripts/bench/run.sh`). ")
+        p(f"Every system: 3 nodes on loopback on {machine}, every write fsynced on a majority before it is acknowledged "
+          "(etcd by design, NATS JetStream R3 with `sync_interval: always`, ordo by design), the same closed-loop load generator "
+          "(the peers' `gobench`: 100-byte values, clients on the leader, 1 s warm-up), the rounds interleaved so that noise hits "
+          "all systems alike. Figures are medians over the rounds; **read the ratios**, not the absolutes: the machine is shared "
+          "and noisy, and the servers and the client share its cores.\n")
+    else:
+        p(f"Measured with `{command}` (`scripts/bench/run.sh`), **ordo alone**: the peers (etcd, NATS JetStream) were not "
+          "measured in this run, so there are no ratios. To compare, run it again with `PEERS_DIR` pointing at the peers' "
+          "scripts ([`development.md`](development.md#peers-etcd-and-nats-jetstream)).\n")
+        p(f"3 nodes on loopback on {machine}, every write fsynced on a majority before it is acknowledged, a fresh cluster "
+          "per round, the load from `ordo bench` (closed loop, 100-byte values, clients on the leader, 1 s warm-up). "
+          "Figures are medians over the rounds; the servers and the client share the machine's cores.\n")
     p("## Appends of one 100-byte record\n")
-    p("| clients | ordo ops/s (p50 ms) | etcd ops/s (p50 ms) | NATS ops/s (p50 ms) | ordo / etcd | ordo / NATS | ordo p50 / etcd p50 | per-round ordo ops/s | ordo max ms (worst round), errors |")
-    p("|---|---|---|---|---|---|---|---|---|")
+    if peers:
+        p("| clients | ordo ops/s (p50 ms) | etcd ops/s (p50 ms) | NATS ops/s (p50 ms) | ordo / etcd | ordo / NATS | ordo p50 / etcd p50 | per-round ordo ops/s | ordo max ms (worst round), errors |")
+        p("|---|---|---|---|---|---|---|---|---|")
+    else:
+        p("| clients | ordo ops/s (p50 ms) | per-round ordo ops/s | ordo max ms (worst round), errors |")
+        p("|---|---|---|---|")
     summary = {}
+    names = ("ordo", "etcd", "nats") if peers else ("ordo",)
     for c in sorted(set().union(*[set(s) for s in systems.values()])):
         cells, m = [], {}
-        for name in ("ordo", "etcd", "nats"):
+        for name in names:
             rows = systems[name].get(c, [])
             m[name] = (med([r["ops_per_s"] for r in rows]), med([r["p50_ms"] for r in rows]))
             cells.append(f"{m[name][0]:,.0f} ({m[name][1]:.2f})")
@@ -59,32 +82,42 @@ def main():
         rounds = " ".join(f"{r['ops_per_s']:,.0f}" for r in ordo_rows)
         worst = max([r["max_ms"] for r in ordo_rows], default=float("nan"))
         errors = sum(r["errors"] for r in ordo_rows)
-        p(f"| {c} | {' | '.join(cells)} | {m['ordo'][0] / m['etcd'][0]:.2f}x | {m['ordo'][0] / m['nats'][0]:.2f}x "
-          f"| {m['ordo'][1] / m['etcd'][1]:.2f}x | {rounds} | {worst:,.0f}, {errors} |")
+        if peers:
+            p(f"| {c} | {' | '.join(cells)} | {m['ordo'][0] / m['etcd'][0]:.2f}x | {m['ordo'][0] / m['nats'][0]:.2f}x "
+              f"| {m['ordo'][1] / m['etcd'][1]:.2f}x | {rounds} | {worst:,.0f}, {errors} |")
+        else:
+            p(f"| {c} | {cells[0]} | {rounds} | {worst:,.0f}, {errors} |")
     p("")
     p("## Appends of 100 records of 100 bytes (`ordo bench --batch 100 -c 16`)\n")
     records = med([b["records_per_s"] for b in batch])
-    p(f"{records:,.0f} records/s (median of {len(batch)}; p50 {med([b['p50_ms'] for b in batch]):.2f} ms); "
-      f"the machine's small write+fdatasync rate in the same run: {fsync_rate:,.0f}/s, so {records / (fsync_rate * 100):.0%} "
-      f"of (fsync rate x 100).\n")
-    p("## Against the targets (issue 6)\n")
-    p("| target | measured | met |")
-    p("|---|---|---|")
-    for c in (16, 64):
-        if c in summary:
-            o, e, n = summary[c]["ordo"][0], summary[c]["etcd"][0], summary[c]["nats"][0]
-            p(f"| c={c}: >= 2.0x etcd, >= 1.2x NATS | {o / e:.2f}x etcd, {o / n:.2f}x NATS | {'yes' if o >= 2 * e and o >= 1.2 * n else 'no'} |")
-    if 1 in summary:
-        r = summary[1]["ordo"][1] / summary[1]["etcd"][1]
-        p(f"| c=1: p50 <= 1.5x etcd's | {r:.2f}x | {'yes' if r <= 1.5 else 'no'} |")
-    if batch:
-        share = records / (fsync_rate * 100)
-        p(f"| batches of 100: >= 50% of fsync rate x 100 | {share:.0%} | {'yes' if share >= 0.5 else 'no'} |")
-    p("\nWhere the time goes, and what would close the gap: [`performance.md`](performance.md).")
-    p("\n## The machine, in the same run (`machine_limits.sh`)\n")
-    p("```")
-    p(limits.strip())
-    p("```")
+    if loops:
+        p(f"{records:,.0f} records/s (median of {len(batch)}; p50 {med([b['p50_ms'] for b in batch]):.2f} ms); "
+          f"the machine's small write+fdatasync rate in the same run: {fsync_rate:,.0f}/s, so {records / (fsync_rate * 100):.0%} "
+          f"of (fsync rate x 100).\n")
+    else:
+        p(f"{records:,.0f} records/s (median of {len(batch)}; p50 {med([b['p50_ms'] for b in batch]):.2f} ms); "
+          "the machine's fsync rate was not measured (the peers' `machine_limits.sh` does).\n")
+    if peers:
+        p("## Against the targets\n")
+        p("ordo's performance targets, as ratios to its peers and to the machine's fsync rate:\n")
+        p("| target | measured | met |")
+        p("|---|---|---|")
+        for c in (16, 64):
+            if c in summary:
+                o, e, n = summary[c]["ordo"][0], summary[c]["etcd"][0], summary[c]["nats"][0]
+                p(f"| c={c}: >= 2.0x etcd, >= 1.2x NATS | {o / e:.2f}x etcd, {o / n:.2f}x NATS | {'yes' if o >= 2 * e and o >= 1.2 * n else 'no'} |")
+        if 1 in summary:
+            r = summary[1]["ordo"][1] / summary[1]["etcd"][1]
+            p(f"| c=1: p50 <= 1.5x etcd's | {r:.2f}x | {'yes' if r <= 1.5 else 'no'} |")
+        if batch and loops:
+            share = records / (fsync_rate * 100)
+            p(f"| batches of 100: >= 50% of fsync rate x 100 | {share:.0%} | {'yes' if share >= 0.5 else 'no'} |")
+    p(("\n" if peers else "") + "Where the time goes, and what would close the gap: [`performance.md`](performance.md).")
+    if limits is not None:
+        p("\n## The machine, in the same run (`machine_limits.sh`)\n")
+        p("```")
+        p(machine_limits(limits))
+        p("```")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,14 @@ const REGISTRATIONS: usize = 8;
 async fn usernames_example_of_concurrent_registrations_exactly_one_wins() {
     let cluster = TestCluster::start().await;
     let ids = cluster.ids();
+    let topic = usernames::fresh_topic();
     let tasks: Vec<_> = (0..REGISTRATIONS)
         .map(|i| {
             let client = cluster.client_for(ids[i % ids.len()]);
-            tokio::spawn(
-                async move { usernames::register(&client, "jane", &format!("user-{i}")).await },
-            )
+            let topic = topic.clone();
+            tokio::spawn(async move {
+                usernames::register(&client, &topic, "jane", &format!("user-{i}")).await
+            })
         })
         .collect();
     let (mut won, mut taken) = (Vec::new(), 0);
@@ -39,17 +41,13 @@ async fn usernames_example_of_concurrent_registrations_exactly_one_wins() {
     assert_eq!(won.len(), 1, "exactly one ok: {won:?}");
     assert_eq!(taken, REGISTRATIONS - 1, "every other one is taken");
 
-    let log = read_all(
-        &cluster.client(),
-        usernames::TOPIC,
-        Consistency::Linearizable,
-    )
-    .await
-    .expect("reading the usernames topic");
+    let log = read_all(&cluster.client(), &topic, Consistency::Linearizable)
+        .await
+        .expect("reading the usernames topic");
     assert_eq!(log.len(), 1, "one record: {log:?}");
     assert_eq!(log[0].offset, won[0], "the winner's record");
     for id in ids {
-        wait_for_local_log(&cluster, id, usernames::TOPIC, &log).await;
+        wait_for_local_log(&cluster, id, &topic, &log).await;
     }
 }
 
