@@ -25,7 +25,7 @@
 //! - `backup`: a backup restored into a new cluster serves the same log and
 //!   goes on from its end.
 //! - `metrics`: `/metrics` on the leader and a follower shows every metric
-//!   the README lists, with values that fit what the test did.
+//!   `docs/operations.md` lists, with values that fit what the test did.
 //! - `bad_input`: malformed requests get clear 4xx refusals, append nothing.
 //! - `garbage`: no request, however malformed, can crash a node.
 //! - `limits`: slow clients are cut off, and the topics, stream and

@@ -1,4 +1,4 @@
-//! The cluster secret and the API token (README, "Security"): nodes that
+//! The cluster secret and the API token (`docs/operations.md`, "Security"): nodes that
 //! share a secret form, elect and replicate; a Raft message without it is
 //! refused before it can change anything; with an API token, `/v1/*` needs
 //! it while the health checks stay open, and the CLI sends it.

@@ -2,7 +2,7 @@
 //! addresses where nothing listens, with the conventions of etcdctl and nats
 //! (connection flags before the command), and `ordo local-cluster` (what
 //! `make cluster` runs) with a node killed and started again on its own.
-//! Each claim of the README's CLI section that has behaviour is checked here
+//! Each claim of `docs/cli.md` that has behaviour is checked here
 //! on real processes.
 
 use std::process::{Output, Stdio};

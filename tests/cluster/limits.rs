@@ -1,4 +1,4 @@
-//! Limits and hostile clients (README "Limits"): a slowloris is cut off
+//! Limits and hostile clients (`docs/api.md`, "Limits"): a slowloris is cut off
 //! while the node serves everyone else; a trickled body gets 408; topics
 //! past the cluster's limit are refused everywhere and create nothing; the
 //! stream and in-flight caps answer the excess with 503 `overloaded` and

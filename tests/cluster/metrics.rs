@@ -1,4 +1,4 @@
-//! `/metrics` (issue 7): every metric the README's table lists is scraped
+//! `/metrics`: every metric `docs/operations.md`'s table lists is scraped
 //! from a real cluster with a value that fits what the test did: appends
 //! counted by topic on the node that acknowledged them, Raft term, leader
 //! and indexes on every node, follower lag on the leader, consumer lag,

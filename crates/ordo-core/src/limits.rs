@@ -1,5 +1,5 @@
-//! Every limit ordo enforces, as a named constant. The README's limits table
-//! lists these; a request beyond one gets a clear 4xx, never an out-of-memory.
+//! Every limit ordo enforces, as a named constant. `docs/api.md`'s limits
+//! tables list these; a request beyond one gets a clear 4xx, never an out-of-memory.
 
 /// Longest topic name, in bytes (names are ASCII).
 pub const MAX_TOPIC_NAME_BYTES: usize = 249;

@@ -15,7 +15,7 @@ use crate::error::StoreError;
 /// sled's page cache limit, by default. sled's own default (1 GiB) is far
 /// more than a node should pin in memory per process; records are read back
 /// from disk. sled counts pages at their on-disk size, so the memory it
-/// uses is a multiple of this (see README, "Memory").
+/// uses is a multiple of this (see `docs/operations.md`, "Memory and disk").
 pub const CACHE_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// sled's log segment size. sled stores a tree page larger than a quarter
