@@ -106,7 +106,7 @@ impl Transport for HttpTransport {
                 if e.is_connect() {
                     TransportError::Unreachable {
                         addr: addr.to_string(),
-                        reason: e.to_string(),
+                        reason: root_cause(&e),
                     }
                 } else if e.is_timeout() {
                     TransportError::Timeout {
@@ -116,7 +116,7 @@ impl Transport for HttpTransport {
                 } else {
                     TransportError::Broken {
                         addr: addr.to_string(),
-                        reason: e.to_string(),
+                        reason: root_cause(&e),
                     }
                 }
             };
@@ -140,5 +140,73 @@ impl Transport for HttpTransport {
             }
             Ok(bytes.to_vec())
         })
+    }
+}
+
+/// What actually went wrong, in words: the innermost cause of `error`
+/// ("connection refused"), where reqwest's own message says only "error
+/// sending request for url (…)" and the OS's adds "(os error 111)".
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = error;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    plain_words(&innermost.to_string())
+}
+
+/// `Connection refused (os error 111)` → `connection refused`: an error
+/// message as the middle of a sentence.
+fn plain_words(message: &str) -> String {
+    let message = match message.rfind(" (os error ") {
+        Some(at) if message.ends_with(')') => &message[..at],
+        _ => message,
+    };
+    let mut chars = message.chars();
+    match chars.next() {
+        // Only a capital followed by a lower-case letter: keep "HTTP …".
+        Some(first) if chars.next().is_some_and(char::is_lowercase) => first
+            .to_lowercase()
+            .chain(message[first.len_utf8()..].chars())
+            .collect(),
+        _ => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_errors_read_as_plain_words() {
+        assert_eq!(
+            plain_words("Connection refused (os error 111)"),
+            "connection refused"
+        );
+        assert_eq!(plain_words("operation timed out"), "operation timed out");
+        assert_eq!(plain_words("HTTP/1.1 parse error"), "HTTP/1.1 parse error");
+        assert_eq!(plain_words(""), "");
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_because_the_connection_is_refused() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let error = HttpTransport::new()
+            .unwrap()
+            .call(&addr, "/raft/append", Vec::new(), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            TransportError::Unreachable {
+                addr: addr.clone(),
+                reason: "connection refused".into()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("peer {addr} unreachable: connection refused")
+        );
     }
 }
