@@ -31,10 +31,35 @@ pub enum TransportError {
     },
 }
 
+/// The most of an error answer's body a [`TransportError::cause`] quotes.
+const MAX_QUOTED_BODY_CHARS: usize = 200;
+
 impl TransportError {
     /// True if the request certainly never reached the peer.
     pub fn not_sent(&self) -> bool {
         matches!(self, TransportError::Unreachable { .. })
+    }
+
+    /// Why the call failed, in words and without the address: the end of
+    /// a sentence about the peer ("connection refused").
+    pub fn cause(&self) -> String {
+        match self {
+            TransportError::Unreachable { reason, .. } => reason.clone(),
+            TransportError::Timeout { timeout, .. } => format!("no answer within {timeout:?}"),
+            TransportError::Broken { reason, .. } => {
+                format!("the call broke off after it was sent: {reason}")
+            }
+            TransportError::Status { status, body, .. } => {
+                let quoted: String = body
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(MAX_QUOTED_BODY_CHARS)
+                    .collect();
+                format!("it answered {status}: {quoted}")
+            }
+        }
     }
 }
 
@@ -175,6 +200,24 @@ fn plain_words(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cause_is_one_short_line_without_the_address() {
+        let addr = "127.0.0.1:7002".to_string();
+        let timeout = TransportError::Timeout {
+            addr: addr.clone(),
+            timeout: Duration::from_micros(37_500),
+        };
+        assert_eq!(timeout.cause(), "no answer within 37.5ms");
+        let refused = TransportError::Status {
+            addr,
+            status: 401,
+            body: format!("{}\nsecond line", "x".repeat(1000)),
+        };
+        let cause = refused.cause();
+        assert!(cause.starts_with("it answered 401: xxx"), "{cause}");
+        assert!(cause.len() < 250 && !cause.contains('\n'), "{cause}");
+    }
 
     #[test]
     fn os_errors_read_as_plain_words() {
