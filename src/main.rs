@@ -6,6 +6,7 @@ mod bench;
 mod bench_tail;
 mod cli;
 mod local_cluster;
+mod logging;
 mod membership;
 mod probe;
 mod secrets;
