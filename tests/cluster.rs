@@ -32,6 +32,8 @@
 //!   in-flight caps refuse the excess while the rest is served.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
 //! - `auth`: the cluster secret on `/raft/*` and the API token on `/v1/*`.
+//! - `logs`: a dead peer costs a few log lines in words, not one per Raft
+//!   message; no colour codes in a log file; JSON lines on request.
 
 #[path = "cluster/auth.rs"]
 mod auth;
@@ -53,6 +55,8 @@ mod garbage;
 mod history;
 #[path = "cluster/limits.rs"]
 mod limits;
+#[path = "cluster/logs.rs"]
+mod logs;
 #[path = "cluster/membership.rs"]
 mod membership;
 #[path = "cluster/metrics.rs"]
