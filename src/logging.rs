@@ -23,10 +23,11 @@ pub const DEFAULT_FILTER: &str = "info,openraft=warn,sled=warn";
 #[derive(clap::ValueEnum, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// `2026-01-02T03:04:05.678901Z  WARN peer 2 at … is unreachable: …`
+    /// A line of words per event: time, level, message, fields (colour
+    /// codes only on a terminal).
     #[default]
     Text,
-    /// `{"timestamp":"…","level":"WARN","message":"peer 2 at …","target":"…"}`
+    /// A JSON object per line: timestamp, level, message, the fields, target.
     Json,
 }
 
