@@ -9,6 +9,7 @@ mod cli;
 mod connect;
 mod delivery;
 mod local_cluster;
+mod logging;
 mod membership;
 mod output;
 mod probe;

@@ -16,6 +16,7 @@ use ordo_http::{AppState, Auth, HttpLimits};
 use ordo_node::{config, HttpTransport, Node, NodeConfig};
 use serde::Deserialize;
 
+use crate::logging::{self, LogFormat};
 use crate::secrets::{self, SecretSetting, API_TOKEN_ENV, CLUSTER_SECRET_ENV};
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -100,6 +101,10 @@ pub struct ServeArgs {
                             idle keep-alive connection stays open) before it is disconnected",
                            limits::DEFAULT_HEADER_READ_TIMEOUT_MS))]
     header_read_timeout_ms: Option<u64>,
+    /// Log lines as `text` or as `json` objects, one a line, for log
+    /// shippers (default: text).
+    #[arg(long, env = "ORDO_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
     /// A TOML file with any of the settings above (flags and environment win).
     #[arg(long, env = "ORDO_CONFIG")]
     config: Option<PathBuf>,
@@ -132,6 +137,7 @@ struct ConfigFile {
     max_streams: Option<usize>,
     request_timeout_ms: Option<u64>,
     header_read_timeout_ms: Option<u64>,
+    log_format: Option<LogFormat>,
 }
 
 /// Everything `serve` needs, validated.
@@ -143,6 +149,7 @@ struct ServeConfig {
     store: ordo_store::StoreOptions,
     auth: Auth,
     http: HttpLimits,
+    log_format: LogFormat,
 }
 
 impl ServeArgs {
@@ -243,6 +250,7 @@ impl ServeArgs {
             store,
             auth,
             http,
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
         })
     }
 }
@@ -310,20 +318,13 @@ pub(crate) fn claim_data_dir(data_dir: &Path, node_id: NodeId) -> anyhow::Result
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .init();
-}
-
 pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
-    init_tracing();
     args.cluster_secret = secrets::from_env(CLUSTER_SECRET_ENV)?;
     args.api_token = secrets::from_env(API_TOKEN_ENV)?;
+    // The settings before the logger, as the config file may name the log
+    // format; a bad setting ends the start with an error, not a log line.
     let config = args.resolve()?;
+    logging::init(config.log_format);
     claim_data_dir(&config.data_dir, config.node.id)?;
     if config.auth.cluster_secret.is_none() {
         tracing::warn!(
@@ -565,6 +566,50 @@ mod tests {
             let error = format!("{:#}", args.resolve().unwrap_err());
             assert!(error.contains("--cluster-secret-file"), "{error}");
         }
+    }
+
+    #[test]
+    fn the_log_format_comes_from_the_flag_or_the_config_file_and_is_text_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ordo.toml");
+        std::fs::write(&file, "node_id = 1\nlog_format = \"json\"\n").unwrap();
+        let with_file = |log_format| ServeArgs {
+            config: Some(file.clone()),
+            log_format,
+            ..Default::default()
+        };
+        assert_eq!(
+            with_file(None).resolve().unwrap().log_format,
+            LogFormat::Json
+        );
+        assert_eq!(
+            with_file(Some(LogFormat::Text))
+                .resolve()
+                .unwrap()
+                .log_format,
+            LogFormat::Text
+        );
+        let plain = ServeArgs {
+            node_id: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(plain.resolve().unwrap().log_format, LogFormat::Text);
+
+        std::fs::write(&file, "node_id = 1\nlog_format = \"xml\"\n").unwrap();
+        assert!(with_file(None).resolve().is_err());
+
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        let parse =
+            |value| <Serve as clap::Parser>::try_parse_from(["serve", "--log-format", value]);
+        assert_eq!(
+            parse("json").unwrap().args.log_format,
+            Some(LogFormat::Json)
+        );
+        assert!(parse("xml").is_err());
     }
 
     #[test]

@@ -35,6 +35,8 @@
 //! - `cli`: the `ordo` CLI in pipes that close early, against addresses
 //!   where nothing listens, its flag conventions and import summary, and
 //!   `ordo local-cluster` with its nodes killed and one started again.
+//! - `logs`: a dead peer costs a few log lines in words, not one per Raft
+//!   message; no colour codes in a log file; JSON lines on request.
 
 #[path = "cluster/auth.rs"]
 mod auth;
@@ -58,6 +60,8 @@ mod garbage;
 mod history;
 #[path = "cluster/limits.rs"]
 mod limits;
+#[path = "cluster/logs.rs"]
+mod logs;
 #[path = "cluster/membership.rs"]
 mod membership;
 #[path = "cluster/metrics.rs"]

@@ -4,6 +4,9 @@
 //! - [`transport`]: the small byte-level RPC trait nodes talk through
 //!   (reqwest in production; the simulation plugs in its own).
 //! - [`network`]: openraft's network, written once over any transport.
+//! - [`peer_log`]: what a node logs about reaching its peers, in place of
+//!   openraft's warning per failed message.
+//! - [`reachability`]: pure: which of those outcomes are worth a line.
 //! - [`rpc`]: the internal RPC paths and their encoding, for both ends.
 //! - [`node`]: the `Node` that owns `Raft`, store and transport, and turns
 //!   client requests into proposals, forwarding to the leader when needed.
@@ -28,6 +31,8 @@ pub mod metrics;
 pub mod mutants;
 pub mod network;
 pub mod node;
+pub mod peer_log;
+pub mod reachability;
 pub mod restore;
 mod routing;
 pub mod rpc;

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use openraft::errors::RaftError;
 use openraft::errors::{
@@ -17,6 +18,7 @@ use openraft::type_config::alias::{SnapshotOf, VoteOf};
 use openraft::BasicNode;
 use serde::{de::DeserializeOwned, Serialize};
 
+use crate::peer_log::PeerLog;
 use crate::rpc::{self, RpcKind, SnapshotHeader, SnapshotReply, SNAPSHOT_CHUNK_BYTES};
 use crate::transport::{Transport, TransportError};
 use crate::types::{SnapshotData, TypeConfig};
@@ -28,6 +30,8 @@ type RpcResult<T> = Result<T, RPCError<TypeConfig>>;
 pub struct NetworkFactory {
     pub(crate) id: NodeId,
     pub(crate) transport: Arc<dyn Transport>,
+    /// One for all clients: openraft makes several per peer.
+    pub(crate) peer_log: Arc<PeerLog>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -39,6 +43,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             target,
             addr: node.addr.clone(),
             transport: self.transport.clone(),
+            peer_log: self.peer_log.clone(),
         }
     }
 }
@@ -49,6 +54,39 @@ pub struct PeerClient {
     target: NodeId,
     addr: String,
     transport: Arc<dyn Transport>,
+    peer_log: Arc<PeerLog>,
+}
+
+/// A message that failed: what openraft is told, and why in words, for
+/// the log.
+struct Failure {
+    error: RPCError<TypeConfig>,
+    reason: String,
+}
+
+/// The remote `RaftError` a peer answers is Fatal: it is shutting down.
+fn shutting_down(fatal: RaftError<TypeConfig>) -> Failure {
+    Failure {
+        error: RPCError::Unreachable(Unreachable::new(&fatal)),
+        reason: "it is shutting down".to_string(),
+    }
+}
+
+/// How a message went, as [`crate::peer_log::MessageWatch::settle`] takes it.
+fn outcome<T>(result: &Result<T, Failure>) -> Result<(), &str> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(failure) => Err(&failure.reason),
+    }
+}
+
+fn into_streaming(error: RPCError<TypeConfig>) -> StreamingError<TypeConfig> {
+    match error {
+        RPCError::Timeout(t) => StreamingError::Timeout(t),
+        RPCError::Unreachable(u) => StreamingError::Unreachable(u),
+        RPCError::Network(n) => StreamingError::Network(n),
+        RPCError::RemoteError(r) => StreamingError::Network(NetworkError::new(&r)),
+    }
 }
 
 impl PeerClient {
@@ -67,6 +105,28 @@ impl PeerClient {
         }
     }
 
+    /// Sends `body` to `path` on the peer and decodes its answer.
+    async fn exchange<Reply: DeserializeOwned>(
+        &self,
+        action: RPCTypes,
+        path: &'static str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Reply, Failure> {
+        let bytes = self
+            .transport
+            .call(&self.addr, path, body, timeout)
+            .await
+            .map_err(|e| Failure {
+                reason: e.cause(),
+                error: self.to_rpc_error(action, e),
+            })?;
+        rpc::decode(&bytes).map_err(|e| Failure {
+            reason: format!("its answer could not be decoded: {e}"),
+            error: RPCError::Network(NetworkError::new(&e)),
+        })
+    }
+
     async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         kind: RpcKind,
@@ -74,20 +134,16 @@ impl PeerClient {
         request: &Req,
         option: &RPCOption,
     ) -> RpcResult<Resp> {
-        let bytes = self
-            .transport
-            .call(
-                &self.addr,
-                kind.path(),
-                rpc::encode(request),
-                option.soft_ttl(),
-            )
+        let timeout = option.soft_ttl();
+        let watch = self
+            .peer_log
+            .watch(self.target, &self.addr, kind.path(), timeout);
+        let result = self
+            .exchange(action, kind.path(), rpc::encode(request), timeout)
             .await
-            .map_err(|e| self.to_rpc_error(action, e))?;
-        let reply: Result<Resp, RaftError<TypeConfig>> =
-            rpc::decode(&bytes).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        // The only remote RaftError here is Fatal: the peer is shutting down.
-        reply.map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
+            .and_then(|reply: Result<Resp, RaftError<TypeConfig>>| reply.map_err(shutting_down));
+        watch.settle(outcome(&result));
+        result.map_err(|failure| failure.error)
     }
 }
 
@@ -164,24 +220,27 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
                 offset,
                 total,
             };
-            let send = self.transport.call(
-                &self.addr,
-                RpcKind::Snapshot.path(),
+            let path = RpcKind::Snapshot.path();
+            let watch = self
+                .peer_log
+                .watch(self.target, &self.addr, path, option.hard_ttl());
+            let send = self.exchange::<SnapshotReply>(
+                RPCTypes::InstallSnapshot,
+                path,
                 rpc::encode_snapshot(&header, &chunk),
                 option.hard_ttl(),
             );
-            let bytes = tokio::select! {
+            let result = tokio::select! {
                 biased;
                 closed = &mut cancel => return Err(StreamingError::Closed(closed)),
-                result = send => result.map_err(|e| match self.to_rpc_error(RPCTypes::InstallSnapshot, e) {
-                    RPCError::Timeout(t) => StreamingError::Timeout(t),
-                    RPCError::Unreachable(u) => StreamingError::Unreachable(u),
-                    RPCError::Network(n) => StreamingError::Network(n),
-                    RPCError::RemoteError(r) => StreamingError::Network(NetworkError::new(&r)),
-                })?,
+                result = send => result,
             };
-            let reply: SnapshotReply =
-                rpc::decode(&bytes).map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+            let result = match result {
+                Ok(SnapshotReply::Installed(Err(fatal))) => Err(shutting_down(fatal)),
+                result => result,
+            };
+            watch.settle(outcome(&result));
+            let reply = result.map_err(|failure| into_streaming(failure.error))?;
             offset += chunk.len() as u64;
             match reply {
                 SnapshotReply::Accepted if offset < total && !chunk.is_empty() => {}
@@ -191,9 +250,10 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
                     );
                     return Err(StreamingError::Network(NetworkError::new(&e)));
                 }
-                // The only remote RaftError here is Fatal: the peer is shutting down.
+                // Always Ok: a Fatal answer (the peer is shutting down)
+                // failed above.
                 SnapshotReply::Installed(reply) => {
-                    return reply.map_err(|e| StreamingError::Unreachable(Unreachable::new(&e)))
+                    return reply.map_err(|fatal| into_streaming(shutting_down(fatal).error))
                 }
                 SnapshotReply::StartOver(reason) => {
                     let e =

@@ -56,6 +56,7 @@ impl Node {
         let network = NetworkFactory {
             id: config.id,
             transport: transport.clone(),
+            peer_log: Arc::default(),
         };
         let raft = Raft::new(
             config.id,

@@ -31,10 +31,35 @@ pub enum TransportError {
     },
 }
 
+/// The most of an error answer's body a [`TransportError::cause`] quotes.
+const MAX_QUOTED_BODY_CHARS: usize = 200;
+
 impl TransportError {
     /// True if the request certainly never reached the peer.
     pub fn not_sent(&self) -> bool {
         matches!(self, TransportError::Unreachable { .. })
+    }
+
+    /// Why the call failed, in words and without the address: the end of
+    /// a sentence about the peer ("connection refused").
+    pub fn cause(&self) -> String {
+        match self {
+            TransportError::Unreachable { reason, .. } => reason.clone(),
+            TransportError::Timeout { timeout, .. } => format!("no answer within {timeout:?}"),
+            TransportError::Broken { reason, .. } => {
+                format!("the call broke off after it was sent: {reason}")
+            }
+            TransportError::Status { status, body, .. } => {
+                let quoted: String = body
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(MAX_QUOTED_BODY_CHARS)
+                    .collect();
+                format!("it answered {status}: {quoted}")
+            }
+        }
     }
 }
 
@@ -106,7 +131,7 @@ impl Transport for HttpTransport {
                 if e.is_connect() {
                     TransportError::Unreachable {
                         addr: addr.to_string(),
-                        reason: e.to_string(),
+                        reason: root_cause(&e),
                     }
                 } else if e.is_timeout() {
                     TransportError::Timeout {
@@ -116,7 +141,7 @@ impl Transport for HttpTransport {
                 } else {
                     TransportError::Broken {
                         addr: addr.to_string(),
-                        reason: e.to_string(),
+                        reason: root_cause(&e),
                     }
                 }
             };
@@ -140,5 +165,91 @@ impl Transport for HttpTransport {
             }
             Ok(bytes.to_vec())
         })
+    }
+}
+
+/// What actually went wrong, in words: the innermost cause of `error`
+/// ("connection refused"), where reqwest's own message says only "error
+/// sending request for url (…)" and the OS's adds "(os error 111)".
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = error;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    plain_words(&innermost.to_string())
+}
+
+/// `Connection refused (os error 111)` → `connection refused`: an error
+/// message as the middle of a sentence.
+fn plain_words(message: &str) -> String {
+    let message = match message.rfind(" (os error ") {
+        Some(at) if message.ends_with(')') => &message[..at],
+        _ => message,
+    };
+    let mut chars = message.chars();
+    match chars.next() {
+        // Only a capital followed by a lower-case letter: keep "HTTP …".
+        Some(first) if chars.next().is_some_and(char::is_lowercase) => first
+            .to_lowercase()
+            .chain(message[first.len_utf8()..].chars())
+            .collect(),
+        _ => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_is_one_short_line_without_the_address() {
+        let addr = "127.0.0.1:7002".to_string();
+        let timeout = TransportError::Timeout {
+            addr: addr.clone(),
+            timeout: Duration::from_micros(37_500),
+        };
+        assert_eq!(timeout.cause(), "no answer within 37.5ms");
+        let refused = TransportError::Status {
+            addr,
+            status: 401,
+            body: format!("{}\nsecond line", "x".repeat(1000)),
+        };
+        let cause = refused.cause();
+        assert!(cause.starts_with("it answered 401: xxx"), "{cause}");
+        assert!(cause.len() < 250 && !cause.contains('\n'), "{cause}");
+    }
+
+    #[test]
+    fn os_errors_read_as_plain_words() {
+        assert_eq!(
+            plain_words("Connection refused (os error 111)"),
+            "connection refused"
+        );
+        assert_eq!(plain_words("operation timed out"), "operation timed out");
+        assert_eq!(plain_words("HTTP/1.1 parse error"), "HTTP/1.1 parse error");
+        assert_eq!(plain_words(""), "");
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_because_the_connection_is_refused() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let error = HttpTransport::new()
+            .unwrap()
+            .call(&addr, "/raft/append", Vec::new(), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            TransportError::Unreachable {
+                addr: addr.clone(),
+                reason: "connection refused".into()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("peer {addr} unreachable: connection refused")
+        );
     }
 }
