@@ -32,6 +32,8 @@
 //!   in-flight caps refuse the excess while the rest is served.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
 //! - `auth`: the cluster secret on `/raft/*` and the API token on `/v1/*`.
+//! - `quorum`: a node cut off from its quorum is not ready, says so in
+//!   `/v1/cluster`, and its 503s name the voters it reaches; it recovers.
 
 #[path = "cluster/auth.rs"]
 mod auth;
@@ -63,6 +65,8 @@ mod operations;
 mod ordering;
 #[path = "cluster/positions.rs"]
 mod positions;
+#[path = "cluster/quorum.rs"]
+mod quorum;
 #[path = "cluster/restart.rs"]
 mod restart;
 #[path = "cluster/support.rs"]

@@ -12,10 +12,12 @@ use std::sync::Arc;
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{ClientWriteError, InitializeError, LinearizableReadError, RaftError};
+use openraft::raft::AppendEntriesResponse;
 use openraft::{BasicNode, ReadPolicy};
 
 use crate::config::NodeConfig;
 use crate::error::NodeError;
+use crate::health::LeaderContact;
 use crate::membership::MembershipOp;
 use crate::network::NetworkFactory;
 use crate::routing::{LeaderAnswer, LeaderOp};
@@ -39,6 +41,7 @@ pub struct Node {
     state_machine: StateMachine,
     pub(crate) transport: Arc<dyn Transport>,
     snapshots: SnapshotReceiver,
+    pub(crate) leader_contact: LeaderContact,
 }
 
 impl Node {
@@ -72,6 +75,7 @@ impl Node {
             state_machine,
             transport,
             snapshots: SnapshotReceiver::default(),
+            leader_contact: LeaderContact::default(),
         });
         tokio::spawn(crate::cleaner::run(Arc::downgrade(&node)));
         if !node.config.join && node.config.peers.keys().next() == Some(&node.config.id) {
@@ -125,13 +129,10 @@ impl Node {
         self.raft.metrics().borrow_watched().state == openraft::ServerState::Shutdown
     }
 
-    /// Ready: a leader is known and this node has applied everything it
-    /// knows to be committed.
+    /// Ready: in touch with a quorum (see `health`) and has applied
+    /// everything it knows to be committed.
     pub fn is_ready(&self) -> bool {
-        let metrics = self.raft.metrics().borrow_watched().clone();
-        let applied = metrics.last_applied.map(|l| l.index);
-        let committed = metrics.cluster_committed.map(|l| l.index);
-        metrics.current_leader.is_some() && applied >= committed
+        self.health().is_ready()
     }
 
     /// Forms a cluster of `members` (this node alone if empty).
@@ -427,7 +428,16 @@ impl Node {
     pub async fn handle_rpc(&self, kind: RpcKind, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
         Ok(match kind {
             RpcKind::AppendEntries => {
-                rpc::encode(&self.raft.append_entries(rpc::decode(body)?).await)
+                let reply = self.raft.append_entries(rpc::decode(body)?).await;
+                // Any answer but "your term is over" means a current leader
+                // reached this node.
+                if reply
+                    .as_ref()
+                    .is_ok_and(|r| !matches!(r, AppendEntriesResponse::HigherVote(_)))
+                {
+                    self.leader_contact.record();
+                }
+                rpc::encode(&reply)
             }
             RpcKind::Vote => rpc::encode(&self.raft.vote(rpc::decode(body)?).await),
             RpcKind::PreVote => rpc::encode(&self.raft.pre_vote(rpc::decode(body)?).await),
