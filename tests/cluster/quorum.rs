@@ -1,7 +1,7 @@
 //! A node that cannot reach a quorum says so (issue 12): `/readyz` answers
-//! 503 with why, in words (how many voters it reaches against how many a
-//! quorum needs), and `GET /v1/cluster` shows `quorum: false` and `ready:
-//! false`. Once a majority is back, all of that recovers.
+//! 503 with why, `GET /v1/cluster` shows `quorum: false` and `ready: false`,
+//! and its 503s say, in words, how many voters it reaches against how many
+//! a quorum needs. Once a majority is back, all of that recovers.
 //!
 //! Raw `reqwest` and untyped JSON, as a load balancer or an operator with
 //! `curl` sees them.
@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use ordo_core::NodeId;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::support::{eventually, http, TestCluster, LEADER_TIMEOUT};
 
@@ -83,6 +83,34 @@ async fn wait_ready(cluster: &TestCluster, id: NodeId) {
     .await
 }
 
+/// The answer of an append and of a linearizable read through node `id`,
+/// each `(status, error message)`.
+async fn refusals(cluster: &TestCluster, id: NodeId) -> Vec<(&'static str, u16, String)> {
+    let base = cluster.base_url(id);
+    let http = http();
+    let append = http
+        .post(format!("{base}/v1/topics/quorum/records"))
+        .json(&json!({"records": [{"value": 1}]}));
+    let read = http.get(format!(
+        "{base}/v1/topics/quorum/records?from=0&consistency=linearizable"
+    ));
+    let mut answers = Vec::new();
+    for (what, request) in [("an append", append), ("a linearizable read", read)] {
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{what} through node {id}: {e}"));
+        let status = response.status().as_u16();
+        let body: Value = response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{what} through node {id}: not JSON: {e}"));
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        answers.push((what, status, message.to_string()));
+    }
+    answers
+}
+
 /// `message` is written for a person: no Rust debug output of openraft's
 /// types, and it names the quorum it lacks.
 fn assert_names_the_quorum_in_words(what: &str, message: &str) {
@@ -131,6 +159,14 @@ async fn a_leader_without_its_quorum_is_not_ready_and_says_so_until_a_majority_i
             .is_none_or(|ms| ms > 400),
         "{view}"
     );
+    for (what, status, message) in refusals(&cluster, survivor).await {
+        assert_eq!(status, 503, "{what}: {message}");
+        assert_names_the_quorum_in_words(what, &message);
+        assert!(
+            message.contains("reaches 1 of 3 voters"),
+            "{what}: {message}"
+        );
+    }
 
     let back = followers[0];
     cluster
@@ -155,4 +191,8 @@ async fn a_follower_without_a_leader_is_not_ready_and_says_what_an_election_need
     let why = wait_not_ready(&cluster, survivor).await;
     assert_names_the_quorum_in_words("/readyz", &why);
     assert_eq!(cluster_status(&cluster, survivor).await["quorum"], false);
+    for (what, status, message) in refusals(&cluster, survivor).await {
+        assert_eq!(status, 503, "{what}: {message}");
+        assert_names_the_quorum_in_words(what, &message);
+    }
 }

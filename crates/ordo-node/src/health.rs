@@ -293,6 +293,15 @@ impl Node {
         judge(&seen, self.config.quorum_timeout())
     }
 
+    /// How many voters this node reaches now, for the words of a "no
+    /// quorum" or "no leader" answer.
+    pub(crate) fn quorum_count(&self) -> QuorumCount {
+        let metrics = self.raft().metrics();
+        let metrics = metrics.borrow_watched();
+        let voters = metrics.membership_config.membership().voter_ids().collect();
+        self.quorum_count_of(&metrics, &voters, Instant::now())
+    }
+
     /// On the leader, the voters it heard from within the quorum timeout
     /// (from the acknowledgement times openraft keeps per follower).
     fn quorum_count_of(
