@@ -37,6 +37,8 @@
 //!   `ordo local-cluster` with its nodes killed and one started again.
 //! - `logs`: a dead peer costs a few log lines in words, not one per Raft
 //!   message; no colour codes in a log file; JSON lines on request.
+//! - `quorum`: a node cut off from its quorum is not ready, says so in
+//!   `/v1/cluster`, and its 503s name the voters it reaches; it recovers.
 
 #[path = "cluster/auth.rs"]
 mod auth;
@@ -72,6 +74,8 @@ mod operations;
 mod ordering;
 #[path = "cluster/positions.rs"]
 mod positions;
+#[path = "cluster/quorum.rs"]
+mod quorum;
 #[path = "cluster/restart.rs"]
 mod restart;
 #[path = "cluster/support.rs"]

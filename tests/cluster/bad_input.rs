@@ -583,3 +583,61 @@ async fn malformed_producers_conditions_and_positions_are_refused_and_change_not
         .expect("producer p's first append");
     assert!(!ack.duplicate);
 }
+
+/// A body sent without a content type is taken as JSON (what a client that
+/// sends none means); one declared as something else is refused with 415,
+/// a JSON error saying what to send, and appends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_without_a_content_type_is_json_and_one_of_another_type_is_refused() {
+    let cluster = cluster_with_one_record().await;
+    let http = http();
+    let id = cluster.leader;
+    let url = |topic: &str| format!("{}/v1/topics/{topic}/records", cluster.base_url(id));
+    let undeclared = http
+        .post(url("undeclared"))
+        .body(r#"{"records":[{"value":"no content type"}]}"#)
+        .send()
+        .await
+        .expect("an append without a content type");
+    assert!(
+        undeclared
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .is_some(),
+        "the answer declares its own type"
+    );
+    assert_eq!(undeclared.status(), 200, "{:?}", undeclared.text().await);
+    let log = read_all(&cluster.client(), "undeclared", Consistency::Linearizable)
+        .await
+        .expect("reading the undeclared topic");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].value, json!("no content type"));
+
+    let plain = Case::new(
+        "a JSON body declared as text/plain",
+        Method::POST,
+        RECORDS_PATH,
+        Some(("text/plain", br#"{"records":[{"value":1}]}"#.to_vec())),
+        415,
+        "unsupported_media_type",
+    );
+    assert_refused(&cluster, &http, id, &plain).await;
+    let refusal: ErrorBody = http
+        .post(url(TOPIC))
+        .header(reqwest::header::CONTENT_TYPE, "text/plain")
+        .body(r#"{"records":[{"value":1}]}"#)
+        .send()
+        .await
+        .expect("a text/plain append")
+        .json()
+        .await
+        .expect("a JSON error");
+    assert!(
+        refusal
+            .error
+            .message
+            .contains("send content-type: application/json"),
+        "the refusal says what to send: {refusal:?}"
+    );
+    assert_nothing_appended(&cluster).await;
+}

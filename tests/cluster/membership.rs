@@ -347,3 +347,59 @@ async fn transferring_leadership_moves_the_leader_to_the_named_node() {
     assert_ne!(new_leader, to);
     assert_eq!(cluster.wait_for_leader().await, new_leader);
 }
+
+/// Adding a node nothing answers for times out when the request says, with
+/// a message for a person (which node, how far it got, what to do) and no
+/// debug output; as it says, the node stays a learner until removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_add_that_cannot_catch_up_says_so_in_words_within_its_timeout() {
+    let cluster = TestCluster::start().await;
+    let via = cluster.followers()[0];
+    let port = ordo_launcher::ports::pick_free_ports(1).expect("a free port")[0];
+    let addr = format!("127.0.0.1:{port}");
+    let client = http();
+    let add = client
+        .post(format!("{}/v1/cluster/nodes", cluster.base_url(via)))
+        .json(&json!({"id": 4, "addr": addr, "catch_up_timeout_ms": 2000}));
+    let started = Instant::now();
+    let (status, body) = send(add).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "answered after {took:?}");
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (504, &json!("catch_up_timeout")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().expect("a message");
+    for words in [
+        format!("node 4 at {addr} has not caught up within 2 s"),
+        "it has replicated nothing of the leader's".to_string(),
+        "It stays a learner".to_string(),
+        "DELETE /v1/cluster/nodes/4".to_string(),
+    ] {
+        assert!(message.contains(&words), "{words:?} in {message:?}");
+    }
+    for internal in ["Some(", "None", "{", "BasicNode"] {
+        assert!(!message.contains(internal), "{internal:?} in {message:?}");
+    }
+
+    let status = cluster
+        .client_for(cluster.leader)
+        .cluster_status()
+        .await
+        .expect("status");
+    let learner = status.members.iter().find(|m| m.id == 4);
+    assert!(
+        learner.is_some_and(|m| !m.voter && m.addr == addr),
+        "node 4 stays a learner: {:?}",
+        status.members
+    );
+    let (status, body) =
+        send(client.delete(format!("{}/v1/cluster/nodes/4", cluster.base_url(via)))).await;
+    assert_eq!(
+        status, 200,
+        "removing the learner as the message says: {body}"
+    );
+    let membership: MembershipResponse = serde_json::from_value(body).expect("a membership");
+    assert_eq!(voters_and_learners(&membership), (cluster.ids(), vec![]));
+}

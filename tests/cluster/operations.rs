@@ -102,3 +102,38 @@ async fn ordo_bench_runs_and_reports_as_json() {
     );
     assert_eq!(topic.end_offset.0 % 3, 0, "whole batches only: {topic:?}");
 }
+
+/// Every JSON answer, success or error, ends with a newline, so `curl`
+/// output ends its line on a terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_json_answer_ends_with_a_newline() {
+    let cluster = TestCluster::start().await;
+    let http = http();
+    let base = cluster.base_url(cluster.followers()[0]);
+    let records = format!("{base}/v1/topics/lines/records");
+    let requests = [
+        (
+            "an append",
+            http.post(&records)
+                .json(&serde_json::json!({"records": [{"value": 1}]})),
+        ),
+        ("a read", http.get(format!("{records}?from=0"))),
+        (
+            "an error",
+            http.get(format!("{base}/v1/topics/no-such-topic/records")),
+        ),
+        ("an unknown route", http.get(format!("{base}/v1/nowhere"))),
+        ("the cluster status", http.get(format!("{base}/v1/cluster"))),
+    ];
+    for (what, request) in requests {
+        let response = request.send().await.expect(what);
+        let content_type = response.headers()["content-type"].clone();
+        assert_eq!(content_type, "application/json", "{what}");
+        let body = response.text().await.expect(what);
+        assert!(
+            body.ends_with("}\n"),
+            "{what} ends with a newline: {body:?}"
+        );
+        serde_json::from_str::<serde_json::Value>(&body).expect(what);
+    }
+}

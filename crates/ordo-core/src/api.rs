@@ -398,6 +398,30 @@ pub struct ClusterStatus {
     pub purged_index: Option<u64>,
     /// Present on the leader only.
     pub followers: Vec<FollowerProgress>,
+    /// True while this node is in touch with a quorum: on the leader, a
+    /// majority of the voters acknowledged it within the quorum timeout
+    /// (twice the maximum election timeout: 400 ms by default); on a
+    /// follower or learner, the leader reached it within that time. A
+    /// leader without a quorum still has the role `leader` (nothing has
+    /// replaced it in its own eyes) but refuses writes and linearizable
+    /// reads with 503.
+    #[serde(default)]
+    pub quorum: bool,
+    /// Milliseconds since this node last knew a quorum was behind the
+    /// leader: on the leader, since a majority of the voters last
+    /// acknowledged it (0 where it is the only voter); on a follower or
+    /// learner, since the leader last reached it. `null` if never (no
+    /// leader known, or none has reached this node since it started).
+    #[serde(default)]
+    pub quorum_contact_age_ms: Option<u64>,
+    /// What `/readyz` answers: true when it is 200.
+    #[serde(default)]
+    pub ready: bool,
+    /// `ok` when ready, else why not, in words (the message of `/readyz`'s
+    /// 503), e.g. `no quorum: this node reaches 1 of 3 voters, 2 needed
+    /// for a quorum; a quorum last acknowledged it 5.2 s ago`.
+    #[serde(default)]
+    pub health: String,
     /// Every consumer group's position, topic end and lag in each topic it
     /// committed a position in, from this node's applied state.
     #[serde(default)]

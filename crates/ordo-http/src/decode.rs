@@ -15,9 +15,14 @@ use crate::routes::records::check_read;
 use ordo_core::api::{AppendRequest, ReadQuery};
 use ordo_core::validate_append;
 
-/// `POST|GET /v1/topics/{topic}/records`, decoding only.
+/// `POST|GET /v1/topics/{topic}/records`, decoding only (a body without a
+/// content type taken as JSON, as by the API).
 pub fn router() -> Router {
-    Router::new().route("/v1/topics/{topic}/records", post(append).get(read))
+    Router::new()
+        .route("/v1/topics/{topic}/records", post(append).get(read))
+        .route_layer(axum::middleware::map_request(
+            crate::layers::json_when_undeclared,
+        ))
 }
 
 async fn append(

@@ -58,7 +58,8 @@ pub fn json<T: DeserializeOwned>(
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                "send the body as JSON with Content-Type: application/json",
+                "the body must be JSON: send content-type: application/json (or no \
+                 content-type at all)",
             ),
             _ => ApiError::bad_request("invalid_body", rejection.body_text()),
         }),

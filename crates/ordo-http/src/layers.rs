@@ -1,13 +1,16 @@
-//! Cross-cutting response behaviour: the `ordo-leader` header on every
-//! response, a tracing span per request with node id and term, and request
-//! metrics.
+//! Cross-cutting request and response behaviour: the `ordo-leader` header
+//! on every response, a tracing span per request with node id and term,
+//! request metrics, a missing content type taken as JSON, and a newline at
+//! the end of every JSON answer.
 
 use std::time::Instant;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use crate::metrics::{HTTP_REQUESTS_TOTAL, HTTP_REQUEST_SECONDS};
@@ -42,4 +45,109 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
             .insert(LEADER_HEADER, HeaderValue::from(leader));
     }
     response
+}
+
+/// A request that declares no content type is taken as JSON, which is what
+/// every `/v1` body is, so a client need not say so. One that declares
+/// another type is still refused with 415 (`curl -d` declares a form).
+pub async fn json_when_undeclared(mut request: Request) -> Request {
+    if !request.headers().contains_key(CONTENT_TYPE) {
+        request
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    request
+}
+
+/// Ends every JSON answer with a newline, so what `curl` prints ends its
+/// line on a terminal. JSON answers are built whole in memory (`Json`,
+/// `ApiError`), so collecting one never waits, and the newline usually
+/// goes into the buffer's spare room; streams are NDJSON or SSE,
+/// line-based already, and pass through untouched.
+pub async fn newline_after_json(response: Response) -> Response {
+    if !is_json(response.headers()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(error = %e, "a JSON answer could not be read back");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
+        }
+    };
+    if bytes.ends_with(b"\n") {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let line = match bytes.try_into_mut() {
+        Ok(mut unique) => {
+            unique.extend_from_slice(b"\n");
+            unique.freeze()
+        }
+        Err(shared) => Bytes::from([&shared[..], b"\n"].concat()),
+    };
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(line))
+}
+
+/// `application/json`, with or without parameters such as a charset.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::testing::single_node_router;
+
+    async fn answer(router: &axum::Router, request: Request<Body>) -> (StatusCode, String) {
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn json_answers_end_with_one_newline_and_text_is_left_as_it_is() {
+        let router = single_node_router().await;
+        for uri in ["/v1/cluster", "/v1/nowhere", "/openapi.json"] {
+            let (_, body) = answer(&router, Request::get(uri).body(Body::empty()).unwrap()).await;
+            assert!(
+                body.ends_with("}\n") && !body.ends_with("\n\n"),
+                "{uri}: {body:?}"
+            );
+        }
+        let healthz = Request::get("/healthz").body(Body::empty()).unwrap();
+        assert_eq!(answer(&router, healthz).await.1, "ok\n");
+    }
+
+    #[tokio::test]
+    async fn a_body_without_a_content_type_is_json_and_one_declared_otherwise_is_415() {
+        let router = crate::decode::router();
+        let append = |content_type: Option<&str>| {
+            let mut request = Request::post("/v1/topics/t/records");
+            if let Some(content_type) = content_type {
+                request = request.header(CONTENT_TYPE, content_type);
+            }
+            request
+                .body(Body::from(r#"{"records":[{"value":1}]}"#))
+                .unwrap()
+        };
+        assert_eq!(answer(&router, append(None)).await.0, StatusCode::OK);
+        let (status, body) = answer(&router, append(Some("text/plain"))).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+        assert!(
+            body.contains("send content-type: application/json"),
+            "{body}"
+        );
+    }
 }

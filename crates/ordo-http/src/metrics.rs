@@ -32,6 +32,8 @@ pub const HTTP_REQUEST_SECONDS: &str = "ordo_http_request_seconds";
 pub const RAFT_TERM: &str = "ordo_raft_term";
 pub const RAFT_LEADER_ID: &str = "ordo_raft_leader_id";
 pub const RAFT_IS_LEADER: &str = "ordo_raft_is_leader";
+/// 1 while the node is in touch with a quorum (`ClusterStatus::quorum`).
+pub const RAFT_QUORUM: &str = "ordo_raft_quorum";
 pub const RAFT_LAST_LOG_INDEX: &str = "ordo_raft_last_log_index";
 pub const RAFT_COMMIT_INDEX: &str = "ordo_raft_commit_index";
 pub const RAFT_APPLIED_INDEX: &str = "ordo_raft_applied_index";
@@ -83,6 +85,12 @@ pub fn render_state(status: &ClusterStatus) -> String {
         RAFT_IS_LEADER,
         "1 if this node is the leader, else 0",
         Some(u64::from(status.role == "leader")),
+    );
+    single(
+        RAFT_QUORUM,
+        "1 while this node is in touch with a quorum (the leader: a majority acknowledged it \
+         lately; others: the leader reached them lately), else 0",
+        Some(u64::from(status.quorum)),
     );
     single(
         RAFT_LAST_LOG_INDEX,
@@ -219,6 +227,10 @@ mod tests {
                 matched_index: Some(27),
                 lag_entries: Some(3),
             }],
+            quorum: true,
+            quorum_contact_age_ms: Some(12),
+            ready: true,
+            health: "ok".into(),
             consumers: BTreeMap::new(),
         }
     }
@@ -243,6 +255,7 @@ mod tests {
             "# TYPE ordo_raft_term gauge",
             "ordo_raft_term 4",
             "ordo_raft_is_leader 1",
+            "ordo_raft_quorum 1",
             "ordo_raft_applied_index 29",
             "ordo_raft_snapshot_index -1",
             "ordo_raft_follower_lag_entries{follower=\"2\"} 3",
@@ -251,7 +264,7 @@ mod tests {
             assert!(page.lines().any(|l| l == line), "{line:?} in\n{page}");
         }
         // Every family has its HELP and TYPE once.
-        assert_eq!(page.matches("# TYPE ").count(), 10, "{page}");
+        assert_eq!(page.matches("# TYPE ").count(), 11, "{page}");
     }
 
     #[test]

@@ -74,6 +74,17 @@ impl NodeConfig {
         self
     }
 
+    /// How long a node may go without word from a quorum before it says it
+    /// has none (see `health`): the leader lease plus the maximum election
+    /// timeout, i.e. as long as followers wait in silence before they
+    /// elect another leader. Shorter would flag a heartbeat or two that a
+    /// loaded machine delays; longer would keep a cut-off node in a load
+    /// balancer after the rest of the cluster has moved on.
+    pub fn quorum_timeout(&self) -> Duration {
+        // openraft's leader lease is `election_timeout_max`.
+        Duration::from_millis(2 * self.election_timeout_max_ms)
+    }
+
     pub(crate) fn raft_config(&self) -> Result<openraft::Config, openraft::ConfigError> {
         let config = openraft::Config {
             cluster_name: "ordo".to_string(),

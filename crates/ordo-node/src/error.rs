@@ -1,6 +1,8 @@
 //! `NodeError`: everything a client request can fail with at the node layer.
 //! The HTTP layer maps each variant to one status and error code.
 
+use std::fmt;
+
 use ordo_core::{NodeId, Offset, Rejection};
 use serde::{Deserialize, Serialize};
 
@@ -61,9 +63,31 @@ pub enum NodeError {
 }
 
 impl NodeError {
-    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
+    /// A failure whose own message is written for people (a storage
+    /// error, a bad configuration).
+    pub(crate) fn internal(e: impl fmt::Display) -> Self {
         NodeError::Internal {
             reason: e.to_string(),
         }
     }
+
+    /// `request` got an answer of another kind than it asks for: a bug in
+    /// ordo. The answer goes to the log, not to the client.
+    pub(crate) fn unexpected_answer(request: &str, answer: &impl fmt::Debug) -> Self {
+        tracing::error!(?answer, "{request} got an answer of the wrong kind");
+        NodeError::Internal {
+            reason: format!(
+                "{request} got an answer of the wrong kind (a bug in ordo: the node's log has it)"
+            ),
+        }
+    }
+}
+
+/// The reason to give when Raft on this node has stopped under a request:
+/// it is shutting down, or its storage failed. openraft's own error names
+/// its internal types, so it goes to the log.
+pub(crate) fn raft_stopped(error: &impl fmt::Display) -> String {
+    tracing::warn!(%error, "Raft has stopped under a request");
+    "Raft on this node has stopped: it is shutting down, or its storage failed (see its log)"
+        .to_string()
 }

@@ -13,10 +13,12 @@
 //! - `topics`: topic administration and the search by time.
 //! - `wait`: reads that wait: long-poll and read-your-writes.
 //! - [`status`]: the cluster status view built from Raft metrics.
+//! - [`health`]: whether this node is in touch with a quorum and ready.
 //! - `membership`: adding and removing nodes, handing over leadership.
 //! - [`membership_rules`]: pure: which membership changes are allowed.
 //! - [`runtime`]: openraft's async runtime, with seedable randomness.
 //! - [`clock`]: where record timestamps come from.
+//! - `words`: durations written for the people who read messages.
 //! - [`metrics`]: the node's Prometheus metric names (appends, leader
 //!   changes), the bound on topic labels, and where they are recorded.
 
@@ -24,6 +26,7 @@ mod cleaner;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod health;
 mod membership;
 pub mod membership_rules;
 pub mod metrics;
@@ -43,6 +46,7 @@ mod topics;
 pub mod transport;
 pub mod types;
 mod wait;
+mod words;
 
 pub use config::NodeConfig;
 pub use error::NodeError;

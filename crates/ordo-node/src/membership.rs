@@ -13,15 +13,17 @@ use std::time::Duration;
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{ChangeMembershipError, ClientWriteError, RaftError};
 use openraft::raft::{ClientWriteResponse, Precondition};
+use openraft::type_config::alias::CommittedLeaderIdOf;
 use openraft::{BasicNode, ChangeMembers, ServerState};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::error::NodeError;
+use crate::error::{raft_stopped, NodeError};
 use crate::membership_rules::{self as rules, AddPlan, MembershipError, MembershipView};
 use crate::node::Node;
 use crate::routing::{LeaderAnswer, LeaderOp};
 use crate::types::TypeConfig;
+use crate::words;
 use ordo_core::api::{AddNodeRequest, Member, MembershipResponse};
 use ordo_core::limits::DEFAULT_CATCH_UP_TIMEOUT_MS;
 use ordo_core::NodeId;
@@ -88,9 +90,7 @@ impl Node {
     async fn route_membership(&self, op: MembershipOp) -> Result<MembershipResponse, NodeError> {
         match self.route(LeaderOp::Membership(op)).await? {
             LeaderAnswer::Membership(response) => Ok(response),
-            other => Err(NodeError::internal(format!(
-                "a membership change answered as {other:?}"
-            ))),
+            other => Err(NodeError::unexpected_answer("a membership change", &other)),
         }
     }
 
@@ -119,14 +119,14 @@ impl Node {
         let added_at = match plan {
             AddPlan::NewLearner => {
                 tracing::info!(node = id, %addr, "adding a learner");
-                let add = self.raft().add_learner(id, BasicNode::new(addr), false);
+                let add = self.raft().add_learner(id, BasicNode::new(&addr), false);
                 self.membership_write(add).await?.log_id.index()
             }
             AddPlan::ResumeLearner => membership_log_id.map_or(0, |l| l.index()),
         };
         let catch_up =
             Duration::from_millis(catch_up_timeout_ms.unwrap_or(DEFAULT_CATCH_UP_TIMEOUT_MS));
-        self.wait_caught_up(id, added_at, catch_up).await?;
+        self.wait_caught_up(id, &addr, added_at, catch_up).await?;
 
         // Checked again: the membership may have changed while we waited.
         let (view, membership_log_id) = self.membership_view();
@@ -192,8 +192,8 @@ impl Node {
             .trigger()
             .transfer_leader(target)
             .await
-            .map_err(|e| NodeError::Unavailable {
-                reason: e.to_string(),
+            .map_err(|fatal| NodeError::Unavailable {
+                reason: raft_stopped(&fatal),
             })?;
         let deadline = Instant::now() + TRANSFER_LEADER_TIMEOUT;
         let mut metrics = self.raft().metrics();
@@ -211,8 +211,8 @@ impl Node {
                 Err(_) => {
                     return Err(NodeError::OutcomeUnknown {
                         reason: format!(
-                            "node {target} did not take over within {} ms",
-                            TRANSFER_LEADER_TIMEOUT.as_millis()
+                            "node {target} did not take over within {}",
+                            words::duration(TRANSFER_LEADER_TIMEOUT)
                         ),
                     })
                 }
@@ -220,11 +220,12 @@ impl Node {
         }
     }
 
-    /// Waits until learner `id` holds the entry that added it (`added_at`)
-    /// and is close behind the leader's last entry.
+    /// Waits until learner `id` (at `addr`) holds the entry that added it
+    /// (`added_at`) and is close behind the leader's last entry.
     async fn wait_caught_up(
         &self,
         id: NodeId,
+        addr: &str,
         added_at: u64,
         timeout: Duration,
     ) -> Result<(), NodeError> {
@@ -268,6 +269,7 @@ impl Node {
                 Err(_) => {
                     return Err(MembershipError::CatchUpTimeout {
                         id,
+                        addr: addr.to_string(),
                         timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
                         matched,
                         last_log_index,
@@ -295,37 +297,69 @@ impl Node {
             Err(_) => {
                 return Err(NodeError::OutcomeUnknown {
                     reason: format!(
-                        "the membership change was not committed within {} ms",
-                        timeout.as_millis()
+                        "the membership change was not committed within {} ({})",
+                        words::duration(timeout),
+                        self.quorum_count()
                     ),
                 })
             }
         };
         result.map_err(|e| match e {
-            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => NodeError::NoLeader {
-                leader: f.leader_id,
-                reason: "this node is no longer the leader".into(),
-            },
-            RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => match e {
-                ChangeMembershipError::InProgress(_) => MembershipError::ChangeInProgress.into(),
-                ChangeMembershipError::LearnerNotFound(e) => {
-                    MembershipError::NodeNotFound { id: e.node_id }.into()
-                }
-                ChangeMembershipError::UncommittedLeaderLog(e) => NodeError::Unavailable {
-                    reason: e.to_string(),
-                },
-                other => NodeError::InvalidRequest {
-                    reason: other.to_string(),
-                },
-            },
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => self.not_leader(&f),
+            RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => {
+                self.change_refused(e)
+            }
             // Another change got in between the check and the proposal.
             RaftError::APIError(ClientWriteError::PreconditionFailed(_)) => {
                 MembershipError::ChangeInProgress.into()
             }
-            other => NodeError::OutcomeUnknown {
-                reason: other.to_string(),
+            RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)) => {
+                NodeError::OutcomeUnknown {
+                    reason: "leadership changed after the membership change was proposed".into(),
+                }
+            }
+            RaftError::Fatal(fatal) => NodeError::OutcomeUnknown {
+                reason: raft_stopped(&fatal),
             },
         })
+    }
+
+    /// openraft's refusal of a membership change, in words; the membership
+    /// rules checked beforehand leave few of these possible.
+    fn change_refused(
+        &self,
+        refusal: ChangeMembershipError<CommittedLeaderIdOf<TypeConfig>, NodeId>,
+    ) -> NodeError {
+        tracing::debug!(%refusal, "openraft refused a membership change");
+        match refusal {
+            ChangeMembershipError::InProgress(_) => MembershipError::ChangeInProgress.into(),
+            ChangeMembershipError::LearnerNotFound(e) => {
+                MembershipError::NodeNotFound { id: e.node_id }.into()
+            }
+            ChangeMembershipError::UncommittedLeaderLog(_) => NodeError::Unavailable {
+                reason: format!(
+                    "the leader has not yet committed an entry of its own term: it was just \
+                     elected, or it cannot reach a quorum ({}); try again in a moment",
+                    self.quorum_count()
+                ),
+            },
+            ChangeMembershipError::EmptyMembership(_) => NodeError::InvalidRequest {
+                reason: "the change would leave the cluster without voters".into(),
+            },
+            ChangeMembershipError::UnsupportedMembershipTransition(_) => {
+                NodeError::InvalidRequest {
+                    reason: "this change cannot be made in one step: add or remove one node at \
+                             a time"
+                        .into(),
+                }
+            }
+            ChangeMembershipError::NodeMetadataChanged(e) => NodeError::InvalidRequest {
+                reason: format!(
+                    "node {} is already a member at another address: remove it first",
+                    e.node_id
+                ),
+            },
+        }
     }
 
     fn ensure_leader(&self) -> Result<(), NodeError> {

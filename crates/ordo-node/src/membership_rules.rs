@@ -10,11 +10,14 @@
 //! which would make `force` meaningless.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use ordo_core::limits::MAX_CATCH_UP_TIMEOUT_MS;
 use ordo_core::NodeId;
+
+use crate::words;
 
 /// Fewest voters that survive the loss of one node.
 pub const MIN_SAFE_VOTERS: usize = 3;
@@ -64,17 +67,50 @@ pub enum MembershipError {
     NoTransferTarget,
     #[error("a membership change is under way; try again when it is done")]
     ChangeInProgress,
-    #[error(
-        "node {id} did not catch up within {timeout_ms} ms (matched log index {matched:?} of \
-         {last_log_index:?}); it stays a learner: send the same add again to keep waiting, or \
-         remove it"
-    )]
+    #[error("{}", catch_up_timeout_message(*.id, .addr, *.timeout_ms, *.matched, *.last_log_index))]
     CatchUpTimeout {
         id: NodeId,
+        /// Empty in the answer of a leader from before the field existed.
+        #[serde(default)]
+        addr: String,
         timeout_ms: u64,
+        /// The last log index the leader knows the node holds.
         matched: Option<u64>,
+        /// The leader's last log index.
         last_log_index: Option<u64>,
     },
+}
+
+/// Why node `id` is still a learner after `timeout_ms`, how far it got and
+/// what to do about it.
+fn catch_up_timeout_message(
+    id: NodeId,
+    addr: &str,
+    timeout_ms: u64,
+    matched: Option<u64>,
+    last_log_index: Option<u64>,
+) -> String {
+    let node = if addr.is_empty() {
+        format!("node {id}")
+    } else {
+        format!("node {id} at {addr}")
+    };
+    let leader_has = last_log_index.unwrap_or(0);
+    let progress = match matched {
+        None | Some(0) => format!(
+            "it has replicated nothing of the leader's {leader_has} log entries (is it running \
+             and reachable from the leader?)"
+        ),
+        Some(matched) => format!(
+            "it has replicated {matched} of the leader's {leader_has} log entries, and is \
+             promoted once it is within {MAX_PROMOTION_LAG_ENTRIES} of the end"
+        ),
+    };
+    format!(
+        "{node} has not caught up within {}: {progress}. It stays a learner: send the same add \
+         again to keep waiting, or remove it (DELETE /v1/cluster/nodes/{id})",
+        words::duration(Duration::from_millis(timeout_ms))
+    )
 }
 
 /// What adding a node takes from the current membership.
@@ -99,7 +135,9 @@ pub fn plan_add(
         return Err(invalid("node ids are positive integers"));
     }
     if !is_host_port(addr) {
-        return Err(invalid(format!("address {addr:?} is not host:port")));
+        return Err(invalid(format!(
+            "address '{addr}' is not host:port (e.g. 10.0.0.4:7001)"
+        )));
     }
     if catch_up_timeout_ms.is_some_and(|ms| ms > MAX_CATCH_UP_TIMEOUT_MS) {
         return Err(invalid(format!(
@@ -392,6 +430,34 @@ mod tests {
             transfer_target(&view(&[1], &[]), 1, None, &matched),
             Err(MembershipError::NoTransferTarget)
         );
+    }
+
+    #[test]
+    fn a_catch_up_timeout_says_how_far_the_node_got_and_what_to_do_in_words() {
+        let timeout = |matched| MembershipError::CatchUpTimeout {
+            id: 4,
+            addr: "127.0.0.1:7004".into(),
+            timeout_ms: 60_000,
+            matched,
+            last_log_index: Some(32277),
+        };
+        assert_eq!(
+            timeout(None).to_string(),
+            "node 4 at 127.0.0.1:7004 has not caught up within 60 s: it has replicated nothing \
+             of the leader's 32277 log entries (is it running and reachable from the leader?). \
+             It stays a learner: send the same add again to keep waiting, or remove it \
+             (DELETE /v1/cluster/nodes/4)"
+        );
+        let partway = timeout(Some(300)).to_string();
+        assert!(
+            partway.contains("it has replicated 300 of the leader's 32277 log entries"),
+            "{partway}"
+        );
+        for message in [timeout(None).to_string(), partway] {
+            for internal in ["Some(", "None", "{", "BasicNode"] {
+                assert!(!message.contains(internal), "{internal} in {message}");
+            }
+        }
     }
 
     #[test]

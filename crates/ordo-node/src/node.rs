@@ -11,11 +11,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use openraft::async_runtime::WatchReceiver;
-use openraft::errors::{ClientWriteError, InitializeError, LinearizableReadError, RaftError};
+use openraft::errors::{
+    ClientWriteError, ForwardReason, ForwardToLeader, InitializeError, LinearizableReadError,
+    RaftError,
+};
+use openraft::raft::AppendEntriesResponse;
 use openraft::{BasicNode, ReadPolicy};
 
 use crate::config::NodeConfig;
-use crate::error::NodeError;
+use crate::error::{raft_stopped, NodeError};
+use crate::health::{LeaderContact, QuorumCount};
 use crate::membership::MembershipOp;
 use crate::network::NetworkFactory;
 use crate::routing::{LeaderAnswer, LeaderOp};
@@ -26,6 +31,7 @@ use crate::rpc::{
 use crate::snapshot_receiver::SnapshotReceiver;
 use crate::transport::Transport;
 use crate::types::{LogStore, Raft, StateMachine, TypeConfig};
+use crate::words;
 use ordo_core::api::{
     AppendRequest, AppendResponse, CommitOffsetRequest, CommitOffsetResponse, Consistency,
     ConsumerGroup, ConsumerOffset, ReadParams, ReadResponse,
@@ -39,6 +45,7 @@ pub struct Node {
     state_machine: StateMachine,
     pub(crate) transport: Arc<dyn Transport>,
     snapshots: SnapshotReceiver,
+    pub(crate) leader_contact: LeaderContact,
 }
 
 impl Node {
@@ -73,6 +80,7 @@ impl Node {
             state_machine,
             transport,
             snapshots: SnapshotReceiver::default(),
+            leader_contact: LeaderContact::default(),
         });
         tokio::spawn(crate::cleaner::run(Arc::downgrade(&node)));
         if !node.config.join && node.config.peers.keys().next() == Some(&node.config.id) {
@@ -126,13 +134,10 @@ impl Node {
         self.raft.metrics().borrow_watched().state == openraft::ServerState::Shutdown
     }
 
-    /// Ready: a leader is known and this node has applied everything it
-    /// knows to be committed.
+    /// Ready: in touch with a quorum (see `health`) and has applied
+    /// everything it knows to be committed.
     pub fn is_ready(&self) -> bool {
-        let metrics = self.raft.metrics().borrow_watched().clone();
-        let applied = metrics.last_applied.map(|l| l.index);
-        let committed = metrics.cluster_committed.map(|l| l.index);
-        metrics.current_leader.is_some() && applied >= committed
+        self.health().is_ready()
     }
 
     /// Forms a cluster of `members` (this node alone if empty).
@@ -150,11 +155,20 @@ impl Node {
                 Err(NodeError::AlreadyInitialized)
             }
             Err(RaftError::APIError(InitializeError::NotInMembers(e))) => {
+                let members: Vec<String> =
+                    e.membership.voter_ids().map(|id| id.to_string()).collect();
                 Err(NodeError::InvalidRequest {
-                    reason: e.to_string(),
+                    reason: format!(
+                        "this node (id {}) is not among the members given ({}); a node can \
+                         only form a cluster it is part of",
+                        e.node_id,
+                        members.join(", ")
+                    ),
                 })
             }
-            Err(e) => Err(NodeError::internal(e)),
+            Err(RaftError::Fatal(fatal)) => Err(NodeError::Internal {
+                reason: raft_stopped(&fatal),
+            }),
         }
     }
 
@@ -190,9 +204,7 @@ impl Node {
                     duplicate,
                 })
             }
-            other => Err(NodeError::internal(format!(
-                "append answered as {other:?}, not as an append"
-            ))),
+            other => Err(NodeError::unexpected_answer("an append", &other)),
         }
     }
 
@@ -216,9 +228,7 @@ impl Node {
                 offset: request.offset,
                 log_index,
             }),
-            other => Err(NodeError::internal(format!(
-                "position commit answered as {other:?}"
-            ))),
+            other => Err(NodeError::unexpected_answer("a position commit", &other)),
         }
     }
 
@@ -229,9 +239,7 @@ impl Node {
                 Err(NodeError::Rejected { rejection })
             }
             LeaderAnswer::Applied(result) => Ok(result),
-            other => Err(NodeError::internal(format!(
-                "a proposal answered as {other:?}"
-            ))),
+            other => Err(NodeError::unexpected_answer("a proposal", &other)),
         }
     }
 
@@ -291,23 +299,24 @@ impl Node {
         match tokio::time::timeout(self.config.write_timeout, write).await {
             Ok(Ok(response)) => Ok(response.data),
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-                Err(NodeError::NoLeader {
-                    leader: f.leader_id,
-                    reason: "this node is no longer the leader".into(),
-                })
+                Err(self.not_leader(&f))
             }
             Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)))) => {
                 Err(NodeError::OutcomeUnknown {
                     reason: "leadership changed after the entry was proposed".into(),
                 })
             }
-            Ok(Err(e)) => Err(NodeError::OutcomeUnknown {
-                reason: e.to_string(),
+            Ok(Err(RaftError::APIError(other))) => {
+                Err(NodeError::unexpected_answer("a write", &other))
+            }
+            Ok(Err(RaftError::Fatal(fatal))) => Err(NodeError::OutcomeUnknown {
+                reason: raft_stopped(&fatal),
             }),
             Err(_) => Err(NodeError::OutcomeUnknown {
                 reason: format!(
-                    "not committed within {} ms",
-                    self.config.write_timeout.as_millis()
+                    "not committed within {} ({})",
+                    words::duration(self.config.write_timeout),
+                    self.quorum_count()
                 ),
             }),
         }
@@ -368,11 +377,7 @@ impl Node {
         }
         let read_index = match self.route(LeaderOp::ReadIndex).await? {
             LeaderAnswer::ReadIndex(index) => LogIndex(index),
-            other => {
-                return Err(NodeError::internal(format!(
-                    "read index answered as {other:?}"
-                )))
-            }
+            other => return Err(NodeError::unexpected_answer("a read index", &other)),
         };
         self.wait_applied(read_index, self.config.write_timeout)
             .await
@@ -383,22 +388,41 @@ impl Node {
         match tokio::time::timeout(self.config.leader_wait, read).await {
             Ok(Ok((read_log_id, _applied))) => Ok(read_log_id.index()),
             Ok(Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f)))) => {
-                Err(NodeError::NoLeader {
-                    leader: f.leader_id,
-                    reason: "this node is no longer the leader".into(),
-                })
+                Err(self.not_leader(&f))
             }
             Ok(Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(e)))) => {
-                Err(NodeError::Unavailable {
-                    reason: e.to_string(),
-                })
+                tracing::debug!(error = %e, "a read index without a quorum");
+                let acked = QuorumCount {
+                    reached: Some(e.got.len()),
+                    ..self.quorum_count()
+                };
+                Err(no_quorum_for_read(acked))
             }
-            Ok(Err(e)) => Err(NodeError::Unavailable {
-                reason: e.to_string(),
+            Ok(Err(RaftError::Fatal(fatal))) => Err(NodeError::Unavailable {
+                reason: raft_stopped(&fatal),
             }),
-            Err(_) => Err(NodeError::Unavailable {
-                reason: "leadership not confirmed by a quorum in time".into(),
-            }),
+            Err(_) => Err(no_quorum_for_read(self.quorum_count())),
+        }
+    }
+
+    /// The refusal of a node that cannot take a leader's request, in words:
+    /// it is not the leader, it is handing leadership over, or its quorum
+    /// stopped acknowledging it (openraft's leader lease ran out). Nothing
+    /// was done, so the caller may retry.
+    pub(crate) fn not_leader(&self, refusal: &ForwardToLeader<TypeConfig>) -> NodeError {
+        let reason = match refusal.reason {
+            ForwardReason::NotLeader => "this node is no longer the leader".to_string(),
+            ForwardReason::LeadershipTransfer => match refusal.leader_id {
+                Some(to) => format!("leadership is being handed over to node {to}"),
+                None => "leadership is being handed over".to_string(),
+            },
+            ForwardReason::LeaseExpired => {
+                format!("the leader has lost its quorum: {}", self.quorum_count())
+            }
+        };
+        NodeError::NoLeader {
+            leader: refusal.leader_id,
+            reason,
         }
     }
 
@@ -428,7 +452,16 @@ impl Node {
     pub async fn handle_rpc(&self, kind: RpcKind, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
         Ok(match kind {
             RpcKind::AppendEntries => {
-                rpc::encode(&self.raft.append_entries(rpc::decode(body)?).await)
+                let reply = self.raft.append_entries(rpc::decode(body)?).await;
+                // Any answer but "your term is over" means a current leader
+                // reached this node.
+                if reply
+                    .as_ref()
+                    .is_ok_and(|r| !matches!(r, AppendEntriesResponse::HigherVote(_)))
+                {
+                    self.leader_contact.record();
+                }
+                rpc::encode(&reply)
             }
             RpcKind::Vote => rpc::encode(&self.raft.vote(rpc::decode(body)?).await),
             RpcKind::PreVote => rpc::encode(&self.raft.pre_vote(rpc::decode(body)?).await),
@@ -499,5 +532,16 @@ impl Node {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
+    }
+}
+
+/// A linearizable read the leader could not confirm with a quorum; nothing
+/// was read.
+fn no_quorum_for_read(quorum: QuorumCount) -> NodeError {
+    NodeError::Unavailable {
+        reason: format!(
+            "no quorum confirmed the leader for a linearizable read: {quorum} (a read with \
+             consistency=local needs no quorum)"
+        ),
     }
 }

@@ -20,7 +20,8 @@ use crate::membership::MembershipOp;
 use crate::node::Node;
 use crate::rpc::{self, ForwardReply, ForwardRequest, MembershipReply, ReadIndexReply, RpcKind};
 use crate::transport::TransportError;
-use ordo_core::api::MembershipResponse;
+use crate::words;
+use ordo_core::api::{ErrorBody, MembershipResponse};
 use ordo_core::{Command, CommandResult, NodeId};
 
 /// Attempts per request; each failed one is certain nothing happened.
@@ -74,8 +75,9 @@ impl Node {
         let mut avoid = None;
         let mut last_error = None;
         for _ in 0..MAX_ROUTE_ATTEMPTS {
-            let Ok(leader) = self.wait_for_leader(avoid, deadline).await else {
-                break;
+            let leader = match self.wait_for_leader(avoid, deadline).await {
+                Ok(leader) => leader,
+                Err(error) => return Err(last_error.unwrap_or(error)),
             };
             let attempt = self.attempt(leader, &op).await;
             match attempt {
@@ -98,10 +100,7 @@ impl Node {
                 break;
             }
         }
-        Err(last_error.unwrap_or_else(|| NodeError::NoLeader {
-            leader: None,
-            reason: "no leader elected yet".into(),
-        }))
+        Err(last_error.unwrap_or_else(|| self.no_leader_elected()))
     }
 
     async fn attempt(&self, leader: NodeId, op: &LeaderOp) -> Attempt {
@@ -178,19 +177,63 @@ impl Node {
                 reason: format!("leader {leader} has no known address"),
             }));
         };
-        match self.transport.call(&addr, kind.path(), body, timeout).await {
-            Ok(bytes) => {
-                rpc::decode(&bytes).map_err(|e| Attempt::Done(Err(NodeError::internal(e))))
+        let bytes = self
+            .transport
+            .call(&addr, kind.path(), body, timeout)
+            .await
+            .map_err(|e| self.leader_call_failed(leader, &addr, e))?;
+        rpc::decode(&bytes).map_err(|e| {
+            tracing::warn!(leader, error = %e, "an answer from the leader that does not decode");
+            Attempt::Done(Err(NodeError::Internal {
+                reason: format!(
+                    "the answer of leader {leader} at {addr} could not be decoded (do all nodes \
+                     run the same version of ordo?)"
+                ),
+            }))
+        })
+    }
+
+    /// A failed call to the leader, classified by whether the request may
+    /// have arrived, in words; the transport's own error goes to the log.
+    fn leader_call_failed(&self, leader: NodeId, addr: &str, error: TransportError) -> Attempt {
+        tracing::debug!(leader, %error, "calling the leader failed");
+        let leader_at = format!("leader {leader} at {addr}");
+        // The request may have arrived: its outcome is unknown.
+        let may_have_happened =
+            |reason: String| Attempt::Done(Err(NodeError::OutcomeUnknown { reason }));
+        match error {
+            TransportError::Unreachable { .. } => Attempt::Unreachable(NodeError::NoLeader {
+                leader: Some(leader),
+                reason: format!(
+                    "{leader_at} cannot be reached; {}",
+                    self.quorum_count().election_needs()
+                ),
+            }),
+            TransportError::Timeout { timeout, .. } => may_have_happened(format!(
+                "{leader_at} did not answer within {}",
+                words::duration(timeout)
+            )),
+            TransportError::Broken { .. } => may_have_happened(format!(
+                "the connection to {leader_at} broke after the request was sent"
+            )),
+            TransportError::Status { status, body, .. } => {
+                let refusal = serde_json::from_str::<ErrorBody>(&body)
+                    .map(|body| body.error.message)
+                    .unwrap_or_else(|_| format!("HTTP {status}"));
+                may_have_happened(format!("{leader_at} answered the request with: {refusal}"))
             }
-            Err(e @ TransportError::Unreachable { .. }) => {
-                Err(Attempt::Unreachable(NodeError::NoLeader {
-                    leader: Some(leader),
-                    reason: e.to_string(),
-                }))
-            }
-            Err(e) => Err(Attempt::Done(Err(NodeError::OutcomeUnknown {
-                reason: e.to_string(),
-            }))),
+        }
+    }
+
+    /// No leader known within `leader_wait`, in words.
+    fn no_leader_elected(&self) -> NodeError {
+        NodeError::NoLeader {
+            leader: None,
+            reason: format!(
+                "none elected within {}; {}",
+                words::duration(self.config.leader_wait),
+                self.quorum_count().election_needs()
+            ),
         }
     }
 
@@ -240,12 +283,7 @@ impl Node {
             match tokio::time::timeout_at(wake, metrics.changed()).await {
                 Ok(Ok(())) => continue,
                 Err(_) if Instant::now() < deadline => continue,
-                _ => {
-                    return Err(NodeError::NoLeader {
-                        leader: None,
-                        reason: "no leader elected yet".into(),
-                    })
-                }
+                _ => return Err(self.no_leader_elected()),
             }
         }
     }

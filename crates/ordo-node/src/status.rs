@@ -9,6 +9,7 @@ use ordo_core::api::{ClusterStatus, FollowerProgress, Member};
 impl Node {
     pub fn status(&self) -> ClusterStatus {
         let metrics = self.raft().metrics().borrow_watched().clone();
+        let health = self.health_of(&metrics);
         let membership = metrics.membership_config.membership();
         let voters: Vec<_> = membership.voter_ids().collect();
         let members = membership
@@ -54,6 +55,12 @@ impl Node {
             snapshot_index: metrics.snapshot.map(|l| l.index),
             purged_index: metrics.purged.map(|l| l.index),
             followers,
+            quorum: health.quorum,
+            quorum_contact_age_ms: health
+                .quorum_contact_age
+                .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
+            ready: health.is_ready(),
+            health: health.summary(),
             consumers: self.state_machine().consumer_lag(),
         }
     }

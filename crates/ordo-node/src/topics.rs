@@ -52,9 +52,7 @@ impl Node {
                     .await?;
                 self.local_topic(&topic)
             }
-            other => Err(NodeError::internal(format!(
-                "topic put answered as {other:?}"
-            ))),
+            other => Err(NodeError::unexpected_answer("a topic put", &other)),
         }
     }
 
@@ -62,9 +60,7 @@ impl Node {
     pub async fn delete_topic(&self, topic: TopicName) -> Result<(), NodeError> {
         match self.propose(Command::DeleteTopic { topic }).await? {
             CommandResult::TopicDeleted { .. } => Ok(()),
-            other => Err(NodeError::internal(format!(
-                "topic delete answered as {other:?}"
-            ))),
+            other => Err(NodeError::unexpected_answer("a topic delete", &other)),
         }
     }
 
@@ -88,11 +84,7 @@ impl Node {
                     log_index,
                     ..
                 } => (removed_records, removed_bytes, log_index),
-                other => {
-                    return Err(NodeError::internal(format!(
-                        "a cleanup answered as {other:?}"
-                    )))
-                }
+                other => return Err(NodeError::unexpected_answer("a cleanup", &other)),
             };
             removed_records_total += removed_records;
             removed_bytes_total += removed_bytes;

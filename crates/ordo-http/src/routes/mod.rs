@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_api_token,
         ))
+        .route_layer(axum::middleware::map_request(layers::json_when_undeclared))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
     // Open whatever secrets are set: probes and scrapers carry none.
     let operations = Router::new()
@@ -73,6 +74,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             layers::observe,
         ))
+        // Outermost, so the refusals of the layers above end in one too.
+        .layer(axum::middleware::map_response(layers::newline_after_json))
         .with_state(state)
 }
 

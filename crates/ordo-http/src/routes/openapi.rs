@@ -25,7 +25,9 @@ use ordo_core::api::{Consistency, LEADER_HEADER};
         description = "A Raft-replicated, totally ordered, append-only, durable log. \
             Any node accepts any request: writes and linearizable reads are forwarded \
             to the leader. Every response carries `ordo-leader` (the node id this node \
-            believes leads) once a leader is known. Errors are \
+            believes leads) once a leader is known. Request bodies are JSON (one sent \
+            without `content-type` is taken as JSON; another declared type is 415), and \
+            every JSON answer ends with a newline. Errors are \
             `{\"error\":{\"code\",\"message\",\"leader\"?,\"current\"?}}`; a 503 is safe to \
             retry and carries `Retry-After`. Besides the statuses listed per operation, \
             any route may answer 404 `not_found` (no such route), 405 \

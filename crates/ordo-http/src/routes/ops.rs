@@ -19,25 +19,29 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Readiness: a leader is known and this node has applied all it knows
-/// to be committed.
+/// Readiness: this node is in touch with a quorum (on the leader, a
+/// majority of the voters acknowledged it lately; elsewhere, the leader
+/// reached it lately) and has applied all it knows to be committed.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     responses(
         (status = 200, description = "`ready`.", content_type = "text/plain", body = String),
-        (status = 503, description = "`not_ready`.", body = ErrorBody),
+        (status = 503, description = "`not_ready`, with why in `message` (the `health` of \
+            `GET /v1/cluster`): no quorum, no leader, the leader out of reach, or applying \
+            committed entries still.", body = ErrorBody),
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    if state.node.is_ready() {
+    let health = state.node.health();
+    if health.is_ready() {
         Ok("ready\n")
     } else {
         Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
-            "no leader known yet, or this node has not applied all committed entries",
+            health.summary(),
         ))
     }
 }

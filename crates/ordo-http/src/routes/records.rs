@@ -31,8 +31,9 @@ use ordo_core::{validate_append, TopicName};
             `last_seq`, and `topic`). Nothing was appended.", body = ErrorBody),
         (status = 413, description = "`body_too_large` (over 4 MiB), `too_many_records` \
             (over 10,000).", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: the body is not \
-            `application/json`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is declared as \
+            something other than `application/json` (no content type is taken as JSON).",
+            body = ErrorBody),
         (status = 503, description = "`no_leader`: nothing was appended, safe to retry.",
             body = ErrorBody),
         (status = 504, description = "`outcome_unknown`: the append may or may not have \

@@ -1,0 +1,496 @@
+//! Whether this node is in touch with a quorum, and so ready to serve: the
+//! rule behind `/readyz`, the `quorum`, `ready` and `health` fields of
+//! `GET /v1/cluster`, and the words of every "no quorum" answer.
+//!
+//! openraft keeps a leader that lost its quorum in the leader role (nothing
+//! with a higher term reaches it to depose it); it only stops taking writes
+//! once its lease runs out. So the role alone says nothing about whether a
+//! node can serve. What does: on the leader, when a majority of the voters
+//! last acknowledged it (openraft's `last_quorum_acked`, renewed by every
+//! heartbeat round); on a follower or learner, when the leader last reached
+//! it ([`LeaderContact`], stamped as AppendEntries arrive). Either goes
+//! stale after [`NodeConfig::quorum_timeout`](crate::NodeConfig::quorum_timeout).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::type_config::alias::InstantOf;
+use openraft::{Instant as _, RaftMetrics, ServerState};
+
+use crate::node::Node;
+use crate::types::TypeConfig;
+use crate::words;
+use ordo_core::NodeId;
+
+type Instant = InstantOf<TypeConfig>;
+
+/// When a leader last reached this node: the last AppendEntries (entries
+/// or a heartbeat) it accepted.
+#[derive(Debug, Default)]
+pub(crate) struct LeaderContact(Mutex<Option<Instant>>);
+
+impl LeaderContact {
+    pub(crate) fn record(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    fn last(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// How many voters a node reaches, against how many a quorum needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuorumCount {
+    pub node: NodeId,
+    /// Voters `node` heard from within the quorum timeout, itself
+    /// included; `None` where it cannot know (only a leader hears from
+    /// every voter).
+    pub reached: Option<usize>,
+    pub voters: usize,
+}
+
+impl QuorumCount {
+    pub fn needed(&self) -> usize {
+        self.voters / 2 + 1
+    }
+
+    /// What an election takes, for a node that knows of no leader.
+    pub fn election_needs(&self) -> String {
+        format!(
+            "a leader election needs {} of the {} voters running and in reach of each other",
+            self.needed(),
+            self.voters
+        )
+    }
+}
+
+impl fmt::Display for QuorumCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (needed, voters) = (self.needed(), self.voters);
+        match self.reached {
+            Some(reached) => write!(
+                f,
+                "node {} reaches {reached} of {voters} voters, {needed} needed for a quorum",
+                self.node
+            ),
+            None => write!(f, "a quorum is {needed} of the {voters} voters"),
+        }
+    }
+}
+
+/// Why a node is not ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReady {
+    ShuttingDown,
+    /// Not in any membership yet: a node started to join, not yet added.
+    NoMembership,
+    /// No leader is known: an election is under way, or no majority of the
+    /// voters can hold one.
+    NoLeader {
+        quorum: QuorumCount,
+    },
+    /// This node leads, but no quorum acknowledged it within the timeout.
+    LeaderWithoutQuorum {
+        quorum: QuorumCount,
+        acked_ago: Option<Duration>,
+    },
+    /// The leader this node knows of has not reached it within the timeout.
+    LeaderOutOfReach {
+        leader: NodeId,
+        contact_ago: Option<Duration>,
+        timeout: Duration,
+        quorum: QuorumCount,
+    },
+    /// Behind what it knows to be committed.
+    CatchingUp {
+        applied: Option<u64>,
+        committed: u64,
+    },
+}
+
+impl fmt::Display for NotReady {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotReady::ShuttingDown => write!(f, "this node is shutting down"),
+            NotReady::NoMembership => write!(
+                f,
+                "not a member of a cluster yet: add it on the leader (POST /v1/cluster/nodes) \
+                 or form a cluster (POST /v1/cluster/init)"
+            ),
+            NotReady::NoLeader { quorum } => write!(
+                f,
+                "no leader: none is known to this node; {}",
+                quorum.election_needs()
+            ),
+            NotReady::LeaderWithoutQuorum {
+                quorum,
+                acked_ago: Some(ago),
+            } => write!(
+                f,
+                "no quorum: {quorum}; a quorum last acknowledged this leader {} ago",
+                words::duration(*ago)
+            ),
+            NotReady::LeaderWithoutQuorum {
+                quorum,
+                acked_ago: None,
+            } => write!(
+                f,
+                "no quorum: {quorum}; none has acknowledged this leader yet"
+            ),
+            NotReady::LeaderOutOfReach {
+                leader,
+                contact_ago: Some(ago),
+                timeout,
+                quorum,
+            } => write!(
+                f,
+                "no quorum: leader {leader} last reached this node {} ago (more than {}); {}",
+                words::duration(*ago),
+                words::duration(*timeout),
+                quorum.election_needs()
+            ),
+            NotReady::LeaderOutOfReach {
+                leader,
+                contact_ago: None,
+                quorum,
+                ..
+            } => write!(
+                f,
+                "no quorum: leader {leader} has not reached this node since it started; {}",
+                quorum.election_needs()
+            ),
+            NotReady::CatchingUp {
+                applied: Some(applied),
+                committed,
+            } => write!(
+                f,
+                "catching up: applied log index {applied} of {committed} committed"
+            ),
+            NotReady::CatchingUp {
+                applied: None,
+                committed,
+            } => write!(
+                f,
+                "catching up: applied none of the {committed} committed log entries"
+            ),
+        }
+    }
+}
+
+/// A node's health: whether it is in touch with a quorum, since when, and
+/// whether it is ready to serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub quorum: bool,
+    /// How long ago this node last knew a quorum was behind the leader
+    /// (see `ClusterStatus::quorum_contact_age_ms`).
+    pub quorum_contact_age: Option<Duration>,
+    pub not_ready: Option<NotReady>,
+}
+
+impl Health {
+    /// Ready: in touch with a quorum, and has applied all it knows to be
+    /// committed.
+    pub fn is_ready(&self) -> bool {
+        self.not_ready.is_none()
+    }
+
+    /// `ok`, or why not ready.
+    pub fn summary(&self) -> String {
+        self.not_ready
+            .as_ref()
+            .map_or_else(|| "ok".to_string(), ToString::to_string)
+    }
+}
+
+/// What health is judged on, read from one node's metrics at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Observation {
+    state: ServerState,
+    leader: Option<NodeId>,
+    quorum: QuorumCount,
+    /// The voters are this node alone.
+    self_quorum: bool,
+    /// On the leader: since a quorum last acknowledged it.
+    quorum_acked_ago: Option<Duration>,
+    /// Since a leader last reached this node.
+    leader_contact_ago: Option<Duration>,
+    applied: Option<u64>,
+    committed: Option<u64>,
+}
+
+fn judge(seen: &Observation, timeout: Duration) -> Health {
+    let fresh = |ago: Option<Duration>| ago.is_some_and(|ago| ago <= timeout);
+    let (quorum, quorum_contact_age, cut_off) = match (seen.state, seen.leader) {
+        (ServerState::Shutdown, _) => (false, None, Some(NotReady::ShuttingDown)),
+        _ if seen.quorum.voters == 0 => (false, None, Some(NotReady::NoMembership)),
+        (ServerState::Leader, _) if seen.self_quorum => (true, Some(Duration::ZERO), None),
+        (ServerState::Leader, _) => {
+            let ago = seen.quorum_acked_ago;
+            let lost = NotReady::LeaderWithoutQuorum {
+                quorum: seen.quorum,
+                acked_ago: ago,
+            };
+            (fresh(ago), ago, (!fresh(ago)).then_some(lost))
+        }
+        (_, None) => {
+            let lost = NotReady::NoLeader {
+                quorum: seen.quorum,
+            };
+            (false, seen.leader_contact_ago, Some(lost))
+        }
+        (_, Some(leader)) => {
+            let ago = seen.leader_contact_ago;
+            let lost = NotReady::LeaderOutOfReach {
+                leader,
+                contact_ago: ago,
+                timeout,
+                quorum: seen.quorum,
+            };
+            (fresh(ago), ago, (!fresh(ago)).then_some(lost))
+        }
+    };
+    let catching_up = match (seen.applied, seen.committed) {
+        (applied, Some(committed)) if applied < Some(committed) => {
+            Some(NotReady::CatchingUp { applied, committed })
+        }
+        _ => None,
+    };
+    Health {
+        quorum,
+        quorum_contact_age,
+        not_ready: cut_off.or(catching_up),
+    }
+}
+
+impl Node {
+    /// Whether this node is in touch with a quorum and ready to serve.
+    pub fn health(&self) -> Health {
+        let metrics = self.raft().metrics();
+        let metrics = metrics.borrow_watched();
+        self.health_of(&metrics)
+    }
+
+    /// [`Node::health`] from metrics the caller already holds.
+    pub(crate) fn health_of(&self, metrics: &RaftMetrics<TypeConfig>) -> Health {
+        let now = Instant::now();
+        let ago = |then: Instant| now.saturating_duration_since(then);
+        let voters: BTreeSet<NodeId> = metrics.membership_config.membership().voter_ids().collect();
+        let seen = Observation {
+            state: metrics.state,
+            leader: metrics.current_leader,
+            quorum: self.quorum_count_of(metrics, &voters, now),
+            self_quorum: voters.len() == 1 && voters.contains(&metrics.id),
+            quorum_acked_ago: metrics.last_quorum_acked.map(|t| ago(*t)),
+            leader_contact_ago: self.leader_contact.last().map(ago),
+            applied: metrics.last_applied.map(|l| l.index),
+            committed: metrics.cluster_committed.map(|l| l.index),
+        };
+        judge(&seen, self.config.quorum_timeout())
+    }
+
+    /// How many voters this node reaches now, for the words of a "no
+    /// quorum" or "no leader" answer.
+    pub(crate) fn quorum_count(&self) -> QuorumCount {
+        let metrics = self.raft().metrics();
+        let metrics = metrics.borrow_watched();
+        let voters = metrics.membership_config.membership().voter_ids().collect();
+        self.quorum_count_of(&metrics, &voters, Instant::now())
+    }
+
+    /// On the leader, the voters it heard from within the quorum timeout
+    /// (from the acknowledgement times openraft keeps per follower).
+    fn quorum_count_of(
+        &self,
+        metrics: &RaftMetrics<TypeConfig>,
+        voters: &BTreeSet<NodeId>,
+        now: Instant,
+    ) -> QuorumCount {
+        let timeout = self.config.quorum_timeout();
+        let reached = metrics.heartbeat.as_ref().map(|acked| {
+            voters
+                .iter()
+                .filter(|id| {
+                    **id == metrics.id
+                        || acked
+                            .get(id)
+                            .copied()
+                            .flatten()
+                            .is_some_and(|at| now.saturating_duration_since(*at) <= timeout)
+                })
+                .count()
+        });
+        QuorumCount {
+            node: metrics.id,
+            reached,
+            voters: voters.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_millis(400);
+
+    fn ms(ms: u64) -> Option<Duration> {
+        Some(Duration::from_millis(ms))
+    }
+
+    /// Node 1 of three voters, leading, acknowledged 10 ms ago, caught up.
+    fn healthy_leader() -> Observation {
+        Observation {
+            state: ServerState::Leader,
+            leader: Some(1),
+            quorum: QuorumCount {
+                node: 1,
+                reached: Some(3),
+                voters: 3,
+            },
+            self_quorum: false,
+            quorum_acked_ago: ms(10),
+            leader_contact_ago: None,
+            applied: Some(7),
+            committed: Some(7),
+        }
+    }
+
+    fn follower_of(leader: NodeId, contact_ago: Option<Duration>) -> Observation {
+        Observation {
+            state: ServerState::Follower,
+            leader: Some(leader),
+            quorum: QuorumCount {
+                node: 2,
+                reached: None,
+                voters: 3,
+            },
+            quorum_acked_ago: None,
+            leader_contact_ago: contact_ago,
+            ..healthy_leader()
+        }
+    }
+
+    #[test]
+    fn a_leader_acknowledged_by_a_quorum_within_the_timeout_is_ready() {
+        let health = judge(&healthy_leader(), TIMEOUT);
+        assert!(health.quorum && health.is_ready(), "{health:?}");
+        assert_eq!(health.summary(), "ok");
+        assert_eq!(health.quorum_contact_age, ms(10));
+    }
+
+    #[test]
+    fn a_leader_that_lost_its_quorum_is_not_ready_and_says_how_many_voters_it_reaches() {
+        let lost = Observation {
+            quorum: QuorumCount {
+                node: 1,
+                reached: Some(1),
+                voters: 3,
+            },
+            quorum_acked_ago: ms(5240),
+            ..healthy_leader()
+        };
+        let health = judge(&lost, TIMEOUT);
+        assert!(!health.quorum && !health.is_ready());
+        assert_eq!(
+            health.summary(),
+            "no quorum: node 1 reaches 1 of 3 voters, 2 needed for a quorum; \
+             a quorum last acknowledged this leader 5.2 s ago"
+        );
+        let never = Observation {
+            quorum_acked_ago: None,
+            ..lost
+        };
+        assert!(judge(&never, TIMEOUT)
+            .summary()
+            .ends_with("none has acknowledged this leader yet"));
+    }
+
+    #[test]
+    fn the_only_voter_always_has_its_quorum() {
+        let alone = Observation {
+            self_quorum: true,
+            quorum_acked_ago: ms(60_000),
+            ..healthy_leader()
+        };
+        let health = judge(&alone, TIMEOUT);
+        assert!(health.quorum && health.is_ready(), "{health:?}");
+        assert_eq!(health.quorum_contact_age, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_follower_is_ready_only_while_the_leader_reaches_it() {
+        assert!(judge(&follower_of(1, ms(30)), TIMEOUT).is_ready());
+        let silent = judge(&follower_of(1, ms(1200)), TIMEOUT);
+        assert!(!silent.quorum);
+        assert_eq!(
+            silent.summary(),
+            "no quorum: leader 1 last reached this node 1.2 s ago (more than 400 ms); a leader \
+             election needs 2 of the 3 voters running and in reach of each other"
+        );
+        let never = judge(&follower_of(1, None), TIMEOUT);
+        assert!(never
+            .summary()
+            .starts_with("no quorum: leader 1 has not reached this node since it started; "));
+    }
+
+    #[test]
+    fn no_leader_known_is_not_ready_and_says_what_an_election_needs() {
+        let orphan = Observation {
+            state: ServerState::Candidate,
+            leader: None,
+            ..follower_of(1, ms(30))
+        };
+        let health = judge(&orphan, TIMEOUT);
+        assert!(!health.quorum);
+        assert_eq!(
+            health.summary(),
+            "no leader: none is known to this node; a leader election needs 2 of the 3 \
+             voters running and in reach of each other"
+        );
+    }
+
+    #[test]
+    fn a_node_in_touch_with_its_quorum_is_not_ready_until_it_applied_what_is_committed() {
+        let behind = Observation {
+            applied: Some(5),
+            committed: Some(9),
+            ..follower_of(1, ms(30))
+        };
+        let health = judge(&behind, TIMEOUT);
+        assert!(health.quorum && !health.is_ready());
+        assert_eq!(
+            health.summary(),
+            "catching up: applied log index 5 of 9 committed"
+        );
+    }
+
+    #[test]
+    fn a_node_outside_any_membership_or_shutting_down_is_not_ready() {
+        let joining = Observation {
+            leader: None,
+            quorum: QuorumCount {
+                node: 4,
+                reached: None,
+                voters: 0,
+            },
+            ..follower_of(1, None)
+        };
+        assert_eq!(
+            judge(&joining, TIMEOUT).not_ready,
+            Some(NotReady::NoMembership)
+        );
+        let stopping = Observation {
+            state: ServerState::Shutdown,
+            ..healthy_leader()
+        };
+        assert_eq!(
+            judge(&stopping, TIMEOUT).not_ready,
+            Some(NotReady::ShuttingDown)
+        );
+    }
+}
