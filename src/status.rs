@@ -70,10 +70,13 @@ fn render_consumer_lag(status: &ClusterStatus) -> String {
 
 /// One row per member; matched index and lag come from the leader's view.
 fn render_status(views: &[(NodeId, String, Option<ClusterStatus>)]) -> String {
+    // A leader that lost its quorum may still answer; one that has its
+    // quorum (a newer term) knows the followers' progress better.
     let leader_view = views
         .iter()
         .filter_map(|(_, _, v)| v.as_ref())
-        .find(|v| v.role == "leader");
+        .filter(|v| v.role == "leader")
+        .max_by_key(|v| (v.quorum, v.term));
     let opt = |value: Option<u64>| value.map_or("-".to_string(), |v| v.to_string());
     let rows: Vec<Vec<String>> = views
         .iter()
@@ -86,7 +89,8 @@ fn render_status(views: &[(NodeId, String, Option<ClusterStatus>)]) -> String {
                 Some(v) => vec![
                     id.to_string(),
                     addr.clone(),
-                    v.role.clone(),
+                    role(v),
+                    if v.ready { "yes" } else { "no" }.to_string(),
                     opt(v.leader),
                     v.term.to_string(),
                     opt(v.last_log_index),
@@ -97,18 +101,84 @@ fn render_status(views: &[(NodeId, String, Option<ClusterStatus>)]) -> String {
                 ],
                 None => {
                     let mut row = vec![id.to_string(), addr.clone(), "unreachable".into()];
-                    row.extend(std::iter::repeat_n("-".to_string(), 5));
+                    row.extend(std::iter::repeat_n("-".to_string(), 6));
                     row.extend([progress.0, progress.1]);
                     row
                 }
             }
         })
         .collect();
-    render_table(
+    let mut text = render_table(
         &[
-            "NODE", "ADDR", "ROLE", "LEADER", "TERM", "LAST LOG", "COMMIT", "APPLIED", "MATCHED",
-            "LAG",
+            "NODE", "ADDR", "ROLE", "READY", "LEADER", "TERM", "LAST LOG", "COMMIT", "APPLIED",
+            "MATCHED", "LAG",
         ],
         &rows,
-    )
+    );
+    // Why a node is not ready, in its own words (what its /readyz says).
+    for (id, _, view) in views {
+        if let Some(v) = view.as_ref().filter(|v| !v.ready && !v.health.is_empty()) {
+            text.push_str(&format!("node {id} not ready: {}\n", v.health));
+        }
+    }
+    text
+}
+
+/// The node's role; a leader that has lost its quorum says so, since it
+/// keeps the role (nothing replaced it in its own eyes) but cannot commit.
+fn role(status: &ClusterStatus) -> String {
+    match (status.role.as_str(), status.quorum) {
+        ("leader", false) => match status.quorum_contact_age_ms {
+            Some(ms) => format!("leader (no quorum for {:.1} s)", ms as f64 / 1000.0),
+            None => "leader (no quorum)".to_string(),
+        },
+        (role, _) => role.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(id: NodeId, role: &str, quorum: bool) -> ClusterStatus {
+        ClusterStatus {
+            node_id: id,
+            role: role.to_string(),
+            leader: Some(1),
+            term: 2,
+            quorum,
+            quorum_contact_age_ms: Some(5_200),
+            ready: quorum,
+            health: match quorum {
+                true => "ok".into(),
+                false => "no quorum: node 1 reaches 1 of 3 voters, 2 needed for a quorum".into(),
+            },
+            ..ClusterStatus::default()
+        }
+    }
+
+    #[test]
+    fn a_leader_without_its_quorum_says_so_and_why_it_is_not_ready() {
+        let views = vec![
+            (1, "a:1".to_string(), Some(status(1, "leader", false))),
+            (2, "a:2".to_string(), None),
+            (3, "a:3".to_string(), Some(status(3, "follower", true))),
+        ];
+        let table = render_status(&views);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("NODE  ADDR  ROLE"), "{table}");
+        assert!(
+            lines[1].contains("leader (no quorum for 5.2 s)  no"),
+            "{table}"
+        );
+        assert!(lines[2].contains("unreachable"), "{table}");
+        assert!(
+            lines[3].contains("follower") && lines[3].contains(" yes "),
+            "{table}"
+        );
+        assert_eq!(
+            lines[4],
+            "node 1 not ready: no quorum: node 1 reaches 1 of 3 voters, 2 needed for a quorum"
+        );
+    }
 }

@@ -468,6 +468,24 @@ async fn without_a_quorum_the_cli_gives_the_cluster_s_reason_not_an_address_it_w
         .filter(|&id| id != survivor)
         .map(|id| cluster.nodes.addr(id).expect("a node").to_string())
         .collect();
+    // Once the survivor knows it has lost its quorum (an append proposed
+    // before that has an unknown outcome, honestly reported as such).
+    let http = reqwest::Client::new();
+    eventually(
+        "the survivor knows it has no quorum",
+        STEP_TIMEOUT,
+        || async {
+            match http
+                .get(format!("http://{survivor_addr}/readyz"))
+                .send()
+                .await
+            {
+                Ok(response) if response.status() == 503 => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
 
     for args in [&["append", "t", "x"][..], &["read", "t"]] {
         let (output, took) = run(ordo(&cluster)

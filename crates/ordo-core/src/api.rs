@@ -377,7 +377,7 @@ pub struct FollowerProgress {
 }
 
 /// `GET /v1/cluster`: the whole node at a glance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClusterStatus {
     #[cfg_attr(feature = "openapi", schema(value_type = u64))]

@@ -48,7 +48,7 @@ pub enum NodeError {
     OutcomeUnknown { reason: String },
     /// The cluster could not serve the request now (e.g. no quorum for a
     /// linearizable read); nothing was changed.
-    #[error("unavailable: {reason}")]
+    #[error("{reason}")]
     Unavailable { reason: String },
     #[error("cluster is already initialized")]
     AlreadyInitialized,
