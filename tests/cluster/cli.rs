@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use crate::support::{eventually, TestCluster};
+use crate::support::{eventually, wait_for_position, TestCluster};
 
 /// Longest any one CLI run may take here; the claims below are far shorter.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -144,16 +144,7 @@ async fn a_consumer_group_tail_into_head_never_skips_a_record_and_exits_by_itsel
             .expect("the tail runs on");
         last = line.parse().expect("a number");
     }
-    eventually("the staying reader's position", STEP_TIMEOUT, || async {
-        match client
-            .consumer_offset("g", "jobs", Consistency::Linearizable)
-            .await
-        {
-            Ok(Some(Offset(1000))) => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    wait_for_position(&client, "g", "jobs", Offset(1000)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

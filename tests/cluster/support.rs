@@ -385,3 +385,18 @@ pub async fn assert_all_healthy(cluster: &mut TestCluster) {
         );
     }
 }
+
+/// Waits until `group`'s committed position in `topic` is `position`.
+pub async fn wait_for_position(client: &Client, group: &str, topic: &str, position: Offset) {
+    let what = format!("group {group} at position {position} in {topic}");
+    eventually(&what, CATCH_UP_TIMEOUT, || async {
+        match client
+            .consumer_offset(group, topic, Consistency::Linearizable)
+            .await
+        {
+            Ok(Some(found)) if found == position => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+}

@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
-use crate::support::{eventually, record, TestCluster, CATCH_UP_TIMEOUT};
+use crate::support::{eventually, record, wait_for_position, TestCluster, CATCH_UP_TIMEOUT};
 
 /// A generous bound for "promptly": far below the long-polls' 30 s waits,
 /// far above what a loaded machine needs.
@@ -469,16 +469,7 @@ async fn ordo_tail_with_a_group_resumes_after_a_crash_without_losing_a_record() 
     assert_eq!(seen, (1..=50).map(|i| i.to_string()).collect::<Vec<_>>());
     // Not required for at-least-once; waiting for the commit makes the
     // resumption point exact.
-    eventually("ordo tail committed its position", STEP_TIMEOUT, || async {
-        match client
-            .consumer_offset("workers", "jobs", Consistency::Linearizable)
-            .await
-        {
-            Ok(Some(Offset(50))) => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    wait_for_position(&client, "workers", "jobs", Offset(50)).await;
     first.kill().await.expect("SIGKILL ordo tail");
 
     append_lines(&cluster, "jobs", 51..=100).await;
