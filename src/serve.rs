@@ -619,4 +619,26 @@ mod tests {
         claim_data_dir(dir.path(), 1).unwrap();
         assert!(claim_data_dir(dir.path(), 2).is_err());
     }
+
+    #[test]
+    fn serve_help_shows_each_setting_s_default() {
+        use clap::CommandFactory;
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        let help = Serve::command().render_help().to_string();
+        for default in [
+            "[default: 127.0.0.1:7001]",
+            "[default: data/n<NODE_ID>]",
+            "[default: 50]",
+            "[default: 100000]",
+            "[default: 5000]",
+            "[default: 512]",
+            "[default: 30000]",
+        ] {
+            assert!(help.contains(default), "{default} missing from:\n{help}");
+        }
+    }
 }
