@@ -99,7 +99,14 @@ fn fnv1a(text: &str) -> u64 {
 pub fn run(seed: u64) -> RunReport {
     let schedule = Schedule::generate(seed);
     let recorder: SharedRecorder = Rc::new(RefCell::new(Recorder::new(CLIENTS)));
-    let disks: BTreeMap<NodeId, MemDisk> = NODES.iter().map(|n| (*n, MemDisk::new())).collect();
+    let disks: BTreeMap<NodeId, MemDisk> = NODES
+        .iter()
+        .map(|n| {
+            let disk = MemDisk::new();
+            disk.set_flush_latency(schedule.flush_latency);
+            (*n, disk)
+        })
+        .collect();
 
     let mut sim = turmoil::Builder::new()
         .rng_seed(seed)

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use ordo_core::api::{Consistency, ReadQuery};
-use ordo_core::{NodeId, Offset, Record};
+use ordo_core::{NodeId, Offset, ProducerId, Record};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
@@ -324,10 +324,15 @@ async fn a_stream_consumer_that_stops_reading_holds_the_server_back_rather_than_
     // hold far more than the bound below.
     const GROWTH_BOUND_BYTES: u64 = 16 * 1024 * 1024;
     let cluster = TestCluster::start().await;
-    let client = cluster.client();
+    // An idempotent producer: on a loaded machine an election can leave a
+    // 1 MiB batch's outcome unknown, and the resend must not add it twice.
+    let mut producer = ordo_client::Producer::new(
+        cluster.client(),
+        ProducerId::new("big-loader").expect("a valid producer id"),
+    );
     let filler = "x".repeat(1024);
     for batch in 0..BATCHES {
-        client
+        producer
             .append(
                 "big",
                 (0..PER_BATCH)

@@ -60,6 +60,15 @@ pub enum StoreError {
     #[error("this store's disk crashed or was reopened since: the store is fenced off")]
     Fenced,
 
+    /// A flush of the Raft log failed earlier: the log may have lost writes
+    /// it had accepted, so it refuses every write until the node restarts.
+    #[error("the Raft log failed to flush and refuses writes until the node restarts: {0}")]
+    Failed(String),
+
+    /// The Raft log's flusher has stopped (the store is being dropped).
+    #[error("the Raft log's flusher has stopped")]
+    Stopped,
+
     /// An earlier writer panicked mid-update; the in-memory state can no
     /// longer be trusted to match the disk, so the node must restart.
     #[error("state machine is unusable after a panic in an earlier write")]

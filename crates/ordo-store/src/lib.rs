@@ -11,7 +11,8 @@
 //!   (`kv::sled_disk`) or the simulated disk ([`MemDisk`], `kv::mem_disk`).
 //! - `type_config`: the bounds on the Raft type configuration ([`StoreTypeConfig`]).
 //! - `keys`: tree names and every key layout; `codec`: every value encoding.
-//! - `log_store`: [`LogStore`], openraft's `RaftLogStorage` and `RaftLogReader`.
+//! - `log_store`: [`LogStore`], openraft's `RaftLogStorage` and `RaftLogReader`;
+//!   `flusher`: its group commit, completing appends once a flush returns.
 //! - `state_machine`: [`StateMachineStore`], openraft's `RaftStateMachine`;
 //!   `persisted`: the decided state's entries in the tree, written only
 //!   where an apply changed them; `read`: the read API for the HTTP layer
@@ -32,6 +33,7 @@
 mod backup;
 mod codec;
 mod error;
+mod flusher;
 mod keys;
 mod kv;
 mod log_store;

@@ -2,16 +2,23 @@
 //! purged log ids) on either medium of `kv`.
 //!
 //! Durability rule: nothing is reported persisted before the disk has
-//! flushed it.
-//! `append` flushes before it completes its callback, and completes it before
-//! returning (openraft#2118: completing it later from another task lets
-//! completions race); `save_vote` flushes before returning. Only the
-//! `mutants` feature's switches break this rule, on purpose.
+//! flushed it. `append` writes its entries (readable at once) and returns;
+//! the [`Flusher`] completes its callback after a flush that began after the
+//! write, so openraft replicates the entries while the leader's own flush
+//! runs, and concurrent appends share one flush. Callbacks complete in
+//! append order. `save_vote`, `truncate_after` and `purge` wait for a
+//! flusher barrier, so they are durable, and every append before them
+//! completed, when they return. (openraft#2118, a new leader counting
+//! entries flushed before they are, is fixed in 0.10.0-alpha.37: `become_leader`
+//! waits for earlier IO to be flushed; the simulation elects leaders while
+//! appends are unflushed to keep it so.) Only the `mutants` feature's
+//! switches break this rule, on purpose.
 
 use std::fmt::Debug;
 use std::io;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use openraft::entry::RaftEntry;
@@ -21,6 +28,7 @@ use openraft::{OptionalSend, RaftLogReader};
 
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
+use crate::flusher::Flusher;
 use crate::keys;
 use crate::kv::{Batch, Disk, Tree};
 use crate::type_config::StoreTypeConfig;
@@ -33,6 +41,7 @@ pub struct LogStore<C: StoreTypeConfig> {
     disk: Disk,
     log: Tree,
     meta: Tree,
+    flusher: Arc<Flusher<C>>,
     /// The vote the skip-vote-persist mutant kept in memory instead of
     /// writing it; shared by clones, so the running node still sees it.
     #[cfg(feature = "mutants")]
@@ -46,6 +55,7 @@ impl<C: StoreTypeConfig> Clone for LogStore<C> {
             disk: self.disk.clone(),
             log: self.log.clone(),
             meta: self.meta.clone(),
+            flusher: Arc::clone(&self.flusher),
             #[cfg(feature = "mutants")]
             unpersisted_vote: std::sync::Arc::clone(&self.unpersisted_vote),
             _types: PhantomData,
@@ -59,6 +69,7 @@ impl<C: StoreTypeConfig> LogStore<C> {
             disk: disk.clone(),
             log: disk.open_tree(keys::LOG_TREE)?,
             meta: disk.open_tree(keys::RAFT_META_TREE)?,
+            flusher: Arc::new(Flusher::new(disk)),
             #[cfg(feature = "mutants")]
             unpersisted_vote: Default::default(),
             _types: PhantomData,
@@ -212,13 +223,15 @@ impl<C: StoreTypeConfig> LogStore<C> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Flushes freshly appended entries before `append` reports them.
-    async fn flush_appended(&self) -> Result<(), StoreError> {
+    /// Hands `callback` to the flusher, to be completed once the entries
+    /// just written are durable.
+    fn complete_when_flushed(&self, callback: IOFlushed<C>) {
         #[cfg(feature = "mutants")]
         if crate::mutants::ack_before_flush() {
-            return Ok(());
+            callback.io_completed(Ok(()));
+            return;
         }
-        self.flush().await
+        self.flusher.complete_when_durable(callback);
     }
 }
 
@@ -326,7 +339,7 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
             *unpersisted = None;
         }
         self.put_meta(keys::VOTE_KEY, "vote", vote)?;
-        self.flush().await?;
+        self.flusher.barrier().await?;
         Ok(())
     }
 
@@ -351,15 +364,15 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
         I::IntoIter: OptionalSend,
     {
         // The entries are readable as soon as the batch is applied; they are
-        // persisted only once the flush returns, and only then is it said.
-        let written = self.write_entries(entries);
-        let flushed = match written {
-            Ok(()) => self.flush_appended().await,
-            Err(e) => Err(e),
+        // persisted only once a flush begun after it returns, and only then
+        // is it said.
+        let written = match self.flusher.failure() {
+            Some(e) => Err(e),
+            None => self.write_entries(entries),
         };
-        match flushed {
+        match written {
             Ok(()) => {
-                callback.io_completed(Ok(()));
+                self.complete_when_flushed(callback);
                 Ok(())
             }
             Err(e) => {
@@ -378,7 +391,7 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
             }
             None => self.remove_range(..)?,
         }
-        self.flush().await?;
+        self.flusher.barrier().await?;
         Ok(())
     }
 
@@ -386,7 +399,7 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
         // Record the purge point durably first: after a crash the log then
         // still reports it, and `open` finishes the removal.
         self.put_meta(keys::LAST_PURGED_KEY, "last purged log id", &log_id)?;
-        self.flush().await?;
+        self.flusher.barrier().await?;
         // Then remove the entries without holding up appends: a purge
         // behind a snapshot removes up to `snapshot_every_entries` of them,
         // about 2 s of sled work for 100,000, during which every append

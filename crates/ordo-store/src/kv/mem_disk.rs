@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use super::Write;
 use crate::error::StoreError;
@@ -54,6 +55,10 @@ struct DiskState {
     unflushed: Vec<WriteBatch>,
     /// Bumped by every open and every crash; handles of another are fenced.
     incarnation: u64,
+    /// How long the Raft log's flusher takes to start a flush (simulated
+    /// time): the window in which appended entries are written but not
+    /// durable, and a crash or an election can find them so.
+    flush_latency: Duration,
 }
 
 impl MemDisk {
@@ -66,6 +71,13 @@ impl MemDisk {
     /// simulation draws `keep_unflushed_batches` from is `0..=` this.
     pub fn unflushed_batches(&self) -> usize {
         self.lock().unflushed.len()
+    }
+
+    /// Makes every flush of the Raft log's flusher on this disk wait
+    /// `latency` of (simulated) time first. Zero, the default, flushes as
+    /// soon as the flusher runs.
+    pub fn set_flush_latency(&self, latency: Duration) {
+        self.lock().flush_latency = latency;
     }
 
     /// Simulates power loss. Everything flushed survives, and so do the
@@ -179,6 +191,11 @@ impl MemHandle {
         }
         state.unflushed.push(batch);
         Ok(())
+    }
+
+    /// See [`MemDisk::set_flush_latency`].
+    pub(crate) fn flush_latency(&self) -> Duration {
+        self.disk.lock().flush_latency
     }
 
     /// Makes every batch written so far durable.

@@ -102,6 +102,17 @@ impl Disk {
         }
     }
 
+    /// [`Disk::flush`] for a thread that may block: the Raft log's flusher.
+    pub(crate) fn flush_blocking(&self) -> Result<(), StoreError> {
+        match self {
+            Disk::Sled(db) => {
+                db.flush()?;
+                Ok(())
+            }
+            Disk::Memory(handle) => handle.flush(),
+        }
+    }
+
     /// Makes every write made so far through any tree of this disk durable.
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         match self {
