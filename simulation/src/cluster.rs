@@ -73,6 +73,7 @@ pub fn add_node(
     id: NodeId,
     nodes: &[NodeId],
     disk: MemDisk,
+    store: ordo_store::StoreOptions,
     run_seed: u64,
     recorder: SharedRecorder,
 ) {
@@ -83,10 +84,12 @@ pub fn add_node(
         starts.set(start + 1);
         let seed = mix(run_seed, id * 1000 + start);
         let disk = disk.clone();
+        let store = store.clone();
         let config = node_config(id, &nodes);
         let recorder = recorder.clone();
         ordo_node::runtime::with_seed(seed, async move {
-            let (log_store, state_machine) = ordo_store::open_memory::<TypeConfig>(&disk)?;
+            let (log_store, state_machine) =
+                ordo_store::open_memory_with::<TypeConfig>(&disk, &store)?;
             let node =
                 Node::start(config, log_store, state_machine, Arc::new(SimTransport)).await?;
             tokio::task::spawn_local(watch_raft(id, node.clone(), recorder));

@@ -121,6 +121,10 @@ pub fn run(seed: u64) -> RunReport {
             id,
             &NODES,
             disks[&id].clone(),
+            ordo_store::StoreOptions {
+                pipelined_flush: schedule.pipelined_flush,
+                ..Default::default()
+            },
             seed,
             recorder.clone(),
         );

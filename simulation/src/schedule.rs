@@ -88,6 +88,9 @@ pub struct Schedule {
     /// replicated while their flush is pending, so crashes drop them and
     /// elections find them unflushed. Zero in a quarter of the runs.
     pub flush_latency: Duration,
+    /// Whether the Raft log's `append` returns before its flush (see
+    /// `ordo_store::StoreOptions::pipelined_flush`): half the runs each way.
+    pub pipelined_flush: bool,
 }
 
 impl Schedule {
@@ -228,32 +231,40 @@ impl Schedule {
             }
         }
         faults.sort_by_key(|f| f.at);
+        let (flush_latency, pipelined_flush) = flushes(seed);
         Schedule {
             seed,
             scenario,
             faults,
             down_for_good,
             heal_at: HEAL_AT,
-            flush_latency: flush_latency(seed),
+            flush_latency,
+            pipelined_flush,
         }
     }
 }
 
-/// Drawn from a stream of its own, so the faults a seed plans do not
-/// depend on it.
-fn flush_latency(seed: u64) -> Duration {
+/// How the nodes' Raft logs flush: drawn from a stream of its own, so the
+/// faults a seed plans do not depend on it.
+fn flushes(seed: u64) -> (Duration, bool) {
     let mut rng = SmallRng::seed_from_u64(seed ^ 0xf105_41a7_e000_0002);
-    Duration::from_millis([0, 1, 2, 5][rng.random_range(0..4)])
+    let latency = Duration::from_millis([0, 1, 2, 5][rng.random_range(0..4)]);
+    (latency, rng.random_bool(0.5))
 }
 
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "scenario {:?}, heal at {:?}, flushes take {:?}{}",
+            "scenario {:?}, heal at {:?}, flushes take {:?}{}{}",
             self.scenario,
             self.heal_at,
             self.flush_latency,
+            if self.pipelined_flush {
+                " (pipelined)"
+            } else {
+                ""
+            },
             self.down_for_good
                 .map(|n| format!(", node {n} down for good"))
                 .unwrap_or_default()

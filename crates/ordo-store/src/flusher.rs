@@ -1,7 +1,8 @@
 //! `Flusher`: group commit for the Raft log. `LogStore::append` writes its
-//! entries (readable at once) and hands its `IOFlushed` callback here, then
-//! returns, so openraft sends the entries to followers while the leader's
-//! own flush runs. One flusher makes everything written so far durable with
+//! entries (readable at once) and hands its `IOFlushed` callback here; with
+//! a pipelined flush it then returns, so openraft sends the entries to
+//! followers while the leader's own flush runs, and otherwise it waits for
+//! a [`Flusher::barrier`]. One flusher makes everything written so far durable with
 //! one flush and completes every callback that was waiting, oldest first:
 //! concurrent appends share a flush, and a callback is never completed
 //! before a flush that began after its entries were written has returned.

@@ -2,11 +2,13 @@
 //! purged log ids) on either medium of `kv`.
 //!
 //! Durability rule: nothing is reported persisted before the disk has
-//! flushed it. `append` writes its entries (readable at once) and returns;
-//! the [`Flusher`] completes its callback after a flush that began after the
-//! write, so openraft replicates the entries while the leader's own flush
-//! runs, and concurrent appends share one flush. Callbacks complete in
-//! append order. `save_vote`, `truncate_after` and `purge` wait for a
+//! flushed it. `append` writes its entries (readable at once); the
+//! [`Flusher`] flushes, once for every append waiting, and the callback is
+//! completed only after a flush that began after the write returned.
+//! Pipelined (`StoreOptions::pipelined_flush`), `append` returns at once and
+//! the flusher completes the callback, so openraft replicates the entries
+//! while the leader's own flush runs; otherwise `append` completes it
+//! before returning. Callbacks complete in append order. `save_vote`, `truncate_after` and `purge` wait for a
 //! flusher barrier, so they are durable, and every append before them
 //! completed, when they return. (openraft#2118, a new leader counting
 //! entries flushed before they are, is fixed in 0.10.0-alpha.37: `become_leader`
@@ -42,6 +44,8 @@ pub struct LogStore<C: StoreTypeConfig> {
     log: Tree,
     meta: Tree,
     flusher: Arc<Flusher<C>>,
+    /// See `StoreOptions::pipelined_flush`.
+    pipelined: bool,
     /// The vote the skip-vote-persist mutant kept in memory instead of
     /// writing it; shared by clones, so the running node still sees it.
     #[cfg(feature = "mutants")]
@@ -56,6 +60,7 @@ impl<C: StoreTypeConfig> Clone for LogStore<C> {
             log: self.log.clone(),
             meta: self.meta.clone(),
             flusher: Arc::clone(&self.flusher),
+            pipelined: self.pipelined,
             #[cfg(feature = "mutants")]
             unpersisted_vote: std::sync::Arc::clone(&self.unpersisted_vote),
             _types: PhantomData,
@@ -64,12 +69,13 @@ impl<C: StoreTypeConfig> Clone for LogStore<C> {
 }
 
 impl<C: StoreTypeConfig> LogStore<C> {
-    pub(crate) fn open(disk: &Disk) -> Result<Self, StoreError> {
+    pub(crate) fn open(disk: &Disk, pipelined: bool) -> Result<Self, StoreError> {
         let store = LogStore {
             disk: disk.clone(),
             log: disk.open_tree(keys::LOG_TREE)?,
             meta: disk.open_tree(keys::RAFT_META_TREE)?,
             flusher: Arc::new(Flusher::new(disk)),
+            pipelined,
             #[cfg(feature = "mutants")]
             unpersisted_vote: Default::default(),
             _types: PhantomData,
@@ -223,15 +229,27 @@ impl<C: StoreTypeConfig> LogStore<C> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Hands `callback` to the flusher, to be completed once the entries
-    /// just written are durable.
-    fn complete_when_flushed(&self, callback: IOFlushed<C>) {
+    /// Completes `callback` once the entries just written are durable:
+    /// pipelined, the flusher does it later and this returns at once;
+    /// otherwise this waits for a flush and completes it before returning.
+    async fn complete_when_flushed(&self, callback: IOFlushed<C>) -> Result<(), StoreError> {
         #[cfg(feature = "mutants")]
         if crate::mutants::ack_before_flush() {
             callback.io_completed(Ok(()));
-            return;
+            return Ok(());
         }
-        self.flusher.complete_when_durable(callback);
+        if self.pipelined {
+            self.flusher.complete_when_durable(callback);
+            return Ok(());
+        }
+        let flushed = self.flusher.barrier().await;
+        callback.io_completed(
+            flushed
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| io::Error::other(e.to_string())),
+        );
+        flushed
     }
 }
 
@@ -370,17 +388,17 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
             Some(e) => Err(e),
             None => self.write_entries(entries),
         };
-        match written {
-            Ok(()) => {
-                self.complete_when_flushed(callback);
-                Ok(())
-            }
+        let completed = match written {
+            Ok(()) => self.complete_when_flushed(callback).await,
             Err(e) => {
-                tracing::error!(error = %e, "appending to the Raft log failed");
                 callback.io_completed(Err(io::Error::other(e.to_string())));
-                Err(e.into())
+                Err(e)
             }
-        }
+        };
+        completed.map_err(|e| {
+            tracing::error!(error = %e, "appending to the Raft log failed");
+            e.into()
+        })
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<C>>) -> Result<(), io::Error> {

@@ -11,6 +11,7 @@ mod durability;
 mod mem_disk;
 #[cfg(feature = "mutants")]
 mod mutants;
+mod pipelined;
 mod snapshot;
 mod state_machine;
 mod suite;

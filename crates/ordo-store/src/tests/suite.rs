@@ -1,5 +1,6 @@
 //! openraft's own storage test suite, run against a fresh store for every
-//! case on each medium: sled in a temporary directory, and a `MemDisk`.
+//! case on each medium: sled in a temporary directory, and a `MemDisk`;
+//! on sled also with the pipelined flush (`StoreOptions::pipelined_flush`).
 
 use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::type_config::TypeConfigExt;
@@ -7,7 +8,7 @@ use openraft::StorageError;
 use tempfile::TempDir;
 
 use super::support::TestConfig;
-use crate::{open, open_memory, LogStore, MemDisk, StateMachineStore};
+use crate::{open_memory, open_with, LogStore, MemDisk, StateMachineStore, StoreOptions};
 
 type Built<G> =
     Result<(G, LogStore<TestConfig>, StateMachineStore<TestConfig>), StorageError<TestConfig>>;
@@ -16,14 +17,16 @@ fn to_storage_error(e: &dyn std::error::Error) -> StorageError<TestConfig> {
     StorageError::read(TestConfig::err_from_string(e.to_string()))
 }
 
-struct TempDirStoreBuilder;
+struct TempDirStoreBuilder {
+    options: StoreOptions,
+}
 
 impl StoreBuilder<TestConfig, LogStore<TestConfig>, StateMachineStore<TestConfig>, TempDir>
     for TempDirStoreBuilder
 {
     async fn build(&self) -> Built<TempDir> {
         let dir = tempfile::tempdir().map_err(|e| to_storage_error(&e))?;
-        let (log, sm) = open(dir.path()).map_err(|e| to_storage_error(&e))?;
+        let (log, sm) = open_with(dir.path(), &self.options).map_err(|e| to_storage_error(&e))?;
         Ok((dir, log, sm))
     }
 }
@@ -42,9 +45,23 @@ impl StoreBuilder<TestConfig, LogStore<TestConfig>, StateMachineStore<TestConfig
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_openraft_storage_suite_on_sled() {
-    Suite::test_all(TempDirStoreBuilder)
-        .await
-        .expect("openraft storage suite on sled");
+    Suite::test_all(TempDirStoreBuilder {
+        options: StoreOptions::default(),
+    })
+    .await
+    .expect("openraft storage suite on sled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_openraft_storage_suite_on_sled_with_a_pipelined_flush() {
+    Suite::test_all(TempDirStoreBuilder {
+        options: StoreOptions {
+            pipelined_flush: true,
+            ..StoreOptions::default()
+        },
+    })
+    .await
+    .expect("openraft storage suite on sled, pipelined");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
