@@ -60,6 +60,14 @@ pub enum StoreError {
     #[error("this store's disk crashed or was reopened since: the store is fenced off")]
     Fenced,
 
+    /// A file operation of the segment engine failed.
+    #[error("cannot {op} {}: {source}", path.display())]
+    File {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+
     /// An earlier writer panicked mid-update; the in-memory state can no
     /// longer be trusted to match the disk, so the node must restart.
     #[error("state machine is unusable after a panic in an earlier write")]
