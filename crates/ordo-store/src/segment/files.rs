@@ -20,6 +20,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::frame::ByteSource;
 use super::mem_files::FileId;
 use crate::error::StoreError;
 use crate::kv::MemHandle;
@@ -276,6 +277,12 @@ impl File {
                 .with_files(|files| files.sync_data(*id))?
                 .map_err(failed("sync", &self.path)),
         }
+    }
+}
+
+impl ByteSource for File {
+    fn read_exact_at(&self, position: u64, buf: &mut [u8]) -> Result<(), StoreError> {
+        File::read_exact_at(self, position, buf)
     }
 }
 

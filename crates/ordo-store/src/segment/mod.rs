@@ -7,8 +7,11 @@
 //! - `files`: the file-medium seam, [`Files`] over real files or a
 //!   [`crate::MemDisk`]'s, and its durability contract; `mem_files`: the
 //!   simulated file system, with the crash model of a real disk.
+//! - `frame`: the checksummed frame every segment file is made of, and the
+//!   scanner that tells a torn write from corruption.
 
 mod files;
+mod frame;
 mod mem_files;
 
 pub(crate) use files::Files;
