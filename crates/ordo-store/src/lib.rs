@@ -18,8 +18,9 @@
 //!   ([`TopicPage`], positions, producers);
 //!   `snapshot`: building, installing and keeping the current snapshot;
 //!   `snapshot_file`: where snapshot bytes live ([`SnapshotData`]).
-//! - `segment`: the building blocks of the segment-file storage engine,
-//!   not yet wired into the store; `segment::files` is its file-medium seam, real files or the files of
+//! - `segment`: the building blocks of the segment-file storage engine
+//!   (files, frames, indexes, `SegmentLog`), not yet wired into the store;
+//!   `segment::files` is its file-medium seam, real files or the files of
 //!   the same [`MemDisk`] (reached only through `kv::mem_disk`'s handle).
 //! - `backup`: exporting the applied state as a backup, and seeding an
 //!   empty store from one.

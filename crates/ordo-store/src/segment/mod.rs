@@ -9,10 +9,23 @@
 //!   simulated file system, with the crash model of a real disk.
 //! - `frame`: the checksummed frame every segment file is made of, and the
 //!   scanner that tells a torn write from corruption.
+//! - `item`: what a frame of a segment log carries (seq, timestamp, payload).
+//! - `index`: a segment's sparse offset and time indexes.
+//! - `segment_file`: one segment's files and reading its items back.
+//! - `log`: [`SegmentLog`], a directory of segments: append, sync, read,
+//!   truncate, purge, replace; `recovery`: opening one after a crash.
 
 mod files;
 mod frame;
+mod index;
+mod item;
+mod log;
 mod mem_files;
+mod recovery;
+mod segment_file;
 
 pub(crate) use files::Files;
+pub(crate) use item::{Item, ItemRef};
+pub(crate) use log::{SegmentLog, SegmentOptions};
 pub(crate) use mem_files::MemFileSystem;
+pub(crate) use recovery::{Recovery, RecoveryAction};

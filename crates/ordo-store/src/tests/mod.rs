@@ -3,7 +3,7 @@
 //! disk and of the store on it, the state machine's apply and reads,
 //! snapshots, compaction and retention, the decided state (producers, key index, positions) across
 //! all of these, (feature `mutants`) that each mutant breaks its promise, and
-//! the segment engine's files (`segment`).
+//! the segment engine's files and logs (`segment`).
 
 mod cleanup;
 mod crash;
