@@ -69,6 +69,68 @@ pub enum StoreError {
     #[error("the Raft log's flusher has stopped")]
     Stopped,
 
+    /// A file operation of the segment engine failed.
+    #[error("cannot {op} {}: {source}", path.display())]
+    File {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+
+    /// A segment or index file holds what the segment engine never wrote: a
+    /// frame that fails its checksum with more data after it (so not a torn
+    /// write), an item out of order, or an index entry that points at the
+    /// wrong item. The log refuses to serve it rather than guess.
+    #[error("corrupt segment file {} at byte {at}: {detail}", path.display())]
+    CorruptSegment {
+        path: PathBuf,
+        at: u64,
+        detail: String,
+    },
+
+    /// Two neighbouring segments of a log whose sequence numbers do not join
+    /// up: items are missing between them.
+    #[error("segment {} should start at seq {expected} but starts at {found}", path.display())]
+    SegmentGap {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+
+    /// An append whose sequence number is not the log's next one.
+    #[error("cannot append seq {found} to the segment log in {}: the next seq is {expected}", dir.display())]
+    OutOfSequence {
+        dir: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+
+    /// A read or truncation below the first item the log still holds.
+    #[error("seq {seq} was purged from the segment log in {}, which starts at {first}", dir.display())]
+    Purged { dir: PathBuf, seq: u64, first: u64 },
+
+    /// An item too large for one frame of a segment log.
+    #[error("an item of {bytes} bytes is over the limit of {max} for the segment log in {}", dir.display())]
+    ItemTooLarge {
+        dir: PathBuf,
+        bytes: usize,
+        max: usize,
+    },
+
+    /// A compaction's replacement for a segment that breaks its rules.
+    #[error("cannot replace segment {base_seq} of the segment log in {}: {detail}", dir.display())]
+    BadReplacement {
+        dir: PathBuf,
+        base_seq: u64,
+        detail: String,
+    },
+
+    /// A write or sync of the segment log failed earlier, so what is on disk
+    /// is unknown (a failed fsync may have dropped dirty pages that a retry
+    /// would not write again): the log must be reopened, which recovers.
+    #[error("the segment log in {} failed an earlier write and must be reopened", dir.display())]
+    SegmentLogFailed { dir: PathBuf },
+
     /// An earlier writer panicked mid-update; the in-memory state can no
     /// longer be trusted to match the disk, so the node must restart.
     #[error("state machine is unusable after a panic in an earlier write")]
@@ -90,7 +152,9 @@ impl From<StoreError> for io::Error {
             StoreError::Decode { .. }
             | StoreError::BadKey { .. }
             | StoreError::LogHole { .. }
-            | StoreError::BadSnapshot(_) => io::ErrorKind::InvalidData,
+            | StoreError::BadSnapshot(_)
+            | StoreError::CorruptSegment { .. }
+            | StoreError::SegmentGap { .. } => io::ErrorKind::InvalidData,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)

@@ -4,9 +4,14 @@
 //! keeps the flushed state plus a prefix, in write order, of the write
 //! batches made since (sled recovers such a prefix of its unflushed log).
 //!
+//! The same disk holds the segment engine's files (`segment::mem_files`,
+//! with the crash contract of a real disk written out there), so one
+//! [`MemDisk::crash`] takes down the trees and the files together.
+//!
 //! Deterministic by construction: ordered maps only, no threads, no clocks,
-//! no randomness. How many unflushed batches a crash keeps is the caller's
-//! choice; the simulation draws it from its seeded RNG.
+//! no randomness. How many unflushed batches a crash keeps, and how much of
+//! each file's unsynced bytes, is the caller's choice; the simulation draws
+//! it from its seeded RNG.
 //!
 //! Each open of a store on the disk starts an incarnation. A crash, or a
 //! newer open, fences off every handle of the older incarnations: their
@@ -16,11 +21,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Bound;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::Write;
 use crate::error::StoreError;
+use crate::segment::MemFileSystem;
 
 type Key = Arc<[u8]>;
 type Value = Arc<[u8]>;
@@ -53,6 +60,8 @@ struct DiskState {
     current: Trees,
     /// Batches written since the last flush, oldest first.
     unflushed: Vec<WriteBatch>,
+    /// The segment engine's files and directories.
+    files: MemFileSystem,
     /// Bumped by every open and every crash; handles of another are fenced.
     incarnation: u64,
     /// How long the Raft log's flusher takes to start a flush (simulated
@@ -80,12 +89,33 @@ impl MemDisk {
         self.lock().flush_latency = latency;
     }
 
+    /// How many bytes of each file's unsynced changes a crash now could
+    /// lose, by path: the range [`MemDisk::crash_with`] draws each file's
+    /// `keep_file_bytes` from is `0..=` this. (A truncation or preallocation
+    /// counts as one byte.)
+    pub fn unsynced_file_bytes(&self) -> BTreeMap<PathBuf, u64> {
+        self.lock().files.unsynced_bytes()
+    }
+
     /// Simulates power loss. Everything flushed survives, and so do the
     /// first `keep_unflushed_batches` batches written since the last flush
     /// (all of them if there are fewer), each whole; the rest are lost.
+    /// Files keep what they had at their last sync, and none of their
+    /// unsynced bytes; each directory is as it was at its last sync.
     /// Every store opened on this disk so far is fenced off; open a new one
     /// with [`crate::open_memory`] to restart the node.
     pub fn crash(&self, keep_unflushed_batches: usize) {
+        self.crash_with(keep_unflushed_batches, |_, _| 0);
+    }
+
+    /// [`MemDisk::crash`], keeping of each file (by path) also the first
+    /// `keep_file_bytes(path, unsynced_bytes)` bytes of what was written to
+    /// it since its last sync: a torn write if that ends inside a write.
+    pub fn crash_with(
+        &self,
+        keep_unflushed_batches: usize,
+        keep_file_bytes: impl FnMut(&Path, u64) -> u64,
+    ) {
         let mut state = self.lock();
         let state = &mut *state;
         let keep = keep_unflushed_batches.min(state.unflushed.len());
@@ -94,11 +124,12 @@ impl MemDisk {
         }
         state.unflushed.clear();
         state.current = state.durable.clone();
+        state.files.crash(keep_file_bytes);
         state.incarnation += 1;
     }
 
     /// Starts a new incarnation and returns its handle.
-    pub(super) fn open_incarnation(&self) -> MemHandle {
+    pub(crate) fn open_incarnation(&self) -> MemHandle {
         let mut state = self.lock();
         state.incarnation += 1;
         MemHandle {
@@ -150,6 +181,14 @@ impl MemHandle {
             return Err(StoreError::Fenced);
         }
         Ok(state)
+    }
+
+    /// Runs `work` on the disk's files, if this handle is still live.
+    pub(crate) fn with_files<T>(
+        &self,
+        work: impl FnOnce(&mut MemFileSystem) -> T,
+    ) -> Result<T, StoreError> {
+        Ok(work(&mut self.live()?.files))
     }
 
     pub(super) fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Value>, StoreError> {

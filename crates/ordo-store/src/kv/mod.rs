@@ -19,10 +19,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use mem_disk::MemDisk;
+pub(crate) use mem_disk::MemHandle;
 pub use sled_disk::CACHE_CAPACITY_BYTES;
 
 use crate::error::StoreError;
-use mem_disk::{MemHandle, MemIter};
+use mem_disk::MemIter;
 
 /// One node's disk, as a store opened on it sees it. Cheap to clone.
 #[derive(Clone)]

@@ -2,7 +2,8 @@
 //! on both media, durability across reopen, crash semantics of the memory
 //! disk and of the store on it, the state machine's apply and reads,
 //! snapshots, compaction and retention, the decided state (producers, key index, positions) across
-//! all of these, and (feature `mutants`) that each mutant breaks its promise.
+//! all of these, (feature `mutants`) that each mutant breaks its promise, and
+//! the segment engine's files and logs (`segment`).
 
 mod cleanup;
 mod crash;
@@ -12,6 +13,7 @@ mod mem_disk;
 #[cfg(feature = "mutants")]
 mod mutants;
 mod pipelined;
+mod segment;
 mod snapshot;
 mod state_machine;
 mod suite;

@@ -1,0 +1,319 @@
+//! The file-medium seam of the segment engine: the few file and directory
+//! operations it performs, over one of two media. `Files::Real` is
+//! production's (std::fs, under a root directory); `Files::Memory` is the
+//! deterministic simulation's, the files of a [`MemDisk`] (its crash
+//! contract is written out in `segment::mem_files`). The engine reaches
+//! files only through [`Files`] and [`File`], so the simulation runs its
+//! own code, as `kv` does for the trees.
+//!
+//! The contract both media keep, and the engine's recovery relies on:
+//! - a write is readable at once; it is durable only once a later
+//!   [`File::sync_data`] has returned, and a crash may keep any prefix of
+//!   the bytes written since (a torn write);
+//! - a file's creation, removal, rename or link is durable only once its
+//!   directory is synced ([`Files::sync_dir`]).
+//!
+//! Paths are relative to the medium's root. Appends are writes at a
+//! position (the log's end), not `O_APPEND`: a preallocated file is longer
+//! than its data.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::frame::ByteSource;
+use super::mem_files::FileId;
+use crate::error::StoreError;
+use crate::kv::MemHandle;
+use crate::MemDisk;
+
+/// Where the engine's files live. Cheap to clone.
+#[derive(Clone)]
+pub(crate) enum Files {
+    /// Real files under this directory.
+    Real(PathBuf),
+    /// One incarnation's handle on a [`MemDisk`]'s files.
+    Memory(MemHandle),
+}
+
+/// An open file: its medium's handle and, for errors, its path.
+pub(crate) struct File {
+    path: PathBuf,
+    medium: OpenFile,
+}
+
+enum OpenFile {
+    Real(std::fs::File),
+    Memory { disk: MemHandle, id: FileId },
+}
+
+impl Files {
+    /// Real files under `root`.
+    pub(crate) fn real(root: impl Into<PathBuf>) -> Files {
+        Files::Real(root.into())
+    }
+
+    /// Starts a new incarnation on `disk`, fencing off every earlier one
+    /// (its trees and its files).
+    pub(crate) fn open_memory(disk: &MemDisk) -> Files {
+        Files::Memory(disk.open_incarnation())
+    }
+
+    /// Creates `dir` and its parents if missing (implicit in memory).
+    pub(crate) fn create_dir_all(&self, dir: &Path) -> Result<(), StoreError> {
+        match self {
+            Files::Real(root) => {
+                let path = root.join(dir);
+                std::fs::create_dir_all(&path).map_err(failed("create directory", &path))
+            }
+            Files::Memory(_) => Ok(()),
+        }
+    }
+
+    /// The names of the files in `dir`, sorted.
+    pub(crate) fn list_dir(&self, dir: &Path) -> Result<Vec<String>, StoreError> {
+        match self {
+            Files::Real(root) => {
+                let path = root.join(dir);
+                let mut names = Vec::new();
+                let entries = std::fs::read_dir(&path).map_err(failed("list", &path))?;
+                for entry in entries {
+                    let entry = entry.map_err(failed("list", &path))?;
+                    if let Some(name) = entry.file_name().to_str() {
+                        names.push(name.to_owned());
+                    }
+                }
+                names.sort();
+                Ok(names)
+            }
+            Files::Memory(disk) => disk.with_files(|files| files.list_dir(dir)),
+        }
+    }
+
+    /// Creates the file at `path`, or empties it if it exists, for reading
+    /// and writing.
+    pub(crate) fn create(&self, path: &Path) -> Result<File, StoreError> {
+        let medium = match self {
+            Files::Real(root) => {
+                let full = root.join(path);
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&full)
+                    .map_err(failed("create", &full))?;
+                OpenFile::Real(file)
+            }
+            Files::Memory(disk) => OpenFile::Memory {
+                disk: disk.clone(),
+                id: disk.with_files(|files| files.create(path))?,
+            },
+        };
+        Ok(self.file(path, medium))
+    }
+
+    /// Opens the existing file at `path` for reading and writing.
+    pub(crate) fn open(&self, path: &Path) -> Result<File, StoreError> {
+        let medium = match self {
+            Files::Real(root) => {
+                let full = root.join(path);
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&full)
+                    .map_err(failed("open", &full))?;
+                OpenFile::Real(file)
+            }
+            Files::Memory(disk) => OpenFile::Memory {
+                disk: disk.clone(),
+                id: disk
+                    .with_files(|files| files.open(path))?
+                    .map_err(failed("open", path))?,
+            },
+        };
+        Ok(self.file(path, medium))
+    }
+
+    pub(crate) fn remove(&self, path: &Path) -> Result<(), StoreError> {
+        match self {
+            Files::Real(root) => {
+                let full = root.join(path);
+                std::fs::remove_file(&full).map_err(failed("remove", &full))
+            }
+            Files::Memory(disk) => disk
+                .with_files(|files| files.remove(path))?
+                .map_err(failed("remove", path)),
+        }
+    }
+
+    /// Renames `from` to `to`, atomically replacing whatever `to` was.
+    pub(crate) fn rename(&self, from: &Path, to: &Path) -> Result<(), StoreError> {
+        match self {
+            Files::Real(root) => {
+                let full = root.join(from);
+                std::fs::rename(&full, root.join(to)).map_err(failed("rename", &full))
+            }
+            Files::Memory(disk) => disk
+                .with_files(|files| files.rename(from, to))?
+                .map_err(failed("rename", from)),
+        }
+    }
+
+    /// Gives the file at `from` a second name, `to` (which must not exist).
+    pub(crate) fn hard_link(&self, from: &Path, to: &Path) -> Result<(), StoreError> {
+        match self {
+            Files::Real(root) => {
+                let full = root.join(from);
+                std::fs::hard_link(&full, root.join(to)).map_err(failed("hard-link", &full))
+            }
+            Files::Memory(disk) => disk
+                .with_files(|files| files.hard_link(from, to))?
+                .map_err(failed("hard-link", from)),
+        }
+    }
+
+    /// Makes every entry of `dir` (created, removed, renamed, linked)
+    /// durable: on real files, fsync of the directory itself.
+    pub(crate) fn sync_dir(&self, dir: &Path) -> Result<(), StoreError> {
+        match self {
+            Files::Real(root) => {
+                let full = root.join(dir);
+                std::fs::File::open(&full)
+                    .and_then(|dir| dir.sync_all())
+                    .map_err(failed("sync directory", &full))
+            }
+            Files::Memory(disk) => disk.with_files(|files| files.sync_dir(dir)),
+        }
+    }
+
+    /// `path` as errors and reports name it: under the root, on real files.
+    pub(crate) fn full_path(&self, path: &Path) -> PathBuf {
+        match self {
+            Files::Real(root) => root.join(path),
+            Files::Memory(_) => path.to_path_buf(),
+        }
+    }
+
+    fn file(&self, path: &Path, medium: OpenFile) -> File {
+        File {
+            path: self.full_path(path),
+            medium,
+        }
+    }
+}
+
+impl File {
+    /// The file's path, as errors name it (under the root, on real files).
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes all of `bytes` at `position`.
+    pub(crate) fn write_at(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        match &self.medium {
+            OpenFile::Real(file) => std::os::unix::fs::FileExt::write_all_at(file, bytes, position)
+                .map_err(failed("write", &self.path)),
+            OpenFile::Memory { disk, id } => disk
+                .with_files(|files| files.write_at(*id, position, bytes))?
+                .map_err(failed("write", &self.path)),
+        }
+    }
+
+    /// Fills `buf` from `position`; reading past the end fails. A
+    /// positional read: it moves no cursor, so readers may share the file.
+    pub(crate) fn read_exact_at(&self, position: u64, buf: &mut [u8]) -> Result<(), StoreError> {
+        match &self.medium {
+            OpenFile::Real(file) => std::os::unix::fs::FileExt::read_exact_at(file, buf, position)
+                .map_err(failed("read", &self.path)),
+            OpenFile::Memory { disk, id } => disk
+                .with_files(|files| files.read_exact_at(*id, position, buf))?
+                .map_err(failed("read", &self.path)),
+        }
+    }
+
+    /// The file's length, preallocated space included.
+    pub(crate) fn len(&self) -> Result<u64, StoreError> {
+        match &self.medium {
+            OpenFile::Real(file) => file
+                .metadata()
+                .map(|metadata| metadata.len())
+                .map_err(failed("read the length of", &self.path)),
+            OpenFile::Memory { disk, id } => disk
+                .with_files(|files| files.len(*id))?
+                .map_err(failed("read the length of", &self.path)),
+        }
+    }
+
+    /// Cuts (or zero-extends) the file to `len` bytes.
+    pub(crate) fn set_len(&self, len: u64) -> Result<(), StoreError> {
+        match &self.medium {
+            OpenFile::Real(file) => file.set_len(len).map_err(failed("truncate", &self.path)),
+            OpenFile::Memory { disk, id } => disk
+                .with_files(|files| files.set_len(*id, len))?
+                .map_err(failed("truncate", &self.path)),
+        }
+    }
+
+    /// Reserves blocks so the file can grow to `len` bytes without
+    /// allocating on every write: its length becomes at least `len`, and
+    /// the new space reads as zeros. Best effort on real files: where the
+    /// file system cannot preallocate, the file just grows as written.
+    pub(crate) fn preallocate(&self, len: u64) -> Result<(), StoreError> {
+        match &self.medium {
+            OpenFile::Real(file) => {
+                preallocate(file, len).map_err(failed("preallocate", &self.path))
+            }
+            OpenFile::Memory { disk, id } => disk
+                .with_files(|files| files.allocate(*id, len))?
+                .map_err(failed("preallocate", &self.path)),
+        }
+    }
+
+    /// Makes the file's contents durable: `fdatasync(2)` on real files.
+    pub(crate) fn sync_data(&self) -> Result<(), StoreError> {
+        match &self.medium {
+            OpenFile::Real(file) => file.sync_data().map_err(failed("sync", &self.path)),
+            OpenFile::Memory { disk, id } => disk
+                .with_files(|files| files.sync_data(*id))?
+                .map_err(failed("sync", &self.path)),
+        }
+    }
+}
+
+impl ByteSource for File {
+    fn read_exact_at(&self, position: u64, buf: &mut [u8]) -> Result<(), StoreError> {
+        File::read_exact_at(self, position, buf)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn preallocate(file: &std::fs::File, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len =
+        libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: fallocate(2) has no memory-safety preconditions; the
+    // descriptor belongs to `file`, which outlives the call.
+    let result = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+    if result == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    match error.raw_os_error() {
+        Some(libc::EOPNOTSUPP) => Ok(()),
+        _ => Err(error),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn preallocate(_file: &std::fs::File, _len: u64) -> io::Result<()> {
+    Ok(())
+}
+
+/// Maps an I/O error of `op` on `path` to a [`StoreError`] naming both.
+fn failed<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |source| StoreError::File {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}

@@ -1,0 +1,429 @@
+//! [`SegmentLog`]: one directory of segments holding items with contiguous
+//! sequence numbers (the Raft log by index, or a topic's records by
+//! offset): appends with group commit, reads through the sparse indexes,
+//! and rolling to a new segment; `reshape` (truncate, purge, reset,
+//! replace) changes which segments it holds. Opening is `recovery`'s job;
+//! one segment's files are `segment_file`'s.
+//!
+//! Durability: appends go to a write buffer (written out once it holds
+//! [`SegmentOptions::write_buffer_bytes`]); [`SegmentLog::sync`] writes it
+//! with one write and fdatasyncs the newest segment (and the directory, if a
+//! segment was created since), so many appends share one sync. A segment is
+//! sealed (written out, its preallocated tail trimmed, synced with its
+//! indexes) before the next one is created, so no segment exists on disk
+//! without every item before it. Truncation, purge, reset and replacement
+//! are durable when they return.
+//!
+//! Concurrency: one writer, many readers. Every change takes `&mut self`;
+//! reads take `&self` and use positional reads (no shared file cursor), so
+//! readers may share the log (behind a lock whose read side they hold, or
+//! any `&SegmentLog`) while no write is under way. Reads see every append,
+//! synced or not.
+//!
+//! A failed write or sync leaves what is on disk unknown (a failed fsync may
+//! have dropped the dirty pages a retry would then never write), so after
+//! one every change fails with [`StoreError::SegmentLogFailed`] until the
+//! log is reopened, which recovers.
+
+mod reshape;
+
+use std::path::{Path, PathBuf};
+
+use super::files::{File, Files};
+use super::frame::ByteSource;
+use super::index::{IndexPoint, SegmentIndex, SegmentTail};
+use super::item::{Item, ItemRef, MAX_ITEM_PAYLOAD_BYTES};
+use super::recovery::{self, Recovery};
+use super::segment_file::{rewrite_path, segment_path, FileKind, Segment};
+use crate::error::StoreError;
+
+/// A segment's size before the log rolls to a new one, by default.
+pub(crate) const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Log bytes between two index points, by default.
+pub(crate) const DEFAULT_INDEX_INTERVAL_BYTES: u64 = 4 * 1024;
+
+/// Appends buffered before they are written out (not synced), by default.
+pub(crate) const DEFAULT_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// How a segment log lays out its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SegmentOptions {
+    /// A segment takes items until the next would take it past this; new
+    /// segments are preallocated to it. (An item larger than this gets a
+    /// segment of its own.)
+    pub segment_bytes: u64,
+    /// An item gets an index point once this many log bytes have passed
+    /// since the last point: a read scans at most about this much to reach
+    /// its first item. At least 1.
+    pub index_interval_bytes: u64,
+    /// Appends are buffered until a sync, or until this many bytes of them
+    /// are (then written out with one write, not synced).
+    pub write_buffer_bytes: usize,
+}
+
+impl Default for SegmentOptions {
+    fn default() -> Self {
+        SegmentOptions {
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            index_interval_bytes: DEFAULT_INDEX_INTERVAL_BYTES,
+            write_buffer_bytes: DEFAULT_WRITE_BUFFER_BYTES,
+        }
+    }
+}
+
+/// An immutable segment, for a snapshot to hard-link: its files (relative
+/// to the log's [`Files`] root) and the seqs it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SealedSegment {
+    pub base_seq: u64,
+    /// One past its last item.
+    pub end_seq: u64,
+    pub log: PathBuf,
+    pub index: PathBuf,
+    pub time_index: PathBuf,
+}
+
+/// One directory of segments; see the module's documentation.
+pub(crate) struct SegmentLog {
+    files: Files,
+    dir: PathBuf,
+    options: SegmentOptions,
+    /// Immutable segments, oldest first.
+    sealed: Vec<Segment>,
+    /// The newest segment, the one appends go to.
+    active: Segment,
+    /// Frames appended to `active` but not yet written to its file: they
+    /// start at `written`, and `written + buffer.len()` is its data length.
+    buffer: Vec<u8>,
+    written: u64,
+    /// A segment was created since the directory was last synced.
+    dir_unsynced: bool,
+    /// Set by a failed write or sync.
+    failed: bool,
+}
+
+impl SegmentLog {
+    /// Opens (or creates, empty, from seq 0) the log in `dir` under
+    /// `files`, recovering from a crash: see `segment::recovery` for what
+    /// it repairs and what it refuses.
+    pub(crate) fn open(
+        files: Files,
+        dir: &Path,
+        options: SegmentOptions,
+    ) -> Result<(SegmentLog, Recovery), StoreError> {
+        assert!(
+            options.index_interval_bytes > 0,
+            "an index interval of 0 bytes"
+        );
+        let (recovered, recovery) = recovery::recover(&files, dir, &options)?;
+        let written = recovered.active.tail.data_len;
+        let log = SegmentLog {
+            files,
+            dir: dir.to_path_buf(),
+            options,
+            sealed: recovered.sealed,
+            active: recovered.active,
+            buffer: Vec::new(),
+            written,
+            dir_unsynced: false,
+            failed: false,
+        };
+        Ok((log, recovery))
+    }
+
+    /// The first seq the log holds (its oldest segment's base), or
+    /// [`SegmentLog::next_seq`] when it holds none.
+    pub(crate) fn first_seq(&self) -> u64 {
+        self.sealed
+            .first()
+            .map_or(self.active.base_seq, |segment| segment.base_seq)
+    }
+
+    /// The seq the next append must have.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.active.end_seq
+    }
+
+    /// Appends one item; `seq` must be [`SegmentLog::next_seq`]. Durable
+    /// only once a later [`SegmentLog::sync`] returns.
+    pub(crate) fn append(
+        &mut self,
+        seq: u64,
+        timestamp_ms: u64,
+        payload: &[u8],
+    ) -> Result<(), StoreError> {
+        self.append_batch([ItemRef {
+            seq,
+            timestamp_ms,
+            payload,
+        }])
+    }
+
+    /// Appends items with seqs from [`SegmentLog::next_seq`] on, in order:
+    /// all of them, or (if any is out of sequence or too large) none.
+    pub(crate) fn append_batch<'a>(
+        &mut self,
+        items: impl IntoIterator<Item = ItemRef<'a>>,
+    ) -> Result<(), StoreError> {
+        self.check_usable()?;
+        let items: Vec<ItemRef<'a>> = items.into_iter().collect();
+        for (expected, item) in (self.next_seq()..).zip(&items) {
+            if item.seq != expected {
+                return Err(StoreError::OutOfSequence {
+                    dir: self.files.full_path(&self.dir),
+                    expected,
+                    found: item.seq,
+                });
+            }
+            if item.payload.len() > MAX_ITEM_PAYLOAD_BYTES {
+                return Err(StoreError::ItemTooLarge {
+                    dir: self.files.full_path(&self.dir),
+                    bytes: item.payload.len(),
+                    max: MAX_ITEM_PAYLOAD_BYTES,
+                });
+            }
+        }
+        let result = items.iter().try_for_each(|item| self.push(item));
+        let result = result.and_then(|()| {
+            if self.buffer.len() >= self.options.write_buffer_bytes {
+                self.write_buffer()
+            } else {
+                Ok(())
+            }
+        });
+        self.fail_on_error(result)
+    }
+
+    /// Makes every item appended so far durable, and returns the last one's
+    /// seq (`None` if the log holds none).
+    pub(crate) fn sync(&mut self) -> Result<Option<u64>, StoreError> {
+        self.check_usable()?;
+        let result = self.write_and_sync();
+        self.fail_on_error(result)?;
+        Ok(self.last_seq())
+    }
+
+    /// Up to `max_items` items from `from_seq` on, in order, stopping before
+    /// the item that would take their payloads past `max_bytes` (but
+    /// always at least one, if there is one). Fails for a seq purged.
+    pub(crate) fn read(
+        &self,
+        from_seq: u64,
+        max_items: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let first = self.first_seq();
+        if from_seq < first {
+            return Err(StoreError::Purged {
+                dir: self.files.full_path(&self.dir),
+                seq: from_seq,
+                first,
+            });
+        }
+        let mut items: Vec<Item> = Vec::new();
+        let mut bytes = 0;
+        let mut full = max_items == 0;
+        for i in self.segment_containing(from_seq)..=self.sealed.len() {
+            if full || from_seq >= self.next_seq() {
+                break;
+            }
+            let start = self.segment(i).index.at_or_before(from_seq)?;
+            self.visit(i, start, |_, item| {
+                if item.seq < from_seq {
+                    return true;
+                }
+                if !items.is_empty() && bytes + item.payload.len() > max_bytes {
+                    full = true;
+                    return false;
+                }
+                bytes += item.payload.len();
+                items.push(item.to_item());
+                full = items.len() >= max_items;
+                !full
+            })?;
+        }
+        Ok(items)
+    }
+
+    /// The seq of the first item whose timestamp is at or after
+    /// `timestamp_ms`, if any.
+    pub(crate) fn seek_time(&self, timestamp_ms: u64) -> Result<Option<u64>, StoreError> {
+        for i in 0..=self.sealed.len() {
+            let segment = self.segment(i);
+            if segment.tail.max_timestamp_ms < Some(timestamp_ms) {
+                continue;
+            }
+            let start = segment.index.last_older_than(timestamp_ms)?;
+            let mut found = None;
+            self.visit(i, start, |_, item| {
+                if item.timestamp_ms >= timestamp_ms {
+                    found = Some(item.seq);
+                }
+                found.is_none()
+            })?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The segments no append, truncation or reset will change, oldest
+    /// first: those before the one appends go to.
+    pub(crate) fn sealed_segments(&self) -> Vec<SealedSegment> {
+        let path = |base_seq, kind| segment_path(&self.dir, base_seq, kind);
+        self.sealed
+            .iter()
+            .map(|segment| SealedSegment {
+                base_seq: segment.base_seq,
+                end_seq: segment.end_seq,
+                log: path(segment.base_seq, FileKind::Log),
+                index: path(segment.base_seq, FileKind::Index),
+                time_index: path(segment.base_seq, FileKind::TimeIndex),
+            })
+            .collect()
+    }
+
+    /// Syncs everything and trims the newest segment's preallocated tail:
+    /// the next open finds nothing to repair.
+    pub(crate) fn close(mut self) -> Result<(), StoreError> {
+        self.sync()?;
+        self.active.index.sync()?;
+        self.active.log.set_len(self.active.tail.data_len)?;
+        self.active.log.sync_data()
+    }
+
+    fn last_seq(&self) -> Option<u64> {
+        (self.next_seq() > self.first_seq()).then(|| self.next_seq() - 1)
+    }
+
+    /// Adds one checked item to the write buffer, rolling first if it would
+    /// take the newest segment past its size.
+    fn push(&mut self, item: &ItemRef<'_>) -> Result<(), StoreError> {
+        let frame_len = item.frame_len();
+        let data_len = self.active.tail.data_len;
+        if data_len > 0 && data_len + frame_len > self.options.segment_bytes {
+            self.roll()?;
+        }
+        let interval = self.options.index_interval_bytes;
+        let tail = &mut self.active.tail;
+        if let Some(point) = tail.advance(item.seq, item.timestamp_ms, frame_len, interval) {
+            self.active.index.push(point);
+        }
+        item.encode(&mut self.buffer);
+        self.active.end_seq = item.seq + 1;
+        Ok(())
+    }
+
+    /// Seals the newest segment and starts the next.
+    fn roll(&mut self) -> Result<(), StoreError> {
+        self.write_buffer()?;
+        self.active.index.seal()?;
+        self.active.log.set_len(self.active.tail.data_len)?;
+        self.active.log.sync_data()?;
+        let base_seq = self.active.end_seq;
+        let next = Segment::create(&self.files, &self.dir, base_seq, self.options.segment_bytes)?;
+        self.dir_unsynced = true;
+        self.sealed.push(std::mem::replace(&mut self.active, next));
+        self.written = 0;
+        Ok(())
+    }
+
+    fn write_buffer(&mut self) -> Result<(), StoreError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.active.log.write_at(self.written, &self.buffer)?;
+        self.written += self.buffer.len() as u64;
+        self.buffer.clear();
+        debug_assert_eq!(self.written, self.active.tail.data_len);
+        Ok(())
+    }
+
+    fn write_and_sync(&mut self) -> Result<(), StoreError> {
+        self.write_buffer()?;
+        self.active.index.write_pending()?;
+        self.active.log.sync_data()?;
+        if self.dir_unsynced {
+            self.files.sync_dir(&self.dir)?;
+            self.dir_unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Which segment holds `seq` (0 is the oldest, `sealed.len()` the
+    /// newest): the last one starting at or before it, or the oldest.
+    fn segment_containing(&self, seq: u64) -> usize {
+        let starting_at_or_before = self.sealed.partition_point(|s| s.base_seq <= seq)
+            + usize::from(self.active.base_seq <= seq);
+        starting_at_or_before.saturating_sub(1)
+    }
+
+    fn segment(&self, i: usize) -> &Segment {
+        self.sealed.get(i).unwrap_or(&self.active)
+    }
+
+    /// [`Segment::visit_from`] on segment `i`, with its bytes where they
+    /// are: the newest segment's partly still in the write buffer.
+    fn visit(
+        &self,
+        i: usize,
+        start: Option<IndexPoint>,
+        visit: impl FnMut(u64, ItemRef<'_>) -> bool,
+    ) -> Result<(), StoreError> {
+        match self.sealed.get(i) {
+            Some(segment) => segment.visit_from(&segment.log, start, visit),
+            None => {
+                let bytes = ActiveBytes {
+                    log: &self.active.log,
+                    written: self.written,
+                    buffer: &self.buffer,
+                };
+                self.active.visit_from(&bytes, start, visit)
+            }
+        }
+    }
+
+    fn check_usable(&self) -> Result<(), StoreError> {
+        if self.failed {
+            return Err(StoreError::SegmentLogFailed {
+                dir: self.files.full_path(&self.dir),
+            });
+        }
+        Ok(())
+    }
+
+    fn fail_on_error<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+}
+
+/// The newest segment's bytes: its file up to `written`, then the buffer.
+struct ActiveBytes<'a> {
+    log: &'a File,
+    written: u64,
+    buffer: &'a [u8],
+}
+
+impl ByteSource for ActiveBytes<'_> {
+    fn read_exact_at(&self, position: u64, buf: &mut [u8]) -> Result<(), StoreError> {
+        let in_file = self.written.saturating_sub(position).min(buf.len() as u64) as usize;
+        let (from_file, from_buffer) = buf.split_at_mut(in_file);
+        if !from_file.is_empty() {
+            self.log.read_exact_at(position, from_file)?;
+        }
+        if !from_buffer.is_empty() {
+            let start = (position + in_file as u64 - self.written) as usize;
+            let buffered = self
+                .buffer
+                .get(start..start + from_buffer.len())
+                .expect("reads stay within the segment's data");
+            from_buffer.copy_from_slice(buffered);
+        }
+        Ok(())
+    }
+}

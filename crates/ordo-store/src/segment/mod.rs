@@ -1,0 +1,31 @@
+//! The segment-file storage engine's building blocks (issue 13), not yet
+//! wired into the store: append-only segment files that will hold the Raft
+//! log and each topic's records, as Kafka's, Redpanda's and NATS
+//! JetStream's filestore do.
+//!
+//! Map of the module:
+//! - `files`: the file-medium seam, [`Files`] over real files or a
+//!   [`crate::MemDisk`]'s, and its durability contract; `mem_files`: the
+//!   simulated file system, with the crash model of a real disk.
+//! - `frame`: the checksummed frame every segment file is made of, and the
+//!   scanner that tells a torn write from corruption.
+//! - `item`: what a frame of a segment log carries (seq, timestamp, payload).
+//! - `index`: a segment's sparse offset and time indexes.
+//! - `segment_file`: one segment's files and reading its items back.
+//! - `log`: [`SegmentLog`], a directory of segments: append, sync, read,
+//!   truncate, purge, replace; `recovery`: opening one after a crash.
+
+mod files;
+mod frame;
+mod index;
+mod item;
+mod log;
+mod mem_files;
+mod recovery;
+mod segment_file;
+
+pub(crate) use files::Files;
+pub(crate) use item::{Item, ItemRef};
+pub(crate) use log::{SegmentLog, SegmentOptions};
+pub(crate) use mem_files::MemFileSystem;
+pub(crate) use recovery::{Recovery, RecoveryAction};
