@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ordo_core::{
-    Command, CommandResult, GroupName, LogIndex, Offset, ProducerId, State, TopicName,
+    Command, CommandResult, GroupName, LogIndex, Offset, Outcome, ProducerId, State, TopicName,
 };
 use serde::Serialize;
 
@@ -34,54 +34,40 @@ pub(crate) struct Changes {
 }
 
 impl Changes {
-    /// Notes what `command`'s `result` changed, and adds the records it
-    /// placed (or removed) to the batch. `state` is the state right after
-    /// applying `command`.
+    /// Notes what `command` changed, as its `outcome` tells, and adds the
+    /// records it placed (or removed) to the batch.
     pub(crate) fn stage(
         &mut self,
         batch: &mut Batch,
         tree: &Tree,
         command: Command,
-        result: &CommandResult,
-        state: &State,
+        outcome: &Outcome,
     ) -> Result<(), StoreError> {
-        match (command, result) {
-            // Only a fresh append changes anything; a duplicate or a
-            // rejection changes nothing but the applied index.
-            (
-                Command::Append {
-                    topic,
-                    records,
-                    producer,
-                    ..
-                },
-                CommandResult::Appended {
-                    duplicate: false, ..
-                },
-            ) => {
-                // The topic's clamped clock, not the leader's: see `TopicState`.
-                let timestamp_ms = state
-                    .topics
-                    .get(&topic)
-                    .map_or(0, |topic_state| topic_state.max_timestamp_ms);
-                let offsets = result.offsets();
-                debug_assert_eq!(offsets.len(), records.len(), "one offset per record");
-                for (record, offset) in records.into_iter().zip(offsets) {
-                    if let Some(key) = &record.key {
-                        self.keys.insert((topic.clone(), key.clone()));
-                    }
-                    let record = record.at(offset, timestamp_ms);
-                    batch.insert(
-                        tree,
-                        &keys::record_key(&topic, offset),
-                        encode("record", &record)?,
-                    );
-                }
-                if let Some(producer) = producer {
-                    self.producers.insert(producer.id);
-                }
-                self.topics.insert(topic);
+        // Only a fresh append places records; a duplicate or a rejection
+        // changes nothing but the applied index.
+        if let Some(placed) = &outcome.placed {
+            for record in &placed.records {
+                let key = keys::record_key(&placed.topic, record.offset);
+                batch.insert(tree, &key, encode("record", record)?);
             }
+            for key in placed
+                .records
+                .iter()
+                .filter_map(|record| record.key.as_ref())
+            {
+                self.keys.insert((placed.topic.clone(), key.clone()));
+            }
+            if let Command::Append {
+                producer: Some(producer),
+                ..
+            } = command
+            {
+                self.producers.insert(producer.id);
+            }
+            self.topics.insert(placed.topic.clone());
+            return Ok(());
+        }
+        match (command, &outcome.result) {
             (Command::CommitOffset { group, topic, .. }, CommandResult::OffsetCommitted { .. }) => {
                 self.positions.insert((group, topic));
             }
@@ -105,9 +91,9 @@ impl Changes {
                 self.deleted.insert(topic.clone());
                 self.topics.insert(topic);
             }
-            // The records went into the batch as they were swept, and
-            // forgotten keys through `key_changed`; the topic's start and
-            // counters changed.
+            // The records went into the batch as they were swept and
+            // truncated, and forgotten keys through `key_changed`; the
+            // topic's start and counters changed.
             (Command::CleanTopic { topic, .. }, CommandResult::TopicCleaned { .. }) => {
                 self.topics.insert(topic);
             }

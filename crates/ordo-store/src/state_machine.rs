@@ -186,10 +186,10 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
                         batch: &mut batch,
                         changes: &mut changes,
                     };
-                    let result =
+                    let outcome =
                         ordo_core::apply_with(&mut writer.state, index, &command, &mut records)?;
-                    changes.stage(&mut batch, tree, command, &result, &writer.state)?;
-                    result
+                    changes.stage(&mut batch, tree, command, &outcome)?;
+                    outcome.result
                 }
                 EntryPayload::Membership(membership) => {
                     writer.membership = StoredMembership::new(Some(log_id.clone()), membership);
@@ -343,6 +343,14 @@ impl RecordStore for TreeRecords<'_> {
                 Visit::Remove => self.batch.remove(self.tree, &key),
                 Visit::Stop => break,
             }
+        }
+        Ok(())
+    }
+
+    fn truncate(&mut self, topic: &TopicName, offset: Offset) -> Result<(), StoreError> {
+        let front = keys::record_key(topic, Offset(0))..keys::record_key(topic, offset);
+        for key in self.tree.range(front).keys() {
+            self.batch.remove(self.tree, &key?);
         }
         Ok(())
     }
