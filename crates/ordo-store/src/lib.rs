@@ -14,7 +14,8 @@
 //! - `log_store`: [`LogStore`], openraft's `RaftLogStorage` and `RaftLogReader`.
 //! - `state_machine`: [`StateMachineStore`], openraft's `RaftStateMachine`;
 //!   `persisted`: the decided state's entries in the tree, written only
-//!   where an apply changed them; `read`: the read API for the HTTP layer
+//!   where an apply changed them; `record_log`: the records, behind one
+//!   seam (`RecordLog`) whatever their layout; `read`: the read API for the HTTP layer
 //!   ([`TopicPage`], positions, producers);
 //!   `snapshot`: building, installing and keeping the current snapshot;
 //!   `snapshot_file`: where snapshot bytes live ([`SnapshotData`]).
@@ -40,6 +41,7 @@ pub mod metrics;
 pub mod mutants;
 mod persisted;
 mod read;
+mod record_log;
 mod snapshot;
 mod snapshot_file;
 mod state_machine;
@@ -60,6 +62,7 @@ pub use state_machine::StateMachineStore;
 pub use type_config::{OrdoPayload, StoreTypeConfig};
 
 use kv::Disk;
+use record_log::RecordLog;
 use snapshot_file::SnapshotHome;
 
 /// Opens (or creates) the node's store in `dir`, on sled, and returns its log
@@ -116,6 +119,7 @@ fn split<C: StoreTypeConfig>(
     snapshots: SnapshotHome,
 ) -> Result<(LogStore<C>, StateMachineStore<C>), StoreError> {
     let log = LogStore::open(disk)?;
-    let state_machine = StateMachineStore::open(disk, snapshots)?;
+    let records = RecordLog::open_in_tree(disk)?;
+    let state_machine = StateMachineStore::open(disk, snapshots, records)?;
     Ok((log, state_machine))
 }

@@ -2,7 +2,8 @@
 //! on both media, durability across reopen, crash semantics of the memory
 //! disk and of the store on it, the state machine's apply and reads,
 //! snapshots, compaction and retention, the decided state (producers, key index, positions) across
-//! all of these, and (feature `mutants`) that each mutant breaks its promise.
+//! all of these, the record log's own promises against each of its
+//! implementations, and (feature `mutants`) that each mutant breaks its promise.
 
 mod cleanup;
 mod crash;
@@ -11,6 +12,7 @@ mod durability;
 mod mem_disk;
 #[cfg(feature = "mutants")]
 mod mutants;
+mod record_log;
 mod snapshot;
 mod state_machine;
 mod suite;
