@@ -11,8 +11,9 @@
 //!   offset stays where it is, and reads skip the gaps.
 //! - `delete`: records go from the start while they are older than
 //!   `retention_ms` or the topic holds more than `retention_bytes`; the
-//!   start offset moves up past them, and keys whose latest record went
-//!   leave the key index.
+//!   start offset moves up past them (the store truncates the topic's front
+//!   there, in one go), and keys whose latest record went leave the key
+//!   index.
 //!
 //! Record sizes are [`crate::record::record_size`], defined here in the core
 //! rather than by the store's encoding, so a change of codec cannot make
@@ -47,6 +48,7 @@ pub struct StoredRecord {
 /// What cleanup does with the record it was shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Visit {
+    /// Leave this record where it is and look at the next.
     Keep,
     Remove,
     /// Keep this record and look at no more.
@@ -67,6 +69,10 @@ pub trait RecordStore {
         visit: &mut dyn FnMut(&StoredRecord) -> Visit,
     ) -> Result<(), Self::Error>;
 
+    /// Removes every stored record of `topic` below `offset`: retention
+    /// moved the topic's start there.
+    fn truncate(&mut self, topic: &TopicName, offset: Offset) -> Result<(), Self::Error>;
+
     /// `key` left `topic`'s key index: its latest record was removed.
     fn key_forgotten(&mut self, topic: &TopicName, key: &str);
 }
@@ -84,6 +90,10 @@ impl RecordStore for NoRecords {
         _: Range<Offset>,
         _: &mut dyn FnMut(&StoredRecord) -> Visit,
     ) -> Result<(), Infallible> {
+        Ok(())
+    }
+
+    fn truncate(&mut self, _: &TopicName, _: Offset) -> Result<(), Infallible> {
         Ok(())
     }
 
@@ -215,7 +225,8 @@ fn compact<S: RecordStore>(
 }
 
 /// Removes records from the start while they are too old or too many bytes
-/// are held, and moves the start offset past them.
+/// are held, and moves the start offset past them: the sweep only looks,
+/// and the store truncates the front once the new start is known.
 fn expire<S: RecordStore>(
     topic: &TopicName,
     state: &mut TopicState,
@@ -240,15 +251,16 @@ fn expire<S: RecordStore>(
             held_bytes = held_bytes.saturating_sub(record.size);
             removed.records += 1;
             removed.bytes += record.size;
-            Visit::Remove
+            Visit::Keep
         } else {
             new_start = record.offset;
             Visit::Stop
         }
     })?;
-    // Only records removed move the start: a store that showed none (it
-    // holds none, or only the model's view) leaves the topic as it was.
+    // Only records seen move the start: a store that showed none (it holds
+    // none, or only the model's view) leaves the topic as it was.
     if removed.records > 0 && new_start > state.start_offset {
+        store.truncate(topic, new_start)?;
         state.start_offset = new_start;
         if let Some(keys) = keys {
             keys.retain(|key, key_state| {
@@ -305,6 +317,12 @@ mod tests {
             Ok(())
         }
 
+        fn truncate(&mut self, topic: &TopicName, offset: Offset) -> Result<(), Infallible> {
+            self.records
+                .retain(|(t, at), _| t != topic || *at >= offset);
+            Ok(())
+        }
+
         fn key_forgotten(&mut self, topic: &TopicName, key: &str) {
             self.forgotten.push((topic.clone(), key.to_owned()));
         }
@@ -320,25 +338,24 @@ mod tests {
 
     impl Replica {
         /// Applies `command` at the next index and, like the real store,
-        /// keeps the records of a fresh append.
+        /// keeps the records it placed.
         fn run(&mut self, command: Command) -> CommandResult {
             self.index += 1;
             let index = LogIndex(self.index);
-            let Ok(result) = apply_with(&mut self.state, index, &command, &mut self.store);
-            if let (Command::Append { topic, records, .. }, false) =
-                (&command, result.rejection().is_some())
-            {
-                let timestamp_ms = self.state.topics[topic].max_timestamp_ms;
-                for (record, offset) in records.iter().zip(result.offsets()) {
+            let Ok(outcome) = apply_with(&mut self.state, index, &command, &mut self.store);
+            if let Some(placed) = outcome.placed {
+                for record in placed.records {
                     let stored = StoredRecord {
-                        offset,
-                        timestamp_ms,
+                        offset: record.offset,
+                        timestamp_ms: record.timestamp_ms,
                         size: record.size(),
                     };
-                    self.store.records.insert((topic.clone(), offset), stored);
+                    self.store
+                        .records
+                        .insert((placed.topic.clone(), record.offset), stored);
                 }
             }
-            result
+            outcome.result
         }
 
         fn offsets(&self, topic_name: &str) -> Vec<u64> {

@@ -40,7 +40,7 @@ pub use ids::{LogIndex, NodeId, Offset};
 pub use name::{NameError, NameKind};
 pub use producer::{Producer, ProducerId, ProducerIdError, ProducerState};
 pub use record::{NewRecord, Record};
-pub use state::{apply, apply_with, State, TopicState};
+pub use state::{apply, apply_with, Outcome, Placed, State, TopicState};
 pub use topic::{TopicName, TopicNameError};
 pub use topic_config::{Cleanup, TopicConfig, TopicConfigError, DEFAULT_TOMBSTONE_RETENTION_MS};
 pub use validate::{validate_append, AppendError};

@@ -5,8 +5,9 @@
 //! Every decision is made here too: producer dedupe, conditions, position
 //! commits. `State` holds only what deciding needs (each topic's next
 //! offset, key index, the producer table, consumer positions); the store
-//! persists the records themselves, at the offsets the result names, in the
-//! same atomic batch as the changed parts of `State`.
+//! persists the records themselves exactly as [`Outcome::placed`] hands them
+//! over (offsets and timestamps decided here), in the same atomic batch as
+//! the changed parts of `State`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -18,7 +19,7 @@ use crate::consumer::{check_commit, GroupName, Positions};
 use crate::ids::{LogIndex, Offset};
 use crate::limits::MAX_TOPICS;
 use crate::producer::{check_sequence, Producer, ProducerId, ProducerState, Sequence};
-use crate::record::NewRecord;
+use crate::record::{NewRecord, Record};
 use crate::topic::TopicName;
 use crate::topic_config::{Cleanup, TopicConfig};
 
@@ -69,11 +70,40 @@ pub struct State {
     pub last_applied: Option<LogIndex>,
 }
 
+/// What applying one command decided: the answer for the client, and the
+/// records it placed for the store to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub result: CommandResult,
+    /// Only a fresh append places records; a duplicate, a rejection and
+    /// every other command place none.
+    pub placed: Option<Placed>,
+}
+
+/// The records one append placed, as the log holds them: each with the
+/// offset assigned here and the topic's clamped timestamp (see
+/// [`TopicState::max_timestamp_ms`]), in offset order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    pub topic: TopicName,
+    pub records: Vec<Record>,
+}
+
+impl From<CommandResult> for Outcome {
+    /// The outcome of a command that placed no records.
+    fn from(result: CommandResult) -> Self {
+        Outcome {
+            result,
+            placed: None,
+        }
+    }
+}
+
 /// Applies one committed command, to a state whose store holds no records
 /// (see [`apply_with`]): what the rule tests and models use.
-pub fn apply(state: &mut State, index: LogIndex, command: &Command) -> CommandResult {
+pub fn apply(state: &mut State, index: LogIndex, command: &Command) -> Outcome {
     match apply_with(state, index, command, &mut NoRecords) {
-        Ok(result) => result,
+        Ok(outcome) => outcome,
         Err(never) => match never {},
     }
 }
@@ -84,14 +114,16 @@ pub fn apply(state: &mut State, index: LogIndex, command: &Command) -> CommandRe
 /// committed it, so it uses up its index on every replica alike).
 ///
 /// `records` is the store's view of the records applied before this
-/// command: only a `CleanTopic` looks at them, and removes some. The only
-/// error is the store's, and then the caller must not keep `state`.
+/// command: only a `CleanTopic` looks at them, and removes some. The
+/// records an append adds come back in the outcome instead, for the store
+/// to write as they are. The only error is the store's, and then the
+/// caller must not keep `state`.
 pub fn apply_with<S: RecordStore>(
     state: &mut State,
     index: LogIndex,
     command: &Command,
     records: &mut S,
-) -> Result<CommandResult, S::Error> {
+) -> Result<Outcome, S::Error> {
     debug_assert!(
         state.last_applied.is_none_or(|last| last < index),
         "log index {index} applied after {:?}",
@@ -118,17 +150,25 @@ pub fn apply_with<S: RecordStore>(
             topic,
             offset,
             expected,
-        } => state.commit_offset(index, group, topic, *offset, *expected),
-        Command::PutTopic { topic, config } => state.put_topic(index, topic, *config),
-        Command::DeleteTopic { topic } => state.delete_topic(index, topic),
+        } => state
+            .commit_offset(index, group, topic, *offset, *expected)
+            .map(Outcome::from),
+        Command::PutTopic { topic, config } => {
+            state.put_topic(index, topic, *config).map(Outcome::from)
+        }
+        Command::DeleteTopic { topic } => state.delete_topic(index, topic).map(Outcome::from),
         Command::CleanTopic {
             topic,
             timestamp_ms,
-        } => state.clean_topic(index, topic, *timestamp_ms, records)?,
+        } => state
+            .clean_topic(index, topic, *timestamp_ms, records)?
+            .map(Outcome::from),
     };
-    Ok(decided.unwrap_or_else(|rejection| CommandResult::Rejected {
-        log_index: index,
-        rejection,
+    Ok(decided.unwrap_or_else(|rejection| {
+        Outcome::from(CommandResult::Rejected {
+            log_index: index,
+            rejection,
+        })
     }))
 }
 
@@ -155,15 +195,15 @@ impl State {
         timestamp_ms: u64,
         producer: Option<&Producer>,
         condition: Option<Condition>,
-    ) -> Result<CommandResult, Rejection> {
+    ) -> Result<Outcome, Rejection> {
         if let Some(producer) = producer {
             if let Sequence::Retry(original) = check_sequence(&self.producers, producer, topic)? {
-                return Ok(CommandResult::Appended {
+                return Ok(Outcome::from(CommandResult::Appended {
                     first_offset: original.first_offset,
                     count: original.count,
                     log_index: original.log_index,
                     duplicate: true,
-                });
+                }));
             }
         }
         if let Some(condition) = condition {
@@ -196,10 +236,12 @@ impl State {
         topic_state.stored_records += count;
         topic_state.stored_bytes += records.iter().map(NewRecord::size).sum::<u64>();
 
+        let mut placed = Vec::with_capacity(records.len());
         for (record, offset) in records.iter().zip(first_offset.0..) {
+            let offset = Offset(offset);
             if let Some(key) = &record.key {
                 let key_state = KeyState {
-                    last_offset: Offset(offset),
+                    last_offset: offset,
                     live: !record.value.is_null(),
                     timestamp_ms,
                 };
@@ -208,6 +250,7 @@ impl State {
                     .or_default()
                     .insert(key.clone(), key_state);
             }
+            placed.push(record.clone().at(offset, timestamp_ms));
         }
         if let Some(producer) = producer {
             let last = ProducerState {
@@ -219,11 +262,17 @@ impl State {
             };
             self.producers.insert(producer.id.clone(), last);
         }
-        Ok(CommandResult::Appended {
-            first_offset,
-            count,
-            log_index: index,
-            duplicate: false,
+        Ok(Outcome {
+            result: CommandResult::Appended {
+                first_offset,
+                count,
+                log_index: index,
+                duplicate: false,
+            },
+            placed: Some(Placed {
+                topic: topic.clone(),
+                records: placed,
+            }),
         })
     }
 
@@ -331,14 +380,16 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{append_n as append, commit, from_producer, keyed, only_if};
+    use crate::testing::{
+        append as append_records, append_n as append, commit, from_producer, keyed, only_if, record,
+    };
     use serde_json::json;
 
     #[test]
     fn offsets_start_at_zero_and_are_contiguous_per_topic() {
         let mut state = State::default();
-        let a = apply(&mut state, LogIndex(1), &append("a", 3));
-        let b = apply(&mut state, LogIndex(2), &append("a", 2));
+        let a = apply(&mut state, LogIndex(1), &append("a", 3)).result;
+        let b = apply(&mut state, LogIndex(2), &append("a", 2)).result;
         assert_eq!(a.offsets(), vec![Offset(0), Offset(1), Offset(2)]);
         assert_eq!(b.offsets(), vec![Offset(3), Offset(4)]);
         assert_eq!(
@@ -351,8 +402,8 @@ mod tests {
     fn topics_have_independent_offsets() {
         let mut state = State::default();
         apply(&mut state, LogIndex(1), &append("a", 2));
-        let b = apply(&mut state, LogIndex(2), &append("b", 1));
-        let a = apply(&mut state, LogIndex(3), &append("a", 1));
+        let b = apply(&mut state, LogIndex(2), &append("b", 1)).result;
+        let a = apply(&mut state, LogIndex(3), &append("a", 1)).result;
         assert_eq!(b.offsets(), vec![Offset(0)]);
         assert_eq!(a.offsets(), vec![Offset(2)]);
     }
@@ -361,7 +412,7 @@ mod tests {
     fn noops_advance_the_applied_index_but_no_offsets() {
         let mut state = State::default();
         apply_noop(&mut state, LogIndex(1));
-        let r = apply(&mut state, LogIndex(2), &append("a", 1));
+        let r = apply(&mut state, LogIndex(2), &append("a", 1)).result;
         assert_eq!(r.offsets(), vec![Offset(0)]);
         assert_eq!(state.last_applied, Some(LogIndex(2)));
     }
@@ -387,7 +438,7 @@ mod tests {
             let results: Vec<_> = cmds
                 .iter()
                 .enumerate()
-                .map(|(i, c)| apply(&mut s, LogIndex(i as u64 + 1), c))
+                .map(|(i, c)| apply(&mut s, LogIndex(i as u64 + 1), c).result)
                 .collect();
             (s, results)
         };
@@ -431,6 +482,57 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_append_places_its_records_at_their_offsets_stamped_with_the_topics_clock() {
+        let mut state = State::default();
+        let t = TopicName::new("t").unwrap();
+        apply(&mut state, LogIndex(1), &stamped("t", 1_000));
+        // A leader whose clock is behind: its records get the topic's 1_000.
+        let mut command = append_records(
+            "t",
+            vec![record(Some("k"), json!("v")), record(None, json!(null))],
+        );
+        if let Command::Append { timestamp_ms, .. } = &mut command {
+            *timestamp_ms = 900;
+        }
+        let outcome = apply(&mut state, LogIndex(2), &command);
+        let placed = outcome.placed.expect("a fresh append places records");
+        assert_eq!(placed.topic, t);
+        let Command::Append { records, .. } = command else {
+            unreachable!("built as an append")
+        };
+        let expected: Vec<Record> = records
+            .into_iter()
+            .zip([Offset(1), Offset(2)])
+            .map(|(record, offset)| record.at(offset, 1_000))
+            .collect();
+        assert_eq!(placed.records, expected);
+        assert_eq!(
+            outcome.result.offsets(),
+            vec![Offset(1), Offset(2)],
+            "the result names the offsets the records were placed at"
+        );
+    }
+
+    #[test]
+    fn only_a_fresh_append_places_records() {
+        let mut state = State::default();
+        let first = from_producer(append("t", 1), "p", 0);
+        assert!(apply(&mut state, LogIndex(1), &first).placed.is_some());
+        // A producer's retry, a rejected append, and commands without records.
+        let nothing_placed = [
+            first,
+            only_if(append("t", 1), Condition::KeyAbsent),
+            commit("g", "t", 1, None),
+            put("t", TopicConfig::default()),
+            delete("t"),
+        ];
+        for (command, index) in nothing_placed.iter().zip(2..) {
+            let outcome = apply(&mut state, LogIndex(index), command);
+            assert_eq!(outcome.placed, None, "{command:?} gave {}", outcome.result);
+        }
+    }
+
     fn put(topic_name: &str, config: TopicConfig) -> Command {
         Command::PutTopic {
             topic: TopicName::new(topic_name).unwrap(),
@@ -449,7 +551,7 @@ mod tests {
         let mut state = State::default();
         let t = TopicName::new("t").unwrap();
         let compact = TopicConfig::new(crate::Cleanup::Compact, None, None).unwrap();
-        let r = apply(&mut state, LogIndex(1), &put("t", compact));
+        let r = apply(&mut state, LogIndex(1), &put("t", compact)).result;
         assert_eq!(
             r,
             CommandResult::TopicPut {
@@ -495,7 +597,7 @@ mod tests {
         apply(&mut state, LogIndex(3), &append("other", 1));
         apply(&mut state, LogIndex(4), &commit("g", "t", 2, None));
         apply(&mut state, LogIndex(5), &commit("g", "other", 1, None));
-        let r = apply(&mut state, LogIndex(6), &delete("t"));
+        let r = apply(&mut state, LogIndex(6), &delete("t")).result;
         assert_eq!(
             r,
             CommandResult::TopicDeleted {
@@ -513,7 +615,7 @@ mod tests {
             Some(Offset(1))
         );
 
-        let again = apply(&mut state, LogIndex(7), &append("t", 1));
+        let again = apply(&mut state, LogIndex(7), &append("t", 1)).result;
         assert_eq!(again.offsets(), vec![Offset(0)]);
     }
 
@@ -522,7 +624,7 @@ mod tests {
         let mut state = State::default();
         apply(&mut state, LogIndex(1), &append("a", 1));
         let before = state.clone();
-        let r = apply(&mut state, LogIndex(2), &delete("nope"));
+        let r = apply(&mut state, LogIndex(2), &delete("nope")).result;
         assert!(matches!(
             r.rejection(),
             Some(Rejection::TopicNotFound { .. })
@@ -546,7 +648,7 @@ mod tests {
         .iter()
         .enumerate()
         {
-            let r = apply(&mut state, LogIndex(2 + i as u64), command);
+            let r = apply(&mut state, LogIndex(2 + i as u64), command).result;
             assert!(
                 matches!(r.rejection(), Some(Rejection::TooManyTopics { limit, .. }) if *limit == MAX_TOPICS as u64),
                 "{r}"
@@ -555,16 +657,19 @@ mod tests {
         assert_eq!(state.topics, before.topics, "nothing was created");
         // Existing topics still take appends and configs; a delete makes room.
         assert_eq!(
-            apply(&mut state, LogIndex(4), &append("t0", 1)).offsets(),
+            apply(&mut state, LogIndex(4), &append("t0", 1))
+                .result
+                .offsets(),
             vec![Offset(0)]
         );
         assert!(
             apply(&mut state, LogIndex(5), &put("t1", TopicConfig::default()))
+                .result
                 .rejection()
                 .is_none()
         );
         apply(&mut state, LogIndex(6), &delete("t2"));
-        let r = apply(&mut state, LogIndex(7), &append("one-too-many", 1));
+        let r = apply(&mut state, LogIndex(7), &append("one-too-many", 1)).result;
         assert_eq!(r.offsets(), vec![Offset(0)]);
         assert_eq!(state.topics.len(), MAX_TOPICS);
     }
@@ -572,7 +677,7 @@ mod tests {
     #[test]
     fn a_result_reports_the_index_it_was_applied_at() {
         let mut state = State::default();
-        let r = apply(&mut state, LogIndex(7), &append("a", 1));
+        let r = apply(&mut state, LogIndex(7), &append("a", 1)).result;
         assert_eq!(r.log_index(), LogIndex(7));
     }
 }

@@ -86,10 +86,10 @@ pub(crate) struct Log {
 }
 
 impl Log {
-    /// Applies `command` at the next log index.
+    /// Applies `command` at the next log index; its result.
     pub(crate) fn apply(&mut self, command: Command) -> CommandResult {
         self.next_index += 1;
-        apply(&mut self.state, LogIndex(self.next_index), &command)
+        apply(&mut self.state, LogIndex(self.next_index), &command).result
     }
 }
 

@@ -18,7 +18,12 @@
 //! - a consumer position: `0x05 ++ group ++ 0x00 ++ topic`.
 //!
 //! Every prefix byte is below `0x2D`, so no key but a record's starts with a
-//! byte a topic name may start with.
+//! byte a topic name may start with: the records are the keys from
+//! [`RECORDS_FROM`] on, the decided state the keys before it.
+//!
+//! Record keys are built here but used only by the record log that keeps
+//! its records in this tree (`record_log::tree`); the rest of the store
+//! reaches records through `RecordLog`.
 
 use ordo_core::{GroupName, Offset, ProducerId, TopicName};
 
@@ -46,6 +51,9 @@ const POSITION_PREFIX: u8 = 0x05;
 /// Ends a name inside a key: after a record's topic, a key index entry's
 /// topic and a position's group.
 const SEPARATOR: u8 = 0x00;
+/// The first byte a topic name may start with (`-`): every record key sorts
+/// at or after this key, every other key of the state machine tree before it.
+pub(crate) const RECORDS_FROM: &[u8] = b"-";
 
 pub(crate) const SNAPSHOT_META_KEY: &[u8] = b"meta";
 pub(crate) const SNAPSHOT_DATA_KEY: &[u8] = b"data";
@@ -75,6 +83,18 @@ pub(crate) fn record_key(topic: &TopicName, offset: Offset) -> Vec<u8> {
     key.push(SEPARATOR);
     key.extend_from_slice(&offset.0.to_be_bytes());
     key
+}
+
+/// The topic and offset a record key names.
+#[cfg(test)]
+pub(crate) fn from_record_key(key: &[u8]) -> Result<(TopicName, Offset), StoreError> {
+    let at = key
+        .len()
+        .checked_sub(9)
+        .filter(|&at| key[at] == SEPARATOR)
+        .ok_or_else(|| bad(format!("{key:?} is not a record key")))?;
+    let offset: [u8; 8] = key[at + 1..].try_into().map_err(|_| bad("offset".into()))?;
+    Ok((topic_name(&key[..at])?, Offset(u64::from_be_bytes(offset))))
 }
 
 /// The key under which `topic`'s `TopicState` is kept.
@@ -227,8 +247,21 @@ mod tests {
     }
 
     #[test]
+    fn record_keys_round_trip() {
+        for (name, offset) in [("a", 0), ("a.b", 256), ("-", u64::MAX)] {
+            assert_eq!(
+                from_record_key(&record_key(&topic(name), Offset(offset))).ok(),
+                Some((topic(name), Offset(offset)))
+            );
+        }
+        assert!(from_record_key(b"short").is_err());
+        assert!(from_record_key(&topic_meta_key(&topic("not-a-record"))).is_err());
+    }
+
+    #[test]
     fn metadata_keys_never_collide_with_record_keys() {
         let smallest_record = record_key(&topic("-"), Offset(0));
+        assert!(RECORDS_FROM <= smallest_record.as_slice());
         let largest_name = "z".repeat(249);
         for key in [
             topic_meta_key(&topic(&largest_name)),
@@ -238,7 +271,7 @@ mod tests {
             LAST_APPLIED_KEY.to_vec(),
             MEMBERSHIP_KEY.to_vec(),
         ] {
-            assert!(key < smallest_record, "{key:?}");
+            assert!(key.as_slice() < RECORDS_FROM, "{key:?}");
         }
     }
 

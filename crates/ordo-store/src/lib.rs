@@ -15,7 +15,8 @@
 //!   `flusher`: its group commit, completing appends once a flush returns.
 //! - `state_machine`: [`StateMachineStore`], openraft's `RaftStateMachine`;
 //!   `persisted`: the decided state's entries in the tree, written only
-//!   where an apply changed them; `read`: the read API for the HTTP layer
+//!   where an apply changed them; `record_log`: the records, behind one
+//!   seam (`RecordLog`) whatever their layout; `read`: the read API for the HTTP layer
 //!   ([`TopicPage`], positions, producers);
 //!   `snapshot`: building, installing and keeping the current snapshot;
 //!   `snapshot_file`: where snapshot bytes live ([`SnapshotData`]).
@@ -46,6 +47,7 @@ pub mod metrics;
 pub mod mutants;
 mod persisted;
 mod read;
+mod record_log;
 // Until the store runs on it (issue 13), only its tests use most of it.
 #[cfg_attr(not(test), allow(dead_code, unused_imports))]
 mod segment;
@@ -69,6 +71,7 @@ pub use state_machine::StateMachineStore;
 pub use type_config::{OrdoPayload, StoreTypeConfig};
 
 use kv::Disk;
+use record_log::RecordLog;
 use snapshot_file::SnapshotHome;
 
 /// Opens (or creates) the node's store in `dir`, on sled, and returns its log
@@ -141,6 +144,7 @@ fn split<C: StoreTypeConfig>(
     options: &StoreOptions,
 ) -> Result<(LogStore<C>, StateMachineStore<C>), StoreError> {
     let log = LogStore::open(disk, options.pipelined_flush)?;
-    let state_machine = StateMachineStore::open(disk, snapshots)?;
+    let records = RecordLog::open_in_tree(disk)?;
+    let state_machine = StateMachineStore::open(disk, snapshots, records)?;
     Ok((log, state_machine))
 }

@@ -1,5 +1,6 @@
 //! The decided state on disk: which entries of `ordo_core::State` one apply
-//! call changed ([`Changes`]), writing exactly those into its batch, copying
+//! call changed ([`Changes`]), writing exactly those into its batch (and
+//! handing the records it placed or dropped to the record log), copying
 //! exactly those to the published state, writing a whole state (snapshot
 //! install) and reading it back ([`load_state`]).
 //!
@@ -11,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ordo_core::{
-    Command, CommandResult, GroupName, LogIndex, Offset, ProducerId, State, TopicName,
+    Command, CommandResult, GroupName, LogIndex, Outcome, ProducerId, State, TopicName,
 };
 use serde::Serialize;
 
@@ -19,6 +20,7 @@ use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::keys;
 use crate::kv::{Batch, Tree};
+use crate::record_log::RecordLog;
 
 /// What one `apply` call changed besides records and the last applied id.
 #[derive(Default)]
@@ -34,54 +36,37 @@ pub(crate) struct Changes {
 }
 
 impl Changes {
-    /// Notes what `command`'s `result` changed, and adds the records it
-    /// placed (or removed) to the batch. `state` is the state right after
-    /// applying `command`.
+    /// Notes what `command` changed, as its `outcome` tells, and stages the
+    /// records it placed (or removed) in the record log.
     pub(crate) fn stage(
         &mut self,
         batch: &mut Batch,
-        tree: &Tree,
+        records: &RecordLog,
         command: Command,
-        result: &CommandResult,
-        state: &State,
+        outcome: &Outcome,
     ) -> Result<(), StoreError> {
-        match (command, result) {
-            // Only a fresh append changes anything; a duplicate or a
-            // rejection changes nothing but the applied index.
-            (
-                Command::Append {
-                    topic,
-                    records,
-                    producer,
-                    ..
-                },
-                CommandResult::Appended {
-                    duplicate: false, ..
-                },
-            ) => {
-                // The topic's clamped clock, not the leader's: see `TopicState`.
-                let timestamp_ms = state
-                    .topics
-                    .get(&topic)
-                    .map_or(0, |topic_state| topic_state.max_timestamp_ms);
-                let offsets = result.offsets();
-                debug_assert_eq!(offsets.len(), records.len(), "one offset per record");
-                for (record, offset) in records.into_iter().zip(offsets) {
-                    if let Some(key) = &record.key {
-                        self.keys.insert((topic.clone(), key.clone()));
-                    }
-                    let record = record.at(offset, timestamp_ms);
-                    batch.insert(
-                        tree,
-                        &keys::record_key(&topic, offset),
-                        encode("record", &record)?,
-                    );
-                }
-                if let Some(producer) = producer {
-                    self.producers.insert(producer.id);
-                }
-                self.topics.insert(topic);
+        // Only a fresh append places records; a duplicate or a rejection
+        // changes nothing but the applied index.
+        if let Some(placed) = &outcome.placed {
+            records.stage_append(batch, &placed.topic, &placed.records)?;
+            for key in placed
+                .records
+                .iter()
+                .filter_map(|record| record.key.as_ref())
+            {
+                self.keys.insert((placed.topic.clone(), key.clone()));
             }
+            if let Command::Append {
+                producer: Some(producer),
+                ..
+            } = command
+            {
+                self.producers.insert(producer.id);
+            }
+            self.topics.insert(placed.topic.clone());
+            return Ok(());
+        }
+        match (command, &outcome.result) {
             (Command::CommitOffset { group, topic, .. }, CommandResult::OffsetCommitted { .. }) => {
                 self.positions.insert((group, topic));
             }
@@ -96,18 +81,13 @@ impl Changes {
                     ..
                 },
             ) => {
-                // By offset, not by scanning the tree: records appended
-                // earlier in this same batch are not on disk yet. One removal
-                // per record, so deleting a huge topic makes a huge batch.
-                for offset in start_offset.0..end_offset.0 {
-                    batch.remove(tree, &keys::record_key(&topic, Offset(offset)));
-                }
+                records.stage_drop(batch, &topic, *start_offset..*end_offset);
                 self.deleted.insert(topic.clone());
                 self.topics.insert(topic);
             }
-            // The records went into the batch as they were swept, and
-            // forgotten keys through `key_changed`; the topic's start and
-            // counters changed.
+            // The record log staged its removals as cleanup swept and
+            // truncated it, and forgotten keys came through `key_changed`;
+            // the topic's start and counters changed.
             (Command::CleanTopic { topic, .. }, CommandResult::TopicCleaned { .. }) => {
                 self.topics.insert(topic);
             }

@@ -16,9 +16,7 @@ use ordo_core::{
 };
 use tokio::sync::watch;
 
-use crate::codec::decode;
 use crate::error::StoreError;
-use crate::keys;
 use crate::state_machine::StateMachineStore;
 use crate::type_config::StoreTypeConfig;
 
@@ -80,42 +78,28 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Option<TopicPage>, StoreError> {
-        // Held for the whole scan: a snapshot install cannot swap the tree
+        // Held for the whole scan: a snapshot install cannot swap the records
         // underneath, and the end offset stays the one the page reports.
         let published = self.read_published();
         let Some(topic_state) = published.state.topics.get(topic) else {
             return Ok(None);
         };
-        let mut page = TopicPage {
-            records: Vec::new(),
+        let records =
+            self.shared
+                .records
+                .read_page(topic, from..topic_state.end_offset, limit, max_bytes)?;
+        Ok(Some(TopicPage {
+            records,
             start_offset: topic_state.start_offset,
             end_offset: topic_state.end_offset,
-        };
-        if from >= page.end_offset || limit == 0 {
-            return Ok(Some(page));
-        }
-        let range = keys::record_key(topic, from)..keys::record_key(topic, page.end_offset);
-        let mut total_bytes = 0usize;
-        for value in self.shared.tree.range(range).values() {
-            let value = value?;
-            if !page.records.is_empty() && total_bytes.saturating_add(value.len()) > max_bytes {
-                break;
-            }
-            total_bytes = total_bytes.saturating_add(value.len());
-            page.records.push(decode("record", &value)?);
-            if page.records.len() >= limit {
-                break;
-            }
-        }
-        Ok(Some(page))
+        }))
     }
 
     /// The first offset of `topic` whose record's timestamp is at or after
     /// `timestamp_ms`, or the end offset if there is none; `None` if the
-    /// topic does not exist. Timestamps never go back within a topic (see
-    /// `TopicState::max_timestamp_ms`), so this bisects: O(log n) reads.
-    /// In a compacted range the answer may be a removed offset: reading from
-    /// it starts at the first record kept after it, which is the one meant.
+    /// topic does not exist. In a compacted range the answer may be a
+    /// removed offset: reading from it starts at the first record kept
+    /// after it, which is the one meant.
     pub fn offset_for_timestamp(
         &self,
         topic: &TopicName,
@@ -125,27 +109,12 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         let Some(topic_state) = published.state.topics.get(topic) else {
             return Ok(None);
         };
-        // Invariant: every record below `low` is older, and the first
-        // record at or after `high` (if any) is not. Compaction leaves gaps,
-        // so each probe reads the first record at or after the middle.
-        let (mut low, mut high) = (topic_state.start_offset.0, topic_state.end_offset.0);
-        while low < high {
-            let middle = low + (high - low) / 2;
-            let range =
-                keys::record_key(topic, Offset(middle))..keys::record_key(topic, Offset(high));
-            let Some(value) = self.shared.tree.range(range).values().next() else {
-                // Nothing stored in middle..high: the answer is at most middle.
-                high = middle;
-                continue;
-            };
-            let record: Record = decode("record", &value?)?;
-            if record.timestamp_ms < timestamp_ms {
-                low = record.offset.0 + 1;
-            } else {
-                high = record.offset.0;
-            }
-        }
-        Ok(Some(Offset(low)))
+        let readable = topic_state.start_offset..topic_state.end_offset;
+        let offset = self
+            .shared
+            .records
+            .seek_time(topic, readable, timestamp_ms)?;
+        Ok(Some(offset))
     }
 
     /// The topics a cleanup pass at `now_ms` would remove records from:
@@ -187,12 +156,10 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         topic_state: &TopicState,
         now_ms: u64,
     ) -> Result<bool, StoreError> {
-        let range = keys::record_key(topic, topic_state.start_offset)
-            ..keys::record_key(topic, topic_state.end_offset);
-        let Some(value) = self.shared.tree.range(range).values().next() else {
+        let readable = topic_state.start_offset..topic_state.end_offset;
+        let Some(oldest) = self.shared.records.first(topic, readable)? else {
             return Ok(false);
         };
-        let oldest: Record = decode("record", &value?)?;
         Ok(cleanup::expired_by_age(
             &topic_state.config,
             oldest.timestamp_ms,

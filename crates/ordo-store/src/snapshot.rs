@@ -8,7 +8,7 @@
 //! frames, each a 4-byte little-endian length and that many bytes: a
 //! [`Frame::Header`], the key index in [`Frame::Keys`] chunks, each topic's
 //! records as [`Frame::Records`] followed by that many raw frames (each one
-//! record exactly as the state machine stores it, copied without decoding),
+//! record encoded, as the record log hands it out and takes it back),
 //! and a [`Frame::End`] that counts the records, so a truncated snapshot is
 //! refused. Building streams it to a file (`snapshot_file`), a chunk of
 //! records at a time: memory does not grow with the records held.
@@ -29,8 +29,9 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::keys;
-use crate::kv::{Batch, Tree};
+use crate::kv::Batch;
 use crate::persisted;
+use crate::record_log::RecordLog;
 use crate::snapshot_file::{SnapshotData, Stored, BUILDING};
 use crate::state_machine::{Applied, StateMachineStore};
 use crate::type_config::StoreTypeConfig;
@@ -163,7 +164,7 @@ pub(crate) fn dump<C: StoreTypeConfig>(
                 };
                 write_frame(&mut out, &frame)?;
             }
-            records += write_records::<C>(&mut out, &store.shared.tree, name, state)?;
+            records += write_records::<C>(&mut out, &store.shared.records, name, state)?;
         }
         write_frame(&mut out, &Frame::<C>::End { records })?;
         meta
@@ -176,20 +177,15 @@ pub(crate) fn dump<C: StoreTypeConfig>(
 /// so the snapshot matches its last applied log id exactly.
 fn write_records<C: StoreTypeConfig>(
     out: &mut impl Write,
-    tree: &Tree,
+    records: &RecordLog,
     name: &TopicName,
     state: &TopicState,
 ) -> Result<u64, StoreError> {
-    if state.start_offset >= state.end_offset {
-        return Ok(0);
-    }
-    let range =
-        keys::record_key(name, state.start_offset)..keys::record_key(name, state.end_offset);
     let mut run = Vec::with_capacity(RECORDS_PER_RUN);
     let mut written = 0;
-    let mut values = tree.range(range).values();
+    let mut encoded = records.encoded(name, state.start_offset..state.end_offset);
     loop {
-        let next = values.next().transpose()?;
+        let next = encoded.next().transpose()?;
         let done = next.is_none();
         run.extend(next);
         if run.len() == RECORDS_PER_RUN || (done && !run.is_empty()) {
@@ -379,14 +375,17 @@ pub(crate) fn install<C: StoreTypeConfig>(
             "metadata says {meta}, contents say last applied {last_applied:?}"
         )));
     }
-    let tree = &store.shared.tree;
+    let (tree, records) = (&store.shared.tree, &store.shared.records);
     let mut writer = store.lock_writer()?;
     let mut batch = Batch::default();
     // Writes apply in order, so a key removed here and inserted below is
     // simply overwritten: only keys absent from the snapshot end up removed.
-    for key in tree.iter().keys() {
+    // First the decided state (every key of the tree before the records'),
+    // then the records.
+    for key in tree.range(..keys::RECORDS_FROM).keys() {
         batch.remove(tree, &key?);
     }
+    records.stage_clear(&mut batch)?;
     let mut state = State {
         last_applied: last_applied.as_ref().map(|log_id| LogIndex(log_id.index())),
         producers,
@@ -394,7 +393,7 @@ pub(crate) fn install<C: StoreTypeConfig>(
         topics: topics.into_iter().collect(),
         ..State::default()
     };
-    read_contents::<C>(&mut frames, &mut state, &mut batch, tree)?;
+    read_contents::<C>(&mut frames, &mut state, &mut batch, records)?;
     persisted::write_all(&mut batch, tree, &state)?;
     batch.insert(
         tree,
@@ -437,7 +436,7 @@ fn read_contents<C: StoreTypeConfig>(
     frames: &mut FrameReader<impl Read>,
     state: &mut State,
     batch: &mut Batch,
-    tree: &Tree,
+    record_log: &RecordLog,
 ) -> Result<(), StoreError> {
     let mut last_offsets: BTreeMap<TopicName, Offset> = BTreeMap::new();
     let mut records = 0;
@@ -475,7 +474,7 @@ fn read_contents<C: StoreTypeConfig>(
                         )));
                     }
                     last_offsets.insert(topic.clone(), record.offset);
-                    batch.insert(tree, &keys::record_key(&topic, record.offset), raw);
+                    record_log.stage_import(batch, &topic, record.offset, raw);
                 }
                 records += count;
             }

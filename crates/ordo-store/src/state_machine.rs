@@ -1,11 +1,11 @@
 //! `StateMachineStore`: openraft's state machine on either medium of `kv`.
 //! It applies committed entries with `ordo_core::apply` and persists what
-//! that decided: the records at their offsets, the changed parts of the
-//! decided state (topic metadata, key index, producer table, consumer
-//! positions; see `persisted`) and the last applied log id, all in one
-//! atomic batch per `apply` call, except that a cleanup command (which must
-//! see every record applied before it on the disk) starts a batch of its
-//! own: see [`segments`].
+//! that decided: the records it placed (in the [`RecordLog`]), the changed
+//! parts of the decided state (topic metadata, key index, producer table,
+//! consumer positions; see `persisted`) and the last applied log id, all in
+//! one atomic batch per `apply` call, except that a cleanup command (which
+//! must see every record applied before it on the disk) starts a batch of
+//! its own: see [`segments`].
 //!
 //! Two copies of the applied state live in memory. The writer's copy (behind
 //! a mutex, touched only by `apply` and snapshot install) runs ahead while a
@@ -30,7 +30,7 @@ use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMe
 use openraft::{EntryPayload, OptionalSend, StoredMembership};
 use ordo_core::cleanup::{RecordStore, StoredRecord, Visit};
 use ordo_core::state::apply_noop;
-use ordo_core::{Command, CommandResult, LogIndex, Offset, Record, State, TopicName};
+use ordo_core::{Command, CommandResult, LogIndex, Offset, State, TopicName};
 use std::ops::Range;
 use tokio::sync::watch;
 
@@ -39,6 +39,7 @@ use crate::error::StoreError;
 use crate::keys;
 use crate::kv::{Batch, Disk, Tree};
 use crate::persisted::{self, Changes};
+use crate::record_log::RecordLog;
 use crate::snapshot;
 use crate::snapshot_file::{SnapshotData, SnapshotHome, SnapshotWriter, INCOMING};
 use crate::type_config::{OrdoPayload, StoreTypeConfig};
@@ -62,8 +63,11 @@ impl<C: StoreTypeConfig> Clone for StateMachineStore<C> {
 
 pub(crate) struct Shared<C: StoreTypeConfig> {
     pub(crate) disk: Disk,
-    /// Records, the decided state, last applied log id, membership.
+    /// The decided state, last applied log id, membership (and, in the
+    /// tree layout, the records).
     pub(crate) tree: Tree,
+    /// The records, as `ordo_core::apply` placed them.
+    pub(crate) records: RecordLog,
     /// The current snapshot (its metadata, and its file name or bytes).
     pub(crate) snapshot_tree: Tree,
     /// Where snapshot bytes live.
@@ -73,7 +77,7 @@ pub(crate) struct Shared<C: StoreTypeConfig> {
     snapshot_lock: Mutex<()>,
     writer: Mutex<Applied<C>>,
     published: RwLock<Applied<C>>,
-    /// Exclusive while a snapshot install replaces the tree or a cleanup
+    /// Exclusive while a snapshot install replaces the state or a cleanup
     /// pass removes records, shared while a snapshot is dumped. Otherwise
     /// records below a published end offset never change, so a dump needs
     /// only this and a copy of the published metadata to be one point in
@@ -92,7 +96,11 @@ pub(crate) struct Applied<C: StoreTypeConfig> {
 }
 
 impl<C: StoreTypeConfig> StateMachineStore<C> {
-    pub(crate) fn open(disk: &Disk, snapshots: SnapshotHome) -> Result<Self, StoreError> {
+    pub(crate) fn open(
+        disk: &Disk,
+        snapshots: SnapshotHome,
+        records: RecordLog,
+    ) -> Result<Self, StoreError> {
         let tree = disk.open_tree(keys::STATE_MACHINE_TREE)?;
         let applied = load_applied::<C>(&tree)?;
         let (applied_tx, _) = watch::channel(applied.state.last_applied);
@@ -103,6 +111,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
                 snapshots,
                 snapshot_lock: Mutex::new(()),
                 tree,
+                records,
                 writer: Mutex::new(applied.clone()),
                 published: RwLock::new(applied),
                 change_lock: RwLock::new(()),
@@ -170,7 +179,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         writer: &mut Applied<C>,
         entries: Vec<(LogIdOf<C>, OrdoPayload)>,
     ) -> Result<(Vec<CommandResult>, Changes), StoreError> {
-        let tree = &self.shared.tree;
+        let (tree, records) = (&self.shared.tree, &self.shared.records);
         let mut batch = Batch::default();
         let mut changes = Changes::default();
         let mut results = Vec::with_capacity(entries.len());
@@ -180,16 +189,16 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
                 EntryPayload::Blank => apply_noop(&mut writer.state, index),
                 EntryPayload::Normal(command) => {
                     // A cleanup is first in its batch (see `segments`), so
-                    // the tree holds every record it may look at.
-                    let mut records = TreeRecords {
-                        tree,
+                    // the record log holds every record it may look at.
+                    let mut cleanup = StagedCleanup {
+                        records,
                         batch: &mut batch,
                         changes: &mut changes,
                     };
-                    let result =
-                        ordo_core::apply_with(&mut writer.state, index, &command, &mut records)?;
-                    changes.stage(&mut batch, tree, command, &result, &writer.state)?;
-                    result
+                    let outcome =
+                        ordo_core::apply_with(&mut writer.state, index, &command, &mut cleanup)?;
+                    changes.stage(&mut batch, records, command, &outcome)?;
+                    outcome.result
                 }
                 EntryPayload::Membership(membership) => {
                     writer.membership = StoredMembership::new(Some(log_id.clone()), membership);
@@ -309,15 +318,15 @@ fn starts_with_cleanup<C: StoreTypeConfig>(segment: &[(LogIdOf<C>, OrdoPayload)]
         .is_some_and(|(_, payload)| is_cleanup(payload))
 }
 
-/// The tree's records as cleanup sees them: removals go into the batch
-/// being prepared, forgotten keys into its changes.
-struct TreeRecords<'a> {
-    tree: &'a Tree,
+/// The record log as cleanup sees it: removals are staged in the batch
+/// being prepared, forgotten keys noted in its changes.
+struct StagedCleanup<'a> {
+    records: &'a RecordLog,
     batch: &'a mut Batch,
     changes: &'a mut Changes,
 }
 
-impl RecordStore for TreeRecords<'_> {
+impl RecordStore for StagedCleanup<'_> {
     type Error = StoreError;
 
     fn sweep(
@@ -326,25 +335,11 @@ impl RecordStore for TreeRecords<'_> {
         range: Range<Offset>,
         visit: &mut dyn FnMut(&StoredRecord) -> Visit,
     ) -> Result<(), StoreError> {
-        if range.start >= range.end {
-            return Ok(());
-        }
-        let keys = keys::record_key(topic, range.start)..keys::record_key(topic, range.end);
-        for item in self.tree.range(keys) {
-            let (key, value) = item?;
-            let record: Record = decode("record", &value)?;
-            let stored = StoredRecord {
-                offset: record.offset,
-                timestamp_ms: record.timestamp_ms,
-                size: record.size(),
-            };
-            match visit(&stored) {
-                Visit::Keep => {}
-                Visit::Remove => self.batch.remove(self.tree, &key),
-                Visit::Stop => break,
-            }
-        }
-        Ok(())
+        self.records.sweep(self.batch, topic, range, visit)
+    }
+
+    fn truncate(&mut self, topic: &TopicName, offset: Offset) -> Result<(), StoreError> {
+        self.records.stage_truncate(self.batch, topic, offset)
     }
 
     fn key_forgotten(&mut self, topic: &TopicName, key: &str) {

@@ -197,6 +197,7 @@ impl Tree {
     }
 
     /// Every entry, in key order.
+    #[cfg(test)]
     pub(crate) fn iter(&self) -> Iter {
         self.range::<&[u8]>(..)
     }

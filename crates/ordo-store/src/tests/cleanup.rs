@@ -8,32 +8,12 @@ use ordo_core::{Cleanup, Command, CommandResult, Offset, TopicConfig};
 use serde_json::{json, Value};
 
 use super::support::{
-    apply_via_openraft, decided, entries, keyed, normal, open_temp, reopen, topic, TestConfig,
+    apply_via_openraft, at, clean, decided, entries, keyed, normal, open_temp, put, reopen, topic,
+    TestConfig,
 };
 use crate::StateMachineStore;
 
 const ALL: usize = usize::MAX;
-
-fn put(name: &str, config: TopicConfig) -> Command {
-    Command::PutTopic {
-        topic: topic(name),
-        config,
-    }
-}
-
-fn clean(name: &str, now_ms: u64) -> Command {
-    Command::CleanTopic {
-        topic: topic(name),
-        timestamp_ms: now_ms,
-    }
-}
-
-fn at(mut command: Command, now_ms: u64) -> Command {
-    if let Command::Append { timestamp_ms, .. } = &mut command {
-        *timestamp_ms = now_ms;
-    }
-    command
-}
 
 /// `(offset, key, value)` of every readable record of `name` from `from`.
 fn read(sm: &StateMachineStore<TestConfig>, name: &str, from: u64) -> Vec<(u64, String, Value)> {

@@ -2,8 +2,9 @@
 //! on both media, durability across reopen, crash semantics of the memory
 //! disk and of the store on it, the state machine's apply and reads,
 //! snapshots, compaction and retention, the decided state (producers, key index, positions) across
-//! all of these, (feature `mutants`) that each mutant breaks its promise, and
-//! the segment engine's files and logs (`segment`).
+//! all of these, the record log's own promises against each of its
+//! implementations, (feature `mutants`) that each mutant breaks its promise,
+//! and the segment engine's files and logs (`segment`).
 
 mod cleanup;
 mod crash;
@@ -13,6 +14,7 @@ mod mem_disk;
 #[cfg(feature = "mutants")]
 mod mutants;
 mod pipelined;
+mod record_log;
 mod segment;
 mod snapshot;
 mod state_machine;

@@ -10,11 +10,11 @@ use openraft::vote::RaftLeaderIdExt;
 use openraft::{Membership, RaftTypeConfig};
 use ordo_core::{
     Command, CommandResult, Condition, GroupName, NewRecord, Offset, Producer, ProducerId, State,
-    TopicName,
+    TopicConfig, TopicName,
 };
 use tempfile::TempDir;
 
-use crate::{open, open_memory, LogStore, MemDisk, StateMachineStore};
+use crate::{open, open_memory, LogStore, MemDisk, StateMachineStore, StoreError};
 
 openraft::declare_raft_types!(
     pub TestConfig:
@@ -32,15 +32,21 @@ pub fn open_temp() -> (TempDir, LogStore<TestConfig>, StateMachineStore<TestConf
 }
 
 /// Opens the store in `dir` again (all earlier handles must be dropped).
+pub fn reopen(dir: &TempDir) -> (LogStore<TestConfig>, StateMachineStore<TestConfig>) {
+    retry_while_locked(|| open(dir.path()))
+}
+
+/// Runs `open` (of something on sled) until it succeeds, panicking on any
+/// error but a lock conflict.
 ///
 /// sled's background threads can hold the directory lock for a moment after
 /// the last handle is dropped, so a lock conflict is retried for a while. (A
 /// restarted node is a new process, which never meets this.)
-pub fn reopen(dir: &TempDir) -> (LogStore<TestConfig>, StateMachineStore<TestConfig>) {
+pub fn retry_while_locked<T>(mut open: impl FnMut() -> Result<T, StoreError>) -> T {
     let deadline = Instant::now() + LOCK_RELEASE_TIMEOUT;
     loop {
-        match open(dir.path()) {
-            Ok(store) => return store,
+        match open() {
+            Ok(opened) => return opened,
             Err(e) if e.to_string().contains("could not acquire lock") => {
                 assert!(Instant::now() < deadline, "store still locked: {e}");
                 std::thread::sleep(Duration::from_millis(10));
@@ -130,6 +136,30 @@ pub fn keyed(topic_name: &str, key: &str, value: serde_json::Value) -> Command {
         timestamp_ms: 1_700_000_000_000,
         producer: None,
         condition: None,
+    }
+}
+
+/// `command` (an append) stamped `now_ms` by its leader.
+pub fn at(mut command: Command, now_ms: u64) -> Command {
+    if let Command::Append { timestamp_ms, .. } = &mut command {
+        *timestamp_ms = now_ms;
+    }
+    command
+}
+
+/// Creates `name` with `config`, or sets an existing topic's config.
+pub fn put(name: &str, config: TopicConfig) -> Command {
+    Command::PutTopic {
+        topic: topic(name),
+        config,
+    }
+}
+
+/// One cleanup pass over `name` at the leader's time `now_ms`.
+pub fn clean(name: &str, now_ms: u64) -> Command {
+    Command::CleanTopic {
+        topic: topic(name),
+        timestamp_ms: now_ms,
     }
 }
 

@@ -7,7 +7,8 @@ use ordo_core::{Cleanup, Command, Offset, TopicConfig};
 use serde_json::json;
 
 use super::support::{
-    append, commit, decided, entries, group, keyed, normal, open_temp, reopen, topic, TestConfig,
+    append, at, commit, decided, entries, group, keyed, normal, open_temp, put, reopen, topic,
+    TestConfig,
 };
 use crate::StateMachineStore;
 
@@ -17,26 +18,12 @@ fn compact() -> TopicConfig {
     TopicConfig::new(Cleanup::Compact, None, None).expect("valid config")
 }
 
-fn put(name: &str, config: TopicConfig) -> Command {
-    Command::PutTopic {
-        topic: topic(name),
-        config,
-    }
-}
-
 fn delete(name: &str) -> Command {
     Command::DeleteTopic { topic: topic(name) }
 }
 
 fn stamped(name: &str, timestamp_ms: u64, values: usize) -> Command {
-    let mut command = append(name, (0..values).map(|i| json!(i)));
-    if let Command::Append {
-        timestamp_ms: t, ..
-    } = &mut command
-    {
-        *t = timestamp_ms;
-    }
-    command
+    at(append(name, (0..values).map(|i| json!(i))), timestamp_ms)
 }
 
 fn values(sm: &StateMachineStore<TestConfig>, name: &str) -> Option<Vec<serde_json::Value>> {
@@ -46,11 +33,10 @@ fn values(sm: &StateMachineStore<TestConfig>, name: &str) -> Option<Vec<serde_js
     Some(page.records.into_iter().map(|r| r.value).collect())
 }
 
-/// Every record key of `name` the tree holds, published or not.
+/// How many records of `name` the record log holds, published or not.
 fn stored_records(sm: &StateMachineStore<TestConfig>, name: &str) -> usize {
-    let mut prefix = name.as_bytes().to_vec();
-    prefix.push(0);
-    sm.shared.tree.scan_prefix(&prefix).count()
+    let held = sm.shared.records.held().expect("list the records held");
+    held.get(&topic(name)).map_or(0, Vec::len)
 }
 
 #[tokio::test]

@@ -1,0 +1,233 @@
+//! `RecordLog`: where the state machine keeps its records, the seam between
+//! the store and the records' layout on disk. Everything above it speaks of
+//! topics, offsets, timestamps and records; only an implementation knows
+//! where they lie. There is one so far, `tree`: each record under its own
+//! key in the state machine tree (ordo's layout since the start, on either
+//! medium of `kv`). Reads that only need the records in offset order (a
+//! page, a seek, a cleanup sweep) are written once here, over
+//! [`RecordLog::encoded`].
+//!
+//! The contract every implementation keeps, and the store relies on:
+//! - writes are staged in the apply's [`Batch`], so records land with the
+//!   decided state and the last applied log id, and a crash keeps all of
+//!   them or none;
+//! - staged writes are not readable until the batch is committed (which is
+//!   why a cleanup starts a batch of its own: see `state_machine`);
+//! - a topic's records are read in offset order, with gaps where compaction
+//!   removed some, and only those in the range asked for (an empty or
+//!   inverted range reads nothing);
+//! - a record leaves for a snapshot, and comes back from one, in `codec`'s
+//!   encoding of a [`Record`], whatever the layout: the snapshot format
+//!   does not depend on it.
+//!
+//! Reads are not bounded by the published state here: callers pass ranges
+//! that end at a published end offset.
+
+mod tree;
+
+use std::ops::Range;
+
+use ordo_core::cleanup::{StoredRecord, Visit};
+use ordo_core::{Offset, Record, TopicName};
+
+use crate::codec::decode;
+use crate::error::StoreError;
+use crate::kv::{Batch, Bytes, Disk};
+use tree::TreeLog;
+
+/// The records of every topic, in one of the layouts. Cheap to clone.
+#[derive(Clone)]
+pub(crate) enum RecordLog {
+    /// Each record under its own key in the state machine tree.
+    Tree(TreeLog),
+}
+
+/// Encoded records (see the module doc), in offset order, read lazily.
+pub(crate) type Encoded = Box<dyn Iterator<Item = Result<Bytes, StoreError>>>;
+
+impl RecordLog {
+    /// The record log in the state machine tree on `disk`.
+    pub(crate) fn open_in_tree(disk: &Disk) -> Result<RecordLog, StoreError> {
+        TreeLog::open(disk).map(RecordLog::Tree)
+    }
+
+    /// Stages `records`, which an append placed in `topic` (in offset order,
+    /// after every record the topic holds).
+    pub(crate) fn stage_append(
+        &self,
+        batch: &mut Batch,
+        topic: &TopicName,
+        records: &[Record],
+    ) -> Result<(), StoreError> {
+        match self {
+            RecordLog::Tree(log) => log.stage_append(batch, topic, records),
+        }
+    }
+
+    /// Stages the removal of `topic`'s record at `offset` (compaction).
+    pub(crate) fn stage_remove(&self, batch: &mut Batch, topic: &TopicName, offset: Offset) {
+        match self {
+            RecordLog::Tree(log) => log.stage_remove(batch, topic, offset),
+        }
+    }
+
+    /// Stages the removal of every record of `topic` below `offset`: the
+    /// topic's front, which retention moved its start past.
+    pub(crate) fn stage_truncate(
+        &self,
+        batch: &mut Batch,
+        topic: &TopicName,
+        offset: Offset,
+    ) -> Result<(), StoreError> {
+        match self {
+            RecordLog::Tree(log) => log.stage_truncate(batch, topic, offset),
+        }
+    }
+
+    /// Stages the removal of all of `topic`'s records, which lie in
+    /// `offsets`, including those staged earlier in the same batch.
+    pub(crate) fn stage_drop(&self, batch: &mut Batch, topic: &TopicName, offsets: Range<Offset>) {
+        match self {
+            RecordLog::Tree(log) => log.stage_drop(batch, topic, offsets),
+        }
+    }
+
+    /// Stages one record of a snapshot being installed, `encoded` as the
+    /// snapshot holds it, at `offset` in `topic`.
+    pub(crate) fn stage_import(
+        &self,
+        batch: &mut Batch,
+        topic: &TopicName,
+        offset: Offset,
+        encoded: Vec<u8>,
+    ) {
+        match self {
+            RecordLog::Tree(log) => log.stage_import(batch, topic, offset, encoded),
+        }
+    }
+
+    /// Stages the removal of every record of every topic (before a snapshot
+    /// install imports the snapshot's).
+    pub(crate) fn stage_clear(&self, batch: &mut Batch) -> Result<(), StoreError> {
+        match self {
+            RecordLog::Tree(log) => log.stage_clear(batch),
+        }
+    }
+
+    /// `topic`'s records at offsets in `range`, encoded: what a snapshot
+    /// dump copies as it is, and what every read below decodes.
+    pub(crate) fn encoded(&self, topic: &TopicName, range: Range<Offset>) -> Encoded {
+        match self {
+            RecordLog::Tree(log) => log.encoded(topic, range),
+        }
+    }
+
+    /// Up to `limit` records of `topic` in `range`, stopping before the
+    /// record that would take their encoded size past `max_bytes` (but
+    /// always returning the first one, however large).
+    pub(crate) fn read_page(
+        &self,
+        topic: &TopicName,
+        range: Range<Offset>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut page = Vec::new();
+        if limit == 0 {
+            return Ok(page);
+        }
+        let mut total_bytes = 0usize;
+        for encoded in self.encoded(topic, range) {
+            let encoded = encoded?;
+            if !page.is_empty() && total_bytes.saturating_add(encoded.len()) > max_bytes {
+                break;
+            }
+            total_bytes = total_bytes.saturating_add(encoded.len());
+            page.push(decode("record", &encoded)?);
+            if page.len() >= limit {
+                break;
+            }
+        }
+        Ok(page)
+    }
+
+    /// `topic`'s first record in `range` (at or after its start), if any.
+    pub(crate) fn first(
+        &self,
+        topic: &TopicName,
+        range: Range<Offset>,
+    ) -> Result<Option<Record>, StoreError> {
+        self.encoded(topic, range)
+            .next()
+            .map(|encoded| decode("record", &encoded?))
+            .transpose()
+    }
+
+    /// The first offset in `range` whose record (or, at a gap, the first
+    /// record after it) is stamped at or after `timestamp_ms`, or the end of
+    /// `range` if there is none. Timestamps never go back within a topic
+    /// (see `TopicState::max_timestamp_ms`), so this bisects: O(log n) reads.
+    pub(crate) fn seek_time(
+        &self,
+        topic: &TopicName,
+        range: Range<Offset>,
+        timestamp_ms: u64,
+    ) -> Result<Offset, StoreError> {
+        // Invariant: every record below `low` is older, and the first record
+        // at or after `high` (if any) is not. Compaction leaves gaps, so
+        // each probe reads the first record at or after the middle.
+        let (mut low, mut high) = (range.start.0, range.end.0);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let Some(record) = self.first(topic, Offset(middle)..Offset(high))? else {
+                // Nothing stored in middle..high: the answer is at most middle.
+                high = middle;
+                continue;
+            };
+            if record.timestamp_ms < timestamp_ms {
+                low = record.offset.0 + 1;
+            } else {
+                high = record.offset.0;
+            }
+        }
+        Ok(Offset(low))
+    }
+
+    /// Shows `visit` each record of `topic` in `range` as cleanup sees it,
+    /// in offset order, staging the removal of each one it answers
+    /// [`Visit::Remove`], until it answers [`Visit::Stop`] or the range
+    /// ends. Records staged in the same batch are not seen.
+    pub(crate) fn sweep(
+        &self,
+        batch: &mut Batch,
+        topic: &TopicName,
+        range: Range<Offset>,
+        visit: &mut dyn FnMut(&StoredRecord) -> Visit,
+    ) -> Result<(), StoreError> {
+        for encoded in self.encoded(topic, range) {
+            let record: Record = decode("record", &encoded?)?;
+            let stored = StoredRecord {
+                offset: record.offset,
+                timestamp_ms: record.timestamp_ms,
+                size: record.size(),
+            };
+            match visit(&stored) {
+                Visit::Keep => {}
+                Visit::Remove => self.stage_remove(batch, topic, record.offset),
+                Visit::Stop => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// The offsets of every record the log holds, by topic, whatever the
+    /// decided state says: what the tests check a crash or a delete against.
+    #[cfg(test)]
+    pub(crate) fn held(
+        &self,
+    ) -> Result<std::collections::BTreeMap<TopicName, Vec<Offset>>, StoreError> {
+        match self {
+            RecordLog::Tree(log) => log.held(),
+        }
+    }
+}
