@@ -93,17 +93,7 @@ impl Files {
     /// and writing.
     pub(crate) fn create(&self, path: &Path) -> Result<File, StoreError> {
         let medium = match self {
-            Files::Real(root) => {
-                let full = root.join(path);
-                let file = std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(&full)
-                    .map_err(failed("create", &full))?;
-                OpenFile::Real(file)
-            }
+            Files::Real(root) => open_real(root, path, true)?,
             Files::Memory(disk) => OpenFile::Memory {
                 disk: disk.clone(),
                 id: disk.with_files(|files| files.create(path))?,
@@ -115,15 +105,7 @@ impl Files {
     /// Opens the existing file at `path` for reading and writing.
     pub(crate) fn open(&self, path: &Path) -> Result<File, StoreError> {
         let medium = match self {
-            Files::Real(root) => {
-                let full = root.join(path);
-                let file = std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(&full)
-                    .map_err(failed("open", &full))?;
-                OpenFile::Real(file)
-            }
+            Files::Real(root) => open_real(root, path, false)?,
             Files::Memory(disk) => OpenFile::Memory {
                 disk: disk.clone(),
                 id: disk
@@ -307,6 +289,20 @@ fn preallocate(file: &std::fs::File, len: u64) -> io::Result<()> {
 #[cfg(not(target_os = "linux"))]
 fn preallocate(_file: &std::fs::File, _len: u64) -> io::Result<()> {
     Ok(())
+}
+
+/// Opens `path` under `root` for reading and writing; `create` creates it,
+/// or empties it if it exists.
+fn open_real(root: &Path, path: &Path, create: bool) -> Result<OpenFile, StoreError> {
+    let full = root.join(path);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(create)
+        .open(&full)
+        .map_err(failed(if create { "create" } else { "open" }, &full))?;
+    Ok(OpenFile::Real(file))
 }
 
 /// Maps an I/O error of `op` on `path` to a [`StoreError`] naming both.
