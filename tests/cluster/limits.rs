@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use crate::support::{
     assert_all_healthy, eventually, http, read_all, record, TestCluster, HTTP_TIMEOUT,
+    POLL_INTERVAL,
 };
 
 /// Asserts that a response is a JSON error with `code` and status `status`,
@@ -245,6 +246,27 @@ async fn streams_and_long_polls_past_the_cap_get_503_and_the_rest_are_served() {
         .append(topic, vec![record(json!(0))])
         .await
         .expect("the first record");
+    // The follower must hold it before the long-poll below asks for what
+    // comes after it: from=1 past the follower's end is an error at once,
+    // which would leave the last slot free.
+    let http = http();
+    eventually(
+        "the follower applied the first record",
+        Duration::from_secs(5),
+        || async {
+            let response = http
+                .get(format!("{base}/v1/topics/{topic}/records?from=0"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let body: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+            match body["records"].as_array().map(Vec::len) {
+                Some(1) => Ok(()),
+                _ => Err(body.to_string()),
+            }
+        },
+    )
+    .await;
     // Streams without a client-side timeout: they stay open.
     let streaming = reqwest::Client::new();
     let stream_url = format!("{base}/v1/topics/{topic}/stream?from=0");
@@ -259,30 +281,36 @@ async fn streams_and_long_polls_past_the_cap_get_503_and_the_rest_are_served() {
         streams.push(response);
     }
     // The last slot goes to a long-poll, waiting for offset 1.
-    let long_poll = {
-        let http = http();
+    let spawn_long_poll = || {
+        let http = http.clone();
         let url = format!("{base}/v1/topics/{topic}/records?from=1&wait_ms=8000");
         tokio::spawn(async move { http.get(url).send().await })
     };
-    let http = http();
+    let mut long_poll = spawn_long_poll();
     // Probe with long-polls that end at once, so a probe that gets in
-    // takes no slot for long.
-    eventually(
-        "the long-poll holds the last slot",
-        Duration::from_secs(5),
-        || async {
-            let response = http
-                .get(format!("{base}/v1/topics/{topic}/records?from=1&wait_ms=1"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            match response.status().as_u16() {
-                503 => Ok(()),
-                status => Err(format!("status {status}")),
-            }
-        },
-    )
-    .await;
+    // takes no slot for long. A probe can still win the last slot from the
+    // long-poll, which then ends at once refused: send it again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if long_poll.is_finished() {
+            long_poll = spawn_long_poll();
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+        let probe = http
+            .get(format!("{base}/v1/topics/{topic}/records?from=1&wait_ms=1"))
+            .send()
+            .await
+            .expect("an answer to a probe");
+        if probe.status() == 503 && !long_poll.is_finished() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the long-poll never held the last slot; last probe: {}",
+            probe.status()
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
     let refused = http.get(&stream_url).send().await.expect("an answer");
     assert_error(refused, 503, "overloaded", "a stream past the cap").await;
     let refused = http
