@@ -178,10 +178,15 @@ async fn large_records_are_read_in_pages_and_none_is_skipped() {
     // can hold more than two of them.
     let size_bytes = MAX_READ_BYTES / 3 + 1;
     let mut values = Vec::new();
+    // Idempotent: an election on a loaded machine can leave an append's
+    // outcome unknown, and its resend must not add the record twice.
+    let mut producer = ordo_client::Producer::new(
+        cluster.client(),
+        ordo_core::ProducerId::new("large-writer").expect("a valid producer id"),
+    );
     for i in 0..5u64 {
         let value = json!(format!("{i}").repeat(size_bytes));
-        let ack = cluster
-            .client()
+        let ack = producer
             .append(topic, vec![record(value.clone())])
             .await
             .unwrap_or_else(|e| panic!("appending large record {i}: {e}"));
