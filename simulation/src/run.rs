@@ -23,6 +23,8 @@ const MIN_LATENCY: Duration = Duration::from_millis(1);
 const MAX_LATENCY: Duration = Duration::from_millis(10);
 /// A run that has not finished by then has hung: that is a failure.
 const MAX_SIM_DURATION: Duration = Duration::from_secs(60);
+/// The Raft log's segment size in the simulation: a few dozen entries.
+const SIM_LOG_SEGMENT_BYTES: u64 = 16 * 1024;
 
 /// Which bug to switch on (the `mutants` features, simulation only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +125,8 @@ pub fn run(seed: u64) -> RunReport {
             disks[&id].clone(),
             ordo_store::StoreOptions {
                 pipelined_flush: schedule.pipelined_flush,
+                // Small, so that runs roll, purge and recover many segments.
+                log_segment_bytes: SIM_LOG_SEGMENT_BYTES,
                 ..Default::default()
             },
             seed,
@@ -282,7 +286,11 @@ impl Driver {
         let disk = &self.disks[&node];
         let unflushed = disk.unflushed_batches();
         let lost = ((unflushed as f64) * lose_fraction).round() as usize;
-        disk.crash(unflushed - lost.min(unflushed));
+        // Files keep the same share of what was written since their last
+        // sync, cut at a byte: the last frame kept is often torn.
+        let keep_file_bytes =
+            |_: &std::path::Path, unsynced: u64| ((unsynced as f64) * (1.0 - lose_fraction)) as u64;
+        disk.crash_with(unflushed - lost.min(unflushed), keep_file_bytes);
         let mut recorder = self.recorder.borrow_mut();
         recorder.views.remove(&node);
         recorder.fault(sim.elapsed(), FaultKind::Crash(node));

@@ -35,6 +35,10 @@ pub enum StoreError {
     #[error("the Raft log has a hole: expected index {expected}, found {found}")]
     LogHole { expected: u64, found: u64 },
 
+    /// A Raft log entry whose stored form does not decode.
+    #[error("corrupt Raft log entry at index {index}: {detail}")]
+    BadLogEntry { index: u64, detail: String },
+
     /// A snapshot file could not be written, read or moved.
     #[error("cannot {what}: {source}")]
     Io {
@@ -152,6 +156,7 @@ impl From<StoreError> for io::Error {
             StoreError::Decode { .. }
             | StoreError::BadKey { .. }
             | StoreError::LogHole { .. }
+            | StoreError::BadLogEntry { .. }
             | StoreError::BadSnapshot(_)
             | StoreError::CorruptSegment { .. }
             | StoreError::SegmentGap { .. } => io::ErrorKind::InvalidData,

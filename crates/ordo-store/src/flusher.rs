@@ -6,6 +6,9 @@
 //! one flush and completes every callback that was waiting, oldest first:
 //! concurrent appends share a flush, and a callback is never completed
 //! before a flush that began after its entries were written has returned.
+//! A flush syncs the log's segments (one fdatasync); when a barrier is in
+//! the group it then also flushes the tree, for the vote, the purge point
+//! and the state machine's writes.
 //!
 //! Where it runs: on real files, a thread of its own (a flush blocks; on a
 //! tokio worker it would stall the runtime of a 2-core node), woken once per
@@ -26,14 +29,23 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::StoreError;
 use crate::kv::Disk;
+use crate::raft_log_segments::RaftLogSegments;
 use crate::type_config::StoreTypeConfig;
 
-/// Something waiting for the next flush, with the disk to flush: the
-/// flusher holds a disk handle only while it has work, so once the last
-/// store handle is dropped and the last flush is done, nothing keeps the
-/// disk (and sled's lock on its directory) open.
-struct Queued<C: StoreTypeConfig> {
+/// What a flush makes durable: the log's segments and, for a barrier, the
+/// tree.
+#[derive(Clone)]
+struct Target {
     disk: Disk,
+    segments: Arc<RaftLogSegments>,
+}
+
+/// Something waiting for the next flush, with what to flush: the flusher
+/// holds the disk and the segments only while it has work, so once the
+/// last store handle is dropped and the last flush is done, nothing keeps
+/// them (and sled's lock on its directory) open.
+struct Queued<C: StoreTypeConfig> {
+    target: Target,
     waiter: Waiter<C>,
 }
 
@@ -49,16 +61,19 @@ enum Waiter<C: StoreTypeConfig> {
 /// an async context, where a simulated disk's task can be spawned); stops
 /// when the last [`crate::LogStore`] clone holding it is dropped.
 pub(crate) struct Flusher<C: StoreTypeConfig> {
-    disk: Disk,
+    target: Target,
     started: OnceLock<mpsc::UnboundedSender<Queued<C>>>,
     /// Why the log failed, once a flush has failed.
     failed: Arc<Mutex<Option<String>>>,
 }
 
 impl<C: StoreTypeConfig> Flusher<C> {
-    pub(crate) fn new(disk: &Disk) -> Flusher<C> {
+    pub(crate) fn new(disk: &Disk, segments: Arc<RaftLogSegments>) -> Flusher<C> {
         Flusher {
-            disk: disk.clone(),
+            target: Target {
+                disk: disk.clone(),
+                segments,
+            },
             started: OnceLock::new(),
             failed: Arc::default(),
         }
@@ -91,7 +106,7 @@ impl<C: StoreTypeConfig> Flusher<C> {
 
     fn send(&self, waiter: Waiter<C>) -> Result<(), mpsc::error::SendError<Queued<C>>> {
         self.sender().send(Queued {
-            disk: self.disk.clone(),
+            target: self.target.clone(),
             waiter,
         })
     }
@@ -102,7 +117,7 @@ impl<C: StoreTypeConfig> Flusher<C> {
             let group = Group {
                 failed: Arc::clone(&self.failed),
             };
-            match &self.disk {
+            match &self.target.disk {
                 Disk::Sled(_) => {
                     let spawned = std::thread::Builder::new()
                         .name("ordo-log-flush".into())
@@ -142,7 +157,7 @@ impl Group {
         while let Some(first) = waiters.recv().await {
             // The simulated disk's flush takes time, as a real one does:
             // appends made meanwhile are written and not yet durable.
-            if let Disk::Memory(handle) = &first.disk {
+            if let Disk::Memory(handle) = &first.target.disk {
                 let latency = handle.flush_latency();
                 if !latency.is_zero() {
                     tokio::time::sleep(latency).await;
@@ -154,9 +169,14 @@ impl Group {
     }
 
     fn flush_and_complete<C: StoreTypeConfig>(&self, group: Vec<Queued<C>>) {
+        let with_tree = group
+            .iter()
+            .any(|queued| matches!(queued.waiter, Waiter::Barrier(_)));
         let flushed = match (failure(&self.failed), group.first()) {
             (Some(e), _) => Err(e.to_string()),
-            (None, Some(first)) => self.flush(&first.disk).map_err(|e| e.to_string()),
+            (None, Some(first)) => self
+                .flush(&first.target, with_tree)
+                .map_err(|e| e.to_string()),
             (None, None) => Ok(()),
         };
         // Let go of the disk before anyone learns the flush is done.
@@ -174,9 +194,15 @@ impl Group {
         }
     }
 
-    fn flush(&self, disk: &Disk) -> Result<(), StoreError> {
+    fn flush(&self, target: &Target, with_tree: bool) -> Result<(), StoreError> {
         let started = Instant::now();
-        let flushed = disk.flush_blocking();
+        let flushed = target.segments.sync().and_then(|()| {
+            if with_tree {
+                target.disk.flush_blocking()
+            } else {
+                Ok(())
+            }
+        });
         crate::metrics::flushed(started.elapsed());
         if let Err(e) = &flushed {
             tracing::error!(error = %e, "flushing the Raft log failed; the log refuses writes from now on");

@@ -29,7 +29,9 @@ use ordo_core::{GroupName, Offset, ProducerId, TopicName};
 
 use crate::error::StoreError;
 
-/// The Raft log: key = log index, value = the encoded entry.
+/// The Raft log as ordo kept it before the segment files (key = log
+/// index, value = the entry as `codec` encodes it): read once, by the
+/// migration into segments, and emptied.
 pub(crate) const LOG_TREE: &str = "raft_log";
 /// The vote, the committed log id and the last purged log id.
 pub(crate) const RAFT_META_TREE: &str = "raft_meta";
@@ -61,7 +63,9 @@ pub(crate) const SNAPSHOT_DATA_KEY: &[u8] = b"data";
 /// directory) instead of its data.
 pub(crate) const SNAPSHOT_FILE_KEY: &[u8] = b"file";
 
-/// The key of the log entry at `index`.
+/// The key of the log entry at `index` (the layout before the segment
+/// files; the migration out of it reads keys with [`log_index`]).
+#[cfg(test)]
 pub(crate) fn log_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
 }

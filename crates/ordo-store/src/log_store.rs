@@ -1,5 +1,6 @@
-//! `LogStore`: openraft's log storage (entries, vote, committed and last
-//! purged log ids) on either medium of `kv`.
+//! `LogStore`: openraft's log storage: entries in segment files
+//! (`raft_log_segments`), vote, committed and last purged log ids in the
+//! metadata tree, on either medium (sled and real files, or a `MemDisk`).
 //!
 //! Durability rule: nothing is reported persisted before the disk has
 //! flushed it. `append` writes its entries (readable at once); the
@@ -23,7 +24,6 @@ use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
-use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
 use openraft::type_config::alias::{LogIdOf, VoteOf};
 use openraft::{OptionalSend, RaftLogReader};
@@ -33,16 +33,21 @@ use crate::error::StoreError;
 use crate::flusher::Flusher;
 use crate::keys;
 use crate::kv::{Batch, Disk, Tree};
+use crate::raft_log_segments::RaftLogSegments;
+use crate::segment::Files;
 use crate::type_config::StoreTypeConfig;
+use crate::StoreOptions;
 
-/// Entries removed per batch when purging in the background.
-const PURGE_CHUNK_ENTRIES: usize = 1000;
+/// Entries moved per batch from a Raft log kept in the tree (before the
+/// segment files) into the segments.
+const MIGRATE_CHUNK_ENTRIES: usize = 1000;
 
-/// The Raft log and its metadata. Cheap to clone: clones share the trees.
+/// The Raft log and its metadata. Cheap to clone: clones share the
+/// segments and the tree.
 pub struct LogStore<C: StoreTypeConfig> {
     disk: Disk,
-    log: Tree,
     meta: Tree,
+    entries: Arc<RaftLogSegments>,
     flusher: Arc<Flusher<C>>,
     /// See `StoreOptions::pipelined_flush`.
     pipelined: bool,
@@ -57,8 +62,8 @@ impl<C: StoreTypeConfig> Clone for LogStore<C> {
     fn clone(&self) -> Self {
         LogStore {
             disk: self.disk.clone(),
-            log: self.log.clone(),
             meta: self.meta.clone(),
+            entries: Arc::clone(&self.entries),
             flusher: Arc::clone(&self.flusher),
             pipelined: self.pipelined,
             #[cfg(feature = "mutants")]
@@ -69,28 +74,76 @@ impl<C: StoreTypeConfig> Clone for LogStore<C> {
 }
 
 impl<C: StoreTypeConfig> LogStore<C> {
-    pub(crate) fn open(disk: &Disk, pipelined: bool) -> Result<Self, StoreError> {
+    /// Opens the log: its entries in segment files under `files`, its
+    /// metadata in `disk`'s tree.
+    pub(crate) fn open(
+        disk: &Disk,
+        files: Files,
+        options: &StoreOptions,
+    ) -> Result<Self, StoreError> {
+        let entries = Arc::new(RaftLogSegments::open(files, options.log_segment_bytes)?);
         let store = LogStore {
             disk: disk.clone(),
-            log: disk.open_tree(keys::LOG_TREE)?,
             meta: disk.open_tree(keys::RAFT_META_TREE)?,
-            flusher: Arc::new(Flusher::new(disk)),
-            pipelined,
+            entries: Arc::clone(&entries),
+            flusher: Arc::new(Flusher::new(disk, entries)),
+            pipelined: options.pipelined_flush,
             #[cfg(feature = "mutants")]
             unpersisted_vote: Default::default(),
             _types: PhantomData,
         };
+        store.migrate_from_tree()?;
         store.finish_interrupted_purge()?;
         Ok(store)
     }
 
+    /// Moves the entries of a log kept in the tree (as ordo did before the
+    /// segment files) into the segments, then removes them from the tree.
+    /// The tree is emptied only after the segments are durable, so while it
+    /// holds entries it is the whole log: a migration a crash interrupted
+    /// starts again from an empty segment log.
+    fn migrate_from_tree(&self) -> Result<(), StoreError> {
+        let tree = self.disk.open_tree(keys::LOG_TREE)?;
+        let Some((first_key, _)) = tree.iter().next().transpose()? else {
+            return Ok(());
+        };
+        let first = keys::log_index(&first_key)?;
+        tracing::info!(
+            first_index = first,
+            "moving the Raft log from the tree into segment files"
+        );
+        self.entries.reset(first)?;
+        let mut moved = 0u64;
+        let mut chunk: Vec<C::Entry> = Vec::with_capacity(MIGRATE_CHUNK_ENTRIES);
+        for item in tree.iter() {
+            let (_, value) = item?;
+            chunk.push(decode("log entry", &value)?);
+            if chunk.len() == MIGRATE_CHUNK_ENTRIES {
+                moved += chunk.len() as u64;
+                self.entries.append::<C>(chunk.drain(..))?;
+            }
+        }
+        moved += chunk.len() as u64;
+        self.entries.append::<C>(chunk)?;
+        self.entries.sync()?;
+        let mut batch = Batch::default();
+        for key in tree.iter().keys() {
+            batch.remove(&tree, &key?);
+        }
+        self.disk.commit(batch)?;
+        self.disk.flush_blocking()?;
+        tracing::info!(entries = moved, "moved the Raft log into segment files");
+        Ok(())
+    }
+
     /// `purge` records the purged log id durably before removing entries, so
     /// a crash in between leaves entries at or below it; remove them now.
+    /// This also puts an emptied log's next entry right after the purged one.
     fn finish_interrupted_purge(&self) -> Result<(), StoreError> {
         if let Some(purged) =
             self.get_meta::<LogIdOf<C>>(keys::LAST_PURGED_KEY, "last purged log id")?
         {
-            self.remove_range(..=purged.index())?;
+            self.entries.purge_through(purged.index)?;
         }
         Ok(())
     }
@@ -117,7 +170,7 @@ impl<C: StoreTypeConfig> LogStore<C> {
 
     /// See [`LogStore::seed_restored`] (in `backup`).
     pub(crate) async fn seed(&self, last: LogIdOf<C>, vote: VoteOf<C>) -> Result<(), StoreError> {
-        let empty = self.last_entry_log_id()?.is_none()
+        let empty = self.entries.is_empty()?
             && self.meta.get(keys::VOTE_KEY)?.is_none()
             && self.meta.get(keys::LAST_PURGED_KEY)?.is_none();
         if !empty {
@@ -128,96 +181,13 @@ impl<C: StoreTypeConfig> LogStore<C> {
         self.put_meta(keys::LAST_PURGED_KEY, "last purged log id", &last)?;
         self.put_meta(keys::COMMITTED_KEY, "committed log id", &last)?;
         self.put_meta(keys::VOTE_KEY, "vote", &vote)?;
-        self.flush().await
+        self.flusher.barrier().await?;
+        self.entries.purge_through(last.index)
     }
 
-    async fn flush(&self) -> Result<(), StoreError> {
-        // The disk is shared by all trees: this also makes every state
-        // machine write made before it durable.
-        let started = std::time::Instant::now();
-        let flushed = self.disk.flush().await;
-        crate::metrics::flushed(started.elapsed());
-        flushed
-    }
-
-    /// Removes the entries whose index is in `range`, atomically.
-    fn remove_range(&self, range: impl RangeBounds<u64>) -> Result<(), StoreError> {
-        let mut batch = Batch::default();
-        for key in self.log.range(key_range(&range)).keys() {
-            batch.remove(&self.log, &key?);
-        }
-        self.disk.commit(batch)
-    }
-
-    /// Removes the entries up to `last` (inclusive), oldest first, in
-    /// batches of `PURGE_CHUNK_ENTRIES`: each batch is short, so appends
-    /// interleave. Not atomic, and need not be: the purged log id is already
-    /// durable, nothing reads at or below it, and `open` finishes the job.
-    fn remove_up_to_in_chunks(&self, last: u64) -> Result<(), StoreError> {
-        loop {
-            let mut batch = Batch::default();
-            let mut removed = 0;
-            for key in self
-                .log
-                .range(key_range(&(..=last)))
-                .keys()
-                .take(PURGE_CHUNK_ENTRIES)
-            {
-                batch.remove(&self.log, &key?);
-                removed += 1;
-            }
-            self.disk.commit(batch)?;
-            if removed < PURGE_CHUNK_ENTRIES {
-                return Ok(());
-            }
-        }
-    }
-
-    /// The entries in `range`, in order. A missing entry inside what is
-    /// present is an error, never silently skipped: openraft relies on the
-    /// log having no holes.
-    fn read_entries(&self, range: impl RangeBounds<u64>) -> Result<Vec<C::Entry>, StoreError> {
-        let mut entries: Vec<C::Entry> = Vec::new();
-        for item in self.log.range(key_range(&range)) {
-            let (key, value) = item?;
-            let index = keys::log_index(&key)?;
-            if let Some(previous) = entries.last() {
-                let expected = previous.index() + 1;
-                if index != expected {
-                    return Err(StoreError::LogHole {
-                        expected,
-                        found: index,
-                    });
-                }
-            }
-            entries.push(decode("log entry", &value)?);
-        }
-        Ok(entries)
-    }
-
+    /// The last entry's log id, if the log holds any.
     fn last_entry_log_id(&self) -> Result<Option<LogIdOf<C>>, StoreError> {
-        let Some((key, value)) = self.log.last()? else {
-            return Ok(None);
-        };
-        let entry: C::Entry = decode("log entry", &value)?;
-        let index = keys::log_index(&key)?;
-        debug_assert_eq!(index, entry.index(), "log entry stored under a foreign key");
-        Ok(Some(entry.log_id()))
-    }
-
-    fn write_entries<I: IntoIterator<Item = C::Entry>>(
-        &self,
-        entries: I,
-    ) -> Result<(), StoreError> {
-        let mut batch = Batch::default();
-        for entry in entries {
-            batch.insert(
-                &self.log,
-                &keys::log_key(entry.index()),
-                encode("log entry", &entry)?,
-            );
-        }
-        self.disk.commit(batch)
+        self.entries.last_log_id()
     }
 
     // Holds only an `Option`, replaced whole: a poisoned lock still guards
@@ -256,21 +226,12 @@ impl<C: StoreTypeConfig> LogStore<C> {
 /// How many entries [`RaftLogReader::entries_stream`] reads at a time.
 pub(crate) const STREAM_CHUNK_ENTRIES: u64 = 64;
 
-/// Translates a range of log indexes into a range of log keys; an empty
-/// range of indexes stays an empty range of keys, which `kv` never scans.
-fn key_range(range: &impl RangeBounds<u64>) -> (Bound<[u8; 8]>, Bound<[u8; 8]>) {
-    (
-        range.start_bound().map(|i| keys::log_key(*i)),
-        range.end_bound().map(|i| keys::log_key(*i)),
-    )
-}
-
 impl<C: StoreTypeConfig> RaftLogReader<C> for LogStore<C> {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
     ) -> Result<Vec<C::Entry>, io::Error> {
-        Ok(self.read_entries(range)?)
+        Ok(self.entries.read::<C>(&range)?)
     }
 
     /// The entries openraft applies, read [`STREAM_CHUNK_ENTRIES`] at a
@@ -301,7 +262,7 @@ impl<C: StoreTypeConfig> RaftLogReader<C> for LogStore<C> {
                 let from = next.filter(|from| *from < end)?;
                 let to = from.saturating_add(STREAM_CHUNK_ENTRIES).min(end);
                 let (chunk, after): (Vec<Result<C::Entry, io::Error>>, _) =
-                    match store.read_entries(from..to) {
+                    match store.entries.read::<C>(&(from..to)) {
                         // A short chunk is the end of what the log holds.
                         Ok(entries) => {
                             let full = entries.len() as u64 == to - from;
@@ -335,7 +296,7 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
             self.get_meta(keys::LAST_PURGED_KEY, "last purged log id")?;
         // With every entry purged, the last log id is the last purged one
         // (purged entries may still be on disk while their removal runs).
-        let last_log_id = self.last_entry_log_id()?.max(last_purged_log_id.clone());
+        let last_log_id = self.last_entry_log_id()?.max(last_purged_log_id);
         Ok(LogState {
             last_purged_log_id,
             last_log_id,
@@ -362,8 +323,8 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
     }
 
     // Not flushed: losing the committed log id in a crash only means
-    // re-applying less on restart, and sled recovers writes in order, so it
-    // can never come back ahead of the flushed log it points into.
+    // re-applying less on restart (`read_committed` copes with it coming
+    // back ahead of the entries that survived).
     async fn save_committed(&mut self, committed: Option<LogIdOf<C>>) -> Result<(), io::Error> {
         match committed {
             Some(log_id) => self.put_meta(keys::COMMITTED_KEY, "committed log id", &log_id)?,
@@ -372,8 +333,23 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
         Ok(())
     }
 
+    /// The committed log id, never past the last entry the log holds: the
+    /// tree and the segments are made durable apart, so after a crash the
+    /// committed id saved may point past the entries that survived. Every
+    /// entry up to it was committed, so the last one held is as far as this
+    /// node can re-apply; the leader sends it the rest.
     async fn read_committed(&mut self) -> Result<Option<LogIdOf<C>>, io::Error> {
-        Ok(self.get_meta(keys::COMMITTED_KEY, "committed log id")?)
+        let committed: Option<LogIdOf<C>> =
+            self.get_meta(keys::COMMITTED_KEY, "committed log id")?;
+        let purged: Option<LogIdOf<C>> =
+            self.get_meta(keys::LAST_PURGED_KEY, "last purged log id")?;
+        let held = self.last_entry_log_id()?.max(purged);
+        Ok(match (committed, held) {
+            (Some(committed), Some(held)) if held.index < committed.index => Some(held),
+            (Some(committed), Some(_)) => Some(committed),
+            (_, None) => None,
+            (None, Some(_)) => None,
+        })
     }
 
     async fn append<I>(&mut self, entries: I, callback: IOFlushed<C>) -> Result<(), io::Error>
@@ -386,7 +362,7 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
         // is it said.
         let written = match self.flusher.failure() {
             Some(e) => Err(e),
-            None => self.write_entries(entries),
+            None => self.entries.append::<C>(entries),
         };
         let completed = match written {
             Ok(()) => self.complete_when_flushed(callback).await,
@@ -402,32 +378,22 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<C>>) -> Result<(), io::Error> {
-        // One atomic batch: no hole can appear, whatever the crash point.
-        match last_log_id {
-            Some(log_id) => {
-                self.remove_range((Bound::Excluded(log_id.index()), Bound::Unbounded))?
-            }
-            None => self.remove_range(..)?,
-        }
+        // Durable when it returns, and no hole can appear whatever the
+        // crash point (see `SegmentLog::truncate_after`).
+        self.entries
+            .truncate_after(last_log_id.map(|log_id| log_id.index))?;
         self.flusher.barrier().await?;
         Ok(())
     }
 
     async fn purge(&mut self, log_id: LogIdOf<C>) -> Result<(), io::Error> {
-        // Record the purge point durably first: after a crash the log then
-        // still reports it, and `open` finishes the removal.
+        // Record the purge point durably first (with the state machine's
+        // writes, which the tree's flush covers): after a crash the log
+        // then still reports it, and `open` finishes the removal. Removing
+        // whole segments is quick, so it is done here.
         self.put_meta(keys::LAST_PURGED_KEY, "last purged log id", &log_id)?;
         self.flusher.barrier().await?;
-        // Then remove the entries without holding up appends: a purge
-        // behind a snapshot removes up to `snapshot_every_entries` of them,
-        // about 2 s of sled work for 100,000, during which every append
-        // waited (a 2 s latency spike under load).
-        let store = self.clone();
-        let last = log_id.index();
-        self.disk
-            .run_in_background("removing purged log entries", move || {
-                store.remove_up_to_in_chunks(last)
-            })?;
+        self.entries.purge_through(log_id.index)?;
         Ok(())
     }
 }

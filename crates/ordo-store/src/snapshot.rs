@@ -128,12 +128,12 @@ pub(crate) fn dump<C: StoreTypeConfig>(
             let published = store.read_published();
             (
                 published.state.clone(),
-                published.last_applied.clone(),
+                published.last_applied,
                 published.membership.clone(),
             )
         };
         let meta = SnapshotMeta {
-            last_log_id: last_applied.clone(),
+            last_log_id: last_applied,
             last_membership: membership.clone(),
         };
         let State {
@@ -418,7 +418,7 @@ pub(crate) fn install<C: StoreTypeConfig>(
     let last_applied = state.last_applied;
     let applied = Applied {
         state,
-        last_applied: meta.last_log_id.clone(),
+        last_applied: meta.last_log_id,
         membership: meta.last_membership.clone(),
     };
     *writer = applied.clone();

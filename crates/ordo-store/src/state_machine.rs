@@ -201,7 +201,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
                     outcome.result
                 }
                 EntryPayload::Membership(membership) => {
-                    writer.membership = StoredMembership::new(Some(log_id.clone()), membership);
+                    writer.membership = StoredMembership::new(Some(log_id), membership);
                     changes.membership = true;
                     apply_noop(&mut writer.state, index)
                 }
@@ -235,7 +235,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
                 published.membership = writer.membership.clone();
             }
             published.state.last_applied = writer.state.last_applied;
-            published.last_applied = writer.last_applied.clone();
+            published.last_applied = writer.last_applied;
         }
         self.shared
             .applied_tx
@@ -376,7 +376,7 @@ impl<C: StoreTypeConfig> RaftStateMachine<C> for StateMachineStore<C> {
         &mut self,
     ) -> Result<(Option<LogIdOf<C>>, StoredMembershipOf<C>), io::Error> {
         let published = self.read_published();
-        Ok((published.last_applied.clone(), published.membership.clone()))
+        Ok((published.last_applied, published.membership.clone()))
     }
 
     async fn apply<Strm>(&mut self, entries: Strm) -> Result<(), io::Error>

@@ -200,6 +200,7 @@ impl MemHandle {
             .cloned())
     }
 
+    #[cfg(test)]
     pub(super) fn last(&self, tree: &str) -> Result<Option<(Key, Value)>, StoreError> {
         let state = self.live()?;
         Ok(state

@@ -41,6 +41,7 @@ impl Disk {
     }
 
     /// Starts a new incarnation on `disk`, fencing off every earlier one.
+    #[cfg(test)]
     pub(crate) fn open_memory(disk: &MemDisk) -> Disk {
         Disk::Memory(disk.open_incarnation())
     }
@@ -78,27 +79,6 @@ impl Disk {
             Disk::Sled(_) => tokio::task::spawn_blocking(work)
                 .await
                 .map_err(|e| StoreError::Blocking(e.to_string()))?,
-            Disk::Memory(_) => work(),
-        }
-    }
-
-    /// Starts `work` (store upkeep whose result nobody waits for: removing
-    /// purged log entries) without waiting for it: on tokio's blocking pool
-    /// for sled, logging a failure; inline on a memory disk (deterministic,
-    /// and its failure is returned).
-    pub(crate) fn run_in_background<F>(&self, what: &'static str, work: F) -> Result<(), StoreError>
-    where
-        F: FnOnce() -> Result<(), StoreError> + Send + 'static,
-    {
-        match self {
-            Disk::Sled(_) => {
-                tokio::task::spawn_blocking(move || {
-                    if let Err(e) = work() {
-                        tracing::warn!(error = %e, "{what} failed");
-                    }
-                });
-                Ok(())
-            }
             Disk::Memory(_) => work(),
         }
     }
@@ -171,6 +151,7 @@ impl Tree {
     }
 
     /// The entry with the greatest key.
+    #[cfg(test)]
     pub(crate) fn last(&self) -> Result<Option<(Bytes, Bytes)>, StoreError> {
         match &self.medium {
             Medium::Sled(tree) => Ok(tree
@@ -197,7 +178,6 @@ impl Tree {
     }
 
     /// Every entry, in key order.
-    #[cfg(test)]
     pub(crate) fn iter(&self) -> Iter {
         self.range::<&[u8]>(..)
     }

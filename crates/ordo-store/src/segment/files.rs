@@ -251,6 +251,25 @@ impl File {
         }
     }
 
+    /// A second handle on the same open file (a duplicated descriptor on
+    /// real files): a sync through either makes the same bytes durable.
+    pub(crate) fn try_clone(&self) -> Result<File, StoreError> {
+        let medium = match &self.medium {
+            OpenFile::Real(file) => OpenFile::Real(
+                file.try_clone()
+                    .map_err(failed("duplicate the handle of", &self.path))?,
+            ),
+            OpenFile::Memory { disk, id } => OpenFile::Memory {
+                disk: disk.clone(),
+                id: *id,
+            },
+        };
+        Ok(File {
+            path: self.path.clone(),
+            medium,
+        })
+    }
+
     /// Makes the file's contents durable: `fdatasync(2)` on real files.
     pub(crate) fn sync_data(&self) -> Result<(), StoreError> {
         match &self.medium {

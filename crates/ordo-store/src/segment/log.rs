@@ -204,6 +204,39 @@ impl SegmentLog {
         Ok(self.last_seq())
     }
 
+    /// The first half of a sync that does not hold the log while the disk
+    /// works: writes out what is buffered (and syncs the directory, if a
+    /// segment was created since) and returns the newest segment's file
+    /// and the last seq it will make durable. [`PendingSync::sync`] does
+    /// the rest; appends, reads and rolls may go on meanwhile (a roll syncs
+    /// the segment it seals). Removing the segment while it is pending is
+    /// the caller's to prevent. A failed sync must be reported with
+    /// [`SegmentLog::sync_failed`].
+    pub(crate) fn begin_sync(&mut self) -> Result<PendingSync, StoreError> {
+        self.check_usable()?;
+        let result = self.begin_sync_unchecked();
+        self.fail_on_error(result)
+    }
+
+    fn begin_sync_unchecked(&mut self) -> Result<PendingSync, StoreError> {
+        self.write_buffer()?;
+        self.active.index.write_pending()?;
+        if self.dir_unsynced {
+            self.files.sync_dir(&self.dir)?;
+            self.dir_unsynced = false;
+        }
+        Ok(PendingSync {
+            file: self.active.log.try_clone()?,
+            last_seq: self.last_seq(),
+        })
+    }
+
+    /// Marks the log failed after a [`PendingSync`] failed: see the
+    /// module's documentation.
+    pub(crate) fn sync_failed(&mut self) {
+        self.failed = true;
+    }
+
     /// Up to `max_items` items from `from_seq` on, in order, stopping before
     /// the item that would take their payloads past `max_bytes` (but
     /// always at least one, if there is one). Fails for a seq purged.
@@ -342,14 +375,7 @@ impl SegmentLog {
     }
 
     fn write_and_sync(&mut self) -> Result<(), StoreError> {
-        self.write_buffer()?;
-        self.active.index.write_pending()?;
-        self.active.log.sync_data()?;
-        if self.dir_unsynced {
-            self.files.sync_dir(&self.dir)?;
-            self.dir_unsynced = false;
-        }
-        Ok(())
+        self.begin_sync_unchecked()?.sync().map(|_| ())
     }
 
     /// Which segment holds `seq` (0 is the oldest, `sealed.len()` the
@@ -399,6 +425,21 @@ impl SegmentLog {
             self.failed = true;
         }
         result
+    }
+}
+
+/// A sync begun by [`SegmentLog::begin_sync`], to finish without the log.
+pub(crate) struct PendingSync {
+    file: File,
+    last_seq: Option<u64>,
+}
+
+impl PendingSync {
+    /// Makes every item appended before the sync began durable, and
+    /// returns the last one's seq (`None` if the log held none).
+    pub(crate) fn sync(self) -> Result<Option<u64>, StoreError> {
+        self.file.sync_data()?;
+        Ok(self.last_seq)
     }
 }
 

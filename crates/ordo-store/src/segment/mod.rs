@@ -1,7 +1,6 @@
-//! The segment-file storage engine's building blocks (issue 13), not yet
-//! wired into the store: append-only segment files that will hold the Raft
-//! log and each topic's records, as Kafka's, Redpanda's and NATS
-//! JetStream's filestore do.
+//! The segment-file storage engine: append-only segment files that hold
+//! the Raft log (`raft_log_segments`) and, next, each topic's records, as
+//! Kafka's, Redpanda's and NATS JetStream's filestore do.
 //!
 //! Map of the module:
 //! - `files`: the file-medium seam, [`Files`] over real files or a

@@ -14,6 +14,7 @@ mod mem_disk;
 #[cfg(feature = "mutants")]
 mod mutants;
 mod pipelined;
+mod raft_log;
 mod record_log;
 mod segment;
 mod snapshot;

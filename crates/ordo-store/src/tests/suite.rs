@@ -1,6 +1,6 @@
 //! openraft's own storage test suite, run against a fresh store for every
 //! case on each medium: sled in a temporary directory, and a `MemDisk`;
-//! on sled also with the pipelined flush (`StoreOptions::pipelined_flush`).
+//! on sled also with appends that wait for their flush (`StoreOptions::pipelined_flush` off).
 
 use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::type_config::TypeConfigExt;
@@ -53,15 +53,15 @@ async fn passes_openraft_storage_suite_on_sled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn passes_openraft_storage_suite_on_sled_with_a_pipelined_flush() {
+async fn passes_openraft_storage_suite_on_sled_with_appends_that_wait_for_their_flush() {
     Suite::test_all(TempDirStoreBuilder {
         options: StoreOptions {
-            pipelined_flush: true,
+            pipelined_flush: false,
             ..StoreOptions::default()
         },
     })
     .await
-    .expect("openraft storage suite on sled, pipelined");
+    .expect("openraft storage suite on sled, not pipelined");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
