@@ -290,3 +290,81 @@ async fn a_wiped_follower_is_rebuilt_from_a_snapshot_once_the_log_is_purged() {
     )
     .await;
 }
+
+/// The newest segment of node `id`'s Raft log (by the first index in its
+/// name) in its store.
+fn newest_raft_log_segment(cluster: &TestCluster, id: NodeId) -> std::path::PathBuf {
+    let dir = cluster
+        .nodes
+        .data_dir(id)
+        .expect("a data dir")
+        .join("sled")
+        .join("raft-log");
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "log"))
+        .max()
+        .unwrap_or_else(|| panic!("no segment in {}", dir.display()))
+}
+
+/// Cuts `segment` (preallocated: zeros after its data) a few bytes before
+/// the end of its data, inside its last frame: a torn write.
+fn tear_last_frame(segment: &std::path::Path) {
+    let bytes = std::fs::read(segment).expect("reading the segment");
+    let data_end = bytes.iter().rposition(|b| *b != 0).map_or(0, |at| at + 1);
+    assert!(data_end > 16, "the segment holds entries");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(segment)
+        .expect("opening the segment");
+    file.set_len(data_end as u64 - 7)
+        .expect("cutting the segment");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_killed_under_load_with_its_last_log_frame_torn_catches_up_exactly() {
+    let mut cluster = TestCluster::start().await;
+    let topic = "torn";
+    let leader = cluster.wait_for_leader().await;
+    let follower = *cluster
+        .ids()
+        .iter()
+        .find(|id| **id != leader)
+        .expect("a follower");
+
+    // A batch load through the leader; the follower is killed part-way.
+    let client = cluster.client_for(leader);
+    let load = tokio::spawn(async move {
+        let mut acked = Vec::new();
+        for i in 0..120 {
+            let batch: Vec<_> = (0..10).map(|j| json!(format!("b{i}-{j}"))).collect();
+            client
+                .append(topic, batch.iter().cloned().map(record).collect())
+                .await
+                .unwrap_or_else(|e| panic!("append batch {i}: {e}"));
+            acked.extend(batch);
+        }
+        acked
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    cluster.kill(follower);
+    let acked = load.await.expect("the load ran to its end");
+
+    let segment = newest_raft_log_segment(&cluster, follower);
+    tear_last_frame(&segment);
+
+    let leaders_log = restart_and_catch_up(&mut cluster, follower, topic).await;
+    assert_eq!(
+        leaders_log
+            .iter()
+            .map(|r| r.value.clone())
+            .collect::<Vec<_>>(),
+        acked,
+        "the leader holds every acknowledged record, in order"
+    );
+    assert!(
+        cluster.log(follower).contains("cut a torn write"),
+        "the follower says it repaired its log"
+    );
+}
