@@ -25,6 +25,12 @@ def by_concurrency(rows):
     return out
 
 
+def cpu_per_append_us(rows):
+    """Median over the rounds of the servers' CPU time per acknowledged append, in µs."""
+    return med([r["server_cpu_cores"] / r["ops_per_s"] * 1e6 for r in rows
+                if r.get("server_cpu_cores") is not None and r.get("ops_per_s")])
+
+
 def machine_limits(text):
     """machine_limits.sh's summary without the paths of the machine that ran it."""
     kept = [re.sub(r"^fio tests in \S+ ", "fio tests ", l) for l in text.strip().splitlines()
@@ -88,6 +94,18 @@ def main():
         else:
             p(f"| {c} | {cells[0]} | {rounds} | {worst:,.0f}, {errors} |")
     p("")
+    cpu = {name: {c: cpu_per_append_us(rows) for c, rows in systems[name].items()} for name in names}
+    if peers:
+        p("## Server CPU per durable append\n")
+        p("The CPU time of all three nodes' server processes (gobench's `server_cpu_cores`) divided by the appends "
+          "acknowledged, in µs, medians over the rounds: on a machine where every system saturates its cores, throughput "
+          "is this cost.\n")
+        p("| clients | ordo µs | etcd µs | NATS µs | ordo / NATS |")
+        p("|---|---|---|---|---|")
+        for c in sorted(summary):
+            o, e, n = (cpu[name].get(c, float("nan")) for name in ("ordo", "etcd", "nats"))
+            p(f"| {c} | {o:,.0f} | {e:,.0f} | {n:,.0f} | {o / n:.2f}x |")
+        p("")
     p("## Appends of 100 records of 100 bytes (`ordo bench --batch 100 -c 16`)\n")
     records = med([b["records_per_s"] for b in batch])
     if loops:
@@ -106,6 +124,9 @@ def main():
             if c in summary:
                 o, e, n = summary[c]["ordo"][0], summary[c]["etcd"][0], summary[c]["nats"][0]
                 p(f"| c={c}: >= 2.0x etcd, >= 1.2x NATS | {o / e:.2f}x etcd, {o / n:.2f}x NATS | {'yes' if o >= 2 * e and o >= 1.2 * n else 'no'} |")
+        if 64 in summary:
+            o, n = cpu["ordo"].get(64, float("nan")), cpu["nats"].get(64, float("nan"))
+            p(f"| c=64: server CPU per append <= NATS's | {o:,.0f} µs vs {n:,.0f} µs | {'yes' if o <= n else 'no'} |")
         if 1 in summary:
             r = summary[1]["ordo"][1] / summary[1]["etcd"][1]
             p(f"| c=1: p50 <= 1.5x etcd's | {r:.2f}x | {'yes' if r <= 1.5 else 'no'} |")
