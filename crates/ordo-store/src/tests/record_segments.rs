@@ -5,11 +5,14 @@
 //! reconciling at open removes a topic the decided state lacks, cuts
 //! records past a topic's end, purges segments below its start and reports
 //! files that end before the tree says; a snapshot's records, with gaps,
-//! import and reopen as they were. Each on the simulated disk and on sled
+//! import and reopen as they were; readers on other threads read while
+//! all of this goes on. Each on the simulated disk and on sled
 //! with real files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use ordo_core::{Offset, Record, TopicName};
 use serde_json::json;
@@ -403,5 +406,46 @@ fn a_snapshots_records_import_with_their_gaps_and_reopen_as_they_were() {
         assert_eq!(node.offsets("t"), imported);
         node.append("t", &records(100..102));
         assert_eq!(node.offsets("t").len(), imported.len() + 2);
+    }
+}
+
+#[test]
+fn readers_on_other_threads_read_while_records_are_appended_removed_and_rewritten() {
+    for node in Node::both() {
+        node.append("t", &records(0..40));
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (log, stop) = (node.log.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut reads = 0;
+                    while !stop.load(Ordering::SeqCst) || reads == 0 {
+                        let range = Offset(0)..Offset(40);
+                        let page = log.read_page(&topic("t"), range, usize::MAX, usize::MAX);
+                        let page = page.expect("read while the log changes");
+                        let offsets: Vec<u64> = page.iter().map(|r| r.offset.0).collect();
+                        assert!(offsets.windows(2).all(|pair| pair[0] < pair[1]));
+                        assert!(offsets.iter().all(|&offset| offset < 40));
+                        assert!(offsets.contains(&39), "the last is never removed");
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        for round in 0..20 {
+            let from = 40 + round * 10;
+            node.append("t", &records(from..from + 10));
+            // Most of what came before, a little at a time: segments get
+            // more than half tombstoned, and rewritten.
+            node.remove("t", (round * 2..round * 2 + 2).filter(|&o| o < 39));
+        }
+        stop.store(true, Ordering::SeqCst);
+        for reader in readers {
+            assert!(reader.join().expect("a reader") > 0);
+        }
+        let expected: Vec<u64> = (39..240).collect();
+        assert_eq!(node.offsets("t"), expected, "{}", node.medium());
+        assert!(node.tombstones() < 39, "some segment was rewritten");
     }
 }

@@ -2,7 +2,9 @@
 //! that grow from a few records (a seek's probe reads one) to many (a
 //! snapshot's dump), each chunk read under the log's read lock and then
 //! filtered against the tombstones of its offset range with one range scan
-//! of the tree, never a lookup per record. Reads start at the committed
+//! of the tree, never a lookup per record (under the same lock, so that a
+//! compaction's rewrite, which drops items before their tombstones, is seen
+//! whole or not at all). Reads start at the committed
 //! start of the topic's records, and at its log's first segment.
 
 use std::collections::{BTreeSet, VecDeque};
@@ -62,15 +64,15 @@ impl Reader {
     /// `ready`, or marks the read done.
     fn fill(&mut self) -> Result<(), StoreError> {
         while self.ready.is_empty() && !self.done {
-            let items = {
-                let segments = self.log.read()?;
-                let from = self.next.max(segments.first_seq());
-                if from >= self.end || from >= segments.next_seq() {
-                    self.done = true;
-                    return Ok(());
-                }
-                segments.read(from, self.chunk_items, MAX_CHUNK_BYTES)?
-            };
+            // The tombstones are read under the log's lock too: a rewrite
+            // removes an item (under the write lock) before its tombstone.
+            let segments = self.log.read()?;
+            let from = self.next.max(segments.first_seq());
+            if from >= self.end || from >= segments.next_seq() {
+                self.done = true;
+                return Ok(());
+            }
+            let items = segments.read(from, self.chunk_items, MAX_CHUNK_BYTES)?;
             self.chunk_items = (self.chunk_items * 2).min(MAX_CHUNK_ITEMS);
             let items: Vec<_> = items.into_iter().take_while(|i| i.seq < self.end).collect();
             let (Some(first), Some(last)) = (items.first(), items.last()) else {
@@ -80,6 +82,7 @@ impl Reader {
             let (first, last) = (first.seq, last.seq);
             self.next = last + 1;
             let tombstoned = tombstoned(&self.tree, &self.log, first..last + 1)?;
+            drop(segments);
             self.ready.extend(
                 items
                     .into_iter()
