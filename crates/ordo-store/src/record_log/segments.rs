@@ -33,10 +33,11 @@
 //!   tombstones the rewrite made unnecessary go;
 //! - truncating the front writes where the records start into the batch
 //!   (reads never go below it once committed) and purges whole segments
-//!   after the commit; a drop or a clear hides the topic's old generation
-//!   from reads at once (its name reads the new generation, if any, or
-//!   nothing, as the commit will), and removes its directory after the
-//!   commit.
+//!   after the commit; a drop or a clear stages the removal of the topic's
+//!   bookkeeping, and its old generation stays readable under its name
+//!   until `after_commit` removes its directory (unless the name was
+//!   created again meanwhile: it then reads the new generation, whose
+//!   records no published end offset reaches yet).
 //!
 //! Durability: [`SegmentRecords::write_out`] hands every buffered append to
 //! its file before the batch holding their state commits, so a process

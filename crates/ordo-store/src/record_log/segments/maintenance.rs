@@ -78,7 +78,9 @@ impl SegmentRecords {
     /// of a topic not in it, cuts records at or after a topic's end, purges
     /// whole segments below its start, drops tombstones no generation in use
     /// needs, and reports files that end before the records the tree says
-    /// they hold.
+    /// they hold: where the last committed batch left them (the tree's
+    /// topic-files key), at most the topic's end. Not the end itself: a
+    /// snapshot's topic may end past its last record, compacted away.
     pub(crate) fn reconcile(
         &self,
         ends: &BTreeMap<TopicName, (Offset, Offset)>,
