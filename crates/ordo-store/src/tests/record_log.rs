@@ -19,15 +19,14 @@ use std::ops::Range;
 use ordo_core::cleanup::{StoredRecord, Visit};
 use ordo_core::{Cleanup, Offset, Record, TopicConfig};
 use serde_json::{json, Value};
-use tempfile::TempDir;
 
-use super::support::{at, clean, entries, keyed, put, retry_while_locked, topic, TestConfig};
+use super::support::{at, clean, entries, keyed, put, topic, Home, TestConfig};
 use crate::codec::{decode, encode};
 use crate::kv::{Batch, Disk};
 use crate::record_log::{RecordLog, RecordSegmentOptions};
 use crate::segment::Files;
 use crate::snapshot_file::SnapshotHome;
-use crate::{MemDisk, StateMachineStore, StoreError, CACHE_CAPACITY_BYTES};
+use crate::{MemDisk, StateMachineStore, StoreError};
 
 /// How an implementation opens its record log on a node's disk, whose
 /// files (the same medium and incarnation) are `Files`.
@@ -58,12 +57,6 @@ enum Medium {
     Sled,
 }
 
-/// Where a node's disk lives between its lives.
-enum Home {
-    Memory(MemDisk),
-    Sled(TempDir),
-}
-
 /// A record log under test, on a disk of its own.
 struct Subject {
     open: Open,
@@ -82,16 +75,7 @@ impl Subject {
     }
 
     fn open_in(open: Open, home: Home) -> Subject {
-        let (disk, files) = match &home {
-            Home::Memory(disk) => {
-                let handle = disk.open_incarnation();
-                (Disk::Memory(handle.clone()), Files::Memory(handle))
-            }
-            Home::Sled(dir) => (
-                retry_while_locked(|| Disk::open_sled(dir.path(), CACHE_CAPACITY_BYTES)),
-                Files::real(dir.path()),
-            ),
-        };
+        let (disk, files) = home.open();
         let log = open(&disk, files).expect("open the record log");
         Subject {
             open,

@@ -16,23 +16,16 @@ use std::sync::Arc;
 
 use ordo_core::{Offset, Record, TopicName};
 use serde_json::json;
-use tempfile::TempDir;
 
-use super::support::{retry_while_locked, topic};
+use super::support::{topic, Home};
 use crate::codec::encode;
 use crate::keys;
 use crate::kv::{Batch, Disk};
 use crate::record_log::{Reconciled, RecordLog, RecordSegmentOptions};
 use crate::segment::Files;
-use crate::{MemDisk, CACHE_CAPACITY_BYTES};
+use crate::MemDisk;
 
 const EVERY_OFFSET: std::ops::Range<Offset> = Offset(0)..Offset(u64::MAX);
-
-/// Where a node's disk lives between its lives.
-enum Home {
-    Memory(MemDisk),
-    Sled(TempDir),
-}
 
 /// A segment record log in 4 KiB segments, driven as the store drives it.
 struct Node {
@@ -52,16 +45,7 @@ impl Node {
 
     /// Opens the log, without reconciling it.
     fn open(home: Home) -> Node {
-        let (disk, files) = match &home {
-            Home::Memory(disk) => {
-                let handle = disk.open_incarnation();
-                (Disk::Memory(handle.clone()), Files::Memory(handle))
-            }
-            Home::Sled(dir) => (
-                retry_while_locked(|| Disk::open_sled(dir.path(), CACHE_CAPACITY_BYTES)),
-                Files::real(dir.path()),
-            ),
-        };
+        let (disk, files) = home.open();
         let options = RecordSegmentOptions {
             segment_bytes: 4 * 1024,
         };
