@@ -135,6 +135,17 @@ pub enum StoreError {
     #[error("the segment log in {} failed an earlier write and must be reopened", dir.display())]
     SegmentLogFailed { dir: PathBuf },
 
+    /// A directory among the topics' record logs that is not named
+    /// `<topic>@<generation>`: something else wrote there.
+    #[error("unexpected directory {} among the topics' record logs (want <topic>@<generation>)", path.display())]
+    StrayRecordDir { path: PathBuf },
+
+    /// A value of the segment record log's bookkeeping in the state machine
+    /// tree (where a topic's records start, which files hold them) that
+    /// does not decode.
+    #[error("corrupt record log bookkeeping for topic {topic}: {detail}")]
+    BadRecordLogEntry { topic: String, detail: String },
+
     /// An earlier writer panicked mid-update; the in-memory state can no
     /// longer be trusted to match the disk, so the node must restart.
     #[error("state machine is unusable after a panic in an earlier write")]
@@ -159,7 +170,8 @@ impl From<StoreError> for io::Error {
             | StoreError::BadLogEntry { .. }
             | StoreError::BadSnapshot(_)
             | StoreError::CorruptSegment { .. }
-            | StoreError::SegmentGap { .. } => io::ErrorKind::InvalidData,
+            | StoreError::SegmentGap { .. }
+            | StoreError::BadRecordLogEntry { .. } => io::ErrorKind::InvalidData,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)

@@ -4,7 +4,7 @@
 //! Integers are big-endian so that sled's byte order is numeric order: a
 //! range scan over keys is a scan over log indexes or offsets.
 //!
-//! The state machine tree holds six kinds of keys, kept apart by their
+//! The state machine tree holds nine kinds of keys, kept apart by their
 //! first byte. Topic and group names are non-empty `[A-Za-z0-9._-]`, so they
 //! never start with a byte below `0x2D` and never contain `0x00`; producer
 //! ids are printable ASCII, so they never contain `0x00` either:
@@ -15,11 +15,19 @@
 //! - a key index entry: `0x03 ++ topic ++ 0x00 ++ key` (the record key's
 //!   UTF-8 bytes, which may contain `0x00`: the first `0x00` ends the topic);
 //! - a producer table entry: `0x04 ++ producer id`;
-//! - a consumer position: `0x05 ++ group ++ 0x00 ++ topic`.
+//! - a consumer position: `0x05 ++ group ++ 0x00 ++ topic`;
+//! - the segment record log's bookkeeping (`record_log::segments`; the
+//!   tree's record log never writes these): a tombstone, a record that
+//!   compaction removed but its topic's files still hold,
+//!   `0x06 ++ topic ++ 0x00 ++ generation ++ offset` (one topic generation's
+//!   tombstones are one offset-ordered range); where a topic's records
+//!   start (retention moved it), `0x07 ++ topic`; which generation of a
+//!   topic's files holds its records and where they end, `0x08 ++ topic`.
 //!
 //! Every prefix byte is below `0x2D`, so no key but a record's starts with a
 //! byte a topic name may start with: the records are the keys from
-//! [`RECORDS_FROM`] on, the decided state the keys before it.
+//! [`RECORDS_FROM`] on, the decided state (and the segment record log's
+//! bookkeeping, which a snapshot install clears with it) the keys before it.
 //!
 //! Record keys are built here but used only by the record log that keeps
 //! its records in this tree (`record_log::tree`); the rest of the store
@@ -50,6 +58,9 @@ const TOPIC_META_PREFIX: u8 = 0x02;
 const KEY_INDEX_PREFIX: u8 = 0x03;
 const PRODUCER_PREFIX: u8 = 0x04;
 const POSITION_PREFIX: u8 = 0x05;
+const TOMBSTONE_PREFIX: u8 = 0x06;
+const RECORDS_START_PREFIX: u8 = 0x07;
+const TOPIC_FILES_PREFIX: u8 = 0x08;
 /// Ends a name inside a key: after a record's topic, a key index entry's
 /// topic and a position's group.
 const SEPARATOR: u8 = 0x00;
@@ -101,11 +112,79 @@ pub(crate) fn from_record_key(key: &[u8]) -> Result<(TopicName, Offset), StoreEr
     Ok((topic_name(&key[..at])?, Offset(u64::from_be_bytes(offset))))
 }
 
+/// The tombstone of `topic`'s record at `offset` in its files of
+/// `generation` (the segment record log's).
+pub(crate) fn tombstone_key(topic: &TopicName, generation: u64, offset: Offset) -> Vec<u8> {
+    let mut key = two_part_key(TOMBSTONE_PREFIX, topic.as_str(), &generation.to_be_bytes());
+    key.extend_from_slice(&offset.0.to_be_bytes());
+    key
+}
+
+/// The prefix shared by the tombstones of `topic`'s files of `generation`.
+pub(crate) fn tombstone_generation_prefix(topic: &TopicName, generation: u64) -> Vec<u8> {
+    two_part_key(TOMBSTONE_PREFIX, topic.as_str(), &generation.to_be_bytes())
+}
+
+/// The prefix shared by all tombstones.
+pub(crate) fn tombstone_prefix() -> [u8; 1] {
+    [TOMBSTONE_PREFIX]
+}
+
+/// The topic, generation and offset a tombstone key names.
+pub(crate) fn from_tombstone_key(key: &[u8]) -> Result<(TopicName, u64, Offset), StoreError> {
+    let (topic, rest) = split(strip(TOMBSTONE_PREFIX, key, "tombstone")?)?;
+    let (generation, offset) = rest
+        .split_at_checked(8)
+        .filter(|(_, offset)| offset.len() == 8)
+        .ok_or_else(|| bad(format!("{key:?} is not a tombstone key")))?;
+    let number = |bytes: &[u8]| u64::from_be_bytes(bytes.try_into().expect("8 bytes"));
+    Ok((
+        topic_name(topic)?,
+        number(generation),
+        Offset(number(offset)),
+    ))
+}
+
+/// The key under which the segment record log keeps where `topic`'s
+/// records start.
+pub(crate) fn records_start_key(topic: &TopicName) -> Vec<u8> {
+    one_part_key(RECORDS_START_PREFIX, topic)
+}
+
+/// The prefix shared by all records-start keys.
+pub(crate) fn records_start_prefix() -> [u8; 1] {
+    [RECORDS_START_PREFIX]
+}
+
+/// The key under which the segment record log keeps which generation of
+/// `topic`'s files holds its records, and where they end.
+pub(crate) fn topic_files_key(topic: &TopicName) -> Vec<u8> {
+    one_part_key(TOPIC_FILES_PREFIX, topic)
+}
+
+/// The prefix shared by all topic-files keys.
+pub(crate) fn topic_files_prefix() -> [u8; 1] {
+    [TOPIC_FILES_PREFIX]
+}
+
+/// The topic a records-start or topic-files key names.
+pub(crate) fn topic_from_bookkeeping_key(key: &[u8]) -> Result<TopicName, StoreError> {
+    match key.first() {
+        Some(&RECORDS_START_PREFIX | &TOPIC_FILES_PREFIX) => topic_name(&key[1..]),
+        _ => Err(bad(format!("{key:?} is not a record log bookkeeping key"))),
+    }
+}
+
 /// The key under which `topic`'s `TopicState` is kept.
 pub(crate) fn topic_meta_key(topic: &TopicName) -> Vec<u8> {
+    one_part_key(TOPIC_META_PREFIX, topic)
+}
+
+/// `prefix ++ topic`.
+fn one_part_key(prefix: u8, topic: &TopicName) -> Vec<u8> {
     let name = topic.as_str().as_bytes();
     let mut key = Vec::with_capacity(1 + name.len());
-    key.push(TOPIC_META_PREFIX);
+    key.push(prefix);
     key.extend_from_slice(name);
     key
 }
@@ -272,6 +351,9 @@ mod tests {
             key_index_key(&topic(&largest_name), "\u{10FFFF}"),
             producer_key(&producer(&"~".repeat(128))),
             position_key(&group(&largest_name), &topic(&largest_name)),
+            tombstone_key(&topic(&largest_name), u64::MAX, Offset(u64::MAX)),
+            records_start_key(&topic(&largest_name)),
+            topic_files_key(&topic(&largest_name)),
             LAST_APPLIED_KEY.to_vec(),
             MEMBERSHIP_KEY.to_vec(),
         ] {
@@ -301,6 +383,29 @@ mod tests {
         );
         assert!(from_position_key(&producer_key(&producer("p"))).is_err());
         assert!(from_key_index_key(b"\x03no-separator").is_err());
+    }
+
+    #[test]
+    fn tombstone_keys_round_trip_and_one_generations_are_one_range() {
+        let key = tombstone_key(&topic("a"), 7, Offset(256));
+        assert_eq!(
+            from_tombstone_key(&key).ok(),
+            Some((topic("a"), 7, Offset(256)))
+        );
+        assert!(key.starts_with(&tombstone_generation_prefix(&topic("a"), 7)));
+        assert!(!key.starts_with(&tombstone_generation_prefix(&topic("a"), 6)));
+        assert!(tombstone_key(&topic("a"), 7, Offset(255)) < key);
+        assert!(
+            tombstone_key(&topic("a"), 7, Offset(u64::MAX))
+                < tombstone_key(&topic("a.b"), 0, Offset(0))
+        );
+        assert!(from_tombstone_key(b"\x06a\x00short").is_err());
+        let start = records_start_key(&topic("a"));
+        let files = topic_files_key(&topic("a"));
+        for key in [start, files] {
+            assert_eq!(topic_from_bookkeeping_key(&key).ok(), Some(topic("a")));
+        }
+        assert!(topic_from_bookkeeping_key(&topic_meta_key(&topic("a"))).is_err());
     }
 
     #[test]

@@ -20,12 +20,14 @@
 //! - `state_machine`: [`StateMachineStore`], openraft's `RaftStateMachine`;
 //!   `persisted`: the decided state's entries in the tree, written only
 //!   where an apply changed them; `record_log`: the records, behind one
-//!   seam (`RecordLog`) whatever their layout; `read`: the read API for the HTTP layer
+//!   seam (`RecordLog`) whatever their layout (in the tree; or in per-topic
+//!   segment files, `record_log::segments`, not opened by `open` yet); `read`: the read API for the HTTP layer
 //!   ([`TopicPage`], positions, producers);
 //!   `snapshot`: building, installing and keeping the current snapshot;
 //!   `snapshot_file`: where snapshot bytes live ([`SnapshotData`]).
 //! - `segment`: the segment-file storage engine (files, frames, indexes,
-//!   `SegmentLog`), which holds the Raft log (topics' records not yet);
+//!   `SegmentLog`), which holds the Raft log (and, through
+//!   `record_log::segments`, can hold the topics' records);
 //!   `segment::files` is its file-medium seam, real files or the files of
 //!   the same [`MemDisk`] (reached only through `kv::mem_disk`'s handle).
 //! - `backup`: exporting the applied state as a backup, and seeding an

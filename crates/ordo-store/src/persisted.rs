@@ -81,7 +81,7 @@ impl Changes {
                     ..
                 },
             ) => {
-                records.stage_drop(batch, &topic, *start_offset..*end_offset);
+                records.stage_drop(batch, &topic, *start_offset..*end_offset)?;
                 self.deleted.insert(topic.clone());
                 self.topics.insert(topic);
             }

@@ -474,7 +474,7 @@ fn read_contents<C: StoreTypeConfig>(
                         )));
                     }
                     last_offsets.insert(topic.clone(), record.offset);
-                    record_log.stage_import(batch, &topic, record.offset, raw);
+                    record_log.stage_import(batch, &topic, record.offset, raw)?;
                 }
                 records += count;
             }

@@ -1,9 +1,11 @@
 //! `RecordLog`: where the state machine keeps its records, the seam between
 //! the store and the records' layout on disk. Everything above it speaks of
 //! topics, offsets, timestamps and records; only an implementation knows
-//! where they lie. There is one so far, `tree`: each record under its own
-//! key in the state machine tree (ordo's layout since the start, on either
-//! medium of `kv`). Reads that only need the records in offset order (a
+//! where they lie. There are two: `tree`, each record under its own key in
+//! the state machine tree (ordo's layout since the start, on either medium
+//! of `kv`), and `segments`, each topic's records in segment files of its
+//! own (on real files or a `MemDisk`'s), with what must commit with the
+//! decided state (removals, where a topic starts) in the tree. Reads that only need the records in offset order (a
 //! page, a seek, a cleanup sweep) are written once here, over
 //! [`RecordLog::encoded`].
 //!
@@ -11,8 +13,10 @@
 //! - writes are staged in the apply's [`Batch`], so records land with the
 //!   decided state and the last applied log id, and a crash keeps all of
 //!   them or none;
-//! - staged writes are not readable until the batch is committed (which is
-//!   why a cleanup starts a batch of its own: see `state_machine`);
+//! - staged removals are not readable until the batch is committed (which
+//!   is why a cleanup starts a batch of its own: see `state_machine`);
+//!   staged appends may be (`segments` writes them to the files at once),
+//!   which no caller sees, since every read ends at a published end offset;
 //! - a topic's records are read in offset order, with gaps where compaction
 //!   removed some, and only those in the range asked for (an empty or
 //!   inverted range reads nothing);
@@ -22,9 +26,18 @@
 //!
 //! Reads are not bounded by the published state here: callers pass ranges
 //! that end at a published end offset.
+//!
+//! Around each commit the store calls [`RecordLog::write_out`] (before it:
+//! appends handed to the files, so a process crash never leaves the tree
+//! ahead of them) and [`RecordLog::after_commit`] (after it: the file work
+//! the batch decided); before a flush of the tree, [`RecordLog::sync`];
+//! at open, [`RecordLog::reconcile`] with the decided state. All four are
+//! no-ops for the tree.
 
+mod segments;
 mod tree;
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use ordo_core::cleanup::{StoredRecord, Visit};
@@ -33,6 +46,9 @@ use ordo_core::{Offset, Record, TopicName};
 use crate::codec::decode;
 use crate::error::StoreError;
 use crate::kv::{Batch, Bytes, Disk};
+use crate::segment::Files;
+use segments::SegmentRecords;
+pub(crate) use segments::{Reconciled, RecordSegmentOptions};
 use tree::TreeLog;
 
 /// The records of every topic, in one of the layouts. Cheap to clone.
@@ -40,6 +56,8 @@ use tree::TreeLog;
 pub(crate) enum RecordLog {
     /// Each record under its own key in the state machine tree.
     Tree(TreeLog),
+    /// Each topic's records in segment files of its own.
+    Segments(SegmentRecords),
 }
 
 /// Encoded records (see the module doc), in offset order, read lazily.
@@ -49,6 +67,18 @@ impl RecordLog {
     /// The record log in the state machine tree on `disk`.
     pub(crate) fn open_in_tree(disk: &Disk) -> Result<RecordLog, StoreError> {
         TreeLog::open(disk).map(RecordLog::Tree)
+    }
+
+    /// The record log in per-topic segment files under `files` (the same
+    /// medium and incarnation as `disk`), its bookkeeping in the state
+    /// machine tree on `disk`. Call [`RecordLog::reconcile`] before use.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn open_in_segments(
+        disk: &Disk,
+        files: Files,
+        options: &RecordSegmentOptions,
+    ) -> Result<RecordLog, StoreError> {
+        SegmentRecords::open(disk, files, options).map(RecordLog::Segments)
     }
 
     /// Stages `records`, which an append placed in `topic` (in offset order,
@@ -61,13 +91,23 @@ impl RecordLog {
     ) -> Result<(), StoreError> {
         match self {
             RecordLog::Tree(log) => log.stage_append(batch, topic, records),
+            RecordLog::Segments(log) => log.stage_append(batch, topic, records),
         }
     }
 
     /// Stages the removal of `topic`'s record at `offset` (compaction).
-    pub(crate) fn stage_remove(&self, batch: &mut Batch, topic: &TopicName, offset: Offset) {
+    pub(crate) fn stage_remove(
+        &self,
+        batch: &mut Batch,
+        topic: &TopicName,
+        offset: Offset,
+    ) -> Result<(), StoreError> {
         match self {
-            RecordLog::Tree(log) => log.stage_remove(batch, topic, offset),
+            RecordLog::Tree(log) => {
+                log.stage_remove(batch, topic, offset);
+                Ok(())
+            }
+            RecordLog::Segments(log) => log.stage_remove(batch, topic, offset),
         }
     }
 
@@ -81,14 +121,24 @@ impl RecordLog {
     ) -> Result<(), StoreError> {
         match self {
             RecordLog::Tree(log) => log.stage_truncate(batch, topic, offset),
+            RecordLog::Segments(log) => log.stage_truncate(batch, topic, offset),
         }
     }
 
     /// Stages the removal of all of `topic`'s records, which lie in
     /// `offsets`, including those staged earlier in the same batch.
-    pub(crate) fn stage_drop(&self, batch: &mut Batch, topic: &TopicName, offsets: Range<Offset>) {
+    pub(crate) fn stage_drop(
+        &self,
+        batch: &mut Batch,
+        topic: &TopicName,
+        offsets: Range<Offset>,
+    ) -> Result<(), StoreError> {
         match self {
-            RecordLog::Tree(log) => log.stage_drop(batch, topic, offsets),
+            RecordLog::Tree(log) => {
+                log.stage_drop(batch, topic, offsets);
+                Ok(())
+            }
+            RecordLog::Segments(log) => log.stage_drop(batch, topic),
         }
     }
 
@@ -100,9 +150,13 @@ impl RecordLog {
         topic: &TopicName,
         offset: Offset,
         encoded: Vec<u8>,
-    ) {
+    ) -> Result<(), StoreError> {
         match self {
-            RecordLog::Tree(log) => log.stage_import(batch, topic, offset, encoded),
+            RecordLog::Tree(log) => {
+                log.stage_import(batch, topic, offset, encoded);
+                Ok(())
+            }
+            RecordLog::Segments(log) => log.stage_import(batch, topic, offset, encoded),
         }
     }
 
@@ -111,6 +165,7 @@ impl RecordLog {
     pub(crate) fn stage_clear(&self, batch: &mut Batch) -> Result<(), StoreError> {
         match self {
             RecordLog::Tree(log) => log.stage_clear(batch),
+            RecordLog::Segments(log) => log.stage_clear(batch),
         }
     }
 
@@ -119,6 +174,50 @@ impl RecordLog {
     pub(crate) fn encoded(&self, topic: &TopicName, range: Range<Offset>) -> Encoded {
         match self {
             RecordLog::Tree(log) => log.encoded(topic, range),
+            RecordLog::Segments(log) => log.encoded(topic, range),
+        }
+    }
+
+    /// Hands every append staged so far to the files (not synced): before
+    /// the batch holding their state commits.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn write_out(&self) -> Result<(), StoreError> {
+        match self {
+            RecordLog::Tree(_) => Ok(()),
+            RecordLog::Segments(log) => log.write_out(),
+        }
+    }
+
+    /// Makes every append staged so far durable: before the tree is flushed.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn sync(&self) -> Result<(), StoreError> {
+        match self {
+            RecordLog::Tree(_) => Ok(()),
+            RecordLog::Segments(log) => log.sync(),
+        }
+    }
+
+    /// The file work committed batches decided (purges, removals,
+    /// compaction's rewrites): after the commit, never inside a batch.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn after_commit(&self) -> Result<(), StoreError> {
+        match self {
+            RecordLog::Tree(_) => Ok(()),
+            RecordLog::Segments(log) => log.after_commit(),
+        }
+    }
+
+    /// Holds the records against the decided state's topics (`ends`: each
+    /// one's start and end offsets) at open, repairing what a crash left
+    /// and reporting what it cannot (see [`Reconciled`]).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn reconcile(
+        &self,
+        ends: &BTreeMap<TopicName, (Offset, Offset)>,
+    ) -> Result<Reconciled, StoreError> {
+        match self {
+            RecordLog::Tree(_) => Ok(Reconciled::default()),
+            RecordLog::Segments(log) => log.reconcile(ends),
         }
     }
 
@@ -213,7 +312,7 @@ impl RecordLog {
             };
             match visit(&stored) {
                 Visit::Keep => {}
-                Visit::Remove => self.stage_remove(batch, topic, record.offset),
+                Visit::Remove => self.stage_remove(batch, topic, record.offset)?,
                 Visit::Stop => break,
             }
         }
@@ -228,6 +327,20 @@ impl RecordLog {
     ) -> Result<std::collections::BTreeMap<TopicName, Vec<Offset>>, StoreError> {
         match self {
             RecordLog::Tree(log) => log.held(),
+            RecordLog::Segments(log) => log.held(),
+        }
+    }
+
+    /// The ends the record log's own bookkeeping gives each topic (for
+    /// `segments`; none for the tree): what its tests reconcile with, having
+    /// no decided state.
+    #[cfg(test)]
+    pub(crate) fn bookkept_ends(
+        &self,
+    ) -> Result<BTreeMap<TopicName, (Offset, Offset)>, StoreError> {
+        match self {
+            RecordLog::Tree(_) => Ok(BTreeMap::new()),
+            RecordLog::Segments(log) => log.bookkept_ends(),
         }
     }
 }

@@ -89,6 +89,45 @@ impl Files {
         }
     }
 
+    /// The names of the directories in `dir`, sorted (in memory, where
+    /// directories are implicit: those with a file under them).
+    pub(crate) fn list_subdirs(&self, dir: &Path) -> Result<Vec<String>, StoreError> {
+        match self {
+            Files::Real(root) => {
+                let path = root.join(dir);
+                let mut names = Vec::new();
+                let entries = std::fs::read_dir(&path).map_err(failed("list", &path))?;
+                for entry in entries {
+                    let entry = entry.map_err(failed("list", &path))?;
+                    let is_dir = entry.file_type().map_err(failed("list", &path))?.is_dir();
+                    if let (true, Some(name)) = (is_dir, entry.file_name().to_str()) {
+                        names.push(name.to_owned());
+                    }
+                }
+                names.sort();
+                Ok(names)
+            }
+            Files::Memory(disk) => disk.with_files(|files| files.list_subdirs(dir)),
+        }
+    }
+
+    /// Removes `dir` and everything under it, durably (its parent is
+    /// synced). A missing `dir` is nothing to do.
+    pub(crate) fn remove_dir_all(&self, dir: &Path) -> Result<(), StoreError> {
+        match self {
+            Files::Real(root) => {
+                let full = root.join(dir);
+                match std::fs::remove_dir_all(&full) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(failed("remove directory", &full)(e)),
+                }
+                self.sync_dir(dir.parent().unwrap_or(Path::new("")))
+            }
+            Files::Memory(disk) => disk.with_files(|files| files.remove_dir_all(dir)),
+        }
+    }
+
     /// Creates the file at `path`, or empties it if it exists, for reading
     /// and writing.
     pub(crate) fn create(&self, path: &Path) -> Result<File, StoreError> {

@@ -1,6 +1,7 @@
-//! [`SegmentLog`]: one directory of segments holding items with contiguous
-//! sequence numbers (the Raft log by index, or a topic's records by
-//! offset): appends with group commit, reads through the sparse indexes,
+//! [`SegmentLog`]: one directory of segments holding items with increasing
+//! sequence numbers, contiguous (the Raft log by index) or, with
+//! [`SegmentOptions::allow_gaps`], with gaps (a topic's records by offset,
+//! after compaction or from a snapshot): appends with group commit, reads through the sparse indexes,
 //! and rolling to a new segment; `reshape` (truncate, purge, reset,
 //! replace) changes which segments it holds. Opening is `recovery`'s job;
 //! one segment's files are `segment_file`'s.
@@ -60,6 +61,12 @@ pub(crate) struct SegmentOptions {
     /// Appends are buffered until a sync, or until this many bytes of them
     /// are (then written out with one write, not synced).
     pub write_buffer_bytes: usize,
+    /// Whether seqs may skip: an append's seqs must then only be strictly
+    /// increasing and at or after [`SegmentLog::next_seq`], and a segment
+    /// may start after the one before it ends (a compacted topic's
+    /// records, or a snapshot's, by offset). Off by default: the Raft log
+    /// keeps its indexes contiguous, and recovery refuses a gap in it.
+    pub allow_gaps: bool,
 }
 
 impl Default for SegmentOptions {
@@ -68,6 +75,7 @@ impl Default for SegmentOptions {
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             index_interval_bytes: DEFAULT_INDEX_INTERVAL_BYTES,
             write_buffer_bytes: DEFAULT_WRITE_BUFFER_BYTES,
+            allow_gaps: false,
         }
     }
 }
@@ -140,7 +148,8 @@ impl SegmentLog {
             .map_or(self.active.base_seq, |segment| segment.base_seq)
     }
 
-    /// The seq the next append must have.
+    /// The seq the next append must have (with gaps: at least), one past
+    /// the last item appended (after a reopen, one past the last item held).
     pub(crate) fn next_seq(&self) -> u64 {
         self.active.end_seq
     }
@@ -160,22 +169,30 @@ impl SegmentLog {
         }])
     }
 
-    /// Appends items with seqs from [`SegmentLog::next_seq`] on, in order:
-    /// all of them, or (if any is out of sequence or too large) none.
+    /// Appends items with seqs from [`SegmentLog::next_seq`] on, in order
+    /// (with gaps if [`SegmentOptions::allow_gaps`]): all of them, or (if
+    /// any is out of sequence or too large) none.
     pub(crate) fn append_batch<'a>(
         &mut self,
         items: impl IntoIterator<Item = ItemRef<'a>>,
     ) -> Result<(), StoreError> {
         self.check_usable()?;
         let items: Vec<ItemRef<'a>> = items.into_iter().collect();
-        for (expected, item) in (self.next_seq()..).zip(&items) {
-            if item.seq != expected {
+        let mut expected = self.next_seq();
+        for item in &items {
+            let in_sequence = if self.options.allow_gaps {
+                item.seq >= expected
+            } else {
+                item.seq == expected
+            };
+            if !in_sequence {
                 return Err(StoreError::OutOfSequence {
                     dir: self.files.full_path(&self.dir),
                     expected,
                     found: item.seq,
                 });
             }
+            expected = item.seq + 1;
             if item.payload.len() > MAX_ITEM_PAYLOAD_BYTES {
                 return Err(StoreError::ItemTooLarge {
                     dir: self.files.full_path(&self.dir),
@@ -192,6 +209,14 @@ impl SegmentLog {
                 Ok(())
             }
         });
+        self.fail_on_error(result)
+    }
+
+    /// Writes every buffered append to its file, without syncing it: a
+    /// process crash (not a power loss) keeps them from now on.
+    pub(crate) fn write_out(&mut self) -> Result<(), StoreError> {
+        self.check_usable()?;
+        let result = self.write_buffer();
         self.fail_on_error(result)
     }
 

@@ -119,6 +119,47 @@ impl MemFileSystem {
         Ok(())
     }
 
+    /// The names of the directories in `dir` (those with a file under them).
+    pub(crate) fn list_subdirs(&self, dir: &Path) -> Vec<String> {
+        let names: BTreeSet<String> = self
+            .names
+            .keys()
+            .filter_map(|path| path.strip_prefix(dir).ok())
+            .filter(|rest| rest.components().count() > 1)
+            .filter_map(|rest| {
+                rest.components()
+                    .next()?
+                    .as_os_str()
+                    .to_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        names.into_iter().collect()
+    }
+
+    /// Removes every file under `dir`, durably (each directory emptied is
+    /// synced).
+    pub(crate) fn remove_dir_all(&mut self, dir: &Path) {
+        let doomed: Vec<PathBuf> = self
+            .names
+            .keys()
+            .filter(|path| path.starts_with(dir) && path.as_path() != dir)
+            .cloned()
+            .collect();
+        let parents: BTreeSet<PathBuf> = doomed
+            .iter()
+            .filter_map(|path| path.parent().map(Path::to_path_buf))
+            .collect();
+        for path in doomed {
+            if let Some(id) = self.names.remove(&path) {
+                self.forget_if_unnamed(id);
+            }
+        }
+        for parent in parents {
+            self.sync_dir(&parent);
+        }
+    }
+
     /// Makes the entries of `dir` durable as they are now.
     pub(crate) fn sync_dir(&mut self, dir: &Path) {
         let in_dir = |path: &PathBuf| path.parent() == Some(dir);

@@ -253,7 +253,12 @@ impl SegmentOpener<'_> {
             });
         }
         let end_seq = walk.last_seq.map_or(base_seq, |seq| seq + 1);
-        if end_seq != next_base {
+        let joins = if self.options.allow_gaps {
+            end_seq <= next_base
+        } else {
+            end_seq == next_base
+        };
+        if !joins {
             return Err(StoreError::SegmentGap {
                 path: self.files_path(next_base),
                 expected: end_seq,

@@ -16,6 +16,7 @@ mod mutants;
 mod pipelined;
 mod raft_log;
 mod record_log;
+mod record_segments;
 mod segment;
 mod snapshot;
 mod state_machine;

@@ -6,6 +6,12 @@
 //! cleanup sweep, retention's truncation, a dropped topic, a snapshot's
 //! export and import, a restart, and compaction and retention through the
 //! store's cleanup path.
+//!
+//! The subject drives a record log as the store does: `write_out` before
+//! each commit, `after_commit` after it, `sync` before each flush of the
+//! tree, and, for the segment files, `reconcile` after each reopen (with
+//! the ends the tree's own bookkeeping gives, there being no decided state
+//! here).
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -13,17 +19,34 @@ use std::ops::Range;
 use ordo_core::cleanup::{StoredRecord, Visit};
 use ordo_core::{Cleanup, Offset, Record, TopicConfig};
 use serde_json::{json, Value};
-use tempfile::TempDir;
 
-use super::support::{at, clean, entries, keyed, put, retry_while_locked, topic, TestConfig};
+use super::support::{at, clean, entries, keyed, put, topic, Home, TestConfig};
 use crate::codec::{decode, encode};
 use crate::kv::{Batch, Disk};
-use crate::record_log::RecordLog;
+use crate::record_log::{RecordLog, RecordSegmentOptions};
+use crate::segment::Files;
 use crate::snapshot_file::SnapshotHome;
-use crate::{MemDisk, StateMachineStore, StoreError, CACHE_CAPACITY_BYTES};
+use crate::{MemDisk, StateMachineStore, StoreError};
 
-/// How an implementation opens its record log on a node's disk.
-type Open = fn(&Disk) -> Result<RecordLog, StoreError>;
+/// How an implementation opens its record log on a node's disk, whose
+/// files (the same medium and incarnation) are `Files`.
+type Open = fn(&Disk, Files) -> Result<RecordLog, StoreError>;
+
+/// The tree's record log.
+fn open_tree(disk: &Disk, _files: Files) -> Result<RecordLog, StoreError> {
+    RecordLog::open_in_tree(disk)
+}
+
+/// Segment files of 4 KiB, so that the tests roll segments, reconciled
+/// with the ends the tree's bookkeeping gives.
+fn open_segments(disk: &Disk, files: Files) -> Result<RecordLog, StoreError> {
+    let options = RecordSegmentOptions {
+        segment_bytes: 4 * 1024,
+    };
+    let log = RecordLog::open_in_segments(disk, files, &options)?;
+    log.reconcile(&log.bookkept_ends()?)?;
+    Ok(log)
+}
 
 const ALL: usize = usize::MAX;
 const EVERY_OFFSET: Range<Offset> = Offset(0)..Offset(u64::MAX);
@@ -32,12 +55,6 @@ const EVERY_OFFSET: Range<Offset> = Offset(0)..Offset(u64::MAX);
 enum Medium {
     Memory,
     Sled,
-}
-
-/// Where a node's disk lives between its lives.
-enum Home {
-    Memory(MemDisk),
-    Sled(TempDir),
 }
 
 /// A record log under test, on a disk of its own.
@@ -58,13 +75,8 @@ impl Subject {
     }
 
     fn open_in(open: Open, home: Home) -> Subject {
-        let disk = match &home {
-            Home::Memory(disk) => Disk::open_memory(disk),
-            Home::Sled(dir) => {
-                retry_while_locked(|| Disk::open_sled(dir.path(), CACHE_CAPACITY_BYTES))
-            }
-        };
-        let log = open(&disk).expect("open the record log");
+        let (disk, files) = home.open();
+        let log = open(&disk, files).expect("open the record log");
         Subject {
             open,
             home,
@@ -94,7 +106,9 @@ impl Subject {
     fn commit(&self, stage: impl FnOnce(&RecordLog, &mut Batch)) {
         let mut batch = Batch::default();
         stage(&self.log, &mut batch);
+        self.log.write_out().expect("write out");
         self.disk.commit(batch).expect("commit");
+        self.log.after_commit().expect("after commit");
     }
 
     /// Commits an append of `records` to `topic_name`.
@@ -106,17 +120,18 @@ impl Subject {
     }
 
     async fn flush(&self) {
+        self.log.sync().expect("sync the records");
         self.disk.flush().await.expect("flush");
     }
 
-    /// A state machine on this disk, keeping its records in a record log
-    /// this implementation opens.
+    /// A state machine on this disk, keeping its records in the subject's
+    /// record log (a clone: they share the topics' files).
     fn store(&self) -> StateMachineStore<TestConfig> {
         let snapshots = match &self.home {
             Home::Memory(_) => SnapshotHome::Tree,
             Home::Sled(dir) => SnapshotHome::files(dir.path()).expect("snapshot directory"),
         };
-        let records = (self.open)(&self.disk).expect("open the record log");
+        let records = self.log.clone();
         StateMachineStore::open(&self.disk, snapshots, records).expect("open the state machine")
     }
 
@@ -218,7 +233,8 @@ async fn seeking_by_offset_finds_the_first_record_at_or_after_it_across_gaps(sub
     subject.append("t", &records(0..6, 1));
     subject.commit(|log, batch| {
         for offset in [1, 2, 4] {
-            log.stage_remove(batch, &topic("t"), Offset(offset));
+            log.stage_remove(batch, &topic("t"), Offset(offset))
+                .expect("stage remove");
         }
     });
     let first = |from, end| {
@@ -246,8 +262,10 @@ async fn seeking_by_time_finds_the_first_record_stamped_at_or_after_it(subject: 
     subject.append("t", &placed);
     // A gap where the first record stamped 200 was, and one at the end.
     subject.commit(|log, batch| {
-        log.stage_remove(batch, &topic("t"), Offset(2));
-        log.stage_remove(batch, &topic("t"), Offset(6));
+        for offset in [2, 6] {
+            log.stage_remove(batch, &topic("t"), Offset(offset))
+                .expect("stage remove");
+        }
     });
     let t = topic("t");
     let stored = Offset(0)..Offset(7);
@@ -313,7 +331,8 @@ async fn truncating_drops_the_front_and_nothing_else(subject: Subject) {
     subject.append("t", &records(0..5, 1));
     subject.append("t.x", &records(0..2, 1));
     subject.commit(|log, batch| {
-        log.stage_remove(batch, &topic("t"), Offset(3));
+        log.stage_remove(batch, &topic("t"), Offset(3))
+            .expect("stage remove");
     });
     let truncate = |offset| {
         subject.commit(|log, batch| {
@@ -340,7 +359,8 @@ async fn dropping_a_topic_drops_its_records_even_those_staged_in_the_same_batch(
         let t = topic("t");
         log.stage_append(batch, &t, &records(3..5, 2))
             .expect("stage append");
-        log.stage_drop(batch, &t, Offset(0)..Offset(5));
+        log.stage_drop(batch, &t, Offset(0)..Offset(5))
+            .expect("stage drop");
     });
     assert_eq!(subject.held(), held(&[("t.x", vec![0])]));
     // The name starts again at offset 0.
@@ -351,7 +371,10 @@ async fn dropping_a_topic_drops_its_records_even_those_staged_in_the_same_batch(
 async fn exported_records_import_into_a_cleared_log_as_they_were(subject: Subject) {
     subject.append("t", &records(0..5, 1));
     subject.append("u", &records(0..2, 2));
-    subject.commit(|log, batch| log.stage_remove(batch, &topic("t"), Offset(1)));
+    subject.commit(|log, batch| {
+        log.stage_remove(batch, &topic("t"), Offset(1))
+            .expect("stage remove")
+    });
     let before = (
         subject.page("t", EVERY_OFFSET),
         subject.page("u", EVERY_OFFSET),
@@ -376,7 +399,8 @@ async fn exported_records_import_into_a_cleared_log_as_they_were(subject: Subjec
         for (name, encoded) in exported {
             for bytes in encoded {
                 let record: Record = decode("record", &bytes).expect("decode");
-                log.stage_import(batch, &topic(name), record.offset, bytes);
+                log.stage_import(batch, &topic(name), record.offset, bytes)
+                    .expect("stage import");
             }
         }
     });
@@ -437,7 +461,7 @@ async fn compaction_through_the_store_keeps_the_latest_record_of_each_key(subjec
     let page = sm.read_records(&topic("t"), Offset(0), ALL, ALL);
     assert_eq!(page.expect("read").expect("topic exists").records, latest);
 
-    sm.shared.disk.flush().await.expect("flush");
+    subject.flush().await;
     drop(sm);
     let subject = subject.restart();
     assert_eq!(subject.page("t", EVERY_OFFSET), latest);
@@ -502,4 +526,5 @@ macro_rules! on_each_medium {
     };
 }
 
-record_log_tests!(tree => crate::record_log::RecordLog::open_in_tree);
+record_log_tests!(tree => super::open_tree);
+record_log_tests!(segments => super::open_segments);

@@ -14,7 +14,11 @@ use ordo_core::{
 };
 use tempfile::TempDir;
 
-use crate::{open, open_memory, LogStore, MemDisk, StateMachineStore, StoreError};
+use crate::kv::Disk;
+use crate::segment::Files;
+use crate::{
+    open, open_memory, LogStore, MemDisk, StateMachineStore, StoreError, CACHE_CAPACITY_BYTES,
+};
 
 openraft::declare_raft_types!(
     pub TestConfig:
@@ -52,6 +56,30 @@ pub fn retry_while_locked<T>(mut open: impl FnMut() -> Result<T, StoreError>) ->
                 std::thread::sleep(Duration::from_millis(10));
             }
             Err(e) => panic!("open store: {e}"),
+        }
+    }
+}
+
+/// Where a node's disk lives between its lives: a simulated disk, or a
+/// temporary directory for sled and real files.
+pub enum Home {
+    Memory(MemDisk),
+    Sled(TempDir),
+}
+
+impl Home {
+    /// The node's disk and the files beside it: on a memory disk, one new
+    /// incarnation for both (fencing off every earlier one).
+    pub fn open(&self) -> (Disk, Files) {
+        match self {
+            Home::Memory(disk) => {
+                let handle = disk.open_incarnation();
+                (Disk::Memory(handle.clone()), Files::Memory(handle))
+            }
+            Home::Sled(dir) => (
+                retry_while_locked(|| Disk::open_sled(dir.path(), CACHE_CAPACITY_BYTES)),
+                Files::real(dir.path()),
+            ),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! its files as a real disk does: what was synced survives, of the rest a
 //! chosen prefix per file (a torn write), names only once their directory
 //! was synced, and nothing from before a crash can touch the disk again.
+//! Both list a directory's subdirectories and remove one whole, durably.
 
 use std::path::Path;
 
@@ -156,4 +157,34 @@ async fn one_crash_takes_down_the_trees_and_the_files_and_fences_both() {
     let tree = Disk::open_memory(&disk).open_tree("t").expect("open tree");
     assert!(tree.get(b"k").expect("get").is_none());
     assert_eq!(contents(&Files::open_memory(&disk), &dir.join("f")), b"");
+}
+
+#[test]
+fn both_media_list_subdirectories_and_remove_one_whole_durably() {
+    for medium in Medium::both() {
+        let files = medium.files();
+        let root = Path::new("records");
+        for dir in ["a@0", "b@1"] {
+            let dir = root.join(dir);
+            files.create_dir_all(&dir).expect("create dir");
+            for name in ["x", "y"] {
+                files.create(&dir.join(name)).expect("create");
+            }
+            files.sync_dir(&dir).expect("sync dir");
+        }
+        files.create(&root.join("plain")).expect("create");
+        let subdirs = files.list_subdirs(root).expect("list");
+        assert_eq!(subdirs, vec!["a@0", "b@1"], "{}", medium.name());
+
+        files.remove_dir_all(&root.join("a@0")).expect("remove");
+        files
+            .remove_dir_all(&root.join("gone"))
+            .expect("nothing to do");
+        assert_eq!(files.list_subdirs(root).expect("list"), vec!["b@1"]);
+        if let Medium::Memory(disk) = &medium {
+            disk.crash(0);
+            let files = medium.files();
+            assert_eq!(files.list_subdirs(root).expect("list"), vec!["b@1"]);
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! (`random_crashes`).
 
 mod files;
+mod gaps;
 mod log;
 mod random_crashes;
 mod recovery;

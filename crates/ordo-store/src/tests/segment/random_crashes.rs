@@ -58,6 +58,7 @@ fn run(seed: u64, exercised: &mut Exercised) {
         segment_bytes: rng.random_range(200..1200),
         index_interval_bytes: rng.random_range(1..300),
         write_buffer_bytes: rng.random_range(0..400),
+        allow_gaps: false,
     };
     let mut model = Model {
         first: 0,
