@@ -25,6 +25,9 @@ const MAX_LATENCY: Duration = Duration::from_millis(10);
 const MAX_SIM_DURATION: Duration = Duration::from_secs(60);
 /// The Raft log's segment size in the simulation: a few dozen entries.
 const SIM_LOG_SEGMENT_BYTES: u64 = 16 * 1024;
+/// A topic's segment size in the simulation: a few dozen records, so that
+/// retention purges and compaction rewrites whole segments.
+const SIM_RECORD_SEGMENT_BYTES: u64 = 4 * 1024;
 
 /// Which bug to switch on (the `mutants` features, simulation only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +130,7 @@ pub fn run(seed: u64) -> RunReport {
                 pipelined_flush: schedule.pipelined_flush,
                 // Small, so that runs roll, purge and recover many segments.
                 log_segment_bytes: SIM_LOG_SEGMENT_BYTES,
+                record_segment_bytes: SIM_RECORD_SEGMENT_BYTES,
                 ..Default::default()
             },
             seed,

@@ -7,8 +7,8 @@
 //! concurrent appends share a flush, and a callback is never completed
 //! before a flush that began after its entries were written has returned.
 //! A flush syncs the log's segments (one fdatasync); when a barrier is in
-//! the group it then also flushes the tree, for the vote, the purge point
-//! and the state machine's writes.
+//! the group it then also syncs the records' files and flushes the tree,
+//! for the vote, the purge point and the state machine's writes.
 //!
 //! Where it runs: on real files, a thread of its own (a flush blocks; on a
 //! tokio worker it would stall the runtime of a 2-core node), woken once per
@@ -30,14 +30,15 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::StoreError;
 use crate::kv::Disk;
 use crate::raft_log_segments::RaftLogSegments;
+use crate::record_log::RecordLog;
 use crate::type_config::StoreTypeConfig;
 
 /// What a flush makes durable: the log's segments and, for a barrier, the
-/// tree.
-#[derive(Clone)]
+/// records' files and then the tree.
 struct Target {
     disk: Disk,
     segments: Arc<RaftLogSegments>,
+    records: RecordLog,
 }
 
 /// Something waiting for the next flush, with what to flush: the flusher
@@ -45,7 +46,7 @@ struct Target {
 /// last store handle is dropped and the last flush is done, nothing keeps
 /// them (and sled's lock on its directory) open.
 struct Queued<C: StoreTypeConfig> {
-    target: Target,
+    target: Arc<Target>,
     waiter: Waiter<C>,
 }
 
@@ -61,19 +62,24 @@ enum Waiter<C: StoreTypeConfig> {
 /// an async context, where a simulated disk's task can be spawned); stops
 /// when the last [`crate::LogStore`] clone holding it is dropped.
 pub(crate) struct Flusher<C: StoreTypeConfig> {
-    target: Target,
+    target: Arc<Target>,
     started: OnceLock<mpsc::UnboundedSender<Queued<C>>>,
     /// Why the log failed, once a flush has failed.
     failed: Arc<Mutex<Option<String>>>,
 }
 
 impl<C: StoreTypeConfig> Flusher<C> {
-    pub(crate) fn new(disk: &Disk, segments: Arc<RaftLogSegments>) -> Flusher<C> {
+    pub(crate) fn new(
+        disk: &Disk,
+        segments: Arc<RaftLogSegments>,
+        records: RecordLog,
+    ) -> Flusher<C> {
         Flusher {
-            target: Target {
+            target: Arc::new(Target {
                 disk: disk.clone(),
                 segments,
-            },
+                records,
+            }),
             started: OnceLock::new(),
             failed: Arc::default(),
         }
@@ -106,7 +112,7 @@ impl<C: StoreTypeConfig> Flusher<C> {
 
     fn send(&self, waiter: Waiter<C>) -> Result<(), mpsc::error::SendError<Queued<C>>> {
         self.sender().send(Queued {
-            target: self.target.clone(),
+            target: Arc::clone(&self.target),
             waiter,
         })
     }
@@ -198,6 +204,7 @@ impl Group {
         let started = Instant::now();
         let flushed = target.segments.sync().and_then(|()| {
             if with_tree {
+                target.records.sync()?;
                 target.disk.flush_blocking()
             } else {
                 Ok(())

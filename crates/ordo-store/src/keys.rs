@@ -54,6 +54,10 @@ pub(crate) const LAST_PURGED_KEY: &[u8] = b"last_purged";
 
 pub(crate) const LAST_APPLIED_KEY: &[u8] = b"\x01last_applied";
 pub(crate) const MEMBERSHIP_KEY: &[u8] = b"\x01membership";
+/// Present while the records an earlier ordo kept in this tree (under
+/// record keys) are being removed, after their copy into segment files was
+/// made durable: the removal then only finishes, never copies again.
+pub(crate) const RECORDS_MOVED_KEY: &[u8] = b"\x01records_moved";
 const TOPIC_META_PREFIX: u8 = 0x02;
 const KEY_INDEX_PREFIX: u8 = 0x03;
 const PRODUCER_PREFIX: u8 = 0x04;
@@ -101,7 +105,6 @@ pub(crate) fn record_key(topic: &TopicName, offset: Offset) -> Vec<u8> {
 }
 
 /// The topic and offset a record key names.
-#[cfg(test)]
 pub(crate) fn from_record_key(key: &[u8]) -> Result<(TopicName, Offset), StoreError> {
     let at = key
         .len()

@@ -1,8 +1,9 @@
 //! ordo-store: durable storage for openraft: the Raft log (entries in
 //! segment files under `raft-log/`; vote, committed and purged log ids in
-//! sled), the state machine (records by topic and offset, topic metadata,
-//! key index, producer table, consumer positions, last applied log id,
-//! membership) and the current snapshot. In production it lives on sled and
+//! sled), the state machine (records by topic and offset in segment files
+//! under `records/`; topic metadata, key index, producer table, consumer
+//! positions, last applied log id, membership in sled) and the current
+//! snapshot. In production it lives on sled and
 //! real files; in the deterministic simulation the same code runs on a
 //! [`MemDisk`] (trees and files) that can crash.
 //!
@@ -56,8 +57,7 @@ mod raft_entry;
 mod raft_log_segments;
 mod read;
 mod record_log;
-// Until the records move onto it (issue 13), only its tests use some of it.
-#[cfg_attr(not(test), allow(dead_code, unused_imports))]
+mod record_recovery;
 mod segment;
 mod snapshot;
 mod snapshot_file;
@@ -79,7 +79,7 @@ pub use state_machine::StateMachineStore;
 pub use type_config::{OrdoPayload, StoreTypeConfig};
 
 use kv::Disk;
-use record_log::RecordLog;
+use record_log::{RecordLog, RecordSegmentOptions};
 use segment::Files;
 use snapshot_file::SnapshotHome;
 
@@ -99,6 +99,9 @@ pub fn open<C: StoreTypeConfig>(
 /// [`StoreOptions::log_segment_bytes`] by default.
 pub const LOG_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
+/// [`StoreOptions::record_segment_bytes`] by default.
+pub const RECORD_SEGMENT_BYTES: u64 = record_log::RECORD_SEGMENT_BYTES;
+
 /// How a store on sled is opened.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -115,6 +118,9 @@ pub struct StoreOptions {
     /// to it, and a purge removes whole segments, so a node keeps up to
     /// this much of its log beyond what its snapshot needs.
     pub log_segment_bytes: u64,
+    /// The size of one segment file of a topic's records: retention
+    /// removes, and compaction rewrites, whole segments.
+    pub record_segment_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -123,6 +129,7 @@ impl Default for StoreOptions {
             cache_capacity_bytes: CACHE_CAPACITY_BYTES,
             pipelined_flush: true,
             log_segment_bytes: LOG_SEGMENT_BYTES,
+            record_segment_bytes: RECORD_SEGMENT_BYTES,
         }
     }
 }
@@ -164,8 +171,11 @@ fn split<C: StoreTypeConfig>(
     snapshots: SnapshotHome,
     options: &StoreOptions,
 ) -> Result<(LogStore<C>, StateMachineStore<C>), StoreError> {
-    let log = LogStore::open(disk, files, options)?;
-    let records = RecordLog::open_in_tree(disk)?;
+    let record_options = RecordSegmentOptions {
+        segment_bytes: options.record_segment_bytes,
+    };
+    let records = RecordLog::open_in_segments(disk, files.clone(), &record_options)?;
+    let log = LogStore::open(disk, files, records.clone(), options)?;
     let state_machine = StateMachineStore::open(disk, snapshots, records)?;
     Ok((log, state_machine))
 }

@@ -34,6 +34,7 @@ use crate::flusher::Flusher;
 use crate::keys;
 use crate::kv::{Batch, Disk, Tree};
 use crate::raft_log_segments::RaftLogSegments;
+use crate::record_log::RecordLog;
 use crate::segment::Files;
 use crate::type_config::StoreTypeConfig;
 use crate::StoreOptions;
@@ -79,6 +80,7 @@ impl<C: StoreTypeConfig> LogStore<C> {
     pub(crate) fn open(
         disk: &Disk,
         files: Files,
+        records: RecordLog,
         options: &StoreOptions,
     ) -> Result<Self, StoreError> {
         let entries = Arc::new(RaftLogSegments::open(files, options.log_segment_bytes)?);
@@ -86,7 +88,7 @@ impl<C: StoreTypeConfig> LogStore<C> {
             disk: disk.clone(),
             meta: disk.open_tree(keys::RAFT_META_TREE)?,
             entries: Arc::clone(&entries),
-            flusher: Arc::new(Flusher::new(disk, entries)),
+            flusher: Arc::new(Flusher::new(disk, entries, records)),
             pipelined: options.pipelined_flush,
             #[cfg(feature = "mutants")]
             unpersisted_vote: Default::default(),

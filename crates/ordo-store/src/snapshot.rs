@@ -87,7 +87,7 @@ impl<C: StoreTypeConfig> RaftSnapshotBuilder<C> for StateMachineStore<C> {
         // and once caused an election under load.
         let store = self.clone();
         let (meta, data, kept) = self.shared.disk.run_blocking(move || build(&store)).await?;
-        self.shared.disk.flush().await?;
+        self.shared.flush().await?;
         remove_stale(self, kept)?;
         crate::metrics::snapshot_built(data.len());
         Ok(Snapshot {
@@ -295,7 +295,7 @@ fn keep_if_newer<C: StoreTypeConfig>(
     }
     let mut batch = Batch::default();
     let kept = record_current(store, &mut batch, meta, data)?;
-    store.shared.disk.commit(batch)?;
+    store.shared.commit(batch)?;
     Ok(kept)
 }
 
@@ -412,7 +412,7 @@ pub(crate) fn install<C: StoreTypeConfig>(
     let kept = {
         let _snapshot_tree = store.lock_snapshot_tree();
         let kept = record_current(store, &mut batch, meta, data)?;
-        store.shared.disk.commit(batch)?;
+        store.shared.commit(batch)?;
         kept
     };
     let last_applied = state.last_applied;

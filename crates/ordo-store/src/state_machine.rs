@@ -40,6 +40,7 @@ use crate::keys;
 use crate::kv::{Batch, Disk, Tree};
 use crate::persisted::{self, Changes};
 use crate::record_log::RecordLog;
+use crate::record_recovery;
 use crate::snapshot;
 use crate::snapshot_file::{SnapshotData, SnapshotHome, SnapshotWriter, INCOMING};
 use crate::type_config::{OrdoPayload, StoreTypeConfig};
@@ -87,6 +88,26 @@ pub(crate) struct Shared<C: StoreTypeConfig> {
     pub(crate) applied_tx: watch::Sender<Option<LogIndex>>,
 }
 
+impl<C: StoreTypeConfig> Shared<C> {
+    /// Commits `batch` with the records it staged: their appends handed to
+    /// the files first (so that a process crash never leaves the tree ahead
+    /// of them), the file work it decided (purges, removals, rewrites) after.
+    pub(crate) fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        self.records.write_out()?;
+        self.disk.commit(batch)?;
+        self.records.after_commit()
+    }
+
+    /// Makes everything applied so far durable: the records' files synced
+    /// before the tree is flushed, so the tree is never durable ahead of
+    /// the files it points into.
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        let records = self.records.clone();
+        self.disk.run_blocking(move || records.sync()).await?;
+        self.disk.flush().await
+    }
+}
+
 /// Everything applied so far, as far as memory holds it.
 #[derive(Clone)]
 pub(crate) struct Applied<C: StoreTypeConfig> {
@@ -102,7 +123,11 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         records: RecordLog,
     ) -> Result<Self, StoreError> {
         let tree = disk.open_tree(keys::STATE_MACHINE_TREE)?;
-        let applied = load_applied::<C>(&tree)?;
+        record_recovery::move_records_out_of_tree(disk, &tree, &records)?;
+        let mut applied = load_applied::<C>(&tree)?;
+        if record_recovery::hold_against_state(disk, &tree, &records, &applied.state)? {
+            applied = load_applied::<C>(&tree)?;
+        }
         let (applied_tx, _) = watch::channel(applied.state.last_applied);
         let store = StateMachineStore {
             shared: Arc::new(Shared {
@@ -222,7 +247,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
                 encode("membership", &writer.membership)?,
             );
         }
-        self.shared.disk.commit(batch)?;
+        self.shared.commit(batch)?;
         Ok((results, changes))
     }
 
@@ -416,7 +441,7 @@ impl<C: StoreTypeConfig> RaftStateMachine<C> for StateMachineStore<C> {
             .disk
             .run_blocking(move || snapshot::install(&store, &meta, &snapshot))
             .await?;
-        self.shared.disk.flush().await?;
+        self.shared.flush().await?;
         snapshot::remove_stale(self, kept)?;
         crate::metrics::snapshot_installed(size_bytes);
         Ok(())

@@ -35,6 +35,10 @@ pub(super) fn open(dir: &Path, cache_capacity: u64) -> Result<sled::Db, StoreErr
         .path(dir)
         .cache_capacity(cache_capacity)
         .segment_size(SEGMENT_SIZE_BYTES)
+        // Flushed only when the store says (after the records' files are
+        // synced), never on a timer: the tree must never become durable
+        // ahead of the segment files it points into.
+        .flush_every_ms(None)
         .open()
         .map_err(|source| StoreError::Open {
             path: dir.to_path_buf(),

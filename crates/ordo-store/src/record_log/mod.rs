@@ -48,13 +48,16 @@ use crate::error::StoreError;
 use crate::kv::{Batch, Bytes, Disk};
 use crate::segment::Files;
 use segments::SegmentRecords;
-pub(crate) use segments::{Reconciled, RecordSegmentOptions};
+pub(crate) use segments::{Reconciled, RecordSegmentOptions, RECORD_SEGMENT_BYTES};
 use tree::TreeLog;
 
 /// The records of every topic, in one of the layouts. Cheap to clone.
 #[derive(Clone)]
 pub(crate) enum RecordLog {
-    /// Each record under its own key in the state machine tree.
+    /// Each record under its own key in the state machine tree: ordo's
+    /// layout before the segment files, kept as the reference the record
+    /// log's suite runs both against (the store opens `Segments`).
+    #[cfg_attr(not(test), allow(dead_code))]
     Tree(TreeLog),
     /// Each topic's records in segment files of its own.
     Segments(SegmentRecords),
@@ -65,6 +68,7 @@ pub(crate) type Encoded = Box<dyn Iterator<Item = Result<Bytes, StoreError>>>;
 
 impl RecordLog {
     /// The record log in the state machine tree on `disk`.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn open_in_tree(disk: &Disk) -> Result<RecordLog, StoreError> {
         TreeLog::open(disk).map(RecordLog::Tree)
     }
@@ -72,13 +76,18 @@ impl RecordLog {
     /// The record log in per-topic segment files under `files` (the same
     /// medium and incarnation as `disk`), its bookkeeping in the state
     /// machine tree on `disk`. Call [`RecordLog::reconcile`] before use.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn open_in_segments(
         disk: &Disk,
         files: Files,
         options: &RecordSegmentOptions,
     ) -> Result<RecordLog, StoreError> {
         SegmentRecords::open(disk, files, options).map(RecordLog::Segments)
+    }
+
+    /// Whether this is the tree layout, whose records are the tree's own
+    /// record keys (nothing to move out of the tree then).
+    pub(crate) fn is_in_tree(&self) -> bool {
+        matches!(self, RecordLog::Tree(_))
     }
 
     /// Stages `records`, which an append placed in `topic` (in offset order,
@@ -180,7 +189,6 @@ impl RecordLog {
 
     /// Hands every append staged so far to the files (not synced): before
     /// the batch holding their state commits.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn write_out(&self) -> Result<(), StoreError> {
         match self {
             RecordLog::Tree(_) => Ok(()),
@@ -189,7 +197,6 @@ impl RecordLog {
     }
 
     /// Makes every append staged so far durable: before the tree is flushed.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn sync(&self) -> Result<(), StoreError> {
         match self {
             RecordLog::Tree(_) => Ok(()),
@@ -199,7 +206,6 @@ impl RecordLog {
 
     /// The file work committed batches decided (purges, removals,
     /// compaction's rewrites): after the commit, never inside a batch.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn after_commit(&self) -> Result<(), StoreError> {
         match self {
             RecordLog::Tree(_) => Ok(()),
@@ -210,7 +216,6 @@ impl RecordLog {
     /// Holds the records against the decided state's topics (`ends`: each
     /// one's start and end offsets) at open, repairing what a crash left
     /// and reporting what it cannot (see [`Reconciled`]).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn reconcile(
         &self,
         ends: &BTreeMap<TopicName, (Offset, Offset)>,

@@ -22,6 +22,7 @@ pub(crate) struct TreeLog {
 }
 
 impl TreeLog {
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(super) fn open(disk: &Disk) -> Result<TreeLog, StoreError> {
         let tree = disk.open_tree(keys::STATE_MACHINE_TREE)?;
         Ok(TreeLog { tree })

@@ -24,6 +24,7 @@ use super::frame::ByteSource;
 use super::mem_files::FileId;
 use crate::error::StoreError;
 use crate::kv::MemHandle;
+#[cfg(test)]
 use crate::MemDisk;
 
 /// Where the engine's files live. Cheap to clone.
@@ -54,6 +55,7 @@ impl Files {
 
     /// Starts a new incarnation on `disk`, fencing off every earlier one
     /// (its trees and its files).
+    #[cfg(test)]
     pub(crate) fn open_memory(disk: &MemDisk) -> Files {
         Files::Memory(disk.open_incarnation())
     }
@@ -181,6 +183,8 @@ impl Files {
     }
 
     /// Gives the file at `from` a second name, `to` (which must not exist).
+    // For snapshots that link sealed segments instead of copying them.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn hard_link(&self, from: &Path, to: &Path) -> Result<(), StoreError> {
         match self {
             Files::Real(root) => {

@@ -110,6 +110,7 @@ impl MemFileSystem {
     }
 
     /// Gives the file named `from` a second name, `to`, which must be free.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn hard_link(&mut self, from: &Path, to: &Path) -> io::Result<()> {
         let id = self.open(from)?;
         if self.names.contains_key(to) {

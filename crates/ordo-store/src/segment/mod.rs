@@ -1,5 +1,6 @@
 //! The segment-file storage engine: append-only segment files that hold
-//! the Raft log (`raft_log_segments`) and, next, each topic's records, as
+//! the Raft log (`raft_log_segments`) and each topic's records
+//! (`record_log::segments`), as
 //! Kafka's, Redpanda's and NATS JetStream's filestore do.
 //!
 //! Map of the module:
@@ -24,7 +25,10 @@ mod recovery;
 mod segment_file;
 
 pub(crate) use files::Files;
-pub(crate) use item::{Item, ItemRef};
+#[cfg(test)]
+pub(crate) use item::Item;
+pub(crate) use item::ItemRef;
 pub(crate) use log::{SegmentLog, SegmentOptions};
 pub(crate) use mem_files::MemFileSystem;
+#[cfg(test)]
 pub(crate) use recovery::{Recovery, RecoveryAction};

@@ -69,6 +69,30 @@ fn three_applies() -> Vec<Vec<Entry>> {
     ]
 }
 
+/// A power loss: the tree keeps some unflushed batches, the record files
+/// none of their unsynced bytes, so the tree is ahead of the files. The
+/// state machine is then wiped whole (openraft rebuilds it from the
+/// snapshot and the log), never served half.
+#[tokio::test]
+async fn a_tree_ahead_of_the_record_files_wipes_the_state_machine() {
+    let applies = three_applies();
+    let disk = MemDisk::new();
+    let (_log, mut sm) = open_on(&disk);
+    for entries in applies.clone() {
+        apply_via_openraft(&mut sm, entries).await;
+    }
+    disk.crash(applies.len());
+
+    let (_log, mut recovered) = open_on(&disk);
+    assert!(recovered.topics().is_empty());
+    assert_eq!(decided(&recovered), ordo_core::State::default());
+    assert_eq!(
+        recovered.applied_state().await.expect("applied state").0,
+        None
+    );
+    assert_eq!(records_on_disk(&recovered), 0);
+}
+
 /// Every record the record log holds, counted on disk: with metadata
 /// consistent, exactly the records inside every topic's offsets.
 fn records_on_disk(sm: &StateMachineStore<TestConfig>) -> usize {
@@ -76,6 +100,8 @@ fn records_on_disk(sm: &StateMachineStore<TestConfig>) -> usize {
     held.values().map(Vec::len).sum()
 }
 
+/// A process crash: the tree keeps the first `keep` unflushed batches (as
+/// sled may), the files every byte written (the OS keeps them).
 #[tokio::test]
 async fn unflushed_applies_come_back_as_a_consistent_prefix() {
     let applies = three_applies();
@@ -87,7 +113,7 @@ async fn unflushed_applies_come_back_as_a_consistent_prefix() {
         }
         assert_eq!(disk.unflushed_batches(), applies.len());
 
-        disk.crash(keep);
+        disk.crash_with(keep, |_, unsynced_bytes| unsynced_bytes);
 
         // What a node that applied only the first `keep` batches holds.
         let reference_disk = MemDisk::new();

@@ -214,7 +214,7 @@ async fn producers_keys_and_positions_survive_a_crash_after_a_flush() {
     let (_log, mut sm) = open_on(&disk);
     apply_via_openraft(&mut sm, history()).await;
     let before = decided(&sm);
-    sm.shared.disk.flush().await.expect("flush");
+    sm.shared.flush().await.expect("flush");
 
     disk.crash(0);
 

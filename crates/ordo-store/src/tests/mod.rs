@@ -23,3 +23,4 @@ mod state_machine;
 mod suite;
 mod support;
 mod topics;
+mod upgrade;
