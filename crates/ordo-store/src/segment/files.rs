@@ -74,19 +74,7 @@ impl Files {
     /// The names of the files in `dir`, sorted.
     pub(crate) fn list_dir(&self, dir: &Path) -> Result<Vec<String>, StoreError> {
         match self {
-            Files::Real(root) => {
-                let path = root.join(dir);
-                let mut names = Vec::new();
-                let entries = std::fs::read_dir(&path).map_err(failed("list", &path))?;
-                for entry in entries {
-                    let entry = entry.map_err(failed("list", &path))?;
-                    if let Some(name) = entry.file_name().to_str() {
-                        names.push(name.to_owned());
-                    }
-                }
-                names.sort();
-                Ok(names)
-            }
+            Files::Real(root) => real_names(root, dir, |_| true),
             Files::Memory(disk) => disk.with_files(|files| files.list_dir(dir)),
         }
     }
@@ -95,20 +83,7 @@ impl Files {
     /// directories are implicit: those with a file under them).
     pub(crate) fn list_subdirs(&self, dir: &Path) -> Result<Vec<String>, StoreError> {
         match self {
-            Files::Real(root) => {
-                let path = root.join(dir);
-                let mut names = Vec::new();
-                let entries = std::fs::read_dir(&path).map_err(failed("list", &path))?;
-                for entry in entries {
-                    let entry = entry.map_err(failed("list", &path))?;
-                    let is_dir = entry.file_type().map_err(failed("list", &path))?.is_dir();
-                    if let (true, Some(name)) = (is_dir, entry.file_name().to_str()) {
-                        names.push(name.to_owned());
-                    }
-                }
-                names.sort();
-                Ok(names)
-            }
+            Files::Real(root) => real_names(root, dir, |kind| kind.is_dir()),
             Files::Memory(disk) => disk.with_files(|files| files.list_subdirs(dir)),
         }
     }
@@ -351,6 +326,26 @@ fn preallocate(file: &std::fs::File, len: u64) -> io::Result<()> {
 #[cfg(not(target_os = "linux"))]
 fn preallocate(_file: &std::fs::File, _len: u64) -> io::Result<()> {
     Ok(())
+}
+
+/// The names of the entries of `dir` under `root` whose type `keep` takes,
+/// sorted.
+fn real_names(
+    root: &Path,
+    dir: &Path,
+    keep: impl Fn(std::fs::FileType) -> bool,
+) -> Result<Vec<String>, StoreError> {
+    let path = root.join(dir);
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&path).map_err(failed("list", &path))? {
+        let entry = entry.map_err(failed("list", &path))?;
+        let kind = entry.file_type().map_err(failed("list", &path))?;
+        if let (true, Some(name)) = (keep(kind), entry.file_name().to_str()) {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Opens `path` under `root` for reading and writing; `create` creates it,

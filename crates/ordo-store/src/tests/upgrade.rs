@@ -5,7 +5,9 @@
 
 use serde_json::json;
 
-use super::support::{append, apply_via_openraft, decided, keyed, membership, normal, open_on};
+use super::support::{
+    append, apply_via_openraft, decided, keyed, membership, normal, open_on, topic, TestConfig,
+};
 use crate::keys;
 use crate::kv::{Batch, Disk};
 use crate::record_log::RecordLog;
@@ -19,12 +21,8 @@ const ALL: usize = usize::MAX;
 async fn write_old_layout(disk: &MemDisk) -> (ordo_core::State, Vec<ordo_core::Record>) {
     let on_disk = Disk::open_memory(disk);
     let records = RecordLog::open_in_tree(&on_disk).expect("tree record log");
-    let mut sm = StateMachineStore::<super::support::TestConfig>::open(
-        &on_disk,
-        SnapshotHome::Tree,
-        records,
-    )
-    .expect("open");
+    let mut sm =
+        StateMachineStore::<TestConfig>::open(&on_disk, SnapshotHome::Tree, records).expect("open");
     apply_via_openraft(
         &mut sm,
         vec![
@@ -35,17 +33,16 @@ async fn write_old_layout(disk: &MemDisk) -> (ordo_core::State, Vec<ordo_core::R
     )
     .await;
     on_disk.flush_blocking().expect("flush");
-    let orders = sm
-        .read_records(
-            &super::support::topic("orders"),
-            ordo_core::Offset(0),
-            ALL,
-            ALL,
-        )
+    let orders = orders_in(&sm);
+    (decided(&sm), orders)
+}
+
+/// Every record of topic "orders".
+fn orders_in(sm: &StateMachineStore<TestConfig>) -> Vec<ordo_core::Record> {
+    sm.read_records(&topic("orders"), ordo_core::Offset(0), ALL, ALL)
         .expect("read")
         .expect("topic")
-        .records;
-    (decided(&sm), orders)
+        .records
 }
 
 fn tree_records(disk: &MemDisk) -> usize {
@@ -63,16 +60,7 @@ async fn records_kept_in_the_tree_move_into_segment_files_on_open() {
 
     let (_log, sm) = open_on(&disk);
     assert_eq!(decided(&sm), state);
-    let read = sm
-        .read_records(
-            &super::support::topic("orders"),
-            ordo_core::Offset(0),
-            ALL,
-            ALL,
-        )
-        .expect("read")
-        .expect("topic")
-        .records;
+    let read = orders_in(&sm);
     assert_eq!(read, orders);
     drop(sm);
     assert_eq!(tree_records(&disk), 0, "none left in the tree");
@@ -95,10 +83,7 @@ async fn a_move_interrupted_after_its_copy_only_finishes_the_removal() {
     let tree = on_disk.open_tree(keys::STATE_MACHINE_TREE).expect("tree");
     let mut batch = Batch::default();
     for (offset, record) in orders.iter().enumerate().skip(1000) {
-        let key = keys::record_key(
-            &super::support::topic("orders"),
-            ordo_core::Offset(offset as u64),
-        );
+        let key = keys::record_key(&topic("orders"), ordo_core::Offset(offset as u64));
         batch.insert(
             &tree,
             &key,
@@ -111,16 +96,7 @@ async fn a_move_interrupted_after_its_copy_only_finishes_the_removal() {
 
     let (_log, sm) = open_on(&disk);
     assert_eq!(decided(&sm), state);
-    let read = sm
-        .read_records(
-            &super::support::topic("orders"),
-            ordo_core::Offset(0),
-            ALL,
-            ALL,
-        )
-        .expect("read")
-        .expect("topic")
-        .records;
+    let read = orders_in(&sm);
     assert_eq!(read, orders, "copied once, not again from what was left");
     drop(sm);
     assert_eq!(tree_records(&disk), 0);
