@@ -41,7 +41,7 @@ pub(crate) fn move_records_out_of_tree(
         tracing::info!("moving the records from the tree into segment files");
         let mut batch = Batch::default();
         records.stage_clear(&mut batch)?;
-        commit(disk, records, batch)?;
+        records.commit(disk, batch)?;
         let mut batch = Batch::default();
         let mut moved = 0usize;
         for item in tree.range(keys::RECORDS_FROM..) {
@@ -50,11 +50,11 @@ pub(crate) fn move_records_out_of_tree(
             records.stage_import(&mut batch, &topic, offset, value.to_vec())?;
             moved += 1;
             if moved.is_multiple_of(MOVE_CHUNK_RECORDS) {
-                commit(disk, records, std::mem::take(&mut batch))?;
+                records.commit(disk, std::mem::take(&mut batch))?;
             }
         }
         batch.insert(tree, keys::RECORDS_MOVED_KEY, Vec::new());
-        commit(disk, records, batch)?;
+        records.commit(disk, batch)?;
         flush(disk, records)?;
         tracing::info!(records = moved, "moved the records into segment files");
     }
@@ -117,15 +117,9 @@ pub(crate) fn hold_against_state(
     for key in tree.iter().keys() {
         batch.remove(tree, &key?);
     }
-    commit(disk, records, batch)?;
+    records.commit(disk, batch)?;
     flush(disk, records)?;
     Ok(true)
-}
-
-fn commit(disk: &Disk, records: &RecordLog, batch: Batch) -> Result<(), StoreError> {
-    records.write_out()?;
-    disk.commit(batch)?;
-    records.after_commit()
 }
 
 fn flush(disk: &Disk, records: &RecordLog) -> Result<(), StoreError> {

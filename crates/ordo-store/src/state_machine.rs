@@ -89,13 +89,10 @@ pub(crate) struct Shared<C: StoreTypeConfig> {
 }
 
 impl<C: StoreTypeConfig> Shared<C> {
-    /// Commits `batch` with the records it staged: their appends handed to
-    /// the files first (so that a process crash never leaves the tree ahead
-    /// of them), the file work it decided (purges, removals, rewrites) after.
+    /// Commits `batch` with the records it staged (see
+    /// [`RecordLog::commit`]).
     pub(crate) fn commit(&self, batch: Batch) -> Result<(), StoreError> {
-        self.records.write_out()?;
-        self.disk.commit(batch)?;
-        self.records.after_commit()
+        self.records.commit(&self.disk, batch)
     }
 
     /// Makes everything applied so far durable: the records' files synced

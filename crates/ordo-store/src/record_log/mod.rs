@@ -187,6 +187,15 @@ impl RecordLog {
         }
     }
 
+    /// Commits `batch` on `disk` with the records it staged: their appends
+    /// handed to the files first (so that a process crash never leaves the
+    /// tree ahead of them), the file work it decided after.
+    pub(crate) fn commit(&self, disk: &Disk, batch: Batch) -> Result<(), StoreError> {
+        self.write_out()?;
+        disk.commit(batch)?;
+        self.after_commit()
+    }
+
     /// Hands every append staged so far to the files (not synced): before
     /// the batch holding their state commits.
     pub(crate) fn write_out(&self) -> Result<(), StoreError> {

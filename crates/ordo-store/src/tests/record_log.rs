@@ -106,9 +106,7 @@ impl Subject {
     fn commit(&self, stage: impl FnOnce(&RecordLog, &mut Batch)) {
         let mut batch = Batch::default();
         stage(&self.log, &mut batch);
-        self.log.write_out().expect("write out");
-        self.disk.commit(batch).expect("commit");
-        self.log.after_commit().expect("after commit");
+        self.log.commit(&self.disk, batch).expect("commit");
     }
 
     /// Commits an append of `records` to `topic_name`.

@@ -85,9 +85,7 @@ impl Node {
     fn commit(&self, stage: impl FnOnce(&RecordLog, &mut Batch)) {
         let mut batch = Batch::default();
         stage(&self.log, &mut batch);
-        self.log.write_out().expect("write out");
-        self.disk.commit(batch).expect("commit");
-        self.log.after_commit().expect("after commit");
+        self.log.commit(&self.disk, batch).expect("commit");
     }
 
     fn append(&self, name: &str, records: &[Record]) {
