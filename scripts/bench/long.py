@@ -10,7 +10,9 @@ its data dir's size. Snapshots are taken every SNAPSHOT_EVERY entries (25,000
 entries = 2.5 M records at 100 per append), so several snapshots of a large
 state happen during the run. Then one consumer reads everything back from a
 follower, with `local` pages and with the NDJSON stream (`ordo bench --tail`),
-while RSS is still sampled. Writes docs/bench-long.md.
+while RSS is still sampled; then that follower is `kill -9`ed and started again,
+timed until it serves the last record from its own state. Writes
+docs/bench-long.md.
 
 Usage: scripts/bench/long.py [--records N] [--out FILE]
 """
@@ -139,12 +141,45 @@ def main():
         sampler.stop.set()
         sampler.join()
         status = get_json(f"http://{LEADER}/v1/cluster")
+        end = get_json(f"http://{LEADER}/v1/topics/{TOPIC}")["end_offset"]
+        restart_secs = restart_follower(args.bin, bench_dir, int(pids[1]), end, env)
+        print(f"follower restarted after kill -9: serving again in {restart_secs} s", flush=True)
     finally:
         subprocess.run([CLUSTER, "stop"], env=env)
-    write_report(args, sampler.samples, append, tails, status)
+    write_report(args, sampler.samples, append, tails, status, end, restart_secs)
 
 
-def write_report(args, samples, append, tails, status):
+def restart_follower(binary, bench_dir, pid, end, env, timeout_secs=120):
+    """kill -9s node 2 (a follower), starts it again on its own (as `make node
+    N=2` would) and answers the seconds until it serves the topic's last
+    record from its own state, or None if not within `timeout_secs`."""
+    os.kill(pid, 9)
+    time.sleep(1)
+    started = time.time()
+    node = subprocess.Popen([binary, "local-cluster", "--nodes", "3", "--base-port", "7101",
+                             "--data-dir", os.path.join(bench_dir, "data"), "--node", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    url = f"http://{FOLLOWER}/v1/topics/{TOPIC}/records?from={end - 1}&consistency=local&limit=1"
+    served = None
+    try:
+        while time.time() - started < timeout_secs:
+            try:
+                if get_json(url, timeout=1).get("records"):
+                    served = round(time.time() - started, 2)
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+    finally:
+        node.send_signal(2)
+        try:
+            node.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            node.kill()
+    return served
+
+
+def write_report(args, samples, append, tails, status, end, restart_secs):
     n = args.records
     early = rate_between(samples, 0.05 * n, 0.15 * n)
     late = rate_between(samples, 0.85 * n, 0.95 * n)
@@ -163,7 +198,8 @@ def write_report(args, samples, append, tails, status):
         "loopback (one machine, 2 cores), `ordo bench --batch 100 -c 16` on the leader "
         f"(100-byte values) until {n:,} records are acknowledged, snapshots every "
         f"{args.snapshot_every:,} entries ({args.snapshot_every * 100:,} records), then one "
-        "consumer reading everything back from a follower. Sampled every "
+        "consumer reading everything back from a follower, then that follower `kill -9`ed and "
+        "started again. Sampled every "
         f"{args.sample_secs:g} s.",
         "",
         "## Summary",
@@ -177,6 +213,10 @@ def write_report(args, samples, append, tails, status):
         f"| slowest {args.sample_secs:g}-s window while appending | {min(windows):,.0f} records/s (median {statistics.median(windows):,.0f}) | |" if windows else "| windows | n/a | |",
         f"| peak RSS per node (MiB) | {', '.join(f'{p:.0f}' for p in peak)} | under 256 |",
         f"| peak data dir per node (MiB) | {', '.join(f'{d:.0f}' for d in peak_disk)} | |",
+        f"| data dir per node at the end (MiB), over the values held ({end * 100 / 2**20:,.0f} MiB of 100-byte values) | "
+        f"{', '.join(f'{d:.0f} ({d / (end * 100 / 2**20):.1f}x)' for d in samples[-1]['disk'])} | at most 2x |",
+        f"| a follower `kill -9`ed at the end, started again: serving its last record from its own state after | "
+        f"{'%.2f s' % restart_secs if restart_secs is not None else 'not within 120 s'} | within 10 s |",
         f"| tail from a follower, `local` pages | {tails['pages']['records_per_s']:,.0f} records/s ({tails['pages']['records']:,} records) | 200,000 |",
         f"| tail from a follower, NDJSON stream | {tails['stream']['records_per_s']:,.0f} records/s ({tails['stream']['records']:,} records) | 200,000 |",
         f"| snapshots at the end | last snapshot index {status.get('snapshot_index')}, purged to {status.get('purged_index')} | |",
