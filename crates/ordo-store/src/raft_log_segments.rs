@@ -140,11 +140,7 @@ impl RaftLogSegments {
     pub(crate) fn sync(&self) -> Result<(), StoreError> {
         let _syncing = self.lock_syncing()?;
         let pending = self.write()?.segments.begin_sync()?;
-        if let Err(e) = pending.sync() {
-            self.write()?.segments.sync_failed();
-            return Err(e);
-        }
-        Ok(())
+        pending.sync().map(|_| ())
     }
 
     /// Drops every entry after `index` (all of them for `None`). Durable

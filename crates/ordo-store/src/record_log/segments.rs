@@ -369,11 +369,7 @@ impl SegmentRecords {
         let logs = std::mem::take(&mut self.shared.lock_topics()?.unsynced);
         let result = logs.values().try_for_each(|log| {
             let pending = log.write()?.begin_sync()?;
-            pending.sync().map(|_| ()).inspect_err(|_| {
-                if let Ok(mut segments) = log.write() {
-                    segments.sync_failed();
-                }
-            })
+            pending.sync().map(|_| ())
         });
         if result.is_err() {
             // Still to sync, for whoever retries (the failed log refuses).

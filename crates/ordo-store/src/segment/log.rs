@@ -29,6 +29,8 @@
 mod reshape;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::files::{File, Files};
 use super::frame::ByteSource;
@@ -107,8 +109,9 @@ pub(crate) struct SegmentLog {
     written: u64,
     /// A segment was created since the directory was last synced.
     dir_unsynced: bool,
-    /// Set by a failed write or sync.
-    failed: bool,
+    /// Set by a failed write or sync (shared with each [`PendingSync`],
+    /// which sets it itself when its sync fails).
+    failed: Arc<AtomicBool>,
 }
 
 impl SegmentLog {
@@ -135,7 +138,7 @@ impl SegmentLog {
             buffer: Vec::new(),
             written,
             dir_unsynced: false,
-            failed: false,
+            failed: Arc::default(),
         };
         Ok((log, recovery))
     }
@@ -237,8 +240,7 @@ impl SegmentLog {
     /// and the last seq it will make durable. [`PendingSync::sync`] does
     /// the rest; appends, reads and rolls may go on meanwhile (a roll syncs
     /// the segment it seals). Removing the segment while it is pending is
-    /// the caller's to prevent. A failed sync must be reported with
-    /// [`SegmentLog::sync_failed`].
+    /// the caller's to prevent. A failed sync marks the log failed.
     pub(crate) fn begin_sync(&mut self) -> Result<PendingSync, StoreError> {
         self.check_usable()?;
         let result = self.begin_sync_unchecked();
@@ -255,13 +257,8 @@ impl SegmentLog {
         Ok(PendingSync {
             file: self.active.log.try_clone()?,
             last_seq: self.last_seq(),
+            log_failed: Arc::clone(&self.failed),
         })
-    }
-
-    /// Marks the log failed after a [`PendingSync`] failed: see the
-    /// module's documentation.
-    pub(crate) fn sync_failed(&mut self) {
-        self.failed = true;
     }
 
     /// Up to `max_items` items from `from_seq` on, in order, stopping before
@@ -442,7 +439,7 @@ impl SegmentLog {
     }
 
     fn check_usable(&self) -> Result<(), StoreError> {
-        if self.failed {
+        if self.failed.load(Ordering::SeqCst) {
             return Err(StoreError::SegmentLogFailed {
                 dir: self.files.full_path(&self.dir),
             });
@@ -452,7 +449,7 @@ impl SegmentLog {
 
     fn fail_on_error<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
         if result.is_err() {
-            self.failed = true;
+            self.failed.store(true, Ordering::SeqCst);
         }
         result
     }
@@ -462,13 +459,17 @@ impl SegmentLog {
 pub(crate) struct PendingSync {
     file: File,
     last_seq: Option<u64>,
+    log_failed: Arc<AtomicBool>,
 }
 
 impl PendingSync {
     /// Makes every item appended before the sync began durable, and
-    /// returns the last one's seq (`None` if the log held none).
+    /// returns the last one's seq (`None` if the log held none). A failure
+    /// marks the log failed (see the module's documentation).
     pub(crate) fn sync(self) -> Result<Option<u64>, StoreError> {
-        self.file.sync_data()?;
+        self.file
+            .sync_data()
+            .inspect_err(|_| self.log_failed.store(true, Ordering::SeqCst))?;
         Ok(self.last_seq)
     }
 }
