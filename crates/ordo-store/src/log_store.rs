@@ -187,11 +187,6 @@ impl<C: StoreTypeConfig> LogStore<C> {
         self.entries.purge_through(last.index)
     }
 
-    /// The last entry's log id, if the log holds any.
-    fn last_entry_log_id(&self) -> Result<Option<LogIdOf<C>>, StoreError> {
-        self.entries.last_log_id()
-    }
-
     // Holds only an `Option`, replaced whole: a poisoned lock still guards
     // a consistent value.
     #[cfg(feature = "mutants")]
@@ -296,9 +291,8 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
     async fn get_log_state(&mut self) -> Result<LogState<C>, io::Error> {
         let last_purged_log_id: Option<LogIdOf<C>> =
             self.get_meta(keys::LAST_PURGED_KEY, "last purged log id")?;
-        // With every entry purged, the last log id is the last purged one
-        // (purged entries may still be on disk while their removal runs).
-        let last_log_id = self.last_entry_log_id()?.max(last_purged_log_id);
+        // With every entry purged, the last log id is the last purged one.
+        let last_log_id = self.entries.last_log_id()?.max(last_purged_log_id);
         Ok(LogState {
             last_purged_log_id,
             last_log_id,
@@ -343,14 +337,11 @@ impl<C: StoreTypeConfig> RaftLogStorage<C> for LogStore<C> {
     async fn read_committed(&mut self) -> Result<Option<LogIdOf<C>>, io::Error> {
         let committed: Option<LogIdOf<C>> =
             self.get_meta(keys::COMMITTED_KEY, "committed log id")?;
-        let purged: Option<LogIdOf<C>> =
-            self.get_meta(keys::LAST_PURGED_KEY, "last purged log id")?;
-        let held = self.last_entry_log_id()?.max(purged);
+        let held = self.get_log_state().await?.last_log_id;
         Ok(match (committed, held) {
             (Some(committed), Some(held)) if held.index < committed.index => Some(held),
-            (Some(committed), Some(_)) => Some(committed),
+            (committed, Some(_)) => committed,
             (_, None) => None,
-            (None, Some(_)) => None,
         })
     }
 
