@@ -204,8 +204,7 @@ impl Group {
         let started = Instant::now();
         let flushed = target.segments.sync().and_then(|()| {
             if with_tree {
-                target.records.sync()?;
-                target.disk.flush_blocking()
+                target.records.flush(&target.disk)
             } else {
                 Ok(())
             }

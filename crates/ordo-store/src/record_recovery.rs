@@ -55,7 +55,7 @@ pub(crate) fn move_records_out_of_tree(
         }
         batch.insert(tree, keys::RECORDS_MOVED_KEY, Vec::new());
         records.commit(disk, batch)?;
-        flush(disk, records)?;
+        records.flush(disk)?;
         tracing::info!(records = moved, "moved the records into segment files");
     }
     loop {
@@ -74,7 +74,7 @@ pub(crate) fn move_records_out_of_tree(
         }
         disk.commit(batch)?;
         if removed < MOVE_CHUNK_RECORDS {
-            return flush(disk, records);
+            return records.flush(disk);
         }
     }
 }
@@ -118,11 +118,6 @@ pub(crate) fn hold_against_state(
         batch.remove(tree, &key?);
     }
     records.commit(disk, batch)?;
-    flush(disk, records)?;
+    records.flush(disk)?;
     Ok(true)
-}
-
-fn flush(disk: &Disk, records: &RecordLog) -> Result<(), StoreError> {
-    records.sync()?;
-    disk.flush_blocking()
 }

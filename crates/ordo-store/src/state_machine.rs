@@ -95,13 +95,10 @@ impl<C: StoreTypeConfig> Shared<C> {
         self.records.commit(&self.disk, batch)
     }
 
-    /// Makes everything applied so far durable: the records' files synced
-    /// before the tree is flushed, so the tree is never durable ahead of
-    /// the files it points into.
+    /// Makes everything applied so far durable (see [`RecordLog::flush`]).
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
-        let records = self.records.clone();
-        self.disk.run_blocking(move || records.sync()).await?;
-        self.disk.flush().await
+        let (records, disk) = (self.records.clone(), self.disk.clone());
+        self.disk.run_blocking(move || records.flush(&disk)).await
     }
 }
 

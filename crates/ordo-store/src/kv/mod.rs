@@ -6,7 +6,7 @@
 //!
 //! The contract both media keep, and the store's durability rules rely on:
 //! - a write (an insert, a remove, a committed [`Batch`]) is readable at once;
-//! - it is durable only once a later [`Disk::flush`] has returned;
+//! - it is durable only once a later [`Disk::flush_blocking`] has returned;
 //! - a crash keeps a prefix, in write order, of the writes not yet flushed,
 //!   and a batch (even one spanning several trees) is in it whole or not at all;
 //! - keys iterate in byte order.
@@ -83,25 +83,15 @@ impl Disk {
         }
     }
 
-    /// [`Disk::flush`] for a thread that may block: the Raft log's flusher.
+    /// Makes every write made so far through any tree of this disk durable.
+    /// Blocks (on sled): call it from the flusher's thread or the blocking
+    /// pool, never from a runtime worker.
     pub(crate) fn flush_blocking(&self) -> Result<(), StoreError> {
         match self {
             Disk::Sled(db) => {
                 db.flush()?;
                 Ok(())
             }
-            Disk::Memory(handle) => handle.flush(),
-        }
-    }
-
-    /// Makes every write made so far through any tree of this disk durable.
-    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
-        match self {
-            Disk::Sled(db) => {
-                db.flush_async().await?;
-                Ok(())
-            }
-            // Synchronous and instant: no thread, no blocking task.
             Disk::Memory(handle) => handle.flush(),
         }
     }

@@ -196,6 +196,14 @@ impl RecordLog {
         self.after_commit()
     }
 
+    /// Makes everything committed on `disk` durable, the records' files
+    /// synced before the tree is flushed, so that the tree is never durable
+    /// ahead of the files it points into. Blocks.
+    pub(crate) fn flush(&self, disk: &Disk) -> Result<(), StoreError> {
+        self.sync()?;
+        disk.flush_blocking()
+    }
+
     /// Hands every append staged so far to the files (not synced): before
     /// the batch holding their state commits.
     pub(crate) fn write_out(&self) -> Result<(), StoreError> {

@@ -33,7 +33,7 @@ async fn flushed_writes_survive_a_crash_and_unflushed_ones_are_lost() {
     let disk = MemDisk::new();
     let (opened, a, _) = incarnation(&disk);
     a.insert(b"flushed", b"1".to_vec()).expect("insert");
-    opened.flush().await.expect("flush");
+    opened.flush_blocking().expect("flush");
     a.insert(b"unflushed", b"2".to_vec()).expect("insert");
     a.remove(b"flushed").expect("remove");
     // Reads see the volatile layer over the durable one.
@@ -100,7 +100,7 @@ async fn a_store_from_before_a_crash_can_never_touch_the_disk_again() {
     let disk = MemDisk::new();
     let (old, old_a, _) = incarnation(&disk);
     old_a.insert(b"kept", b"1".to_vec()).expect("insert");
-    old.flush().await.expect("flush");
+    old.flush_blocking().expect("flush");
 
     disk.crash(0);
     let (_, new_a, _) = incarnation(&disk);
@@ -111,7 +111,7 @@ async fn a_store_from_before_a_crash_can_never_touch_the_disk_again() {
     let mut batch = Batch::default();
     batch.insert(&old_a, b"leak", b"3".to_vec());
     assert!(fenced(old.commit(batch)));
-    assert!(fenced(old.flush().await));
+    assert!(fenced(old.flush_blocking()));
     assert!(matches!(old_a.get(b"kept"), Err(StoreError::Fenced)));
     assert!(old_a.iter().any(|item| item.is_err()));
 

@@ -117,9 +117,8 @@ impl Subject {
         });
     }
 
-    async fn flush(&self) {
-        self.log.sync().expect("sync the records");
-        self.disk.flush().await.expect("flush");
+    fn flush(&self) {
+        self.log.flush(&self.disk).expect("flush");
     }
 
     /// A state machine on this disk, keeping its records in the subject's
@@ -417,7 +416,7 @@ async fn flushed_records_survive_a_restart_and_an_unflushed_batch_comes_back_who
     subject: Subject,
 ) {
     subject.append("t", &records(0..3, 1));
-    subject.flush().await;
+    subject.flush();
     subject.commit(|log, batch| {
         log.stage_append(batch, &topic("t"), &records(3..5, 2))
             .expect("stage append");
@@ -459,7 +458,7 @@ async fn compaction_through_the_store_keeps_the_latest_record_of_each_key(subjec
     let page = sm.read_records(&topic("t"), Offset(0), ALL, ALL);
     assert_eq!(page.expect("read").expect("topic exists").records, latest);
 
-    subject.flush().await;
+    subject.flush();
     drop(sm);
     let subject = subject.restart();
     assert_eq!(subject.page("t", EVERY_OFFSET), latest);

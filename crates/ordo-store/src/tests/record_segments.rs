@@ -105,8 +105,7 @@ impl Node {
     }
 
     fn flush(&self) {
-        self.log.sync().expect("sync");
-        self.disk.flush_blocking().expect("flush");
+        self.log.flush(&self.disk).expect("flush");
     }
 
     fn offsets(&self, name: &str) -> Vec<u64> {
