@@ -6,17 +6,26 @@
 //! and the consumer positions: everything a node needs to decide the next
 //! command exactly as the node that built it would. It is a stream of
 //! frames, each a 4-byte little-endian length and that many bytes: a
-//! [`Frame::Header`], the key index in [`Frame::Keys`] chunks, each topic's
-//! records as [`Frame::Records`] followed by that many raw frames (each one
-//! record encoded, as the record log hands it out and takes it back),
-//! and a [`Frame::End`] that counts the records, so a truncated snapshot is
-//! refused. Building streams it to a file (`snapshot_file`), a chunk of
-//! records at a time: memory does not grow with the records held.
+//! [`Frame::Header`], the key index in [`Frame::Keys`] chunks, then each
+//! topic's records: the sealed segment files that hold them, each a
+//! [`Frame::Segment`] followed by the file's bytes as they are on disk
+//! (with [`Frame::Tombstones`] first, naming the records in them that
+//! compaction removed), then the rest as [`Frame::Records`] runs, each
+//! followed by that many raw frames (each one record encoded, as the record
+//! log hands it out and takes it back); and a [`Frame::End`] that counts
+//! the records of the runs, so a truncated snapshot is refused.
+//!
+//! Building streams it to the snapshot's directory (`snapshot_file`), the
+//! segments as hard links (sealed segments never change), so a snapshot
+//! copies only the records of each topic's newest segment and memory does
+//! not grow with the records held. Installing reads the segments' items
+//! back (each frame's checksum checked) into the node's own files.
 //! (openraft 0.10 dropped `snapshot_id` from `SnapshotMeta`: two snapshots at
 //! the same last log id hold the same state, so none is kept here.)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
+use std::ops::Range;
 
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{RaftSnapshotBuilder, Snapshot, SnapshotMeta};
@@ -31,8 +40,9 @@ use crate::error::StoreError;
 use crate::keys;
 use crate::kv::Batch;
 use crate::persisted;
-use crate::record_log::RecordLog;
-use crate::snapshot_file::{SnapshotData, Stored, BUILDING};
+use crate::record_log::{ImportedRecord, RecordLog};
+use crate::segment;
+use crate::snapshot_file::{SnapshotData, SnapshotWriter, Stored, BUILDING};
 use crate::state_machine::{Applied, StateMachineStore};
 use crate::type_config::StoreTypeConfig;
 
@@ -57,6 +67,18 @@ enum Frame<C: StoreTypeConfig> {
     Records {
         topic: TopicName,
         count: u64,
+    },
+    /// Offsets of the topic's records that compaction removed but the
+    /// segment files that follow still hold.
+    Tombstones {
+        topic: TopicName,
+        offsets: Vec<Offset>,
+    },
+    /// `len` bytes follow: one sealed segment file of the topic, as it is
+    /// on disk (checksummed frames of items: offset, timestamp, record).
+    Segment {
+        topic: TopicName,
+        len: u64,
     },
     End {
         records: u64,
@@ -164,7 +186,7 @@ pub(crate) fn dump<C: StoreTypeConfig>(
                 };
                 write_frame(&mut out, &frame)?;
             }
-            records += write_records::<C>(&mut out, &store.shared.records, name, state)?;
+            records += write_topic_records::<C>(&mut out, &store.shared.records, name, state)?;
         }
         write_frame(&mut out, &Frame::<C>::End { records })?;
         meta
@@ -172,18 +194,50 @@ pub(crate) fn dump<C: StoreTypeConfig>(
     Ok((meta, out.finish()?))
 }
 
-/// Copies a topic's records, as stored, in runs of [`RECORDS_PER_RUN`].
-/// Bounded by the copied end offset: records of later applies are left out,
-/// so the snapshot matches its last applied log id exactly.
-fn write_records<C: StoreTypeConfig>(
-    out: &mut impl Write,
+/// Writes a topic's records: its sealed segments wholly below the copied
+/// end offset as they are (linked, where the snapshot is in files), the
+/// rest copied. Returns how many records were copied.
+fn write_topic_records<C: StoreTypeConfig>(
+    out: &mut SnapshotWriter,
     records: &RecordLog,
     name: &TopicName,
     state: &TopicState,
 ) -> Result<u64, StoreError> {
+    let range = state.start_offset..state.end_offset;
+    let tail_from = records.share_sealed(name, range, |share| {
+        for offsets in share.tombstones.chunks(KEYS_PER_FRAME) {
+            let frame = Frame::<C>::Tombstones {
+                topic: name.clone(),
+                offsets: offsets.to_vec(),
+            };
+            write_frame(out, &frame)?;
+        }
+        for (file, len) in &share.segments {
+            let frame = Frame::<C>::Segment {
+                topic: name.clone(),
+                len: *len,
+            };
+            write_frame(out, &frame)?;
+            out.append_file(file, *len)?;
+        }
+        Ok(share.tail_from)
+    })?;
+    write_records::<C>(out, records, name, tail_from..state.end_offset)
+}
+
+/// Copies a topic's records in `range`, as stored, in runs of
+/// [`RECORDS_PER_RUN`]. Bounded by the copied end offset: records of later
+/// applies are left out, so the snapshot matches its last applied log id
+/// exactly.
+fn write_records<C: StoreTypeConfig>(
+    out: &mut impl Write,
+    records: &RecordLog,
+    name: &TopicName,
+    range: Range<Offset>,
+) -> Result<u64, StoreError> {
     let mut run = Vec::with_capacity(RECORDS_PER_RUN);
     let mut written = 0;
-    let mut encoded = records.encoded(name, state.start_offset..state.end_offset);
+    let mut encoded = records.encoded(name, range);
     loop {
         let next = encoded.next().transpose()?;
         let done = next.is_none();
@@ -438,7 +492,13 @@ fn read_contents<C: StoreTypeConfig>(
     batch: &mut Batch,
     record_log: &RecordLog,
 ) -> Result<(), StoreError> {
-    let mut last_offsets: BTreeMap<TopicName, Offset> = BTreeMap::new();
+    let mut import = Import {
+        state,
+        batch,
+        record_log,
+        last_offsets: BTreeMap::new(),
+        tombstones: BTreeMap::new(),
+    };
     let mut records = 0;
     loop {
         match frames.next_frame::<C>()? {
@@ -446,36 +506,32 @@ fn read_contents<C: StoreTypeConfig>(
                 return Err(StoreError::BadSnapshot("it has a second header".into()));
             }
             Frame::Keys { topic, keys } => {
-                let end = topic_state(state, &topic)?.end_offset;
+                let end = topic_state(import.state, &topic)?.end_offset;
                 if let Some((key, key_state)) = keys.iter().find(|(_, k)| k.last_offset >= end) {
                     return Err(StoreError::BadSnapshot(format!(
                         "topic {topic} has key {key:?} at offset {}, past its end {end}",
                         key_state.last_offset
                     )));
                 }
-                state.keys.entry(topic).or_default().extend(keys);
+                import.state.keys.entry(topic).or_default().extend(keys);
+            }
+            Frame::Tombstones { topic, offsets } => {
+                topic_state(import.state, &topic)?;
+                let held = import.tombstones.entry(topic).or_default();
+                held.extend(offsets.into_iter().map(|offset| offset.0));
+            }
+            Frame::Segment { topic, len } => {
+                import.segment(&topic, &mut frames.input, len)?;
             }
             Frame::Records { topic, count } => {
-                let (start, end) = {
-                    let topic_state = topic_state(state, &topic)?;
-                    (topic_state.start_offset, topic_state.end_offset)
-                };
+                let mut run = Vec::new();
                 for _ in 0..count {
                     let raw = frames.next_raw()?.ok_or_else(truncated)?;
                     let record: Record = decode("record", &raw)?;
-                    let after = last_offsets.get(&topic).copied();
-                    if record.offset < start
-                        || record.offset >= end
-                        || after.is_some_and(|after| record.offset <= after)
-                    {
-                        return Err(StoreError::BadSnapshot(format!(
-                            "topic {topic} holds offset {} out of order or outside {start}..{end}",
-                            record.offset
-                        )));
-                    }
-                    last_offsets.insert(topic.clone(), record.offset);
-                    record_log.stage_import(batch, &topic, record.offset, raw)?;
+                    import.check(&topic, record.offset.0)?;
+                    run.push((record.offset.0, record.timestamp_ms, raw));
                 }
+                import.flush(&topic, &mut run)?;
                 records += count;
             }
             Frame::End { records: counted } if counted == records => break,
@@ -490,6 +546,81 @@ fn read_contents<C: StoreTypeConfig>(
         return Err(StoreError::BadSnapshot("bytes follow its end frame".into()));
     }
     Ok(())
+}
+
+/// Records on their way from a snapshot into the record log.
+struct Import<'a> {
+    state: &'a mut State,
+    batch: &'a mut Batch,
+    record_log: &'a RecordLog,
+    /// Each topic's last offset imported, so offsets only go up.
+    last_offsets: BTreeMap<TopicName, Offset>,
+    /// The offsets the snapshot's segments hold but compaction removed.
+    tombstones: BTreeMap<TopicName, BTreeSet<u64>>,
+}
+
+impl Import<'_> {
+    /// Imports the items of one of `topic`'s segment files, `len` bytes of
+    /// `input`: all but those below the topic's start (retention) or
+    /// tombstoned, in runs of [`RECORDS_PER_RUN`].
+    fn segment(
+        &mut self,
+        topic: &TopicName,
+        input: &mut impl Read,
+        len: u64,
+    ) -> Result<(), StoreError> {
+        let start = topic_state(self.state, topic)?.start_offset;
+        let what = format!("a segment of topic {topic} in a snapshot");
+        let mut run = Vec::with_capacity(RECORDS_PER_RUN);
+        segment::read_items(input, len, &what, |item| {
+            self.check(topic, item.seq)?;
+            let removed = self
+                .tombstones
+                .get(topic)
+                .is_some_and(|removed| removed.contains(&item.seq));
+            if item.seq >= start.0 && !removed {
+                run.push((item.seq, item.timestamp_ms, item.payload.to_vec()));
+            }
+            if run.len() == RECORDS_PER_RUN {
+                self.flush(topic, &mut run)?;
+            }
+            Ok(())
+        })?;
+        self.flush(topic, &mut run)
+    }
+
+    /// Refuses `offset` unless it lies before the topic's end and after
+    /// every offset of it imported so far.
+    fn check(&mut self, topic: &TopicName, offset: u64) -> Result<(), StoreError> {
+        let end = topic_state(self.state, topic)?.end_offset;
+        let after = self.last_offsets.get(topic).copied();
+        if offset >= end.0 || after.is_some_and(|after| offset <= after.0) {
+            return Err(StoreError::BadSnapshot(format!(
+                "topic {topic} holds offset {offset} out of order or past its end {end}"
+            )));
+        }
+        self.last_offsets.insert(topic.clone(), Offset(offset));
+        Ok(())
+    }
+
+    fn flush(
+        &mut self,
+        topic: &TopicName,
+        run: &mut Vec<ImportedRecord>,
+    ) -> Result<(), StoreError> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let start = topic_state(self.state, topic)?.start_offset;
+        if let Some((offset, ..)) = run.iter().find(|(offset, ..)| *offset < start.0) {
+            return Err(StoreError::BadSnapshot(format!(
+                "topic {topic} holds offset {offset}, before its start {start}"
+            )));
+        }
+        self.record_log.stage_import_items(self.batch, topic, run)?;
+        run.clear();
+        Ok(())
+    }
 }
 
 fn topic_state<'a>(state: &'a State, topic: &TopicName) -> Result<&'a TopicState, StoreError> {

@@ -1,17 +1,23 @@
 //! Where a snapshot's bytes live, and the handle openraft passes around for
 //! them ([`SnapshotData`]).
 //!
-//! On sled, a snapshot is a file in the store's snapshot directory
-//! (`<store dir>/ordo-snapshots`, beside sled's own files): it is written
-//! as a stream while it is built or received, never held in memory whole,
-//! and read back in chunks to be sent. The snapshot tree names the current
-//! file. On a [`crate::MemDisk`] (the simulation), there are no files: the
-//! bytes are kept in memory and stored in the snapshot tree itself, so they
-//! crash and recover with the rest of the disk.
+//! On sled, a snapshot is a directory in the store's snapshot directory
+//! (`<store dir>/ordo-snapshots`, beside sled's own files) whose files,
+//! read in order, are the snapshot's bytes: `data`, written as a stream
+//! while the snapshot is built or received (never held in memory whole),
+//! and the files [`SnapshotWriter::append_file`] added: hard links to
+//! sealed segment files, which are immutable, so a snapshot copies none of
+//! the records they hold. `parts` says where in `data`'s stream each linked
+//! file's bytes belong. Read back in chunks to be sent, those bytes are one
+//! stream, the same a snapshot file of an earlier ordo (a plain file, still
+//! opened) or a backup holds. The snapshot tree names the current one. On a
+//! [`crate::MemDisk`] (the simulation), there are no files: the bytes (the
+//! appended files' too) are kept in memory and stored in the snapshot tree
+//! itself, so they crash and recover with the rest of the disk.
 //!
-//! File names: `building-N.tmp` while a snapshot is being built,
+//! Names: `building-N.tmp` while a snapshot is being built,
 //! `incoming-N.tmp` while one is being received, `snap-INDEX-N` once it is
-//! complete and durable. Only the file the snapshot tree names is kept;
+//! complete and durable. Only the one the snapshot tree names is kept;
 //! [`SnapshotHome::remove_stale`] deletes the others once the tree no
 //! longer names them durably, and opening the store deletes leftovers.
 
@@ -23,6 +29,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{decode, encode};
 use crate::error::StoreError;
 
 /// Name of the snapshot directory inside the store's directory. sled only
@@ -35,22 +44,46 @@ pub(crate) const INCOMING: &str = "incoming";
 pub(crate) const BUILDING: &str = "building";
 /// ... and while one is exported as a backup.
 pub(crate) const EXPORT: &str = "export";
+/// In a snapshot's directory: the stream written, ...
+const DATA_FILE: &str = "data";
+/// ... where the appended files go in it ...
+const PARTS_FILE: &str = "parts";
+/// ... and what each appended file's link is called (with its number).
+const LINK_PREFIX: &str = "segment-";
 /// Buffer size for writing and reading snapshot files.
 const IO_BUFFER_BYTES: usize = 1024 * 1024;
 
-/// A snapshot's bytes: a complete file, or bytes in memory. Cheap to clone;
-/// a file stays readable through its handle even after it is replaced.
+/// A snapshot's bytes: complete files, or bytes in memory. Cheap to clone;
+/// files stay readable through their handles even after they are replaced.
 #[derive(Clone)]
 pub struct SnapshotData(Blob);
 
 #[derive(Clone)]
 enum Blob {
-    File {
-        file: Arc<File>,
+    /// The bytes of `pieces`, in order: a plain file's, or a snapshot
+    /// directory's (`path`).
+    Files {
+        pieces: Arc<[Piece]>,
         path: PathBuf,
         len: u64,
     },
     Memory(Arc<Vec<u8>>),
+}
+
+/// `len` bytes of `file` from `start`.
+struct Piece {
+    file: Arc<File>,
+    start: u64,
+    len: u64,
+}
+
+/// Where one appended file's bytes go in a snapshot directory's stream:
+/// before the byte of `data` at `at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Part {
+    at: u64,
+    file: String,
+    len: u64,
 }
 
 impl SnapshotData {
@@ -61,13 +94,13 @@ impl SnapshotData {
 
     /// A snapshot file anywhere (a backup to restore).
     pub fn from_file(path: &Path) -> Result<Self, StoreError> {
-        open_file(path)
+        open_path(path)
     }
 
     /// How many bytes the snapshot has.
     pub fn len(&self) -> u64 {
         match &self.0 {
-            Blob::File { len, .. } => *len,
+            Blob::Files { len, .. } => *len,
             Blob::Memory(bytes) => bytes.len() as u64,
         }
     }
@@ -82,9 +115,10 @@ impl SnapshotData {
         let end = self.len().min(offset.saturating_add(max_len as u64));
         let wanted = usize::try_from(end.saturating_sub(offset)).unwrap_or(max_len);
         match &self.0 {
-            Blob::File { file, .. } => {
+            Blob::Files { pieces, .. } => {
                 let mut chunk = vec![0; wanted];
-                file.read_exact_at(&mut chunk, offset)?;
+                let mut reader = PiecesReader::at(pieces, offset);
+                reader.read_exact(&mut chunk)?;
                 Ok(chunk)
             }
             Blob::Memory(bytes) => {
@@ -99,9 +133,9 @@ impl SnapshotData {
     /// Every byte in order, for decoding.
     pub(crate) fn reader(&self) -> Box<dyn Read + '_> {
         match &self.0 {
-            Blob::File { file, .. } => Box::new(io::BufReader::with_capacity(
+            Blob::Files { pieces, .. } => Box::new(io::BufReader::with_capacity(
                 IO_BUFFER_BYTES,
-                FileReader { file, position: 0 },
+                PiecesReader::at(pieces, 0),
             )),
             Blob::Memory(bytes) => Box::new(io::Cursor::new(bytes.as_slice())),
         }
@@ -118,26 +152,62 @@ impl SnapshotData {
 impl fmt::Debug for SnapshotData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Blob::File { path, len, .. } => {
-                write!(f, "snapshot file {} ({len} bytes)", path.display())
+            Blob::Files { path, len, .. } => {
+                write!(f, "snapshot {} ({len} bytes)", path.display())
             }
             Blob::Memory(bytes) => write!(f, "snapshot in memory ({} bytes)", bytes.len()),
         }
     }
 }
 
-/// Reads a shared file from its own position (`pread`), so concurrent
+/// Reads shared files from its own position (`pread`), so concurrent
 /// readers of one snapshot do not move each other's cursor.
-struct FileReader<'a> {
-    file: &'a File,
+struct PiecesReader<'a> {
+    pieces: &'a [Piece],
+    /// The piece read next, and how far into it.
+    index: usize,
     position: u64,
 }
 
-impl Read for FileReader<'_> {
+impl<'a> PiecesReader<'a> {
+    /// A reader from byte `offset` of the pieces' stream on.
+    fn at(pieces: &'a [Piece], mut offset: u64) -> Self {
+        let mut index = 0;
+        while index < pieces.len() && offset >= pieces[index].len {
+            offset -= pieces[index].len;
+            index += 1;
+        }
+        PiecesReader {
+            pieces,
+            index,
+            position: offset,
+        }
+    }
+}
+
+impl Read for PiecesReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let read = self.file.read_at(buf, self.position)?;
-        self.position += read as u64;
-        Ok(read)
+        while let Some(piece) = self.pieces.get(self.index) {
+            let left = piece.len - self.position;
+            if left == 0 {
+                self.index += 1;
+                self.position = 0;
+                continue;
+            }
+            let wanted = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let read = piece
+                .file
+                .read_at(&mut buf[..wanted], piece.start + self.position)?;
+            if read == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "a snapshot file is shorter than its part",
+                ));
+            }
+            self.position += read as u64;
+            return Ok(read);
+        }
+        Ok(0)
     }
 }
 
@@ -158,15 +228,15 @@ pub(crate) enum Stored {
 }
 
 impl SnapshotHome {
-    /// Snapshot files in `store_dir`'s snapshot directory, created if
-    /// missing. Files not complete are deleted: they belong to a build or a
+    /// Snapshots in `store_dir`'s snapshot directory, created if missing.
+    /// Snapshots not complete are deleted: they belong to a build or a
     /// receive that a crash or restart cut off.
     pub(crate) fn files(store_dir: &Path) -> Result<Self, StoreError> {
         let dir = store_dir.join(SNAPSHOT_DIR);
         fs::create_dir_all(&dir).map_err(|e| io_error("create the snapshot directory", e))?;
-        for name in file_names(&dir)? {
+        for name in entry_names(&dir)? {
             if !name.starts_with(COMPLETE_PREFIX) {
-                remove_file(&dir.join(name))?;
+                remove_entry(&dir.join(name))?;
             }
         }
         Ok(SnapshotHome::Files {
@@ -182,11 +252,16 @@ impl SnapshotHome {
             SnapshotHome::Files { dir, next_id } => {
                 let id = next_id.fetch_add(1, Ordering::Relaxed);
                 let path = dir.join(format!("{purpose}-{id}.tmp"));
-                let file =
-                    File::create(&path).map_err(|e| io_error("create a snapshot file", e))?;
-                Sink::File {
+                fs::create_dir(&path).map_err(|e| io_error("create a snapshot directory", e))?;
+                let temp = TempPath(Some(path));
+                let path = temp.0.as_deref().expect("just set");
+                let file = File::create(path.join(DATA_FILE))
+                    .map_err(|e| io_error("create a snapshot file", e))?;
+                Sink::Dir {
                     out: BufWriter::with_capacity(IO_BUFFER_BYTES, file),
-                    temp: TempPath(Some(path)),
+                    temp,
+                    data_len: 0,
+                    parts: Vec::new(),
                     len: 0,
                 }
             }
@@ -195,9 +270,10 @@ impl SnapshotHome {
     }
 
     /// Makes `data` a complete snapshot of this store, named for
-    /// `last_index`, and says how the tree should record it. A file already
-    /// in this directory (one received here) is renamed; any other file is
-    /// copied in, so a snapshot handed over from another store stays its own.
+    /// `last_index`, and says how the tree should record it. A snapshot
+    /// this store built or received is renamed; any other is copied in (as
+    /// one file), so a snapshot handed over from another store stays its
+    /// own.
     pub(crate) fn adopt(&self, data: &SnapshotData, last_index: u64) -> Result<Stored, StoreError> {
         let SnapshotHome::Files { dir, next_id } = self else {
             let bytes = data.to_vec().map_err(|e| io_error("read a snapshot", e))?;
@@ -207,8 +283,8 @@ impl SnapshotHome {
         let name = format!("{COMPLETE_PREFIX}{last_index:020}-{id}");
         let target = dir.join(&name);
         match &data.0 {
-            Blob::File { path, .. } if is_in_progress(dir, path) => {
-                fs::rename(path, &target).map_err(|e| io_error("rename a snapshot file", e))?;
+            Blob::Files { path, .. } if is_in_progress(dir, path) => {
+                fs::rename(path, &target).map_err(|e| io_error("rename a snapshot", e))?;
             }
             _ => {
                 let mut out =
@@ -225,7 +301,7 @@ impl SnapshotHome {
     /// The snapshot the tree recorded as `stored`.
     pub(crate) fn open(&self, stored: Stored) -> Result<SnapshotData, StoreError> {
         match (self, stored) {
-            (SnapshotHome::Files { dir, .. }, Stored::File(name)) => open_file(&dir.join(name)),
+            (SnapshotHome::Files { dir, .. }, Stored::File(name)) => open_path(&dir.join(name)),
             (_, Stored::Bytes(bytes)) => Ok(SnapshotData::from_bytes(bytes)),
             (SnapshotHome::Tree, Stored::File(name)) => Err(StoreError::BadSnapshot(format!(
                 "a memory disk cannot hold snapshot file {name}"
@@ -234,19 +310,19 @@ impl SnapshotHome {
     }
 
     /// Deletes `data` if it is a finished build or receive that was never
-    /// adopted (a newer snapshot won).
+    /// adopted (a newer snapshot won). Handles open on it still read it.
     pub(crate) fn discard(&self, data: &SnapshotData) -> Result<(), StoreError> {
         match (self, &data.0) {
-            (SnapshotHome::Files { dir, .. }, Blob::File { path, .. })
+            (SnapshotHome::Files { dir, .. }, Blob::Files { path, .. })
                 if is_in_progress(dir, path) =>
             {
-                remove_file(path)
+                remove_entry(path)
             }
             _ => Ok(()),
         }
     }
 
-    /// Deletes every complete snapshot file but those in `keep`: the one the
+    /// Deletes every complete snapshot but those in `keep`: the one the
     /// tree names now and the one the caller just made durable (one of them
     /// is durable whatever a crash keeps). Builds and receives in progress
     /// are left alone.
@@ -254,29 +330,33 @@ impl SnapshotHome {
         let SnapshotHome::Files { dir, .. } = self else {
             return Ok(());
         };
-        for name in file_names(dir)? {
+        for name in entry_names(dir)? {
             if name.starts_with(COMPLETE_PREFIX) && !keep.iter().flatten().any(|k| *k == name) {
-                remove_file(&dir.join(name))?;
+                remove_entry(&dir.join(name))?;
             }
         }
         Ok(())
     }
 }
 
-/// A snapshot being written: to a temporary file, or to memory.
+/// A snapshot being written: to a temporary directory, or to memory.
 pub struct SnapshotWriter(Sink);
 
 enum Sink {
-    File {
+    Dir {
+        /// The directory's `data` file.
         out: BufWriter<File>,
         temp: TempPath,
+        data_len: u64,
+        parts: Vec<Part>,
+        /// The stream's length: `data`'s and every part's.
         len: u64,
     },
     Memory(Vec<u8>),
 }
 
-/// A file that is deleted when dropped, unless kept: a snapshot write that
-/// never finished is of no use to anyone.
+/// A directory that is deleted when dropped, unless kept: a snapshot write
+/// that never finished is of no use to anyone.
 struct TempPath(Option<PathBuf>);
 
 impl TempPath {
@@ -290,7 +370,7 @@ impl TempPath {
 impl Drop for TempPath {
     fn drop(&mut self) {
         if let Some(path) = self.0.take() {
-            let _ = fs::remove_file(path);
+            let _ = remove_entry(&path);
         }
     }
 }
@@ -299,7 +379,7 @@ impl SnapshotWriter {
     /// How many bytes were written so far.
     pub fn len(&self) -> u64 {
         match &self.0 {
-            Sink::File { len, .. } => *len,
+            Sink::Dir { len, .. } => *len,
             Sink::Memory(bytes) => bytes.len() as u64,
         }
     }
@@ -308,16 +388,83 @@ impl SnapshotWriter {
         self.len() == 0
     }
 
+    /// Adds the `len` bytes of `file`, which no one changes any more (a
+    /// sealed segment), to the stream: on real files as a hard link, so
+    /// none of them is copied; in memory, copied.
+    pub(crate) fn append_file(
+        &mut self,
+        file: &crate::segment::File,
+        len: u64,
+    ) -> Result<(), StoreError> {
+        match &mut self.0 {
+            Sink::Dir {
+                out,
+                temp,
+                data_len,
+                parts,
+                len: total,
+            } => {
+                let dir = temp.0.as_deref().expect("a writer's directory is kept");
+                let name = format!("{LINK_PREFIX}{}", parts.len());
+                let link = dir.join(&name);
+                if let Err(e) = fs::hard_link(file.path(), &link) {
+                    // A file system without hard links: copy instead.
+                    tracing::warn!(
+                        error = %e,
+                        segment = %file.path().display(),
+                        "could not link a segment into a snapshot; copying it"
+                    );
+                    fs::copy(file.path(), &link)
+                        .and_then(|_| File::open(&link)?.sync_all())
+                        .map_err(|e| io_error("copy a segment into a snapshot", e))?;
+                }
+                let linked = fs::metadata(&link)
+                    .map_err(|e| io_error("read a linked segment's size", e))?
+                    .len();
+                if linked != len {
+                    return Err(StoreError::BadSnapshot(format!(
+                        "{} has {linked} bytes, not the {len} it had",
+                        file.path().display()
+                    )));
+                }
+                out.flush()
+                    .map_err(|e| io_error("write a snapshot file", e))?;
+                parts.push(Part {
+                    at: *data_len,
+                    file: name,
+                    len,
+                });
+                *total += len;
+            }
+            Sink::Memory(bytes) => {
+                let start = bytes.len();
+                let len = usize::try_from(len).map_err(|_| {
+                    StoreError::BadSnapshot(format!("a segment of {len} bytes in memory"))
+                })?;
+                bytes.resize(start + len, 0);
+                file.read_exact_at(0, &mut bytes[start..])?;
+            }
+        }
+        Ok(())
+    }
+
     /// Makes what was written durable and readable as a snapshot.
     pub fn finish(self) -> Result<SnapshotData, StoreError> {
         match self.0 {
-            Sink::File { out, temp, .. } => {
+            Sink::Dir {
+                out, temp, parts, ..
+            } => {
                 let file = out
                     .into_inner()
                     .map_err(|e| io_error("write a snapshot file", e.into_error()))?;
                 file.sync_all()
                     .map_err(|e| io_error("sync a snapshot file", e))?;
-                open_file(&temp.keep())
+                let dir = temp.0.as_deref().expect("a writer's directory is kept");
+                if !parts.is_empty() {
+                    write_synced(&dir.join(PARTS_FILE), &encode("snapshot parts", &parts)?)?;
+                }
+                sync_dir(dir)?;
+                open_path(&temp.keep())
             }
             Sink::Memory(bytes) => Ok(SnapshotData::from_bytes(bytes)),
         }
@@ -327,8 +474,11 @@ impl SnapshotWriter {
 impl Write for SnapshotWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.0 {
-            Sink::File { out, len, .. } => {
+            Sink::Dir {
+                out, data_len, len, ..
+            } => {
                 let written = out.write(buf)?;
+                *data_len += written as u64;
                 *len += written as u64;
                 Ok(written)
             }
@@ -338,14 +488,14 @@ impl Write for SnapshotWriter {
 
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.0 {
-            Sink::File { out, .. } => out.flush(),
+            Sink::Dir { out, .. } => out.flush(),
             Sink::Memory(_) => Ok(()),
         }
     }
 }
 
-/// A file this store built or received and has not adopted yet: the only
-/// kind `adopt` may move.
+/// A snapshot this store built or received and has not adopted yet: the
+/// only kind `adopt` may move.
 fn is_in_progress(dir: &Path, path: &Path) -> bool {
     path.parent() == Some(dir)
         && path
@@ -358,20 +508,89 @@ fn is_in_progress(dir: &Path, path: &Path) -> bool {
             })
 }
 
-fn open_file(path: &Path) -> Result<SnapshotData, StoreError> {
-    let file = File::open(path).map_err(|e| io_error("open a snapshot file", e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| io_error("read a snapshot file's size", e))?
-        .len();
-    Ok(SnapshotData(Blob::File {
-        file: Arc::new(file),
+/// The snapshot at `path`: a snapshot directory, or a plain file (an
+/// earlier ordo's snapshot, or a backup).
+fn open_path(path: &Path) -> Result<SnapshotData, StoreError> {
+    if !path.is_dir() {
+        let (file, len) = open_file(path)?;
+        let pieces = Arc::from([Piece {
+            file,
+            start: 0,
+            len,
+        }]);
+        return Ok(SnapshotData(Blob::Files {
+            pieces,
+            path: path.to_path_buf(),
+            len,
+        }));
+    }
+    let (data, data_len) = open_file(&path.join(DATA_FILE))?;
+    let parts: Vec<Part> = match fs::read(path.join(PARTS_FILE)) {
+        Ok(bytes) => decode("snapshot parts", &bytes)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io_error("read a snapshot's parts", e)),
+    };
+    let mut pieces = Vec::with_capacity(2 * parts.len() + 1);
+    let data_piece = |start: u64, end: u64| -> Result<Piece, StoreError> {
+        if start > end || end > data_len {
+            return Err(StoreError::BadSnapshot(format!(
+                "{} puts a part at byte {end} of {data_len}",
+                path.display()
+            )));
+        }
+        Ok(Piece {
+            file: data.clone(),
+            start,
+            len: end - start,
+        })
+    };
+    let mut from = 0;
+    for part in &parts {
+        pieces.push(data_piece(from, part.at)?);
+        let (file, len) = open_file(&path.join(&part.file))?;
+        if len != part.len {
+            return Err(StoreError::BadSnapshot(format!(
+                "{} has {len} bytes, its snapshot says {}",
+                path.join(&part.file).display(),
+                part.len
+            )));
+        }
+        pieces.push(Piece {
+            file,
+            start: 0,
+            len,
+        });
+        from = part.at;
+    }
+    pieces.push(data_piece(from, data_len)?);
+    pieces.retain(|piece| piece.len > 0);
+    let len = pieces.iter().map(|piece| piece.len).sum();
+    Ok(SnapshotData(Blob::Files {
+        pieces: pieces.into(),
         path: path.to_path_buf(),
         len,
     }))
 }
 
-fn file_names(dir: &Path) -> Result<Vec<String>, StoreError> {
+fn open_file(path: &Path) -> Result<(Arc<File>, u64), StoreError> {
+    let file = File::open(path).map_err(|e| io_error("open a snapshot file", e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| io_error("read a snapshot file's size", e))?
+        .len();
+    Ok((Arc::new(file), len))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    File::create(path)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .map_err(|e| io_error("write a snapshot file", e))
+}
+
+fn entry_names(dir: &Path) -> Result<Vec<String>, StoreError> {
     let entries = fs::read_dir(dir).map_err(|e| io_error("list the snapshot directory", e))?;
     let mut names = Vec::new();
     for entry in entries {
@@ -383,11 +602,15 @@ fn file_names(dir: &Path) -> Result<Vec<String>, StoreError> {
     Ok(names)
 }
 
-fn remove_file(path: &Path) -> Result<(), StoreError> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            Err(io_error("remove a stale snapshot file", e))
-        }
+/// Removes a snapshot, a file or a directory; one already gone is fine.
+fn remove_entry(path: &Path) -> Result<(), StoreError> {
+    let removed = match fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    match removed {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error("remove a snapshot", e)),
         _ => Ok(()),
     }
 }

@@ -22,7 +22,10 @@
 //!   inverted range reads nothing);
 //! - a record leaves for a snapshot, and comes back from one, in `codec`'s
 //!   encoding of a [`Record`], whatever the layout: the snapshot format
-//!   does not depend on it.
+//!   does not depend on it. A snapshot may also share a topic's sealed
+//!   segment files instead of copying their records
+//!   ([`RecordLog::share_sealed`]); it then carries them as they are, and
+//!   an install reads their items back ([`RecordLog::stage_import_items`]).
 //!
 //! Reads are not bounded by the published state here: callers pass ranges
 //! that end at a published end offset.
@@ -65,6 +68,23 @@ pub(crate) enum RecordLog {
 
 /// Encoded records (see the module doc), in offset order, read lazily.
 pub(crate) type Encoded = Box<dyn Iterator<Item = Result<Bytes, StoreError>>>;
+
+/// What of a topic's records in an offset range a snapshot can share
+/// rather than copy: see [`RecordLog::share_sealed`].
+pub(crate) struct SealedShare {
+    /// Sealed segment files, oldest first, each with its length: every
+    /// item in them lies in the range, and no one changes them any more.
+    pub segments: Vec<(crate::segment::File, u64)>,
+    /// Where the records they do not hold start: the range's start, or
+    /// the end of the last of them.
+    pub tail_from: Offset,
+    /// The offsets below `tail_from` that the segments still hold but
+    /// compaction removed (a reader skips them).
+    pub tombstones: Vec<Offset>,
+}
+
+/// One record to import: its offset, its timestamp and its encoding.
+pub(crate) type ImportedRecord = (u64, u64, Vec<u8>);
 
 impl RecordLog {
     /// The record log in the state machine tree on `disk`.
@@ -166,6 +186,46 @@ impl RecordLog {
                 Ok(())
             }
             RecordLog::Segments(log) => log.stage_import(batch, topic, offset, encoded),
+        }
+    }
+
+    /// Stages records of a snapshot being installed, in offset order, each
+    /// encoded as the snapshot holds it.
+    pub(crate) fn stage_import_items(
+        &self,
+        batch: &mut Batch,
+        topic: &TopicName,
+        records: &[ImportedRecord],
+    ) -> Result<(), StoreError> {
+        match self {
+            RecordLog::Tree(log) => {
+                for (offset, _, encoded) in records {
+                    log.stage_import(batch, topic, Offset(*offset), encoded.clone());
+                }
+                Ok(())
+            }
+            RecordLog::Segments(log) => log.stage_import_items(batch, topic, records),
+        }
+    }
+
+    /// Calls `share` with what of `topic`'s records in `range` (its start
+    /// and published end) lie in sealed segments wholly inside it, holding
+    /// those segments unchanged meanwhile: a snapshot links them and copies
+    /// only the records from `tail_from` on. In the tree layout nothing is
+    /// shared.
+    pub(crate) fn share_sealed<T>(
+        &self,
+        topic: &TopicName,
+        range: Range<Offset>,
+        share: impl FnOnce(SealedShare) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            RecordLog::Tree(_) => share(SealedShare {
+                segments: Vec::new(),
+                tail_from: range.start,
+                tombstones: Vec::new(),
+            }),
+            RecordLog::Segments(log) => log.share_sealed(topic, range, share),
         }
     }
 

@@ -64,7 +64,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use ordo_core::{Offset, Record, TopicName};
 
-use super::Encoded;
+use super::{Encoded, ImportedRecord, SealedShare};
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::keys;
@@ -254,6 +254,59 @@ impl SegmentRecords {
     ) -> Result<(), StoreError> {
         let record: Record = decode("record", &encoded)?;
         self.append(batch, topic, &[(offset.0, record.timestamp_ms, encoded)])
+    }
+
+    pub(super) fn stage_import_items(
+        &self,
+        batch: &mut Batch,
+        topic: &TopicName,
+        records: &[ImportedRecord],
+    ) -> Result<(), StoreError> {
+        self.append(batch, topic, records)
+    }
+
+    pub(super) fn share_sealed<T>(
+        &self,
+        topic: &TopicName,
+        range: std::ops::Range<Offset>,
+        share: impl FnOnce(SealedShare) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Some(log) = self.shared.lookup(topic)? else {
+            return share(SealedShare {
+                segments: Vec::new(),
+                tail_from: range.start,
+                tombstones: Vec::new(),
+            });
+        };
+        // Held while `share` runs: a compaction's rewrite replaces a
+        // sealed segment under the write lock.
+        let segments = log.read()?;
+        let sealed: Vec<_> = segments
+            .sealed_segments()
+            .into_iter()
+            .filter(|segment| segment.end_seq > range.start.0)
+            .take_while(|segment| segment.end_seq <= range.end.0)
+            .collect();
+        let tail_from = sealed
+            .last()
+            .map_or(range.start, |segment| Offset(segment.end_seq));
+        let tombstones = reader::tombstoned(&self.shared.tree, &log, range.start.0..tail_from.0)?
+            .into_iter()
+            .map(Offset)
+            .collect();
+        let segments = sealed
+            .iter()
+            .map(|segment| {
+                let file = self.shared.files.open(&segment.log)?;
+                let len = file.len()?;
+                Ok((file, len))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        share(SealedShare {
+            segments,
+            tail_from,
+            tombstones,
+        })
     }
 
     pub(super) fn stage_remove(

@@ -14,6 +14,7 @@
 //! - `segment_file`: one segment's files and reading its items back.
 //! - `log`: [`SegmentLog`], a directory of segments: append, sync, read,
 //!   truncate, purge, replace; `recovery`: opening one after a crash.
+//! - `stream`: a segment file's items read from a stream (a snapshot's).
 
 mod files;
 mod frame;
@@ -23,8 +24,9 @@ mod log;
 mod mem_files;
 mod recovery;
 mod segment_file;
+mod stream;
 
-pub(crate) use files::Files;
+pub(crate) use files::{File, Files};
 #[cfg(test)]
 pub(crate) use item::Item;
 pub(crate) use item::ItemRef;
@@ -32,3 +34,4 @@ pub(crate) use log::{SegmentLog, SegmentOptions};
 pub(crate) use mem_files::MemFileSystem;
 #[cfg(test)]
 pub(crate) use recovery::{Recovery, RecoveryAction};
+pub(crate) use stream::read_items;

@@ -19,6 +19,7 @@ mod record_log;
 mod record_segments;
 mod segment;
 mod snapshot;
+mod snapshot_links;
 mod state_machine;
 mod suite;
 mod support;
