@@ -1,6 +1,7 @@
 //! How values are encoded on disk and in snapshots: serde_json for now,
 //! because record values are arbitrary JSON. This is the only module that
-//! knows; changing the format means changing these two functions.
+//! knows, but for a record in a topic's segment files (`record_codec`);
+//! changing the format means changing these two functions.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -146,6 +146,11 @@ pub enum StoreError {
     #[error("corrupt record log bookkeeping for topic {topic}: {detail}")]
     BadRecordLogEntry { topic: String, detail: String },
 
+    /// A record's bytes in a topic's files (or a snapshot) that do not
+    /// decode.
+    #[error("corrupt record: {0}")]
+    BadRecord(String),
+
     /// An earlier writer panicked mid-update; the in-memory state can no
     /// longer be trusted to match the disk, so the node must restart.
     #[error("state machine is unusable after a panic in an earlier write")]
@@ -171,7 +176,8 @@ impl From<StoreError> for io::Error {
             | StoreError::BadSnapshot(_)
             | StoreError::CorruptSegment { .. }
             | StoreError::SegmentGap { .. }
-            | StoreError::BadRecordLogEntry { .. } => io::ErrorKind::InvalidData,
+            | StoreError::BadRecordLogEntry { .. }
+            | StoreError::BadRecord(_) => io::ErrorKind::InvalidData,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)

@@ -13,7 +13,8 @@
 //! - `kv`: the storage-medium seam, the only place that touches sled
 //!   (`kv::sled_disk`) or the simulated disk ([`MemDisk`], `kv::mem_disk`).
 //! - `type_config`: the bounds on the Raft type configuration ([`StoreTypeConfig`]).
-//! - `keys`: tree names and every key layout; `codec`: every value encoding.
+//! - `keys`: tree names and every key layout; `codec`: every value encoding
+//!   but a record's in segment files, which is `record_codec`'s.
 //! - `log_store`: [`LogStore`], openraft's `RaftLogStorage` and `RaftLogReader`;
 //!   `raft_log_segments`: its entries in segment files; `raft_entry`: one
 //!   entry's binary layout there; `flusher`: its group commit, completing
@@ -56,6 +57,7 @@ mod persisted;
 mod raft_entry;
 mod raft_log_segments;
 mod read;
+mod record_codec;
 mod record_log;
 mod record_recovery;
 mod segment;

@@ -30,8 +30,7 @@ use std::ops::Range;
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{RaftSnapshotBuilder, Snapshot, SnapshotMeta};
 use ordo_core::{
-    KeyState, LogIndex, Offset, Positions, ProducerId, ProducerState, Record, State, TopicName,
-    TopicState,
+    KeyState, LogIndex, Offset, Positions, ProducerId, ProducerState, State, TopicName, TopicState,
 };
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +39,7 @@ use crate::error::StoreError;
 use crate::keys;
 use crate::kv::Batch;
 use crate::persisted;
+use crate::record_codec;
 use crate::record_log::{ImportedRecord, RecordLog};
 use crate::segment;
 use crate::snapshot_file::{SnapshotData, SnapshotWriter, Stored, BUILDING};
@@ -527,7 +527,7 @@ fn read_contents<C: StoreTypeConfig>(
                 let mut run = Vec::new();
                 for _ in 0..count {
                     let raw = frames.next_raw()?.ok_or_else(truncated)?;
-                    let record: Record = decode("record", &raw)?;
+                    let record = record_codec::decode(&raw)?;
                     import.check(&topic, record.offset.0)?;
                     run.push((record.offset.0, record.timestamp_ms, raw));
                 }

@@ -46,9 +46,9 @@ use std::ops::Range;
 use ordo_core::cleanup::{StoredRecord, Visit};
 use ordo_core::{Offset, Record, TopicName};
 
-use crate::codec::decode;
 use crate::error::StoreError;
 use crate::kv::{Batch, Bytes, Disk};
+use crate::record_codec;
 use crate::segment::Files;
 use segments::SegmentRecords;
 pub(crate) use segments::{Reconciled, RecordSegmentOptions, RECORD_SEGMENT_BYTES};
@@ -324,7 +324,7 @@ impl RecordLog {
                 break;
             }
             total_bytes = total_bytes.saturating_add(encoded.len());
-            page.push(decode("record", &encoded)?);
+            page.push(record_codec::decode(&encoded)?);
             if page.len() >= limit {
                 break;
             }
@@ -340,7 +340,7 @@ impl RecordLog {
     ) -> Result<Option<Record>, StoreError> {
         self.encoded(topic, range)
             .next()
-            .map(|encoded| decode("record", &encoded?))
+            .map(|encoded| record_codec::decode(&encoded?))
             .transpose()
     }
 
@@ -386,7 +386,7 @@ impl RecordLog {
         visit: &mut dyn FnMut(&StoredRecord) -> Visit,
     ) -> Result<(), StoreError> {
         for encoded in self.encoded(topic, range) {
-            let record: Record = decode("record", &encoded?)?;
+            let record = record_codec::decode(&encoded?)?;
             let stored = StoredRecord {
                 offset: record.offset,
                 timestamp_ms: record.timestamp_ms,

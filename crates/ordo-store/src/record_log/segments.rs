@@ -65,10 +65,10 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use ordo_core::{Offset, Record, TopicName};
 
 use super::{Encoded, ImportedRecord, SealedShare};
-use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::keys;
 use crate::kv::{Batch, Disk, Tree};
+use crate::record_codec;
 use crate::segment::{Files, ItemRef, SegmentLog, SegmentOptions};
 pub(crate) use maintenance::Reconciled;
 
@@ -238,7 +238,7 @@ impl SegmentRecords {
         let items = records
             .iter()
             .map(|record| {
-                let payload = encode("record", record)?;
+                let payload = record_codec::encode(record)?;
                 Ok((record.offset.0, record.timestamp_ms, payload))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -252,7 +252,7 @@ impl SegmentRecords {
         offset: Offset,
         encoded: Vec<u8>,
     ) -> Result<(), StoreError> {
-        let record: Record = decode("record", &encoded)?;
+        let record = record_codec::decode(&encoded)?;
         self.append(batch, topic, &[(offset.0, record.timestamp_ms, encoded)])
     }
 
@@ -442,7 +442,7 @@ impl SegmentRecords {
         for topic in names {
             let offsets = self
                 .encoded(&topic, Offset(0)..Offset(u64::MAX))
-                .map(|encoded| Ok(decode::<Record>("record", &encoded?)?.offset))
+                .map(|encoded| Ok(record_codec::decode(&encoded?)?.offset))
                 .collect::<Result<Vec<_>, StoreError>>()?;
             if !offsets.is_empty() {
                 held.insert(topic, offsets);

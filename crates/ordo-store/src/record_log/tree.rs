@@ -10,7 +10,6 @@ use std::ops::Range;
 use ordo_core::{Offset, Record, TopicName};
 
 use super::Encoded;
-use crate::codec::encode;
 use crate::error::StoreError;
 use crate::keys;
 use crate::kv::{Batch, Disk, Tree};
@@ -36,7 +35,7 @@ impl TreeLog {
     ) -> Result<(), StoreError> {
         for record in records {
             let key = keys::record_key(topic, record.offset);
-            batch.insert(&self.tree, &key, encode("record", record)?);
+            batch.insert(&self.tree, &key, crate::record_codec::encode(record)?);
         }
         Ok(())
     }

@@ -21,7 +21,6 @@ use ordo_core::{Cleanup, Offset, Record, TopicConfig};
 use serde_json::{json, Value};
 
 use super::support::{at, clean, entries, keyed, put, topic, Home, TestConfig};
-use crate::codec::{decode, encode};
 use crate::kv::{Batch, Disk};
 use crate::record_log::{RecordLog, RecordSegmentOptions};
 use crate::segment::Files;
@@ -194,7 +193,11 @@ async fn appended_records_read_back_in_pages_bounded_by_count_and_bytes(subject:
         let page = subject.log.read_page(&t, range, limit, max_bytes);
         offsets(&page.expect("read a page"))
     };
-    let encoded_bytes = |offset: usize| encode("record", &placed[offset]).expect("encode").len();
+    let encoded_bytes = |offset: usize| {
+        crate::record_codec::encode(&placed[offset])
+            .expect("encode")
+            .len()
+    };
     assert_eq!(page(Offset(0)..Offset(5), 2, ALL), vec![0, 1]);
     assert_eq!(page(Offset(0)..Offset(5), 0, ALL), Vec::<u64>::new());
     let two_small = encoded_bytes(2) + encoded_bytes(3);
@@ -395,7 +398,7 @@ async fn exported_records_import_into_a_cleared_log_as_they_were(subject: Subjec
         log.stage_clear(batch).expect("stage clear");
         for (name, encoded) in exported {
             for bytes in encoded {
-                let record: Record = decode("record", &bytes).expect("decode");
+                let record = crate::record_codec::decode(&bytes).expect("decode");
                 log.stage_import(batch, &topic(name), record.offset, bytes)
                     .expect("stage import");
             }

@@ -18,7 +18,6 @@ use ordo_core::{Offset, Record, TopicName};
 use serde_json::json;
 
 use super::support::{topic, Home};
-use crate::codec::encode;
 use crate::keys;
 use crate::kv::{Batch, Disk};
 use crate::record_log::{Reconciled, RecordLog, RecordSegmentOptions};
@@ -369,7 +368,7 @@ fn a_snapshots_records_import_with_their_gaps_and_reopen_as_they_were() {
         node.commit(|log, batch| {
             log.stage_clear(batch).expect("stage clear");
             for record in records(imported.iter().copied()) {
-                let encoded = encode("record", &record).expect("encode");
+                let encoded = crate::record_codec::encode(&record).expect("encode");
                 log.stage_import(batch, &topic("t"), record.offset, encoded)
                     .expect("stage import");
             }

@@ -92,7 +92,7 @@ async fn reads_page_by_from_limit_and_max_bytes() {
         .read_records(&t, Offset(0), 1, NO_BYTE_LIMIT)
         .expect("read")
         .expect("exists");
-    let record_bytes = crate::codec::encode("record", &one.records[0])
+    let record_bytes = crate::record_codec::encode(&one.records[0])
         .expect("encode")
         .len();
     let two_and_a_half = record_bytes * 5 / 2;
