@@ -50,13 +50,19 @@ def rss_mib(pid):
 
 
 def dir_mib(path):
-    total = 0
+    """Disk space the files under `path` take, as `du` counts it: allocated
+    blocks, each file once however many names (a snapshot's hard links to
+    record segments) it has."""
+    total, seen = 0, set()
     for base, _, files in os.walk(path):
         for name in files:
             try:
-                total += os.path.getsize(os.path.join(base, name))
+                st = os.stat(os.path.join(base, name))
             except OSError:
-                pass
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
     return total / (1024 * 1024)
 
 

@@ -7,19 +7,22 @@
 //! command exactly as the node that built it would. It is a stream of
 //! frames, each a 4-byte little-endian length and that many bytes: a
 //! [`Frame::Header`], the key index in [`Frame::Keys`] chunks, then each
-//! topic's records: the sealed segment files that hold them, each a
+//! topic's records: the segment files that hold them, each a
 //! [`Frame::Segment`] followed by the file's bytes as they are on disk
 //! (with [`Frame::Tombstones`] first, naming the records in them that
-//! compaction removed), then the rest as [`Frame::Records`] runs, each
+//! compaction removed), then any rest as [`Frame::Records`] runs, each
 //! followed by that many raw frames (each one record encoded, as the record
 //! log hands it out and takes it back); and a [`Frame::End`] that counts
 //! the records of the runs, so a truncated snapshot is refused.
 //!
 //! Building streams it to the snapshot's directory (`snapshot_file`), the
-//! segments as hard links (sealed segments never change), so a snapshot
-//! copies only the records of each topic's newest segment and memory does
-//! not grow with the records held. Installing reads the segments' items
-//! back (each frame's checksum checked) into the node's own files.
+//! segments as hard links: a sealed segment never changes, and the newest
+//! one only grows, so its first bytes (the items before the snapshot's end)
+//! are shared too. A snapshot thus copies the metadata only, and copies
+//! records as runs only where the tree layout holds them or a segment
+//! sealed while the snapshot was taken; memory does not grow with the
+//! records held. Installing reads the segments' items back (each frame's
+//! checksum checked) into the node's own files.
 //! (openraft 0.10 dropped `snapshot_id` from `SnapshotMeta`: two snapshots at
 //! the same last log id hold the same state, so none is kept here.)
 
@@ -194,9 +197,9 @@ pub(crate) fn dump<C: StoreTypeConfig>(
     Ok((meta, out.finish()?))
 }
 
-/// Writes a topic's records: its sealed segments wholly below the copied
-/// end offset as they are (linked, where the snapshot is in files), the
-/// rest copied. Returns how many records were copied.
+/// Writes a topic's records: its segment files' bytes that hold records
+/// below the copied end offset as they are (linked, where the snapshot is
+/// in files), any rest copied. Returns how many records were copied.
 fn write_topic_records<C: StoreTypeConfig>(
     out: &mut SnapshotWriter,
     records: &RecordLog,
@@ -204,7 +207,7 @@ fn write_topic_records<C: StoreTypeConfig>(
     state: &TopicState,
 ) -> Result<u64, StoreError> {
     let range = state.start_offset..state.end_offset;
-    let tail_from = records.share_sealed(name, range, |share| {
+    let tail_from = records.share_segments(name, range, |share| {
         for offsets in share.tombstones.chunks(KEYS_PER_FRAME) {
             let frame = Frame::<C>::Tombstones {
                 topic: name.clone(),

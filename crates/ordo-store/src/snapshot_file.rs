@@ -6,9 +6,10 @@
 //! read in order, are the snapshot's bytes: `data`, written as a stream
 //! while the snapshot is built or received (never held in memory whole),
 //! and the files [`SnapshotWriter::append_file`] added: hard links to
-//! sealed segment files, which are immutable, so a snapshot copies none of
-//! the records they hold. `parts` says where in `data`'s stream each linked
-//! file's bytes belong. Read back in chunks to be sent, those bytes are one
+//! segment files whose first bytes never change (sealed segments, and a
+//! newest segment's items so far), so a snapshot copies none of the
+//! records they hold. `parts` says where in `data`'s stream how many of
+//! each linked file's bytes belong. Read back in chunks to be sent, those bytes are one
 //! stream, the same a snapshot file of an earlier ordo (a plain file, still
 //! opened) or a backup holds. The snapshot tree names the current one. On a
 //! [`crate::MemDisk`] (the simulation), there are no files: the bytes (the
@@ -388,9 +389,10 @@ impl SnapshotWriter {
         self.len() == 0
     }
 
-    /// Adds the `len` bytes of `file`, which no one changes any more (a
-    /// sealed segment), to the stream: on real files as a hard link, so
-    /// none of them is copied; in memory, copied.
+    /// Adds the first `len` bytes of `file`, which no one changes any more
+    /// (a sealed segment, or the items a newest segment holds so far), to
+    /// the stream: on real files as a hard link, so none of them is copied;
+    /// in memory, copied.
     pub(crate) fn append_file(
         &mut self,
         file: &crate::segment::File,
@@ -421,9 +423,9 @@ impl SnapshotWriter {
                 let linked = fs::metadata(&link)
                     .map_err(|e| io_error("read a linked segment's size", e))?
                     .len();
-                if linked != len {
+                if linked < len {
                     return Err(StoreError::BadSnapshot(format!(
-                        "{} has {linked} bytes, not the {len} it had",
+                        "{} has {linked} bytes, fewer than the {len} shared",
                         file.path().display()
                     )));
                 }
@@ -547,10 +549,13 @@ fn open_path(path: &Path) -> Result<SnapshotData, StoreError> {
     let mut from = 0;
     for part in &parts {
         pieces.push(data_piece(from, part.at)?);
+        // A linked file may have grown since (the newest segment of a
+        // topic, appended to after the snapshot): only its first bytes are
+        // the snapshot's.
         let (file, len) = open_file(&path.join(&part.file))?;
-        if len != part.len {
+        if len < part.len {
             return Err(StoreError::BadSnapshot(format!(
-                "{} has {len} bytes, its snapshot says {}",
+                "{} has {len} bytes, its snapshot needs {}",
                 path.join(&part.file).display(),
                 part.len
             )));
@@ -558,7 +563,7 @@ fn open_path(path: &Path) -> Result<SnapshotData, StoreError> {
         pieces.push(Piece {
             file,
             start: 0,
-            len,
+            len: part.len,
         });
         from = part.at;
     }

@@ -22,10 +22,10 @@
 //!   inverted range reads nothing);
 //! - a record leaves for a snapshot, and comes back from one, in `codec`'s
 //!   encoding of a [`Record`], whatever the layout: the snapshot format
-//!   does not depend on it. A snapshot may also share a topic's sealed
-//!   segment files instead of copying their records
-//!   ([`RecordLog::share_sealed`]); it then carries them as they are, and
-//!   an install reads their items back ([`RecordLog::stage_import_items`]).
+//!   does not depend on it. A snapshot may also share a topic's segment
+//!   files instead of copying their records ([`RecordLog::share_segments`]);
+//!   it then carries them as they are, and an install reads their items
+//!   back ([`RecordLog::stage_import_items`]).
 //!
 //! Reads are not bounded by the published state here: callers pass ranges
 //! that end at a published end offset.
@@ -70,10 +70,12 @@ pub(crate) enum RecordLog {
 pub(crate) type Encoded = Box<dyn Iterator<Item = Result<Bytes, StoreError>>>;
 
 /// What of a topic's records in an offset range a snapshot can share
-/// rather than copy: see [`RecordLog::share_sealed`].
-pub(crate) struct SealedShare {
-    /// Sealed segment files, oldest first, each with its length: every
-    /// item in them lies in the range, and no one changes them any more.
+/// rather than copy: see [`RecordLog::share_segments`].
+pub(crate) struct SharedSegments {
+    /// Segment files, oldest first, each with how many bytes at its start
+    /// to share: every item in those lies in the range, and no one changes
+    /// them any more (a sealed segment whole; the newest one's items
+    /// before the range's end, which later appends only follow).
     pub segments: Vec<(crate::segment::File, u64)>,
     /// Where the records they do not hold start: the range's start, or
     /// the end of the last of them.
@@ -208,24 +210,24 @@ impl RecordLog {
         }
     }
 
-    /// Calls `share` with what of `topic`'s records in `range` (its start
-    /// and published end) lie in sealed segments wholly inside it, holding
-    /// those segments unchanged meanwhile: a snapshot links them and copies
-    /// only the records from `tail_from` on. In the tree layout nothing is
-    /// shared.
-    pub(crate) fn share_sealed<T>(
+    /// Calls `share` with the segment files of `topic` whose items (or
+    /// whose first bytes' items) lie in `range` (its start and published
+    /// end), holding them unchanged meanwhile: a snapshot links them and
+    /// copies only the records from `tail_from` on. In the tree layout
+    /// nothing is shared.
+    pub(crate) fn share_segments<T>(
         &self,
         topic: &TopicName,
         range: Range<Offset>,
-        share: impl FnOnce(SealedShare) -> Result<T, StoreError>,
+        share: impl FnOnce(SharedSegments) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match self {
-            RecordLog::Tree(_) => share(SealedShare {
+            RecordLog::Tree(_) => share(SharedSegments {
                 segments: Vec::new(),
                 tail_from: range.start,
                 tombstones: Vec::new(),
             }),
-            RecordLog::Segments(log) => log.share_sealed(topic, range, share),
+            RecordLog::Segments(log) => log.share_segments(topic, range, share),
         }
     }
 

@@ -64,7 +64,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use ordo_core::{Offset, Record, TopicName};
 
-use super::{Encoded, ImportedRecord, SealedShare};
+use super::{Encoded, ImportedRecord, SharedSegments};
 use crate::error::StoreError;
 use crate::keys;
 use crate::kv::{Batch, Disk, Tree};
@@ -265,14 +265,14 @@ impl SegmentRecords {
         self.append(batch, topic, records)
     }
 
-    pub(super) fn share_sealed<T>(
+    pub(super) fn share_segments<T>(
         &self,
         topic: &TopicName,
         range: std::ops::Range<Offset>,
-        share: impl FnOnce(SealedShare) -> Result<T, StoreError>,
+        share: impl FnOnce(SharedSegments) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let Some(log) = self.shared.lookup(topic)? else {
-            return share(SealedShare {
+            return share(SharedSegments {
                 segments: Vec::new(),
                 tail_from: range.start,
                 tombstones: Vec::new(),
@@ -285,24 +285,39 @@ impl SegmentRecords {
             .sealed_segments()
             .into_iter()
             .filter(|segment| segment.end_seq > range.start.0)
-            .take_while(|segment| segment.end_seq <= range.end.0)
             .collect();
-        let tail_from = sealed
+        let whole = sealed
+            .iter()
+            .take_while(|segment| segment.end_seq <= range.end.0);
+        let mut shared: Vec<(PathBuf, Option<u64>)> =
+            whole.map(|segment| (segment.log.clone(), None)).collect();
+        let mut tail_from = sealed[..shared.len()]
             .last()
             .map_or(range.start, |segment| Offset(segment.end_seq));
+        // With every sealed segment before the end shared, the newest
+        // segment's items before the end are the rest.
+        if shared.len() == sealed.len() {
+            if let Some((path, len)) = segments.active_prefix(range.end.0)? {
+                shared.push((path, Some(len)));
+                tail_from = range.end;
+            }
+        }
         let tombstones = reader::tombstoned(&self.shared.tree, &log, range.start.0..tail_from.0)?
             .into_iter()
             .map(Offset)
             .collect();
-        let segments = sealed
-            .iter()
-            .map(|segment| {
-                let file = self.shared.files.open(&segment.log)?;
-                let len = file.len()?;
+        let segments = shared
+            .into_iter()
+            .map(|(path, len)| {
+                let file = self.shared.files.open(&path)?;
+                let len = match len {
+                    Some(len) => len,
+                    None => file.len()?,
+                };
                 Ok((file, len))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        share(SealedShare {
+        share(SharedSegments {
             segments,
             tail_from,
             tombstones,

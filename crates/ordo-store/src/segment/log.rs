@@ -343,6 +343,30 @@ impl SegmentLog {
             .collect()
     }
 
+    /// The newest segment's log file and how many bytes at its start hold
+    /// its items before `end_seq`, if there are any and they are all
+    /// written out to the file (none still in the write buffer): bytes that
+    /// no later append, sync or seal changes, which a snapshot may share.
+    pub(crate) fn active_prefix(&self, end_seq: u64) -> Result<Option<(PathBuf, u64)>, StoreError> {
+        if end_seq <= self.active.base_seq {
+            return Ok(None);
+        }
+        let start = self.active.index.at_or_before(end_seq - 1)?;
+        let mut len = 0;
+        self.visit(self.sealed.len(), start, |position, item| {
+            if item.seq >= end_seq {
+                return false;
+            }
+            len = position + item.frame_len();
+            true
+        })?;
+        if len == 0 || len > self.written {
+            return Ok(None);
+        }
+        let path = segment_path(&self.dir, self.active.base_seq, FileKind::Log);
+        Ok(Some((path, len)))
+    }
+
     /// Syncs everything and trims the newest segment's preallocated tail:
     /// the next open finds nothing to repair.
     #[cfg_attr(not(test), allow(dead_code))]
