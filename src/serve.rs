@@ -63,6 +63,11 @@ pub struct ServeArgs {
                             behind each snapshot, and a node too far behind is sent the snapshot",
                            config::DEFAULT_SNAPSHOT_EVERY_ENTRIES))]
     snapshot_every_entries: Option<u64>,
+    #[arg(long, env = "ORDO_SNAPSHOT_EVERY_MB", value_name = "MIB",
+          help = defaulted("MiB of Raft log entries a node appends between snapshots, whichever \
+                            of this and --snapshot-every-entries comes first",
+                           config::DEFAULT_SNAPSHOT_EVERY_BYTES / (1024 * 1024)))]
+    snapshot_every_mb: Option<u64>,
     #[arg(long, env = "ORDO_CLEANUP_INTERVAL_MS", value_name = "MS",
           help = defaulted("How often, in milliseconds, the leader looks for topics to compact \
                             or expire (each pass goes through the Raft log)",
@@ -129,6 +134,7 @@ struct ConfigFile {
     heartbeat_ms: Option<u64>,
     election_timeout_ms: Option<u64>,
     snapshot_every_entries: Option<u64>,
+    snapshot_every_mb: Option<u64>,
     cleanup_interval_ms: Option<u64>,
     cache_mb: Option<u64>,
     cluster_secret_file: Option<PathBuf>,
@@ -203,6 +209,9 @@ impl ServeArgs {
         }
         if let Some(entries) = self.snapshot_every_entries.or(file.snapshot_every_entries) {
             node.snapshot_every_entries = at_least_one(entries, "snapshot-every-entries")?;
+        }
+        if let Some(mb) = self.snapshot_every_mb.or(file.snapshot_every_mb) {
+            node.snapshot_every_bytes = at_least_one(mb, "snapshot-every-mb")? * 1024 * 1024;
         }
         if let Some(ms) = self.cleanup_interval_ms.or(file.cleanup_interval_ms) {
             node.cleanup_interval = Duration::from_millis(at_least_one(ms, "cleanup-interval-ms")?);

@@ -2,13 +2,15 @@
 //! §3a): every acknowledged record comes back at its offset after all nodes
 //! crash, and a follower that was down catches up and serves the same log.
 
+use std::time::Duration;
+
 use ordo_core::api::Consistency;
 use ordo_core::{NodeId, Record};
 use serde_json::json;
 
 use crate::support::{
-    crash_and_wipe, offsets, read_all, record, restart_and_catch_up, wait_for_local_log,
-    TestCluster,
+    crash_and_wipe, eventually, offsets, read_all, record, restart_and_catch_up,
+    wait_for_local_log, TestCluster,
 };
 
 /// Appends `count` single-record appends of `"{prefix}-{i}"` to `topic`
@@ -225,6 +227,44 @@ async fn the_node_that_formed_the_cluster_rejoins_after_losing_its_data() {
         Some(ids[i as usize % ids.len()])
     })
     .await;
+}
+
+/// `--snapshot-every-mb`: a node snapshots once that much log was
+/// appended, however few entries it took (here 2 MiB in 40 entries, with
+/// the entry count set far out of reach).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_snapshots_after_a_volume_of_log_however_few_the_entries() {
+    let cluster = TestCluster::start_with_env(&[
+        ("ORDO_SNAPSHOT_EVERY_ENTRIES", "1000000"),
+        ("ORDO_SNAPSHOT_EVERY_MB", "1"),
+    ])
+    .await;
+    let pad = "x".repeat(500);
+    for batch in 0..40 {
+        let records = (0..100)
+            .map(|i| record(json!({"batch": batch, "i": i, "pad": pad})))
+            .collect();
+        cluster
+            .client()
+            .append("bulky", records)
+            .await
+            .unwrap_or_else(|e| panic!("append batch {batch}: {e}"));
+    }
+    for id in cluster.ids() {
+        let client = cluster.client_for(id);
+        eventually(
+            &format!("node {id} snapshots"),
+            Duration::from_secs(30),
+            || async {
+                let status = client.cluster_status().await.map_err(|e| e.to_string())?;
+                match status.snapshot_index {
+                    Some(index) if index > 1 => Ok(()),
+                    _ => Err(format!("{status:?}")),
+                }
+            },
+        )
+        .await;
+    }
 }
 
 /// With a snapshot every few entries, the leader purges its log behind each

@@ -21,6 +21,11 @@ pub const DEFAULT_LEADER_WAIT: Duration = Duration::from_millis(1500);
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Raft log entries between snapshots; the log is purged behind a snapshot.
 pub const DEFAULT_SNAPSHOT_EVERY_ENTRIES: u64 = 100_000;
+/// Bytes of Raft log entries between snapshots (whichever of this and the
+/// entry count comes first): one Raft log segment, so the log a node keeps
+/// stays near a segment however large its entries. A snapshot shares the
+/// records' files, so snapshotting this often costs only its metadata.
+pub const DEFAULT_SNAPSHOT_EVERY_BYTES: u64 = 64 * 1024 * 1024;
 /// How often the leader looks for topics to compact or expire.
 pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(5);
 /// Most log entries kept behind a snapshot, so a follower only slightly
@@ -45,6 +50,10 @@ pub struct NodeConfig {
     pub leader_wait: Duration,
     pub write_timeout: Duration,
     pub snapshot_every_entries: u64,
+    /// Bytes of log entries appended after which a node snapshots, even if
+    /// fewer than `snapshot_every_entries` entries came (see
+    /// `snapshot_trigger`).
+    pub snapshot_every_bytes: u64,
     /// How often the leader's background cleaner runs (see `cleaner`).
     pub cleanup_interval: Duration,
     /// Stamps appended records and cleanup passes.
@@ -64,6 +73,7 @@ impl NodeConfig {
             leader_wait: DEFAULT_LEADER_WAIT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             snapshot_every_entries: DEFAULT_SNAPSHOT_EVERY_ENTRIES,
+            snapshot_every_bytes: DEFAULT_SNAPSHOT_EVERY_BYTES,
             cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
             clock: wall_clock_ms,
         }

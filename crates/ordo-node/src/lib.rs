@@ -15,6 +15,7 @@
 //! - [`status`]: the cluster status view built from Raft metrics.
 //! - [`health`]: whether this node is in touch with a quorum and ready.
 //! - `membership`: adding and removing nodes, handing over leadership.
+//! - `snapshot_trigger`: snapshots by the bytes of log written.
 //! - [`membership_rules`]: pure: which membership changes are allowed.
 //! - [`runtime`]: openraft's async runtime, with seedable randomness.
 //! - [`clock`]: where record timestamps come from.
@@ -41,6 +42,7 @@ mod routing;
 pub mod rpc;
 pub mod runtime;
 mod snapshot_receiver;
+mod snapshot_trigger;
 pub mod status;
 mod topics;
 pub mod transport;

@@ -65,6 +65,7 @@ impl Node {
             transport: transport.clone(),
             peer_log: Arc::default(),
         };
+        let log_bytes = log_store.clone();
         let raft = Raft::new(
             config.id,
             Arc::new(raft_config),
@@ -83,6 +84,10 @@ impl Node {
             leader_contact: LeaderContact::default(),
         });
         tokio::spawn(crate::cleaner::run(Arc::downgrade(&node)));
+        tokio::spawn(crate::snapshot_trigger::run(
+            Arc::downgrade(&node),
+            log_bytes,
+        ));
         if !node.config.join && node.config.peers.keys().next() == Some(&node.config.id) {
             node.initialize_if_new().await?;
         }

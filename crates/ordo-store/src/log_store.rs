@@ -75,6 +75,12 @@ impl<C: StoreTypeConfig> Clone for LogStore<C> {
 }
 
 impl<C: StoreTypeConfig> LogStore<C> {
+    /// Bytes of entries this log has been handed since it was opened (all
+    /// clones count together): what a node snapshots by.
+    pub fn bytes_appended(&self) -> u64 {
+        self.entries.appended_bytes()
+    }
+
     /// Opens the log: its entries in segment files under `files`, its
     /// metadata in `disk`'s tree.
     pub(crate) fn open(

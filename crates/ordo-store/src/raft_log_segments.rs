@@ -13,6 +13,7 @@
 
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use openraft::LogId;
@@ -30,6 +31,8 @@ pub(crate) struct RaftLogSegments {
     segments: RwLock<Held>,
     /// Held for a whole sync, and by whatever removes segments.
     syncing: Mutex<()>,
+    /// Bytes of entries appended since the log was opened.
+    appended_bytes: AtomicU64,
 }
 
 impl RaftLogSegments {
@@ -52,6 +55,7 @@ impl RaftLogSegments {
                 first_index,
             }),
             syncing: Mutex::new(()),
+            appended_bytes: AtomicU64::new(0),
         })
     }
 
@@ -80,7 +84,16 @@ impl RaftLogSegments {
                 seq: *index,
                 timestamp_ms: 0,
                 payload: bytes,
-            }))
+            }))?;
+        let bytes: usize = encoded.iter().map(|(_, bytes)| bytes.len()).sum();
+        self.appended_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Bytes of entries appended since the log was opened.
+    pub(crate) fn appended_bytes(&self) -> u64 {
+        self.appended_bytes.load(Ordering::Relaxed)
     }
 
     /// The entries in `range` that the log holds, in order.
