@@ -203,6 +203,22 @@ pub async fn restart_and_catch_up(
     leaders_log
 }
 
+/// Resident memory of node `id`, in bytes, from /proc.
+pub fn rss_bytes(cluster: &TestCluster, id: NodeId) -> u64 {
+    let pid = cluster
+        .nodes
+        .pid(id)
+        .expect("a node of the cluster")
+        .expect("a running node");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc status");
+    kib * 1024
+}
+
 /// A plain HTTP client, for requests the ordo client would not send.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()

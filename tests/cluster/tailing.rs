@@ -16,7 +16,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
-use crate::support::{eventually, record, wait_for_position, TestCluster, CATCH_UP_TIMEOUT};
+use crate::support::{
+    eventually, record, rss_bytes, wait_for_position, TestCluster, CATCH_UP_TIMEOUT,
+};
 
 /// A generous bound for "promptly": far below the long-polls' 30 s waits,
 /// far above what a loaded machine needs.
@@ -298,22 +300,6 @@ async fn a_stream_ends_when_its_node_shuts_down() {
         Ok(()),
         "the stream ended cleanly"
     );
-}
-
-/// Resident memory of node `id`, in bytes, from /proc.
-fn rss_bytes(cluster: &TestCluster, id: NodeId) -> u64 {
-    let pid = cluster
-        .nodes
-        .pid(id)
-        .expect("a node of the cluster")
-        .expect("a running node");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc status");
-    kib * 1024
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
