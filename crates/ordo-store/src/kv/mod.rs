@@ -5,10 +5,14 @@
 //! [`Batch`], so the simulation runs the store's own code.
 //!
 //! The contract both media keep, and the store's durability rules rely on:
-//! - a write (an insert, a remove, a committed [`Batch`]) is readable at once;
+//! - a write (an insert, a remove, a committed [`Batch`]) is readable once
+//!   it returns (on sled a batch's writes become readable one by one while
+//!   it commits: readers of the tree never need a batch's writes together,
+//!   they read what a published state bounds);
 //! - it is durable only once a later [`Disk::flush_blocking`] has returned;
 //! - a crash keeps a prefix, in write order, of the writes not yet flushed,
-//!   and a batch (even one spanning several trees) is in it whole or not at all;
+//!   and a batch (even one spanning several trees) is in it whole or not at
+//!   all (on sled, once reopened: `sled_disk` completes a cut batch);
 //! - keys iterate in byte order.
 
 mod mem_disk;
@@ -20,6 +24,7 @@ use std::sync::Arc;
 
 pub use mem_disk::MemDisk;
 pub(crate) use mem_disk::MemHandle;
+use sled_disk::SledDisk;
 pub use sled_disk::CACHE_CAPACITY_BYTES;
 
 use crate::error::StoreError;
@@ -28,7 +33,7 @@ use mem_disk::MemIter;
 /// One node's disk, as a store opened on it sees it. Cheap to clone.
 #[derive(Clone)]
 pub(crate) enum Disk {
-    Sled(sled::Db),
+    Sled(Arc<SledDisk>),
     /// One incarnation's handle on a [`MemDisk`].
     Memory(MemHandle),
 }
@@ -37,7 +42,7 @@ impl Disk {
     /// Opens (or creates) the sled database in `dir`, with a page cache of
     /// `cache_capacity` bytes.
     pub(crate) fn open_sled(dir: &Path, cache_capacity: u64) -> Result<Disk, StoreError> {
-        sled_disk::open(dir, cache_capacity).map(Disk::Sled)
+        sled_disk::open(dir, cache_capacity).map(|disk| Disk::Sled(Arc::new(disk)))
     }
 
     /// Starts a new incarnation on `disk`, fencing off every earlier one.
@@ -48,7 +53,7 @@ impl Disk {
 
     pub(crate) fn open_tree(&self, name: &'static str) -> Result<Tree, StoreError> {
         let medium = match self {
-            Disk::Sled(db) => Medium::Sled(db.open_tree(name)?),
+            Disk::Sled(disk) => Medium::Sled(disk.db.open_tree(name)?),
             Disk::Memory(handle) => Medium::Memory(handle.clone()),
         };
         Ok(Tree { name, medium })
@@ -60,7 +65,7 @@ impl Disk {
             return Ok(());
         }
         match self {
-            Disk::Sled(db) => sled_disk::commit(db, batch.writes),
+            Disk::Sled(disk) => sled_disk::commit(disk, batch.writes),
             Disk::Memory(handle) => handle.commit(batch.writes),
         }
     }
@@ -88,8 +93,8 @@ impl Disk {
     /// pool, never from a runtime worker.
     pub(crate) fn flush_blocking(&self) -> Result<(), StoreError> {
         match self {
-            Disk::Sled(db) => {
-                db.flush()?;
+            Disk::Sled(disk) => {
+                disk.db.flush()?;
                 Ok(())
             }
             Disk::Memory(handle) => handle.flush(),

@@ -22,6 +22,6 @@ mod snapshot;
 mod snapshot_links;
 mod state_machine;
 mod suite;
-mod support;
+pub(crate) mod support;
 mod topics;
 mod upgrade;
