@@ -246,6 +246,12 @@ impl SnapshotHome {
         })
     }
 
+    /// Whether snapshots here link the records' files (rather than holding
+    /// their bytes).
+    pub(crate) fn shares_files(&self) -> bool {
+        matches!(self, SnapshotHome::Files { .. })
+    }
+
     /// A writer for a new snapshot's bytes (`purpose`: "building" or
     /// "incoming").
     pub(crate) fn writer(&self, purpose: &str) -> Result<SnapshotWriter, StoreError> {

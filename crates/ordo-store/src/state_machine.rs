@@ -438,6 +438,13 @@ impl<C: StoreTypeConfig> RaftStateMachine<C> for StateMachineStore<C> {
         self.shared.flush().await?;
         snapshot::remove_stale(self, kept)?;
         crate::metrics::snapshot_installed(size_bytes);
+        // The snapshot as received holds every record a second time: kept
+        // as the current one, it would double this node's disk until its
+        // next snapshot. One built from what was just installed shares the
+        // records' files instead, and replaces it.
+        if self.shared.snapshots.shares_files() {
+            openraft::RaftSnapshotBuilder::build_snapshot(self).await?;
+        }
         Ok(())
     }
 

@@ -114,12 +114,23 @@ async fn a_snapshot_links_sealed_segments_and_installs_to_the_same_reads() {
     assert_eq!(built.snapshot.len(), data + shared);
 
     // Installed on files and in memory, it reads like its source.
-    let (_target_dir, _log, mut on_files) = open_temp();
+    let (target_dir, _log, mut on_files) = open_temp();
     on_files
         .install_snapshot(&built.meta, built.snapshot.clone())
         .await
         .expect("install on files");
     assert_same_reads(&source, &on_files);
+    // What it keeps as its current snapshot shares its own records' files,
+    // rather than holding the received copy of every record.
+    let kept = snapshot_dir(target_dir.path());
+    let data = std::fs::metadata(kept.join("data")).expect("data").len();
+    assert!(data < 8 * 1024, "kept {data} bytes of the received snapshot");
+    let current = on_files
+        .get_current_snapshot()
+        .await
+        .expect("current")
+        .expect("kept");
+    assert_eq!(current.meta, built.meta);
     let disk = MemDisk::new();
     let (_log, mut in_memory) = open_on(&disk);
     let bytes = built.snapshot.to_vec().expect("read");
