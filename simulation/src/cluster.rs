@@ -4,6 +4,12 @@
 //! tasks and the disk's unflushed writes; a restart runs the same host
 //! closure again on the same disk, as a real process restarts on its data
 //! dir.
+//!
+//! A node whose storage fails is recorded (for C13) rather than failing the
+//! run: after a store that does not open, or a node that does not start on
+//! it, the host serves nothing (its process would have exited) until the
+//! next crash and restart tries again; a Raft core that stops on a storage
+//! error is seen in its metrics.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -12,11 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
+use openraft::errors::Fatal;
 use ordo_http::AppState;
 use ordo_node::{Node, NodeConfig, TypeConfig};
 use ordo_store::MemDisk;
 
-use crate::history::NodeId;
+use crate::history::{NodeId, StorageStage};
 use crate::net::{SimListener, SimTransport, NODE_PORT};
 use crate::recorder::{NodeView, SharedRecorder};
 
@@ -88,10 +95,17 @@ pub fn add_node(
         let config = node_config(id, &nodes);
         let recorder = recorder.clone();
         ordo_node::runtime::with_seed(seed, async move {
-            let (log_store, state_machine) =
-                ordo_store::open_memory_with::<TypeConfig>(&disk, &store)?;
-            let node =
-                Node::start(config, log_store, state_machine, Arc::new(SimTransport)).await?;
+            recorder.borrow_mut().failed_to_start.remove(&id);
+            let opened = ordo_store::open_memory_with::<TypeConfig>(&disk, &store);
+            let (log_store, state_machine) = match opened {
+                Ok(opened) => opened,
+                Err(e) => return failed(&recorder, id, StorageStage::Open, e.to_string()).await,
+            };
+            let transport = Arc::new(SimTransport);
+            let node = match Node::start(config, log_store, state_machine, transport).await {
+                Ok(node) => node,
+                Err(e) => return failed(&recorder, id, StorageStage::Start, e.to_string()).await,
+            };
             tokio::task::spawn_local(watch_raft(id, node.clone(), recorder));
             let listener = turmoil::net::TcpListener::bind(("0.0.0.0", NODE_PORT)).await?;
             let state = AppState {
@@ -105,19 +119,49 @@ pub fn add_node(
     });
 }
 
-/// Mirrors a node's role, term and leader into the recorder as they change.
+/// Records that node `id` failed to open its store or to start on it, then
+/// serves nothing until the driver crashes (and restarts) it: its process
+/// would have exited, and connections to it are refused.
+async fn failed(
+    recorder: &SharedRecorder,
+    id: NodeId,
+    stage: StorageStage,
+    error: String,
+) -> turmoil::Result {
+    {
+        let mut recorder = recorder.borrow_mut();
+        recorder.storage_failure(id, stage, error);
+        recorder.failed_to_start.insert(id);
+    }
+    std::future::pending().await
+}
+
+/// Mirrors a node's role, term and leader into the recorder as they change,
+/// and records its Raft core stopping on a storage error.
 async fn watch_raft(id: NodeId, node: Arc<Node>, recorder: SharedRecorder) {
     let mut metrics = node.raft().metrics();
+    let mut stopped = false;
     loop {
-        let view = {
+        let (view, storage_error) = {
             let m = metrics.borrow_and_update();
-            NodeView {
+            let view = NodeView {
                 role: format!("{:?}", m.state),
                 term: m.current_term,
                 leader: m.current_leader,
-            }
+            };
+            let storage_error = match &m.running_state {
+                Err(Fatal::StorageError(e)) => Some(e.to_string()),
+                _ => None,
+            };
+            (view, storage_error)
         };
         recorder.borrow_mut().view(id, view);
+        if let Some(error) = storage_error.filter(|_| !stopped) {
+            stopped = true;
+            recorder
+                .borrow_mut()
+                .storage_failure(id, StorageStage::Running, error);
+        }
         if metrics.changed().await.is_err() {
             return;
         }

@@ -35,6 +35,8 @@ pub struct History {
     /// last workload append, before the final logs were read: then each
     /// key has exactly one record left in them.
     pub compacted_at_end: bool,
+    /// Every time a node's storage failed, in the order the harness saw it.
+    pub storage_failures: Vec<StorageFailure>,
 }
 
 /// One client request, from the moment it was sent to the moment the client
@@ -122,6 +124,18 @@ impl Outcome {
     pub fn nothing_appended(&self) -> bool {
         matches!(self, Outcome::Failed { .. } | Outcome::Rejected { .. })
     }
+
+    /// The body of an internal-error answer (HTTP 500), which ordo gives
+    /// only when it fails itself (its store reports corrupt data, its Raft
+    /// core stopped), never for a fault it was built to survive (those are
+    /// 503 or 504). The workload records the answer's status first in the
+    /// reason: a 500 to a read is `Failed`, to an append `Unknown`.
+    pub fn internal_error(&self) -> Option<&str> {
+        match self {
+            Outcome::Failed { reason } | Outcome::Unknown { reason } => reason.strip_prefix("500 "),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +156,40 @@ pub enum FaultKind {
     Heal,
     /// Any other fault the harness injects, described for the report.
     Other { description: String },
+}
+
+/// A node's storage failing, as the harness saw it. The simulated disk never
+/// fails an I/O and a crash loses only what was not yet synced, so a correct
+/// store never does (C13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageFailure {
+    pub at: Duration,
+    pub node: NodeId,
+    pub stage: StorageStage,
+    /// The error, as the node reported it.
+    pub error: String,
+}
+
+/// What the node was doing when its storage failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageStage {
+    /// Opening its store on its disk, at a start or restart.
+    Open,
+    /// Starting Raft on the store it opened (which reads the log and the
+    /// state machine back, and applies committed entries).
+    Start,
+    /// Running: its Raft core stopped on a storage error.
+    Running,
+}
+
+impl fmt::Display for StorageStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StorageStage::Open => "its store failed to open",
+            StorageStage::Start => "it failed to start on its store",
+            StorageStage::Running => "its Raft core stopped on a storage error",
+        })
+    }
 }
 
 /// The liveness probe: after the last fault healed, how soon did an append succeed?
@@ -455,6 +503,23 @@ impl HistoryBuilder {
             .entry(node)
             .or_default()
             .insert(topic.to_string(), records);
+        self
+    }
+
+    /// Records that `node`'s storage failed at `at`.
+    pub fn storage_failure(
+        &mut self,
+        at: Duration,
+        node: NodeId,
+        stage: StorageStage,
+        error: &str,
+    ) -> &mut Self {
+        self.history.storage_failures.push(StorageFailure {
+            at,
+            node,
+            stage,
+            error: error.to_string(),
+        });
         self
     }
 

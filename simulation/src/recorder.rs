@@ -1,13 +1,17 @@
 //! What a run observes, recorded as it happens: client operations, injected
-//! faults, each node's Raft role and term as it changes, the final logs. The
-//! hosts and the driver share one `Recorder` (a simulation is one thread).
+//! faults, each node's Raft role and term as it changes, each failure of a
+//! node's storage, the final logs. The hosts and the driver share one
+//! `Recorder` (a simulation is one thread).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::history::{FaultEvent, FaultKind, History, LivenessCheck, NodeId, Op, TopicLog};
+use crate::history::{
+    FaultEvent, FaultKind, History, LivenessCheck, NodeId, Op, StorageFailure, StorageStage,
+    TopicLog,
+};
 
 /// A node's Raft view, as its metrics last showed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +37,10 @@ pub struct Recorder {
     pub views: BTreeMap<NodeId, NodeView>,
     pub final_logs: BTreeMap<NodeId, BTreeMap<String, TopicLog>>,
     pub liveness: Option<LivenessCheck>,
+    pub storage_failures: Vec<StorageFailure>,
+    /// Nodes that failed to open their store or to start on it, and serve
+    /// nothing until their next restart: the final client leaves them out.
+    pub failed_to_start: BTreeSet<NodeId>,
     /// See `History::compacted_at_end`.
     pub compacted_at_end: bool,
     /// Workload clients still sending; the final reads wait for zero, so no
@@ -67,6 +75,16 @@ impl Recorder {
         self.faults.push(FaultEvent { at, kind });
     }
 
+    /// Records, at the current simulated time, that `node`'s storage failed.
+    pub fn storage_failure(&mut self, node: NodeId, stage: StorageStage, error: String) {
+        self.storage_failures.push(StorageFailure {
+            at: now(),
+            node,
+            stage,
+            error,
+        });
+    }
+
     pub fn view(&mut self, node: NodeId, view: NodeView) {
         if self.views.get(&node) != Some(&view) {
             self.raft_events.push(RaftEvent {
@@ -89,6 +107,7 @@ impl Recorder {
                 .map(|topic| topic.to_string())
                 .collect(),
             compacted_at_end: self.compacted_at_end,
+            storage_failures: self.storage_failures.clone(),
         }
     }
 }

@@ -40,14 +40,17 @@ pub enum Mutant {
     EarlyOffsets,
     /// (d) do not persist the vote.
     SkipVotePersist,
+    /// (e) accept a segment frame whose checksum does not match.
+    SkipCrc,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 4] = [
+    pub const ALL: [Mutant; 5] = [
         Mutant::AckBeforeFlush,
         Mutant::StaleLinearizableRead,
         Mutant::EarlyOffsets,
         Mutant::SkipVotePersist,
+        Mutant::SkipCrc,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +59,7 @@ impl Mutant {
             Mutant::StaleLinearizableRead => "stale-linearizable-read",
             Mutant::EarlyOffsets => "early-offsets",
             Mutant::SkipVotePersist => "skip-vote-persist",
+            Mutant::SkipCrc => "skip-crc",
         }
     }
 
@@ -71,6 +75,7 @@ impl Mutant {
         );
         ordo_node::mutants::set_early_offsets(mutant == Some(Mutant::EarlyOffsets));
         ordo_store::mutants::set_skip_vote_persist(mutant == Some(Mutant::SkipVotePersist));
+        ordo_store::mutants::set_skip_crc_check(mutant == Some(Mutant::SkipCrc));
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static ACK_BEFORE_FLUSH: AtomicBool = AtomicBool::new(false);
 static SKIP_VOTE_PERSIST: AtomicBool = AtomicBool::new(false);
+static SKIP_CRC_CHECK: AtomicBool = AtomicBool::new(false);
 
 /// Mutant (a), ack before flush: `append` reports its entries persisted
 /// (`IOFlushed`) without flushing them; they stay volatile until some later
@@ -40,8 +41,26 @@ pub fn skip_vote_persist() -> bool {
     SKIP_VOTE_PERSIST.load(Ordering::SeqCst)
 }
 
+/// Mutant (e), skip the CRC check: the segment files' frame scanner accepts
+/// a frame whose checksum does not match its payload, as if the checksum
+/// were never checked, instead of stopping there (a torn write, or
+/// corruption). Models a store that trusts a frame's length alone. After a
+/// crash that tears the last frame of a segment (its length written, its
+/// payload partly zeros), recovery keeps that frame instead of cutting it,
+/// so the node serves, or fails to decode, an entry or a record that was
+/// never written that way; the checker should see the node's storage report
+/// corrupt data, or a record that was never sent.
+pub fn set_skip_crc_check(on: bool) {
+    SKIP_CRC_CHECK.store(on, Ordering::SeqCst);
+}
+
+pub fn skip_crc_check() -> bool {
+    SKIP_CRC_CHECK.load(Ordering::SeqCst)
+}
+
 /// Turns every mutant off.
 pub fn reset() {
     set_ack_before_flush(false);
     set_skip_vote_persist(false);
+    set_skip_crc_check(false);
 }

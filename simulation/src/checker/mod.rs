@@ -9,6 +9,7 @@
 mod c10_claims;
 mod c11_exactly_once_producers;
 mod c12_compaction;
+mod c13_storage_integrity;
 mod c1_one_value_per_offset;
 mod c2_no_duplicates;
 mod c3_no_lost_acks;
@@ -32,6 +33,7 @@ use crate::history::{History, Op};
 pub use c10_claims::check_claims;
 pub use c11_exactly_once_producers::check_exactly_once_producers;
 pub use c12_compaction::check_compaction;
+pub use c13_storage_integrity::check_storage_integrity;
 pub use c1_one_value_per_offset::check_one_value_per_offset;
 pub use c2_no_duplicates::check_no_duplicates;
 pub use c3_no_lost_acks::check_no_lost_acks;
@@ -64,6 +66,7 @@ pub enum Property {
     C10,
     C11,
     C12,
+    C13,
     Liveness,
 }
 
@@ -83,6 +86,7 @@ impl Property {
             Property::C10 => "a key is claimed once",
             Property::C11 => "a producer's append lands exactly once",
             Property::C12 => "compaction keeps exactly the latest record of each key",
+            Property::C13 => "a node's storage never fails",
             Property::Liveness => "appends succeed within a bound after faults heal",
         }
     }
@@ -140,7 +144,7 @@ impl fmt::Display for Violation {
 
 /// Every check, in property order.
 pub fn check_all(history: &History) -> Vec<Violation> {
-    let checks: [fn(&History) -> Vec<Violation>; 13] = [
+    let checks: [fn(&History) -> Vec<Violation>; 14] = [
         check_one_value_per_offset,
         check_no_duplicates,
         check_no_lost_acks,
@@ -153,6 +157,7 @@ pub fn check_all(history: &History) -> Vec<Violation> {
         check_claims,
         check_exactly_once_producers,
         check_compaction,
+        check_storage_integrity,
         check_liveness,
     ];
     checks.iter().flat_map(|check| check(history)).collect()

@@ -137,8 +137,15 @@ impl<'s, S: ByteSource + ?Sized> Scanner<'s, S> {
             return self.stop(Stop::Torn);
         }
         if crc32fast::hash(&self.bytes(frame)?[HEADER_BYTES..]) != crc {
-            let stop = self.zeros_or_corrupt(at + frame, Stop::Torn)?;
-            return self.stop(stop);
+            // The skip-crc mutant takes the frame as it is (simulation only).
+            #[cfg(feature = "mutants")]
+            let accept = crate::mutants::skip_crc_check();
+            #[cfg(not(feature = "mutants"))]
+            let accept = false;
+            if !accept {
+                let stop = self.zeros_or_corrupt(at + frame, Stop::Torn)?;
+                return self.stop(stop);
+            }
         }
         self.position = at + frame;
         let start = (at - self.chunk_at) as usize;
