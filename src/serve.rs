@@ -382,11 +382,7 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             }
         })
     };
-    let state = AppState {
-        node: node.clone(),
-        prometheus: Some(prometheus),
-        auth: config.auth,
-    };
+    let state = AppState::new(node.clone(), Some(prometheus), config.auth);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let listener = ordo_http::tcp_nodelay(listener);
     let server = tokio::spawn(ordo_http::serve_with_limits(

@@ -108,11 +108,7 @@ pub fn add_node(
             };
             tokio::task::spawn_local(watch_raft(id, node.clone(), recorder));
             let listener = turmoil::net::TcpListener::bind(("0.0.0.0", NODE_PORT)).await?;
-            let state = AppState {
-                node,
-                prometheus: None,
-                auth: Default::default(),
-            };
+            let state = AppState::new(node, None, Default::default());
             ordo_http::serve(SimListener(listener), state, std::future::pending()).await?;
             Ok(())
         })

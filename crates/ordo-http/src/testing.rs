@@ -28,9 +28,5 @@ pub async fn single_node_router() -> axum::Router {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(node.is_ready(), "a cluster of one elects itself");
-    crate::router(AppState {
-        node,
-        prometheus: None,
-        auth: crate::Auth::default(),
-    })
+    crate::router(AppState::new(node, None, crate::Auth::default()))
 }
