@@ -124,7 +124,10 @@ async fn a_snapshot_links_sealed_segments_and_installs_to_the_same_reads() {
     // rather than holding the received copy of every record.
     let kept = snapshot_dir(target_dir.path());
     let data = std::fs::metadata(kept.join("data")).expect("data").len();
-    assert!(data < 8 * 1024, "kept {data} bytes of the received snapshot");
+    assert!(
+        data < 8 * 1024,
+        "kept {data} bytes of the received snapshot"
+    );
     let current = on_files
         .get_current_snapshot()
         .await
