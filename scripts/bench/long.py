@@ -136,6 +136,9 @@ def main():
         append = ordo(args.bin, "bench", "--addr", LEADER, "--topic", TOPIC, "--batch", "100",
                       "-c", "16", "--records", str(args.records), "--seconds", "7200",
                       "--warmup-secs", "0", "--json")
+        # A sample when the load stops, so the last window's rate is not
+        # diluted by the idle part of a sampling interval.
+        sampler.sample()
         print(f"append: {append}", flush=True)
         time.sleep(2 * args.sample_secs)  # the followers' applies and snapshots settle
         tails = {}
@@ -186,6 +189,7 @@ def restart_follower(binary, bench_dir, pid, end, env, timeout_secs=120):
 
 
 def write_report(args, samples, append, tails, status, end, restart_secs):
+    samples = sorted(samples, key=lambda s: s["t"])  # two threads sample
     n = args.records
     early = rate_between(samples, 0.05 * n, 0.15 * n)
     late = rate_between(samples, 0.85 * n, 0.95 * n)
@@ -203,7 +207,8 @@ def write_report(args, samples, append, tails, status, end, restart_secs):
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: a 3-node release cluster on "
         "loopback (one machine, 2 cores), `ordo bench --batch 100 -c 16` on the leader "
         f"(100-byte values) until {n:,} records are acknowledged, snapshots every "
-        f"{args.snapshot_every:,} entries ({args.snapshot_every * 100:,} records), then one "
+        f"{args.snapshot_every:,} entries ({args.snapshot_every * 100:,} records) or every "
+        "64 MiB of Raft log (`--snapshot-every-mb`'s default), whichever comes first, then one "
         "consumer reading everything back from a follower, then that follower `kill -9`ed and "
         "started again. Sampled every "
         f"{args.sample_secs:g} s.",
