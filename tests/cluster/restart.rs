@@ -230,6 +230,17 @@ async fn the_node_that_formed_the_cluster_rejoins_after_losing_its_data() {
     .await;
 }
 
+/// The leader, once one is agreed on, and its cluster status.
+async fn leaders_status(cluster: &mut TestCluster) -> (NodeId, ordo_core::api::ClusterStatus) {
+    let leader = cluster.wait_for_leader().await;
+    let status = cluster
+        .client_for(leader)
+        .cluster_status()
+        .await
+        .expect("the leader's status");
+    (leader, status)
+}
+
 /// `--snapshot-every-mb`: a node snapshots once that much log was
 /// appended, however few entries it took (here 2 MiB in 40 entries, with
 /// the entry count set far out of reach).
@@ -292,12 +303,7 @@ async fn a_wiped_follower_is_rebuilt_from_a_snapshot_once_the_log_is_purged() {
     )
     .await;
 
-    let leader = cluster.wait_for_leader().await;
-    let status = cluster
-        .client_for(leader)
-        .cluster_status()
-        .await
-        .expect("the leader's status");
+    let (_, status) = leaders_status(&mut cluster).await;
     assert!(
         status.snapshot_index.is_some_and(|i| i > SNAPSHOT_EVERY),
         "the leader has snapshotted: {status:?}"
@@ -440,12 +446,7 @@ async fn a_wiped_follower_installs_a_snapshot_of_a_million_records_in_bounded_me
             .await
             .unwrap_or_else(|e| panic!("batch {batch}: {e}"));
     }
-    let leader = cluster.wait_for_leader().await;
-    let status = cluster
-        .client_for(leader)
-        .cluster_status()
-        .await
-        .expect("the leader's status");
+    let (leader, status) = leaders_status(&mut cluster).await;
     assert!(
         status.purged_index.is_some_and(|i| i > 100),
         "the leader has purged its log behind a snapshot: {status:?}"
