@@ -519,19 +519,27 @@ fn is_in_progress(dir: &Path, path: &Path) -> bool {
 /// The snapshot at `path`: a snapshot directory, or a plain file (an
 /// earlier ordo's snapshot, or a backup).
 fn open_path(path: &Path) -> Result<SnapshotData, StoreError> {
-    if !path.is_dir() {
+    let pieces = if path.is_dir() {
+        directory_pieces(path)?
+    } else {
         let (file, len) = open_file(path)?;
-        let pieces = Arc::from([Piece {
+        vec![Piece {
             file,
             start: 0,
             len,
-        }]);
-        return Ok(SnapshotData(Blob::Files {
-            pieces,
-            path: path.to_path_buf(),
-            len,
-        }));
-    }
+        }]
+    };
+    let len = pieces.iter().map(|piece| piece.len).sum();
+    Ok(SnapshotData(Blob::Files {
+        pieces: pieces.into(),
+        path: path.to_path_buf(),
+        len,
+    }))
+}
+
+/// A snapshot directory's stream, in order: `data` cut where `parts` puts
+/// each linked file, and those files' shared bytes.
+fn directory_pieces(path: &Path) -> Result<Vec<Piece>, StoreError> {
     let (data, data_len) = open_file(&path.join(DATA_FILE))?;
     let parts: Vec<Part> = match fs::read(path.join(PARTS_FILE)) {
         Ok(bytes) => decode("snapshot parts", &bytes)?,
@@ -575,12 +583,7 @@ fn open_path(path: &Path) -> Result<SnapshotData, StoreError> {
     }
     pieces.push(data_piece(from, data_len)?);
     pieces.retain(|piece| piece.len > 0);
-    let len = pieces.iter().map(|piece| piece.len).sum();
-    Ok(SnapshotData(Blob::Files {
-        pieces: pieces.into(),
-        path: path.to_path_buf(),
-        len,
-    }))
+    Ok(pieces)
 }
 
 fn open_file(path: &Path) -> Result<(Arc<File>, u64), StoreError> {

@@ -91,11 +91,7 @@ fn replay(disk: &SledDisk) -> Result<(), StoreError> {
         return Ok(());
     };
     for write in Journal::decode(&entry)? {
-        let tree = disk.db.open_tree(write.tree)?;
-        match write.value {
-            Some(value) => tree.insert(write.key, value)?,
-            None => tree.remove(write.key)?,
-        };
+        apply(&disk.db, write.tree, write.key, write.value)?;
     }
     disk.journal.remove(JOURNAL_KEY)?;
     Ok(())
@@ -109,25 +105,35 @@ pub(super) fn commit(disk: &SledDisk, writes: Vec<Write>) -> Result<(), StoreErr
         .committing
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
+    let apply_one = |write: &Write| {
+        apply(
+            &disk.db,
+            write.tree.as_bytes(),
+            &write.key,
+            write.value.as_deref(),
+        )
+    };
     if let [write] = writes.as_slice() {
-        return apply(&disk.db, write);
+        return apply_one(write);
     }
     let journal = Journal::encode(&writes);
     if journal.len() > MAX_JOURNALED_BYTES {
         return commit_in_sled_batches(&disk.db, writes);
     }
     disk.journal.insert(JOURNAL_KEY, journal)?;
-    writes.iter().try_for_each(|write| apply(&disk.db, write))?;
+    writes.iter().try_for_each(apply_one)?;
     // Done: a replay would now undo what later commits write.
     disk.journal.remove(JOURNAL_KEY)?;
     Ok(())
 }
 
-fn apply(db: &sled::Db, write: &Write) -> Result<(), StoreError> {
-    let tree = db.open_tree(write.tree)?;
-    match &write.value {
-        Some(value) => tree.insert(&write.key[..], &value[..])?,
-        None => tree.remove(&write.key[..])?,
+/// One write on its own: `value` into `key` of `tree`, or the key's
+/// removal.
+fn apply(db: &sled::Db, tree: &[u8], key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
+    let tree = db.open_tree(tree)?;
+    match value {
+        Some(value) => tree.insert(key, value)?,
+        None => tree.remove(key)?,
     };
     Ok(())
 }
@@ -291,7 +297,7 @@ mod tests {
             disk.journal
                 .insert(JOURNAL_KEY, Journal::encode(&next))
                 .expect("journal");
-            apply(&disk.db, &next[0]).expect("first write");
+            apply(&disk.db, b"t", b"k", Some(b"new")).expect("first write");
             disk.db.flush().expect("flush");
         }
         let disk =

@@ -85,6 +85,17 @@ pub(crate) struct SharedSegments {
     pub tombstones: Vec<Offset>,
 }
 
+impl SharedSegments {
+    /// Nothing shared: every record from `start` on is copied.
+    pub fn none(start: Offset) -> SharedSegments {
+        SharedSegments {
+            segments: Vec::new(),
+            tail_from: start,
+            tombstones: Vec::new(),
+        }
+    }
+}
+
 /// One record to import: its offset, its timestamp and its encoding.
 pub(crate) type ImportedRecord = (u64, u64, Vec<u8>);
 
@@ -222,11 +233,7 @@ impl RecordLog {
         share: impl FnOnce(SharedSegments) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match self {
-            RecordLog::Tree(_) => share(SharedSegments {
-                segments: Vec::new(),
-                tail_from: range.start,
-                tombstones: Vec::new(),
-            }),
+            RecordLog::Tree(_) => share(SharedSegments::none(range.start)),
             RecordLog::Segments(log) => log.share_segments(topic, range, share),
         }
     }

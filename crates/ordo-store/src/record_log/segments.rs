@@ -272,11 +272,7 @@ impl SegmentRecords {
         share: impl FnOnce(SharedSegments) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let Some(log) = self.shared.lookup(topic)? else {
-            return share(SharedSegments {
-                segments: Vec::new(),
-                tail_from: range.start,
-                tombstones: Vec::new(),
-            });
+            return share(SharedSegments::none(range.start));
         };
         // Held while `share` runs: a compaction's rewrite replaces a
         // sealed segment under the write lock.

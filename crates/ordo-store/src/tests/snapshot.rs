@@ -7,12 +7,10 @@ use ordo_core::{LogIndex, Offset};
 use serde_json::json;
 
 use super::support::{
-    append, apply_via_openraft, blank, decided, keyed, log_id, membership, normal, open_temp,
-    reopen, topic, TestConfig,
+    append, apply_via_openraft, assert_same_reads, blank, decided, keyed, log_id, membership,
+    normal, open_temp, reopen, topic, TestConfig,
 };
 use crate::{SnapshotData, StateMachineStore};
-
-const ALL: usize = usize::MAX;
 
 async fn store_with_history() -> (tempfile::TempDir, StateMachineStore<TestConfig>) {
     let (dir, _log, mut sm) = open_temp();
@@ -28,18 +26,6 @@ async fn store_with_history() -> (tempfile::TempDir, StateMachineStore<TestConfi
     )
     .await;
     (dir, sm)
-}
-
-fn assert_same_reads(a: &StateMachineStore<TestConfig>, b: &StateMachineStore<TestConfig>) {
-    assert_eq!(a.topics(), b.topics());
-    assert_eq!(a.last_applied(), b.last_applied());
-    for name in a.topics().keys() {
-        assert_eq!(
-            a.read_records(name, Offset(0), ALL, ALL).expect("read a"),
-            b.read_records(name, Offset(0), ALL, ALL).expect("read b"),
-            "topic {name}"
-        );
-    }
 }
 
 #[tokio::test]

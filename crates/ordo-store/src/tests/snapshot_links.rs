@@ -14,7 +14,7 @@ use ordo_core::{Cleanup, Offset, TopicConfig};
 use serde_json::json;
 
 use super::support::{
-    append, at, clean, decided, entries, keyed, normal, open_on, open_temp, put,
+    self, append, at, clean, decided, entries, keyed, normal, open_on, open_temp, put,
     retry_while_locked, topic, TestConfig,
 };
 use crate::{MemDisk, SnapshotData, StateMachineStore, StoreOptions};
@@ -51,15 +51,10 @@ fn fill(sm: &StateMachineStore<TestConfig>) {
     sm.apply_entries(entries(commands)).expect("apply");
 }
 
-fn assert_same_reads(a: &StateMachineStore<TestConfig>, b: &StateMachineStore<TestConfig>) {
-    assert_eq!(a.topics(), b.topics());
-    for name in a.topics().keys() {
-        assert_eq!(
-            a.read_records(name, Offset(0), ALL, ALL).expect("read a"),
-            b.read_records(name, Offset(0), ALL, ALL).expect("read b"),
-            "topic {name}"
-        );
-    }
+/// The same reads, and the same decided state (key index, producers,
+/// positions) too.
+fn assert_same_state(a: &StateMachineStore<TestConfig>, b: &StateMachineStore<TestConfig>) {
+    support::assert_same_reads(a, b);
     assert_eq!(decided(a), decided(b));
 }
 
@@ -119,7 +114,7 @@ async fn a_snapshot_links_sealed_segments_and_installs_to_the_same_reads() {
         .install_snapshot(&built.meta, built.snapshot.clone())
         .await
         .expect("install on files");
-    assert_same_reads(&source, &on_files);
+    assert_same_state(&source, &on_files);
     // What it keeps as its current snapshot shares its own records' files,
     // rather than holding the received copy of every record.
     let kept = snapshot_dir(target_dir.path());
@@ -141,7 +136,7 @@ async fn a_snapshot_links_sealed_segments_and_installs_to_the_same_reads() {
         .install_snapshot(&built.meta, SnapshotData::from_bytes(bytes.clone()))
         .await
         .expect("install in memory");
-    assert_same_reads(&source, &in_memory);
+    assert_same_state(&source, &in_memory);
 
     // The log goes on, compacting and purging the segments it linked; the
     // snapshot's bytes stay what they were.

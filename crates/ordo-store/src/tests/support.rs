@@ -232,3 +232,19 @@ pub fn commit(
 pub fn decided(sm: &StateMachineStore<TestConfig>) -> State {
     sm.read_published().state.clone()
 }
+
+/// Asserts that `a` and `b` hold the same topics, last applied index and
+/// records (every topic read whole).
+pub fn assert_same_reads(a: &StateMachineStore<TestConfig>, b: &StateMachineStore<TestConfig>) {
+    assert_eq!(a.topics(), b.topics());
+    assert_eq!(a.last_applied(), b.last_applied());
+    for name in a.topics().keys() {
+        assert_eq!(
+            a.read_records(name, Offset(0), usize::MAX, usize::MAX)
+                .expect("read a"),
+            b.read_records(name, Offset(0), usize::MAX, usize::MAX)
+                .expect("read b"),
+            "topic {name}"
+        );
+    }
+}
