@@ -16,9 +16,10 @@
 //! - `keys`: tree names and every key layout; `codec`: every value encoding
 //!   but a record's in segment files, which is `record_codec`'s.
 //! - `log_store`: [`LogStore`], openraft's `RaftLogStorage` and `RaftLogReader`;
-//!   `raft_log_segments`: its entries in segment files; `raft_entry`: one
-//!   entry's binary layout there; `flusher`: its group commit, completing
-//!   appends once a flush returns.
+//!   `raft_log_segments`: its entries in segment files; `recent_entries`:
+//!   the newest of them kept decoded; `raft_entry`: one entry's binary
+//!   layout there and between nodes; `flusher`: its group commit,
+//!   completing appends once a flush returns.
 //! - `state_machine`: [`StateMachineStore`], openraft's `RaftStateMachine`;
 //!   `persisted`: the decided state's entries in the tree, written only
 //!   where an apply changed them; `record_log`: the records, behind one
@@ -57,6 +58,7 @@ mod persisted;
 mod raft_entry;
 mod raft_log_segments;
 mod read;
+mod recent_entries;
 mod record_codec;
 mod record_log;
 mod record_recovery;

@@ -10,6 +10,9 @@
 //! for the disk without it, so appends and reads go on meanwhile. Whatever
 //! removes segments (truncation, purge) first waits for a sync under way,
 //! so no sync is left holding a removed file.
+//!
+//! The newest entries are also kept decoded ([`RecentEntries`]), so that
+//! replicating and applying what was just appended reads no file.
 
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
@@ -20,6 +23,7 @@ use openraft::LogId;
 
 use crate::error::StoreError;
 use crate::raft_entry;
+use crate::recent_entries::RecentEntries;
 use crate::segment::{Files, ItemRef, SegmentLog, SegmentOptions};
 use crate::type_config::{EntryLeaderId, StoreTypeConfig};
 
@@ -53,6 +57,7 @@ impl RaftLogSegments {
             segments: RwLock::new(Held {
                 segments,
                 first_index,
+                recent: RecentEntries::default(),
             }),
             syncing: Mutex::new(()),
             appended_bytes: AtomicU64::new(0),
@@ -67,10 +72,12 @@ impl RaftLogSegments {
         entries: impl IntoIterator<Item = C::Entry>,
     ) -> Result<(), StoreError> {
         let mut encoded: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut kept = Vec::new();
         for entry in entries {
             let (log_id, payload) = C::into_parts(entry);
             let mut bytes = Vec::new();
             raft_entry::encode(&log_id, &payload, &mut bytes)?;
+            kept.push((log_id, payload, bytes.len()));
             encoded.push((log_id.index, bytes));
         }
         let mut held = self.write()?;
@@ -79,12 +86,19 @@ impl RaftLogSegments {
                 held.reset(*first)?;
             }
         }
-        held.segments
+        let appended = held
+            .segments
             .append_batch(encoded.iter().map(|(index, bytes)| ItemRef {
                 seq: *index,
                 timestamp_ms: 0,
                 payload: bytes,
-            }))?;
+            }));
+        if let Err(e) = appended {
+            // Part of the batch may be in the files: read them from now on.
+            held.recent.clear();
+            return Err(e);
+        }
+        held.recent.appended(kept);
         let bytes: usize = encoded.iter().map(|(_, bytes)| bytes.len()).sum();
         self.appended_bytes
             .fetch_add(bytes as u64, Ordering::Relaxed);
@@ -117,6 +131,12 @@ impl RaftLogSegments {
         .min(segments.next_seq());
         if start >= end {
             return Ok(Vec::new());
+        }
+        if let Some(entries) = held.recent.get(start, end) {
+            return Ok(entries
+                .into_iter()
+                .map(|(log_id, payload)| C::from_parts(log_id, payload))
+                .collect());
         }
         let count = usize::try_from(end - start).unwrap_or(usize::MAX);
         segments
@@ -162,7 +182,10 @@ impl RaftLogSegments {
         let _syncing = self.lock_syncing()?;
         let mut held = self.write()?;
         match index {
-            Some(index) if index >= held.first_index => held.segments.truncate_after(index),
+            Some(index) if index >= held.first_index => {
+                held.recent.truncate_after(index);
+                held.segments.truncate_after(index)
+            }
             _ => {
                 let first = held.first_index;
                 held.reset(first)
@@ -188,6 +211,7 @@ impl RaftLogSegments {
         if next >= held.segments.next_seq() {
             held.reset(next)
         } else {
+            held.recent.purge_through(index);
             held.segments.purge_before(next)?;
             held.first_index = held.first_index.max(next);
             Ok(())
@@ -212,6 +236,8 @@ impl RaftLogSegments {
 struct Held {
     segments: SegmentLog,
     first_index: u64,
+    /// The newest entries, decoded, mirroring the segments' last ones.
+    recent: RecentEntries,
 }
 
 impl Held {
@@ -220,6 +246,7 @@ impl Held {
     }
 
     fn reset(&mut self, next_index: u64) -> Result<(), StoreError> {
+        self.recent.clear();
         self.segments.reset(next_index)?;
         self.first_index = next_index;
         Ok(())
