@@ -17,7 +17,7 @@ help:
 	@echo "make sim       deterministic simulation: SEEDS (256) seeds, or SEED=N for one seed in full"
 	@echo "make sim-soak  the simulation over 10,000 seeds, with a progress line"
 	@echo "make sim-mutants  each deliberate bug must be caught within 256 seeds"
-	@echo "make fuzz      each cargo fuzz target (request decoding, command codec) for FUZZ_SECS (60) s"
+	@echo "make fuzz      each cargo fuzz target (request decoding, command codec, AppendEntries wire form) for FUZZ_SECS (60) s"
 	@echo "make bench     ordo's durable appends (vs etcd and NATS JetStream with PEERS_DIR), writes docs/benchmarks.md (~25 min, ~4 alone)"
 	@echo "make bench-long  10 M records: throughput, RSS and disk as the log grows, tail reads; writes docs/bench-long.md"
 	@echo "make image     the ordo:dev container image, built offline FROM scratch (deploy/build-image.sh)"
@@ -93,7 +93,7 @@ sim-mutants:
 # Crashes land in fuzz/artifacts/<target>/; the corpus in fuzz/corpus/;
 # fuzz/<target>.dict, if any, seeds the encoding's tokens.
 FUZZ_SECS ?= 60
-FUZZ_TARGETS := request_decoding command_codec
+FUZZ_TARGETS := request_decoding command_codec append_entries_wire
 fuzz:
 	@for target in $(FUZZ_TARGETS); do \
 		echo "== fuzz $$target for $(FUZZ_SECS) s"; \

@@ -7,7 +7,8 @@
 //! - [`peer_log`]: what a node logs about reaching its peers, in place of
 //!   openraft's warning per failed message.
 //! - [`reachability`]: pure: which of those outcomes are worth a line.
-//! - [`rpc`]: the internal RPC paths and their encoding, for both ends.
+//! - [`rpc`]: the internal RPC paths and their encoding, for both ends;
+//!   [`append_wire`]: the binary form of AppendEntries, the message sent most.
 //! - [`node`]: the `Node` that owns `Raft`, store and transport, and turns
 //!   client requests into proposals, forwarding to the leader when needed.
 //! - `topics`: topic administration and the search by time.
@@ -23,6 +24,7 @@
 //! - [`metrics`]: the node's Prometheus metric names (appends, leader
 //!   changes), the bound on topic labels, and where they are recorded.
 
+pub mod append_wire;
 mod cleaner;
 pub mod clock;
 pub mod config;

@@ -18,6 +18,7 @@ use openraft::type_config::alias::{SnapshotOf, VoteOf};
 use openraft::BasicNode;
 use serde::{de::DeserializeOwned, Serialize};
 
+use crate::append_wire;
 use crate::peer_log::PeerLog;
 use crate::rpc::{self, RpcKind, SnapshotHeader, SnapshotReply, SNAPSHOT_CHUNK_BYTES};
 use crate::transport::{Transport, TransportError};
@@ -134,12 +135,23 @@ impl PeerClient {
         request: &Req,
         option: &RPCOption,
     ) -> RpcResult<Resp> {
+        self.send(kind, action, rpc::encode(request), option).await
+    }
+
+    /// Sends the encoded request `body` and decodes the answer.
+    async fn send<Resp: DeserializeOwned>(
+        &self,
+        kind: RpcKind,
+        action: RPCTypes,
+        body: Vec<u8>,
+        option: &RPCOption,
+    ) -> RpcResult<Resp> {
         let timeout = option.soft_ttl();
         let watch = self
             .peer_log
             .watch(self.target, &self.addr, kind.path(), timeout);
         let result = self
-            .exchange(action, kind.path(), rpc::encode(request), timeout)
+            .exchange(action, kind.path(), body, timeout)
             .await
             .and_then(|reply: Result<Resp, RaftError<TypeConfig>>| reply.map_err(shutting_down));
         watch.settle(outcome(&result));
@@ -155,10 +167,12 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         request: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<TypeConfig>> {
-        self.call(
+        let body =
+            append_wire::encode(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        self.send(
             RpcKind::AppendEntries,
             RPCTypes::AppendEntries,
-            &request,
+            body,
             &option,
         )
         .await

@@ -457,7 +457,8 @@ impl Node {
     pub async fn handle_rpc(&self, kind: RpcKind, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
         Ok(match kind {
             RpcKind::AppendEntries => {
-                let reply = self.raft.append_entries(rpc::decode(body)?).await;
+                let request = rpc::decode_append_entries(body)?;
+                let reply = self.raft.append_entries(request).await;
                 // Any answer but "your term is over" means a current leader
                 // reached this node.
                 if reply

@@ -2,7 +2,8 @@
 //! the calling side ([`crate::network`], forwarding in [`crate::node`]) and
 //! the answering side ([`crate::node::Node::handle_rpc`]).
 //!
-//! Messages are JSON, except a snapshot chunk, which is a JSON header line
+//! Messages are JSON, except an AppendEntries request, which is binary
+//! ([`crate::append_wire`]; JSON from an older leader is still taken), and a snapshot chunk, which is a JSON header line
 //! followed by raw snapshot bytes (no base64 inflation of large payloads).
 //! A snapshot travels in chunks of [`SNAPSHOT_CHUNK_BYTES`], one message
 //! each, in order; the receiver writes them to a file as they come and
@@ -10,10 +11,11 @@
 //! whole snapshot in memory, and each message has its own timeout.
 
 use openraft::errors::RaftError;
-use openraft::raft::SnapshotResponse;
+use openraft::raft::{AppendEntriesRequest, SnapshotResponse};
 use openraft::type_config::alias::{SnapshotMetaOf, VoteOf};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use crate::append_wire;
 use crate::error::NodeError;
 use crate::types::TypeConfig;
 use ordo_core::api::MembershipResponse;
@@ -105,12 +107,28 @@ pub enum SnapshotReply {
 #[error("malformed RPC message: {0}")]
 pub struct DecodeError(String);
 
+impl DecodeError {
+    pub fn new(detail: impl Into<String>) -> Self {
+        DecodeError(detail.into())
+    }
+}
+
 pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
     serde_json::to_vec(message).expect("RPC messages are plain data and always serialize")
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     serde_json::from_slice(bytes).map_err(|e| DecodeError(e.to_string()))
+}
+
+/// An AppendEntries request in either form a leader may send it in.
+pub fn decode_append_entries(
+    bytes: &[u8],
+) -> Result<AppendEntriesRequest<TypeConfig>, DecodeError> {
+    match bytes.first() {
+        Some(&append_wire::TAG) => append_wire::decode(bytes),
+        _ => decode(bytes),
+    }
 }
 
 pub fn encode_snapshot(header: &SnapshotHeader, data: &[u8]) -> Vec<u8> {

@@ -4,12 +4,15 @@
 //! little-endian) followed by the body: nothing for a blank entry, the
 //! command or the membership as `codec` encodes it otherwise. Reading an
 //! entry's log id decodes the header only.
+//!
+//! The same layout carries entries between nodes (the node crate's binary
+//! AppendEntries message), through [`encode_entry`] and [`decode_entry`].
 
 use openraft::{EntryPayload, LogId};
 
 use crate::codec;
 use crate::error::StoreError;
-use crate::type_config::{EntryLeaderId, OrdoPayload};
+use crate::type_config::{EntryLeaderId, OrdoPayload, StoreTypeConfig};
 
 /// Kind byte, term, node id.
 const HEADER_BYTES: usize = 1 + 8 + 8;
@@ -39,6 +42,24 @@ pub(crate) fn encode(
     };
     out.extend_from_slice(&body);
     Ok(())
+}
+
+/// Appends `entry`'s stored form to `out` and returns its index: what
+/// another node reads back with [`decode_entry`].
+pub fn encode_entry<C: StoreTypeConfig>(
+    entry: C::Entry,
+    out: &mut Vec<u8>,
+) -> Result<u64, StoreError> {
+    let (log_id, payload) = C::into_parts(entry);
+    encode(&log_id, &payload, out)?;
+    Ok(log_id.index)
+}
+
+/// The entry at `index` whose stored form is `bytes`, as [`encode_entry`]
+/// wrote it.
+pub fn decode_entry<C: StoreTypeConfig>(index: u64, bytes: &[u8]) -> Result<C::Entry, StoreError> {
+    let (log_id, payload) = decode(index, bytes)?;
+    Ok(C::from_parts(log_id, payload))
 }
 
 /// The log id of the entry stored at `index` as `bytes`.
