@@ -8,13 +8,13 @@
 //! `/raft/*` and the operations endpoints take no permit: a node flooded by
 //! clients still answers its peers, its probes and its scraper.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -145,11 +145,16 @@ fn overloaded(what: &str, limit: usize) -> Response {
     .into_response()
 }
 
-/// The middleware. Without a [`Limiter`] (a router not run by `serve`) it
-/// passes every request through unchanged.
-pub(crate) async fn enforce(request: Request, next: Next) -> Response {
+/// The limits around `inner`, which answers the request (the rest of the
+/// middleware and the handler; see `layers::edge`). Without a [`Limiter`]
+/// (a router not run by `serve`) it passes every request through unchanged.
+pub(crate) async fn enforce<Inner, Answer>(request: Request, inner: Inner) -> Response
+where
+    Inner: FnOnce(Request) -> Answer,
+    Answer: Future<Output = Response>,
+{
     let Some(limiter) = request.extensions().get::<Limiter>().cloned() else {
-        return next.run(request).await;
+        return inner(request).await;
     };
     let started = Instant::now();
     let uri_bytes = request
@@ -198,7 +203,7 @@ pub(crate) async fn enforce(request: Request, next: Next) -> Response {
         Err(refusal) => return refusal.into_response(),
     };
     let response = match budget {
-        Some(budget) => match tokio::time::timeout_at(started + budget, next.run(request)).await {
+        Some(budget) => match tokio::time::timeout_at(started + budget, inner(request)).await {
             Ok(response) => response,
             Err(_) => {
                 return ApiError::new(
@@ -212,7 +217,7 @@ pub(crate) async fn enforce(request: Request, next: Next) -> Response {
                 .into_response()
             }
         },
-        None => next.run(request).await,
+        None => inner(request).await,
     };
     match (class, permit) {
         // A stream's permit lives as long as its body; any other is given

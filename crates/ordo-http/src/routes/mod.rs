@@ -47,9 +47,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/snapshot", get(admin::snapshot))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::require_api_token,
+            layers::api_edge,
         ))
-        .route_layer(axum::middleware::map_request(layers::json_when_undeclared))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
     // Open whatever secrets are set: probes and scrapers carry none.
     let operations = Router::new()
@@ -69,13 +68,12 @@ pub fn router(state: AppState) -> Router {
         .merge(raft)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(crate::limits::enforce))
+        // Limits, tracing, metrics, the leader header and the newline after
+        // JSON, for every route and every refusal.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            layers::observe,
+            layers::edge,
         ))
-        // Outermost, so the refusals of the layers above end in one too.
-        .layer(axum::middleware::map_response(layers::newline_after_json))
         .with_state(state)
 }
 
