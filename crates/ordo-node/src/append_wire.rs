@@ -169,16 +169,14 @@ impl<'a> Reader<'a> {
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
+    use openraft::vote::RaftLeaderId;
     use openraft::{BasicNode, EntryPayload, Membership};
     use ordo_core::{Command, NewRecord, TopicName};
 
     use super::*;
 
     fn log_id(term: u64, node_id: u64, index: u64) -> LogIdOf<TypeConfig> {
-        LogId {
-            leader_id: LeaderIdOf { term, node_id },
-            index,
-        }
+        LogId::new(RaftLeaderId::new(term, node_id), index)
     }
 
     fn request() -> AppendEntriesRequest<TypeConfig> {
@@ -201,13 +199,7 @@ mod tests {
             payload,
         };
         AppendEntriesRequest {
-            vote: VoteOf::<TypeConfig> {
-                leader_id: LeaderIdOf {
-                    term: 4,
-                    node_id: 2,
-                },
-                committed: true,
-            },
+            vote: openraft::Vote::new_committed(4, 2),
             prev_log_id: Some(log_id(3, 1, 9)),
             entries: vec![
                 entry(10, EntryPayload::Blank),
