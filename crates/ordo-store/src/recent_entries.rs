@@ -17,9 +17,9 @@ use openraft::LogId;
 use crate::type_config::{EntryLeaderId, OrdoPayload};
 
 /// The most entries kept.
-pub(crate) const MAX_ENTRIES: usize = 8192;
+pub(crate) const MAX_ENTRIES: usize = 1024;
 /// The most bytes of entries kept, counted as the log stores them.
-pub(crate) const MAX_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BYTES: usize = 4 * 1024 * 1024;
 
 /// One entry as kept: its log id, its payload, and its stored size.
 type Kept = (LogId<EntryLeaderId>, OrdoPayload, usize);
