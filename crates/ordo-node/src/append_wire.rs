@@ -27,9 +27,15 @@ pub const TAG: u8 = 0xA1;
 /// What one leader id takes: term and node.
 type LeaderIdOf = openraft::type_config::alias::LeaderIdOf<TypeConfig>;
 
-/// The request's binary form. An entry that cannot be encoded (only an
-/// unserialisable command could be, and commands are plain data) fails.
-pub fn encode(request: AppendEntriesRequest<TypeConfig>) -> Result<Vec<u8>, DecodeError> {
+/// Why a request could not be put in the binary form: only an entry that
+/// cannot be encoded (commands are plain data, so none in practice) or
+/// counts and lengths beyond the form's 32 bits.
+#[derive(Debug, thiserror::Error)]
+#[error("AppendEntries could not be encoded: {0}")]
+pub struct EncodeError(String);
+
+/// The request's binary form.
+pub fn encode(request: AppendEntriesRequest<TypeConfig>) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::with_capacity(64 + request.entries.len() * 192);
     out.push(TAG);
     put_leader_id(&mut out, &request.vote.leader_id);
@@ -37,16 +43,16 @@ pub fn encode(request: AppendEntriesRequest<TypeConfig>) -> Result<Vec<u8>, Deco
     put_log_id(&mut out, request.prev_log_id.as_ref());
     put_log_id(&mut out, request.leader_commit.as_ref());
     let count = u32::try_from(request.entries.len())
-        .map_err(|_| DecodeError::new("more than 2^32 entries in one message"))?;
+        .map_err(|_| EncodeError("more than 2^32 entries in one message".into()))?;
     out.extend_from_slice(&count.to_le_bytes());
     for entry in request.entries {
         let at = out.len();
         // Index and length, filled in once the entry is written.
         out.extend_from_slice(&[0; 12]);
         let index = ordo_store::encode_entry::<TypeConfig>(entry, &mut out)
-            .map_err(|e| DecodeError::new(e.to_string()))?;
+            .map_err(|e| EncodeError(e.to_string()))?;
         let len = u32::try_from(out.len() - at - 12)
-            .map_err(|_| DecodeError::new("an entry over 4 GiB"))?;
+            .map_err(|_| EncodeError("an entry over 4 GiB".into()))?;
         out[at..at + 8].copy_from_slice(&index.to_le_bytes());
         out[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
     }

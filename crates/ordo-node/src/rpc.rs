@@ -3,8 +3,9 @@
 //! the answering side ([`crate::node::Node::handle_rpc`]).
 //!
 //! Messages are JSON, except an AppendEntries request, which is binary
-//! ([`crate::append_wire`]; JSON from an older leader is still taken), and a snapshot chunk, which is a JSON header line
-//! followed by raw snapshot bytes (no base64 inflation of large payloads).
+//! ([`crate::append_wire`]; JSON from an older leader is still taken), and
+//! a snapshot chunk, which is a JSON header line followed by raw snapshot
+//! bytes (no base64 inflation of large payloads).
 //! A snapshot travels in chunks of [`SNAPSHOT_CHUNK_BYTES`], one message
 //! each, in order; the receiver writes them to a file as they come and
 //! installs the snapshot when the last one arrives. Neither side holds a

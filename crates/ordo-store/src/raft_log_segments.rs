@@ -71,25 +71,23 @@ impl RaftLogSegments {
         &self,
         entries: impl IntoIterator<Item = C::Entry>,
     ) -> Result<(), StoreError> {
-        let mut encoded: Vec<(u64, Vec<u8>)> = Vec::new();
-        let mut kept = Vec::new();
+        let mut encoded = Vec::new();
         for entry in entries {
             let (log_id, payload) = C::into_parts(entry);
             let mut bytes = Vec::new();
             raft_entry::encode(&log_id, &payload, &mut bytes)?;
-            kept.push((log_id, payload, bytes.len()));
-            encoded.push((log_id.index, bytes));
+            encoded.push((log_id, payload, bytes));
         }
         let mut held = self.write()?;
-        if let Some((first, _)) = encoded.first() {
-            if held.is_empty() && held.segments.next_seq() != *first {
-                held.reset(*first)?;
+        if let Some((log_id, _, _)) = encoded.first() {
+            if held.is_empty() && held.segments.next_seq() != log_id.index {
+                held.reset(log_id.index)?;
             }
         }
         let appended = held
             .segments
-            .append_batch(encoded.iter().map(|(index, bytes)| ItemRef {
-                seq: *index,
+            .append_batch(encoded.iter().map(|(log_id, _, bytes)| ItemRef {
+                seq: log_id.index,
                 timestamp_ms: 0,
                 payload: bytes,
             }));
@@ -98,8 +96,13 @@ impl RaftLogSegments {
             held.recent.clear();
             return Err(e);
         }
-        held.recent.appended(kept);
-        let bytes: usize = encoded.iter().map(|(_, bytes)| bytes.len()).sum();
+        let bytes: usize = encoded.iter().map(|(_, _, bytes)| bytes.len()).sum();
+        held.recent.appended(
+            encoded
+                .into_iter()
+                .map(|(log_id, payload, bytes)| (log_id, payload, bytes.len()))
+                .collect(),
+        );
         self.appended_bytes
             .fetch_add(bytes as u64, Ordering::Relaxed);
         Ok(())
