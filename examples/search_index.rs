@@ -52,7 +52,8 @@ async fn main() -> anyhow::Result<()> {
         let batch = (seeded..args.seed.min(seeded + SEED_BATCH))
             .map(|i| NewRecord {
                 key: None,
-                value: format!("{} #{i}", SENTENCES[i % SENTENCES.len()]).into(),
+                value: serde_json::Value::from(format!("{} #{i}", SENTENCES[i % SENTENCES.len()]))
+                    .into(),
                 headers: Default::default(),
             })
             .collect::<Vec<_>>();

@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail};
 use ordo_client::{ClientError, Producer};
 use ordo_core::api::{AppendRequest, AppendResponse};
 use ordo_core::limits::MAX_REQUEST_BODY_BYTES;
-use ordo_core::{Condition, NewRecord, Offset, ProducerId, TopicName};
+use ordo_core::{Condition, NewRecord, Offset, ProducerId, RecordValue, TopicName};
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
 
@@ -120,12 +120,12 @@ pub async fn run(args: AppendArgs) -> anyhow::Result<()> {
     };
     let template = NewRecord {
         key: args.key.clone(),
-        value: Value::Null,
+        value: RecordValue::null(),
         headers: args.headers.iter().cloned().collect(),
     };
     if let Some(value) = &args.value {
         let record = NewRecord {
-            value: parse_value(value),
+            value: parse_value(value).into(),
             ..template
         };
         let response = sender
@@ -170,7 +170,7 @@ async fn import_stdin(
                 }
                 Ok(text) => {
                     let record = NewRecord {
-                        value: Value::String(text),
+                        value: Value::String(text).into(),
                         ..template.clone()
                     };
                     match request_bytes(&record) {
@@ -258,7 +258,7 @@ struct StdinBatch {
 
 impl StdinBatch {
     fn push(&mut self, record: NewRecord) {
-        self.text_bytes += record.value.as_str().map_or(0, str::len);
+        self.text_bytes += record.value.json_text().len();
         self.records.push(record);
     }
 
@@ -269,9 +269,8 @@ impl StdinBatch {
     fn first_text(&self) -> String {
         self.records
             .first()
-            .and_then(|r| r.value.as_str())
+            .and_then(|r| r.value.parse::<String>().ok())
             .unwrap_or_default()
-            .to_string()
     }
 }
 
@@ -504,12 +503,12 @@ mod tests {
     fn a_line_too_large_for_any_request_is_measured_as_its_request() {
         let line = NewRecord {
             key: None,
-            value: Value::String("x".repeat(MAX_REQUEST_BODY_BYTES)),
+            value: Value::String("x".repeat(MAX_REQUEST_BODY_BYTES)).into(),
             headers: Default::default(),
         };
         assert!(request_bytes(&line) > MAX_REQUEST_BODY_BYTES);
         let quotes = NewRecord {
-            value: Value::String("\"".repeat(MAX_REQUEST_BODY_BYTES / 2 + 1)),
+            value: Value::String("\"".repeat(MAX_REQUEST_BODY_BYTES / 2 + 1)).into(),
             ..line.clone()
         };
         assert!(
@@ -517,7 +516,7 @@ mod tests {
             "escaping counts"
         );
         let small = NewRecord {
-            value: Value::String("x".into()),
+            value: Value::String("x".into()).into(),
             ..line
         };
         assert!(request_bytes(&small) < 100);

@@ -175,7 +175,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let records: Vec<NewRecord> = (0..args.batch)
         .map(|_| NewRecord {
             key: None,
-            value: serde_json::Value::String("x".repeat(args.record_bytes)),
+            value: serde_json::Value::String("x".repeat(args.record_bytes)).into(),
             headers: Default::default(),
         })
         .collect();

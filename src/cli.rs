@@ -12,7 +12,6 @@ use anyhow::anyhow;
 use ordo_core::api::{Consistency, InitRequest, ReadParams};
 use ordo_core::limits::MAX_READ_LIMIT;
 use ordo_core::{NodeId, Offset, Record, TopicName};
-use serde_json::Value;
 
 use crate::connect::{ConnectArgs, Explain};
 use crate::output::{outln, print};
@@ -188,10 +187,13 @@ fn parse_member(text: &str) -> Result<(NodeId, String), String> {
 }
 
 pub(crate) fn format_record(record: &Record, format: ReadFormat) -> String {
-    match (format, &record.value) {
-        (ReadFormat::Value, Value::String(text)) => text.clone(),
-        (ReadFormat::Value, value) => value.to_string(),
-        (ReadFormat::Json, _) => serde_json::to_string(record).expect("a Record always serializes"),
+    match format {
+        // A string is printed as its text; any other value as its JSON.
+        ReadFormat::Value => record
+            .value
+            .parse::<String>()
+            .unwrap_or_else(|_| record.value.json_text().to_owned()),
+        ReadFormat::Json => serde_json::to_string(record).expect("a Record always serializes"),
     }
 }
 
@@ -207,10 +209,10 @@ mod tests {
 
     #[test]
     fn value_format_prints_strings_raw_and_other_json_compact() {
-        let record = |value: Value| Record {
+        let record = |value: serde_json::Value| Record {
             offset: Offset(3),
             key: None,
-            value,
+            value: value.into(),
             headers: Default::default(),
             timestamp_ms: 7,
         };

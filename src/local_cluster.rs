@@ -239,7 +239,7 @@ async fn first_append_and_read(cluster: &LocalCluster) -> anyhow::Result<()> {
     let client = cluster.client().map_err(|e| one_line(&e))?;
     let record = NewRecord {
         key: None,
-        value: Value::String(DEMO_VALUE.into()),
+        value: Value::String(DEMO_VALUE.into()).into(),
         headers: Default::default(),
     };
     let appended = client

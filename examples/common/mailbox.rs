@@ -31,7 +31,9 @@ pub struct MessageSent {
 pub async fn send(producer: &mut Producer, message: &MessageSent) -> Result<Offset, ClientError> {
     let record = NewRecord {
         key: Some(message.to.clone()),
-        value: serde_json::to_value(message).expect("a MessageSent always serializes"),
+        value: serde_json::to_value(message)
+            .expect("a MessageSent always serializes")
+            .into(),
         headers: [("type".to_string(), "message_sent".to_string())].into(),
     };
     let ack = producer.append(TOPIC, vec![record]).await?;
@@ -110,7 +112,7 @@ pub async fn consume(
 
 /// Other records in the topic (not `message_sent` events) are skipped.
 fn apply(view: &mut impl View, record: &Record) {
-    if let Ok(message) = serde_json::from_value::<MessageSent>(record.value.clone()) {
+    if let Ok(message) = record.value.parse::<MessageSent>() {
         view.apply(record.offset, &message);
     }
 }

@@ -47,7 +47,7 @@ pub async fn rebuild(
         };
         let page = client.read(topic, &params).await?;
         for record in &page.records {
-            for word in words(&record.value) {
+            for word in words(&record.value.to_json()) {
                 index.words.entry(word).or_default().insert(record.offset);
             }
             index.records += 1;

@@ -51,7 +51,7 @@ pub async fn register(
     let request = AppendRequest {
         records: vec![NewRecord {
             key: Some(name.to_string()),
-            value: serde_json::json!({ "owner": owner }),
+            value: serde_json::json!({ "owner": owner }).into(),
             headers: Default::default(),
         }],
         producer: None,

@@ -159,7 +159,7 @@ async fn read(node: NodeId, topic: &str, from: u64, consistency: Consistency) ->
                 records: page
                     .records
                     .iter()
-                    .map(|r| (r.offset.0, r.value.as_str().unwrap_or_default().to_string()))
+                    .map(|r| (r.offset.0, r.value.parse::<String>().unwrap_or_default()))
                     .collect(),
                 end_offset: page.end_offset.0,
             },

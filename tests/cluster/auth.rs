@@ -74,11 +74,8 @@ async fn a_cluster_sharing_a_secret_forms_elects_and_replicates() {
     let log = read_all(&cluster.client(), "secret", Consistency::Linearizable)
         .await
         .expect("the log");
-    let values: Vec<&Value> = log.iter().map(|r| &r.value).collect();
-    assert_eq!(
-        values,
-        [&json!("before failover"), &json!("after failover")]
-    );
+    let values: Vec<Value> = log.iter().map(|r| r.value.to_json()).collect();
+    assert_eq!(values, [json!("before failover"), json!("after failover")]);
     cluster
         .nodes
         .start_node(old_leader)

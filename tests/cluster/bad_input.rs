@@ -201,6 +201,30 @@ async fn malformed_appends_are_refused_with_a_clear_error_and_append_nothing() {
             400,
             "invalid_body",
         ),
+        // Values are kept as the text sent: one a JSON parser would refuse
+        // is refused here, naming the record, and none is stored.
+        Case::append(
+            "a number out of range",
+            r#"{"records":[{"value":1},{"value":1e999999}]}"#,
+            400,
+            "invalid_record",
+        ),
+        Case::append(
+            "a lone surrogate",
+            r#"{"records":[{"value":{"s":"\ud800"}}]}"#,
+            400,
+            "invalid_record",
+        ),
+        Case::append(
+            "a value nested 128 deep",
+            format!(
+                r#"{{"records":[{{"value":{}{}}}]}}"#,
+                "[".repeat(128),
+                "]".repeat(128)
+            ),
+            400,
+            "invalid_record",
+        ),
         Case::append(
             "an unknown record field",
             r#"{"records":[{"value":1,"extra":1}]}"#,

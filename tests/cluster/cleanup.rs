@@ -25,7 +25,7 @@ const CLEANUP_TIMEOUT: Duration = Duration::from_secs(20);
 fn keyed(key: &str, value: Value) -> NewRecord {
     NewRecord {
         key: Some(key.to_owned()),
-        value,
+        value: value.into(),
         headers: Default::default(),
     }
 }
@@ -40,7 +40,7 @@ fn compacted(tombstone_retention_ms: u64) -> TopicConfig {
 fn summary(records: &[Record]) -> Vec<(Offset, Option<String>, Value)> {
     records
         .iter()
-        .map(|r| (r.offset, r.key.clone(), r.value.clone()))
+        .map(|r| (r.offset, r.key.clone(), r.value.to_json()))
         .collect()
 }
 

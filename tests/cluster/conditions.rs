@@ -37,7 +37,7 @@ async fn values_on(cluster: &TestCluster, id: u64, topic: &str) -> Vec<Value> {
         .await
         .unwrap_or_else(|e| panic!("reading {topic} from node {id}: {e}"))
         .into_iter()
-        .map(|r| r.value)
+        .map(|r| r.value.to_json())
         .collect()
 }
 

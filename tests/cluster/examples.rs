@@ -95,7 +95,7 @@ async fn search_index_example_replay_from_zero_indexes_every_record() {
         .await
         .expect("reading the articles");
     for r in &log {
-        for word in search::words(&r.value) {
+        for word in search::words(&r.value.to_json()) {
             assert!(
                 index.words[&word].contains(&r.offset),
                 "{word:?} of offset {} is in the index",

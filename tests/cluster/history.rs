@@ -137,9 +137,9 @@ pub fn assert_history_matches_log(attempts: &[Attempt], log: &[Record]) {
         offsets(0..log.len() as u64),
         "the log has no gaps"
     );
-    let mut found: BTreeMap<&str, Vec<Offset>> = BTreeMap::new();
+    let mut found: BTreeMap<String, Vec<Offset>> = BTreeMap::new();
     for r in log {
-        let value = r.value.as_str().expect("every value is a string");
+        let value: String = r.value.parse().expect("every value is a string");
         found.entry(value).or_default().push(r.offset);
     }
     for attempt in attempts {

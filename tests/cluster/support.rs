@@ -243,7 +243,7 @@ pub fn leader_header(response: &reqwest::Response) -> Option<NodeId> {
 pub fn record(value: impl Into<serde_json::Value>) -> NewRecord {
     NewRecord {
         key: None,
-        value: value.into(),
+        value: Into::<serde_json::Value>::into(value).into(),
         headers: Default::default(),
     }
 }

@@ -78,7 +78,7 @@ async fn ndjson_records(
 }
 
 fn values(records: &[Record]) -> Vec<serde_json::Value> {
-    records.iter().map(|r| r.value.clone()).collect()
+    records.iter().map(|r| r.value.to_json()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,7 +20,7 @@ const APPEND: &str = "/v1/topics/orders/records";
 fn record(value: &str) -> Vec<NewRecord> {
     vec![NewRecord {
         key: Some("jane".into()),
-        value: json!(value),
+        value: json!(value).into(),
         headers: Default::default(),
     }]
 }

@@ -18,7 +18,7 @@ const APPEND: &str = "/v1/topics/orders/records";
 fn record(value: &str) -> Vec<NewRecord> {
     vec![NewRecord {
         key: None,
-        value: json!(value),
+        value: json!(value).into(),
         headers: Default::default(),
     }]
 }

@@ -10,7 +10,7 @@
 //! Map: `state` (the state and `apply`), `command` (what the log carries and
 //! what applying answers), one module per rule it consults (`producer`,
 //! `condition`, `consumer`, `topic_config`, `cleanup`), `validate` (the checks at the edge), and the
-//! plain types (`ids`, `name`, `topic`, `record`, `limits`, `api`, `secret`).
+//! plain types (`ids`, `name`, `topic`, `record`, `record_value`, `limits`, `api`, `secret`).
 
 pub mod api;
 pub mod cleanup;
@@ -24,6 +24,7 @@ pub mod name;
 mod openapi;
 pub mod producer;
 pub mod record;
+pub mod record_value;
 pub mod secret;
 pub mod state;
 pub mod topic;
@@ -40,6 +41,7 @@ pub use ids::{LogIndex, NodeId, Offset};
 pub use name::{NameError, NameKind};
 pub use producer::{Producer, ProducerId, ProducerIdError, ProducerState};
 pub use record::{NewRecord, Record};
+pub use record_value::RecordValue;
 pub use state::{apply, apply_with, Outcome, Placed, State, TopicState};
 pub use topic::{TopicName, TopicNameError};
 pub use topic_config::{Cleanup, TopicConfig, TopicConfigError, DEFAULT_TOMBSTONE_RETENTION_MS};

@@ -9,9 +9,11 @@ use crate::limits::{
     MAX_HEADERS_PER_RECORD, MAX_HEADER_BYTES_PER_RECORD, MAX_HEADER_NAME_BYTES,
     MAX_HEADER_VALUE_BYTES, MAX_KEY_BYTES,
 };
+use crate::record_value::RecordValue;
 
-/// A record as a producer sends it. `value` is any JSON value; a `null` value
-/// with a key is a tombstone for that key.
+/// A record as a producer sends it. `value` is any JSON value (kept as the
+/// text it was sent as); a `null` value with a key is a tombstone for that
+/// key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -21,7 +23,8 @@ pub struct NewRecord {
     #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
     pub key: Option<String>,
     /// Any JSON value; `null` with a key is a tombstone for that key.
-    pub value: serde_json::Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = serde_json::Value))]
+    pub value: RecordValue,
     /// At most 64.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::headers))]
@@ -36,7 +39,8 @@ pub struct Record {
     pub offset: Offset,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    pub value: serde_json::Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = serde_json::Value))]
+    pub value: RecordValue,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     pub timestamp_ms: u64,
@@ -55,38 +59,26 @@ pub enum RecordError {
     HeaderValueTooLong { name: String, len: usize },
     #[error("headers of {bytes} bytes in all; the limit is {MAX_HEADER_BYTES_PER_RECORD}")]
     HeadersTooLarge { bytes: usize },
+    /// The value's text is not JSON a parser would take (see
+    /// [`RecordValue::check`]).
+    #[error("value is not valid JSON: {reason}")]
+    BadValue { reason: String },
 }
 
-/// A record's size as retention counts it: the bytes of its key, its value
-/// as compact JSON and its headers' names and values. Defined here, not by
-/// the store's encoding, so every replica counts alike whatever its codec.
+/// A record's size as retention counts it: the bytes of its key, of its
+/// value's JSON text (as sent) and of its headers' names and values.
+/// Defined here, not by the store's encoding, so every replica counts alike
+/// whatever its codec.
 pub fn record_size(
     key: Option<&str>,
-    value: &serde_json::Value,
+    value: &RecordValue,
     headers: &BTreeMap<String, String>,
 ) -> u64 {
-    let mut counter = ByteCounter(0);
-    // Writing to a counter cannot fail, and a `Value` always serializes.
-    let _ = serde_json::to_writer(&mut counter, value);
     let header_bytes: usize = headers
         .iter()
         .map(|(name, value)| name.len() + value.len())
         .sum();
-    (key.map_or(0, str::len) + counter.0 + header_bytes) as u64
-}
-
-/// An `io::Write` that only counts.
-struct ByteCounter(usize);
-
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0 += bytes.len();
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    (key.map_or(0, str::len) + value.json_text().len() + header_bytes) as u64
 }
 
 impl Record {
@@ -102,8 +94,12 @@ impl NewRecord {
         record_size(self.key.as_deref(), &self.value, &self.headers)
     }
 
-    /// Checks the per-record limits.
+    /// Checks the per-record limits, and that the value is JSON a parser
+    /// would take ([`RecordValue::check`]).
     pub fn validate(&self) -> Result<(), RecordError> {
+        self.value.check().map_err(|e| RecordError::BadValue {
+            reason: e.to_string(),
+        })?;
         if let Some(key) = &self.key {
             if key.len() > MAX_KEY_BYTES {
                 return Err(RecordError::KeyTooLong { len: key.len() });

@@ -19,7 +19,7 @@ pub(crate) fn group(name: &str) -> GroupName {
 pub(crate) fn record(key: Option<&str>, value: Value) -> NewRecord {
     NewRecord {
         key: key.map(str::to_owned),
-        value,
+        value: value.into(),
         headers: Default::default(),
     }
 }

@@ -76,7 +76,7 @@ mod tests {
     fn record(key: Option<&str>) -> NewRecord {
         NewRecord {
             key: key.map(str::to_owned),
-            value: json!(1),
+            value: json!(1).into(),
             headers: Default::default(),
         }
     }

@@ -128,7 +128,7 @@ async fn write_loop(client: Client, attempts: Arc<Mutex<Vec<Attempt>>>) {
         let sent = Instant::now();
         let record = NewRecord {
             key: None,
-            value: value.clone(),
+            value: value.clone().into(),
             headers: Default::default(),
         };
         let ok = client.append("failover", vec![record]).await.is_ok();

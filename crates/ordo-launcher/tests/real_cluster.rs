@@ -19,7 +19,7 @@ const LEADER_TIMEOUT: Duration = Duration::from_secs(30);
 fn record(value: &str) -> Vec<NewRecord> {
     vec![NewRecord {
         key: None,
-        value: serde_json::Value::String(value.into()),
+        value: serde_json::Value::String(value.into()).into(),
         headers: Default::default(),
     }]
 }

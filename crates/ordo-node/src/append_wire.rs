@@ -190,7 +190,7 @@ mod tests {
             topic: TopicName::new("orders").expect("a valid name"),
             records: vec![NewRecord {
                 key: Some("k".into()),
-                value: serde_json::json!({"total": 3, "note": "a\nb"}),
+                value: serde_json::json!({"total": 3, "note": "a\nb"}).into(),
                 headers: BTreeMap::from([("h".into(), "v".into())]),
             }],
             timestamp_ms: 17,

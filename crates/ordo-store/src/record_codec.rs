@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use ordo_core::{Offset, Record};
+use ordo_core::{Offset, Record, RecordValue};
 
 use crate::codec;
 use crate::error::StoreError;
@@ -21,7 +21,15 @@ const VERSION: u8 = 0x01;
 
 /// `record` in the binary layout.
 pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
-    let mut out = Vec::with_capacity(32);
+    // The varints and lengths take at most 40 bytes; the rest is text.
+    let text_bytes = record.key.as_ref().map_or(0, String::len)
+        + record
+            .headers
+            .iter()
+            .map(|(name, value)| name.len() + value.len() + 20)
+            .sum::<usize>()
+        + record.value.json_text().len();
+    let mut out = Vec::with_capacity(40 + text_bytes);
     out.push(VERSION);
     put_varint(&mut out, record.offset.0);
     put_varint(&mut out, record.timestamp_ms);
@@ -37,10 +45,7 @@ pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
         put_str(&mut out, name);
         put_str(&mut out, value);
     }
-    serde_json::to_writer(&mut out, &record.value).map_err(|source| StoreError::Encode {
-        what: "record value",
-        source,
-    })?;
+    out.extend_from_slice(record.value.json_text().as_bytes());
     Ok(out)
 }
 
@@ -74,7 +79,7 @@ impl Reader<'_> {
             let len = self.varint()?;
             headers.insert(name, self.str(len)?);
         }
-        let value = serde_json::from_slice(&self.bytes[self.at..]).map_err(|source| {
+        let value = RecordValue::from_stored_bytes(&self.bytes[self.at..]).map_err(|source| {
             StoreError::Decode {
                 what: "record value",
                 source,
@@ -145,7 +150,7 @@ mod tests {
         Record {
             offset: Offset(300),
             key: key.map(str::to_owned),
-            value,
+            value: value.into(),
             headers: headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))

@@ -23,7 +23,7 @@ fn read(sm: &StateMachineStore<TestConfig>, name: &str, from: u64) -> Vec<(u64, 
         .expect("topic exists");
     page.records
         .into_iter()
-        .map(|r| (r.offset.0, r.key.unwrap_or_default(), r.value))
+        .map(|r| (r.offset.0, r.key.unwrap_or_default(), r.value.to_json()))
         .collect()
 }
 

@@ -150,7 +150,7 @@ fn record(offset: u64, timestamp_ms: u64, key: Option<&str>, value: Value) -> Re
     Record {
         offset: Offset(offset),
         key: key.map(str::to_owned),
-        value,
+        value: value.into(),
         headers: Default::default(),
         timestamp_ms,
     }

@@ -171,7 +171,7 @@ fn records(offsets: impl IntoIterator<Item = u64>) -> Vec<Record> {
         .map(|offset| Record {
             offset: Offset(offset),
             key: None,
-            value: json!(format!("{offset}:{}", "x".repeat(180))),
+            value: json!(format!("{offset}:{}", "x".repeat(180))).into(),
             headers: Default::default(),
             timestamp_ms: 1_000 + offset,
         })

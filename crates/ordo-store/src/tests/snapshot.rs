@@ -131,7 +131,7 @@ fn many_keyed(topic_name: &str, count: usize) -> ordo_core::Command {
         *records = (0..count)
             .map(|i| ordo_core::NewRecord {
                 key: Some(format!("k{i}")),
-                value: json!({"n": i}),
+                value: json!({"n": i}).into(),
                 ..template.clone()
             })
             .collect();

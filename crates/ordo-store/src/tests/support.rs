@@ -109,7 +109,7 @@ pub fn append(topic_name: &str, values: impl IntoIterator<Item = serde_json::Val
             .into_iter()
             .map(|value| NewRecord {
                 key: None,
-                value,
+                value: value.into(),
                 headers: Default::default(),
             })
             .collect(),
@@ -158,7 +158,7 @@ pub fn keyed(topic_name: &str, key: &str, value: serde_json::Value) -> Command {
         topic: topic(topic_name),
         records: vec![NewRecord {
             key: Some(key.to_owned()),
-            value,
+            value: value.into(),
             headers: Default::default(),
         }],
         timestamp_ms: 1_700_000_000_000,

@@ -30,7 +30,12 @@ fn values(sm: &StateMachineStore<TestConfig>, name: &str) -> Option<Vec<serde_js
     let page = sm
         .read_records(&topic(name), Offset(0), ALL, ALL)
         .expect("read")?;
-    Some(page.records.into_iter().map(|r| r.value).collect())
+    Some(
+        page.records
+            .into_iter()
+            .map(|r| r.value.to_json())
+            .collect(),
+    )
 }
 
 /// How many records of `name` the record log holds, published or not.
