@@ -117,7 +117,7 @@ def rate_between(samples, low, high):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000_000)
-    parser.add_argument("--sample-secs", type=float, default=5.0)
+    parser.add_argument("--sample-secs", type=float, default=1.0)
     parser.add_argument("--snapshot-every", type=int, default=25_000)
     parser.add_argument("--bin", default=os.path.join(ROOT, "target/release/ordo"))
     parser.add_argument("--out", default=os.path.join(ROOT, "docs/bench-long.md"))
