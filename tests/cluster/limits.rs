@@ -2,8 +2,10 @@
 //! while the node serves everyone else; a trickled body gets 408; topics
 //! past the cluster's limit are refused everywhere and create nothing; the
 //! stream and in-flight caps answer the excess with 503 `overloaded` and
-//! `Retry-After` while the rest is served; no node panics or answers 5xx
-//! for any of it (a 503 is the promise that nothing happened).
+//! `Retry-After` while the rest is served; a value nested as deep as a page
+//! of records can hold is read back as sent, one level more is refused; no
+//! node panics or answers 5xx for any of it (a 503 is the promise that
+//! nothing happened).
 //!
 //! The caps and timeouts are node settings, lowered here (through their
 //! environment variables) so each test takes seconds; the topics limit is a
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use ordo_core::api::{Consistency, ErrorBody};
-use ordo_core::limits::MAX_TOPICS;
+use ordo_core::limits::{MAX_TOPICS, MAX_VALUE_NESTING};
 use ordo_core::TopicConfig;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -486,4 +488,48 @@ async fn requests_past_the_inflight_cap_get_503_overloaded_and_nothing_happens()
         "exactly the accepted appends are there"
     );
     assert_all_healthy(&mut cluster).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_are_read_back_as_sent_up_to_the_nesting_limit_and_refused_past_it() {
+    let mut cluster = TestCluster::start().await;
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    // Spacing and a number's form are kept: a value is its text.
+    let as_sent = [
+        r#"{ "b" : 1.0,  "a": [1, 2e3] }"#.to_owned(),
+        deep(MAX_VALUE_NESTING),
+    ];
+    let http = http();
+    let leader_id = cluster.wait_for_leader().await;
+    let leader = cluster.base_url(leader_id);
+    let body = |value: &str| format!(r#"{{"records":[{{"value":{value}}}]}}"#);
+    for value in &as_sent {
+        let response = http
+            .post(format!("{leader}/v1/topics/as-sent/records"))
+            .header("content-type", "application/json")
+            .body(body(value))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status(), 200, "{:.60}", value);
+    }
+    let response = http
+        .post(format!("{leader}/v1/topics/as-sent/records"))
+        .header("content-type", "application/json")
+        .body(body(&deep(MAX_VALUE_NESTING + 1)))
+        .send()
+        .await
+        .expect("an answer");
+    assert_error(response, 400, "invalid_record", "a value nested too deep").await;
+
+    // ordo's own client (serde_json, with its nesting limit) reads every
+    // value back, byte for byte, from every node.
+    for id in cluster.ids() {
+        let client = cluster.client_for(id);
+        let log = read_all(&client, "as-sent", Consistency::Linearizable)
+            .await
+            .unwrap_or_else(|e| panic!("reading through node {id}: {e}"));
+        let texts: Vec<&str> = log.iter().map(|r| r.value.json_text()).collect();
+        assert_eq!(texts, as_sent, "through node {id}");
+    }
 }

@@ -13,6 +13,11 @@ pub const MAX_REQUEST_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_RECORDS_PER_APPEND: usize = 10_000;
 /// Longest record key, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
+/// The deepest a record's value may nest (arrays and objects): a JSON
+/// parser refuses text nested 128 deep (serde_json's limit, which ordo's
+/// client shares), and a value sits 3 deep in a page of records
+/// (`{"records":[{"value": ...}]}`), as in an append's body.
+pub const MAX_VALUE_NESTING: usize = 124;
 /// Most headers on one record.
 pub const MAX_HEADERS_PER_RECORD: usize = 64;
 /// Longest record header name, in bytes.

@@ -13,7 +13,8 @@
 //! itself; text from a client must also pass [`RecordValue::check`] (the
 //! edge's `validate_append` calls it, through `NewRecord::validate`), which
 //! refuses what a JSON parser would: numbers out of range, lone surrogates,
-//! nesting 128 deep or more. Serializing embeds the text as it is; this works
+//! and nesting deeper than [`MAX_VALUE_NESTING`] (so that a page of records
+//! holding the value still parses). Serializing embeds the text as it is; this works
 //! with serde_json (the only format ordo writes values in), which is what its
 //! `raw_value` feature is for.
 
@@ -23,6 +24,8 @@ use std::sync::Arc;
 use serde::de::{DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
+
+use crate::limits::MAX_VALUE_NESTING;
 
 /// See the module's documentation.
 #[derive(Clone)]
@@ -51,12 +54,13 @@ impl RecordValue {
         Ok(Self(Arc::from(raw)))
     }
 
-    /// Whether a JSON parser would take the text as it is: every number in
-    /// range, every string valid (no lone surrogate), nesting at most 127
-    /// deep (serde_json's limit). Allocates nothing.
+    /// Whether a JSON parser would take the text as it is, inside a page of
+    /// records: every number in range, every string valid (no lone
+    /// surrogate), arrays and objects nested at most [`MAX_VALUE_NESTING`]
+    /// deep. Allocates nothing.
     pub fn check(&self) -> Result<(), serde_json::Error> {
         let mut parser = serde_json::Deserializer::from_str(self.json_text());
-        Checked.deserialize(&mut parser)?;
+        Checked { depth: 0 }.deserialize(&mut parser)?;
         parser.end()
     }
 
@@ -141,8 +145,26 @@ impl<'de> Deserialize<'de> for RecordValue {
     }
 }
 
-/// A parse that keeps nothing: what [`RecordValue::check`] runs.
-struct Checked;
+/// A parse that keeps nothing: what [`RecordValue::check`] runs. `depth`
+/// is how many arrays and objects enclose the value it reads.
+#[derive(Clone, Copy)]
+struct Checked {
+    depth: usize,
+}
+
+impl Checked {
+    /// The seed for what an array or object at this depth holds.
+    fn inner<E: serde::de::Error>(&self) -> Result<Checked, E> {
+        if self.depth >= MAX_VALUE_NESTING {
+            return Err(E::custom(format_args!(
+                "nested more than {MAX_VALUE_NESTING} deep"
+            )));
+        }
+        Ok(Checked {
+            depth: self.depth + 1,
+        })
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for Checked {
     type Value = ();
@@ -184,13 +206,15 @@ impl<'de> Visitor<'de> for Checked {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
-        while items.next_element_seed(Checked)?.is_some() {}
+        let inner = self.inner::<A::Error>()?;
+        while items.next_element_seed(inner)?.is_some() {}
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
-        while entries.next_key_seed(Checked)?.is_some() {
-            entries.next_value_seed(Checked)?;
+        let inner = self.inner::<A::Error>()?;
+        while entries.next_key_seed(inner)?.is_some() {
+            entries.next_value_seed(inner)?;
         }
         Ok(())
     }
@@ -241,17 +265,24 @@ mod tests {
             "-1e400".to_owned(),
             r#""\ud800""#.to_owned(),
             r#"{"k":"\udc00x"}"#.to_owned(),
+            deep(MAX_VALUE_NESTING + 1),
             deep(128),
             deep(100_000),
-            nested(128),
+            nested(MAX_VALUE_NESTING + 1),
         ] {
             let value = RecordValue::from_stored_bytes(text.as_bytes()).expect("one JSON value");
             assert!(value.check().is_err(), "{:.40}", text);
             assert!(RecordValue::from_json_text(&text).is_err(), "{:.40}", text);
         }
+        // The limit is the deepest value a page of records can hold and
+        // still parse, no more, no less.
+        let in_a_page = |value: &str| format!(r#"{{"records":[{{"value":{value}}}]}}"#);
+        let page = |n: usize| serde_json::from_str::<serde_json::Value>(&in_a_page(&deep(n)));
+        assert!(page(MAX_VALUE_NESTING).is_ok());
+        assert!(page(MAX_VALUE_NESTING + 1).is_err());
         for text in [
-            deep(127),
-            nested(127),
+            deep(MAX_VALUE_NESTING),
+            nested(MAX_VALUE_NESTING),
             r#""\ud83d\ude00 é \n""#.to_owned(),
             "-0.5e10".to_owned(),
             "18446744073709551615".to_owned(),
