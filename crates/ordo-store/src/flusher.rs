@@ -12,7 +12,9 @@
 //!
 //! Where it runs: on real files, a thread of its own (a flush blocks; on a
 //! tokio worker it would stall the runtime of a 2-core node), woken once per
-//! group; on a simulated disk, a task of the simulated node's runtime, so
+//! group, which waits `StoreOptions::flush_linger` before a flush whenever
+//! the flush before it served more than one waiter, so a busy log syncs
+//! once for a larger group while a lone client's appends never wait; on a simulated disk, a task of the simulated node's runtime, so
 //! the deterministic simulation runs the same hand-off (append returns, the
 //! flush comes later) on one thread.
 //!
@@ -22,7 +24,7 @@
 //! error, and the log refuses appends from then on.
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use openraft::storage::IOFlushed;
 use tokio::sync::{mpsc, oneshot};
@@ -66,6 +68,8 @@ pub(crate) struct Flusher<C: StoreTypeConfig> {
     started: OnceLock<mpsc::UnboundedSender<Queued<C>>>,
     /// Why the log failed, once a flush has failed.
     failed: Arc<Mutex<Option<String>>>,
+    /// See `StoreOptions::flush_linger`.
+    linger: Duration,
 }
 
 impl<C: StoreTypeConfig> Flusher<C> {
@@ -73,6 +77,7 @@ impl<C: StoreTypeConfig> Flusher<C> {
         disk: &Disk,
         segments: Arc<RaftLogSegments>,
         records: RecordLog,
+        linger: Duration,
     ) -> Flusher<C> {
         Flusher {
             target: Arc::new(Target {
@@ -82,6 +87,7 @@ impl<C: StoreTypeConfig> Flusher<C> {
             }),
             started: OnceLock::new(),
             failed: Arc::default(),
+            linger,
         }
     }
 
@@ -122,6 +128,7 @@ impl<C: StoreTypeConfig> Flusher<C> {
             let (sender, waiters) = mpsc::unbounded_channel();
             let group = Group {
                 failed: Arc::clone(&self.failed),
+                linger: self.linger,
             };
             match &self.target.disk {
                 Disk::Sled(_) => {
@@ -146,12 +153,18 @@ impl<C: StoreTypeConfig> Flusher<C> {
 /// The flusher's side: flushes a group and completes its waiters.
 struct Group {
     failed: Arc<Mutex<Option<String>>>,
+    linger: Duration,
 }
 
 impl Group {
     fn run_on_thread<C: StoreTypeConfig>(self, mut waiters: mpsc::UnboundedReceiver<Queued<C>>) {
+        let mut last_group = 0;
         while let Some(first) = waiters.blocking_recv() {
+            if last_group > 1 && !self.linger.is_zero() {
+                std::thread::sleep(self.linger);
+            }
             let group = drain(first, &mut waiters);
+            last_group = group.len();
             self.flush_and_complete(group);
         }
     }

@@ -94,7 +94,7 @@ impl<C: StoreTypeConfig> LogStore<C> {
             disk: disk.clone(),
             meta: disk.open_tree(keys::RAFT_META_TREE)?,
             entries: Arc::clone(&entries),
-            flusher: Arc::new(Flusher::new(disk, entries, records)),
+            flusher: Arc::new(Flusher::new(disk, entries, records, options.flush_linger)),
             pipelined: options.pipelined_flush,
             #[cfg(feature = "mutants")]
             unpersisted_vote: Default::default(),
