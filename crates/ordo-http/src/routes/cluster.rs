@@ -180,16 +180,33 @@ mod tests {
             // Nothing listens there, so the learner never catches up.
             let body = json!({"id": id, "addr": "127.0.0.1:9", "force": true,
                               "catch_up_timeout_ms": 20});
-            let request = Request::post("/v1/cluster/nodes")
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string()))
-                .unwrap();
-            let response = router.clone().oneshot(request).await.unwrap();
-            let status = response.status();
-            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            let body: Value = serde_json::from_slice(&body).unwrap();
+            let add = || {
+                let request = Request::post("/v1/cluster/nodes")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap();
+                let router = router.clone();
+                async move {
+                    let response = router.oneshot(request).await.unwrap();
+                    let status = response.status();
+                    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                        .await
+                        .unwrap();
+                    (status, serde_json::from_slice::<Value>(&body).unwrap())
+                }
+            };
+            // 503 `membership_change_in_progress` says "try again": under
+            // load a change before this one (the cluster's own start, or
+            // the last add) can still be settling. What must never come is
+            // a 404.
+            let (mut status, mut body) = add().await;
+            for _ in 0..100 {
+                if body["error"]["code"] != "membership_change_in_progress" {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                (status, body) = add().await;
+            }
             assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "add {id}: {body}");
             assert_eq!(body["error"]["code"], "catch_up_timeout", "add {id}");
         }
