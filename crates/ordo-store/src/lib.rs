@@ -126,7 +126,8 @@ pub struct StoreOptions {
     /// disk's flush has a latency of its own). A busy log then syncs once
     /// for a larger group: at 64 clients a leader flushed about 1,700 times
     /// a second, 8 entries each, and waiting 500 µs cut the cluster's CPU
-    /// per append by 5-17 % at 16 and 64 clients; one client's appends, each
+    /// per append by 5-17 % at 64 clients in two runs of three (the third
+    /// was within its noise); one client's appends, each
     /// flushed alone, never wait (`docs/performance.md`).
     pub flush_linger: std::time::Duration,
     /// The size of one segment file of the Raft log: each is preallocated
