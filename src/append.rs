@@ -169,6 +169,7 @@ async fn import_stdin(
                     ))
                 }
                 Ok(text) => {
+                    let line_bytes = text.len();
                     let record = NewRecord {
                         value: Value::String(text).into(),
                         ..template.clone()
@@ -180,7 +181,7 @@ async fn import_stdin(
                                  {MAX_REQUEST_BODY_BYTES}-byte request limit"
                             ))
                         }
-                        _ => batch.push(record),
+                        _ => batch.push(record, line_bytes),
                     }
                 }
             }
@@ -257,8 +258,9 @@ struct StdinBatch {
 }
 
 impl StdinBatch {
-    fn push(&mut self, record: NewRecord) {
-        self.text_bytes += record.value.json_text().len();
+    /// Adds `record`, made of a line of `line_bytes`.
+    fn push(&mut self, record: NewRecord, line_bytes: usize) {
+        self.text_bytes += line_bytes;
         self.records.push(record);
     }
 

@@ -14,9 +14,9 @@
 //! edge's `validate_append` calls it, through `NewRecord::validate`), which
 //! refuses what a JSON parser would: numbers out of range, lone surrogates,
 //! and nesting deeper than [`MAX_VALUE_NESTING`] (so that a page of records
-//! holding the value still parses). Serializing embeds the text as it is; this works
-//! with serde_json (the only format ordo writes values in), which is what its
-//! `raw_value` feature is for.
+//! holding the value still parses). Serializing embeds the text as it is;
+//! this works with serde_json (the only format ordo writes values in), which
+//! is what its `raw_value` feature is for.
 
 use std::fmt;
 use std::sync::Arc;

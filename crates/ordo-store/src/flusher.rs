@@ -14,8 +14,9 @@
 //! tokio worker it would stall the runtime of a 2-core node), woken once per
 //! group, which waits `StoreOptions::flush_linger` before a flush whenever
 //! the flush before it served more than one waiter, so a busy log syncs
-//! once for a larger group while a lone client's appends never wait; on a simulated disk, a task of the simulated node's runtime, so
-//! the deterministic simulation runs the same hand-off (append returns, the
+//! once for a larger group while a lone client's appends never wait; on a
+//! simulated disk, a task of the simulated node's runtime, so the
+//! deterministic simulation runs the same hand-off (append returns, the
 //! flush comes later) on one thread.
 //!
 //! A failed flush is never retried (a failed fsync may have dropped the

@@ -127,8 +127,8 @@ pub struct StoreOptions {
     /// for a larger group: at 64 clients a leader flushed about 1,700 times
     /// a second, 8 entries each, and waiting 500 µs cut the cluster's CPU
     /// per append by 5-17 % at 64 clients in two runs of three (the third
-    /// was within its noise); one client's appends, each
-    /// flushed alone, never wait (`docs/performance.md`).
+    /// was within its noise); one client's appends, each flushed alone,
+    /// never wait (`docs/performance.md`).
     pub flush_linger: std::time::Duration,
     /// The size of one segment file of the Raft log: each is preallocated
     /// to it, and a purge removes whole segments, so a node keeps up to

@@ -21,7 +21,9 @@ const VERSION: u8 = 0x01;
 
 /// `record` in the binary layout.
 pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
-    // The varints and lengths take at most 40 bytes; the rest is text.
+    // The version and four varints (offset, timestamp, key length, header
+    // count) take at most 41 bytes, each header's two lengths at most 20;
+    // the rest is text.
     let text_bytes = record.key.as_ref().map_or(0, String::len)
         + record
             .headers
@@ -29,7 +31,7 @@ pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
             .map(|(name, value)| name.len() + value.len() + 20)
             .sum::<usize>()
         + record.value.json_text().len();
-    let mut out = Vec::with_capacity(40 + text_bytes);
+    let mut out = Vec::with_capacity(41 + text_bytes);
     out.push(VERSION);
     put_varint(&mut out, record.offset.0);
     put_varint(&mut out, record.timestamp_ms);
