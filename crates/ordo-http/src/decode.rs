@@ -4,13 +4,13 @@
 //! `routes::records`, answering with what was decoded instead of proposing
 //! or reading it. Not part of the API.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query};
 use axum::routing::post;
 use axum::{Json, Router};
 
 use crate::error::ApiError;
-use crate::extract;
+use crate::extract::{self, JsonBody};
 use crate::routes::records::check_read;
 use ordo_core::api::{AppendRequest, ReadQuery};
 use ordo_core::validate_append;
@@ -27,10 +27,10 @@ pub fn router() -> Router {
 
 async fn append(
     topic: Result<Path<String>, PathRejection>,
-    body: Result<Json<AppendRequest>, JsonRejection>,
+    body: Result<JsonBody<AppendRequest>, ApiError>,
 ) -> Result<Json<AppendRequest>, ApiError> {
     extract::topic(topic)?;
-    let request = extract::json(body)?;
+    let JsonBody(request) = body?;
     validate_append(&request.records, request.condition)?;
     Ok(Json(request))
 }

@@ -45,7 +45,9 @@
 //! `ordo_core::apply` does, and this crate persists what it decided.
 
 mod backup;
+mod binary;
 mod codec;
+mod command_codec;
 mod error;
 mod flusher;
 mod keys;

@@ -2,7 +2,7 @@
 //! the item's seq is the entry's index, and its payload is a binary header
 //! (the payload's kind, then the term and node of the leader that wrote it,
 //! little-endian) followed by the body: nothing for a blank entry, the
-//! command or the membership as `codec` encodes it otherwise. Reading an
+//! command as `command_codec` encodes it, the membership as `codec` does. Reading an
 //! entry's log id decodes the header only.
 //!
 //! The same layout carries entries between nodes (the node crate's binary
@@ -10,9 +10,9 @@
 
 use openraft::{EntryPayload, LogId};
 
-use crate::codec;
 use crate::error::StoreError;
 use crate::type_config::{EntryLeaderId, OrdoPayload, StoreTypeConfig};
+use crate::{codec, command_codec};
 
 /// Kind byte, term, node id.
 const HEADER_BYTES: usize = 1 + 8 + 8;
@@ -35,12 +35,13 @@ pub(crate) fn encode(
     out.push(kind);
     out.extend_from_slice(&log_id.leader_id.term.to_le_bytes());
     out.extend_from_slice(&log_id.leader_id.node_id.to_le_bytes());
-    let body = match payload {
-        EntryPayload::Blank => return Ok(()),
-        EntryPayload::Normal(command) => codec::encode("log entry command", command)?,
-        EntryPayload::Membership(membership) => codec::encode("log entry membership", membership)?,
-    };
-    out.extend_from_slice(&body);
+    match payload {
+        EntryPayload::Blank => {}
+        EntryPayload::Normal(command) => command_codec::encode(command, out)?,
+        EntryPayload::Membership(membership) => {
+            out.extend_from_slice(&codec::encode("log entry membership", membership)?)
+        }
+    }
     Ok(())
 }
 
@@ -76,7 +77,7 @@ pub(crate) fn decode(
     let payload = match kind {
         BLANK if body.is_empty() => EntryPayload::Blank,
         BLANK => return Err(bad(index, "a blank entry with a body")),
-        NORMAL => EntryPayload::Normal(codec::decode("log entry command", body)?),
+        NORMAL => EntryPayload::Normal(command_codec::decode(index, body)?),
         MEMBERSHIP => EntryPayload::Membership(codec::decode("log entry membership", body)?),
         other => return Err(bad(index, &format!("unknown entry kind {other}"))),
     };

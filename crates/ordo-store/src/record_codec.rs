@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use ordo_core::{Offset, Record, RecordValue};
 
+use crate::binary::{put_str, put_varint, Malformed, Reader};
 use crate::codec;
 use crate::error::StoreError;
 
@@ -21,124 +22,100 @@ const VERSION: u8 = 0x01;
 
 /// `record` in the binary layout.
 pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
-    // The version and four varints (offset, timestamp, key length, header
-    // count) take at most 41 bytes, each header's two lengths at most 20;
-    // the rest is text.
-    let text_bytes = record.key.as_ref().map_or(0, String::len)
-        + record
-            .headers
-            .iter()
-            .map(|(name, value)| name.len() + value.len() + 20)
-            .sum::<usize>()
-        + record.value.json_text().len();
-    let mut out = Vec::with_capacity(41 + text_bytes);
+    // The version and two varints (offset, timestamp) take at most 21
+    // bytes; the rest is `encoded_len`.
+    let mut out = Vec::with_capacity(21 + encoded_len(&record.key, &record.headers, &record.value));
     out.push(VERSION);
     put_varint(&mut out, record.offset.0);
     put_varint(&mut out, record.timestamp_ms);
-    match &record.key {
-        None => put_varint(&mut out, 0),
+    put_key_and_headers(&mut out, &record.key, &record.headers);
+    out.extend_from_slice(record.value.json_text().as_bytes());
+    Ok(out)
+}
+
+/// At least the bytes [`put_key_and_headers`] and the value's text take:
+/// two varints (key length, header count) at most 20 bytes, each header's
+/// two lengths at most 20, and the text.
+pub(crate) fn encoded_len(
+    key: &Option<String>,
+    headers: &BTreeMap<String, String>,
+    value: &RecordValue,
+) -> usize {
+    20 + key.as_ref().map_or(0, String::len)
+        + headers
+            .iter()
+            .map(|(name, value)| name.len() + value.len() + 20)
+            .sum::<usize>()
+        + value.json_text().len()
+}
+
+/// A record's key (a varint of its length plus one, 0 for none, then its
+/// bytes) and headers (a varint count, then each name and value as a
+/// string): the part of a record's layout that the append command's
+/// layout (`command_codec`) shares.
+pub(crate) fn put_key_and_headers(
+    out: &mut Vec<u8>,
+    key: &Option<String>,
+    headers: &BTreeMap<String, String>,
+) {
+    match key {
+        None => put_varint(out, 0),
         Some(key) => {
-            put_varint(&mut out, key.len() as u64 + 1);
+            put_varint(out, key.len() as u64 + 1);
             out.extend_from_slice(key.as_bytes());
         }
     }
-    put_varint(&mut out, record.headers.len() as u64);
-    for (name, value) in &record.headers {
-        put_str(&mut out, name);
-        put_str(&mut out, value);
+    put_varint(out, headers.len() as u64);
+    for (name, value) in headers {
+        put_str(out, name);
+        put_str(out, value);
     }
-    out.extend_from_slice(record.value.json_text().as_bytes());
-    Ok(out)
+}
+
+/// Reads back what [`put_key_and_headers`] wrote.
+pub(crate) fn read_key_and_headers(
+    reader: &mut Reader<'_>,
+) -> Result<(Option<String>, BTreeMap<String, String>), Malformed> {
+    let key = match reader.varint()? {
+        0 => None,
+        len_plus_one => Some(reader.str(len_plus_one - 1)?.to_owned()),
+    };
+    let count = reader.varint()?;
+    let mut headers = BTreeMap::new();
+    for _ in 0..count {
+        let name = reader.prefixed_str()?.to_owned();
+        headers.insert(name, reader.prefixed_str()?.to_owned());
+    }
+    Ok((key, headers))
 }
 
 /// A record from [`encode`]'s bytes, or from the JSON ordo wrote before.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
     match bytes.first() {
-        Some(&VERSION) => Reader { bytes, at: 1 }.record(),
+        Some(&VERSION) => read_record(&mut Reader::new(&bytes[1..])).map_err(bad),
         Some(b'{') => codec::decode("record", bytes),
-        _ => Err(bad("it starts with neither a version nor a JSON object")),
+        _ => Err(bad(Malformed(
+            "it starts with neither a version nor a JSON object",
+        ))),
     }
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+fn read_record(reader: &mut Reader<'_>) -> Result<Record, Malformed> {
+    let offset = Offset(reader.varint()?);
+    let timestamp_ms = reader.varint()?;
+    let (key, headers) = read_key_and_headers(reader)?;
+    let value = RecordValue::from_stored_bytes(reader.rest())
+        .map_err(|_| Malformed("the value is not one whole JSON value"))?;
+    Ok(Record {
+        offset,
+        key,
+        value,
+        headers,
+        timestamp_ms,
+    })
 }
 
-impl Reader<'_> {
-    fn record(mut self) -> Result<Record, StoreError> {
-        let offset = Offset(self.varint()?);
-        let timestamp_ms = self.varint()?;
-        let key = match self.varint()? {
-            0 => None,
-            len_plus_one => Some(self.str(len_plus_one - 1)?),
-        };
-        let count = self.varint()?;
-        let mut headers = BTreeMap::new();
-        for _ in 0..count {
-            let len = self.varint()?;
-            let name = self.str(len)?;
-            let len = self.varint()?;
-            headers.insert(name, self.str(len)?);
-        }
-        let value = RecordValue::from_stored_bytes(&self.bytes[self.at..]).map_err(|source| {
-            StoreError::Decode {
-                what: "record value",
-                source,
-            }
-        })?;
-        Ok(Record {
-            offset,
-            key,
-            value,
-            headers,
-            timestamp_ms,
-        })
-    }
-
-    fn varint(&mut self) -> Result<u64, StoreError> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *self
-                .bytes
-                .get(self.at)
-                .ok_or_else(|| bad("it ends inside a number"))?;
-            self.at += 1;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(bad("a number runs past 64 bits"))
-    }
-
-    fn str(&mut self, len: u64) -> Result<String, StoreError> {
-        let end = usize::try_from(len)
-            .ok()
-            .and_then(|len| self.at.checked_add(len))
-            .filter(|end| *end <= self.bytes.len())
-            .ok_or_else(|| bad("a string runs past its end"))?;
-        let text = std::str::from_utf8(&self.bytes[self.at..end])
-            .map_err(|_| bad("a string is not UTF-8"))?;
-        self.at = end;
-        Ok(text.to_owned())
-    }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn put_str(out: &mut Vec<u8>, text: &str) {
-    put_varint(out, text.len() as u64);
-    out.extend_from_slice(text.as_bytes());
-}
-
-fn bad(detail: &str) -> StoreError {
+fn bad(Malformed(detail): Malformed) -> StoreError {
     StoreError::BadRecord(detail.to_owned())
 }
 

@@ -2,12 +2,13 @@
 //! read may long-poll (`wait_ms`) and wait for this node to apply an index
 //! (`min_log_index`).
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 
 use crate::error::ApiError;
-use crate::{extract, AppState};
+use crate::extract::{self, JsonBody};
+use crate::AppState;
 use ordo_core::api::{AppendRequest, AppendResponse, ErrorBody, ReadQuery, ReadResponse};
 use ordo_core::limits::{MAX_READ_LIMIT, MAX_READ_WAIT_MS};
 use ordo_core::{validate_append, TopicName};
@@ -43,10 +44,10 @@ use ordo_core::{validate_append, TopicName};
 pub async fn append(
     State(state): State<AppState>,
     topic: Result<Path<String>, PathRejection>,
-    body: Result<Json<AppendRequest>, JsonRejection>,
+    body: Result<JsonBody<AppendRequest>, ApiError>,
 ) -> Result<Json<AppendResponse>, ApiError> {
     let topic = extract::topic(topic)?;
-    let request = extract::json(body)?;
+    let JsonBody(request) = body?;
     validate_append(&request.records, request.condition)?;
     let response = state.node.append(topic, request).await?;
     Ok(Json(response))
