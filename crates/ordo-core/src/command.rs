@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 use crate::condition::{Condition, Current};
 use crate::consumer::GroupName;
@@ -21,7 +22,10 @@ pub enum Command {
     /// unless the producer's sequence or the condition says otherwise.
     Append {
         topic: TopicName,
-        records: Vec<NewRecord>,
+        /// Shared, because the log copies an entry several times (to
+        /// replicate it, to apply it, to retry a proposal): each copy then
+        /// costs one reference count, not one per record.
+        records: Arc<[NewRecord]>,
         timestamp_ms: u64,
         /// Makes the append idempotent: see `producer`.
         #[serde(default, skip_serializing_if = "Option::is_none")]

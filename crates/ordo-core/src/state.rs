@@ -502,9 +502,9 @@ mod tests {
             unreachable!("built as an append")
         };
         let expected: Vec<Record> = records
-            .into_iter()
+            .iter()
             .zip([Offset(1), Offset(2)])
-            .map(|(record, offset)| record.at(offset, 1_000))
+            .map(|(record, offset)| record.clone().at(offset, 1_000))
             .collect();
         assert_eq!(placed.records, expected);
         assert_eq!(

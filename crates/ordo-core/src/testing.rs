@@ -28,7 +28,7 @@ pub(crate) fn record(key: Option<&str>, value: Value) -> NewRecord {
 pub(crate) fn append(topic_name: &str, records: Vec<NewRecord>) -> Command {
     Command::Append {
         topic: topic(topic_name),
-        records,
+        records: records.into(),
         timestamp_ms: 1,
         producer: None,
         condition: None,

@@ -192,7 +192,8 @@ mod tests {
                 key: Some("k".into()),
                 value: serde_json::json!({"total": 3, "note": "a\nb"}).into(),
                 headers: BTreeMap::from([("h".into(), "v".into())]),
-            }],
+            }]
+            .into(),
             timestamp_ms: 17,
             producer: None,
             condition: None,

@@ -194,7 +194,7 @@ impl Node {
         let label = topic.clone();
         let command = Command::Append {
             topic,
-            records: request.records,
+            records: request.records.into(),
             timestamp_ms: 0, // stamped by the leader in `propose_local`
             producer: request.producer,
             condition: request.condition,

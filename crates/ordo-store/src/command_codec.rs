@@ -61,7 +61,7 @@ pub(crate) fn encode(command: &Command, out: &mut Vec<u8>) -> Result<(), StoreEr
         put_bytes(out, &codec::encode("append condition", condition)?);
     }
     put_varint(out, records.len() as u64);
-    for record in records {
+    for record in records.iter() {
         put_key_and_headers(out, &record.key, &record.headers);
         put_str(out, record.value.json_text());
     }
@@ -118,7 +118,7 @@ fn read_append(reader: &mut Reader<'_>) -> Result<Command, Malformed> {
     }
     Ok(Command::Append {
         topic,
-        records,
+        records: records.into(),
         timestamp_ms,
         producer,
         condition,
@@ -144,7 +144,7 @@ mod tests {
     fn append(records: Vec<NewRecord>, producer: bool, condition: bool) -> Command {
         Command::Append {
             topic: TopicName::new("orders").expect("a valid name"),
-            records,
+            records: records.into(),
             timestamp_ms: 1_764_870_000_123,
             producer: producer.then(|| Producer {
                 id: ProducerId::new("svc-1").expect("a valid id"),

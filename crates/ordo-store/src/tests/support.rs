@@ -160,7 +160,8 @@ pub fn keyed(topic_name: &str, key: &str, value: serde_json::Value) -> Command {
             key: Some(key.to_owned()),
             value: value.into(),
             headers: Default::default(),
-        }],
+        }]
+        .into(),
         timestamp_ms: 1_700_000_000_000,
         producer: None,
         condition: None,
