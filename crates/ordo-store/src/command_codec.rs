@@ -213,6 +213,29 @@ mod tests {
     }
 
     #[test]
+    fn any_byte_changed_is_refused_or_reads_as_an_append_that_round_trips() {
+        let command = append(
+            vec![
+                record(Some("key"), &[("h", "v")], json!({"a": [1, "é"]})),
+                record(None, &[], json!(null)),
+            ],
+            true,
+            true,
+        );
+        let bytes = encoded(&command);
+        for at in 0..bytes.len() {
+            for byte in [0x00, 0x01, 0x02, 0x7f, 0x80, 0xff, b'{', b'"', b' '] {
+                let mut changed = bytes.clone();
+                changed[at] = byte;
+                if let Ok(decoded) = decode(1, &changed) {
+                    let again = decode(1, &encoded(&decoded)).expect("re-encoded decodes");
+                    assert_eq!(again, decoded, "byte {at} set to {byte:#x}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn damaged_appends_are_refused_naming_the_entry() {
         let command = append(
             vec![record(Some("key"), &[("h", "v")], json!({"a": 1}))],
