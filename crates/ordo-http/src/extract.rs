@@ -43,9 +43,8 @@ fn parse_topic(raw: String) -> Result<TopicName, ApiError> {
     TopicName::new(raw).map_err(|e| ApiError::bad_request("invalid_topic", e.to_string()))
 }
 
-pub fn json<T: DeserializeOwned>(
-    body: Result<axum::Json<T>, JsonRejection>,
-) -> Result<T, ApiError> {
+/// What axum's `Json` extracted, its rejections as `ApiError`s.
+fn json<T: DeserializeOwned>(body: Result<axum::Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|axum::Json(value)| value).map_err(json_rejection)
 }
 
@@ -70,7 +69,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 }
 
 /// A JSON body, as axum's `Json` extracts it, with the same rejections
-/// (turned into `ApiError`s by [`json`]), but parsed in one plain pass:
+/// (as `ApiError`s), but parsed in one plain pass:
 /// `Json` tracks the path to every value it parses, so that an error can
 /// name where it was, which costs a large share of a batch append's parse.
 /// Here only a body that fails is parsed again through `Json`, for that

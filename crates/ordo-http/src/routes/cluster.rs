@@ -4,12 +4,13 @@
 //! them to the leader.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 
 use crate::error::ApiError;
-use crate::{extract, AppState};
+use crate::extract::{self, JsonBody};
+use crate::AppState;
 use ordo_core::api::{
     AddNodeRequest, ClusterStatus, ErrorBody, InitRequest, MembershipResponse, RemoveNodeParams,
     TransferLeaderRequest,
@@ -86,9 +87,9 @@ pub async fn init(
 )]
 pub async fn add_node(
     State(state): State<AppState>,
-    body: Result<Json<AddNodeRequest>, JsonRejection>,
+    body: Result<JsonBody<AddNodeRequest>, ApiError>,
 ) -> Result<Json<MembershipResponse>, ApiError> {
-    let request = extract::json(body)?;
+    let JsonBody(request) = body?;
     Ok(Json(state.node.add_node(request).await?))
 }
 

@@ -2,12 +2,13 @@
 //! `GET /v1/consumers/{group}`. Positions go through the Raft log like
 //! appends, and are read like records (linearizable unless asked otherwise).
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 
 use crate::error::ApiError;
-use crate::{extract, AppState};
+use crate::extract::{self, JsonBody};
+use crate::AppState;
 use ordo_core::api::{
     CommitOffsetRequest, CommitOffsetResponse, ConsumerGroup, ConsumerOffset, ErrorBody,
     PositionParams,
@@ -75,10 +76,10 @@ pub async fn get_offset(
 pub async fn commit_offset(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
-    body: Result<Json<CommitOffsetRequest>, JsonRejection>,
+    body: Result<JsonBody<CommitOffsetRequest>, ApiError>,
 ) -> Result<Json<CommitOffsetResponse>, ApiError> {
     let (group, topic) = extract::group_and_topic(path)?;
-    let request = extract::json(body)?;
+    let JsonBody(request) = body?;
     Ok(Json(state.node.commit_offset(group, topic, request).await?))
 }
 

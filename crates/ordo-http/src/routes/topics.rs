@@ -2,13 +2,14 @@
 //! search by time, `GET /v1/topics/{topic}/offsets?timestamp_ms=T`. Changes
 //! go through the Raft log; reads are linearizable unless asked otherwise.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 
 use crate::error::ApiError;
-use crate::{extract, AppState};
+use crate::extract::{self, JsonBody};
+use crate::AppState;
 use ordo_core::api::{
     CleanupResponse, ErrorBody, OffsetForTime, OffsetForTimeParams, PositionParams, TopicInfo,
     TopicList,
@@ -81,10 +82,10 @@ pub async fn show(
 pub async fn put(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    body: Result<Json<TopicConfig>, JsonRejection>,
+    body: Result<JsonBody<TopicConfig>, ApiError>,
 ) -> Result<Json<TopicInfo>, ApiError> {
     let topic = extract::topic(path)?;
-    let config = extract::json(body)?;
+    let JsonBody(config) = body?;
     Ok(Json(state.node.put_topic(topic, config).await?))
 }
 
