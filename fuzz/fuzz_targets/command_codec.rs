@@ -1,6 +1,8 @@
-//! The command codec: arbitrary bytes decoded as the Raft log store decodes
-//! an entry's command (serde_json, `ordo-store`'s `codec`), either one
-//! `Command` or a list of them. Whatever decodes must re-encode to itself,
+//! The command codec's JSON side: arbitrary bytes decoded as the Raft log
+//! store decodes every command but an append (serde_json, `ordo-store`'s
+//! `codec`; an append ordo wrote before its binary layout decodes this way
+//! too), either one `Command` or a list of them. The binary layout of an
+//! append is fuzzed through `append_entries_wire`, which carries it. Whatever decodes must re-encode to itself,
 //! and applying it, in order, to a fresh `State` must not panic, whatever
 //! it holds: `apply` is total, and a replica that panics on a committed
 //! entry panics again on every restart.
