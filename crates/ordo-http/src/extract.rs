@@ -4,11 +4,11 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, Path, Request};
-use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::layers::is_json;
 use ordo_core::{GroupName, TopicName};
 
 /// The `{topic}` path segment, validated (a segment that is not even UTF-8
@@ -80,8 +80,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        if !is_plain_json(request.headers()) {
-            // Whatever `Json` makes of another content type, answered its way.
+        if !is_json(request.headers()) {
+            // Whatever `Json` makes of another content type (it also takes
+            // `+json` types), answered its way.
             return json(axum::Json::from_request(request, state).await).map(JsonBody);
         }
         let bytes = Bytes::from_request(request, state)
@@ -92,16 +93,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             Err(_) => json(axum::Json::from_bytes(&bytes)).map(JsonBody),
         }
     }
-}
-
-/// `content-type: application/json`, with parameters or none: a type that
-/// `Json` takes too (it also takes other `+json` types, left to it).
-fn is_plain_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Parses a JSON body that may also be empty (the caller decides what empty means).
@@ -118,6 +109,7 @@ pub fn query<T>(params: Result<axum::extract::Query<T>, QueryRejection>) -> Resu
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
+    use axum::http::header::CONTENT_TYPE;
     use ordo_core::api::AppendRequest;
 
     use super::*;

@@ -118,7 +118,7 @@ pub async fn newline_after_json(response: Response) -> Response {
 }
 
 /// `application/json`, with or without parameters such as a charset.
-fn is_json(headers: &HeaderMap) -> bool {
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -100,9 +100,9 @@ impl<'a> Reader<'a> {
         rest
     }
 
-    /// Whether everything was read.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.at == self.bytes.len()
+    /// How many bytes are left to read.
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len() - self.at
     }
 }
 
@@ -125,9 +125,9 @@ mod tests {
         }
         assert_eq!(reader.prefixed_str(), Ok("ä-key"));
         assert_eq!(reader.prefixed_bytes(), Ok(&b"\x00\xff"[..]));
-        assert!(!reader.is_empty());
+        assert_eq!(reader.remaining(), 1);
         assert_eq!(reader.u8(), Ok(7));
-        assert!(reader.is_empty());
+        assert_eq!(reader.remaining(), 0);
         assert!(reader.u8().is_err());
     }
 

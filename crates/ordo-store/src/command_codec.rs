@@ -41,7 +41,8 @@ pub(crate) fn encode(command: &Command, out: &mut Vec<u8>) -> Result<(), StoreEr
         32 + topic.as_str().len()
             + records
                 .iter()
-                .map(|r| encoded_len(&r.key, &r.headers, &r.value))
+                // and the varint of the value's length, at most 10 bytes
+                .map(|r| encoded_len(&r.key, &r.headers, &r.value) + 10)
                 .sum::<usize>(),
     );
     out.push(APPEND);
@@ -102,7 +103,8 @@ fn read_append(reader: &mut Reader<'_>) -> Result<Command, Malformed> {
     };
     let count = reader.varint()?;
     // Each record takes at least 3 bytes: no allocation beyond the entry.
-    let mut records = Vec::with_capacity(usize::try_from(count).unwrap_or(usize::MAX).min(4096));
+    let most = reader.remaining() / 3;
+    let mut records = Vec::with_capacity(usize::try_from(count).map_or(most, |n| n.min(most)));
     for _ in 0..count {
         let (key, headers) = read_key_and_headers(reader)?;
         let value = RecordValue::from_stored_bytes(reader.prefixed_bytes()?)
@@ -113,7 +115,7 @@ fn read_append(reader: &mut Reader<'_>) -> Result<Command, Malformed> {
             headers,
         });
     }
-    if !reader.is_empty() {
+    if reader.remaining() != 0 {
         return Err(Malformed("bytes left over after the last record"));
     }
     Ok(Command::Append {

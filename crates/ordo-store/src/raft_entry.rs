@@ -2,8 +2,8 @@
 //! the item's seq is the entry's index, and its payload is a binary header
 //! (the payload's kind, then the term and node of the leader that wrote it,
 //! little-endian) followed by the body: nothing for a blank entry, the
-//! command as `command_codec` encodes it, the membership as `codec` does. Reading an
-//! entry's log id decodes the header only.
+//! command as `command_codec` encodes it, the membership as `codec` does.
+//! Reading an entry's log id decodes the header only.
 //!
 //! The same layout carries entries between nodes (the node crate's binary
 //! AppendEntries message), through [`encode_entry`] and [`decode_entry`].
