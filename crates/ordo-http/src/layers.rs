@@ -15,7 +15,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use crate::metrics::{HTTP_REQUESTS_TOTAL, HTTP_REQUEST_SECONDS};
 use crate::AppState;
 use ordo_core::api::LEADER_HEADER;
 
@@ -46,11 +45,8 @@ where
     Answer: Future<Output = Response>,
 {
     let node = &state.node;
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = request.method().clone();
     let span = tracing::info_span!(
         "request",
@@ -61,11 +57,7 @@ where
     );
     let started = Instant::now();
     let mut response = inner(request).instrument(span).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!(HTTP_REQUESTS_TOTAL, "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!(HTTP_REQUEST_SECONDS, "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    crate::metrics::request_answered(route, response.status().as_u16(), started.elapsed());
     if let Some(leader) = node.current_leader() {
         response
             .headers_mut()

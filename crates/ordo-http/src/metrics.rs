@@ -15,9 +15,12 @@
 //! [`OTHER_LABEL`]. Topic labels of the append counters are capped by
 //! [`ordo_node::metrics::MAX_TOPIC_LABELS`].
 
+use std::collections::HashMap;
 use std::fmt::Write;
+use std::sync::{LazyLock, Mutex, PoisonError};
+use std::time::Duration;
 
-use metrics::{describe_counter, describe_histogram};
+use metrics::{counter, describe_counter, describe_histogram, histogram, Counter, Histogram};
 use ordo_core::api::ClusterStatus;
 pub use ordo_node::metrics::OTHER_LABEL;
 
@@ -52,6 +55,52 @@ pub const MAX_CONSUMER_LAG_SERIES: usize = 1_000;
 pub const LATENCY_BUCKETS_SECONDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+/// One route's request series: its histogram, and a counter per status it
+/// answered with.
+struct RouteSeries {
+    seconds: Histogram,
+    answered: Vec<(u16, Counter)>,
+}
+
+/// The request series by route, registered on first use: a labelled
+/// `counter!` builds and hashes its key in the recorder's registry on every
+/// call, a few per cent of a busy leader's CPU. Routes are the router's
+/// patterns and statuses are few, so this stays small.
+static ROUTE_SERIES: LazyLock<Mutex<HashMap<String, RouteSeries>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Counts a request to `route` answered with `status` after `took`.
+pub(crate) fn request_answered(route: &str, status: u16, took: Duration) {
+    // A map only ever added to: consistent even if poisoned.
+    let mut series = ROUTE_SERIES.lock().unwrap_or_else(PoisonError::into_inner);
+    if !series.contains_key(route) {
+        let seconds = histogram!(HTTP_REQUEST_SECONDS, "route" => route.to_owned());
+        series.insert(
+            route.to_owned(),
+            RouteSeries {
+                seconds,
+                answered: Vec::new(),
+            },
+        );
+    }
+    let Some(route_series) = series.get_mut(route) else {
+        return;
+    };
+    route_series.seconds.record(took.as_secs_f64());
+    match route_series.answered.iter().find(|(s, _)| *s == status) {
+        Some((_, answered)) => answered.increment(1),
+        None => {
+            let answered = counter!(
+                HTTP_REQUESTS_TOTAL,
+                "route" => route.to_owned(),
+                "status" => status.to_string()
+            );
+            answered.increment(1);
+            route_series.answered.push((status, answered));
+        }
+    }
+}
 
 /// Gives every recorded metric (HTTP, node, store) its HELP text; call once
 /// after installing the recorder.

@@ -6,12 +6,17 @@
 //! Topic names come from users, so a label per topic could grow without
 //! bound: the first [`MAX_TOPIC_LABELS`] topics this process appends to get
 //! their own series, every later one is counted under [`OTHER_LABEL`].
+//!
+//! An append is counted through handles registered once per topic label
+//! (a labelled `counter!` looks its series up in the recorder's registry,
+//! building and hashing the key each time), so the recorder must be
+//! installed before the first append is acknowledged, as `ordo serve` does.
 
-use std::collections::BTreeSet;
-use std::sync::{Mutex, PoisonError};
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_histogram, histogram};
+use metrics::{counter, describe_counter, describe_histogram, histogram, Counter, Histogram};
 use openraft::async_runtime::WatchReceiver;
 use openraft::ServerState;
 use tokio::task::JoinHandle;
@@ -41,8 +46,30 @@ pub const MAX_TOPIC_LABELS: usize = 1_000;
 /// name, so it cannot be mistaken for one.
 pub const OTHER_LABEL: &str = "(other)";
 
-/// The topics that have a label of their own, in the order they came.
-static LABELLED_TOPICS: Mutex<BTreeSet<TopicName>> = Mutex::new(BTreeSet::new());
+/// The counters of the topics that have a label of their own.
+static LABELLED_TOPICS: Mutex<BTreeMap<TopicName, Arc<TopicCounters>>> =
+    Mutex::new(BTreeMap::new());
+/// The counters of every topic past the cap.
+static OTHER_TOPICS: LazyLock<Arc<TopicCounters>> =
+    LazyLock::new(|| Arc::new(TopicCounters::new(OTHER_LABEL.to_string())));
+static APPEND_SECONDS_HISTOGRAM: LazyLock<Histogram> = LazyLock::new(|| histogram!(APPEND_SECONDS));
+
+/// One topic label's append counters.
+struct TopicCounters {
+    appends: Counter,
+    records: Counter,
+    bytes: Counter,
+}
+
+impl TopicCounters {
+    fn new(label: String) -> Self {
+        TopicCounters {
+            appends: counter!(APPENDS_TOTAL, "topic" => label.clone()),
+            records: counter!(APPENDED_RECORDS_TOTAL, "topic" => label.clone()),
+            bytes: counter!(APPENDED_BYTES_TOTAL, "topic" => label),
+        }
+    }
+}
 
 /// Gives every node and store metric its HELP text, and starts the
 /// unlabelled counters at 0.
@@ -73,21 +100,22 @@ pub fn describe() {
     ordo_store::metrics::describe();
 }
 
-/// The `topic` label for `topic`: its name while fewer than
-/// [`MAX_TOPIC_LABELS`] topics have one, else [`OTHER_LABEL`].
-pub fn topic_label(topic: &TopicName) -> String {
-    // A set of names only ever inserted into: consistent even if poisoned.
+/// `topic`'s counters, registered on its first append: its own while fewer
+/// than [`MAX_TOPIC_LABELS`] topics have a label, else [`OTHER_LABEL`]'s.
+fn topic_counters(topic: &TopicName) -> Arc<TopicCounters> {
+    // A map only ever inserted into: consistent even if poisoned.
     let mut labelled = LABELLED_TOPICS
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    if labelled.contains(topic) {
-        return topic.to_string();
+    if let Some(counters) = labelled.get(topic) {
+        return Arc::clone(counters);
     }
-    if labelled.len() < MAX_TOPIC_LABELS {
-        labelled.insert(topic.clone());
-        return topic.to_string();
+    if labelled.len() >= MAX_TOPIC_LABELS {
+        return Arc::clone(&OTHER_TOPICS);
     }
-    OTHER_LABEL.to_string()
+    let counters = Arc::new(TopicCounters::new(topic.to_string()));
+    labelled.insert(topic.clone(), Arc::clone(&counters));
+    counters
 }
 
 /// Records an acknowledged append of `records` records and `bytes` bytes.
@@ -98,14 +126,14 @@ pub(crate) fn append_acknowledged(
     records: usize,
     bytes: u64,
 ) {
-    histogram!(APPEND_SECONDS).record(took.as_secs_f64());
+    APPEND_SECONDS_HISTOGRAM.record(took.as_secs_f64());
     if duplicate {
         return;
     }
-    let topic = topic_label(topic);
-    counter!(APPENDS_TOTAL, "topic" => topic.clone()).increment(1);
-    counter!(APPENDED_RECORDS_TOTAL, "topic" => topic.clone()).increment(records as u64);
-    counter!(APPENDED_BYTES_TOTAL, "topic" => topic).increment(bytes);
+    let counters = topic_counters(topic);
+    counters.appends.increment(1);
+    counters.records.increment(records as u64);
+    counters.bytes.increment(bytes);
 }
 
 /// Counts leader changes as `node` sees them, until its Raft stops. Only the
@@ -133,4 +161,34 @@ pub fn count_leader_changes(node: &Node) -> JoinHandle<()> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(name: &str) -> TopicName {
+        TopicName::new(name).unwrap()
+    }
+
+    /// A topic's counters are registered once and found again; past the
+    /// cap, a new topic shares the `(other)` counters and an earlier one
+    /// keeps its own.
+    #[test]
+    fn topic_counters_are_registered_once_and_capped() {
+        let first = topic("metrics-test-first");
+        let own = topic_counters(&first);
+        assert!(Arc::ptr_eq(&own, &topic_counters(&first)));
+        for n in 0..MAX_TOPIC_LABELS {
+            topic_counters(&topic(&format!("metrics-test-{n}")));
+        }
+        let late = topic_counters(&topic("metrics-test-late"));
+        assert!(Arc::ptr_eq(&late, &OTHER_TOPICS));
+        assert!(Arc::ptr_eq(&own, &topic_counters(&first)));
+        assert_eq!(
+            LABELLED_TOPICS.lock().unwrap().len(),
+            MAX_TOPIC_LABELS,
+            "no topic past the cap gets a series of its own"
+        );
+    }
 }
