@@ -109,6 +109,16 @@ impl NodeConfig {
             // a restored leader can answer read indexes from stale state.
             // Found by the simulation (C7, e.g. `make sim SEED=20`).
             enable_leader_restore: Some(false),
+            // A node whose data dir was lost comes back with an empty log
+            // (DESIGN: a wiped node is rebuilt from a snapshot), behind
+            // what the leader recorded it as holding. openraft then only
+            // restarts its search for where the two logs meet when this is
+            // set; otherwise a debug build's leader panics on the
+            // follower's answer and a release build's keeps its stale
+            // record of the follower, which may never catch up. Safety
+            // does not rest on it: an entry counts as committed only on a
+            // majority that holds it durably.
+            allow_log_reversion: Some(true),
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every_entries),
             max_in_snapshot_log_to_keep: self
                 .snapshot_every_entries
