@@ -63,6 +63,32 @@ struct RouteSeries {
     answered: Vec<(u16, Counter)>,
 }
 
+impl RouteSeries {
+    fn new(route: &str) -> Self {
+        RouteSeries {
+            seconds: histogram!(HTTP_REQUEST_SECONDS, "route" => route.to_owned()),
+            answered: Vec::new(),
+        }
+    }
+
+    /// Counts a request to `route` (this series' route) answered with
+    /// `status` after `took`, registering the status's counter on first use.
+    fn record(&mut self, route: &str, status: u16, took: Duration) {
+        self.seconds.record(took.as_secs_f64());
+        if let Some((_, answered)) = self.answered.iter().find(|(s, _)| *s == status) {
+            answered.increment(1);
+            return;
+        }
+        let answered = counter!(
+            HTTP_REQUESTS_TOTAL,
+            "route" => route.to_owned(),
+            "status" => status.to_string()
+        );
+        answered.increment(1);
+        self.answered.push((status, answered));
+    }
+}
+
 /// The request series by route, registered on first use: a labelled
 /// `counter!` builds and hashes its key in the recorder's registry on every
 /// call, a few per cent of a busy leader's CPU. Routes are the router's
@@ -74,32 +100,13 @@ static ROUTE_SERIES: LazyLock<Mutex<HashMap<String, RouteSeries>>> =
 pub(crate) fn request_answered(route: &str, status: u16, took: Duration) {
     // A map only ever added to: consistent even if poisoned.
     let mut series = ROUTE_SERIES.lock().unwrap_or_else(PoisonError::into_inner);
-    if !series.contains_key(route) {
-        let seconds = histogram!(HTTP_REQUEST_SECONDS, "route" => route.to_owned());
-        series.insert(
-            route.to_owned(),
-            RouteSeries {
-                seconds,
-                answered: Vec::new(),
-            },
-        );
-    }
-    let Some(route_series) = series.get_mut(route) else {
+    if let Some(route_series) = series.get_mut(route) {
+        route_series.record(route, status, took);
         return;
-    };
-    route_series.seconds.record(took.as_secs_f64());
-    match route_series.answered.iter().find(|(s, _)| *s == status) {
-        Some((_, answered)) => answered.increment(1),
-        None => {
-            let answered = counter!(
-                HTTP_REQUESTS_TOTAL,
-                "route" => route.to_owned(),
-                "status" => status.to_string()
-            );
-            answered.increment(1);
-            route_series.answered.push((status, answered));
-        }
     }
+    let mut route_series = RouteSeries::new(route);
+    route_series.record(route, status, took);
+    series.insert(route.to_owned(), route_series);
 }
 
 /// Gives every recorded metric (HTTP, node, store) its HELP text; call once
