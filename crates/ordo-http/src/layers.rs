@@ -24,7 +24,7 @@ use ordo_core::api::LEADER_HEADER;
 /// `limits::enforce` around the router, then [`newline_after_json`].
 pub async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let response = observe(&state, request, |request| {
-        crate::limits::enforce(request, |request| next.run(request))
+        crate::limits::enforce(state.limiter(), request, |request| next.run(request))
     })
     .await;
     newline_after_json(response).await

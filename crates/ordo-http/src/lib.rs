@@ -46,6 +46,20 @@ pub struct AppStateParts {
     pub prometheus: Option<PrometheusHandle>,
     /// The cluster secret and API token this node requires, if any.
     pub auth: Auth,
+    /// What [`serve_with_limits`] shares with the routes it serves; `None`
+    /// for a router run otherwise (tests), which then applies no limits
+    /// and whose streams end only with their clients.
+    serving: Option<Serving>,
+}
+
+/// A running server's request caps and its signal that ends every stream.
+/// Kept in the state rather than added to each request as extensions:
+/// that cost a map allocation and several shared reference counts per
+/// request.
+pub(crate) struct Serving {
+    pub(crate) limiter: limits::Limiter,
+    /// Turns `true` when the server begins shutting down.
+    pub(crate) streams_end: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -54,7 +68,33 @@ impl AppState {
             node,
             prometheus,
             auth,
+            serving: None,
         }))
+    }
+
+    /// This state for a server running with `serving`.
+    fn serving(&self, serving: Serving) -> AppState {
+        AppState(Arc::new(AppStateParts {
+            node: Arc::clone(&self.node),
+            prometheus: self.prometheus.clone(),
+            auth: self.auth.clone(),
+            serving: Some(serving),
+        }))
+    }
+}
+
+impl AppStateParts {
+    /// The caps requests are held to, when run by [`serve_with_limits`].
+    pub(crate) fn limiter(&self) -> Option<&limits::Limiter> {
+        self.serving.as_ref().map(|serving| &serving.limiter)
+    }
+
+    /// A signal that turns `true` when the server begins shutting down,
+    /// when run by [`serve_with_limits`].
+    pub(crate) fn streams_end(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        self.serving
+            .as_ref()
+            .map(|serving| serving.streams_end.clone())
     }
 }
 
@@ -122,13 +162,14 @@ where
 
     // Streams never finish by themselves; they end on this signal, so the
     // graceful shutdown below is not held up by them.
-    let (streams_tx, streams_rx) = tokio::sync::watch::channel(false);
+    let (streams_tx, streams_end) = tokio::sync::watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
-    let app = router(state)
-        .layer(axum::Extension(routes::stream::StreamShutdown(streams_rx)))
-        .layer(axum::Extension(limits::Limiter::new(limits)));
+    let app = router(state.serving(Serving {
+        limiter: limits::Limiter::new(limits),
+        streams_end,
+    }));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

@@ -59,11 +59,10 @@ impl Default for HttpLimits {
     }
 }
 
-/// The permits behind the caps, shared by every connection (a request
-/// extension, installed by `serve`).
-#[derive(Clone)]
+/// The permits behind the caps, shared by every connection (in the state
+/// `serve` runs its router with).
 pub(crate) struct Limiter {
-    limits: Arc<HttpLimits>,
+    limits: HttpLimits,
     inflight: Arc<Semaphore>,
     streams: Arc<Semaphore>,
 }
@@ -73,7 +72,7 @@ impl Limiter {
         Limiter {
             inflight: Arc::new(Semaphore::new(limits.max_inflight_requests)),
             streams: Arc::new(Semaphore::new(limits.max_streams)),
-            limits: Arc::new(limits),
+            limits,
         }
     }
 }
@@ -148,12 +147,16 @@ fn overloaded(what: &str, limit: usize) -> Response {
 /// The limits around `inner`, which answers the request (the rest of the
 /// middleware and the handler; see `layers::edge`). Without a [`Limiter`]
 /// (a router not run by `serve`) it passes every request through unchanged.
-pub(crate) async fn enforce<Inner, Answer>(request: Request, inner: Inner) -> Response
+pub(crate) async fn enforce<Inner, Answer>(
+    limiter: Option<&Limiter>,
+    request: Request,
+    inner: Inner,
+) -> Response
 where
     Inner: FnOnce(Request) -> Answer,
     Answer: Future<Output = Response>,
 {
-    let Some(limiter) = request.extensions().get::<Limiter>().cloned() else {
+    let Some(limiter) = limiter else {
         return inner(request).await;
     };
     let started = Instant::now();
@@ -172,11 +175,12 @@ where
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
+        .map(MatchedPath::as_str);
+    let is_raft = route.is_some_and(|r| r.starts_with("/raft/"));
     let limits = &limiter.limits;
     let class = classify(
         request.method(),
-        route.as_deref(),
+        route,
         request.uri().query(),
         limits.request_timeout,
     );
@@ -192,7 +196,6 @@ where
             Err(_) => return overloaded("streams and long-polls", limits.max_streams),
         },
     };
-    let is_raft = route.as_deref().is_some_and(|r| r.starts_with("/raft/"));
     let body_limit = if is_raft {
         MAX_RAFT_RPC_BODY_BYTES
     } else {

@@ -21,7 +21,6 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use tokio::sync::watch;
 
 use crate::error::ApiError;
@@ -30,10 +29,6 @@ use ordo_core::api::{Consistency, ErrorBody, ReadParams, StreamParams};
 use ordo_core::limits::STREAM_KEEPALIVE_MS;
 use ordo_core::{Offset, Record, TopicName};
 use ordo_node::{Node, NodeError};
-
-/// Turns `true` when the server begins shutting down; every stream then ends.
-#[derive(Clone)]
-pub struct StreamShutdown(pub watch::Receiver<bool>);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -75,7 +70,6 @@ pub async fn stream(
     topic: Result<Path<String>, PathRejection>,
     params: Result<Query<StreamParams>, QueryRejection>,
     headers: HeaderMap,
-    shutdown: Option<Extension<StreamShutdown>>,
 ) -> Result<Response, ApiError> {
     let topic = extract::topic(topic)?;
     let params = extract::query(params)?;
@@ -113,7 +107,7 @@ pub async fn stream(
         topic,
         next: from,
         format,
-        shutdown: shutdown.map(|Extension(StreamShutdown(rx))| rx),
+        shutdown: state.streams_end(),
     };
     let body = Body::from_stream(futures::stream::unfold(tail, next_chunk));
     let content_type = match format {
