@@ -237,6 +237,18 @@ impl<C: StoreTypeConfig> RaftLogReader<C> for LogStore<C> {
         Ok(self.entries.read::<C>(&range)?)
     }
 
+    /// What replication sends: the entries from `start`, or none if a
+    /// purge removed `start` meanwhile (see `RaftLogSegments::read_from`;
+    /// openraft's default would read what is left of the range, which
+    /// starts later than the `prev_log_id` it sends them after).
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<C::Entry>, io::Error> {
+        Ok(self.entries.read_from::<C>(start, end)?)
+    }
+
     /// The entries openraft applies, read [`STREAM_CHUNK_ENTRIES`] at a
     /// time as they are consumed (openraft's default reads the whole range
     /// at once: a follower applying a backlog of thousands of entries held

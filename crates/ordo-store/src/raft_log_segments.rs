@@ -119,19 +119,46 @@ impl RaftLogSegments {
         range: &impl RangeBounds<u64>,
     ) -> Result<Vec<C::Entry>, StoreError> {
         let held = self.read_lock()?;
-        let segments = &held.segments;
         let start = match range.start_bound() {
             Bound::Included(index) => *index,
             Bound::Excluded(index) => index.saturating_add(1),
             Bound::Unbounded => 0,
-        }
-        .max(held.first_index);
+        };
         let end = match range.end_bound() {
             Bound::Included(index) => index.saturating_add(1),
             Bound::Excluded(index) => *index,
             Bound::Unbounded => u64::MAX,
+        };
+        Self::read_held::<C>(&held, start.max(held.first_index), end)
+    }
+
+    /// The entries from `start` up to `end` (exclusive) if the log still
+    /// holds the entry at `start`, and none if it was purged. Replication
+    /// reads this way: openraft sends the entries it reads after the
+    /// `prev_log_id` it chose, so entries starting later than asked (a
+    /// purge ran meanwhile) would not follow it, and a follower with an
+    /// empty log would take them with a hole in front (openraft then
+    /// sends a heartbeat and turns to a snapshot).
+    pub(crate) fn read_from<C: StoreTypeConfig>(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<C::Entry>, StoreError> {
+        let held = self.read_lock()?;
+        if start < held.first_index {
+            return Ok(Vec::new());
         }
-        .min(segments.next_seq());
+        Self::read_held::<C>(&held, start, end)
+    }
+
+    /// The entries in `start..end` of `held`, from `start` (which it holds).
+    fn read_held<C: StoreTypeConfig>(
+        held: &Held,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<C::Entry>, StoreError> {
+        let segments = &held.segments;
+        let end = end.min(segments.next_seq());
         if start >= end {
             return Ok(Vec::new());
         }

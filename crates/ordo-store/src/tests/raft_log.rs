@@ -130,6 +130,30 @@ async fn a_purge_removes_whole_segment_files_at_once_and_survives_reopen() {
     log.blocking_append([blank(1, 501)]).await.expect("append");
 }
 
+/// Replication reads entries from exactly where it asks, or none once a
+/// purge removed that point: entries starting later would not follow the
+/// `prev_log_id` openraft sends with them, and a follower with an empty
+/// log would take them with a hole in front. Other reads still skip what
+/// was purged at the front, as openraft's storage contract allows.
+#[tokio::test]
+async fn replication_reads_nothing_from_a_purged_start() {
+    let disk = MemDisk::new();
+    let (mut log, _sm) =
+        open_memory_with::<TestConfig>(&disk, &StoreOptions::default()).expect("open");
+    log.blocking_append(entries(1..=50)).await.expect("append");
+    log.purge(log_id(1, 20)).await.expect("purge");
+    let mut reader = log.get_log_reader().await;
+
+    let from_purged = reader.limited_get_log_entries(10, 40).await.expect("read");
+    assert!(from_purged.is_empty(), "{} entries", from_purged.len());
+    let held = reader.limited_get_log_entries(21, 40).await.expect("read");
+    let indexes: Vec<u64> = held.iter().map(|entry| entry.log_id.index).collect();
+    assert_eq!(indexes, (21..40).collect::<Vec<_>>());
+
+    let skipping = reader.try_get_log_entries(10..40).await.expect("read");
+    assert_eq!(skipping.first().map(|entry| entry.log_id.index), Some(21));
+}
+
 /// Writes `entries` and a purge point into the trees, as ordo did before
 /// the Raft log moved into segment files.
 fn write_old_layout(disk: &Disk, entries: &[Entry], purged: u64) {
