@@ -57,9 +57,9 @@ pub struct AppStateParts {
 /// that cost a map allocation and several shared reference counts per
 /// request.
 pub(crate) struct Serving {
-    pub(crate) limiter: limits::Limiter,
+    limiter: limits::Limiter,
     /// Turns `true` when the server begins shutting down.
-    pub(crate) streams_end: tokio::sync::watch::Receiver<bool>,
+    streams_end: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -73,7 +73,7 @@ impl AppState {
     }
 
     /// This state for a server running with `serving`.
-    fn serving(&self, serving: Serving) -> AppState {
+    fn with_serving(&self, serving: Serving) -> AppState {
         AppState(Arc::new(AppStateParts {
             node: Arc::clone(&self.node),
             prometheus: self.prometheus.clone(),
@@ -166,7 +166,7 @@ where
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
-    let app = router(state.serving(Serving {
+    let app = router(state.with_serving(Serving {
         limiter: limits::Limiter::new(limits),
         streams_end,
     }));
