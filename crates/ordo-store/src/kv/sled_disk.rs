@@ -7,18 +7,23 @@
 //! out before and after it (`sync_file_range` each time, on sled's I/O
 //! threads, all of which wake for each), which cost ordo about 15 % of its
 //! appends per second. Instead [`commit`] writes the whole batch as one
-//! value under the journal key (one insert, atomic), then each write on its
-//! own, then removes the journal entry; [`open`] applies the writes of an
-//! entry it finds again. A crash keeps a prefix of sled's writes, so it
+//! value under the journal key (one insert, atomic, replacing the batch
+//! before it), then each write on its own; [`open`] applies the writes of
+//! the entry it finds again. A crash keeps a prefix of sled's writes, so it
 //! keeps none of a batch's writes (nor its journal entry), or the entry
-//! and some of them (the replay writes the rest), or all of them and the
-//! entry's removal. That holds as long as commits go one at a time (a
-//! lock) and no write outside a commit touches a key a commit writes (only
-//! the Raft log's vote and committed and purged ids are written outside
-//! one). A batch too large for one value (over [`MAX_JOURNALED_BYTES`], a
-//! snapshot's install) still goes as a sled batch or transaction.
+//! and some of them (the replay writes the rest), or all of them (the
+//! replay writes them again: the same values, which nothing wrote since).
+//! The entry stays until a commit that does not go through the journal (a
+//! single write, or a batch too large for it) removes it first, since a
+//! replay would otherwise undo that commit. That holds as long as commits
+//! go one at a time (a lock) and no write outside a commit touches a key a
+//! commit writes (only the Raft log's vote and committed and purged ids are
+//! written outside one). A batch too large for one value (over
+//! [`MAX_JOURNALED_BYTES`], a snapshot's install) goes as a sled batch or
+//! transaction.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
@@ -39,8 +44,39 @@ pub(super) const MAX_JOURNALED_BYTES: usize = 1024 * 1024;
 pub(crate) struct SledDisk {
     pub(super) db: sled::Db,
     journal: sled::Tree,
-    /// Held for a whole journaled commit: one batch at a time.
-    committing: Mutex<()>,
+    /// Held for a whole commit: one batch at a time.
+    committing: Mutex<Committer>,
+}
+
+/// What commits keep between them, under [`SledDisk::committing`].
+#[derive(Default)]
+struct Committer {
+    /// The journal holds the last journaled batch (see the module doc).
+    journal_held: bool,
+    /// The trees commits wrote to, by name: sled's `open_tree` takes a
+    /// lock and looks the name up each time.
+    trees: HashMap<&'static str, sled::Tree>,
+}
+
+impl Committer {
+    /// One of a commit's writes, on its own.
+    fn write(&mut self, db: &sled::Db, write: &Write) -> Result<(), StoreError> {
+        let tree = match self.trees.entry(write.tree) {
+            Entry::Occupied(tree) => tree.into_mut(),
+            Entry::Vacant(slot) => slot.insert(db.open_tree(write.tree)?),
+        };
+        write_one(tree, &write.key, write.value.as_deref())
+    }
+
+    /// Removes the journal entry, if one is held: before a commit that does
+    /// not replace it.
+    fn drop_journal(&mut self, journal: &sled::Tree) -> Result<(), StoreError> {
+        if self.journal_held {
+            journal.remove(JOURNAL_KEY)?;
+            self.journal_held = false;
+        }
+        Ok(())
+    }
 }
 
 /// sled's page cache limit, by default. sled's own default (1 GiB) is far
@@ -79,7 +115,7 @@ pub(super) fn open(dir: &Path, cache_capacity: u64) -> Result<SledDisk, StoreErr
     let disk = SledDisk {
         db,
         journal,
-        committing: Mutex::new(()),
+        committing: Mutex::new(Committer::default()),
     };
     replay(&disk)?;
     Ok(disk)
@@ -101,36 +137,34 @@ fn replay(disk: &SledDisk) -> Result<(), StoreError> {
 /// one, through the journal if they fit it, else as one sled batch (one
 /// tree) or transaction.
 pub(super) fn commit(disk: &SledDisk, writes: Vec<Write>) -> Result<(), StoreError> {
-    let _one_at_a_time = disk
+    let mut committer = disk
         .committing
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let apply_one = |write: &Write| {
-        apply(
-            &disk.db,
-            write.tree.as_bytes(),
-            &write.key,
-            write.value.as_deref(),
-        )
-    };
     if let [write] = writes.as_slice() {
-        return apply_one(write);
+        committer.drop_journal(&disk.journal)?;
+        return committer.write(&disk.db, write);
     }
     let journal = Journal::encode(&writes);
     if journal.len() > MAX_JOURNALED_BYTES {
+        committer.drop_journal(&disk.journal)?;
         return commit_in_sled_batches(&disk.db, writes);
     }
     disk.journal.insert(JOURNAL_KEY, journal)?;
-    writes.iter().try_for_each(apply_one)?;
-    // Done: a replay would now undo what later commits write.
-    disk.journal.remove(JOURNAL_KEY)?;
-    Ok(())
+    committer.journal_held = true;
+    writes
+        .iter()
+        .try_for_each(|write| committer.write(&disk.db, write))
 }
 
 /// One write on its own: `value` into `key` of `tree`, or the key's
 /// removal.
 fn apply(db: &sled::Db, tree: &[u8], key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
-    let tree = db.open_tree(tree)?;
+    write_one(&db.open_tree(tree)?, key, value)
+}
+
+/// [`apply`] to a tree already open.
+fn write_one(tree: &sled::Tree, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
     match value {
         Some(value) => tree.insert(key, value)?,
         None => tree.remove(key)?,
@@ -277,6 +311,69 @@ mod tests {
         }
     }
 
+    /// Reads `key` of `tree` as text.
+    fn get(disk: &SledDisk, tree: &str, key: &str) -> Option<String> {
+        disk.db
+            .open_tree(tree)
+            .expect("tree")
+            .get(key)
+            .expect("get")
+            .map(|v| String::from_utf8(v.to_vec()).expect("utf-8"))
+    }
+
+    fn reopen(dir: &Path) -> SledDisk {
+        crate::tests::support::retry_while_locked(|| open(dir, CACHE_CAPACITY_BYTES))
+    }
+
+    #[test]
+    fn a_journaled_batch_stays_until_a_commit_outside_the_journal_replaces_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let disk = open(dir.path(), CACHE_CAPACITY_BYTES).expect("open");
+            let first = vec![write("t", "a", Some("1")), write("t", "b", Some("1"))];
+            commit(&disk, first).expect("first batch");
+            let second = vec![write("t", "a", Some("2")), write("u", "c", Some("2"))];
+            let journaled = Journal::encode(&second);
+            commit(&disk, second).expect("second batch");
+            // The journal holds the last batch, not removed after it.
+            let held = disk.journal.get(JOURNAL_KEY).expect("get").expect("held");
+            assert_eq!(&held[..], &journaled[..]);
+            // A single write goes outside the journal, so the entry goes
+            // first: a replay of the second batch would undo it.
+            commit(&disk, vec![write("t", "a", Some("3"))]).expect("single write");
+            assert!(disk.journal.get(JOURNAL_KEY).expect("get").is_none());
+            disk.db.flush().expect("flush");
+        }
+        let disk = reopen(dir.path());
+        assert_eq!(get(&disk, "t", "a").as_deref(), Some("3"));
+        assert_eq!(get(&disk, "t", "b").as_deref(), Some("1"));
+        assert_eq!(get(&disk, "u", "c").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn a_batch_too_large_for_the_journal_removes_the_entry_before_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let disk = open(dir.path(), CACHE_CAPACITY_BYTES).expect("open");
+            let small = vec![write("t", "a", Some("1")), write("t", "b", Some("1"))];
+            commit(&disk, small).expect("small batch");
+            let big_value = "x".repeat(MAX_JOURNALED_BYTES);
+            let big = vec![
+                write("t", "a", Some(&big_value)),
+                write("t", "c", Some("2")),
+            ];
+            commit(&disk, big).expect("large batch");
+            assert!(disk.journal.get(JOURNAL_KEY).expect("get").is_none());
+            disk.db.flush().expect("flush");
+        }
+        let disk = reopen(dir.path());
+        assert_eq!(
+            get(&disk, "t", "a").map(|v| v.len()),
+            Some(MAX_JOURNALED_BYTES)
+        );
+        assert_eq!(get(&disk, "t", "c").as_deref(), Some("2"));
+    }
+
     #[test]
     fn a_batch_cut_short_after_its_journal_entry_is_completed_at_open() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -300,20 +397,11 @@ mod tests {
             apply(&disk.db, b"t", b"k", Some(b"new")).expect("first write");
             disk.db.flush().expect("flush");
         }
-        let disk =
-            crate::tests::support::retry_while_locked(|| open(dir.path(), CACHE_CAPACITY_BYTES));
-        let get = |tree: &str, key: &str| {
-            disk.db
-                .open_tree(tree)
-                .expect("tree")
-                .get(key)
-                .expect("get")
-                .map(|v| String::from_utf8(v.to_vec()).expect("utf-8"))
-        };
-        assert_eq!(get("t", "old").as_deref(), Some("x"));
-        assert_eq!(get("t", "k").as_deref(), Some("new"));
-        assert_eq!(get("u", "gone"), None);
-        assert_eq!(get("u", "k2").as_deref(), Some("v2"));
+        let disk = reopen(dir.path());
+        assert_eq!(get(&disk, "t", "old").as_deref(), Some("x"));
+        assert_eq!(get(&disk, "t", "k").as_deref(), Some("new"));
+        assert_eq!(get(&disk, "u", "gone"), None);
+        assert_eq!(get(&disk, "u", "k2").as_deref(), Some("v2"));
         assert!(disk.journal.get(JOURNAL_KEY).expect("get").is_none());
     }
 }
