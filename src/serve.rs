@@ -13,7 +13,7 @@ use ordo_core::limits;
 use ordo_core::secret::Secret;
 use ordo_core::NodeId;
 use ordo_http::{AppState, Auth, HttpLimits};
-use ordo_node::{config, HttpTransport, Node, NodeConfig};
+use ordo_node::{config, node_transport, Node, NodeConfig};
 use serde::Deserialize;
 
 use crate::logging::{self, LogFormat};
@@ -356,11 +356,7 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let (log_store, state_machine) =
         ordo_store::open_with(&config.data_dir.join(STORE_DIR), &config.store)
             .with_context(|| format!("opening storage in {}", config.data_dir.display()))?;
-    let mut transport = HttpTransport::new()?;
-    if let Some(secret) = &config.auth.cluster_secret {
-        transport = transport.with_cluster_secret(secret);
-    }
-    let transport = Arc::new(transport);
+    let transport = Arc::new(node_transport(config.auth.cluster_secret.as_ref())?);
     let node_id = config.node.id;
     let node = Node::start(config.node, log_store, state_machine, transport).await?;
     tracing::info!(

@@ -1,6 +1,6 @@
 //! The simulated cluster: each node is a turmoil host running the real
 //! `ordo-node` and `ordo-http` code on a simulated disk ([`MemDisk`]) and
-//! network ([`SimTransport`], [`SimListener`]). A crash drops the host's
+//! network ([`crate::net::node_transport`], [`SimListener`]). A crash drops the host's
 //! tasks and the disk's unflushed writes; a restart runs the same host
 //! closure again on the same disk, as a real process restarts on its data
 //! dir.
@@ -24,7 +24,7 @@ use ordo_node::{Node, NodeConfig, TypeConfig};
 use ordo_store::MemDisk;
 
 use crate::history::{NodeId, StorageStage};
-use crate::net::{SimListener, SimTransport, NODE_PORT};
+use crate::net::{node_transport, SimListener, NODE_PORT};
 use crate::recorder::{NodeView, SharedRecorder};
 
 /// The simulated wall clock starts here (2026-01-01), so record timestamps
@@ -101,7 +101,7 @@ pub fn add_node(
                 Ok(opened) => opened,
                 Err(e) => return failed(&recorder, id, StorageStage::Open, e.to_string()).await,
             };
-            let transport = Arc::new(SimTransport);
+            let transport = Arc::new(node_transport());
             let node = match Node::start(config, log_store, state_machine, transport).await {
                 Ok(node) => node,
                 Err(e) => return failed(&recorder, id, StorageStage::Start, e.to_string()).await,

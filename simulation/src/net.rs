@@ -1,9 +1,13 @@
 //! HTTP over turmoil's simulated network: the listener the real ordo HTTP
-//! server accepts on, and one request/response call used both by the nodes'
-//! Raft transport ([`SimTransport`]) and by the simulated clients.
+//! server accepts on, one request/response call used both by the nodes'
+//! transport ([`SimTransport`]) and by the simulated clients, and the dial
+//! the nodes' Raft streams open their connections with ([`TurmoilDial`]).
 //!
-//! One connection per request keeps the model simple and makes a partition
-//! visible at once: turmoil refuses a new connection across a cut link.
+//! A request of its own gets a connection of its own, which keeps the model
+//! simple and makes a partition visible at once: turmoil refuses a new
+//! connection across a cut link. Raft's own messages go as in production,
+//! on a kept-open stream per peer ([`node_transport`]), which a cut link
+//! stalls until the message's timeout drops it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,6 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use ordo_node::raft_stream::{Dial, StreamingTransport};
 use ordo_node::transport::{BoxFuture, Transport, TransportError};
 
 /// Every node serves its API and Raft RPCs on this port.
@@ -101,7 +106,24 @@ pub async fn call(
         .unwrap_or(Err(CallError::Timeout))
 }
 
-/// The nodes' Raft transport in the simulation.
+/// A node's transport in the simulation: production's streams for Raft's
+/// messages, over turmoil's network, and [`SimTransport`] for the rest.
+pub fn node_transport() -> StreamingTransport<TurmoilDial> {
+    StreamingTransport::new(TurmoilDial, std::sync::Arc::new(SimTransport))
+}
+
+/// Connections over turmoil's network.
+pub struct TurmoilDial;
+
+impl Dial for TurmoilDial {
+    type Io = turmoil::net::TcpStream;
+
+    fn dial<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, std::io::Result<Self::Io>> {
+        Box::pin(turmoil::net::TcpStream::connect(addr))
+    }
+}
+
+/// One request per call, over turmoil's network.
 pub struct SimTransport;
 
 impl Transport for SimTransport {

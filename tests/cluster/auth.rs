@@ -8,7 +8,8 @@ use std::time::Duration;
 use ordo_core::api::Consistency;
 use ordo_core::secret::{Secret, CLUSTER_SECRET_HEADER};
 use ordo_core::NodeId;
-use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use ordo_node::raft_stream::{PROTOCOL, STREAM_PATH};
+use reqwest::header::{AUTHORIZATION, CONNECTION, UPGRADE, WWW_AUTHENTICATE};
 use serde_json::{json, Value};
 
 use crate::support::{
@@ -60,6 +61,35 @@ async fn a_cluster_sharing_a_secret_forms_elects_and_replicates() {
         .append("secret", vec![record("before failover")])
         .await
         .expect("an append through a follower");
+
+    // Raft's messages went over streams opened with the secret, not as
+    // requests of their own.
+    let http = http();
+    for id in cluster.ids() {
+        let metrics = http
+            .get(format!("{}/metrics", cluster.base_url(id)))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        let requests = |route: &str, status: &str| {
+            let prefix =
+                format!("ordo_http_requests_total{{route=\"{route}\",status=\"{status}\"}} ");
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix(&prefix))
+                .map_or(0.0, |count| count.parse::<f64>().expect("a count"))
+        };
+        if id != cluster.leader {
+            assert!(
+                requests("/raft/stream", "101") >= 1.0,
+                "follower {id} took a stream from the leader:\n{metrics}"
+            );
+        }
+        assert_eq!(requests("/raft/append", "200"), 0.0, "node {id}");
+    }
 
     let old_leader = cluster.leader;
     cluster.kill(old_leader);
@@ -127,6 +157,23 @@ async fn raft_messages_without_the_right_secret_are_refused_and_change_nothing()
                 assert_eq!(response.status(), 401, "{path} on node {id} with {what}");
                 assert_eq!(error_code(response).await, "unauthorized");
             }
+        }
+        // Nor does a Raft stream open without it.
+        let stream = format!("{base}{STREAM_PATH}");
+        for (what, secret) in [
+            ("no secret", None),
+            ("a wrong secret", Some("not-the-secret")),
+        ] {
+            let mut request = http
+                .get(&stream)
+                .header(CONNECTION, "upgrade")
+                .header(UPGRADE, PROTOCOL);
+            if let Some(secret) = secret {
+                request = request.header(CLUSTER_SECRET_HEADER, secret);
+            }
+            let response = request.send().await.expect("a GET");
+            assert_eq!(response.status(), 401, "a stream on node {id} with {what}");
+            assert_eq!(error_code(response).await, "unauthorized");
         }
         // The right secret gets past the check to the RPC decoder (an
         // empty body, so a real message cannot disturb the cluster).

@@ -170,7 +170,10 @@ where
         limiter: limits::Limiter::new(limits),
         streams_end,
     }));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Each connection holds a receiver; once they are all gone, every
+    // connection has finished (hyper_util's `GracefulShutdown` does not
+    // take a connection that can be upgraded, as a Raft stream's is).
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (io, addr) = tokio::select! {
@@ -178,17 +181,31 @@ where
             () = &mut shutdown => break,
         };
         let service = TowerToHyperService::new(app.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+        let connection = http
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        let mut closing = closing.clone();
         tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = async { drop(closing.wait_for(|closing| *closing).await) } => {
+                    // Finishes the request in flight, then closes.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
             // A malformed request already got hyper's 4xx; a timed-out or
             // vanished client needs no answer.
-            if let Err(e) = connection.await {
+            if let Err(e) = ended {
                 tracing::debug!(peer = ?addr, error = %e, "connection ended with an error");
             }
         });
     }
     drop(listener);
+    drop(closing);
     let _ = streams_tx.send(true);
-    graceful.shutdown().await;
+    let _ = closing_tx.send(true);
+    closing_tx.closed().await;
     Ok(())
 }

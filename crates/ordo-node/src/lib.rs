@@ -3,6 +3,8 @@
 //! - [`types`]: the one openraft type config.
 //! - [`transport`]: the small byte-level RPC trait nodes talk through
 //!   (reqwest in production; the simulation plugs in its own).
+//! - [`raft_stream`]: Raft's messages over one kept-open connection per
+//!   peer, both ends, as a transport over any way of dialling a peer.
 //! - [`network`]: openraft's network, written once over any transport.
 //! - [`peer_log`]: what a node logs about reaching its peers, in place of
 //!   openraft's warning per failed message.
@@ -38,6 +40,7 @@ pub mod mutants;
 pub mod network;
 pub mod node;
 pub mod peer_log;
+pub mod raft_stream;
 pub mod reachability;
 pub mod restore;
 mod routing;
@@ -55,5 +58,5 @@ mod words;
 pub use config::NodeConfig;
 pub use error::NodeError;
 pub use node::Node;
-pub use transport::{HttpTransport, Transport, TransportError};
+pub use transport::{node_transport, HttpTransport, Transport, TransportError};
 pub use types::TypeConfig;

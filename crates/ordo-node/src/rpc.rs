@@ -52,6 +52,40 @@ impl RpcKind {
         RpcKind::TransferLeader,
     ];
 
+    /// The kind's byte in a [`crate::raft_stream`] frame.
+    pub fn code(self) -> u8 {
+        match self {
+            RpcKind::AppendEntries => 1,
+            RpcKind::Vote => 2,
+            RpcKind::PreVote => 3,
+            RpcKind::Snapshot => 4,
+            RpcKind::Forward => 5,
+            RpcKind::ReadIndex => 6,
+            RpcKind::Membership => 7,
+            RpcKind::TransferLeader => 8,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<RpcKind> {
+        RpcKind::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    /// The kind whose endpoint is `path`.
+    pub fn from_path(path: &str) -> Option<RpcKind> {
+        RpcKind::ALL.into_iter().find(|kind| kind.path() == path)
+    }
+
+    /// Raft's own messages, which go over a peer's [`crate::raft_stream`]:
+    /// small, frequent, and safe to send twice (a repeated AppendEntries
+    /// or vote changes nothing). Snapshot chunks, forwarded commands and
+    /// the rest go as requests of their own.
+    pub fn streamed(self) -> bool {
+        matches!(
+            self,
+            RpcKind::AppendEntries | RpcKind::Vote | RpcKind::PreVote | RpcKind::TransferLeader
+        )
+    }
+
     pub fn path(self) -> &'static str {
         match self {
             RpcKind::AppendEntries => "/raft/append",

@@ -5,10 +5,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ordo_core::secret::{Secret, CLUSTER_SECRET_HEADER};
 use reqwest::header::HeaderValue;
+
+use crate::raft_stream::{StreamingTransport, TcpDial};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -108,13 +111,37 @@ impl HttpTransport {
     /// Every call carries `secret` (Raft RPCs and forwarded requests alike:
     /// they all go to `/raft/*`).
     pub fn with_cluster_secret(mut self, secret: &Secret) -> Self {
-        let mut value = HeaderValue::from_str(secret.expose())
-            .expect("a Secret is printable ASCII, which is a valid header value");
-        // Kept out of reqwest's and hyper's debug output.
-        value.set_sensitive(true);
-        self.cluster_secret = Some(value);
+        self.cluster_secret = Some(secret_header(secret));
         self
     }
+}
+
+/// What a node reaches its peers through: Raft's own messages on kept-open
+/// streams ([`crate::raft_stream`]), everything else as requests of their
+/// own over [`HttpTransport`]; every call carries `cluster_secret`, if set.
+pub fn node_transport(
+    cluster_secret: Option<&Secret>,
+) -> Result<StreamingTransport<TcpDial>, TransportError> {
+    let mut requests = HttpTransport::new()?;
+    let dial = TcpDial {
+        connect_timeout: CONNECT_TIMEOUT,
+    };
+    Ok(match cluster_secret {
+        Some(secret) => {
+            requests = requests.with_cluster_secret(secret);
+            StreamingTransport::new(dial, Arc::new(requests)).with_cluster_secret(secret)
+        }
+        None => StreamingTransport::new(dial, Arc::new(requests)),
+    })
+}
+
+/// `secret` as the value of [`CLUSTER_SECRET_HEADER`].
+pub(crate) fn secret_header(secret: &Secret) -> HeaderValue {
+    let mut value = HeaderValue::from_str(secret.expose())
+        .expect("a Secret is printable ASCII, which is a valid header value");
+    // Kept out of reqwest's and hyper's debug output.
+    value.set_sensitive(true);
+    value
 }
 
 impl Transport for HttpTransport {
