@@ -61,6 +61,9 @@ pub const SERVER_IDLE: Duration = Duration::from_secs(60);
 /// overlap, and closed after).
 const MAX_IDLE_PER_PEER: usize = 4;
 
+/// The most a frame's body reserves before its bytes arrive.
+const INITIAL_BODY_CAPACITY: usize = 64 * 1024;
+
 /// A frame's length, code and body.
 fn frame_header(code: u8, body_len: usize) -> io::Result<[u8; 5]> {
     let len = u32::try_from(body_len + 1)
@@ -116,8 +119,15 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         return Err(FrameError::Empty);
     };
     let code = reader.read_u8().await?;
-    let mut body = vec![0; body_len];
-    reader.read_exact(&mut body).await?;
+    // Grown as the bytes arrive, so a length alone reserves no memory.
+    let mut body = Vec::with_capacity(body_len.min(INITIAL_BODY_CAPACITY));
+    (&mut *reader)
+        .take(body_len as u64)
+        .read_to_end(&mut body)
+        .await?;
+    if body.len() < body_len {
+        return Err(FrameError::Io(io::ErrorKind::UnexpectedEof.into()));
+    }
     Ok((code, body))
 }
 
