@@ -22,7 +22,7 @@
 //! node) gets requests of their own through the fallback transport, and
 //! is asked again after [`FALLBACK_FOR`].
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -216,7 +216,11 @@ pub struct StreamingTransport<D: Dial> {
     dial: D,
     fallback: Arc<dyn Transport>,
     cluster_secret: Option<HeaderValue>,
-    peers: Mutex<HashMap<String, Peer>>,
+    /// Ordered, so that dropping the transport (a node stopping, or
+    /// crashing in the simulation) closes its streams in the same order
+    /// every time: a `HashMap`'s order differs from process to process,
+    /// and the simulation's runs with it.
+    peers: Mutex<BTreeMap<String, Peer>>,
 }
 
 impl<D: Dial> StreamingTransport<D> {
@@ -225,7 +229,7 @@ impl<D: Dial> StreamingTransport<D> {
             dial,
             fallback,
             cluster_secret: None,
-            peers: Mutex::new(HashMap::new()),
+            peers: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -235,7 +239,7 @@ impl<D: Dial> StreamingTransport<D> {
         self
     }
 
-    fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Peer>> {
+    fn peers(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Peer>> {
         self.peers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
