@@ -22,7 +22,13 @@ use crate::append_wire;
 use crate::peer_log::PeerLog;
 use crate::rpc::{self, RpcKind, SnapshotHeader, SnapshotReply, SNAPSHOT_CHUNK_BYTES};
 use crate::transport::{Transport, TransportError};
-use crate::types::{SnapshotData, TypeConfig};
+use crate::types::{LogStore, SnapshotData, TypeConfig};
+use openraft::base::{BoxFuture, BoxStream};
+use openraft::raft::StreamAppendResult;
+use openraft::OptionalSend;
+
+/// What openraft's `stream_append` yields per message.
+type StreamAppendItem = Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>;
 use ordo_core::NodeId;
 
 type RpcResult<T> = Result<T, RPCError<TypeConfig>>;
@@ -33,6 +39,8 @@ pub struct NetworkFactory {
     pub(crate) transport: Arc<dyn Transport>,
     /// One for all clients: openraft makes several per peer.
     pub(crate) peer_log: Arc<PeerLog>,
+    /// This node's log, for what it has purged.
+    pub(crate) log_store: LogStore,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -45,6 +53,8 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             addr: node.addr.clone(),
             transport: self.transport.clone(),
             peer_log: self.peer_log.clone(),
+            log_store: self.log_store.clone(),
+            replicating: false,
         }
     }
 }
@@ -56,6 +66,10 @@ pub struct PeerClient {
     addr: String,
     transport: Arc<dyn Transport>,
     peer_log: Arc<PeerLog>,
+    log_store: LogStore,
+    /// openraft sends this client's messages through `stream_append`:
+    /// it carries the replication stream, not heartbeats.
+    replicating: bool,
 }
 
 /// A message that failed: what openraft is told, and why in words, for
@@ -91,6 +105,39 @@ fn into_streaming(error: RPCError<TypeConfig>) -> StreamingError<TypeConfig> {
 }
 
 impl PeerClient {
+    /// A replication message that would tell the peer nothing: no entries,
+    /// after a `prev_log_id` this node has purged the entries behind.
+    ///
+    /// openraft's replication stream keeps the range it was sending across
+    /// a failed message and a snapshot sent meanwhile (0.10.0-alpha.37);
+    /// once the leader purges that range, each read of it comes back empty
+    /// (`LogStore::limited_get_log_entries` never skips a purged start),
+    /// openraft sends it as a heartbeat, the peer accepts it, and the
+    /// stream asks again every 10 ms without end: a wiped follower rebuilt
+    /// from a snapshot then never gets the entries after it. Refused here
+    /// as a failed message instead, openraft drops the stale range and
+    /// decides again from the peer's progress (the entries after its
+    /// snapshot, or another snapshot).
+    fn stale_replication(
+        &self,
+        request: &AppendEntriesRequest<TypeConfig>,
+    ) -> Option<RPCError<TypeConfig>> {
+        if !self.replicating || !request.entries.is_empty() {
+            return None;
+        }
+        let purged = self.log_store.last_purged_index().ok().flatten()?;
+        let follows = request.prev_log_id.as_ref().map(|prev| prev.index());
+        if follows.is_some_and(|prev| prev >= purged) {
+            return None;
+        }
+        let e = io::Error::other(format!(
+            "the stream was to resume after {}, which this node purged (through {purged})",
+            follows.map_or("the start".to_string(), |prev| prev.to_string())
+        ));
+        tracing::debug!(peer = self.target, error = %e, "replication resumes afresh");
+        Some(RPCError::Network(NetworkError::new(&e)))
+    }
+
     fn to_rpc_error(&self, action: RPCTypes, e: TransportError) -> RPCError<TypeConfig> {
         match e {
             TransportError::Timeout { timeout, .. } => RPCError::Timeout(Timeout {
@@ -167,6 +214,9 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         request: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<TypeConfig>> {
+        if let Some(stale) = self.stale_replication(&request) {
+            return Err(stale);
+        }
         let body =
             append_wire::encode(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         self.send(
@@ -176,6 +226,23 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             &option,
         )
         .await
+    }
+
+    /// openraft's own sequential stream, with this client marked as the
+    /// one replication uses (see [`PeerClient::stale_replication`]).
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<'s, Result<BoxStream<'s, StreamAppendItem>, RPCError<TypeConfig>>>
+    where
+        S: futures::Stream<Item = AppendEntriesRequest<TypeConfig>>
+            + OptionalSend
+            + Unpin
+            + 'static,
+    {
+        self.replicating = true;
+        openraft::network::stream_append_sequential(self, input, option)
     }
 
     async fn vote(
@@ -276,5 +343,84 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::storage::RaftLogStorage;
+    use openraft::type_config::alias::LogIdOf;
+    use openraft::vote::RaftLeaderId;
+    use openraft::{EntryPayload, LogId};
+
+    use super::*;
+    use crate::transport::BoxFuture as TransportFuture;
+
+    /// A transport no test message should reach.
+    struct Unused;
+
+    impl Transport for Unused {
+        fn call<'a>(
+            &'a self,
+            _addr: &'a str,
+            _path: &'static str,
+            _body: Vec<u8>,
+            _timeout: std::time::Duration,
+        ) -> TransportFuture<'a, Result<Vec<u8>, TransportError>> {
+            panic!("no message is sent in these tests")
+        }
+    }
+
+    fn log_id(index: u64) -> LogIdOf<TypeConfig> {
+        LogId::new(RaftLeaderId::new(1, 1), index)
+    }
+
+    fn request(prev: Option<u64>, entries: u64) -> AppendEntriesRequest<TypeConfig> {
+        let first = prev.map_or(1, |p| p + 1);
+        AppendEntriesRequest {
+            vote: openraft::Vote::new_committed(1, 1),
+            prev_log_id: prev.map(log_id),
+            entries: (first..first + entries)
+                .map(|index| openraft::Entry {
+                    log_id: log_id(index),
+                    payload: EntryPayload::Blank,
+                })
+                .collect(),
+            leader_commit: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn replication_that_would_resume_behind_the_purge_is_refused() {
+        let disk = ordo_store::MemDisk::new();
+        let (mut log_store, _state_machine) =
+            ordo_store::open_memory::<TypeConfig>(&disk).expect("a memory store opens");
+        let client = |log_store: &LogStore, replicating| PeerClient {
+            id: 1,
+            target: 2,
+            addr: "127.0.0.1:1".to_string(),
+            transport: Arc::new(Unused),
+            peer_log: Arc::default(),
+            log_store: log_store.clone(),
+            replicating,
+        };
+        // Nothing purged yet: every message goes.
+        let stream = client(&log_store, true);
+        assert!(stream.stale_replication(&request(None, 0)).is_none());
+        assert!(stream.stale_replication(&request(Some(3), 0)).is_none());
+
+        log_store.purge(log_id(5)).await.expect("purge through 5");
+        let stale = |client: &PeerClient, prev, entries| {
+            client.stale_replication(&request(prev, entries)).is_some()
+        };
+        // No entries, after a purged one (or the start): refused.
+        assert!(stale(&stream, Some(4), 0));
+        assert!(stale(&stream, None, 0));
+        // After the last purged entry, or later: goes.
+        assert!(!stale(&stream, Some(5), 0));
+        assert!(!stale(&stream, Some(9), 0));
+        // Entries carried, or a heartbeat's client: never refused here.
+        assert!(!stale(&stream, Some(4), 2));
+        assert!(!stale(&client(&log_store, false), Some(4), 0));
     }
 }

@@ -64,6 +64,7 @@ impl Node {
             id: config.id,
             transport: transport.clone(),
             peer_log: Arc::default(),
+            log_store: log_store.clone(),
         };
         let log_bytes = log_store.clone();
         let raft = Raft::new(

@@ -37,7 +37,7 @@ use tokio::time::Instant;
 
 use crate::node::Node;
 use crate::rpc::RpcKind;
-use crate::transport::{BoxFuture, Transport, TransportError};
+use crate::transport::{root_cause, BoxFuture, Transport, TransportError};
 use ordo_core::secret::{Secret, CLUSTER_SECRET_HEADER};
 
 /// The path a stream is opened on.
@@ -279,7 +279,9 @@ impl<D: Dial> StreamingTransport<D> {
 
     /// Connects to `addr` and upgrades the connection to a stream.
     async fn open(&self, addr: &str) -> Result<Stream, OpenError> {
-        let unreachable = |e: &dyn std::fmt::Display| OpenError::Unreachable(e.to_string());
+        // In the words peer_log uses for every transport: "connection refused".
+        let unreachable =
+            |e: &(dyn std::error::Error + 'static)| OpenError::Unreachable(root_cause(e));
         let io = self.dial.dial(addr).await.map_err(|e| unreachable(&e))?;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(io))
@@ -315,7 +317,7 @@ impl<D: Dial> StreamingTransport<D> {
         body: &[u8],
     ) -> Result<(u8, Vec<u8>), ExchangeError> {
         if let Err(e) = write_frame(stream, kind.code(), body).await {
-            return Err(ExchangeError::ClosedBeforeAnswer(e.to_string()));
+            return Err(ExchangeError::ClosedBeforeAnswer(root_cause(&e)));
         }
         match read_frame(stream, usize::MAX).await {
             Ok(answer) => Ok(answer),
@@ -323,9 +325,9 @@ impl<D: Dial> StreamingTransport<D> {
                 "the connection was closed before an answer".to_string(),
             )),
             Err(FrameError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
-                Err(ExchangeError::ClosedBeforeAnswer(e.to_string()))
+                Err(ExchangeError::ClosedBeforeAnswer(root_cause(&e)))
             }
-            Err(e) => Err(ExchangeError::Broken(e.to_string())),
+            Err(e) => Err(ExchangeError::Broken(root_cause(&e))),
         }
     }
 

@@ -198,7 +198,7 @@ impl Transport for HttpTransport {
 /// What actually went wrong, in words: the innermost cause of `error`
 /// ("connection refused"), where reqwest's own message says only "error
 /// sending request for url (…)" and the OS's adds "(os error 111)".
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut innermost = error;
     while let Some(source) = innermost.source() {
         innermost = source;

@@ -81,6 +81,13 @@ impl<C: StoreTypeConfig> LogStore<C> {
         self.entries.appended_bytes()
     }
 
+    /// The index of the last entry purged from this log, if any.
+    pub fn last_purged_index(&self) -> Result<Option<u64>, StoreError> {
+        let purged: Option<LogIdOf<C>> =
+            self.get_meta(keys::LAST_PURGED_KEY, "last purged log id")?;
+        Ok(purged.map(|log_id| log_id.index()))
+    }
+
     /// Opens the log: its entries in segment files under `files`, its
     /// metadata in `disk`'s tree.
     pub(crate) fn open(
