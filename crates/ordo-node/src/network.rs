@@ -26,12 +26,11 @@ use crate::types::{LogStore, SnapshotData, TypeConfig};
 use openraft::base::{BoxFuture, BoxStream};
 use openraft::raft::StreamAppendResult;
 use openraft::OptionalSend;
-
-/// What openraft's `stream_append` yields per message.
-type StreamAppendItem = Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>;
 use ordo_core::NodeId;
 
 type RpcResult<T> = Result<T, RPCError<TypeConfig>>;
+/// What openraft's `stream_append` yields per message.
+type StreamAppendItem = Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>;
 
 /// Makes one [`PeerClient`] per target node.
 pub struct NetworkFactory {
