@@ -12,11 +12,15 @@ use std::sync::LazyLock;
 use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::{ObjectBuilder, OpenApi as Spec, RefOr, Type};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{
+    ContentBuilder, ObjectBuilder, OpenApi as Spec, Ref, RefOr, ResponseBuilder, Type,
+};
 use utoipa::{Modify, OpenApi};
 
 use super::{admin, cluster, consumers, ops, records, stream, topics};
 use ordo_core::api::{Consistency, LEADER_HEADER};
+use ordo_core::limits::MAX_URI_BYTES;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -59,7 +63,7 @@ use ordo_core::api::{Consistency, LEADER_HEADER};
     ),
     // Referenced only from query parameters, which utoipa does not collect.
     components(schemas(Consistency)),
-    modifiers(&CommonHeaders),
+    modifiers(&UriLimit, &CommonHeaders),
     tags(
         (name = "records", description = "Append, read and follow a topic's records."),
         (name = "topics", description = "Topic configs, cleanup, search by time."),
@@ -69,6 +73,47 @@ use ordo_core::api::{Consistency, LEADER_HEADER};
     )
 )]
 pub struct ApiDoc;
+
+/// Every operation in `spec`.
+fn operations(spec: &mut Spec) -> impl Iterator<Item = &mut Operation> {
+    spec.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
+/// Documents the 414 any operation may answer (the request URI over
+/// [`MAX_URI_BYTES`], refused before routing), so each annotation need not.
+struct UriLimit;
+
+impl Modify for UriLimit {
+    fn modify(&self, spec: &mut Spec) {
+        let too_long = ResponseBuilder::new()
+            .description(format!(
+                "`uri_too_long`: the path and query are over {MAX_URI_BYTES} bytes."
+            ))
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for operation in operations(spec) {
+            operation
+                .responses
+                .responses
+                .entry("414".to_string())
+                .or_insert_with(|| RefOr::T(too_long.clone()));
+        }
+    }
+}
 
 /// Adds the headers every response may carry, so each annotation need not:
 /// `ordo-leader` on all of them, `Retry-After` on a 503.
@@ -91,26 +136,18 @@ impl Modify for CommonHeaders {
             .schema(integer())
             .description(Some("Seconds to wait before retrying."))
             .build();
-        for item in spec.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-            ];
-            for operation in operations.into_iter().flatten() {
-                for (status, response) in operation.responses.responses.iter_mut() {
-                    let RefOr::T(response) = response else {
-                        continue;
-                    };
+        for operation in operations(spec) {
+            for (status, response) in operation.responses.responses.iter_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                response
+                    .headers
+                    .insert(LEADER_HEADER.to_string(), leader.clone());
+                if status == "503" {
                     response
                         .headers
-                        .insert(LEADER_HEADER.to_string(), leader.clone());
-                    if status == "503" {
-                        response
-                            .headers
-                            .insert("Retry-After".to_string(), retry_after.clone());
-                    }
+                        .insert("Retry-After".to_string(), retry_after.clone());
                 }
             }
         }
@@ -159,6 +196,31 @@ mod tests {
 
     fn spec_json() -> Value {
         serde_json::from_str(&SPEC_JSON).expect("the spec is JSON")
+    }
+
+    /// Found by Schemathesis: a read with a long query got 414
+    /// `uri_too_long`, which no operation listed.
+    #[test]
+    fn every_operation_documents_the_uri_limit() {
+        let spec = spec_json();
+        let methods = ["get", "put", "post", "delete"];
+        let mut seen = 0;
+        for (path, item) in spec["paths"].as_object().expect("paths") {
+            for method in methods {
+                let Some(operation) = item.get(method) else {
+                    continue;
+                };
+                let too_long = &operation["responses"]["414"];
+                let schema = &too_long["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(schema, "#/components/schemas/ErrorBody", "{method} {path}");
+                assert!(
+                    too_long["headers"][LEADER_HEADER].is_object(),
+                    "{method} {path}"
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen >= 20, "every operation was looked at: {seen}");
     }
 
     /// Path → methods, as the spec lists them.
