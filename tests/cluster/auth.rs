@@ -13,7 +13,7 @@ use reqwest::header::{AUTHORIZATION, CONNECTION, UPGRADE, WWW_AUTHENTICATE};
 use serde_json::{json, Value};
 
 use crate::support::{
-    eventually, http, read_all, record, wait_for_local_log, TestCluster, LEADER_TIMEOUT,
+    eventually, http, read_all, record, scrape, wait_for_local_log, TestCluster, LEADER_TIMEOUT,
 };
 
 const CLUSTER_SECRET: &str = "test-cluster-secret-5d41402abc4b2a76";
@@ -64,28 +64,18 @@ async fn a_cluster_sharing_a_secret_forms_elects_and_replicates() {
 
     // Raft's messages went over streams opened with the secret, not as
     // requests of their own.
-    let http = http();
     for id in cluster.ids() {
-        let metrics = http
-            .get(format!("{}/metrics", cluster.base_url(id)))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("metrics text");
+        let page = scrape(&cluster, id).await;
         let requests = |route: &str, status: &str| {
-            let prefix =
-                format!("ordo_http_requests_total{{route=\"{route}\",status=\"{status}\"}} ");
-            metrics
-                .lines()
-                .find_map(|line| line.strip_prefix(&prefix))
-                .map_or(0.0, |count| count.parse::<f64>().expect("a count"))
+            let series =
+                format!("ordo_http_requests_total{{route=\"{route}\",status=\"{status}\"}}");
+            page.get(&series).unwrap_or(0.0)
         };
         if id != cluster.leader {
             assert!(
                 requests("/raft/stream", "101") >= 1.0,
-                "follower {id} took a stream from the leader:\n{metrics}"
+                "follower {id} took a stream from the leader:\n{}",
+                page.text
             );
         }
         assert_eq!(requests("/raft/append", "200"), 0.0, "node {id}");

@@ -5,13 +5,12 @@
 //! latency histograms, and snapshots built and (on a wiped follower)
 //! installed.
 
-use std::collections::BTreeMap;
-
 use ordo_core::{LogIndex, NodeId, Offset};
 use serde_json::json;
 
 use crate::support::{
-    crash_and_wipe, eventually, http, record, restart_and_catch_up, TestCluster, CATCH_UP_TIMEOUT,
+    crash_and_wipe, eventually, record, restart_and_catch_up, scrape, Scrape, TestCluster,
+    CATCH_UP_TIMEOUT,
 };
 
 /// Appends to topic `a` through the leader, two records each.
@@ -20,67 +19,6 @@ const APPENDS_TO_A: u64 = 15;
 const APPENDS_TO_B: u64 = 5;
 /// Few enough entries between snapshots that the test's appends build one.
 const SNAPSHOT_EVERY: &str = "10";
-
-/// One scrape: each sample line's series (`name{labels}`) and its value,
-/// and the names that have a HELP line.
-struct Scrape {
-    samples: BTreeMap<String, f64>,
-    described: Vec<String>,
-    text: String,
-}
-
-impl Scrape {
-    fn parse(text: String) -> Scrape {
-        let mut samples = BTreeMap::new();
-        let mut described = Vec::new();
-        for line in text.lines() {
-            if let Some(help) = line.strip_prefix("# HELP ") {
-                described.extend(help.split(' ').next().map(str::to_owned));
-            } else if !line.starts_with('#') && !line.trim().is_empty() {
-                let (series, value) = line.rsplit_once(' ').expect("`series value`");
-                let value = value.parse().unwrap_or_else(|_| panic!("{line:?}"));
-                samples.insert(series.to_owned(), value);
-            }
-        }
-        Scrape {
-            samples,
-            described,
-            text,
-        }
-    }
-
-    /// The value of one series, which must be there.
-    fn value(&self, series: &str) -> f64 {
-        *self
-            .samples
-            .get(series)
-            .unwrap_or_else(|| panic!("no {series} in\n{}", self.text))
-    }
-
-    fn get(&self, series: &str) -> Option<f64> {
-        self.samples.get(series).copied()
-    }
-
-    fn assert_described(&self, names: &[&str]) {
-        for name in names {
-            assert!(
-                self.described.iter().any(|d| d == name),
-                "no HELP line for {name} in\n{}",
-                self.text
-            );
-        }
-    }
-}
-
-async fn scrape(cluster: &TestCluster, id: NodeId) -> Scrape {
-    let response = http()
-        .get(format!("{}/metrics", cluster.base_url(id)))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("scraping node {id}: {e}"));
-    assert_eq!(response.status(), 200, "scraping node {id}");
-    Scrape::parse(response.text().await.expect("a metrics page"))
-}
 
 /// Scrapes node `id` until `ready` holds for the page, for a bounded time.
 async fn scrape_until(

@@ -1,9 +1,10 @@
 //! The harness every cluster test shares: a 3-node cluster of real `ordo
 //! serve` processes started by the one launcher in a temporary dir, bounded
 //! waits, whole-log reads, the `ordo-leader` header, a seeded random source,
-//! and each node's log printed when a test fails. What ordo promises is
+//! `/metrics` scrapes, and each node's log printed when a test fails. What ordo promises is
 //! checked in the test files, not here.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -415,4 +416,67 @@ pub async fn wait_for_position(client: &Client, group: &str, topic: &str, positi
         }
     })
     .await;
+}
+
+/// One scrape: each sample line's series (`name{labels}`) and its value,
+/// and the names that have a HELP line.
+pub struct Scrape {
+    samples: BTreeMap<String, f64>,
+    described: Vec<String>,
+    pub text: String,
+}
+
+impl Scrape {
+    fn parse(text: String) -> Scrape {
+        let mut samples = BTreeMap::new();
+        let mut described = Vec::new();
+        for line in text.lines() {
+            if let Some(help) = line.strip_prefix("# HELP ") {
+                described.extend(help.split(' ').next().map(str::to_owned));
+            } else if !line.starts_with('#') && !line.trim().is_empty() {
+                let (series, value) = line.rsplit_once(' ').expect("`series value`");
+                let value = value.parse().unwrap_or_else(|_| panic!("{line:?}"));
+                samples.insert(series.to_owned(), value);
+            }
+        }
+        Scrape {
+            samples,
+            described,
+            text,
+        }
+    }
+
+    /// The value of one series, which must be there.
+    pub fn value(&self, series: &str) -> f64 {
+        *self
+            .samples
+            .get(series)
+            .unwrap_or_else(|| panic!("no {series} in\n{}", self.text))
+    }
+
+    /// The value of one series, if it is there.
+    pub fn get(&self, series: &str) -> Option<f64> {
+        self.samples.get(series).copied()
+    }
+
+    pub fn assert_described(&self, names: &[&str]) {
+        for name in names {
+            assert!(
+                self.described.iter().any(|d| d == name),
+                "no HELP line for {name} in\n{}",
+                self.text
+            );
+        }
+    }
+}
+
+/// Node `id`'s `/metrics` page.
+pub async fn scrape(cluster: &TestCluster, id: NodeId) -> Scrape {
+    let response = http()
+        .get(format!("{}/metrics", cluster.base_url(id)))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("scraping node {id}: {e}"));
+    assert_eq!(response.status(), 200, "scraping node {id}");
+    Scrape::parse(response.text().await.expect("a metrics page"))
 }
