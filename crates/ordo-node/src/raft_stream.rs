@@ -208,6 +208,8 @@ enum ExchangeError {
     /// closed, or the peer went away.
     ClosedBeforeAnswer(String),
     Broken(String),
+    /// No answer by the message's deadline.
+    TimedOut,
 }
 
 /// A [`Transport`] that sends [`RpcKind::streamed`] messages over kept-open
@@ -331,6 +333,24 @@ impl<D: Dial> StreamingTransport<D> {
         }
     }
 
+    /// One exchange on `stream` by `deadline`. A stream that answered goes
+    /// back to the idle ones; any other is dropped.
+    async fn exchange_by(
+        &self,
+        addr: &str,
+        mut stream: Stream,
+        kind: RpcKind,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<Result<Vec<u8>, TransportError>, ExchangeError> {
+        let exchange = Self::exchange(&mut stream, kind, body);
+        let answer = tokio::time::timeout_at(deadline, exchange)
+            .await
+            .map_err(|_| ExchangeError::TimedOut)??;
+        self.put_idle(addr, stream);
+        Ok(Self::answer(addr, answer))
+    }
+
     async fn call_streamed(
         &self,
         addr: &str,
@@ -339,29 +359,28 @@ impl<D: Dial> StreamingTransport<D> {
         timeout: Duration,
     ) -> Result<Vec<u8>, TransportError> {
         let deadline = Instant::now() + timeout;
-        let timed_out = || TransportError::Timeout {
-            addr: addr.to_string(),
-            timeout,
-        };
-        let broken = |reason: String| TransportError::Broken {
-            addr: addr.to_string(),
-            reason,
+        let failed = |e: ExchangeError| match e {
+            ExchangeError::TimedOut => TransportError::Timeout {
+                addr: addr.to_string(),
+                timeout,
+            },
+            ExchangeError::Broken(reason) | ExchangeError::ClosedBeforeAnswer(reason) => {
+                TransportError::Broken {
+                    addr: addr.to_string(),
+                    reason,
+                }
+            }
         };
         // A kept stream the peer closed while it idled fails before any
         // answer; the message is then sent once more on a new one.
-        if let Some(mut stream) = self.take_idle(addr) {
-            match tokio::time::timeout_at(deadline, Self::exchange(&mut stream, kind, &body)).await
-            {
-                Err(_) => return Err(timed_out()),
-                Ok(Ok(answer)) => {
-                    self.put_idle(addr, stream);
-                    return self.answer(addr, answer);
-                }
-                Ok(Err(ExchangeError::Broken(reason))) => return Err(broken(reason)),
-                Ok(Err(ExchangeError::ClosedBeforeAnswer(_))) => {}
+        if let Some(stream) = self.take_idle(addr) {
+            match self.exchange_by(addr, stream, kind, &body, deadline).await {
+                Ok(answer) => return answer,
+                Err(ExchangeError::ClosedBeforeAnswer(_)) => {}
+                Err(e) => return Err(failed(e)),
             }
         }
-        let mut stream = match tokio::time::timeout_at(deadline, self.open(addr)).await {
+        let stream = match tokio::time::timeout_at(deadline, self.open(addr)).await {
             Err(_) => {
                 return Err(TransportError::Unreachable {
                     addr: addr.to_string(),
@@ -386,20 +405,13 @@ impl<D: Dial> StreamingTransport<D> {
             }
             Ok(Ok(stream)) => stream,
         };
-        match tokio::time::timeout_at(deadline, Self::exchange(&mut stream, kind, &body)).await {
-            Err(_) => Err(timed_out()),
-            Ok(Ok(answer)) => {
-                self.put_idle(addr, stream);
-                self.answer(addr, answer)
-            }
-            Ok(Err(ExchangeError::Broken(reason) | ExchangeError::ClosedBeforeAnswer(reason))) => {
-                Err(broken(reason))
-            }
-        }
+        self.exchange_by(addr, stream, kind, &body, deadline)
+            .await
+            .unwrap_or_else(|e| Err(failed(e)))
     }
 
     /// An answer's frame as the caller takes it.
-    fn answer(&self, addr: &str, (code, body): (u8, Vec<u8>)) -> Result<Vec<u8>, TransportError> {
+    fn answer(addr: &str, (code, body): (u8, Vec<u8>)) -> Result<Vec<u8>, TransportError> {
         match code {
             REPLY_OK => Ok(body),
             _ => Err(TransportError::Status {
