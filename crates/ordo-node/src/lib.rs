@@ -42,6 +42,7 @@ pub mod node;
 pub mod peer_log;
 pub mod raft_stream;
 pub mod reachability;
+mod replication_gather;
 pub mod restore;
 mod routing;
 pub mod rpc;

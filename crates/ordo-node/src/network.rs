@@ -20,6 +20,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::append_wire;
 use crate::peer_log::PeerLog;
+use crate::replication_gather::{self, GATHER_YIELDS};
 use crate::rpc::{self, RpcKind, SnapshotHeader, SnapshotReply, SNAPSHOT_CHUNK_BYTES};
 use crate::transport::{Transport, TransportError};
 use crate::types::{LogStore, SnapshotData, TypeConfig};
@@ -228,7 +229,8 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
     }
 
     /// openraft's own sequential stream, with this client marked as the
-    /// one replication uses (see [`PeerClient::stale_replication`]).
+    /// one replication uses (see [`PeerClient::stale_replication`]), each
+    /// request gathered (see [`replication_gather`]).
     fn stream_append<'s, S>(
         &'s mut self,
         input: S,
@@ -241,6 +243,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             + 'static,
     {
         self.replicating = true;
+        let input = replication_gather::gather_before_each(input, GATHER_YIELDS);
         openraft::network::stream_append_sequential(self, input, option)
     }
 
