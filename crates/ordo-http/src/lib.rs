@@ -23,6 +23,7 @@ use std::sync::Arc;
 use axum::serve::Listener;
 use metrics_exporter_prometheus::PrometheusHandle;
 use ordo_node::Node;
+use tracing::Instrument;
 
 pub use auth::Auth;
 pub use error::ApiError;
@@ -166,6 +167,7 @@ where
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
+    let node = state.node.id();
     let app = router(state.with_serving(Serving {
         limiter: limits::Limiter::new(limits),
         streams_end,
@@ -185,7 +187,9 @@ where
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
         let mut closing = closing.clone();
-        tokio::spawn(async move {
+        // Made once per connection, not per request (see `layers::observe`).
+        let span = tracing::info_span!("connection", node, peer = ?addr);
+        let serving = async move {
             let mut connection = std::pin::pin!(connection);
             let ended = tokio::select! {
                 ended = connection.as_mut() => ended,
@@ -198,9 +202,10 @@ where
             // A malformed request already got hyper's 4xx; a timed-out or
             // vanished client needs no answer.
             if let Err(e) = ended {
-                tracing::debug!(peer = ?addr, error = %e, "connection ended with an error");
+                tracing::debug!(error = %e, "connection ended with an error");
             }
-        });
+        };
+        tokio::spawn(serving.instrument(span));
     }
     drop(listener);
     drop(closing);

@@ -136,10 +136,12 @@ pub(crate) fn append_acknowledged(
     counters.bytes.increment(bytes);
 }
 
-/// Counts leader changes as `node` sees them, until its Raft stops. Only the
-/// binary starts this (the simulation has no recorder to feed).
+/// Counts leader changes as `node` sees them, and logs each with its term,
+/// until its Raft stops. Only the binary starts this (the simulation has
+/// no recorder to feed).
 pub fn count_leader_changes(node: &Node) -> JoinHandle<()> {
     let mut watch = node.raft().metrics();
+    let id = node.id();
     tokio::spawn(async move {
         let mut counted: Option<(u64, NodeId)> = None;
         loop {
@@ -152,8 +154,9 @@ pub fn count_leader_changes(node: &Node) -> JoinHandle<()> {
             }
             // One leader per term at most, so a new (term, leader) is a new
             // leader, also when a node wins again after losing a term.
-            if seen.is_some() && seen != counted {
+            if let Some((term, leader)) = seen.filter(|_| seen != counted) {
                 counter!(LEADER_CHANGES_TOTAL).increment(1);
+                tracing::info!(node = id, term, leader, "leader changed");
                 counted = seen;
             }
             if watch.changed().await.is_err() {
