@@ -140,14 +140,20 @@ pub(crate) fn append_acknowledged(
 /// until its Raft stops. Only the binary starts this (the simulation has
 /// no recorder to feed).
 pub fn count_leader_changes(node: &Node) -> JoinHandle<()> {
-    let mut watch = node.raft().metrics();
+    // The server metrics change with the vote, the role and the
+    // membership only; the full metrics on nearly every turn of the Raft
+    // core, each a wake-up of this task.
+    let mut watch = node.raft().server_metrics();
     let id = node.id();
     tokio::spawn(async move {
         let mut counted: Option<(u64, NodeId)> = None;
         loop {
             let (seen, state) = {
                 let m = watch.borrow_and_update();
-                (m.current_leader.map(|l| (m.current_term, l)), m.state)
+                (
+                    m.current_leader.map(|l| (m.vote.leader_id.term, l)),
+                    m.state,
+                )
             };
             if state == ServerState::Shutdown {
                 return;

@@ -126,13 +126,22 @@ impl Node {
         &self.state_machine
     }
 
-    /// The leader this node currently believes in.
+    /// The leader this node currently believes in. Read, like the term,
+    /// from openraft's server metrics, which change with the vote, the role
+    /// and the membership only: its full metrics change on nearly every
+    /// turn of the Raft core, and every answer reads the leader.
     pub fn current_leader(&self) -> Option<NodeId> {
-        self.raft.metrics().borrow_watched().current_leader
+        self.raft.server_metrics().borrow_watched().current_leader
     }
 
+    /// The term of this node's vote.
     pub fn current_term(&self) -> u64 {
-        self.raft.metrics().borrow_watched().current_term
+        self.raft
+            .server_metrics()
+            .borrow_watched()
+            .vote
+            .leader_id
+            .term
     }
 
     /// True once Raft has stopped (after `shutdown`, or a fatal error).
