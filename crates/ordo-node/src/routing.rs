@@ -75,9 +75,12 @@ impl Node {
         let mut avoid = None;
         let mut last_error = None;
         for _ in 0..MAX_ROUTE_ATTEMPTS {
-            let leader = match self.wait_for_leader(avoid, deadline).await {
-                Ok(leader) => leader,
-                Err(error) => return Err(last_error.unwrap_or(error)),
+            let leader = match self.known_leader(avoid) {
+                Some(leader) => leader,
+                None => match Box::pin(self.wait_for_leader(avoid, deadline)).await {
+                    Ok(leader) => leader,
+                    Err(error) => return Err(last_error.unwrap_or(error)),
+                },
             };
             let attempt = self.attempt(leader, &op).await;
             match attempt {
@@ -103,6 +106,12 @@ impl Node {
         Err(last_error.unwrap_or_else(|| self.no_leader_elected()))
     }
 
+    /// One attempt at `op` on `leader`. Only a proposal on this node, the
+    /// path of every write a leader takes, is awaited in place; the other
+    /// paths are boxed, so that this future, and every future that awaits
+    /// it (the request's, from axum's handler down), is the size of that
+    /// one path and not of the largest: futures are moved by copying all
+    /// of them, and a request's was about 9 KB.
     async fn attempt(&self, leader: NodeId, op: &LeaderOp) -> Attempt {
         if leader == self.config.id {
             let reply = match op {
@@ -110,14 +119,20 @@ impl Node {
                     .propose_local(command.clone())
                     .await
                     .map(LeaderAnswer::Applied),
-                LeaderOp::ReadIndex => self.local_read_index().await.map(LeaderAnswer::ReadIndex),
-                LeaderOp::Membership(op) => self
-                    .membership_local(op.clone())
+                LeaderOp::ReadIndex => Box::pin(self.local_read_index())
+                    .await
+                    .map(LeaderAnswer::ReadIndex),
+                LeaderOp::Membership(op) => Box::pin(self.membership_local(op.clone()))
                     .await
                     .map(LeaderAnswer::Membership),
             };
             return Attempt::from_reply(reply);
         }
+        Box::pin(self.attempt_on_peer(leader, op)).await
+    }
+
+    /// [`Node::attempt`] on a leader elsewhere: forwarded.
+    async fn attempt_on_peer(&self, leader: NodeId, op: &LeaderOp) -> Attempt {
         let timeout = self.config.write_timeout + Duration::from_secs(1);
         let reply = match op {
             LeaderOp::Propose(command) => {
@@ -246,6 +261,17 @@ impl Node {
             .get_node(&id)
             .map(|n| n.addr.clone())
             .or_else(|| self.config.peers.get(&id).cloned())
+    }
+
+    /// The leader this node knows, unless it is `avoid` or the node has
+    /// stopped: what [`Node::wait_for_leader`] answers at once, without its
+    /// future (see [`Node::attempt`]).
+    fn known_leader(&self, avoid: Option<NodeId>) -> Option<NodeId> {
+        let metrics = self.raft().server_metrics();
+        let metrics = metrics.borrow_watched();
+        metrics
+            .current_leader
+            .filter(|leader| Some(*leader) != avoid && metrics.state != ServerState::Shutdown)
     }
 
     /// Waits (until `deadline`) for a leader to be known; with `avoid`, for
