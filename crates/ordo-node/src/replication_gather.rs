@@ -56,28 +56,28 @@ mod tests {
         futures::stream::repeat_with(move || counter.load(Ordering::SeqCst))
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn tasks_already_runnable_run_before_the_pull() {
+    /// What the first pull reads when `appends` tasks that each add one
+    /// were spawned just before it, with `yields` yields before the pull.
+    async fn first_pull_after(appends: usize, yields: usize) -> Option<usize> {
         let counter = Arc::new(AtomicUsize::new(0));
-        let mut gathered = gather_before_each(counter_reads(counter.clone()), GATHER_YIELDS);
-        for _ in 0..3 {
+        let mut gathered = gather_before_each(counter_reads(counter.clone()), yields);
+        for _ in 0..appends {
             let appended = counter.clone();
             tokio::spawn(async move {
                 appended.fetch_add(1, Ordering::SeqCst);
             });
         }
-        assert_eq!(gathered.next().await, Some(3));
+        gathered.next().await
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn tasks_already_runnable_run_before_the_pull() {
+        assert_eq!(first_pull_after(3, GATHER_YIELDS).await, Some(3));
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn without_yields_the_pull_comes_first() {
-        let counter = Arc::new(AtomicUsize::new(0));
-        let mut pulled_at_once = gather_before_each(counter_reads(counter.clone()), 0);
-        let appended = counter.clone();
-        tokio::spawn(async move {
-            appended.fetch_add(1, Ordering::SeqCst);
-        });
-        assert_eq!(pulled_at_once.next().await, Some(0));
+        assert_eq!(first_pull_after(1, 0).await, Some(0));
     }
 
     #[tokio::test(flavor = "current_thread")]
