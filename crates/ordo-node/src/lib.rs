@@ -50,6 +50,8 @@ pub mod runtime;
 mod snapshot_receiver;
 mod snapshot_trigger;
 pub mod status;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod topics;
 pub mod transport;
 pub mod types;

@@ -265,9 +265,11 @@ impl Node {
 
     /// The leader this node knows, unless it is `avoid` or the node has
     /// stopped: what [`Node::wait_for_leader`] answers at once, without its
-    /// future (see [`Node::attempt`]).
+    /// future (see [`Node::attempt`]). From the full metrics, as there: only
+    /// they say `Shutdown` once Raft has stopped (the server metrics keep
+    /// the last leader).
     fn known_leader(&self, avoid: Option<NodeId>) -> Option<NodeId> {
-        let metrics = self.raft().server_metrics();
+        let metrics = self.raft().metrics();
         let metrics = metrics.borrow_watched();
         metrics
             .current_leader
@@ -311,6 +313,32 @@ impl Node {
                 Err(_) if Instant::now() < deadline => continue,
                 _ => return Err(self.no_leader_elected()),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::leading_alone;
+    use crate::NodeError;
+
+    /// A node whose Raft has stopped keeps its last leader in openraft's
+    /// server metrics (only the full metrics say `Shutdown`): a write to
+    /// it is refused as unavailable, certain to have done nothing, and is
+    /// neither proposed nor forwarded.
+    #[tokio::test]
+    async fn a_write_to_a_stopped_node_is_unavailable() {
+        let node = leading_alone().await;
+        node.shutdown().await;
+
+        let request = serde_json::from_value(serde_json::json!({"records": [{"value": 1}]}))
+            .expect("an append request");
+        let topic = "stopped".parse().expect("a topic name");
+        match node.append(topic, request).await {
+            Err(NodeError::Unavailable { reason }) => {
+                assert!(reason.contains("shutting down"), "{reason}");
+            }
+            other => panic!("expected unavailable, got {other:?}"),
         }
     }
 }
