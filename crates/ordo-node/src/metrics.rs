@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_histogram, histogram, Counter, Histogram};
 use openraft::async_runtime::WatchReceiver;
-use openraft::ServerState;
 use tokio::task::JoinHandle;
 
 use crate::node::Node;
@@ -142,22 +141,18 @@ pub(crate) fn append_acknowledged(
 pub fn count_leader_changes(node: &Node) -> JoinHandle<()> {
     // The server metrics change with the vote, the role and the
     // membership only; the full metrics on nearly every turn of the Raft
-    // core, each a wake-up of this task.
+    // core, each a wake-up of this task. They never say `Shutdown` (only
+    // the full metrics do): this ends when Raft's core, which holds their
+    // sender, has stopped.
     let mut watch = node.raft().server_metrics();
     let id = node.id();
     tokio::spawn(async move {
         let mut counted: Option<(u64, NodeId)> = None;
         loop {
-            let (seen, state) = {
+            let seen = {
                 let m = watch.borrow_and_update();
-                (
-                    m.current_leader.map(|l| (m.vote.leader_id.term, l)),
-                    m.state,
-                )
+                m.current_leader.map(|l| (m.vote.leader_id.term, l))
             };
-            if state == ServerState::Shutdown {
-                return;
-            }
             // One leader per term at most, so a new (term, leader) is a new
             // leader, also when a node wins again after losing a term.
             if let Some((term, leader)) = seen.filter(|_| seen != counted) {
@@ -175,6 +170,19 @@ pub fn count_leader_changes(node: &Node) -> JoinHandle<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The counter's task watches the server metrics, which never say
+    /// `Shutdown`: it still ends once Raft has stopped.
+    #[tokio::test]
+    async fn the_leader_change_counter_ends_with_raft() {
+        let node = crate::testing::leading_alone().await;
+        let counter = count_leader_changes(&node);
+        node.shutdown().await;
+        tokio::time::timeout(std::time::Duration::from_secs(5), counter)
+            .await
+            .expect("the counter ends within 5 s of the shutdown")
+            .expect("the counter's task does not panic");
+    }
 
     fn topic(name: &str) -> TopicName {
         TopicName::new(name).unwrap()
