@@ -49,11 +49,11 @@ where
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = request.method().clone();
-    // At debug, as tower-http's `TraceLayer` makes its spans: an enabled span
-    // per request (made, formatted, entered on every poll, closed) cost 6-7 %
-    // of a leader's CPU per append at 64 clients. At the default level a
-    // line logged while serving still names the node: each connection has
-    // an info span of its own (`serve_with_limits`).
+    // At debug, as tower-http's `TraceLayer` makes its spans: an enabled
+    // span per request (made, formatted, entered on every poll, closed) was
+    // 3 % of a leader's samples at 64 clients (`docs/performance.md`). At
+    // the default level a line logged while serving still names the node:
+    // each connection has an info span of its own (`serve_with_limits`).
     let span = tracing::debug_span!(
         "request",
         node = node.id(),
