@@ -18,6 +18,7 @@
 mod mem_disk;
 mod sled_disk;
 
+use std::collections::HashSet;
 use std::ops::{Bound, Deref, RangeBounds};
 use std::path::Path;
 use std::sync::Arc;
@@ -60,10 +61,11 @@ impl Disk {
     }
 
     /// Writes every write of `batch` as one atomic unit.
-    pub(crate) fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+    pub(crate) fn commit(&self, mut batch: Batch) -> Result<(), StoreError> {
         if batch.writes.is_empty() {
             return Ok(());
         }
+        batch.coalesce();
         match self {
             Disk::Sled(disk) => sled_disk::commit(disk, batch.writes),
             Disk::Memory(handle) => handle.commit(batch.writes),
@@ -278,6 +280,27 @@ impl Batch {
     pub(crate) fn remove(&mut self, tree: &Tree, key: &[u8]) {
         self.writes.push(Write::remove(tree.name, key));
     }
+
+    /// Drops every write that a later one to the same key replaces, keeping
+    /// the others in order. A batch commits whole, so no reader or crash
+    /// sees the dropped ones: the batch means the same with fewer writes.
+    /// An apply of many appends to one topic writes that topic's files key
+    /// once per append; on sled each write left in is an insert of its own.
+    fn coalesce(&mut self) {
+        if self.writes.len() < 2 {
+            return;
+        }
+        let mut later: HashSet<(&str, &[u8])> = HashSet::with_capacity(self.writes.len());
+        let mut keep: Vec<bool> = self
+            .writes
+            .iter()
+            .rev()
+            .map(|write| later.insert((write.tree, write.key.as_slice())))
+            .collect();
+        keep.reverse();
+        let mut keep = keep.into_iter();
+        self.writes.retain(|_| keep.next().unwrap_or(true));
+    }
 }
 
 /// One write of a batch; `value` is `None` for a removal.
@@ -308,6 +331,37 @@ impl Write {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn described(batch: &Batch) -> Vec<(&str, &[u8], Option<&[u8]>)> {
+        batch
+            .writes
+            .iter()
+            .map(|write| (write.tree, write.key.as_slice(), write.value.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn a_coalesced_batch_keeps_the_last_write_to_each_key_in_order() {
+        let disk = Disk::open_memory(&MemDisk::new());
+        let (a, b) = (disk.open_tree("a").unwrap(), disk.open_tree("b").unwrap());
+        let mut batch = Batch::default();
+        batch.insert(&a, b"k1", b"1".to_vec());
+        batch.insert(&a, b"k2", b"2".to_vec());
+        batch.insert(&b, b"k1", b"other tree".to_vec());
+        batch.remove(&a, b"k1");
+        batch.insert(&a, b"k2", b"3".to_vec());
+        batch.insert(&a, b"k3", b"4".to_vec());
+        batch.coalesce();
+        assert_eq!(
+            described(&batch),
+            vec![
+                ("b", &b"k1"[..], Some(&b"other tree"[..])),
+                ("a", &b"k1"[..], None),
+                ("a", &b"k2"[..], Some(&b"3"[..])),
+                ("a", &b"k3"[..], Some(&b"4"[..])),
+            ]
+        );
+    }
 
     #[test]
     fn prefix_successor_bounds_exactly_the_keys_with_the_prefix() {
