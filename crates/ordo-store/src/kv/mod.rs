@@ -332,7 +332,10 @@ impl Write {
 mod tests {
     use super::*;
 
-    fn described(batch: &Batch) -> Vec<(&str, &[u8], Option<&[u8]>)> {
+    /// A write as (tree, key, value or none for a removal).
+    type Described<'a> = (&'a str, &'a [u8], Option<&'a [u8]>);
+
+    fn described(batch: &Batch) -> Vec<Described<'_>> {
         batch
             .writes
             .iter()

@@ -7,6 +7,7 @@ use openraft::{LogState, RaftLogReader};
 use serde_json::json;
 
 use super::support::{append, blank, log_id, membership, normal, open_temp, reopen};
+use crate::log_store::COMMITTED_WRITE_STRIDE;
 
 #[tokio::test]
 async fn appended_entries_vote_and_committed_survive_reopen() {
@@ -41,6 +42,33 @@ async fn appended_entries_vote_and_committed_survive_reopen() {
     assert_eq!(
         log.read_committed().await.expect("read committed"),
         Some(log_id(1, 2))
+    );
+}
+
+#[tokio::test]
+async fn the_committed_id_reads_back_whole_and_is_written_to_the_tree_every_stride() {
+    let (dir, mut log, sm) = open_temp();
+    let last = COMMITTED_WRITE_STRIDE + 500;
+    log.blocking_append((1..=last).map(|index| blank(1, index)))
+        .await
+        .expect("append");
+    for index in 1..=last {
+        log.save_committed(Some(log_id(1, index)))
+            .await
+            .expect("save committed");
+    }
+    assert_eq!(
+        log.read_committed().await.expect("read committed"),
+        Some(log_id(1, last)),
+        "this process reads back the id it saved last"
+    );
+    drop((log, sm));
+
+    let (mut log, _sm) = reopen(&dir);
+    assert_eq!(
+        log.read_committed().await.expect("read committed"),
+        Some(log_id(1, 1 + COMMITTED_WRITE_STRIDE)),
+        "the tree holds the first id saved, then one every stride"
     );
 }
 
