@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::{HttpTransport, Node, NodeConfig, TypeConfig};
 
-/// A started node of a cluster of one, once it leads.
+/// A started node of a cluster of one, once it leads and is ready to serve.
 pub async fn leading_alone() -> Arc<Node> {
     let (log_store, state_machine) =
         ordo_store::open_memory::<TypeConfig>(&ordo_store::MemDisk::new())
@@ -21,7 +21,7 @@ pub async fn leading_alone() -> Arc<Node> {
         .await
         .expect("the node starts");
     for _ in 0..200 {
-        if node.current_leader() == Some(1) {
+        if node.current_leader() == Some(1) && node.is_ready() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -31,5 +31,6 @@ pub async fn leading_alone() -> Arc<Node> {
         Some(1),
         "a cluster of one elects itself"
     );
+    assert!(node.is_ready(), "a cluster of one is ready once it leads");
     node
 }

@@ -290,6 +290,8 @@ impl Batch {
         if self.writes.len() < 2 {
             return;
         }
+        // Whether to keep each write, last write first: popped from the end,
+        // they come back in the writes' order.
         let mut later: HashSet<(&str, &[u8])> = HashSet::with_capacity(self.writes.len());
         let mut keep: Vec<bool> = self
             .writes
@@ -297,9 +299,7 @@ impl Batch {
             .rev()
             .map(|write| later.insert((write.tree, write.key.as_slice())))
             .collect();
-        keep.reverse();
-        let mut keep = keep.into_iter();
-        self.writes.retain(|_| keep.next().unwrap_or(true));
+        self.writes.retain(|_| keep.pop().unwrap_or(true));
     }
 }
 
