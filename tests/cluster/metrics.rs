@@ -76,9 +76,12 @@ async fn metrics_show_appends_raft_state_lag_latency_and_snapshots() {
     let last = committed.log_index.0 as f64;
 
     // Snapshots are built, and the log purged behind them, in the
-    // background: wait for the leader's first.
+    // background: wait for the leader's first. openraft's metrics learn of
+    // an apply after the state machine has answered its client, so the
+    // applied index is waited for too.
     let on_leader = scrape_until(&cluster, leader, "the leader built a snapshot", |page| {
-        page.get("ordo_snapshots_built_total").unwrap_or(0.0) >= 1.0
+        page.get("ordo_raft_applied_index").unwrap_or(0.0) >= last
+            && page.get("ordo_snapshots_built_total").unwrap_or(0.0) >= 1.0
             && page.get("ordo_snapshot_size_bytes").unwrap_or(0.0) > 0.0
             && page.get("ordo_raft_purged_index").unwrap_or(-1.0) >= 1.0
     })
