@@ -132,6 +132,12 @@ pub struct StoreOptions {
     /// was within its noise); one client's appends, each flushed alone,
     /// never wait (`docs/performance.md`).
     pub flush_linger: std::time::Duration,
+    /// Whether the Raft log's newest segment is written only with direct,
+    /// synchronous writes (`O_DIRECT | O_DSYNC`, whole blocks), a flush
+    /// being one such write, instead of a buffered write and an
+    /// fdatasync. On by default; a file system that refuses direct I/O
+    /// gets the write and the fdatasync either way.
+    pub direct_sync: bool,
     /// The size of one segment file of the Raft log: each is preallocated
     /// to it, and a purge removes whole segments, so a node keeps up to
     /// this much of its log beyond what its snapshot needs.
@@ -147,6 +153,7 @@ impl Default for StoreOptions {
             cache_capacity_bytes: CACHE_CAPACITY_BYTES,
             pipelined_flush: true,
             flush_linger: FLUSH_LINGER,
+            direct_sync: true,
             log_segment_bytes: LOG_SEGMENT_BYTES,
             record_segment_bytes: RECORD_SEGMENT_BYTES,
         }

@@ -133,7 +133,11 @@ impl<C: StoreTypeConfig> LogStore<C> {
         records: RecordLog,
         options: &StoreOptions,
     ) -> Result<Self, StoreError> {
-        let entries = Arc::new(RaftLogSegments::open(files, options.log_segment_bytes)?);
+        let entries = Arc::new(RaftLogSegments::open(
+            files,
+            options.log_segment_bytes,
+            options.direct_sync,
+        )?);
         let store = LogStore {
             disk: disk.clone(),
             meta: disk.open_tree(keys::RAFT_META_TREE)?,

@@ -41,11 +41,17 @@ pub(crate) struct RaftLogSegments {
 
 impl RaftLogSegments {
     /// Opens (or creates) the log in [`RAFT_LOG_DIR`] under `files`, in
-    /// segments of `segment_bytes`, repairing what a crash left, and logs
-    /// each repair.
-    pub(crate) fn open(files: Files, segment_bytes: u64) -> Result<RaftLogSegments, StoreError> {
+    /// segments of `segment_bytes` (with [`SegmentOptions::direct_sync`]
+    /// as `direct_sync` says), repairing what a crash left, and logs each
+    /// repair.
+    pub(crate) fn open(
+        files: Files,
+        segment_bytes: u64,
+        direct_sync: bool,
+    ) -> Result<RaftLogSegments, StoreError> {
         let options = SegmentOptions {
             segment_bytes,
+            direct_sync,
             ..SegmentOptions::default()
         };
         let (segments, recovery) = SegmentLog::open(files, Path::new(RAFT_LOG_DIR), options)?;
@@ -203,7 +209,11 @@ impl RaftLogSegments {
     pub(crate) fn sync(&self) -> Result<(), StoreError> {
         let _syncing = self.lock_syncing()?;
         let pending = self.write()?.segments.begin_sync()?;
-        pending.sync().map(|_| ())
+        let synced = pending.sync()?;
+        if synced.wrote_directly() {
+            self.write()?.segments.synced(synced);
+        }
+        Ok(())
     }
 
     /// Drops every entry after `index` (all of them for `None`). Durable

@@ -433,7 +433,11 @@ impl SegmentRecords {
         let logs = std::mem::take(&mut self.shared.lock_topics()?.unsynced);
         let result = logs.values().try_for_each(|log| {
             let pending = log.write()?.begin_sync()?;
-            pending.sync().map(|_| ())
+            let synced = pending.sync()?;
+            if synced.wrote_directly() {
+                log.write()?.synced(synced);
+            }
+            Ok(())
         });
         if result.is_err() {
             // Still to sync, for whoever retries (the failed log refuses).

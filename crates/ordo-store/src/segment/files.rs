@@ -13,12 +13,20 @@
 //! - a file's creation, removal, rename or link is durable only once its
 //!   directory is synced ([`Files::sync_dir`]).
 //!
+//! A third kind of write, [`File::write_durably_at`], is durable when it
+//! returns: on real files it goes around the page cache (`O_DIRECT`) with
+//! `O_DSYNC`, one system call where a write and an fdatasync take two and
+//! the kernel's writeback machinery besides; a medium that refuses direct
+//! I/O gets the write and the fdatasync.
+//!
 //! Paths are relative to the medium's root. Appends are writes at a
 //! position (the log's end), not `O_APPEND`: a preallocated file is longer
 //! than its data.
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use super::frame::ByteSource;
 use super::mem_files::FileId;
@@ -36,10 +44,35 @@ pub(crate) enum Files {
     Memory(MemHandle),
 }
 
+/// The alignment direct writes keep (their position, length and memory):
+/// a page, a multiple of every device's logical block size.
+pub(crate) const DIRECT_ALIGN: u64 = 4096;
+
+/// How far past its end a direct write that reaches blocks no direct
+/// write has reached before writes zeros. Preallocated blocks are
+/// unwritten extents, and a synchronous write into one also writes the
+/// extent's conversion; zeroing ahead converts this much at once, so most
+/// writes find their blocks already written (on this machine, about a
+/// quarter less CPU and latency per small synchronous write).
+const ZERO_AHEAD: u64 = 64 * 1024;
+
 /// An open file: its medium's handle and, for errors, its path.
 pub(crate) struct File {
     path: PathBuf,
     medium: OpenFile,
+    /// On real files, what direct writes need, shared by every clone.
+    direct: Arc<Direct>,
+}
+
+/// A real file's direct writes.
+#[derive(Default)]
+struct Direct {
+    /// A second descriptor opened for direct, synchronous writes on the
+    /// first [`File::write_durably_at`] (`None` where the medium refuses).
+    handle: OnceLock<Option<std::fs::File>>,
+    /// Where the blocks direct writes have reached (zeros ahead included)
+    /// end.
+    reached: AtomicU64,
 }
 
 enum OpenFile {
@@ -198,6 +231,7 @@ impl Files {
         File {
             path: self.full_path(path),
             medium,
+            direct: Arc::default(),
         }
     }
 }
@@ -285,7 +319,60 @@ impl File {
         Ok(File {
             path: self.path.clone(),
             medium,
+            direct: Arc::clone(&self.direct),
         })
+    }
+
+    /// Writes all of `bytes` at `position` (a multiple of [`DIRECT_ALIGN`])
+    /// and returns once they are durable, with whatever was written before
+    /// through this method. On real files the write is direct (around the
+    /// page cache) and synchronous, and covers whole blocks: zeros follow
+    /// `bytes` to the next multiple of [`DIRECT_ALIGN`] (or, when they reach
+    /// blocks no direct write reached before, [`ZERO_AHEAD`] further), so
+    /// the caller owns the file from `position` on. Where direct I/O is
+    /// refused, a write and an fdatasync.
+    pub(crate) fn write_durably_at(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        match &self.medium {
+            OpenFile::Real(file) => {
+                let handle = self.direct.handle.get_or_init(|| open_direct(&self.path));
+                let written = match handle {
+                    Some(handle) if position.is_multiple_of(DIRECT_ALIGN) => {
+                        let end = position + bytes.len() as u64;
+                        let reached = self.direct.reached.load(Ordering::Relaxed);
+                        let zeros_to = if end > reached { end + ZERO_AHEAD } else { end };
+                        let result = write_direct(handle, position, bytes, zeros_to);
+                        if result.is_ok() && zeros_to > reached {
+                            self.direct.reached.fetch_max(zeros_to, Ordering::Relaxed);
+                        }
+                        result
+                    }
+                    _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+                };
+                match written {
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                        std::os::unix::fs::FileExt::write_all_at(file, bytes, position)
+                            .and_then(|()| file.sync_data())
+                    }
+                    other => other,
+                }
+                .map_err(failed("write", &self.path))
+            }
+            OpenFile::Memory { disk, id } => {
+                // Padded as on real files, so a write that clobbers what
+                // follows its end does here too.
+                let mut padded = bytes.to_vec();
+                padded.resize(
+                    bytes.len().div_ceil(DIRECT_ALIGN as usize) * DIRECT_ALIGN as usize,
+                    0,
+                );
+                disk.with_files(|files| {
+                    files
+                        .write_at(*id, position, &padded)
+                        .and_then(|()| files.sync_data(*id))
+                })?
+                .map_err(failed("write", &self.path))
+            }
+        }
     }
 
     /// Makes the file's contents durable: `fdatasync(2)` on real files.
@@ -326,6 +413,43 @@ fn preallocate(file: &std::fs::File, len: u64) -> io::Result<()> {
 #[cfg(not(target_os = "linux"))]
 fn preallocate(_file: &std::fs::File, _len: u64) -> io::Result<()> {
     Ok(())
+}
+
+/// `path` opened again for direct, synchronous writes, or `None` where the
+/// file system refuses direct I/O (tmpfs, some overlays).
+#[cfg(target_os = "linux")]
+fn open_direct(path: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT | libc::O_DSYNC)
+        .open(path)
+        .inspect_err(|e| tracing::debug!(path = %path.display(), error = %e, "no direct writes"))
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_path: &Path) -> Option<std::fs::File> {
+    None
+}
+
+/// One direct write of `bytes` at `position`, followed by zeros up to
+/// `zeros_to` rounded up to whole blocks, from memory aligned as direct
+/// I/O needs. `EINVAL` if the file system refuses the alignment.
+fn write_direct(
+    file: &std::fs::File,
+    position: u64,
+    bytes: &[u8],
+    zeros_to: u64,
+) -> io::Result<()> {
+    let align = DIRECT_ALIGN as usize;
+    let len = (zeros_to - position) as usize;
+    let padded = len.div_ceil(align) * align;
+    let mut storage = vec![0u8; padded + align];
+    let start = storage.as_ptr().align_offset(align);
+    let aligned = &mut storage[start..start + padded];
+    aligned[..bytes.len()].copy_from_slice(bytes);
+    std::os::unix::fs::FileExt::write_all_at(file, aligned, position)
 }
 
 /// The names of the entries of `dir` under `root` whose type `keep` takes,

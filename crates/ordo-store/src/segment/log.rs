@@ -9,7 +9,12 @@
 //! Durability: appends go to a write buffer (written out once it holds
 //! [`SegmentOptions::write_buffer_bytes`]); [`SegmentLog::sync`] writes it
 //! with one write and fdatasyncs the newest segment (and the directory, if a
-//! segment was created since), so many appends share one sync. A segment is
+//! segment was created since), so many appends share one sync. With
+//! [`SegmentOptions::direct_sync`] every write of the newest segment is
+//! durable when it returns instead ([`File::write_durably_at`]: direct and
+//! synchronous, in whole blocks), so a sync is that one write; the buffer
+//! then starts at the block that holds the end of what is written, and
+//! keeps that block's written bytes, since each write rewrites it. A segment is
 //! sealed (written out, its preallocated tail trimmed, synced with its
 //! indexes) before the next one is created, so no segment exists on disk
 //! without every item before it. Truncation, purge, reset and replacement
@@ -30,9 +35,9 @@ mod reshape;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use super::files::{File, Files};
+use super::files::{File, Files, DIRECT_ALIGN};
 use super::frame::ByteSource;
 use super::index::{IndexPoint, SegmentIndex, SegmentTail};
 use super::item::{Item, ItemRef, MAX_ITEM_PAYLOAD_BYTES};
@@ -69,6 +74,11 @@ pub(crate) struct SegmentOptions {
     /// records, or a snapshot's, by offset). Off by default: the Raft log
     /// keeps its indexes contiguous, and recovery refuses a gap in it.
     pub allow_gaps: bool,
+    /// Whether the newest segment is written only with durable writes
+    /// (see the module's documentation), a sync being one such write.
+    /// Off by default; the Raft log, synced for every group of appends,
+    /// turns it on.
+    pub direct_sync: bool,
 }
 
 impl Default for SegmentOptions {
@@ -78,6 +88,7 @@ impl Default for SegmentOptions {
             index_interval_bytes: DEFAULT_INDEX_INTERVAL_BYTES,
             write_buffer_bytes: DEFAULT_WRITE_BUFFER_BYTES,
             allow_gaps: false,
+            direct_sync: false,
         }
     }
 }
@@ -103,10 +114,19 @@ pub(crate) struct SegmentLog {
     sealed: Vec<Segment>,
     /// The newest segment, the one appends go to.
     active: Segment,
-    /// Frames appended to `active` but not yet written to its file: they
-    /// start at `written`, and `written + buffer.len()` is its data length.
+    /// The newest segment's bytes from `buffer_start` on, and
+    /// `buffer_start + buffer.len()` is its data length: frames appended
+    /// but not yet written to its file, which holds `written` bytes. With
+    /// [`SegmentOptions::direct_sync`] the buffer starts at the block that
+    /// holds `written` (its written bytes kept), otherwise at `written`.
     buffer: Vec<u8>,
+    buffer_start: u64,
     written: u64,
+    /// With [`SegmentOptions::direct_sync`]: held for each write of the
+    /// newest segment, and counting those made through `&mut self`, so a
+    /// [`PendingSync`] writes only if none was made since it began (one
+    /// made since wrote all it holds, and more, to the same blocks).
+    direct_writes: Arc<Mutex<u64>>,
     /// A segment was created since the directory was last synced.
     dir_unsynced: bool,
     /// Set by a failed write or sync (shared with each [`PendingSync`],
@@ -129,17 +149,20 @@ impl SegmentLog {
         );
         let (recovered, recovery) = recovery::recover(&files, dir, &options)?;
         let written = recovered.active.tail.data_len;
-        let log = SegmentLog {
+        let mut log = SegmentLog {
             files,
             dir: dir.to_path_buf(),
             options,
             sealed: recovered.sealed,
             active: recovered.active,
             buffer: Vec::new(),
+            buffer_start: written,
             written,
+            direct_writes: Arc::default(),
             dir_unsynced: false,
             failed: Arc::default(),
         };
+        log.keep_written_block()?;
         Ok((log, recovery))
     }
 
@@ -236,11 +259,14 @@ impl SegmentLog {
 
     /// The first half of a sync that does not hold the log while the disk
     /// works: writes out what is buffered (and syncs the directory, if a
-    /// segment was created since) and returns the newest segment's file
-    /// and the last seq it will make durable. [`PendingSync::sync`] does
-    /// the rest; appends, reads and rolls may go on meanwhile (a roll syncs
-    /// the segment it seals). Removing the segment while it is pending is
-    /// the caller's to prevent. A failed sync marks the log failed.
+    /// segment was created since) and returns the newest segment's file to
+    /// sync, or with [`SegmentOptions::direct_sync`] a copy of the buffer
+    /// to write. [`PendingSync::sync`] does the rest, and the log takes
+    /// note of a direct write with [`SegmentLog::synced`]; appends, reads
+    /// and rolls may go on meanwhile (a roll syncs the segment it seals,
+    /// and a pending write skips itself once a roll or a reshape has
+    /// written). Removing the segment while it is pending is the caller's
+    /// to prevent. A failed sync marks the log failed.
     pub(crate) fn begin_sync(&mut self) -> Result<PendingSync, StoreError> {
         self.check_usable()?;
         let result = self.begin_sync_unchecked();
@@ -248,7 +274,20 @@ impl SegmentLog {
     }
 
     fn begin_sync_unchecked(&mut self) -> Result<PendingSync, StoreError> {
-        self.write_buffer()?;
+        let write = if !self.options.direct_sync {
+            self.write_buffer()?;
+            SyncWrite::Fdatasync
+        } else if self.buffer_start + self.buffer.len() as u64 > self.written {
+            SyncWrite::Direct(DirectWrite {
+                position: self.buffer_start,
+                bytes: self.buffer.clone(),
+                after_writes: *lock(&self.direct_writes),
+                writes: Arc::clone(&self.direct_writes),
+            })
+        } else {
+            // Every direct write was durable when it returned.
+            SyncWrite::Nothing
+        };
         self.active.index.write_pending()?;
         if self.dir_unsynced {
             self.files.sync_dir(&self.dir)?;
@@ -256,9 +295,23 @@ impl SegmentLog {
         }
         Ok(PendingSync {
             file: self.active.log.try_clone()?,
-            last_seq: self.last_seq(),
+            write,
             log_failed: Arc::clone(&self.failed),
         })
+    }
+
+    /// Takes note of a sync's direct write, once [`PendingSync::sync`] has
+    /// returned it: the bytes it wrote are in the file, and the buffer
+    /// drops the blocks before the one that holds their end. Nothing to do
+    /// for a sync that wrote nothing, or whose bytes a later write of the
+    /// log has written since.
+    pub(crate) fn synced(&mut self, synced: Synced) {
+        let Some((after_writes, end)) = synced.direct else {
+            return;
+        };
+        if *lock(&self.direct_writes) == after_writes && end > self.written {
+            self.written_through(end);
+        }
     }
 
     /// Up to `max_items` items from `from_seq` on, in order, stopping before
@@ -402,6 +455,7 @@ impl SegmentLog {
     /// Seals the newest segment and starts the next.
     fn roll(&mut self) -> Result<(), StoreError> {
         self.write_buffer()?;
+        self.drop_buffer();
         self.active.index.seal()?;
         self.active.log.set_len(self.active.tail.data_len)?;
         self.active.log.sync_data()?;
@@ -410,23 +464,96 @@ impl SegmentLog {
         self.dir_unsynced = true;
         self.sealed.push(std::mem::replace(&mut self.active, next));
         self.written = 0;
+        self.buffer_start = 0;
         Ok(())
     }
 
+    /// Writes the buffer out: with [`SegmentOptions::direct_sync`] durably,
+    /// keeping the block that holds the end; otherwise not synced, emptying it.
     fn write_buffer(&mut self) -> Result<(), StoreError> {
-        if self.buffer.is_empty() {
+        let end = self.buffer_start + self.buffer.len() as u64;
+        if end == self.written {
             return Ok(());
         }
-        self.active.log.write_at(self.written, &self.buffer)?;
-        self.written += self.buffer.len() as u64;
-        self.buffer.clear();
-        debug_assert_eq!(self.written, self.active.tail.data_len);
+        if self.options.direct_sync {
+            let mut writes = lock(&self.direct_writes);
+            self.active
+                .log
+                .write_durably_at(self.buffer_start, &self.buffer)?;
+            *writes += 1;
+        } else {
+            self.active.log.write_at(self.written, &self.buffer)?;
+        }
+        debug_assert_eq!(end, self.active.tail.data_len);
+        self.written_through(end);
         Ok(())
+    }
+
+    /// The file holds the buffer's bytes up to `end`: the buffer drops
+    /// them, or with [`SegmentOptions::direct_sync`] those before the block
+    /// that holds `end`.
+    fn written_through(&mut self, end: u64) {
+        self.written = end;
+        let keep_from = if self.options.direct_sync {
+            end - end % DIRECT_ALIGN
+        } else {
+            end
+        };
+        self.buffer
+            .drain(..(keep_from - self.buffer_start) as usize);
+        self.buffer_start = keep_from;
+    }
+
+    /// Makes any [`PendingSync`] begun before skip its write: the newest
+    /// segment is about to change other than by appends.
+    fn fence_pending(&self) {
+        *lock(&self.direct_writes) += 1;
+    }
+
+    /// With [`SegmentOptions::direct_sync`], moves the buffer's start back
+    /// to the block that holds `written`, reading that block's written
+    /// bytes back from the file, so the next write rewrites it whole; the
+    /// buffer must hold nothing unwritten. Otherwise nothing to do.
+    fn keep_written_block(&mut self) -> Result<(), StoreError> {
+        debug_assert_eq!(self.buffer_start + self.buffer.len() as u64, self.written);
+        if !self.options.direct_sync {
+            return Ok(());
+        }
+        let block_start = self.written - self.written % DIRECT_ALIGN;
+        if block_start == self.buffer_start {
+            return Ok(());
+        }
+        let mut block = vec![0; (self.written - block_start) as usize];
+        self.active.log.read_exact_at(block_start, &mut block)?;
+        self.buffer = block;
+        self.buffer_start = block_start;
+        Ok(())
+    }
+
+    /// Forgets the buffer, which must hold nothing unwritten, so that reads
+    /// go to the file, and fences off any pending sync: before the newest
+    /// segment changes other than by appends.
+    fn drop_buffer(&mut self) {
+        debug_assert_eq!(self.buffer_start + self.buffer.len() as u64, self.written);
+        self.buffer.clear();
+        self.buffer_start = self.written;
+        self.fence_pending();
+    }
+
+    /// The file now holds `len` bytes of the newest segment, and the
+    /// buffer nothing more.
+    fn written_to(&mut self, len: u64) -> Result<(), StoreError> {
+        self.buffer.clear();
+        self.buffer_start = len;
+        self.written = len;
+        self.keep_written_block()
     }
 
     #[cfg_attr(not(test), allow(dead_code))]
     fn write_and_sync(&mut self) -> Result<(), StoreError> {
-        self.begin_sync_unchecked()?.sync().map(|_| ())
+        let synced = self.begin_sync_unchecked()?.sync()?;
+        self.synced(synced);
+        Ok(())
     }
 
     /// Which segment holds `seq` (0 is the oldest, `sealed.len()` the
@@ -454,7 +581,7 @@ impl SegmentLog {
             None => {
                 let bytes = ActiveBytes {
                     log: &self.active.log,
-                    written: self.written,
+                    buffer_start: self.buffer_start,
                     buffer: &self.buffer,
                 };
                 self.active.visit_from(&bytes, start, visit)
@@ -482,38 +609,94 @@ impl SegmentLog {
 /// A sync begun by [`SegmentLog::begin_sync`], to finish without the log.
 pub(crate) struct PendingSync {
     file: File,
-    last_seq: Option<u64>,
+    write: SyncWrite,
     log_failed: Arc<AtomicBool>,
 }
 
-impl PendingSync {
-    /// Makes every item appended before the sync began durable, and
-    /// returns the last one's seq (`None` if the log held none). A failure
-    /// marks the log failed (see the module's documentation).
-    pub(crate) fn sync(self) -> Result<Option<u64>, StoreError> {
-        self.file
-            .sync_data()
-            .inspect_err(|_| self.log_failed.store(true, Ordering::SeqCst))?;
-        Ok(self.last_seq)
+/// What a pending sync does to the disk.
+enum SyncWrite {
+    /// Without [`SegmentOptions::direct_sync`]: what it wrote out.
+    Fdatasync,
+    /// With it: the buffer's bytes not yet written.
+    Direct(DirectWrite),
+    /// With it, when every byte is written, and so durable.
+    Nothing,
+}
+
+/// A sync's direct write: the buffer as it began, from its start.
+struct DirectWrite {
+    position: u64,
+    bytes: Vec<u8>,
+    /// The log's count of writes when the sync began.
+    after_writes: u64,
+    writes: Arc<Mutex<u64>>,
+}
+
+/// What a finished sync made durable, for [`SegmentLog::synced`].
+#[must_use = "the log takes note of a direct write with `SegmentLog::synced`"]
+pub(crate) struct Synced {
+    /// A direct write's count of writes before it, and where it ended.
+    direct: Option<(u64, u64)>,
+}
+
+impl Synced {
+    /// Whether the sync made a direct write, of which the log must take
+    /// note ([`SegmentLog::synced`]); nothing is lost by not telling it of
+    /// any other.
+    pub(crate) fn wrote_directly(&self) -> bool {
+        self.direct.is_some()
     }
 }
 
-/// The newest segment's bytes: its file up to `written`, then the buffer.
+impl PendingSync {
+    /// Makes every item appended before the sync began durable. A failure
+    /// marks the log failed (see the module's documentation).
+    pub(crate) fn sync(self) -> Result<Synced, StoreError> {
+        let result = match &self.write {
+            SyncWrite::Fdatasync => self.file.sync_data().map(|()| None),
+            SyncWrite::Nothing => Ok(None),
+            SyncWrite::Direct(write) => {
+                let writes = lock(&write.writes);
+                if *writes == write.after_writes {
+                    let end = write.position + write.bytes.len() as u64;
+                    self.file
+                        .write_durably_at(write.position, &write.bytes)
+                        .map(|()| Some((write.after_writes, end)))
+                } else {
+                    // A write of the log since wrote these bytes, durably.
+                    Ok(None)
+                }
+            }
+        };
+        let direct = result.inspect_err(|_| self.log_failed.store(true, Ordering::SeqCst))?;
+        Ok(Synced { direct })
+    }
+}
+
+fn lock(writes: &Mutex<u64>) -> std::sync::MutexGuard<'_, u64> {
+    writes.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The newest segment's bytes: its file up to `buffer_start`, then the
+/// buffer.
 struct ActiveBytes<'a> {
     log: &'a File,
-    written: u64,
+    buffer_start: u64,
     buffer: &'a [u8],
 }
 
 impl ByteSource for ActiveBytes<'_> {
     fn read_exact_at(&self, position: u64, buf: &mut [u8]) -> Result<(), StoreError> {
-        let in_file = self.written.saturating_sub(position).min(buf.len() as u64) as usize;
+        let in_file = self
+            .buffer_start
+            .saturating_sub(position)
+            .min(buf.len() as u64) as usize;
         let (from_file, from_buffer) = buf.split_at_mut(in_file);
         if !from_file.is_empty() {
             self.log.read_exact_at(position, from_file)?;
         }
         if !from_buffer.is_empty() {
-            let start = (position + in_file as u64 - self.written) as usize;
+            let start = (position + in_file as u64 - self.buffer_start) as usize;
             let buffered = self
                 .buffer
                 .get(start..start + from_buffer.len())

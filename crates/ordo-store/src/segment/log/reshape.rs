@@ -96,6 +96,7 @@ impl SegmentLog {
     /// [`SegmentLog::truncate_after`]`(keep_end - 1)`, checked.
     fn cut(&mut self, keep_end: u64) -> Result<(), StoreError> {
         self.write_buffer()?;
+        self.drop_buffer();
         self.active.index.write_pending()?;
         // The segment that keeps the last item kept (the first, if none is).
         let keeper = self.segment_containing(keep_end - 1);
@@ -112,6 +113,7 @@ impl SegmentLog {
             self.dir_unsynced = false;
             self.active.index.load()?;
             self.written = self.active.tail.data_len;
+            self.buffer_start = self.written;
         }
         let start = self.active.index.at_or_before(keep_end - 1)?;
         let mut tail = start.map_or_else(SegmentTail::default, SegmentTail::at);
@@ -133,8 +135,7 @@ impl SegmentLog {
         self.active.log.preallocate(self.options.segment_bytes)?;
         self.active.tail = tail;
         self.active.end_seq = keep_end;
-        self.written = tail.data_len;
-        Ok(())
+        self.written_to(tail.data_len)
     }
 
     /// Removes the oldest `count` sealed segments, durably.
@@ -150,7 +151,9 @@ impl SegmentLog {
 
     fn empty_and_move_to(&mut self, next_seq: u64) -> Result<(), StoreError> {
         self.remove_oldest(self.sealed.len())?;
+        self.fence_pending();
         self.buffer.clear();
+        self.buffer_start = 0;
         self.written = 0;
         self.active.index.cut_to(0)?;
         self.active.log.set_len(0)?;

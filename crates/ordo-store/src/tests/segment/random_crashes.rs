@@ -1,7 +1,9 @@
-//! Under random appends, syncs, truncations, purges, resets and crashes on
-//! the memory disk (each crash keeping a random prefix of every file's
-//! unsynced bytes), every synced item survives, and the log after a crash
-//! is a prefix of what was appended: nothing out of order, nothing corrupt.
+//! Under random appends, syncs (some with appends, and so rolls, while the
+//! disk works), truncations, purges, resets and crashes on the memory disk
+//! (each crash keeping a random prefix of every file's unsynced bytes),
+//! every synced item survives, and the log after a crash is a prefix of
+//! what was appended: nothing out of order, nothing corrupt. Half the seeds
+//! write the newest segment directly ([`SegmentOptions::direct_sync`]).
 //! Seeded, so a failure names the seed that reproduces it.
 
 use rand::rngs::SmallRng;
@@ -59,6 +61,7 @@ fn run(seed: u64, exercised: &mut Exercised) {
         index_interval_bytes: rng.random_range(1..300),
         write_buffer_bytes: rng.random_range(0..400),
         allow_gaps: false,
+        direct_sync: seed % 2 == 1,
     };
     let mut model = Model {
         first: 0,
@@ -70,25 +73,23 @@ fn run(seed: u64, exercised: &mut Exercised) {
     for step in 0..STEPS {
         let at = format!("seed {seed} step {step}");
         match rng.random_range(0..100) {
-            0..55 => {
-                let batch: Vec<Item> = (0..rng.random_range(1..6))
-                    .map(|i| {
-                        // Mostly rising, sometimes behind: clocks differ.
-                        now_ms = (now_ms + rng.random_range(0..50)).saturating_sub(20);
-                        let mut payload = vec![0; rng.random_range(0..150)];
-                        rng.fill(&mut payload[..]);
-                        Item {
-                            seq: model.next_seq() + i,
-                            timestamp_ms: now_ms,
-                            payload,
-                        }
-                    })
-                    .collect();
-                log.append_batch(batch.iter().map(Item::as_ref))
-                    .unwrap_or_else(|e| panic!("{at}: append: {e}"));
-                model.items.extend(batch);
+            0..55 => append_random(&mut log, &mut model, &mut rng, &mut now_ms, &at),
+            55..65 => {
+                // The disk works without the log; appends go on meanwhile.
+                let durable = model.items.len();
+                let pending = log
+                    .begin_sync()
+                    .unwrap_or_else(|e| panic!("{at}: begin sync: {e}"));
+                for _ in 0..rng.random_range(0..4) {
+                    append_random(&mut log, &mut model, &mut rng, &mut now_ms, &at);
+                }
+                let synced = pending
+                    .sync()
+                    .unwrap_or_else(|e| panic!("{at}: pending sync: {e}"));
+                log.synced(synced);
+                model.durable = durable;
             }
-            55..75 => {
+            65..75 => {
                 let last = log.sync().unwrap_or_else(|e| panic!("{at}: sync: {e}"));
                 assert_eq!(
                     last,
@@ -135,6 +136,32 @@ fn run(seed: u64, exercised: &mut Exercised) {
             }
         }
     }
+}
+
+/// Appends one to five random items.
+fn append_random(
+    log: &mut SegmentLog,
+    model: &mut Model,
+    rng: &mut SmallRng,
+    now_ms: &mut u64,
+    at: &str,
+) {
+    let batch: Vec<Item> = (0..rng.random_range(1..6))
+        .map(|i| {
+            // Mostly rising, sometimes behind: clocks differ.
+            *now_ms = (*now_ms + rng.random_range(0..50)).saturating_sub(20);
+            let mut payload = vec![0; rng.random_range(0..150)];
+            rng.fill(&mut payload[..]);
+            Item {
+                seq: model.next_seq() + i,
+                timestamp_ms: *now_ms,
+                payload,
+            }
+        })
+        .collect();
+    log.append_batch(batch.iter().map(Item::as_ref))
+        .unwrap_or_else(|e| panic!("{at}: append: {e}"));
+    model.items.extend(batch);
 }
 
 /// Reopens the log after a crash, checks it against the model, and makes
