@@ -21,7 +21,8 @@ def _as_int(value):
     """A generated integer, also as the string a query carries; else None."""
     if type(value) is int:
         return value
-    if isinstance(value, str) and value.isdigit():
+    # isdigit() alone takes '²' and other Unicode digits int() refuses.
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     return None
 
