@@ -3,7 +3,9 @@
 
 usage: report.py RESULT_DIR COMMAND   (writes markdown to stdout)
 Medians over the rounds; ratios are ordo's median over the peer's median from
-the same run. Without the peers' results (etcd.jsonl, nats.jsonl), ordo's
+the same run, and beside them the ratios within each round (the systems run
+one after the other in a round, so a machine whose speed drifts through the
+run moves these less). Without the peers' results (etcd.jsonl, nats.jsonl), ordo's
 figures alone, and a note that the peers were not measured."""
 import glob, json, os, re, statistics, sys
 
@@ -23,6 +25,15 @@ def by_concurrency(rows):
     for r in rows:
         out.setdefault(r["concurrency"], []).append(r)
     return out
+
+
+def within_rounds(ordo_rows, peer_rows):
+    """ordo's ops/s over the peer's in each round (rows are in round order):
+    "lowest-highest (median)"."""
+    ratios = [o["ops_per_s"] / q["ops_per_s"] for o, q in zip(ordo_rows, peer_rows) if q.get("ops_per_s")]
+    if not ratios:
+        return "n/a"
+    return f"{min(ratios):.2f}-{max(ratios):.2f}x ({med(ratios):.2f}x)"
 
 
 def cpu_per_append_us(rows):
@@ -70,8 +81,8 @@ def main():
           "Figures are medians over the rounds; the servers and the client share the machine's cores.\n")
     p("## Appends of one 100-byte record\n")
     if peers:
-        p("| clients | ordo ops/s (p50 ms) | etcd ops/s (p50 ms) | NATS ops/s (p50 ms) | ordo / etcd | ordo / NATS | ordo p50 / etcd p50 | per-round ordo ops/s | ordo max ms (worst round), errors |")
-        p("|---|---|---|---|---|---|---|---|---|")
+        p("| clients | ordo ops/s (p50 ms) | etcd ops/s (p50 ms) | NATS ops/s (p50 ms) | ordo / etcd | ordo / NATS | ordo p50 / etcd p50 | ordo / etcd within each round | ordo / NATS within each round | per-round ordo ops/s | ordo max ms (worst round), errors |")
+        p("|---|---|---|---|---|---|---|---|---|---|---|")
     else:
         p("| clients | ordo ops/s (p50 ms) | per-round ordo ops/s | ordo max ms (worst round), errors |")
         p("|---|---|---|---|")
@@ -90,7 +101,9 @@ def main():
         errors = sum(r["errors"] for r in ordo_rows)
         if peers:
             p(f"| {c} | {' | '.join(cells)} | {m['ordo'][0] / m['etcd'][0]:.2f}x | {m['ordo'][0] / m['nats'][0]:.2f}x "
-              f"| {m['ordo'][1] / m['etcd'][1]:.2f}x | {rounds} | {worst:,.0f}, {errors} |")
+              f"| {m['ordo'][1] / m['etcd'][1]:.2f}x "
+              f"| {within_rounds(ordo_rows, systems['etcd'].get(c, []))} "
+              f"| {within_rounds(ordo_rows, systems['nats'].get(c, []))} | {rounds} | {worst:,.0f}, {errors} |")
         else:
             p(f"| {c} | {cells[0]} | {rounds} | {worst:,.0f}, {errors} |")
     p("")
