@@ -48,6 +48,11 @@ pub(crate) enum Files {
 /// a page, a multiple of every device's logical block size.
 pub(crate) const DIRECT_ALIGN: u64 = 4096;
 
+/// Where the block that holds `position` starts.
+pub(crate) fn block_start(position: u64) -> u64 {
+    position - position % DIRECT_ALIGN
+}
+
 /// How far past its end a direct write that reaches blocks no direct
 /// write has reached before writes zeros. Preallocated blocks are
 /// unwritten extents, and a synchronous write into one also writes the
@@ -335,36 +340,27 @@ impl File {
         match &self.medium {
             OpenFile::Real(file) => {
                 let handle = self.direct.handle.get_or_init(|| open_direct(&self.path));
-                let written = match handle {
+                let direct = match handle {
                     Some(handle) if position.is_multiple_of(DIRECT_ALIGN) => {
-                        let end = position + bytes.len() as u64;
-                        let reached = self.direct.reached.load(Ordering::Relaxed);
-                        let zeros_to = if end > reached { end + ZERO_AHEAD } else { end };
-                        let result = write_direct(handle, position, bytes, zeros_to);
-                        if result.is_ok() && zeros_to > reached {
-                            self.direct.reached.fetch_max(zeros_to, Ordering::Relaxed);
-                        }
-                        result
+                        Some(self.direct.write(handle, position, bytes))
                     }
-                    _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+                    _ => None,
                 };
-                match written {
-                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                        std::os::unix::fs::FileExt::write_all_at(file, bytes, position)
-                            .and_then(|()| file.sync_data())
-                    }
+                match direct {
+                    Some(Err(e)) if e.raw_os_error() == Some(libc::EINVAL) => None,
                     other => other,
                 }
+                .unwrap_or_else(|| {
+                    std::os::unix::fs::FileExt::write_all_at(file, bytes, position)
+                        .and_then(|()| file.sync_data())
+                })
                 .map_err(failed("write", &self.path))
             }
             OpenFile::Memory { disk, id } => {
                 // Padded as on real files, so a write that clobbers what
                 // follows its end does here too.
                 let mut padded = bytes.to_vec();
-                padded.resize(
-                    bytes.len().div_ceil(DIRECT_ALIGN as usize) * DIRECT_ALIGN as usize,
-                    0,
-                );
+                padded.resize(bytes.len().next_multiple_of(DIRECT_ALIGN as usize), 0);
                 disk.with_files(|files| {
                     files
                         .write_at(*id, position, &padded)
@@ -433,6 +429,20 @@ fn open_direct(_path: &Path) -> Option<std::fs::File> {
     None
 }
 
+impl Direct {
+    /// One direct write of `bytes` at `position` through `handle`, with
+    /// [`ZERO_AHEAD`] bytes of zeros after them when they reach blocks no
+    /// direct write reached before.
+    fn write(&self, handle: &std::fs::File, position: u64, bytes: &[u8]) -> io::Result<()> {
+        let end = position + bytes.len() as u64;
+        let reached = self.reached.load(Ordering::Relaxed);
+        let zeros_to = if end > reached { end + ZERO_AHEAD } else { end };
+        write_direct(handle, position, bytes, zeros_to)?;
+        self.reached.fetch_max(zeros_to, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 /// One direct write of `bytes` at `position`, followed by zeros up to
 /// `zeros_to` rounded up to whole blocks, from memory aligned as direct
 /// I/O needs. `EINVAL` if the file system refuses the alignment.
@@ -443,8 +453,7 @@ fn write_direct(
     zeros_to: u64,
 ) -> io::Result<()> {
     let align = DIRECT_ALIGN as usize;
-    let len = (zeros_to - position) as usize;
-    let padded = len.div_ceil(align) * align;
+    let padded = ((zeros_to - position) as usize).next_multiple_of(align);
     let mut storage = vec![0u8; padded + align];
     let start = storage.as_ptr().align_offset(align);
     let aligned = &mut storage[start..start + padded];

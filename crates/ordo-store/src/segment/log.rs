@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::files::{File, Files, DIRECT_ALIGN};
+use super::files::{block_start, File, Files};
 use super::frame::ByteSource;
 use super::index::{IndexPoint, SegmentIndex, SegmentTail};
 use super::item::{Item, ItemRef, MAX_ITEM_PAYLOAD_BYTES};
@@ -463,9 +463,7 @@ impl SegmentLog {
         let next = Segment::create(&self.files, &self.dir, base_seq, self.options.segment_bytes)?;
         self.dir_unsynced = true;
         self.sealed.push(std::mem::replace(&mut self.active, next));
-        self.written = 0;
-        self.buffer_start = 0;
-        Ok(())
+        self.written_to(0)
     }
 
     /// Writes the buffer out: with [`SegmentOptions::direct_sync`] durably,
@@ -495,7 +493,7 @@ impl SegmentLog {
     fn written_through(&mut self, end: u64) {
         self.written = end;
         let keep_from = if self.options.direct_sync {
-            end - end % DIRECT_ALIGN
+            block_start(end)
         } else {
             end
         };
@@ -519,14 +517,14 @@ impl SegmentLog {
         if !self.options.direct_sync {
             return Ok(());
         }
-        let block_start = self.written - self.written % DIRECT_ALIGN;
-        if block_start == self.buffer_start {
+        let start = block_start(self.written);
+        if start == self.buffer_start {
             return Ok(());
         }
-        let mut block = vec![0; (self.written - block_start) as usize];
-        self.active.log.read_exact_at(block_start, &mut block)?;
+        let mut block = vec![0; (self.written - start) as usize];
+        self.active.log.read_exact_at(start, &mut block)?;
         self.buffer = block;
-        self.buffer_start = block_start;
+        self.buffer_start = start;
         Ok(())
     }
 

@@ -152,9 +152,7 @@ impl SegmentLog {
     fn empty_and_move_to(&mut self, next_seq: u64) -> Result<(), StoreError> {
         self.remove_oldest(self.sealed.len())?;
         self.fence_pending();
-        self.buffer.clear();
-        self.buffer_start = 0;
-        self.written = 0;
+        self.written_to(0)?;
         self.active.index.cut_to(0)?;
         self.active.log.set_len(0)?;
         self.active.index.sync()?;
