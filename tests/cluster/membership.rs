@@ -244,6 +244,29 @@ async fn fragile_or_nonsensical_membership_changes_are_refused_and_change_nothin
         .cluster_status()
         .await
         .expect("status");
+    // A node may know the leader before it has the membership (a heartbeat
+    // comes first): "nothing changed" below needs every node to start from
+    // the leader's.
+    for id in cluster.ids() {
+        let node = cluster.client_for(id);
+        eventually(
+            &format!("node {id} holding the leader's members"),
+            Duration::from_secs(10),
+            || async {
+                let members = node
+                    .cluster_status()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .members;
+                if members == before.members {
+                    Ok(())
+                } else {
+                    Err(format!("{members:?}"))
+                }
+            },
+        )
+        .await;
+    }
 
     let (status, body) = send(client.delete(format!("{base}/v1/cluster/nodes/{other}"))).await;
     assert_eq!(
