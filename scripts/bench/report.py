@@ -36,10 +36,11 @@ def within_rounds(ordo_rows, peer_rows):
     return f"{min(ratios):.2f}-{max(ratios):.2f}x ({med(ratios):.2f}x)"
 
 
-def cpu_per_append_us(rows):
-    """Median over the rounds of the servers' CPU time per acknowledged append, in µs."""
-    return med([r["server_cpu_cores"] / r["ops_per_s"] * 1e6 for r in rows
-                if r.get("server_cpu_cores") is not None and r.get("ops_per_s")])
+def cpu_per_append_us(rows, key="server_cpu_cores"):
+    """Median over the rounds of the CPU time per acknowledged append, in µs: the servers'
+    (gobench's `server_cpu_cores`) or the load generator's own (`client_cpu_cores`)."""
+    return med([r[key] / r["ops_per_s"] * 1e6 for r in rows
+                if r.get(key) is not None and r.get("ops_per_s")])
 
 
 def machine_limits(text):
@@ -118,6 +119,20 @@ def main():
         for c in sorted(summary):
             o, e, n = (cpu[name].get(c, float("nan")) for name in ("ordo", "etcd", "nats"))
             p(f"| {c} | {o:,.0f} | {e:,.0f} | {n:,.0f} | {o / n:.2f}x |")
+        p("")
+        client = {name: {c: cpu_per_append_us(rows, "client_cpu_cores") for c, rows in systems[name].items()}
+                  for name in names}
+        p("## The load generator's CPU per append\n")
+        p("The same load generator speaks each system's own protocol (HTTP/1.1 to ordo, one connection per client; "
+          "etcd's gRPC; the NATS protocol, every client on one connection), and its CPU per append "
+          "(gobench's `client_cpu_cores` / appends/s, µs, medians over the rounds) comes out of the same cores the "
+          "servers run on. Beside it, the servers' and the load generator's together.\n")
+        p("| clients | ordo client µs | etcd client µs | NATS client µs | ordo servers + client µs | NATS servers + client µs | ordo / NATS, together |")
+        p("|---|---|---|---|---|---|---|")
+        for c in sorted(summary):
+            o, e, n = (client[name].get(c, float("nan")) for name in ("ordo", "etcd", "nats"))
+            ot, nt = cpu["ordo"].get(c, float("nan")) + o, cpu["nats"].get(c, float("nan")) + n
+            p(f"| {c} | {o:,.0f} | {e:,.0f} | {n:,.0f} | {ot:,.0f} | {nt:,.0f} | {ot / nt:.2f}x |")
         p("")
     p("## Appends of 100 records of 100 bytes (`ordo bench --batch 100 -c 16`)\n")
     records = med([b["records_per_s"] for b in batch])
