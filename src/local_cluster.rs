@@ -17,7 +17,7 @@ use anyhow::{anyhow, bail};
 use ordo_core::api::{Consistency, ReadParams};
 use ordo_core::NewRecord;
 use ordo_core::NodeId;
-use ordo_launcher::args::{node_specs, peers_arg, serve_args};
+use ordo_launcher::args::{machine_cores, node_specs, peers_arg, serve_args, worker_threads_arg};
 use ordo_launcher::{LauncherConfig, LocalCluster, NodeOutput};
 
 use crate::cli::one_line;
@@ -183,6 +183,7 @@ fn run_one_node(args: &LocalClusterArgs, id: NodeId) -> anyhow::Result<()> {
         .find(|spec| spec.id == id)
         .ok_or_else(|| anyhow!("--node {id}: this cluster's nodes are 1-{}", args.nodes))?;
     let mut serve = serve_args(spec, &peers_arg(&specs));
+    serve.extend(worker_threads_arg(machine_cores(), args.nodes));
     if let Some(file) = &args.cluster_secret_file {
         serve.extend([
             "--cluster-secret-file".into(),

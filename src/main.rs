@@ -111,12 +111,17 @@ fn main() -> ExitCode {
 fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let (name, connect) = cli.command.connect_mut();
     cli.connect.apply(name, connect, matches)?;
+    // A node builds its runtime once its settings are read.
+    let command = match cli.command {
+        Command::Serve(args) => return serve::run(args),
+        command => command,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+        match command {
+            Command::Serve(_) => unreachable!("a node runs on a runtime of its own"),
             Command::Append(args) => append::run(args).await,
             Command::Read(args) => cli::read(args).await,
             Command::Tail(args) => tail::run(args).await,

@@ -110,6 +110,12 @@ pub struct ServeArgs {
     /// shippers (default: text).
     #[arg(long, env = "ORDO_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
+    /// Threads that run the node's tasks (its runtime's workers; default:
+    /// one per core). Nodes that share a machine do better with their
+    /// share of its cores: `ordo local-cluster` gives each of its nodes
+    /// the cores divided by the nodes, at least one.
+    #[arg(long, env = "ORDO_WORKER_THREADS", value_name = "N")]
+    worker_threads: Option<usize>,
     /// A TOML file with any of the settings above (flags and environment win).
     #[arg(long, env = "ORDO_CONFIG")]
     config: Option<PathBuf>,
@@ -144,6 +150,7 @@ struct ConfigFile {
     request_timeout_ms: Option<u64>,
     header_read_timeout_ms: Option<u64>,
     log_format: Option<LogFormat>,
+    worker_threads: Option<usize>,
 }
 
 /// Everything `serve` needs, validated.
@@ -156,6 +163,8 @@ struct ServeConfig {
     auth: Auth,
     http: HttpLimits,
     log_format: LogFormat,
+    /// The runtime's worker threads; `None`: one per core.
+    worker_threads: Option<usize>,
 }
 
 impl ServeArgs {
@@ -252,6 +261,10 @@ impl ServeArgs {
             http.header_read_timeout =
                 Duration::from_millis(at_least_one(ms, "header-read-timeout-ms")?);
         }
+        let worker_threads = match self.worker_threads.or(file.worker_threads) {
+            Some(n) => Some(at_least_one(n as u64, "worker-threads")? as usize),
+            None => None,
+        };
         Ok(ServeConfig {
             listen,
             data_dir,
@@ -260,6 +273,7 @@ impl ServeArgs {
             auth,
             http,
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            worker_threads,
         })
     }
 }
@@ -327,13 +341,27 @@ pub(crate) fn claim_data_dir(data_dir: &Path, node_id: NodeId) -> anyhow::Result
     }
 }
 
-pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
+/// Runs a node until it is told to stop, on a runtime of its own: the
+/// settings, read first, say how many worker threads it has.
+pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     args.cluster_secret = secrets::from_env(CLUSTER_SECRET_ENV)?;
     args.api_token = secrets::from_env(API_TOKEN_ENV)?;
     // The settings before the logger, as the config file may name the log
     // format; a bad setting ends the start with an error, not a log line.
     let config = args.resolve()?;
     logging::init(config.log_format);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = config.worker_threads {
+        runtime.worker_threads(threads);
+    }
+    runtime
+        .enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(serve(config))
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     claim_data_dir(&config.data_dir, config.node.id)?;
     if config.auth.cluster_secret.is_none() {
         tracing::warn!(
@@ -567,6 +595,30 @@ mod tests {
             let error = format!("{:#}", args.resolve().unwrap_err());
             assert!(error.contains("--cluster-secret-file"), "{error}");
         }
+    }
+
+    #[test]
+    fn worker_threads_come_from_the_flag_or_the_config_file_and_zero_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ordo.toml");
+        std::fs::write(&file, "node_id = 1\nworker_threads = 3\n").unwrap();
+        let with_file = |worker_threads| ServeArgs {
+            config: Some(file.clone()),
+            worker_threads,
+            ..Default::default()
+        };
+        assert_eq!(with_file(None).resolve().unwrap().worker_threads, Some(3));
+        assert_eq!(
+            with_file(Some(1)).resolve().unwrap().worker_threads,
+            Some(1)
+        );
+        let error = with_file(Some(0)).resolve().unwrap_err().to_string();
+        assert!(error.contains("--worker-threads"), "{error}");
+        let plain = ServeArgs {
+            node_id: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(plain.resolve().unwrap().worker_threads, None);
     }
 
     #[test]

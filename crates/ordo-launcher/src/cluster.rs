@@ -13,7 +13,10 @@ use tokio::time::Instant;
 use ordo_client::{Client, RetryPolicy};
 use ordo_core::NodeId;
 
-use crate::args::{join_args, node_spec, node_specs, peers_arg, serve_args, NodeSpec};
+use crate::args::{
+    join_args, machine_cores, node_spec, node_specs, peers_arg, serve_args, worker_threads_arg,
+    NodeSpec,
+};
 use crate::config::{LauncherConfig, NodeOutput, MAX_NODES, POLL_INTERVAL, PROBE_TIMEOUT};
 use crate::error::LauncherError;
 use crate::ports::{ensure_free, pick_free_ports};
@@ -228,11 +231,13 @@ impl LocalCluster {
             return Err(LauncherError::AlreadyRunning(id));
         }
         let node = self.node(id)?;
-        let args = if node.joining {
+        let mut args = if node.joining {
             join_args(&node.spec, &self.peers)
         } else {
             serve_args(&node.spec, &self.peers)
         };
+        // Every node of the cluster runs on this machine.
+        args.extend(worker_threads_arg(machine_cores(), self.nodes.len()));
         let index = self.index(id)?;
         let process = NodeProcess::spawn(&self.config, &self.nodes[index].spec, args)?;
         self.nodes[index].process = Some(process);

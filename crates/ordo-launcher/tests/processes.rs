@@ -73,9 +73,11 @@ fn nodes_get_pid_files_and_log_files_and_die_with_the_cluster() {
     assert_eq!(
         args.trim(),
         format!(
-            "serve --node-id 2 --listen {} --data-dir {} --peers {peers}",
+            "serve --node-id 2 --listen {} --data-dir {} --peers {peers} --worker-threads {}",
             cluster.addr(2).unwrap(),
-            base.join("n2").display()
+            base.join("n2").display(),
+            // Each of the 3 nodes gets its share of this machine's cores.
+            (ordo_launcher::args::machine_cores() / 3).max(1)
         )
     );
 
