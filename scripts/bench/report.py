@@ -70,7 +70,9 @@ def main():
         p(f"Measured with `{command}` (`scripts/bench/run.sh`). ")
         p(f"Every system: 3 nodes on loopback on {machine}, every write fsynced on a majority before it is acknowledged "
           "(etcd by design, NATS JetStream R3 with `sync_interval: always`, ordo by design), the same closed-loop load generator "
-          "(the peers' `gobench`: 100-byte values, clients on the leader, 1 s warm-up), the rounds interleaved so that noise hits "
+          "(the peers' `gobench`: 100-byte values, clients on the leader, 1 s warm-up), each node given its share of the cores "
+          "(the cores over the nodes, at least one: ordo's `--worker-threads`, the Go runtime's `GOMAXPROCS` for each etcd and "
+          "NATS server; the load generator keeps every core), the rounds interleaved so that noise hits "
           "all systems alike. Figures are medians over the rounds; **read the ratios**, not the absolutes: the machine is shared "
           "and noisy, and the servers and the client share its cores.\n")
     else:
