@@ -56,8 +56,9 @@ fi
 # cluster gives each node its share of worker threads (the cores over the
 # nodes, at least one), so each etcd and NATS server gets it as GOMAXPROCS,
 # through a wrapper the peers' scripts start instead of the binary (the
-# load generator keeps every core). With their defaults, one Go scheduler
-# thread per core in each of 3 servers, both peers ran 19-24 % slower here.
+# load generator keeps every core). With its default, a Go scheduler
+# thread per core in each of 3 servers, NATS ran 19-24 % slower here (etcd
+# was not measured apart).
 share_of_cores() {
   local real="$1" wrapper="$RES/bin/$(basename "$1")"
   mkdir -p "$RES/bin"
