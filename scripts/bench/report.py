@@ -43,6 +43,16 @@ def cpu_per_append_us(rows, key="server_cpu_cores"):
                 if r.get(key) is not None and r.get("ops_per_s")])
 
 
+def per_append_by_system(systems, names, key="server_cpu_cores"):
+    """cpu_per_append_us for each system in `names` and each client count."""
+    return {name: {c: cpu_per_append_us(rows, key) for c, rows in systems[name].items()} for name in names}
+
+
+def at(table, c, names=("ordo", "etcd", "nats")):
+    """The figures `table` holds for `c` clients, one per system in `names` (NaN where not measured)."""
+    return tuple(table[name].get(c, float("nan")) for name in names)
+
+
 def machine_limits(text):
     """machine_limits.sh's summary without the paths of the machine that ran it."""
     kept = [re.sub(r"^fio tests in \S+ ", "fio tests ", l) for l in text.strip().splitlines()
@@ -110,7 +120,7 @@ def main():
         else:
             p(f"| {c} | {cells[0]} | {rounds} | {worst:,.0f}, {errors} |")
     p("")
-    cpu = {name: {c: cpu_per_append_us(rows) for c, rows in systems[name].items()} for name in names}
+    cpu = per_append_by_system(systems, names)
     if peers:
         p("## Server CPU per durable append\n")
         p("The CPU time of all three nodes' server processes (gobench's `server_cpu_cores`) divided by the appends "
@@ -119,11 +129,10 @@ def main():
         p("| clients | ordo µs | etcd µs | NATS µs | ordo / NATS |")
         p("|---|---|---|---|---|")
         for c in sorted(summary):
-            o, e, n = (cpu[name].get(c, float("nan")) for name in ("ordo", "etcd", "nats"))
+            o, e, n = at(cpu, c)
             p(f"| {c} | {o:,.0f} | {e:,.0f} | {n:,.0f} | {o / n:.2f}x |")
         p("")
-        client = {name: {c: cpu_per_append_us(rows, "client_cpu_cores") for c, rows in systems[name].items()}
-                  for name in names}
+        client = per_append_by_system(systems, names, "client_cpu_cores")
         p("## The load generator's CPU per append\n")
         p("The same load generator speaks each system's own protocol (HTTP/1.1 to ordo, one connection per client; "
           "etcd's gRPC; the NATS protocol, every client on one connection), and its CPU per append "
@@ -132,8 +141,9 @@ def main():
         p("| clients | ordo client µs | etcd client µs | NATS client µs | ordo servers + client µs | NATS servers + client µs | ordo / NATS, together |")
         p("|---|---|---|---|---|---|---|")
         for c in sorted(summary):
-            o, e, n = (client[name].get(c, float("nan")) for name in ("ordo", "etcd", "nats"))
-            ot, nt = cpu["ordo"].get(c, float("nan")) + o, cpu["nats"].get(c, float("nan")) + n
+            o, e, n = at(client, c)
+            servers_ordo, servers_nats = at(cpu, c, ("ordo", "nats"))
+            ot, nt = servers_ordo + o, servers_nats + n
             p(f"| {c} | {o:,.0f} | {e:,.0f} | {n:,.0f} | {ot:,.0f} | {nt:,.0f} | {ot / nt:.2f}x |")
         p("")
     p("## Appends of 100 records of 100 bytes (`ordo bench --batch 100 -c 16`)\n")
@@ -155,7 +165,7 @@ def main():
                 o, e, n = summary[c]["ordo"][0], summary[c]["etcd"][0], summary[c]["nats"][0]
                 p(f"| c={c}: >= 2.0x etcd, >= 1.2x NATS | {o / e:.2f}x etcd, {o / n:.2f}x NATS | {'yes' if o >= 2 * e and o >= 1.2 * n else 'no'} |")
         if 64 in summary:
-            o, n = cpu["ordo"].get(64, float("nan")), cpu["nats"].get(64, float("nan"))
+            o, n = at(cpu, 64, ("ordo", "nats"))
             p(f"| c=64: server CPU per append <= NATS's | {o:,.0f} µs vs {n:,.0f} µs | {'yes' if o <= n else 'no'} |")
         if 1 in summary:
             r = summary[1]["ordo"][1] / summary[1]["etcd"][1]

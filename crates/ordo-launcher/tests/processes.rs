@@ -77,7 +77,8 @@ fn nodes_get_pid_files_and_log_files_and_die_with_the_cluster() {
             cluster.addr(2).unwrap(),
             base.join("n2").display(),
             // Each of the 3 nodes gets its share of this machine's cores.
-            (ordo_launcher::args::machine_cores() / 3).max(1)
+            ordo_launcher::args::worker_threads_arg(ordo_launcher::args::machine_cores(), 3)[1]
+                .to_string_lossy()
         )
     );
 
