@@ -36,7 +36,15 @@ pub struct EncodeError(String);
 
 /// The request's binary form.
 pub fn encode(request: AppendEntriesRequest<TypeConfig>) -> Result<Vec<u8>, EncodeError> {
-    let mut out = Vec::with_capacity(64 + request.entries.len() * 192);
+    // The header, then each entry's index, length and stored form: one
+    // allocation for the whole message, however large its entries.
+    let capacity = 64
+        + request
+            .entries
+            .iter()
+            .map(|entry| 12 + ordo_store::payload_len_hint(&entry.payload))
+            .sum::<usize>();
+    let mut out = Vec::with_capacity(capacity);
     out.push(TAG);
     put_leader_id(&mut out, &request.vote.leader_id);
     out.push(u8::from(request.vote.committed));

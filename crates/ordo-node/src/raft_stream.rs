@@ -12,7 +12,9 @@
 //! connection.
 //!
 //! A frame is the length of what follows (u32, big-endian), a code byte,
-//! and the body. A request's code is its [`RpcKind::code`] and its body
+//! and the body. Both ends read a stream through a buffer and write a
+//! frame in one vectored write, so a message costs each side one write
+//! and, most of the time, one read, not a system call per field. A request's code is its [`RpcKind::code`] and its body
 //! what the kind's endpoint takes; an answer's code is [`REPLY_OK`] with
 //! what the endpoint answers, or [`REPLY_REFUSED`] with why, in words.
 //!
@@ -23,7 +25,7 @@
 //! is asked again after [`FALLBACK_FOR`].
 
 use std::collections::BTreeMap;
-use std::io;
+use std::io::{self, IoSlice};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -32,7 +34,7 @@ use http_body_util::Empty;
 use hyper::header::{HeaderValue, CONNECTION, HOST, UPGRADE};
 use hyper::StatusCode;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::time::Instant;
 
 use crate::node::Node;
@@ -61,8 +63,14 @@ pub const SERVER_IDLE: Duration = Duration::from_secs(60);
 /// overlap, and closed after).
 const MAX_IDLE_PER_PEER: usize = 4;
 
-/// The most a frame's body reserves before its bytes arrive.
-const INITIAL_BODY_CAPACITY: usize = 64 * 1024;
+/// The most a frame's body reserves before its bytes arrive: room for
+/// nearly every message at once (an AppendEntries of a few hundred
+/// records), while a length alone reserves no more than this.
+const INITIAL_BODY_CAPACITY: usize = 1024 * 1024;
+
+/// Bytes read from a stream at a time: a frame's header and, most of the
+/// time, its whole body in one read.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// A frame's length, code and body.
 fn frame_header(code: u8, body_len: usize) -> io::Result<[u8; 5]> {
@@ -74,14 +82,23 @@ fn frame_header(code: u8, body_len: usize) -> io::Result<[u8; 5]> {
     Ok(header)
 }
 
-/// Writes one frame and flushes it.
+/// Writes one frame, header and body in one vectored write when the
+/// writer takes it whole, and flushes it.
 pub async fn write_frame<W: AsyncWrite + Unpin>(
     writer: &mut W,
     code: u8,
     body: &[u8],
 ) -> io::Result<()> {
-    writer.write_all(&frame_header(code, body.len())?).await?;
-    writer.write_all(body).await?;
+    let header = frame_header(code, body.len())?;
+    let written = writer
+        .write_vectored(&[IoSlice::new(&header), IoSlice::new(body)])
+        .await?;
+    // Whatever that first write left, in order.
+    if let Some(header_left) = header.get(written..).filter(|left| !left.is_empty()) {
+        writer.write_all(header_left).await?;
+    }
+    let body_written = written.saturating_sub(header.len());
+    writer.write_all(&body[body_written..]).await?;
     writer.flush().await
 }
 
@@ -136,12 +153,13 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
 /// `end` says the server is shutting down.
 pub async fn serve<Io>(
     node: Arc<Node>,
-    mut io: Io,
+    io: Io,
     max_frame: usize,
     mut end: tokio::sync::watch::Receiver<bool>,
 ) where
     Io: AsyncRead + AsyncWrite + Unpin,
 {
+    let mut io = BufReader::with_capacity(READ_BUFFER, io);
     loop {
         let frame = tokio::select! {
             frame = tokio::time::timeout(SERVER_IDLE, read_frame(&mut io, max_frame)) => frame,
@@ -182,8 +200,8 @@ pub trait Dial: Send + Sync + 'static {
     fn dial<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, io::Result<Self::Io>>;
 }
 
-/// An open stream to a peer.
-type Stream = TokioIo<hyper::upgrade::Upgraded>;
+/// An open stream to a peer, read through a buffer.
+type Stream = BufReader<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Streams kept for one peer.
 #[derive(Default)]
@@ -309,7 +327,10 @@ impl<D: Dial> StreamingTransport<D> {
         let upgraded = hyper::upgrade::on(response)
             .await
             .map_err(|e| unreachable(&e))?;
-        Ok(TokioIo::new(upgraded))
+        Ok(BufReader::with_capacity(
+            READ_BUFFER,
+            TokioIo::new(upgraded),
+        ))
     }
 
     /// Sends one message on `stream` and reads its answer.
@@ -675,6 +696,62 @@ mod tests {
         for cut in 1..10 {
             let result = read_frame(&mut &buffer[..cut], 64).await;
             assert!(matches!(result, Err(FrameError::Io(_))), "cut at {cut}");
+        }
+    }
+
+    /// A writer that takes at most `at_most` bytes per write, of the first
+    /// buffer only, as a socket with a full send buffer may.
+    struct Trickle {
+        written: Vec<u8>,
+        at_most: usize,
+    }
+
+    impl AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            let taken = buf.len().min(self.at_most);
+            self.written.extend_from_slice(&buf[..taken]);
+            std::task::Poll::Ready(Ok(taken))
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_frame_written_in_pieces_reads_back_whole() {
+        let body: Vec<u8> = (0..=255).cycle().take(1000).collect();
+        for at_most in [1, 3, 5, 6, 7, 999, 1005, 4096] {
+            let mut writer = Trickle {
+                written: Vec::new(),
+                at_most,
+            };
+            write_frame(&mut writer, 9, &body).await.expect("write");
+            write_frame(&mut writer, 4, b"").await.expect("write");
+            let mut reader = BufReader::with_capacity(16, &writer.written[..]);
+            assert_eq!(
+                read_frame(&mut reader, 2000).await.expect("first"),
+                (9, body.clone()),
+                "at most {at_most} bytes a write"
+            );
+            assert_eq!(
+                read_frame(&mut reader, 2000).await.expect("second"),
+                (4, vec![])
+            );
         }
     }
 

@@ -37,14 +37,7 @@ pub(crate) fn encode(command: &Command, out: &mut Vec<u8>) -> Result<(), StoreEr
         out.extend_from_slice(&codec::encode("log entry command", command)?);
         return Ok(());
     };
-    out.reserve(
-        32 + topic.as_str().len()
-            + records
-                .iter()
-                // and the varint of the value's length, at most 10 bytes
-                .map(|r| encoded_len(&r.key, &r.headers, &r.value) + 10)
-                .sum::<usize>(),
-    );
+    out.reserve(encoded_len_hint(command));
     out.push(APPEND);
     put_str(out, topic.as_str());
     put_varint(out, *timestamp_ms);
@@ -67,6 +60,32 @@ pub(crate) fn encode(command: &Command, out: &mut Vec<u8>) -> Result<(), StoreEr
         put_str(out, record.value.json_text());
     }
     Ok(())
+}
+
+/// At least as many bytes as [`encode`] writes for an append (varints
+/// taken at their longest), and a guess for any other command, so that a
+/// buffer reserved by it is seldom grown.
+pub(crate) fn encoded_len_hint(command: &Command) -> usize {
+    let Command::Append {
+        topic,
+        records,
+        producer,
+        condition,
+        ..
+    } = command
+    else {
+        return 256;
+    };
+    // A producer's id is at most 128 bytes, and a condition an offset.
+    let producer_and_condition =
+        producer.as_ref().map_or(0, |p| 48 + p.id.as_str().len()) + condition.map_or(0, |_| 64);
+    32 + topic.as_str().len()
+        + producer_and_condition
+        + records
+            .iter()
+            // and the varint of the value's length, at most 10 bytes
+            .map(|r| encoded_len(&r.key, &r.headers, &r.value) + 10)
+            .sum::<usize>()
 }
 
 /// The command whose bytes are `bytes`, as [`encode`] (or ordo before it)
@@ -189,6 +208,7 @@ mod tests {
             let bytes = encoded(&command);
             assert_eq!(bytes[0], APPEND);
             assert_eq!(decode(1, &bytes).expect("decodes"), command);
+            assert!(bytes.len() <= encoded_len_hint(&command));
             let json = serde_json::to_vec(&command).expect("json");
             assert!(
                 bytes.len() < json.len(),

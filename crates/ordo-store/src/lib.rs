@@ -79,7 +79,7 @@ pub use backup::backup_meta;
 pub use error::StoreError;
 pub use kv::{MemDisk, CACHE_CAPACITY_BYTES};
 pub use log_store::LogStore;
-pub use raft_entry::{decode_entry, encode_entry};
+pub use raft_entry::{decode_entry, encode_entry, payload_len_hint};
 pub use read::TopicPage;
 pub use snapshot_file::{SnapshotData, SnapshotWriter};
 pub use state_machine::StateMachineStore;

@@ -45,6 +45,17 @@ pub(crate) fn encode(
     Ok(())
 }
 
+/// About how many bytes [`encode`] writes for `payload`, to reserve a
+/// buffer for several entries at once (see `command_codec`'s hint).
+pub fn payload_len_hint(payload: &OrdoPayload) -> usize {
+    HEADER_BYTES
+        + match payload {
+            EntryPayload::Blank => 0,
+            EntryPayload::Normal(command) => command_codec::encoded_len_hint(command),
+            EntryPayload::Membership(_) => 256,
+        }
+}
+
 /// Appends `entry`'s stored form to `out` and returns its index: what
 /// another node reads back with [`decode_entry`].
 pub fn encode_entry<C: StoreTypeConfig>(
