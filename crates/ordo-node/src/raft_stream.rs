@@ -12,11 +12,12 @@
 //! connection.
 //!
 //! A frame is the length of what follows (u32, big-endian), a code byte,
-//! and the body. Both ends read a stream through a buffer and write a
-//! frame in one vectored write, so a message costs each side one write
-//! and, most of the time, one read, not a system call per field. A request's code is its [`RpcKind::code`] and its body
+//! and the body. A request's code is its [`RpcKind::code`] and its body
 //! what the kind's endpoint takes; an answer's code is [`REPLY_OK`] with
 //! what the endpoint answers, or [`REPLY_REFUSED`] with why, in words.
+//! Both ends read a stream through a buffer and write a frame with one
+//! vectored write, so a message costs each side one write and, most of
+//! the time, one read, not a system call per field.
 //!
 //! Only [`RpcKind::streamed`] kinds use it, all safe to send twice, so an
 //! exchange on an idle connection the peer had already closed is tried
