@@ -40,6 +40,7 @@ pub mod mutants;
 pub mod network;
 pub mod node;
 pub mod peer_log;
+mod proposer;
 pub mod raft_stream;
 pub mod reachability;
 mod replication_gather;

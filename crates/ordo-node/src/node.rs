@@ -23,6 +23,7 @@ use crate::error::{raft_stopped, NodeError};
 use crate::health::{LeaderContact, QuorumCount};
 use crate::membership::MembershipOp;
 use crate::network::NetworkFactory;
+use crate::proposer::Proposer;
 use crate::routing::{LeaderAnswer, LeaderOp};
 use crate::rpc::{
     self, DecodeError, ForwardReply, ForwardRequest, MembershipReply, ReadIndexReply, RpcKind,
@@ -46,6 +47,8 @@ pub struct Node {
     pub(crate) transport: Arc<dyn Transport>,
     snapshots: SnapshotReceiver,
     pub(crate) leader_contact: LeaderContact,
+    /// Gathers this node's writes into batches for openraft's core.
+    proposer: Proposer,
 }
 
 impl Node {
@@ -76,7 +79,9 @@ impl Node {
         )
         .await
         .map_err(NodeError::internal)?;
+        let proposer = Proposer::start(raft.clone());
         let node = Arc::new(Node {
+            proposer,
             config,
             raft,
             state_machine,
@@ -310,9 +315,9 @@ impl Node {
         if crate::mutants::early_offsets() && matches!(command, Command::Append { .. }) {
             return self.propose_speculatively(command).await;
         }
-        let write = self.raft.client_write(command);
+        let write = self.proposer.propose(command);
         match tokio::time::timeout(self.config.write_timeout, write).await {
-            Ok(Ok(response)) => Ok(response.data),
+            Ok(Ok(data)) => Ok(data),
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
                 Err(self.not_leader(&f))
             }
