@@ -95,11 +95,12 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
         .write_vectored(&[IoSlice::new(&header), IoSlice::new(body)])
         .await?;
     // Whatever that first write left, in order.
-    if let Some(header_left) = header.get(written..).filter(|left| !left.is_empty()) {
-        writer.write_all(header_left).await?;
+    if written < header.len() {
+        writer.write_all(&header[written..]).await?;
     }
-    let body_written = written.saturating_sub(header.len());
-    writer.write_all(&body[body_written..]).await?;
+    writer
+        .write_all(&body[written.saturating_sub(header.len())..])
+        .await?;
     writer.flush().await
 }
 
