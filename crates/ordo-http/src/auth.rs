@@ -47,38 +47,32 @@ pub async fn require_cluster_secret(
     next.run(request).await
 }
 
-/// Middleware on the `/v1/*` routes.
-pub async fn require_api_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(token) = &state.auth.api_token {
-        let presented = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|value| bearer_token(value.as_bytes()));
-        let refusal = match presented {
-            None => Some((
-                "this node requires an API token: send Authorization: Bearer <token>",
-                r#"Bearer realm="ordo""#,
-            )),
-            Some(presented) if !token.matches(presented) => Some((
-                "wrong API token",
-                r#"Bearer realm="ordo", error="invalid_token""#,
-            )),
-            Some(_) => None,
-        };
-        if let Some((message, challenge)) = refusal {
-            let mut response = unauthorized(message.to_string()).into_response();
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
-            return response;
-        }
-    }
-    next.run(request).await
+/// Why a `/v1/*` request may not go on, if it may not: its refusal, with
+/// the challenge a client needs. Checked by `layers::edge` for every `/v1`
+/// route, before the handler.
+pub(crate) fn api_token_refusal(state: &AppState, request: &Request) -> Option<Response> {
+    let token = state.auth.api_token.as_ref()?;
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| bearer_token(value.as_bytes()));
+    let (message, challenge) = match presented {
+        None => (
+            "this node requires an API token: send Authorization: Bearer <token>",
+            r#"Bearer realm="ordo""#,
+        ),
+        Some(presented) if !token.matches(presented) => (
+            "wrong API token",
+            r#"Bearer realm="ordo", error="invalid_token""#,
+        ),
+        Some(_) => return None,
+    };
+    let mut response = unauthorized(message.to_string()).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    Some(response)
 }
 
 fn unauthorized(message: String) -> ApiError {

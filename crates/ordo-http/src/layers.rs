@@ -1,9 +1,9 @@
 //! Cross-cutting request and response behaviour: the `ordo-leader` header
 //! on every response, a debug-level tracing span per request with node id,
-//! term, method and route,
-//! request metrics, a missing content type taken as JSON, and a newline at
-//! the end of every JSON answer; and the two middlewares that run them
-//! ([`edge`] for every route, [`api_edge`] for `/v1`).
+//! term, method and route, request metrics, on the `/v1` routes a missing
+//! content type taken as JSON and the API token checked, and a newline at
+//! the end of every JSON answer; and the one middleware that runs them all
+//! ([`edge`]).
 
 use std::future::Future;
 use std::time::Instant;
@@ -20,22 +20,35 @@ use crate::AppState;
 use ordo_core::api::LEADER_HEADER;
 
 /// Every request's way in and its answer's way out, as one middleware
-/// rather than a layer each (each layer boxed and moved the futures inside
-/// it: a few per cent of a leader's CPU per append): [`observe`] around
-/// `limits::enforce` around the router, then [`newline_after_json`].
+/// rather than a layer each (each layer is a boxed service cloned and a
+/// boxed future per request: a few per cent of a leader's CPU per append):
+/// [`observe`] around `limits::enforce` around, on a `/v1` route,
+/// [`json_when_undeclared`] and the API token check, around the router;
+/// then [`newline_after_json`].
 pub async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let response = observe(&state, request, |request| {
-        crate::limits::enforce(state.limiter(), request, |request| next.run(request))
+        crate::limits::enforce(state.limiter(), request, |request| async {
+            if !is_api_route(&request) {
+                return next.run(request).await;
+            }
+            let request = json_when_undeclared(request).await;
+            match crate::auth::api_token_refusal(&state, &request) {
+                Some(refusal) => refusal,
+                None => next.run(request).await,
+            }
+        })
     })
     .await;
     newline_after_json(response).await
 }
 
-/// The `/v1` routes' own middleware: [`json_when_undeclared`], then the API
-/// token check.
-pub async fn api_edge(state: State<AppState>, request: Request, next: Next) -> Response {
-    let request = json_when_undeclared(request).await;
-    crate::auth::require_api_token(state, request, next).await
+/// Whether `request` was routed to one of the `/v1` routes (an unrouted
+/// request has no matched path: it is answered 404 whatever it carries).
+fn is_api_route(request: &Request) -> bool {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|route| route.as_str().starts_with("/v1/"))
 }
 
 /// The tracing span, request metrics and leader header around `inner`,
@@ -174,5 +187,52 @@ mod tests {
             body.contains("send content-type: application/json"),
             "{body}"
         );
+    }
+
+    /// The API token guards every `/v1` route, whatever the method, and
+    /// nothing else: an unrouted `/v1` path is still a 404 and the health
+    /// check stays open.
+    #[tokio::test]
+    async fn the_api_token_is_asked_on_v1_routes_only() {
+        let node = ordo_node::testing::leading_alone().await;
+        let auth = crate::Auth {
+            api_token: Some(ordo_core::secret::Secret::new("t0ken").unwrap()),
+            ..crate::Auth::default()
+        };
+        let router = crate::router(AppState::new(node, None, auth));
+        let append = || {
+            Request::post("/v1/topics/t/records").body(Body::from(r#"{"records":[{"value":"x"}]}"#))
+        };
+        for (request, expected) in [
+            (append().unwrap(), StatusCode::UNAUTHORIZED),
+            (
+                Request::get("/v1/topics").body(Body::empty()).unwrap(),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                Request::get("/v1/nowhere").body(Body::empty()).unwrap(),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Request::get("/healthz").body(Body::empty()).unwrap(),
+                StatusCode::OK,
+            ),
+        ] {
+            let uri = request.uri().to_string();
+            let (status, body) = answer(&router, request).await;
+            assert_eq!(status, expected, "{uri}: {body}");
+        }
+        let with_token = append()
+            .map(|mut request| {
+                request.headers_mut().insert(
+                    axum::http::header::AUTHORIZATION,
+                    HeaderValue::from_static("Bearer t0ken"),
+                );
+                request
+            })
+            .unwrap();
+        let (status, body) = answer(&router, with_token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("\"offsets\":[0]"), "{body}");
     }
 }

@@ -45,10 +45,6 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cluster/nodes/{id}", delete(cluster::remove_node))
         .route("/v1/cluster/leader", post(cluster::transfer_leader))
         .route("/v1/admin/snapshot", get(admin::snapshot))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            layers::api_edge,
-        ))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
     // Open whatever secrets are set: probes and scrapers carry none.
     let operations = Router::new()
@@ -69,7 +65,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Limits, tracing, metrics, the leader header and the newline after
-        // JSON, for every route and every refusal.
+        // JSON, for every route and every refusal; the content type and the
+        // API token for the `/v1` routes.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             layers::edge,
