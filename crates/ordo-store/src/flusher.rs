@@ -34,6 +34,7 @@ use crate::error::StoreError;
 use crate::kv::Disk;
 use crate::raft_log_segments::RaftLogSegments;
 use crate::record_log::RecordLog;
+use crate::slow_sync::SlowSyncs;
 use crate::type_config::StoreTypeConfig;
 
 /// What a flush makes durable: the log's segments and, for a barrier, the
@@ -130,6 +131,7 @@ impl<C: StoreTypeConfig> Flusher<C> {
             let group = Group {
                 failed: Arc::clone(&self.failed),
                 linger: self.linger,
+                slow_syncs: SlowSyncs::new(Instant::now()),
             };
             match &self.target.disk {
                 Disk::Sled(_) => {
@@ -155,10 +157,14 @@ impl<C: StoreTypeConfig> Flusher<C> {
 struct Group {
     failed: Arc<Mutex<Option<String>>>,
     linger: Duration,
+    slow_syncs: SlowSyncs,
 }
 
 impl Group {
-    fn run_on_thread<C: StoreTypeConfig>(self, mut waiters: mpsc::UnboundedReceiver<Queued<C>>) {
+    fn run_on_thread<C: StoreTypeConfig>(
+        mut self,
+        mut waiters: mpsc::UnboundedReceiver<Queued<C>>,
+    ) {
         let mut last_group = 0;
         while let Some(first) = waiters.blocking_recv() {
             if last_group > 1 && !self.linger.is_zero() {
@@ -171,7 +177,7 @@ impl Group {
     }
 
     async fn run_as_task<C: StoreTypeConfig>(
-        self,
+        mut self,
         mut waiters: mpsc::UnboundedReceiver<Queued<C>>,
     ) {
         while let Some(first) = waiters.recv().await {
@@ -188,7 +194,7 @@ impl Group {
         }
     }
 
-    fn flush_and_complete<C: StoreTypeConfig>(&self, group: Vec<Queued<C>>) {
+    fn flush_and_complete<C: StoreTypeConfig>(&mut self, group: Vec<Queued<C>>) {
         let with_tree = group
             .iter()
             .any(|queued| matches!(queued.waiter, Waiter::Barrier(_)));
@@ -214,7 +220,7 @@ impl Group {
         }
     }
 
-    fn flush(&self, target: &Target, with_tree: bool) -> Result<(), StoreError> {
+    fn flush(&mut self, target: &Target, with_tree: bool) -> Result<(), StoreError> {
         let started = Instant::now();
         let flushed = target.segments.sync().and_then(|()| {
             if with_tree {
@@ -223,7 +229,16 @@ impl Group {
                 Ok(())
             }
         });
-        crate::metrics::flushed(started.elapsed());
+        let took = started.elapsed();
+        crate::metrics::flushed(took);
+        if let Some(slow) = self.slow_syncs.record(took, Instant::now()) {
+            tracing::warn!(
+                flushes = slow.flushes,
+                slow = slow.slow,
+                slowest_ms = u64::try_from(slow.slowest.as_millis()).unwrap_or(u64::MAX),
+                "{slow}"
+            );
+        }
         if let Err(e) = &flushed {
             tracing::error!(error = %e, "flushing the Raft log failed; the log refuses writes from now on");
             *lock(&self.failed) = Some(e.to_string());
