@@ -114,6 +114,26 @@ def rate_between(samples, low, high):
     return (last["end"] - first["end"]) / (last["t"] - first["t"])
 
 
+def memory_at_start():
+    """The machine's memory before the run, in words for the report: on a
+    VM whose balloon reports free pages to the host, page cache that grows
+    into free memory costs a host fault per page, and a run that writes
+    more than the page cache already holds slows down for it
+    (docs/performance.md, "A long log")."""
+    info = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            key, value = line.split(":", 1)
+            info[key] = int(value.split()[0]) // 1024
+    reporting = os.path.exists("/sys/module/page_reporting") and os.path.exists(
+        "/sys/bus/virtio/drivers/virtio_balloon")
+    return (f"The machine's memory at the start: {info['MemFree']:,} MiB free and "
+            f"{info['Cached']:,} MiB of page cache of {info['MemTotal']:,} MiB"
+            + ("; a VM balloon with free page reporting, so page cache grown into free "
+               "memory costs the host a fault per page (`performance.md`, \"A long log\")."
+               if reporting else "."))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000_000)
@@ -122,6 +142,7 @@ def main():
     parser.add_argument("--bin", default=os.path.join(ROOT, "target/release/ordo"))
     parser.add_argument("--out", default=os.path.join(ROOT, "docs/bench-long.md"))
     args = parser.parse_args()
+    args.memory = memory_at_start()
 
     bench_dir = os.environ.get("ORDO_BENCH_DIR", "/tmp/ordo-bench")
     env = dict(os.environ, ORDO_BIN=args.bin, ORDO_BENCH_DIR=bench_dir,
@@ -211,7 +232,7 @@ def write_report(args, samples, append, tails, status, end, restart_secs):
         "64 MiB of Raft log (`--snapshot-every-mb`'s default), whichever comes first, then one "
         "consumer reading everything back from a follower, then that follower `kill -9`ed and "
         "started again. Sampled every "
-        f"{args.sample_secs:g} s.",
+        f"{args.sample_secs:g} s. {args.memory}",
         "",
         "## Summary",
         "",
