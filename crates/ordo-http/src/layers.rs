@@ -222,15 +222,11 @@ mod tests {
             let (status, body) = answer(&router, request).await;
             assert_eq!(status, expected, "{uri}: {body}");
         }
-        let with_token = append()
-            .map(|mut request| {
-                request.headers_mut().insert(
-                    axum::http::header::AUTHORIZATION,
-                    HeaderValue::from_static("Bearer t0ken"),
-                );
-                request
-            })
-            .unwrap();
+        let mut with_token = append().unwrap();
+        with_token.headers_mut().insert(
+            axum::http::header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer t0ken"),
+        );
         let (status, body) = answer(&router, with_token).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body.contains("\"offsets\":[0]"), "{body}");

@@ -229,9 +229,10 @@ impl Group {
                 Ok(())
             }
         });
-        let took = started.elapsed();
+        let ended = Instant::now();
+        let took = ended.saturating_duration_since(started);
         crate::metrics::flushed(took);
-        if let Some(slow) = self.slow_syncs.record(took, Instant::now()) {
+        if let Some(slow) = self.slow_syncs.record(took, ended) {
             tracing::warn!(
                 flushes = slow.flushes,
                 slow = slow.slow,
