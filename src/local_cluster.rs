@@ -19,6 +19,7 @@ use ordo_core::NewRecord;
 use ordo_core::NodeId;
 use ordo_launcher::args::{machine_cores, node_specs, peers_arg, serve_args, worker_threads_arg};
 use ordo_launcher::{LauncherConfig, LocalCluster, NodeOutput};
+use ordo_node::storage_fault::EXIT_STORAGE_FAILED;
 
 use crate::cli::one_line;
 // The CLI's default `--addr`: examples omit `--addr` when node 1 has it.
@@ -156,6 +157,14 @@ pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
                 let exited = cluster.reap_exited().map_err(|e| one_line(&e))?;
                 let any_running = cluster.ids().into_iter().any(|id| matches!(cluster.is_running(id), Ok(true)));
                 for (id, status) in exited {
+                    // A node whose storage failed asks to be started again
+                    // (`ordo_node::storage_fault`): this command is its
+                    // supervisor, checking once a WATCH_INTERVAL.
+                    if status.code() == Some(EXIT_STORAGE_FAILED.into()) {
+                        eprintln!("node {id} exited ({status}): its storage failed; starting it again");
+                        cluster.start_node(id).map_err(|e| one_line(&e))?;
+                        continue;
+                    }
                     let others = if any_running { "; the others keep running" } else { "" };
                     eprintln!(
                         "node {id} exited ({status}){others}. Start it again from another terminal: {}",

@@ -103,7 +103,13 @@ fn main() -> ExitCode {
             // RUST_BACKTRACE is set, which users set for other programs.
             use std::io::Write;
             let _ = writeln!(std::io::stderr(), "error: {error:#}");
-            ExitCode::FAILURE
+            // A node whose storage failed asks its supervisor to start it
+            // again (`ordo_node::storage_fault`).
+            if error.is::<serve::StorageFailed>() {
+                ExitCode::from(ordo_node::storage_fault::EXIT_STORAGE_FAILED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

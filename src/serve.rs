@@ -13,6 +13,7 @@ use ordo_core::limits;
 use ordo_core::secret::Secret;
 use ordo_core::NodeId;
 use ordo_http::{AppState, Auth, HttpLimits};
+use ordo_node::storage_fault::EXIT_STORAGE_FAILED;
 use ordo_node::{config, node_transport, Node, NodeConfig};
 use serde::Deserialize;
 
@@ -78,6 +79,12 @@ pub struct ServeArgs {
                             memory it takes is a multiple of this)",
                            ordo_store::CACHE_CAPACITY_BYTES / (1024 * 1024)))]
     cache_mb: Option<u64>,
+    #[arg(long, env = "ORDO_STORAGE_FAILURE_EXIT_AFTER_MS", value_name = "MS",
+          help = defaulted("Once this node's storage failed (a write or fsync error), how long \
+                            in milliseconds it keeps answering 503 and reporting the cause \
+                            before it exits with status 75 for its supervisor to start it again",
+                           config::DEFAULT_STORAGE_FAILURE_EXIT_AFTER.as_millis()))]
+    storage_failure_exit_after_ms: Option<u64>,
     /// A file holding the secret every node of the cluster shares (trimmed;
     /// or put the secret itself in ORDO_CLUSTER_SECRET). With one, every
     /// /raft/* request must carry it, and this node sends it to its peers.
@@ -143,6 +150,7 @@ struct ConfigFile {
     snapshot_every_mb: Option<u64>,
     cleanup_interval_ms: Option<u64>,
     cache_mb: Option<u64>,
+    storage_failure_exit_after_ms: Option<u64>,
     cluster_secret_file: Option<PathBuf>,
     api_token_file: Option<PathBuf>,
     max_inflight_requests: Option<usize>,
@@ -165,6 +173,17 @@ struct ServeConfig {
     log_format: LogFormat,
     /// The runtime's worker threads; `None`: one per core.
     worker_threads: Option<usize>,
+    /// See `--storage-failure-exit-after-ms`.
+    storage_failure_exit_after: Duration,
+}
+
+/// Why `ordo serve` ended with an error its supervisor should answer by
+/// starting it again: its storage failed, or could not be opened. `main`
+/// exits with [`EXIT_STORAGE_FAILED`] for it.
+#[derive(Debug, thiserror::Error)]
+#[error("storage failed: {cause}")]
+pub struct StorageFailed {
+    cause: String,
 }
 
 impl ServeArgs {
@@ -274,6 +293,13 @@ impl ServeArgs {
             http,
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             worker_threads,
+            storage_failure_exit_after: self
+                .storage_failure_exit_after_ms
+                .or(file.storage_failure_exit_after_ms)
+                .map_or(
+                    config::DEFAULT_STORAGE_FAILURE_EXIT_AFTER,
+                    Duration::from_millis,
+                ),
         })
     }
 }
@@ -382,8 +408,30 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let (log_store, state_machine) =
-        ordo_store::open_with(&config.data_dir.join(STORE_DIR), &config.store)
-            .with_context(|| format!("opening storage in {}", config.data_dir.display()))?;
+        match ordo_store::open_with(&config.data_dir.join(STORE_DIR), &config.store) {
+            Ok(store) => store,
+            Err(e) => {
+                // A disk still full or failing: wait the grace period before
+                // exiting, as a node whose storage fails later does, so a
+                // supervisor that restarts at once tries once a grace
+                // period, and not listening meanwhile.
+                drop(listener);
+                let cause = format!("opening storage in {}: {e}", config.data_dir.display());
+                tracing::error!(
+                    node = config.node.id,
+                    cause = %cause,
+                    "storage failed: cannot open the store; exiting with status \
+                     {EXIT_STORAGE_FAILED} in {:.1} s",
+                    config.storage_failure_exit_after.as_secs_f64()
+                );
+                tokio::select! {
+                    biased;
+                    () = shutdown_signal() => {}
+                    () = tokio::time::sleep(config.storage_failure_exit_after) => {}
+                }
+                return Err(StorageFailed { cause }.into());
+            }
+        };
     let transport = Arc::new(node_transport(config.auth.cluster_secret.as_ref())?);
     let node_id = config.node.id;
     let node = Node::start(config.node, log_store, state_machine, transport).await?;
@@ -417,7 +465,20 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             let _ = stop_rx.await;
         },
     ));
-    shutdown_signal().await;
+    let failed = tokio::select! {
+        biased;
+        () = shutdown_signal() => None,
+        cause = node.storage_failed() => Some(cause),
+    };
+    if failed.is_some() {
+        // Out of the way already (503s, readyz, status); the grace lets an
+        // operator, and the cluster status, see why before the process ends.
+        tokio::select! {
+            biased;
+            () = shutdown_signal() => {}
+            () = tokio::time::sleep(config.storage_failure_exit_after) => {}
+        }
+    }
     tracing::info!(node = node_id, "shutting down");
     let _ = stop_tx.send(());
     match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
@@ -429,8 +490,19 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     upkeep.abort();
     leader_changes.abort();
     node.shutdown().await;
-    tracing::info!(node = node_id, "stopped");
-    Ok(())
+    match failed {
+        None => {
+            tracing::info!(node = node_id, "stopped");
+            Ok(())
+        }
+        Some(cause) => {
+            tracing::error!(
+                node = node_id,
+                "stopped: storage failed; exiting with status {EXIT_STORAGE_FAILED}"
+            );
+            Err(StorageFailed { cause }.into())
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM: what stops `ordo serve` (and `ordo tail`).

@@ -125,8 +125,12 @@ fn render_status(views: &[(NodeId, String, Option<ClusterStatus>)]) -> String {
 }
 
 /// The node's role; a leader that has lost its quorum says so, since it
-/// keeps the role (nothing replaced it in its own eyes) but cannot commit.
+/// keeps the role (nothing replaced it in its own eyes) but cannot commit;
+/// a node whose storage failed names the cause.
 fn role(status: &ClusterStatus) -> String {
+    if let Some(cause) = &status.storage.failure {
+        return format!("storage failed: {cause}");
+    }
     match (status.role.as_str(), status.quorum) {
         ("leader", false) => match status.quorum_contact_age_ms {
             Some(ms) => format!("leader (no quorum for {:.1} s)", ms as f64 / 1000.0),
@@ -180,5 +184,18 @@ mod tests {
             lines[4],
             "node 1 not ready: no quorum: node 1 reaches 1 of 3 voters, 2 needed for a quorum"
         );
+    }
+
+    #[test]
+    fn a_node_whose_storage_failed_shows_the_cause_as_its_role() {
+        let mut failed = status(2, "failed", false);
+        failed.storage.failure = Some("No space left on device (os error 28)".into());
+        failed.health = "storage failed: No space left on device (os error 28); ...".into();
+        let table = render_status(&[(2, "a:2".to_string(), Some(failed))]);
+        assert!(
+            table.contains("storage failed: No space left on device (os error 28)"),
+            "{table}"
+        );
+        assert!(!table.contains("leader"), "{table}");
     }
 }

@@ -382,7 +382,9 @@ pub struct FollowerProgress {
 pub struct ClusterStatus {
     #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub node_id: NodeId,
-    /// `leader`, `follower`, `candidate` or `learner`.
+    /// `leader`, `follower`, `candidate` or `learner`; `failed` once this
+    /// node's storage failed (`storage.failure` says why; its `leader` is
+    /// then `null`), `shutdown` while it stops.
     pub role: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
     pub leader: Option<NodeId>,
@@ -426,6 +428,20 @@ pub struct ClusterStatus {
     /// committed a position in, from this node's applied state.
     #[serde(default)]
     pub consumers: BTreeMap<GroupName, BTreeMap<TopicName, TopicPosition>>,
+    /// This node's storage: whether it failed.
+    #[serde(default)]
+    pub storage: StorageStatus,
+}
+
+/// The `storage` of a node's status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StorageStatus {
+    /// Why this node's storage failed (a write or fsync error, e.g. `No
+    /// space left on device`), once it has: the node then serves nothing
+    /// and exits for its supervisor to start it again. `null` while its
+    /// storage works.
+    pub failure: Option<String>,
 }
 
 /// The body of every error response.

@@ -39,6 +39,18 @@ impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
+
+    /// What a node whose storage failed answers (`ordo_node::storage_fault`).
+    pub fn storage_failed(cause: &str) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_failed",
+            format!(
+                "this node's storage failed ({cause}); it serves nothing until it is \
+                 started again: send the request to another node"
+            ),
+        )
+    }
 }
 
 impl From<NodeError> for ApiError {

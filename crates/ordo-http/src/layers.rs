@@ -1,7 +1,8 @@
 //! Cross-cutting request and response behaviour: the `ordo-leader` header
 //! on every response, a debug-level tracing span per request with node id,
 //! term, method and route, request metrics, on the `/v1` routes a missing
-//! content type taken as JSON and the API token checked, and a newline at
+//! content type taken as JSON, the API token checked and, once this node's
+//! storage failed, a 503 naming the cause, and a newline at
 //! the end of every JSON answer; and the one middleware that runs them all
 //! ([`edge`]).
 
@@ -32,7 +33,10 @@ pub async fn edge(State(state): State<AppState>, request: Request, next: Next) -
                 return next.run(request).await;
             }
             let request = json_when_undeclared(request).await;
-            match crate::auth::api_token_refusal(&state, &request) {
+            if let Some(refusal) = crate::auth::api_token_refusal(&state, &request) {
+                return refusal;
+            }
+            match storage_failure_refusal(&state, &request) {
                 Some(refusal) => refusal,
                 None => next.run(request).await,
             }
@@ -40,6 +44,19 @@ pub async fn edge(State(state): State<AppState>, request: Request, next: Next) -
     })
     .await;
     newline_after_json(response).await
+}
+
+/// A node whose storage failed answers every `/v1` request but its status
+/// (which says why) with 503 and the cause: it can neither append nor
+/// serve reads it could vouch for, and a client should try another node.
+fn storage_failure_refusal(state: &AppState, request: &Request) -> Option<Response> {
+    let cause = state.node.storage_failure()?;
+    let status_read = request.method() == axum::http::Method::GET
+        && request
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|route| route.as_str() == "/v1/cluster");
+    (!status_read).then(|| crate::error::ApiError::storage_failed(&cause).into_response())
 }
 
 /// Whether `request` was routed to one of the `/v1` routes (an unrouted

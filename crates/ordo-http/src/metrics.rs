@@ -288,6 +288,7 @@ mod tests {
             ready: true,
             health: "ok".into(),
             consumers: BTreeMap::new(),
+            storage: Default::default(),
         }
     }
 

@@ -26,6 +26,10 @@ pub const DEFAULT_SNAPSHOT_EVERY_ENTRIES: u64 = 100_000;
 /// stays near a segment however large its entries. A snapshot shares the
 /// records' files, so snapshotting this often costs only its metadata.
 pub const DEFAULT_SNAPSHOT_EVERY_BYTES: u64 = 64 * 1024 * 1024;
+/// How long `ordo serve` whose storage failed keeps answering (503s, its
+/// status naming the cause) before it exits for its supervisor to start
+/// it again (see `storage_fault`).
+pub const DEFAULT_STORAGE_FAILURE_EXIT_AFTER: Duration = Duration::from_secs(10);
 /// How often the leader looks for topics to compact or expire.
 pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(5);
 /// Most log entries kept behind a snapshot, so a follower only slightly

@@ -85,6 +85,11 @@ impl fmt::Display for QuorumCount {
 /// Why a node is not ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotReady {
+    /// This node's storage failed (see `storage_fault`): it serves nothing
+    /// until its process is started again.
+    StorageFailed {
+        cause: String,
+    },
     ShuttingDown,
     /// Not in any membership yet: a node started to join, not yet added.
     NoMembership,
@@ -115,6 +120,11 @@ pub enum NotReady {
 impl fmt::Display for NotReady {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            NotReady::StorageFailed { cause } => write!(
+                f,
+                "storage failed: {cause}; this node serves nothing until it is started again \
+                 (it exits for its supervisor to restart it)"
+            ),
             NotReady::ShuttingDown => write!(f, "this node is shutting down"),
             NotReady::NoMembership => write!(
                 f,
@@ -221,10 +231,21 @@ struct Observation {
     leader_contact_ago: Option<Duration>,
     applied: Option<u64>,
     committed: Option<u64>,
+    /// Why this node's storage failed, if it did.
+    storage_failure: Option<String>,
 }
 
 fn judge(seen: &Observation, timeout: Duration) -> Health {
     let fresh = |ago: Option<Duration>| ago.is_some_and(|ago| ago <= timeout);
+    if let Some(cause) = &seen.storage_failure {
+        return Health {
+            quorum: false,
+            quorum_contact_age: None,
+            not_ready: Some(NotReady::StorageFailed {
+                cause: cause.clone(),
+            }),
+        };
+    }
     let (quorum, quorum_contact_age, cut_off) = match (seen.state, seen.leader) {
         (ServerState::Shutdown, _) => (false, None, Some(NotReady::ShuttingDown)),
         _ if seen.quorum.voters == 0 => (false, None, Some(NotReady::NoMembership)),
@@ -289,6 +310,7 @@ impl Node {
             leader_contact_ago: self.leader_contact.last().map(ago),
             applied: metrics.last_applied.map(|l| l.index),
             committed: metrics.cluster_committed.map(|l| l.index),
+            storage_failure: self.storage_failure(),
         };
         judge(&seen, self.config.quorum_timeout())
     }
@@ -357,6 +379,7 @@ mod tests {
             leader_contact_ago: None,
             applied: Some(7),
             committed: Some(7),
+            storage_failure: None,
         }
     }
 
@@ -492,5 +515,24 @@ mod tests {
             judge(&stopping, TIMEOUT).not_ready,
             Some(NotReady::ShuttingDown)
         );
+    }
+
+    #[test]
+    fn a_node_whose_storage_failed_is_not_ready_whatever_its_role_says() {
+        let failed = Observation {
+            storage_failure: Some("No space left on device".to_string()),
+            ..healthy_leader()
+        };
+        let health = judge(&failed, TIMEOUT);
+        assert!(!health.quorum);
+        assert_eq!(
+            health.not_ready,
+            Some(NotReady::StorageFailed {
+                cause: "No space left on device".to_string()
+            })
+        );
+        assert!(health
+            .summary()
+            .starts_with("storage failed: No space left on device;"));
     }
 }

@@ -17,6 +17,8 @@
 //! - `wait`: reads that wait: long-poll and read-your-writes.
 //! - [`status`]: the cluster status view built from Raft metrics.
 //! - [`health`]: whether this node is in touch with a quorum and ready.
+//! - [`storage_fault`]: a node whose storage failed: out of the way, logged
+//!   once, then its process exits for its supervisor to start it again.
 //! - `membership`: adding and removing nodes, handing over leadership.
 //! - `snapshot_trigger`: snapshots by the bytes of log written.
 //! - [`membership_rules`]: pure: which membership changes are allowed.
@@ -51,6 +53,7 @@ pub mod runtime;
 mod snapshot_receiver;
 mod snapshot_trigger;
 pub mod status;
+pub mod storage_fault;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod topics;

@@ -54,9 +54,34 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             transport: self.transport.clone(),
             peer_log: self.peer_log.clone(),
             log_store: self.log_store.clone(),
-            replicating: false,
+            purpose: Purpose::Messages,
         }
     }
+
+    /// openraft's heartbeat worker sends through `stream_append` too, so
+    /// its client is marked apart: a heartbeat after a purged entry is what
+    /// keeps a follower that waits for a snapshot in touch with its leader
+    /// (refused, the follower reports "leader has not reached this node"
+    /// and its `/readyz` stays 503 until the snapshot is in).
+    async fn new_heartbeat_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
+        PeerClient {
+            purpose: Purpose::Heartbeats,
+            ..self.new_client(target, node).await
+        }
+    }
+}
+
+/// What openraft uses a [`PeerClient`] for, which decides whether
+/// [`PeerClient::stale_replication`] applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Votes, transfers, snapshots, and replication until `stream_append`.
+    Messages,
+    /// openraft's replication stream (`stream_append` called on a client
+    /// not made for heartbeats).
+    Replication,
+    /// The heartbeat worker's client (`new_heartbeat_client`).
+    Heartbeats,
 }
 
 /// Raft RPCs to one peer.
@@ -67,9 +92,7 @@ pub struct PeerClient {
     transport: Arc<dyn Transport>,
     peer_log: Arc<PeerLog>,
     log_store: LogStore,
-    /// openraft sends this client's messages through `stream_append`:
-    /// it carries the replication stream, not heartbeats.
-    replicating: bool,
+    purpose: Purpose,
 }
 
 /// A message that failed: what openraft is told, and why in words, for
@@ -122,7 +145,7 @@ impl PeerClient {
         &self,
         request: &AppendEntriesRequest<TypeConfig>,
     ) -> Option<RPCError<TypeConfig>> {
-        if !self.replicating || !request.entries.is_empty() {
+        if self.purpose != Purpose::Replication || !request.entries.is_empty() {
             return None;
         }
         let purged = self.log_store.last_purged_index().ok().flatten()?;
@@ -242,7 +265,9 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             + Unpin
             + 'static,
     {
-        self.replicating = true;
+        if self.purpose == Purpose::Messages {
+            self.purpose = Purpose::Replication;
+        }
         let input = replication_gather::gather_before_each(input, GATHER_YIELDS);
         openraft::network::stream_append_sequential(self, input, option)
     }
@@ -397,17 +422,17 @@ mod tests {
         let disk = ordo_store::MemDisk::new();
         let (mut log_store, _state_machine) =
             ordo_store::open_memory::<TypeConfig>(&disk).expect("a memory store opens");
-        let client = |log_store: &LogStore, replicating| PeerClient {
+        let client = |log_store: &LogStore, purpose| PeerClient {
             id: 1,
             target: 2,
             addr: "127.0.0.1:1".to_string(),
             transport: Arc::new(Unused),
             peer_log: Arc::default(),
             log_store: log_store.clone(),
-            replicating,
+            purpose,
         };
         // Nothing purged yet: every message goes.
-        let stream = client(&log_store, true);
+        let stream = client(&log_store, Purpose::Replication);
         assert!(stream.stale_replication(&request(None, 0)).is_none());
         assert!(stream.stale_replication(&request(Some(3), 0)).is_none());
 
@@ -421,8 +446,10 @@ mod tests {
         // After the last purged entry, or later: goes.
         assert!(!stale(&stream, Some(5), 0));
         assert!(!stale(&stream, Some(9), 0));
-        // Entries carried, or a heartbeat's client: never refused here.
+        // Entries carried, or a client that is not the replication
+        // stream's (a heartbeat's, or one not yet streaming): never refused.
         assert!(!stale(&stream, Some(4), 2));
-        assert!(!stale(&client(&log_store, false), Some(4), 0));
+        assert!(!stale(&client(&log_store, Purpose::Messages), Some(4), 0));
+        assert!(!stale(&client(&log_store, Purpose::Heartbeats), Some(4), 0));
     }
 }

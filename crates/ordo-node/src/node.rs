@@ -30,6 +30,7 @@ use crate::rpc::{
     SnapshotReply,
 };
 use crate::snapshot_receiver::SnapshotReceiver;
+use crate::storage_fault::StorageFault;
 use crate::transport::Transport;
 use crate::types::{LogStore, Raft, StateMachine, TypeConfig};
 use crate::words;
@@ -49,6 +50,8 @@ pub struct Node {
     pub(crate) leader_contact: LeaderContact,
     /// Gathers this node's writes into batches for openraft's core.
     proposer: Proposer,
+    /// Set once this node's storage failed (see `storage_fault`).
+    pub(crate) storage_fault: StorageFault,
 }
 
 impl Node {
@@ -88,7 +91,9 @@ impl Node {
             transport,
             snapshots: SnapshotReceiver::default(),
             leader_contact: LeaderContact::default(),
+            storage_fault: StorageFault::default(),
         });
+        tokio::spawn(crate::storage_fault::watch(Arc::downgrade(&node)));
         tokio::spawn(crate::cleaner::run(Arc::downgrade(&node)));
         tokio::spawn(crate::snapshot_trigger::run(
             Arc::downgrade(&node),
@@ -134,8 +139,13 @@ impl Node {
     /// The leader this node currently believes in. Read, like the term,
     /// from openraft's server metrics, which change with the vote, the role
     /// and the membership only: its full metrics change on nearly every
-    /// turn of the Raft core, and every answer reads the leader.
+    /// turn of the Raft core, and every answer reads the leader. None once
+    /// this node's storage failed: its core stopped believing in whatever
+    /// leader it last knew (itself, perhaps) and it cannot tell.
     pub fn current_leader(&self) -> Option<NodeId> {
+        if self.storage_fault.cause().is_some() {
+            return None;
+        }
         self.raft.server_metrics().borrow_watched().current_leader
     }
 
@@ -467,12 +477,31 @@ impl Node {
         }
     }
 
+    /// Why the Raft core stopped, once this node's storage failed.
+    fn failed_core(&self) -> Option<openraft::errors::Fatal<TypeConfig>> {
+        self.storage_failure()?;
+        self.raft
+            .metrics()
+            .borrow_watched()
+            .running_state
+            .clone()
+            .err()
+    }
+
     /// Answers an internal RPC from another node. Only a malformed message
     /// is an error; Raft and node errors travel inside the encoded reply.
     pub async fn handle_rpc(&self, kind: RpcKind, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
         Ok(match kind {
             RpcKind::AppendEntries => {
                 let request = rpc::decode_append_entries(body)?;
+                // A core stopped by a storage failure answers nothing, and
+                // openraft logs an error for every message sent to it: the
+                // leader hears the failure here instead, without a line.
+                if let Some(fatal) = self.failed_core() {
+                    let reply: Result<AppendEntriesResponse<TypeConfig>, _> =
+                        Err(RaftError::<TypeConfig>::Fatal(fatal));
+                    return Ok(rpc::encode(&reply));
+                }
                 let reply = self.raft.append_entries(request).await;
                 // Any answer but "your term is over" means a current leader
                 // reached this node.

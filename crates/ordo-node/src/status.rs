@@ -4,7 +4,7 @@ use openraft::async_runtime::WatchReceiver;
 use openraft::ServerState;
 
 use crate::node::Node;
-use ordo_core::api::{ClusterStatus, FollowerProgress, Member};
+use ordo_core::api::{ClusterStatus, FollowerProgress, Member, StorageStatus};
 
 impl Node {
     pub fn status(&self) -> ClusterStatus {
@@ -36,7 +36,9 @@ impl Node {
                 }
             })
             .collect();
+        let failure = self.storage_failure();
         let role = match metrics.state {
+            _ if failure.is_some() => "failed",
             ServerState::Leader => "leader",
             ServerState::Follower => "follower",
             ServerState::Candidate => "candidate",
@@ -46,7 +48,7 @@ impl Node {
         ClusterStatus {
             node_id: metrics.id,
             role: role.to_string(),
-            leader: metrics.current_leader,
+            leader: metrics.current_leader.filter(|_| failure.is_none()),
             term: metrics.current_term,
             members,
             last_log_index: metrics.last_log_index,
@@ -62,6 +64,7 @@ impl Node {
             ready: health.is_ready(),
             health: health.summary(),
             consumers: self.state_machine().consumer_lag(),
+            storage: StorageStatus { failure },
         }
     }
 }
