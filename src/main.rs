@@ -47,7 +47,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a node.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Append records to a topic: VALUE, or one record per stdin line.
     Append(append::AppendArgs),
     /// Read records from a topic.
@@ -119,7 +119,7 @@ fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     cli.connect.apply(name, connect, matches)?;
     // A node builds its runtime once its settings are read.
     let command = match cli.command {
-        Command::Serve(args) => return serve::run(args),
+        Command::Serve(args) => return serve::run(*args),
         command => command,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -85,6 +85,18 @@ pub struct ServeArgs {
                             before it exits with status 75 for its supervisor to start it again",
                            config::DEFAULT_STORAGE_FAILURE_EXIT_AFTER.as_millis()))]
     storage_failure_exit_after_ms: Option<u64>,
+    /// Free bytes to keep on the data dir's volume: below them the node
+    /// takes no new data (a leader answers appends 507, a follower refuses
+    /// new entries) until space returns. Default: 5 % of the volume, at
+    /// least 128 MiB and at most 1 GiB (never more than half); 0 turns the
+    /// reserve off.
+    #[arg(long, env = "ORDO_MIN_FREE_BYTES", value_name = "BYTES")]
+    min_free_bytes: Option<u64>,
+    #[arg(long, env = "ORDO_SEGMENT_MB", value_name = "MIB",
+          help = defaulted("Size in MiB of one segment file of the Raft log and of each topic's \
+                            records (each is preallocated to it; smaller suits a small volume)",
+                           ordo_store::StoreOptions::default().log_segment_bytes / (1024 * 1024)))]
+    segment_mb: Option<u64>,
     /// A file holding the secret every node of the cluster shares (trimmed;
     /// or put the secret itself in ORDO_CLUSTER_SECRET). With one, every
     /// /raft/* request must carry it, and this node sends it to its peers.
@@ -151,6 +163,8 @@ struct ConfigFile {
     cleanup_interval_ms: Option<u64>,
     cache_mb: Option<u64>,
     storage_failure_exit_after_ms: Option<u64>,
+    min_free_bytes: Option<u64>,
+    segment_mb: Option<u64>,
     cluster_secret_file: Option<PathBuf>,
     api_token_file: Option<PathBuf>,
     max_inflight_requests: Option<usize>,
@@ -244,7 +258,16 @@ impl ServeArgs {
         if let Some(ms) = self.cleanup_interval_ms.or(file.cleanup_interval_ms) {
             node.cleanup_interval = Duration::from_millis(at_least_one(ms, "cleanup-interval-ms")?);
         }
+        node.space = config::SpaceConfig {
+            dir: Some(data_dir.clone()),
+            reserve_bytes: self.min_free_bytes.or(file.min_free_bytes),
+        };
         let mut store = ordo_store::StoreOptions::default();
+        if let Some(mb) = self.segment_mb.or(file.segment_mb) {
+            let bytes = at_least_one(mb, "segment-mb")? * 1024 * 1024;
+            store.log_segment_bytes = bytes;
+            store.record_segment_bytes = bytes;
+        }
         if let Some(mb) = self.cache_mb.or(file.cache_mb) {
             store.cache_capacity_bytes = at_least_one(mb, "cache-mb")? * 1024 * 1024;
         }

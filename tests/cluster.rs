@@ -30,6 +30,9 @@
 //! - `garbage`: no request, however malformed, can crash a node.
 //! - `limits`: slow clients are cut off, and the topics, stream and
 //!   in-flight caps refuse the excess while the rest is served.
+//! - `disk_faults`: a node whose small disk fills is out of the way at
+//!   once, exits for its supervisor and comes back whole once given space;
+//!   the free-space reserve refuses appends with 507 before the disk fills.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
 //! - `auth`: the cluster secret on `/raft/*` and the API token on `/v1/*`.
 //! - `cli`: the `ordo` CLI in pipes that close early, against addresses
@@ -52,6 +55,8 @@ mod cleanup;
 mod cli;
 #[path = "cluster/conditions.rs"]
 mod conditions;
+#[path = "cluster/disk_faults.rs"]
+mod disk_faults;
 #[path = "cluster/examples.rs"]
 mod examples;
 #[path = "cluster/failover.rs"]

@@ -442,6 +442,20 @@ pub struct StorageStatus {
     /// and exits for its supervisor to start it again. `null` while its
     /// storage works.
     pub failure: Option<String>,
+    /// Free bytes on the data dir's volume, last sampled (every 0.5 s);
+    /// `null` where not watched (an in-memory store).
+    #[serde(default)]
+    pub free_bytes: Option<u64>,
+    /// The volume's size.
+    #[serde(default)]
+    pub total_bytes: Option<u64>,
+    /// The free-space reserve (`--min-free-bytes`): below it the node
+    /// takes no new data (507 `insufficient_storage` on appends).
+    #[serde(default)]
+    pub reserve_bytes: Option<u64>,
+    /// True while free space is below the reserve.
+    #[serde(default)]
+    pub below_reserve: bool,
 }
 
 /// The body of every error response.

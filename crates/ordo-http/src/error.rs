@@ -81,6 +81,23 @@ impl From<NodeError> for ApiError {
             NodeError::OutcomeUnknown { .. } => {
                 (StatusCode::GATEWAY_TIMEOUT, "outcome_unknown", None)
             }
+            NodeError::InsufficientStorage {
+                free_bytes,
+                reserve_bytes,
+                ..
+            } => {
+                return ApiError {
+                    current: Some(json!({
+                        "free_bytes": free_bytes,
+                        "reserve_bytes": reserve_bytes,
+                    })),
+                    ..ApiError::new(
+                        StatusCode::INSUFFICIENT_STORAGE,
+                        "insufficient_storage",
+                        message,
+                    )
+                };
+            }
             NodeError::AlreadyInitialized => (StatusCode::CONFLICT, "already_initialized", None),
             NodeError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request", None),
             NodeError::Internal { .. } => {

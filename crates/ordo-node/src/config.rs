@@ -1,6 +1,7 @@
 //! A node's validated configuration: who it is, who its peers are, and the
 //! Raft timings. Parsing flags and files into this is the binary's job.
 
+pub use crate::disk_space::SpaceConfig;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -62,6 +63,9 @@ pub struct NodeConfig {
     pub cleanup_interval: Duration,
     /// Stamps appended records and cleanup passes.
     pub clock: Clock,
+    /// The data dir whose free space is kept above a reserve (see
+    /// `disk_space`); none watched by default.
+    pub space: SpaceConfig,
 }
 
 impl NodeConfig {
@@ -80,6 +84,7 @@ impl NodeConfig {
             snapshot_every_bytes: DEFAULT_SNAPSHOT_EVERY_BYTES,
             cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
             clock: wall_clock_ms,
+            space: SpaceConfig::default(),
         }
     }
 

@@ -50,6 +50,15 @@ pub enum NodeError {
     /// linearizable read); nothing was changed.
     #[error("{reason}")]
     Unavailable { reason: String },
+    /// The leader's free disk space is below its reserve: it takes no new
+    /// data until space returns (see `disk_space`). Nothing was appended.
+    #[error("node {node} refuses new data: {reason}")]
+    InsufficientStorage {
+        node: NodeId,
+        free_bytes: u64,
+        reserve_bytes: u64,
+        reason: String,
+    },
     #[error("cluster is already initialized")]
     AlreadyInitialized,
     /// A membership change or leadership transfer was refused (see

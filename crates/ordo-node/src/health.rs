@@ -91,6 +91,11 @@ pub enum NotReady {
         cause: String,
     },
     ShuttingDown,
+    /// The data dir's free space is below the reserve: the node takes no
+    /// new data until space returns (see `disk_space`).
+    BelowReserve {
+        space: String,
+    },
     /// Not in any membership yet: a node started to join, not yet added.
     NoMembership,
     /// No leader is known: an election is under way, or no majority of the
@@ -126,6 +131,10 @@ impl fmt::Display for NotReady {
                  (it exits for its supervisor to restart it)"
             ),
             NotReady::ShuttingDown => write!(f, "this node is shutting down"),
+            NotReady::BelowReserve { space } => write!(
+                f,
+                "disk space low: {space}; it refuses appends and new entries until space returns"
+            ),
             NotReady::NoMembership => write!(
                 f,
                 "not a member of a cluster yet: add it on the leader (POST /v1/cluster/nodes) \
@@ -233,6 +242,8 @@ struct Observation {
     committed: Option<u64>,
     /// Why this node's storage failed, if it did.
     storage_failure: Option<String>,
+    /// The free space it has, when below its reserve.
+    below_reserve: Option<String>,
 }
 
 fn judge(seen: &Observation, timeout: Duration) -> Health {
@@ -281,10 +292,14 @@ fn judge(seen: &Observation, timeout: Duration) -> Health {
         }
         _ => None,
     };
+    let low_space = seen
+        .below_reserve
+        .clone()
+        .map(|space| NotReady::BelowReserve { space });
     Health {
         quorum,
         quorum_contact_age,
-        not_ready: cut_off.or(catching_up),
+        not_ready: cut_off.or(low_space).or(catching_up),
     }
 }
 
@@ -311,6 +326,7 @@ impl Node {
             applied: metrics.last_applied.map(|l| l.index),
             committed: metrics.cluster_committed.map(|l| l.index),
             storage_failure: self.storage_failure(),
+            below_reserve: self.disk_space.below_reserve().map(|s| s.to_string()),
         };
         judge(&seen, self.config.quorum_timeout())
     }
@@ -380,6 +396,7 @@ mod tests {
             applied: Some(7),
             committed: Some(7),
             storage_failure: None,
+            below_reserve: None,
         }
     }
 
@@ -515,6 +532,17 @@ mod tests {
             judge(&stopping, TIMEOUT).not_ready,
             Some(NotReady::ShuttingDown)
         );
+    }
+
+    #[test]
+    fn a_node_below_its_disk_reserve_is_in_touch_but_not_ready() {
+        let low = Observation {
+            below_reserve: Some("1.0 MiB free of 64.0 MiB, below the reserve of 8.0 MiB".into()),
+            ..healthy_leader()
+        };
+        let health = judge(&low, TIMEOUT);
+        assert!(health.quorum);
+        assert!(health.summary().starts_with("disk space low: 1.0 MiB free"));
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! - `wait`: reads that wait: long-poll and read-your-writes.
 //! - [`status`]: the cluster status view built from Raft metrics.
 //! - [`health`]: whether this node is in touch with a quorum and ready.
+//! - [`disk_space`]: the free-space reserve below which a node takes no
+//!   new data.
 //! - [`storage_fault`]: a node whose storage failed: out of the way, logged
 //!   once, then its process exits for its supervisor to start it again.
 //! - `membership`: adding and removing nodes, handing over leadership.
@@ -32,6 +34,7 @@ pub mod append_wire;
 mod cleaner;
 pub mod clock;
 pub mod config;
+pub mod disk_space;
 pub mod error;
 pub mod health;
 mod membership;

@@ -16,7 +16,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_histogram, histogram, Counter, Histogram};
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
+    Histogram,
+};
 use openraft::async_runtime::WatchReceiver;
 use tokio::task::JoinHandle;
 
@@ -36,6 +39,16 @@ pub const APPENDED_RECORDS_TOTAL: &str = "ordo_appended_records_total";
 /// Counter by topic: their bytes, as retention counts them (key, value as
 /// compact JSON, headers).
 pub const APPENDED_BYTES_TOTAL: &str = "ordo_appended_bytes_total";
+/// Gauge: free bytes on the data dir's volume (what this unprivileged
+/// process may use), sampled every `disk_space::SAMPLE_EVERY`.
+pub const DISK_FREE_BYTES: &str = "ordo_disk_free_bytes";
+/// Gauge: the size of the data dir's volume.
+pub const DISK_TOTAL_BYTES: &str = "ordo_disk_total_bytes";
+/// Gauge: the free-space reserve (`--min-free-bytes`).
+pub const DISK_RESERVE_BYTES: &str = "ordo_disk_reserve_bytes";
+/// Gauge: 1 while free space is below the reserve (the node takes no new
+/// data), else 0.
+pub const DISK_BELOW_RESERVE: &str = "ordo_disk_below_reserve";
 /// Counter: leaders this node has learned of, one per term with a leader.
 pub const LEADER_CHANGES_TOTAL: &str = "ordo_raft_leader_changes_total";
 
@@ -96,7 +109,34 @@ pub fn describe() {
         "Leaders this node has learned of since it started, one per term with a leader"
     );
     counter!(LEADER_CHANGES_TOTAL).absolute(0);
+    describe_gauge!(
+        DISK_FREE_BYTES,
+        metrics::Unit::Bytes,
+        "Free bytes on the data dir's volume available to this node"
+    );
+    describe_gauge!(
+        DISK_TOTAL_BYTES,
+        metrics::Unit::Bytes,
+        "Size of the data dir's volume"
+    );
+    describe_gauge!(
+        DISK_RESERVE_BYTES,
+        metrics::Unit::Bytes,
+        "Free-space reserve (--min-free-bytes): below it the node takes no new data"
+    );
+    describe_gauge!(
+        DISK_BELOW_RESERVE,
+        "1 while free space is below the reserve (appends refused with 507), else 0"
+    );
     ordo_store::metrics::describe();
+}
+
+/// Records one sample of the data dir's volume.
+pub(crate) fn disk_space(reading: &crate::disk_space::SpaceReading) {
+    gauge!(DISK_FREE_BYTES).set(reading.free_bytes as f64);
+    gauge!(DISK_TOTAL_BYTES).set(reading.total_bytes as f64);
+    gauge!(DISK_RESERVE_BYTES).set(reading.reserve_bytes as f64);
+    gauge!(DISK_BELOW_RESERVE).set(f64::from(u8::from(reading.below_reserve)));
 }
 
 /// `topic`'s counters, registered on its first append: its own while fewer

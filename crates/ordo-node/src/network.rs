@@ -30,6 +30,16 @@ use openraft::OptionalSend;
 use ordo_core::NodeId;
 
 type RpcResult<T> = Result<T, RPCError<TypeConfig>>;
+
+/// The least time a message carrying entries gets for its answer.
+/// openraft gives every replication message three quarters of a heartbeat
+/// interval (37.5 ms by default), the same as a heartbeat; but a follower
+/// answers entries only once they are durable, and on a slow disk (or in
+/// a debug build, or with a large batch of a follower catching up) that
+/// takes longer. Each such message then timed out and was sent again, and
+/// a follower could stay behind for good. A heartbeat keeps openraft's
+/// timeout: the leader's lease rests on those.
+pub const MIN_ENTRIES_TIMEOUT: Duration = Duration::from_secs(2);
 /// What openraft's `stream_append` yields per message.
 type StreamAppendItem = Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>;
 
@@ -102,11 +112,19 @@ struct Failure {
     reason: String,
 }
 
-/// The remote `RaftError` a peer answers is Fatal: it is shutting down.
+/// The remote `RaftError` a peer answers is Fatal: it is shutting down,
+/// its storage failed, or its disk space is below its reserve.
 fn shutting_down(fatal: RaftError<TypeConfig>) -> Failure {
+    let reason = match &fatal {
+        RaftError::Fatal(stop) => match crate::storage_fault::failure_of(&Err(stop.clone())) {
+            Some(cause) => format!("it takes no messages: {cause}"),
+            None => "it is shutting down".to_string(),
+        },
+        RaftError::APIError(_) => "it is shutting down".to_string(),
+    };
     Failure {
         error: RPCError::Unreachable(Unreachable::new(&fatal)),
-        reason: "it is shutting down".to_string(),
+        reason,
     }
 }
 
@@ -205,7 +223,8 @@ impl PeerClient {
         request: &Req,
         option: &RPCOption,
     ) -> RpcResult<Resp> {
-        self.send(kind, action, rpc::encode(request), option).await
+        self.send(kind, action, rpc::encode(request), option.soft_ttl())
+            .await
     }
 
     /// Sends the encoded request `body` and decodes the answer.
@@ -214,9 +233,8 @@ impl PeerClient {
         kind: RpcKind,
         action: RPCTypes,
         body: Vec<u8>,
-        option: &RPCOption,
+        timeout: Duration,
     ) -> RpcResult<Resp> {
-        let timeout = option.soft_ttl();
         let watch = self
             .peer_log
             .watch(self.target, &self.addr, kind.path(), timeout);
@@ -240,13 +258,17 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         if let Some(stale) = self.stale_replication(&request) {
             return Err(stale);
         }
+        let timeout = match request.entries.is_empty() {
+            true => option.soft_ttl(),
+            false => option.soft_ttl().max(MIN_ENTRIES_TIMEOUT),
+        };
         let body =
             append_wire::encode(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         self.send(
             RpcKind::AppendEntries,
             RPCTypes::AppendEntries,
             body,
-            &option,
+            timeout,
         )
         .await
     }

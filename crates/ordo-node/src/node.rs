@@ -19,6 +19,7 @@ use openraft::raft::AppendEntriesResponse;
 use openraft::{BasicNode, ReadPolicy};
 
 use crate::config::NodeConfig;
+use crate::disk_space::DiskSpace;
 use crate::error::{raft_stopped, NodeError};
 use crate::health::{LeaderContact, QuorumCount};
 use crate::membership::MembershipOp;
@@ -52,6 +53,8 @@ pub struct Node {
     proposer: Proposer,
     /// Set once this node's storage failed (see `storage_fault`).
     pub(crate) storage_fault: StorageFault,
+    /// The data dir's free space against its reserve (see `disk_space`).
+    pub(crate) disk_space: DiskSpace,
 }
 
 impl Node {
@@ -83,6 +86,10 @@ impl Node {
         .await
         .map_err(NodeError::internal)?;
         let proposer = Proposer::start(raft.clone());
+        let disk_space = DiskSpace::new(config.space.clone());
+        // A first sample before the first request (a start below the
+        // reserve refuses data from the start); `disk_space::watch` logs.
+        let _ = disk_space.sample();
         let node = Arc::new(Node {
             proposer,
             config,
@@ -92,7 +99,9 @@ impl Node {
             snapshots: SnapshotReceiver::default(),
             leader_contact: LeaderContact::default(),
             storage_fault: StorageFault::default(),
+            disk_space,
         });
+        tokio::spawn(crate::disk_space::watch(Arc::downgrade(&node)));
         tokio::spawn(crate::storage_fault::watch(Arc::downgrade(&node)));
         tokio::spawn(crate::cleaner::run(Arc::downgrade(&node)));
         tokio::spawn(crate::snapshot_trigger::run(
@@ -321,6 +330,20 @@ impl Node {
         {
             *timestamp_ms = (self.config.clock)();
         }
+        if let Some(space) = self.disk_space.below_reserve() {
+            // What frees space (deleting, compacting, expiring) goes on.
+            if matches!(
+                command,
+                Command::Append { .. } | Command::CommitOffset { .. } | Command::PutTopic { .. }
+            ) {
+                return Err(NodeError::InsufficientStorage {
+                    node: self.id(),
+                    free_bytes: space.free_bytes,
+                    reserve_bytes: space.reserve_bytes,
+                    reason: space.to_string(),
+                });
+            }
+        }
         #[cfg(feature = "mutants")]
         if crate::mutants::early_offsets() && matches!(command, Command::Append { .. }) {
             return self.propose_speculatively(command).await;
@@ -502,6 +525,16 @@ impl Node {
                         Err(RaftError::<TypeConfig>::Fatal(fatal));
                     return Ok(rpc::encode(&reply));
                 }
+                // Below its reserve a follower takes no new entries; the
+                // leader retries, and heartbeats still reach it.
+                let carries_entries = !request.entries.is_empty();
+                if carries_entries {
+                    if let Some(space) = self.disk_space.below_reserve() {
+                        let reply: Result<AppendEntriesResponse<TypeConfig>, _> =
+                            Err(RaftError::<TypeConfig>::Fatal(low_space(&space)));
+                        return Ok(rpc::encode(&reply));
+                    }
+                }
                 let reply = self.raft.append_entries(request).await;
                 // Any answer but "your term is over" means a current leader
                 // reached this node.
@@ -511,6 +544,15 @@ impl Node {
                 {
                     self.leader_contact.record();
                 }
+                let appended = reply.as_ref().is_ok_and(|r| {
+                    matches!(
+                        r,
+                        AppendEntriesResponse::Success | AppendEntriesResponse::PartialSuccess(_)
+                    )
+                });
+                if carries_entries && appended {
+                    self.snapshots.abandon();
+                }
                 rpc::encode(&reply)
             }
             RpcKind::Vote => rpc::encode(&self.raft.vote(rpc::decode(body)?).await),
@@ -518,6 +560,12 @@ impl Node {
             RpcKind::Snapshot => {
                 let (header, chunk) = rpc::decode_snapshot(body)?;
                 let vote = header.vote;
+                if let Some(space) = self.disk_space.below_reserve() {
+                    return Ok(rpc::encode(&SnapshotReply::StartOver(format!(
+                        "node {} takes no snapshot while its disk space is low: {space}",
+                        self.id()
+                    ))));
+                }
                 let reply = match self
                     .snapshots
                     .receive(&self.state_machine, header, &chunk)
@@ -594,4 +642,15 @@ fn no_quorum_for_read(quorum: QuorumCount) -> NodeError {
              consistency=local needs no quorum)"
         ),
     }
+}
+
+/// What a follower below its reserve answers a leader's entries with: an
+/// error the leader takes as "cannot take messages now" and retries.
+fn low_space(space: &crate::disk_space::SpaceReading) -> openraft::errors::Fatal<TypeConfig> {
+    let refusal = std::io::Error::other(format!("disk space low: {space}"));
+    openraft::errors::Fatal::StorageError(openraft::StorageError::from_io_error(
+        openraft::ErrorSubject::Logs,
+        openraft::ErrorVerb::Write,
+        refusal,
+    ))
 }

@@ -25,6 +25,23 @@ struct Incoming {
 }
 
 impl SnapshotReceiver {
+    /// Drops a snapshot half received: its leader has moved on to sending
+    /// entries (it abandoned the transfer, or sent it again from the start
+    /// and it is in). Until a first chunk of another one came, such a
+    /// leftover file held its disk space for good (hundreds of MiB on a
+    /// node that had just been short of it).
+    pub(crate) fn abandon(&self) {
+        if let Ok(mut incoming) = self.incoming.try_lock() {
+            if let Some(left) = incoming.take() {
+                tracing::info!(
+                    snapshot = %left.meta,
+                    received_bytes = left.writer.len(),
+                    "dropped a snapshot half received: the leader sends entries instead"
+                );
+            }
+        }
+    }
+
     /// Stores one chunk. Returns the complete snapshot with the last chunk,
     /// `None` before it, or why the sender must start over.
     pub(crate) async fn receive(
@@ -137,6 +154,15 @@ mod tests {
         start().await;
         assert!(receiver
             .receive(&state_machine, header(3, 6, Some(7)), b"def")
+            .await
+            .is_err());
+
+        start().await;
+        // Entries from the leader drop a snapshot half received: the next
+        // chunk must be a first one.
+        receiver.abandon();
+        assert!(receiver
+            .receive(&state_machine, header(3, 6, Some(5)), b"def")
             .await
             .is_err());
 

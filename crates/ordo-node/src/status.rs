@@ -64,7 +64,16 @@ impl Node {
             ready: health.is_ready(),
             health: health.summary(),
             consumers: self.state_machine().consumer_lag(),
-            storage: StorageStatus { failure },
+            storage: {
+                let space = self.disk_space.reading();
+                StorageStatus {
+                    failure,
+                    free_bytes: space.map(|s| s.free_bytes),
+                    total_bytes: space.map(|s| s.total_bytes),
+                    reserve_bytes: space.map(|s| s.reserve_bytes),
+                    below_reserve: space.is_some_and(|s| s.below_reserve),
+                }
+            },
         }
     }
 }

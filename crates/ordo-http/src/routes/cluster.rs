@@ -79,7 +79,7 @@ pub async fn init(
             voters after it, without `force`).", body = ErrorBody),
         (status = 413, description = "`body_too_large`.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
-        (status = 503, description = "`no_leader`, `unavailable`, \
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`, `unavailable`, \
             `membership_change_in_progress`: nothing changed.", body = ErrorBody),
         (status = 504, description = "`catch_up_timeout` (the node stays a learner: send \
             the same add to keep waiting, or remove it), `outcome_unknown`.", body = ErrorBody),
@@ -107,7 +107,7 @@ pub async fn add_node(
         (status = 404, description = "`node_not_found`.", body = ErrorBody),
         (status = 409, description = "`fragile_membership` (without `force`), `last_voter`.",
             body = ErrorBody),
-        (status = 503, description = "`no_leader`, `unavailable`, \
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`, `unavailable`, \
             `membership_change_in_progress`: nothing changed.", body = ErrorBody),
         (status = 504, description = "`outcome_unknown`.", body = ErrorBody),
     )
@@ -137,7 +137,7 @@ pub async fn remove_node(
         (status = 404, description = "`node_not_found`.", body = ErrorBody),
         (status = 409, description = "`not_a_voter`, `no_transfer_target`.", body = ErrorBody),
         (status = 413, description = "`body_too_large`.", body = ErrorBody),
-        (status = 503, description = "`no_leader`, `unavailable`, \
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`, `unavailable`, \
             `membership_change_in_progress`: nothing changed.", body = ErrorBody),
         (status = 504, description = "`outcome_unknown`: the old leader did not see the new \
             one lead within 10 s.", body = ErrorBody),

@@ -31,7 +31,7 @@ use ordo_core::{GroupName, TopicName};
             `invalid_query`.", body = ErrorBody),
         (status = 404, description = "`position_not_found`: the group never committed one \
             in the topic.", body = ErrorBody),
-        (status = 503, description = "`no_leader`, `unavailable` (linearizable only).",
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`, `unavailable` (linearizable only).",
             body = ErrorBody),
     )
 )]
@@ -69,8 +69,11 @@ pub async fn get_offset(
             `current` has `offset` (or null).", body = ErrorBody),
         (status = 413, description = "`body_too_large`.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
-        (status = 503, description = "`no_leader`: nothing changed.", body = ErrorBody),
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`: nothing changed.", body = ErrorBody),
         (status = 504, description = "`outcome_unknown`.", body = ErrorBody),
+        (status = 507, description = "`insufficient_storage`: the leader's free disk space is \
+            below its reserve (`--min-free-bytes`); `current` has `free_bytes` and \
+            `reserve_bytes`. Nothing changed; retry once space returns.", body = ErrorBody),
     )
 )]
 pub async fn commit_offset(
@@ -94,7 +97,7 @@ pub async fn commit_offset(
         (status = 400, description = "`invalid_group`, `invalid_query`.", body = ErrorBody),
         (status = 404, description = "`group_not_found`: no positions at all.",
             body = ErrorBody),
-        (status = 503, description = "`no_leader`, `unavailable` (linearizable only).",
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`, `unavailable` (linearizable only).",
             body = ErrorBody),
     )
 )]

@@ -35,10 +35,13 @@ use ordo_core::{validate_append, TopicName};
         (status = 415, description = "`unsupported_media_type`: the body is declared as \
             something other than `application/json` (no content type is taken as JSON).",
             body = ErrorBody),
-        (status = 503, description = "`no_leader`: nothing was appended, safe to retry.",
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`: nothing was appended, safe to retry.",
             body = ErrorBody),
         (status = 504, description = "`outcome_unknown`: the append may or may not have \
             happened; retry with the same `producer` id and seq to be safe.", body = ErrorBody),
+        (status = 507, description = "`insufficient_storage`: the leader's free disk space is \
+            below its reserve (`--min-free-bytes`); `current` has `free_bytes` and \
+            `reserve_bytes`. Nothing changed; retry once space returns.", body = ErrorBody),
     )
 )]
 pub async fn append(
@@ -69,7 +72,7 @@ pub async fn append(
             body = ErrorBody),
         (status = 410, description = "`offset_gone`: `from` is below the topic's start \
             (retention removed those records); `current` has `start_offset`.", body = ErrorBody),
-        (status = 503, description = "`no_leader` or `unavailable` (no quorum for a \
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader` or `unavailable` (no quorum for a \
             linearizable read, or `min_log_index` not applied within 5 s).", body = ErrorBody),
     )
 )]

@@ -25,7 +25,7 @@ use ordo_core::{TopicConfig, TopicName};
     responses(
         (status = 200, description = "Every topic.", body = TopicList),
         (status = 400, description = "`invalid_query`.", body = ErrorBody),
-        (status = 503, description = "`no_leader`, `unavailable` (linearizable only).",
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`, `unavailable` (linearizable only).",
             body = ErrorBody),
     )
 )]
@@ -47,7 +47,7 @@ pub async fn list(
         (status = 200, description = "The topic.", body = TopicInfo),
         (status = 400, description = "`invalid_topic`, `invalid_query`.", body = ErrorBody),
         (status = 404, description = "`topic_not_found`.", body = ErrorBody),
-        (status = 503, description = "`no_leader`, `unavailable` (linearizable only).",
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`, `unavailable` (linearizable only).",
             body = ErrorBody),
     )
 )]
@@ -75,8 +75,11 @@ pub async fn show(
             that breaks the rules of `TopicConfig`).", body = ErrorBody),
         (status = 413, description = "`body_too_large`.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
-        (status = 503, description = "`no_leader`: nothing changed.", body = ErrorBody),
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`: nothing changed.", body = ErrorBody),
         (status = 504, description = "`outcome_unknown`.", body = ErrorBody),
+        (status = 507, description = "`insufficient_storage`: the leader's free disk space is \
+            below its reserve (`--min-free-bytes`); `current` has `free_bytes` and \
+            `reserve_bytes`. Nothing changed; retry once space returns.", body = ErrorBody),
     )
 )]
 pub async fn put(
@@ -100,7 +103,7 @@ pub async fn put(
         (status = 204, description = "Deleted."),
         (status = 400, description = "`invalid_topic`.", body = ErrorBody),
         (status = 404, description = "`topic_not_found`.", body = ErrorBody),
-        (status = 503, description = "`no_leader`: nothing changed.", body = ErrorBody),
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`: nothing changed.", body = ErrorBody),
         (status = 504, description = "`outcome_unknown`.", body = ErrorBody),
     )
 )]
@@ -126,7 +129,7 @@ pub async fn delete(
         (status = 404, description = "`topic_not_found`.", body = ErrorBody),
         (status = 409, description = "`nothing_to_clean`: the topic's cleanup is `none`.",
             body = ErrorBody),
-        (status = 503, description = "`no_leader`: nothing changed.", body = ErrorBody),
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`: nothing changed.", body = ErrorBody),
         (status = 504, description = "`outcome_unknown`.", body = ErrorBody),
     )
 )]
@@ -150,7 +153,7 @@ pub async fn compact(
         (status = 400, description = "`invalid_topic`, `invalid_query` (`timestamp_ms` \
             missing or not an integer).", body = ErrorBody),
         (status = 404, description = "`topic_not_found`.", body = ErrorBody),
-        (status = 503, description = "`no_leader`, `unavailable` (linearizable only).",
+        (status = 503, description = "`storage_failed` (this node's storage failed: try another node), `no_leader`, `unavailable` (linearizable only).",
             body = ErrorBody),
     )
 )]
