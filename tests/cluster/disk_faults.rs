@@ -51,6 +51,10 @@ const FILL_TIMEOUT: Duration = Duration::from_secs(90);
 const FILL_RECORDS: usize = 50;
 const FILL_VALUE_BYTES: usize = 4_000;
 const WRITERS: usize = 2;
+/// ERROR lines a node whose disk filled may log, starts that fail on the
+/// full disk included: openraft's own at the failure, ordo's one line,
+/// its exit; the heartbeats and entries sent to it meanwhile log none.
+const MAX_ERROR_LINES: usize = 30;
 const BOUNDS: WriterBounds = WriterBounds {
     max_appends: 20_000,
     deadline: Duration::from_secs(240),
@@ -561,6 +565,11 @@ async fn a_follower_whose_disk_fills_gets_out_of_the_way_and_comes_back_whole() 
     disk.wait_for_exit(Duration::from_secs(20)).await;
     load.stop_fill.store(true, Ordering::Relaxed);
     give_space_and_catch_up(&mut disk).await;
+    // Said once per failure (and per start that fails), never a flood:
+    // each message the leader sent the stopped core was an ERROR line.
+    let log = disk.cluster.log(3);
+    let errors = log.lines().filter(|line| line.contains(" ERROR ")).count();
+    assert!(errors <= MAX_ERROR_LINES, "{errors} ERROR lines:\n{log}");
     load.stop_and_check(&mut disk.cluster).await;
 }
 

@@ -514,17 +514,25 @@ impl Node {
     /// Answers an internal RPC from another node. Only a malformed message
     /// is an error; Raft and node errors travel inside the encoded reply.
     pub async fn handle_rpc(&self, kind: RpcKind, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
+        // A core stopped by a storage failure answers nothing, and openraft
+        // logs an error for every Raft message sent to it (about 20 a
+        // second): the sender hears of the failure here instead. Each of
+        // these replies is a `Result` with a `RaftError`, whose `Err` is
+        // encoded the same whatever its `Ok` type.
+        let raft_message = matches!(
+            kind,
+            RpcKind::AppendEntries | RpcKind::Vote | RpcKind::PreVote | RpcKind::TransferLeader
+        );
+        if raft_message {
+            if let Some(fatal) = self.failed_core() {
+                return Ok(rpc::encode(&Err::<(), _>(RaftError::<TypeConfig>::Fatal(
+                    fatal,
+                ))));
+            }
+        }
         Ok(match kind {
             RpcKind::AppendEntries => {
                 let request = rpc::decode_append_entries(body)?;
-                // A core stopped by a storage failure answers nothing, and
-                // openraft logs an error for every message sent to it: the
-                // leader hears the failure here instead, without a line.
-                if let Some(fatal) = self.failed_core() {
-                    let reply: Result<AppendEntriesResponse<TypeConfig>, _> =
-                        Err(RaftError::<TypeConfig>::Fatal(fatal));
-                    return Ok(rpc::encode(&reply));
-                }
                 // Below its reserve a follower takes no new entries; the
                 // leader retries, and heartbeats still reach it.
                 let carries_entries = !request.entries.is_empty();
