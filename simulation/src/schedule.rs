@@ -105,13 +105,6 @@ impl Schedule {
         let at = |rng: &mut SmallRng, from: Duration, span: Duration| {
             from + Duration::from_millis(rng.random_range(0..span.as_millis().max(1) as u64))
         };
-        let loss = |rng: &mut SmallRng| {
-            if rng.random_bool(0.5) {
-                1.0
-            } else {
-                rng.random_range(0.0..1.0)
-            }
-        };
         match scenario {
             Scenario::FollowerPartition | Scenario::LeaderIsolated => {
                 let target = if scenario == Scenario::LeaderIsolated {
@@ -136,7 +129,7 @@ impl Schedule {
             Scenario::CrashRestart => {
                 let mut t = at(&mut rng, FAULTS_FROM, Duration::from_secs(1));
                 while t + Duration::from_millis(500) < HEAL_AT {
-                    let lose_fraction = loss(&mut rng);
+                    let lose_fraction = lose_fraction(&mut rng);
                     let action = match rng.random_range(0..10) {
                         0..=5 => FaultAction::Crash {
                             target: if rng.random_bool(0.5) {
@@ -220,7 +213,7 @@ impl Schedule {
                     at: t,
                     action: FaultAction::Crash {
                         target,
-                        lose_fraction: loss(&mut rng),
+                        lose_fraction: lose_fraction(&mut rng),
                     },
                 });
                 let back = t + Duration::from_millis(rng.random_range(200..1500));
@@ -241,6 +234,16 @@ impl Schedule {
             flush_latency,
             pipelined_flush,
         }
+    }
+}
+
+/// How much of what a crashing node had not flushed it loses: all of it
+/// half the time, otherwise a uniform share.
+pub fn lose_fraction(rng: &mut SmallRng) -> f64 {
+    if rng.random_bool(0.5) {
+        1.0
+    } else {
+        rng.random_range(0.0..1.0)
     }
 }
 
