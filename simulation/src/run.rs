@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::Duration;
 
-use ordo_store::MemDisk;
+use ordo_store::{DiskError, MemDisk};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
@@ -300,6 +300,29 @@ impl Driver {
                 sim.set_max_message_latency(*max);
                 self.describe(sim, format!("max latency {max:?}"));
             }
+            FaultAction::DiskFull { target, area } => {
+                let node = self.resolve(*target);
+                self.disks[&node].fail_writes(*area, DiskError::NoSpace);
+                self.describe(sim, format!("node {node}'s disk full ({area:?})"));
+            }
+            FaultAction::DiskSpaceFreed => {
+                self.disks.values().for_each(MemDisk::stop_failing_writes);
+                self.describe(sim, "disk space freed".to_string());
+            }
+            FaultAction::FailNextSync {
+                targets,
+                area,
+                error,
+            } => {
+                for target in targets {
+                    let node = self.resolve(*target);
+                    self.disks[&node].fail_next_sync(*area, *error);
+                    self.describe(
+                        sim,
+                        format!("node {node}'s next sync ({area:?}) fails: {error}"),
+                    );
+                }
+            }
         }
     }
 
@@ -389,12 +412,14 @@ impl Driver {
     }
 
     /// The end of the fault window: links, loss and latency back to normal,
-    /// every crashed node (but one kept down for good) restarted. (An exited
-    /// node still in its grace period is the supervisor's to restart.)
+    /// disks without faults, every crashed node (but one kept down for good)
+    /// restarted. (An exited node still in its grace period is the
+    /// supervisor's to restart.)
     fn heal_everything(&mut self, sim: &mut turmoil::Sim<'_>) {
         self.heal_links(sim);
         sim.set_fail_rate(0.0);
         sim.set_max_message_latency(MAX_LATENCY);
+        self.disks.values().for_each(MemDisk::clear_faults);
         self.restart_crashed(sim);
     }
 }
