@@ -48,15 +48,18 @@ pub enum Mutant {
     SkipVotePersist,
     /// (e) accept a segment frame whose checksum does not match.
     SkipCrc,
+    /// (f) count a failed flush of the Raft log as done.
+    IgnoreFsyncError,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 5] = [
+    pub const ALL: [Mutant; 6] = [
         Mutant::AckBeforeFlush,
         Mutant::StaleLinearizableRead,
         Mutant::EarlyOffsets,
         Mutant::SkipVotePersist,
         Mutant::SkipCrc,
+        Mutant::IgnoreFsyncError,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +69,7 @@ impl Mutant {
             Mutant::EarlyOffsets => "early-offsets",
             Mutant::SkipVotePersist => "skip-vote-persist",
             Mutant::SkipCrc => "skip-crc",
+            Mutant::IgnoreFsyncError => "ignore-fsync-error",
         }
     }
 
@@ -82,6 +86,7 @@ impl Mutant {
         ordo_node::mutants::set_early_offsets(mutant == Some(Mutant::EarlyOffsets));
         ordo_store::mutants::set_skip_vote_persist(mutant == Some(Mutant::SkipVotePersist));
         ordo_store::mutants::set_skip_crc_check(mutant == Some(Mutant::SkipCrc));
+        ordo_store::mutants::set_ignore_fsync_error(mutant == Some(Mutant::IgnoreFsyncError));
     }
 }
 
