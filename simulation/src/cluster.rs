@@ -5,11 +5,14 @@
 //! closure again on the same disk, as a real process restarts on its data
 //! dir.
 //!
-//! A node whose storage fails is recorded (for C13) rather than failing the
-//! run: after a store that does not open, or a node that does not start on
-//! it, the host serves nothing (its process would have exited) until the
-//! next crash and restart tries again; a Raft core that stops on a storage
-//! error is seen in its metrics.
+//! A node whose storage fails is recorded (for C13, with the I/O errors the
+//! schedule injected into its disk in that life) rather than failing the
+//! run, and its process exits, as production's does so that a supervisor
+//! restarts it: after a store that does not open, or a node that does not
+//! start on it, the host serves nothing; a Raft core that stops on a
+//! storage error is seen in its metrics ([`storage_failure`]). The driver
+//! (`crate::run`) then crashes the host and starts it again after a grace
+//! period.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -99,14 +102,14 @@ pub fn add_node(
             let opened = ordo_store::open_memory_with::<TypeConfig>(&disk, &store);
             let (log_store, state_machine) = match opened {
                 Ok(opened) => opened,
-                Err(e) => return failed(&recorder, id, StorageStage::Open, e.to_string()).await,
+                Err(e) => return failed(&recorder, &disk, id, StorageStage::Open, e).await,
             };
             let transport = Arc::new(node_transport());
             let node = match Node::start(config, log_store, state_machine, transport).await {
                 Ok(node) => node,
-                Err(e) => return failed(&recorder, id, StorageStage::Start, e.to_string()).await,
+                Err(e) => return failed(&recorder, &disk, id, StorageStage::Start, e).await,
             };
-            tokio::task::spawn_local(watch_raft(id, node.clone(), recorder));
+            tokio::task::spawn_local(watch_raft(id, node.clone(), disk, recorder));
             let listener = turmoil::net::TcpListener::bind(("0.0.0.0", NODE_PORT)).await?;
             let state = AppState::new(node, None, Default::default());
             ordo_http::serve(SimListener(listener), state, std::future::pending()).await?;
@@ -117,46 +120,63 @@ pub fn add_node(
 
 /// Records that node `id` failed to open its store or to start on it, then
 /// serves nothing until the driver crashes (and restarts) it: its process
-/// would have exited, and connections to it are refused.
+/// has exited, and connections to it are refused.
 async fn failed(
     recorder: &SharedRecorder,
+    disk: &MemDisk,
     id: NodeId,
     stage: StorageStage,
-    error: String,
+    error: impl ToString,
 ) -> turmoil::Result {
     {
         let mut recorder = recorder.borrow_mut();
-        recorder.storage_failure(id, stage, error);
+        recorder.storage_failure(id, stage, error.to_string(), injected(disk));
         recorder.failed_to_start.insert(id);
     }
     std::future::pending().await
 }
 
+/// The I/O errors the schedule injected into `disk` in the node's current
+/// life, described.
+fn injected(disk: &MemDisk) -> Vec<String> {
+    disk.injected_errors()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// Why `node`'s storage failed, if it has: its Raft core stopped on a
+/// storage error. (Production's node answers 503 from then on and exits
+/// so that a supervisor restarts it.)
+fn storage_failure(node: &Node) -> Option<String> {
+    match &node.raft().metrics().borrow_watched().running_state {
+        Err(Fatal::StorageError(e)) => Some(e.to_string()),
+        _ => None,
+    }
+}
+
 /// Mirrors a node's role, term and leader into the recorder as they change,
-/// and records its Raft core stopping on a storage error.
-async fn watch_raft(id: NodeId, node: Arc<Node>, recorder: SharedRecorder) {
+/// and records its storage failing (then its process exits).
+async fn watch_raft(id: NodeId, node: Arc<Node>, disk: MemDisk, recorder: SharedRecorder) {
     let mut metrics = node.raft().metrics();
-    let mut stopped = false;
     loop {
-        let (view, storage_error) = {
+        let view = {
             let m = metrics.borrow_and_update();
-            let view = NodeView {
+            NodeView {
                 role: format!("{:?}", m.state),
                 term: m.current_term,
                 leader: m.current_leader,
-            };
-            let storage_error = match &m.running_state {
-                Err(Fatal::StorageError(e)) => Some(e.to_string()),
-                _ => None,
-            };
-            (view, storage_error)
+            }
         };
         recorder.borrow_mut().view(id, view);
-        if let Some(error) = storage_error.filter(|_| !stopped) {
-            stopped = true;
-            recorder
-                .borrow_mut()
-                .storage_failure(id, StorageStage::Running, error);
+        if let Some(error) = storage_failure(&node) {
+            recorder.borrow_mut().storage_failure(
+                id,
+                StorageStage::Running,
+                error,
+                injected(&disk),
+            );
+            return;
         }
         if metrics.changed().await.is_err() {
             return;

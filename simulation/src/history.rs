@@ -158,9 +158,10 @@ pub enum FaultKind {
     Other { description: String },
 }
 
-/// A node's storage failing, as the harness saw it. The simulated disk never
-/// fails an I/O and a crash loses only what was not yet synced, so a correct
-/// store never does (C13).
+/// A node's storage failing, as the harness saw it. The simulated disk fails
+/// an I/O only where the schedule injects an error, and a crash loses only
+/// what was not yet synced, so a correct store fails only after an injected
+/// error (C13).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageFailure {
     pub at: Duration,
@@ -168,6 +169,9 @@ pub struct StorageFailure {
     pub stage: StorageStage,
     /// The error, as the node reported it.
     pub error: String,
+    /// The injected I/O errors its disk returned to this life of the node
+    /// (since its store was opened) before the failure, described.
+    pub injected: Vec<String>,
 }
 
 /// What the node was doing when its storage failed.
@@ -519,7 +523,17 @@ impl HistoryBuilder {
             node,
             stage,
             error: error.to_string(),
+            injected: Vec::new(),
         });
+        self
+    }
+
+    /// Notes that `injected` was one of the I/O errors injected into the
+    /// disk of the last storage failure's node before it.
+    pub fn after_injected(&mut self, injected: &str) -> &mut Self {
+        if let Some(failure) = self.history.storage_failures.last_mut() {
+            failure.injected.push(injected.to_string());
+        }
         self
     }
 

@@ -138,6 +138,19 @@ fn line(report: &RunReport) -> String {
 
 fn details(report: &RunReport) -> String {
     let mut out = format!("seed {}\nfault schedule: {}", report.seed, report.schedule);
+    for failure in &report.history.storage_failures {
+        let injected = match failure.injected.as_slice() {
+            [] => String::new(),
+            errors => format!(" (after injected {})", errors.join(", ")),
+        };
+        out += &format!(
+            "storage failure: node {} at {:.3}s: {}{injected}: {}; its process exited\n",
+            failure.node,
+            failure.at.as_secs_f64(),
+            failure.stage,
+            failure.error
+        );
+    }
     if let Some(error) = &report.run_error {
         out += &format!("run failed: {error}\n");
     }

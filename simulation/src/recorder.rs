@@ -41,6 +41,10 @@ pub struct Recorder {
     /// Nodes that failed to open their store or to start on it, and serve
     /// nothing until their next restart: the final client leaves them out.
     pub failed_to_start: BTreeSet<NodeId>,
+    /// Nodes whose process exited since the driver last looked, because
+    /// their storage failed: the driver crashes them and, as a supervisor
+    /// would, starts them again after a grace period.
+    pub exited: BTreeSet<NodeId>,
     /// See `History::compacted_at_end`.
     pub compacted_at_end: bool,
     /// Workload clients still sending; the final reads wait for zero, so no
@@ -75,14 +79,24 @@ impl Recorder {
         self.faults.push(FaultEvent { at, kind });
     }
 
-    /// Records, at the current simulated time, that `node`'s storage failed.
-    pub fn storage_failure(&mut self, node: NodeId, stage: StorageStage, error: String) {
+    /// Records, at the current simulated time, that `node`'s storage failed
+    /// (after the I/O errors `injected` into its disk in this life), and
+    /// that its process exits.
+    pub fn storage_failure(
+        &mut self,
+        node: NodeId,
+        stage: StorageStage,
+        error: String,
+        injected: Vec<String>,
+    ) {
         self.storage_failures.push(StorageFailure {
             at: now(),
             node,
             stage,
             error,
+            injected,
         });
+        self.exited.insert(node);
     }
 
     pub fn view(&mut self, node: NodeId, view: NodeView) {

@@ -1,5 +1,6 @@
 //! One run: build the simulated world for a seed, start the cluster and the
-//! clients, fire the fault schedule as simulated time passes, then check the
+//! clients, fire the fault schedule as simulated time passes, restart the
+//! nodes whose storage failed as a supervisor would, then check the
 //! recorded history. The same seed gives the same run, down to the trace
 //! hash.
 
@@ -9,13 +10,15 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::Duration;
 
-use ordo_store::MemDisk;
+use ordo_store::{DiskError, MemDisk};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
 
 use crate::checker::{check_all, Violation};
-use crate::cluster::{add_node, host_name};
+use crate::cluster::{add_node, host_name, mix};
 use crate::history::{FaultKind, History, NodeId};
 use crate::recorder::{Recorder, SharedRecorder};
-use crate::schedule::{FaultAction, Schedule, Target, NODES};
+use crate::schedule::{lose_fraction, FaultAction, Schedule, Target, NODES};
 use crate::workload::{client, final_client, CLIENTS};
 
 /// Normal one-way latency on the simulated network.
@@ -28,6 +31,9 @@ const SIM_LOG_SEGMENT_BYTES: u64 = 16 * 1024;
 /// A topic's segment size in the simulation: a few dozen records, so that
 /// retention purges and compaction rewrites whole segments.
 const SIM_RECORD_SEGMENT_BYTES: u64 = 4 * 1024;
+/// How long the supervisor waits before starting a node whose process
+/// exited (its storage failed) again, in ms: drawn from this range.
+const SUPERVISOR_GRACE_MS: std::ops::Range<u64> = 500..2000;
 
 /// Which bug to switch on (the `mutants` features, simulation only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,15 +48,18 @@ pub enum Mutant {
     SkipVotePersist,
     /// (e) accept a segment frame whose checksum does not match.
     SkipCrc,
+    /// (f) count a failed flush of the Raft log as done.
+    IgnoreFsyncError,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 5] = [
+    pub const ALL: [Mutant; 6] = [
         Mutant::AckBeforeFlush,
         Mutant::StaleLinearizableRead,
         Mutant::EarlyOffsets,
         Mutant::SkipVotePersist,
         Mutant::SkipCrc,
+        Mutant::IgnoreFsyncError,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +69,7 @@ impl Mutant {
             Mutant::EarlyOffsets => "early-offsets",
             Mutant::SkipVotePersist => "skip-vote-persist",
             Mutant::SkipCrc => "skip-crc",
+            Mutant::IgnoreFsyncError => "ignore-fsync-error",
         }
     }
 
@@ -76,6 +86,7 @@ impl Mutant {
         ordo_node::mutants::set_early_offsets(mutant == Some(Mutant::EarlyOffsets));
         ordo_store::mutants::set_skip_vote_persist(mutant == Some(Mutant::SkipVotePersist));
         ordo_store::mutants::set_skip_crc_check(mutant == Some(Mutant::SkipCrc));
+        ordo_store::mutants::set_ignore_fsync_error(mutant == Some(Mutant::IgnoreFsyncError));
     }
 }
 
@@ -164,6 +175,10 @@ pub fn run(seed: u64) -> RunReport {
         crashed: BTreeSet::new(),
         cut: BTreeSet::new(),
         down_for_good: schedule.down_for_good,
+        supervisor: Supervisor {
+            rng: SmallRng::seed_from_u64(mix(seed, SUPERVISOR_SALT)),
+            restarts: BTreeMap::new(),
+        },
     };
     let mut pending = schedule.faults.iter().peekable();
     let mut healed = false;
@@ -176,6 +191,7 @@ pub fn run(seed: u64) -> RunReport {
             driver.heal_everything(&mut sim);
             healed = true;
         }
+        driver.supervise(&mut sim);
         match sim.step() {
             Ok(true) => break None,
             Ok(false) => {}
@@ -205,13 +221,28 @@ pub fn run(seed: u64) -> RunReport {
     }
 }
 
+/// Seeds the supervisor's draws, apart from every other stream of the run.
+const SUPERVISOR_SALT: u64 = 0x5afe_0e0e;
+
 /// Applies faults to the world and records them.
 struct Driver {
     recorder: SharedRecorder,
     disks: BTreeMap<NodeId, MemDisk>,
+    /// Nodes whose process is stopped: crashed by the schedule, or exited.
     crashed: BTreeSet<NodeId>,
     cut: BTreeSet<(NodeId, NodeId)>,
     down_for_good: Option<NodeId>,
+    supervisor: Supervisor,
+}
+
+/// What restarts a node whose process exited because its storage failed,
+/// as systemd or Kubernetes would: after a grace period, on its disk as the
+/// exit left it.
+struct Supervisor {
+    /// Draws how much unsynced data an exit loses, and each grace period.
+    rng: SmallRng,
+    /// Exited nodes, and when the supervisor starts each again.
+    restarts: BTreeMap<NodeId, Duration>,
 }
 
 impl Driver {
@@ -268,26 +299,76 @@ impl Driver {
             FaultAction::RestartCrashed => self.restart_crashed(sim),
             FaultAction::Loss(rate) => {
                 sim.set_fail_rate(*rate);
-                self.recorder.borrow_mut().fault(
-                    sim.elapsed(),
-                    FaultKind::Other {
-                        description: format!("message loss {rate:.4}"),
-                    },
-                );
+                self.describe(sim, format!("message loss {rate:.4}"));
             }
             FaultAction::Latency(max) => {
                 sim.set_max_message_latency(*max);
-                self.recorder.borrow_mut().fault(
-                    sim.elapsed(),
-                    FaultKind::Other {
-                        description: format!("max latency {max:?}"),
-                    },
-                );
+                self.describe(sim, format!("max latency {max:?}"));
+            }
+            FaultAction::DiskFull { target, area } => {
+                let node = self.resolve(*target);
+                self.disks[&node].fail_writes(*area, DiskError::NoSpace);
+                self.describe(sim, format!("node {node}'s disk full ({area:?})"));
+            }
+            FaultAction::DiskSpaceFreed => {
+                self.disks.values().for_each(MemDisk::stop_failing_writes);
+                self.describe(sim, "disk space freed".to_string());
+            }
+            FaultAction::FailNextSync {
+                targets,
+                area,
+                error,
+            } => {
+                for target in targets {
+                    let node = self.resolve(*target);
+                    self.disks[&node].fail_next_sync(*area, *error);
+                    self.describe(
+                        sim,
+                        format!("node {node}'s next sync ({area:?}) fails: {error}"),
+                    );
+                }
             }
         }
     }
 
+    fn describe(&self, sim: &turmoil::Sim<'_>, description: String) {
+        self.recorder
+            .borrow_mut()
+            .fault(sim.elapsed(), FaultKind::Other { description });
+    }
+
+    /// Crashes each node whose process exited since the last look, and
+    /// starts again each exited node whose grace period is over.
+    fn supervise(&mut self, sim: &mut turmoil::Sim<'_>) {
+        let exited = std::mem::take(&mut self.recorder.borrow_mut().exited);
+        for node in exited {
+            if self.crashed.contains(&node) {
+                continue;
+            }
+            let lose = lose_fraction(&mut self.supervisor.rng);
+            self.crash(sim, node, lose);
+            let grace = self.supervisor.rng.random_range(SUPERVISOR_GRACE_MS);
+            let restart_at = sim.elapsed() + Duration::from_millis(grace);
+            self.supervisor.restarts.insert(node, restart_at);
+        }
+        let now = sim.elapsed();
+        let due: Vec<NodeId> = self
+            .supervisor
+            .restarts
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(node, _)| *node)
+            .collect();
+        for node in due {
+            self.supervisor.restarts.remove(&node);
+            self.restart(sim, node);
+        }
+    }
+
     fn crash(&mut self, sim: &mut turmoil::Sim<'_>, node: NodeId, lose_fraction: f64) {
+        // A planned crash of an exited node takes over from the supervisor:
+        // the schedule's restart (if any) starts it again.
+        self.supervisor.restarts.remove(&node);
         if !self.crashed.insert(node) {
             return;
         }
@@ -311,14 +392,19 @@ impl Driver {
             .iter()
             .copied()
             .filter(|n| Some(*n) != self.down_for_good)
+            .filter(|n| !self.supervisor.restarts.contains_key(n))
             .collect();
         for node in restart {
-            self.crashed.remove(&node);
-            sim.bounce(host_name(node));
-            self.recorder
-                .borrow_mut()
-                .fault(sim.elapsed(), FaultKind::Restart(node));
+            self.restart(sim, node);
         }
+    }
+
+    fn restart(&mut self, sim: &mut turmoil::Sim<'_>, node: NodeId) {
+        self.crashed.remove(&node);
+        sim.bounce(host_name(node));
+        self.recorder
+            .borrow_mut()
+            .fault(sim.elapsed(), FaultKind::Restart(node));
     }
 
     fn heal_links(&mut self, sim: &mut turmoil::Sim<'_>) {
@@ -331,11 +417,14 @@ impl Driver {
     }
 
     /// The end of the fault window: links, loss and latency back to normal,
-    /// every crashed node (but one kept down for good) restarted.
+    /// disks without faults, every crashed node (but one kept down for good)
+    /// restarted. (An exited node still in its grace period is the
+    /// supervisor's to restart.)
     fn heal_everything(&mut self, sim: &mut turmoil::Sim<'_>) {
         self.heal_links(sim);
         sim.set_fail_rate(0.0);
         sim.set_max_message_latency(MAX_LATENCY);
+        self.disks.values().for_each(MemDisk::clear_faults);
         self.restart_crashed(sim);
     }
 }

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use ordo_store::{DiskArea, DiskError};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
@@ -48,6 +49,19 @@ pub enum FaultAction {
     Loss(f64),
     /// Maximum one-way message latency.
     Latency(Duration),
+    /// The target's disk is full: every write and preallocation of its
+    /// files in `area` fails with `ENOSPC` (with `DiskArea::Anywhere`, every
+    /// flush of its trees too) until `DiskSpaceFreed`.
+    DiskFull { target: Target, area: DiskArea },
+    /// Space returns on every disk.
+    DiskSpaceFreed,
+    /// The next sync in `area` of each target's disk fails with `error`,
+    /// once; what it was to make durable is lost (fsyncgate).
+    FailNextSync {
+        targets: Vec<Target>,
+        area: DiskArea,
+        error: DiskError,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,15 +79,19 @@ pub enum Scenario {
     LossAndLatency,
     FlappingPartitions,
     MinorityDown,
+    DiskFull,
+    FailedFsync,
 }
 
-const SCENARIOS: [Scenario; 6] = [
+const SCENARIOS: [Scenario; 8] = [
     Scenario::FollowerPartition,
     Scenario::LeaderIsolated,
     Scenario::CrashRestart,
     Scenario::LossAndLatency,
     Scenario::FlappingPartitions,
     Scenario::MinorityDown,
+    Scenario::DiskFull,
+    Scenario::FailedFsync,
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,7 +114,7 @@ pub struct Schedule {
 impl Schedule {
     pub fn generate(seed: u64) -> Schedule {
         let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed_fa17_0f0f_0001);
-        // Consecutive seeds cycle through the scenarios, so any 6 seeds
+        // Consecutive seeds cycle through the scenarios, so any 8 seeds
         // cover them all.
         let scenario = SCENARIOS[(seed % SCENARIOS.len() as u64) as usize];
         let mut faults = Vec::new();
@@ -104,13 +122,6 @@ impl Schedule {
         let window = HEAL_AT - FAULTS_FROM - Duration::from_millis(500);
         let at = |rng: &mut SmallRng, from: Duration, span: Duration| {
             from + Duration::from_millis(rng.random_range(0..span.as_millis().max(1) as u64))
-        };
-        let loss = |rng: &mut SmallRng| {
-            if rng.random_bool(0.5) {
-                1.0
-            } else {
-                rng.random_range(0.0..1.0)
-            }
         };
         match scenario {
             Scenario::FollowerPartition | Scenario::LeaderIsolated => {
@@ -136,7 +147,7 @@ impl Schedule {
             Scenario::CrashRestart => {
                 let mut t = at(&mut rng, FAULTS_FROM, Duration::from_secs(1));
                 while t + Duration::from_millis(500) < HEAL_AT {
-                    let lose_fraction = loss(&mut rng);
+                    let lose_fraction = lose_fraction(&mut rng);
                     let action = match rng.random_range(0..10) {
                         0..=5 => FaultAction::Crash {
                             target: if rng.random_bool(0.5) {
@@ -206,6 +217,8 @@ impl Schedule {
                     },
                 });
             }
+            Scenario::DiskFull => disk_full(&mut rng, &mut faults),
+            Scenario::FailedFsync => failed_fsync(&mut rng, &mut faults),
         }
         // Extras on top: a crash and restart of some node, sometimes.
         if scenario != Scenario::CrashRestart && rng.random_bool(0.4) {
@@ -220,7 +233,7 @@ impl Schedule {
                     at: t,
                     action: FaultAction::Crash {
                         target,
-                        lose_fraction: loss(&mut rng),
+                        lose_fraction: lose_fraction(&mut rng),
                     },
                 });
                 let back = t + Duration::from_millis(rng.random_range(200..1500));
@@ -242,6 +255,107 @@ impl Schedule {
             pipelined_flush,
         }
     }
+}
+
+/// How much of what a crashing node had not flushed it loses: all of it
+/// half the time, otherwise a uniform share.
+pub fn lose_fraction(rng: &mut SmallRng) -> f64 {
+    if rng.random_bool(0.5) {
+        1.0
+    } else {
+        rng.random_range(0.0..1.0)
+    }
+}
+
+fn random_node(rng: &mut SmallRng) -> NodeId {
+    rng.random_range(1..=NODES.len() as NodeId)
+}
+
+/// One or two spells of a full disk on one node (the leader when the spell
+/// starts, or a node chosen now), in its Raft log, its records or
+/// everywhere, each of 0.5-3 s, after which space returns.
+fn disk_full(rng: &mut SmallRng, faults: &mut Vec<PlannedFault>) {
+    let mut t = FAULTS_FROM + Duration::from_millis(rng.random_range(0..2000));
+    for _ in 0..rng.random_range(1..=2) {
+        if t + Duration::from_millis(500) >= HEAL_AT {
+            break;
+        }
+        let target = if rng.random_bool(0.5) {
+            Target::Leader
+        } else {
+            Target::Node(random_node(rng))
+        };
+        let area =
+            [DiskArea::RaftLog, DiskArea::Records, DiskArea::Anywhere][rng.random_range(0..3)];
+        faults.push(PlannedFault {
+            at: t,
+            action: FaultAction::DiskFull { target, area },
+        });
+        t = (t + Duration::from_millis(rng.random_range(500..3000))).min(HEAL_AT);
+        faults.push(PlannedFault {
+            at: t,
+            action: FaultAction::DiskSpaceFreed,
+        });
+        t += Duration::from_millis(rng.random_range(300..1500));
+    }
+}
+
+/// A failed fsync. Half the time one node's (the leader's, or a node
+/// chosen now), of its Raft log or of anything (a records file's, the
+/// trees' flush): `EIO` mostly, sometimes `ENOSPC` (delayed allocation).
+/// Otherwise the Raft log's of two nodes at once while the third is cut off
+/// from them, for 3-4.5 s: entries both failed to sync are then nowhere
+/// else, so a node that acknowledged them anyway loses writes the cluster
+/// acknowledged, once the two restart and elect one of them.
+fn failed_fsync(rng: &mut SmallRng, faults: &mut Vec<PlannedFault>) {
+    let t = FAULTS_FROM + Duration::from_millis(rng.random_range(0..4000));
+    if rng.random_bool(0.5) {
+        let target = if rng.random_bool(0.5) {
+            Target::Leader
+        } else {
+            Target::Node(random_node(rng))
+        };
+        let area = if rng.random_bool(0.5) {
+            DiskArea::RaftLog
+        } else {
+            DiskArea::Anywhere
+        };
+        let error = if rng.random_bool(0.75) {
+            DiskError::Io
+        } else {
+            DiskError::NoSpace
+        };
+        faults.push(PlannedFault {
+            at: t,
+            action: FaultAction::FailNextSync {
+                targets: vec![target],
+                area,
+                error,
+            },
+        });
+        return;
+    }
+    let outsider = random_node(rng);
+    faults.push(PlannedFault {
+        at: t,
+        action: FaultAction::Isolate(Target::Node(outsider)),
+    });
+    faults.push(PlannedFault {
+        at: t + Duration::from_millis(rng.random_range(200..600)),
+        action: FaultAction::FailNextSync {
+            targets: NODES
+                .iter()
+                .filter(|n| **n != outsider)
+                .map(|n| Target::Node(*n))
+                .collect(),
+            area: DiskArea::RaftLog,
+            error: DiskError::Io,
+        },
+    });
+    faults.push(PlannedFault {
+        at: (t + Duration::from_millis(rng.random_range(3000..4500))).min(HEAL_AT),
+        action: FaultAction::HealLinks,
+    });
 }
 
 /// How the nodes' Raft logs flush: drawn from a stream of its own, so the
@@ -288,8 +402,11 @@ mod tests {
     }
 
     #[test]
-    fn six_consecutive_seeds_cover_every_scenario() {
-        let scenarios: Vec<_> = (100..106).map(|s| Schedule::generate(s).scenario).collect();
+    fn consecutive_seeds_cover_every_scenario() {
+        let count = SCENARIOS.len() as u64;
+        let scenarios: Vec<_> = (100..100 + count)
+            .map(|s| Schedule::generate(s).scenario)
+            .collect();
         for scenario in SCENARIOS {
             assert!(scenarios.contains(&scenario), "{scenario:?} missing");
         }
@@ -306,6 +423,22 @@ mod tests {
                 "{s}"
             );
             assert!(s.faults.windows(2).all(|w| w[0].at <= w[1].at), "{s}");
+        }
+    }
+
+    #[test]
+    fn every_full_disk_gets_its_space_back() {
+        for seed in 0..200 {
+            let s = Schedule::generate(seed);
+            let mut full = false;
+            for fault in &s.faults {
+                match fault.action {
+                    FaultAction::DiskFull { .. } => full = true,
+                    FaultAction::DiskSpaceFreed => full = false,
+                    _ => {}
+                }
+            }
+            assert!(!full, "{s}");
         }
     }
 }

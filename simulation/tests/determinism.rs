@@ -19,8 +19,9 @@ fn determinism(seed: u64) -> (bool, String) {
 #[test]
 fn the_same_seed_gives_the_same_trace_twice() {
     // Seeds of different scenarios: a partition, crashes and restarts,
-    // message loss and latency, a node down for good.
-    for seed in [4242, 14, 3, 5] {
+    // message loss and latency, a node down for good, a full disk, failed
+    // fsyncs (with the nodes' supervised restarts).
+    for seed in [8, 4242, 3, 5, 14, 15] {
         let (same, out) = determinism(seed);
         assert!(same, "seed {seed} is not deterministic:\n{out}");
         assert!(

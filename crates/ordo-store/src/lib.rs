@@ -11,7 +11,8 @@
 //! - [`open`] and [`open_memory`] (here): one disk per node, split into the
 //!   two handles openraft wants.
 //! - `kv`: the storage-medium seam, the only place that touches sled
-//!   (`kv::sled_disk`) or the simulated disk ([`MemDisk`], `kv::mem_disk`).
+//!   (`kv::sled_disk`) or the simulated disk ([`MemDisk`], `kv::mem_disk`,
+//!   with the I/O errors the simulation injects into it, `kv::disk_faults`).
 //! - `type_config`: the bounds on the Raft type configuration ([`StoreTypeConfig`]).
 //! - `keys`: tree names and every key layout; `codec`: every value encoding
 //!   but a record's in segment files, which is `record_codec`'s.
@@ -78,7 +79,7 @@ use std::path::Path;
 
 pub use backup::backup_meta;
 pub use error::StoreError;
-pub use kv::{MemDisk, CACHE_CAPACITY_BYTES};
+pub use kv::{DiskArea, DiskError, DiskOp, InjectedError, MemDisk, CACHE_CAPACITY_BYTES};
 pub use log_store::LogStore;
 pub use raft_entry::{decode_entry, encode_entry, payload_len_hint};
 pub use read::TopicPage;

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static ACK_BEFORE_FLUSH: AtomicBool = AtomicBool::new(false);
 static SKIP_VOTE_PERSIST: AtomicBool = AtomicBool::new(false);
 static SKIP_CRC_CHECK: AtomicBool = AtomicBool::new(false);
+static IGNORE_FSYNC_ERROR: AtomicBool = AtomicBool::new(false);
 
 /// Mutant (a), ack before flush: `append` reports its entries persisted
 /// (`IOFlushed`) without flushing them; they stay volatile until some later
@@ -58,9 +59,30 @@ pub fn skip_crc_check() -> bool {
     SKIP_CRC_CHECK.load(Ordering::SeqCst)
 }
 
+/// Mutant (f), ignore an fsync error: the Raft log's flusher treats a
+/// failed flush (its fdatasync, a records file's, or the tree's) as a
+/// success: it completes every callback of the group with `Ok` and goes on
+/// flushing, instead of failing them and refusing writes from then on.
+/// Models PostgreSQL before fsyncgate, which retried a failed fsync and
+/// trusted the retry, though the kernel had dropped the pages it could not
+/// write. The entries the failed flush was to make durable are acknowledged
+/// to Raft, counted towards a quorum, and lost when the node restarts (the
+/// segment log still refuses appends after its failed sync, so the node
+/// stops at its next one, and a supervisor restarts it); the checker should
+/// see acknowledged writes vanish once the nodes that lost them outvote the
+/// one that kept them.
+pub fn set_ignore_fsync_error(on: bool) {
+    IGNORE_FSYNC_ERROR.store(on, Ordering::SeqCst);
+}
+
+pub fn ignore_fsync_error() -> bool {
+    IGNORE_FSYNC_ERROR.load(Ordering::SeqCst)
+}
+
 /// Turns every mutant off.
 pub fn reset() {
     set_ack_before_flush(false);
     set_skip_vote_persist(false);
     set_skip_crc_check(false);
+    set_ignore_fsync_error(false);
 }

@@ -1,13 +1,17 @@
-//! C13, storage integrity: a node's storage never fails. The simulated disk
-//! never fails an I/O, never damages what was synced, and a crash loses only
-//! what was not synced yet (a torn last write at worst), which the store's
-//! recovery must cut back cleanly. So every store opens after any crash,
-//! every node starts on it, no Raft core stops on a storage error, and no
-//! request is answered with an internal error (a 500, what ordo answers when
-//! its store reports corrupt or undecodable data). Each failure the harness
-//! saw is a violation naming the node, what it was doing, its last crash
-//! before, and the error; the requests answered with an internal error are
-//! one more, citing them.
+//! C13, storage integrity: a node's storage fails only where the schedule
+//! made its disk fail. The simulated disk returns an I/O error only where
+//! one is injected (`ENOSPC`, `EIO`), never damages what was synced, and a
+//! crash loses only what was not synced yet (a torn last write at worst,
+//! and what a failed sync was to make durable), which the store's recovery
+//! must cut back cleanly. So a store fails to open, a node fails to start on
+//! it, or a Raft core stops on a storage error, only in a life of the node
+//! (since its store was opened) in which its disk returned an injected
+//! error; the node then stops, and its next life must recover from what is
+//! durable. Each other failure the harness saw is a violation naming the
+//! node, what it was doing, its last crash before, and the error. No request
+//! is ever answered with an internal error (a 500, what ordo answers when
+//! its store reports corrupt or undecodable data), injected faults or not:
+//! those requests are one more violation, citing them.
 //!
 //! Pure.
 
@@ -20,6 +24,7 @@ pub fn check_storage_integrity(history: &History) -> Vec<Violation> {
     let mut violations: Vec<Violation> = history
         .storage_failures
         .iter()
+        .filter(|failure| failure.injected.is_empty())
         .map(|failure| {
             let last_crash = history
                 .faults
@@ -140,6 +145,43 @@ mod tests {
         assert!(violations[1].message.starts_with(
             "node 1 at 0.200s (after its crash at 0.100s): it failed to start on its store"
         ));
+    }
+
+    #[test]
+    fn a_failure_after_an_injected_error_in_the_same_life_is_allowed() {
+        let mut h = HistoryBuilder::new();
+        h.storage_failure(
+            ms(300),
+            2,
+            StorageStage::Running,
+            "the Raft log failed to flush: cannot sync raft-log/0.log: Input/output error",
+        )
+        .after_injected("EIO on sync of raft-log/0.log")
+        .crash(ms(300), 2)
+        .restart(ms(1300), 2)
+        .storage_failure(
+            ms(1300),
+            2,
+            StorageStage::Open,
+            "cannot preallocate raft-log/1.log: No space left on device (os error 28)",
+        )
+        .after_injected("ENOSPC on preallocation of raft-log/1.log");
+        assert_eq!(check_storage_integrity(&h.build()), vec![]);
+    }
+
+    #[test]
+    fn a_failure_in_a_later_life_without_an_injected_error_is_reported() {
+        let mut h = HistoryBuilder::new();
+        h.storage_failure(ms(300), 2, StorageStage::Running, "cannot sync")
+            .after_injected("EIO on sync of raft-log/0.log")
+            .crash(ms(300), 2)
+            .restart(ms(1300), 2)
+            .storage_failure(ms(1300), 2, StorageStage::Open, "corrupt segment file");
+        let violations = check_storage_integrity(&h.build());
+        assert_eq!(properties(&violations), vec![Property::C13]);
+        assert!(violations[0]
+            .message
+            .starts_with("node 2 at 1.300s (after its crash at 0.300s): its store failed to open"));
     }
 
     #[test]

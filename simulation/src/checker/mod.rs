@@ -86,7 +86,7 @@ impl Property {
             Property::C10 => "a key is claimed once",
             Property::C11 => "a producer's append lands exactly once",
             Property::C12 => "compaction keeps exactly the latest record of each key",
-            Property::C13 => "a node's storage never fails",
+            Property::C13 => "a node's storage fails only after an injected I/O error",
             Property::Liveness => "appends succeed within a bound after faults heal",
         }
     }

@@ -17,6 +17,15 @@
 //! newer open, fences off every handle of the older incarnations: their
 //! reads, writes and flushes fail with [`StoreError::Fenced`], so a crashed
 //! node's leftover tasks can never write into its next life.
+//!
+//! The simulation can make chosen writes and syncs fail (`ENOSPC`, `EIO`;
+//! the plan and its record are `kv::disk_faults`'s): a disk full in an area
+//! until space returns, or the next sync in an area. A failed flush of the
+//! trees loses the batches it was to make durable (fsyncgate, as a failed
+//! sync of a file loses its changes: see `segment::mem_files`): they stay
+//! readable, but no crash keeps them and no later flush makes them durable.
+//! [`MemDisk::injected_errors`] tells what the current incarnation was made
+//! to see.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::Write;
+use super::{DiskArea, DiskError, DiskOp, InjectedError, Place, Write};
 use crate::error::StoreError;
 use crate::segment::MemFileSystem;
 
@@ -56,7 +65,8 @@ pub struct MemDisk {
 struct DiskState {
     /// What survives any crash.
     durable: Trees,
-    /// What reads see: `durable` with every unflushed batch applied.
+    /// What reads see: `durable` with every unflushed batch applied (and
+    /// those a failed flush lost).
     current: Trees,
     /// Batches written since the last flush, oldest first.
     unflushed: Vec<WriteBatch>,
@@ -97,6 +107,39 @@ impl MemDisk {
         self.lock().files.unsynced_bytes()
     }
 
+    /// Disk full: from now on every write and preallocation of a file in
+    /// `area` fails with `error` and writes nothing (and with
+    /// [`DiskArea::Anywhere`], every flush of the trees), until
+    /// [`MemDisk::stop_failing_writes`].
+    pub fn fail_writes(&self, area: DiskArea, error: DiskError) {
+        self.lock().files.faults.fail_writes(area, error);
+    }
+
+    /// Space returns: writes succeed again.
+    pub fn stop_failing_writes(&self) {
+        self.lock().files.faults.stop_failing_writes();
+    }
+
+    /// The next sync in `area` (a file's fdatasync, or the sync half of a
+    /// durable write; with [`DiskArea::Anywhere`], also a flush of the
+    /// trees) fails with `error`, and what it was to make durable is lost
+    /// to any later crash. Each call arms one more such failure.
+    pub fn fail_next_sync(&self, area: DiskArea, error: DiskError) {
+        self.lock().files.faults.fail_next_sync(area, error);
+    }
+
+    /// Disarms every fault: writes succeed, and no sync armed to fail
+    /// (and not failed yet) will.
+    pub fn clear_faults(&self) {
+        self.lock().files.faults.clear();
+    }
+
+    /// The injected errors the disk returned since its current incarnation
+    /// began (the last open of a store on it, or the last crash).
+    pub fn injected_errors(&self) -> Vec<InjectedError> {
+        self.lock().files.faults.injected().to_vec()
+    }
+
     /// Simulates power loss. Everything flushed survives, and so do the
     /// first `keep_unflushed_batches` batches written since the last flush
     /// (all of them if there are fewer), each whole; the rest are lost.
@@ -125,12 +168,14 @@ impl MemDisk {
         state.unflushed.clear();
         state.current = state.durable.clone();
         state.files.crash(keep_file_bytes);
+        state.files.faults.new_incarnation();
         state.incarnation += 1;
     }
 
     /// Starts a new incarnation and returns its handle.
     pub(crate) fn open_incarnation(&self) -> MemHandle {
         let mut state = self.lock();
+        state.files.faults.new_incarnation();
         state.incarnation += 1;
         MemHandle {
             disk: self.clone(),
@@ -238,10 +283,16 @@ impl MemHandle {
         self.disk.lock().flush_latency
     }
 
-    /// Makes every batch written so far durable.
+    /// Makes every batch written so far durable. If it fails (an injected
+    /// fault), those batches are lost to any crash, even after a later
+    /// flush succeeds.
     pub(super) fn flush(&self) -> Result<(), StoreError> {
         let mut state = self.live()?;
         let state = &mut *state;
+        if let Some(error) = state.files.faults.on_sync(DiskOp::TreeFlush, Place::Trees) {
+            state.unflushed.clear();
+            return Err(StoreError::Sled(sled::Error::Io(error)));
+        }
         for batch in state.unflushed.drain(..) {
             apply(&mut state.durable, batch);
         }
@@ -312,5 +363,61 @@ impl Iterator for MemIter {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TREE: &str = "t";
+
+    fn insert(handle: &MemHandle, key: &[u8], value: &[u8]) {
+        handle
+            .commit(vec![Write::insert(TREE, key, value.to_vec())])
+            .expect("commit");
+    }
+
+    fn holds(handle: &MemHandle, key: &[u8]) -> bool {
+        handle.get(TREE, key).expect("get").is_some()
+    }
+
+    #[test]
+    fn a_failed_flush_loses_its_batches_even_after_a_later_flush_succeeds() {
+        let disk = MemDisk::new();
+        let handle = disk.open_incarnation();
+        insert(&handle, b"a", b"1");
+        handle.flush().expect("flush");
+        insert(&handle, b"b", b"2");
+        disk.fail_next_sync(DiskArea::Anywhere, DiskError::Io);
+
+        assert!(handle.flush().is_err());
+        assert!(holds(&handle, b"b"), "still readable until a crash");
+        insert(&handle, b"c", b"3");
+        handle.flush().expect("the next flush succeeds");
+        assert_eq!(disk.injected_errors().len(), 1);
+        disk.crash(usize::MAX);
+
+        let handle = disk.open_incarnation();
+        assert!(holds(&handle, b"a") && holds(&handle, b"c"));
+        assert!(!holds(&handle, b"b"), "lost with the failed flush");
+        assert_eq!(disk.injected_errors(), vec![], "a new incarnation");
+    }
+
+    #[test]
+    fn a_full_disk_fails_flushes_of_the_trees_until_space_returns() {
+        let disk = MemDisk::new();
+        let handle = disk.open_incarnation();
+        disk.fail_writes(DiskArea::Anywhere, DiskError::NoSpace);
+        insert(&handle, b"a", b"1");
+        let failed = handle.flush().expect_err("disk full");
+        assert!(failed.to_string().contains("os error 28"), "{failed}");
+        disk.stop_failing_writes();
+        insert(&handle, b"b", b"2");
+        handle.flush().expect("space returned");
+        disk.crash(0);
+
+        let handle = disk.open_incarnation();
+        assert!(!holds(&handle, b"a") && holds(&handle, b"b"));
     }
 }

@@ -1,6 +1,7 @@
 //! The storage-medium seam: the few key-value operations the store performs
 //! on its named trees, over one of two media. `sled_disk` is production's
-//! (real files); `mem_disk` is the deterministic simulation's ([`MemDisk`]).
+//! (real files); `mem_disk` is the deterministic simulation's ([`MemDisk`]),
+//! into which the simulation can inject I/O errors (`disk_faults`).
 //! Every other module reaches the medium only through [`Disk`], [`Tree`] and
 //! [`Batch`], so the simulation runs the store's own code.
 //!
@@ -13,8 +14,11 @@
 //! - a crash keeps a prefix, in write order, of the writes not yet flushed,
 //!   and a batch (even one spanning several trees) is in it whole or not at
 //!   all (on sled, once reopened: `sled_disk` completes a cut batch);
+//! - a flush that fails may have lost the writes it was to make durable,
+//!   and a later flush that succeeds does not bring them back;
 //! - keys iterate in byte order.
 
+mod disk_faults;
 mod mem_disk;
 mod sled_disk;
 
@@ -23,6 +27,8 @@ use std::ops::{Bound, Deref, RangeBounds};
 use std::path::Path;
 use std::sync::Arc;
 
+pub use disk_faults::{DiskArea, DiskError, DiskOp, InjectedError};
+pub(crate) use disk_faults::{DiskFaults, Place};
 pub use mem_disk::MemDisk;
 pub(crate) use mem_disk::MemHandle;
 use sled_disk::SledDisk;

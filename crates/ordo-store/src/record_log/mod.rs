@@ -51,7 +51,7 @@ use crate::kv::{Batch, Bytes, Disk};
 use crate::record_codec;
 use crate::segment::Files;
 use segments::SegmentRecords;
-pub(crate) use segments::{Reconciled, RecordSegmentOptions, RECORD_SEGMENT_BYTES};
+pub(crate) use segments::{Reconciled, RecordSegmentOptions, RECORDS_DIR, RECORD_SEGMENT_BYTES};
 use tree::TreeLog;
 
 /// The records of every topic, in one of the layouts. Cheap to clone.

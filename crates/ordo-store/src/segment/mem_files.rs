@@ -15,12 +15,23 @@
 //!   durable only once its directory is synced; a crash puts every directory
 //!   back as it was at its last sync, and a file with no durable name is gone.
 //!
+//! Injected faults (`kv::disk_faults`, armed by the simulation through
+//! [`crate::MemDisk`]): a write or preallocation refused with `ENOSPC` or
+//! `EIO` changes nothing; a sync that fails loses the changes it was to make
+//! durable (fsyncgate): reads still see them, as the page cache does, but no
+//! crash keeps any of them and no later sync writes them, so a file synced
+//! again afterwards is durable with a hole where they were. Creating,
+//! removing and renaming files, truncating them and syncing directories
+//! never fail.
+//!
 //! Directories themselves are implicit: a name's directory is its parent
 //! path, always there and always durable.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::kv::{DiskFaults, DiskOp, Place};
 
 /// Which file a name or an open handle refers to (an inode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -35,6 +46,9 @@ pub(crate) struct MemFileSystem {
     durable_names: BTreeMap<PathBuf, FileId>,
     files: BTreeMap<FileId, MemFile>,
     next_id: u64,
+    /// The I/O errors armed for this disk (its trees' flushes consult them
+    /// too), and those returned.
+    pub(crate) faults: DiskFaults,
 }
 
 /// One file: what reads see, what a crash keeps for sure, and the changes
@@ -44,7 +58,7 @@ struct MemFile {
     current: Contents,
     durable: Contents,
     /// Changes since the last sync, oldest first; `durable` with all of them
-    /// applied is `current`.
+    /// applied is `current`, but for the changes a failed sync lost.
     unsynced: Vec<Change>,
 }
 
@@ -183,6 +197,7 @@ impl MemFileSystem {
         if bytes.is_empty() {
             return Ok(());
         }
+        self.injected(DiskOp::Write, id)?;
         let bytes = bytes.to_vec();
         self.change(id, Change::Write { at, bytes })
     }
@@ -202,11 +217,18 @@ impl MemFileSystem {
     /// Grows the file to at least `len` bytes of zeros, like `fallocate(2)`
     /// with mode 0 (which changes the file's size).
     pub(crate) fn allocate(&mut self, id: FileId, len: u64) -> io::Result<()> {
+        self.injected(DiskOp::Preallocate, id)?;
         self.change(id, Change::Allocate(len))
     }
 
     /// Makes the file's contents durable as they are now (not its name).
+    /// If it fails (an injected fault), the changes it was to make durable
+    /// are lost to any crash, even after a later sync succeeds.
     pub(crate) fn sync_data(&mut self, id: FileId) -> io::Result<()> {
+        if let Err(e) = self.injected(DiskOp::Sync, id) {
+            self.file_mut(id)?.unsynced.clear();
+            return Err(e);
+        }
         let file = self.file_mut(id)?;
         for change in file.unsynced.drain(..) {
             file.durable.apply(&change, u64::MAX);
@@ -253,6 +275,25 @@ impl MemFileSystem {
             .iter()
             .filter(move |(_, id)| seen.insert(**id))
             .map(|(path, id)| (path, *id))
+    }
+
+    /// The error `op` on the file `id` fails with, if a fault armed for
+    /// its area says so (a file that no longer exists fails as usual).
+    fn injected(&mut self, op: DiskOp, id: FileId) -> io::Result<()> {
+        self.file(id)?;
+        if !self.faults.armed() {
+            return Ok(());
+        }
+        let name = self
+            .names
+            .iter()
+            .find(|(_, named)| **named == id)
+            .map(|(path, _)| path.as_path());
+        let error = match op {
+            DiskOp::Sync | DiskOp::TreeFlush => self.faults.on_sync(op, Place::File(name)),
+            DiskOp::Write | DiskOp::Preallocate => self.faults.on_write(op, Place::File(name)),
+        };
+        error.map_or(Ok(()), Err)
     }
 
     fn change(&mut self, id: FileId, change: Change) -> io::Result<()> {
@@ -361,6 +402,7 @@ fn stale_handle() -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kv::{DiskArea, DiskError};
 
     fn contents(fs: &MemFileSystem, id: FileId) -> Vec<u8> {
         let mut buf = vec![0; fs.len(id).expect("len") as usize];
@@ -412,6 +454,46 @@ mod tests {
 
         assert_eq!(fs.list_dir(dir), vec!["kept".to_owned()]);
         assert_eq!(contents(&fs, fs.open(&kept).expect("open")), b"x");
+    }
+
+    #[test]
+    fn a_failed_sync_loses_its_changes_even_after_a_later_sync_succeeds() {
+        let mut fs = MemFileSystem::default();
+        let dir = Path::new("raft-log");
+        let path = dir.join("f");
+        let id = fs.create(&path);
+        fs.sync_dir(dir);
+        fs.write_at(id, 0, b"ab").expect("write");
+        fs.sync_data(id).expect("sync");
+        fs.write_at(id, 2, b"cd").expect("write");
+        fs.faults.fail_next_sync(DiskArea::RaftLog, DiskError::Io);
+
+        let failed = fs.sync_data(id).expect_err("the armed sync fails");
+        assert_eq!(failed.raw_os_error(), Some(5));
+        assert_eq!(contents(&fs, id), b"abcd", "the page cache still has them");
+        fs.write_at(id, 4, b"ef").expect("write");
+        fs.sync_data(id).expect("the next sync succeeds");
+        fs.crash(|_, _| u64::MAX);
+
+        let id = fs.open(&path).expect("survives");
+        assert_eq!(contents(&fs, id), b"ab\0\0ef");
+    }
+
+    #[test]
+    fn a_write_refused_for_a_full_disk_changes_nothing() {
+        let mut fs = MemFileSystem::default();
+        let records = fs.create(Path::new("records/t@0/0.log"));
+        let log = fs.create(Path::new("raft-log/0.log"));
+        fs.faults.fail_writes(DiskArea::Records, DiskError::NoSpace);
+
+        let refused = fs.write_at(records, 0, b"x").expect_err("disk full");
+        assert_eq!(refused.kind(), io::ErrorKind::StorageFull);
+        assert!(fs.allocate(records, 4096).is_err());
+        assert_eq!(fs.len(records).expect("len"), 0);
+        fs.write_at(log, 0, b"y").expect("another area has room");
+        fs.faults.stop_failing_writes();
+        fs.write_at(records, 0, b"x").expect("space returned");
+        assert_eq!(contents(&fs, records), b"x");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::support::{blank, open_on, TestConfig};
 use crate::segment::{Files, RecoveryAction, SegmentLog, SegmentOptions};
-use crate::{mutants, MemDisk};
+use crate::{mutants, DiskArea, DiskError, MemDisk};
 
 // An async lock: it is held across awaits, and a failed test does not
 // poison it (its switches were reset on drop).
@@ -97,6 +97,54 @@ async fn with_skip_vote_persist_a_saved_vote_is_gone_after_a_crash() {
 
     let (mut log, _sm) = open_on(&disk);
     assert_eq!(log.read_vote().await.expect("read vote"), None);
+}
+
+/// A store whose Raft log holds entry 1 durably, with the next sync of its
+/// Raft log armed to fail with `EIO`.
+async fn a_log_whose_next_sync_fails(disk: &MemDisk) -> crate::LogStore<TestConfig> {
+    let (mut log, _sm) = open_on(disk);
+    log.blocking_append([blank(1, 1)]).await.expect("append");
+    disk.fail_next_sync(DiskArea::RaftLog, DiskError::Io);
+    log
+}
+
+async fn last_index_after_a_crash(disk: &MemDisk) -> Option<u64> {
+    disk.crash(disk.unflushed_batches());
+    let (mut log, _sm) = open_on(disk);
+    let state = log.get_log_state().await.expect("log state");
+    state.last_log_id.map(|log_id| log_id.index)
+}
+
+#[tokio::test]
+async fn with_ignore_fsync_error_an_entry_whose_flush_failed_is_acknowledged_and_lost() {
+    let _mutants = MutantsOn::take().await;
+    mutants::set_ignore_fsync_error(true);
+    let disk = MemDisk::new();
+    let mut log = a_log_whose_next_sync_fails(&disk).await;
+
+    log.blocking_append([blank(1, 2)])
+        .await
+        .expect("the failed flush is reported as done");
+
+    assert_eq!(disk.injected_errors().len(), 1);
+    assert_eq!(last_index_after_a_crash(&disk).await, Some(1));
+}
+
+#[tokio::test]
+async fn with_ignore_fsync_error_off_a_failed_flush_fails_the_append_and_every_later_one() {
+    let _mutants = MutantsOn::take().await;
+    let disk = MemDisk::new();
+    let mut log = a_log_whose_next_sync_fails(&disk).await;
+
+    let failed = log.blocking_append([blank(1, 2)]).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let refused = log.blocking_append([blank(1, 3)]).await;
+    assert!(
+        refused.is_err(),
+        "no retry after a failed flush: {refused:?}"
+    );
+
+    assert_eq!(last_index_after_a_crash(&disk).await, Some(1));
 }
 
 /// The segment log of the skip-crc tests: one segment, preallocated, each
