@@ -416,7 +416,12 @@ impl SnapshotWriter {
                 let name = format!("{LINK_PREFIX}{}", parts.len());
                 let link = dir.join(&name);
                 if let Err(e) = fs::hard_link(file.path(), &link) {
-                    // A file system without hard links: copy instead.
+                    // A file system without hard links: copy instead. Any
+                    // other error (no space, an I/O error) is the store's
+                    // to report, not a reason to write a whole copy.
+                    if !cannot_link(&e) {
+                        return Err(io_error("link a segment into a snapshot", e));
+                    }
                     tracing::warn!(
                         error = %e,
                         segment = %file.path().display(),
@@ -617,6 +622,17 @@ fn entry_names(dir: &Path) -> Result<Vec<String>, StoreError> {
 }
 
 /// Removes a snapshot, a file or a directory; one already gone is fine.
+/// Whether a failed `hard_link` says the file system (or this link) takes
+/// no hard links, so a copy may stand in for one.
+fn cannot_link(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::PermissionDenied
+        || e.kind() == io::ErrorKind::Unsupported
+        || e.kind() == io::ErrorKind::CrossesDevices
+        || e.kind() == io::ErrorKind::TooManyLinks
+        || e.raw_os_error() == Some(libc::EPERM)
+        || e.raw_os_error() == Some(libc::EOPNOTSUPP)
+}
+
 fn remove_entry(path: &Path) -> Result<(), StoreError> {
     let removed = match fs::symlink_metadata(path) {
         Ok(metadata) if metadata.is_dir() => fs::remove_dir_all(path),
@@ -637,4 +653,20 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 
 fn io_error(what: &'static str, source: io::Error) -> StoreError {
     StoreError::Io { what, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_file_system_without_links_falls_back_to_a_copy() {
+        let os = io::Error::from_raw_os_error;
+        for refusal in [libc::EXDEV, libc::EPERM, libc::EMLINK, libc::EOPNOTSUPP] {
+            assert!(cannot_link(&os(refusal)), "{refusal}");
+        }
+        for failure in [libc::ENOSPC, libc::EIO, libc::EROFS, libc::ENOENT] {
+            assert!(!cannot_link(&os(failure)), "{failure}");
+        }
+    }
 }

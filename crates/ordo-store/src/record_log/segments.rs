@@ -440,7 +440,9 @@ impl SegmentRecords {
             Ok(())
         });
         if result.is_err() {
-            // Still to sync, for whoever retries (the failed log refuses).
+            // Kept as unsynced, so no later sync reports them durable: the
+            // failed log refuses every write and sync from now on (a failed
+            // fsync is final), and the flusher never retries one.
             let mut topics = self.shared.lock_topics()?;
             for (topic, log) in logs {
                 topics.unsynced.entry(topic).or_insert(log);
