@@ -247,6 +247,23 @@ impl File {
         &self.path
     }
 
+    /// Drops the file's clean pages from the OS page cache, so what is read
+    /// next comes from the disk. Recovery calls it first: after a failed
+    /// writeback Linux marks the pages it could not write clean and keeps
+    /// them cached, so a process started again after a storage failure
+    /// would otherwise read, and trust, bytes that are not on the disk.
+    /// Best effort: a refusal leaves the cache as it is.
+    pub(crate) fn forget_cached(&self) {
+        #[cfg(target_os = "linux")]
+        if let OpenFile::Real(file) = &self.medium {
+            use std::os::fd::AsRawFd;
+            // SAFETY: posix_fadvise(2) has no memory-safety preconditions;
+            // the descriptor belongs to `file`, which outlives the call.
+            let _ =
+                unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        }
+    }
+
     /// Writes all of `bytes` at `position`.
     pub(crate) fn write_at(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
         match &self.medium {

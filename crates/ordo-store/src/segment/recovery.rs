@@ -364,6 +364,9 @@ impl SegmentOpener<'_> {
         };
         let offsets = open_index(FileKind::Index)?;
         let times = open_index(FileKind::TimeIndex)?;
+        for file in [&log, &offsets, &times] {
+            file.forget_cached();
+        }
         Ok((log, SegmentIndex::new(offsets, times)))
     }
 
