@@ -47,7 +47,7 @@ pub struct Node {
     raft: Raft,
     state_machine: StateMachine,
     pub(crate) transport: Arc<dyn Transport>,
-    snapshots: SnapshotReceiver,
+    pub(crate) snapshots: SnapshotReceiver,
     pub(crate) leader_contact: LeaderContact,
     /// Gathers this node's writes into batches for openraft's core.
     proposer: Proposer,
@@ -103,6 +103,9 @@ impl Node {
         });
         tokio::spawn(crate::disk_space::watch(Arc::downgrade(&node)));
         tokio::spawn(crate::storage_fault::watch(Arc::downgrade(&node)));
+        tokio::spawn(crate::snapshot_receiver::drop_abandoned(Arc::downgrade(
+            &node,
+        )));
         tokio::spawn(crate::cleaner::run(Arc::downgrade(&node)));
         tokio::spawn(crate::snapshot_trigger::run(
             Arc::downgrade(&node),

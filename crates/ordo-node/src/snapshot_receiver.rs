@@ -4,6 +4,8 @@
 //! complete snapshot for openraft to install.
 
 use std::io::Write;
+use std::sync::Weak;
+use std::time::Duration;
 
 use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf};
 use tokio::sync::Mutex;
@@ -22,6 +24,23 @@ pub(crate) struct SnapshotReceiver {
 struct Incoming {
     meta: SnapshotMetaOf<TypeConfig>,
     writer: SnapshotWriter,
+    /// When its last chunk came.
+    last_chunk: tokio::time::Instant,
+}
+
+/// A snapshot half received with no chunk for this long was abandoned by
+/// its sender (a leader that lost its leadership, or moved on): it is
+/// dropped, and its file with it. Far longer than a chunk takes.
+pub(crate) const ABANDONED_AFTER: Duration = Duration::from_secs(30);
+
+/// Drops a snapshot half received once [`ABANDONED_AFTER`] passed without
+/// a chunk; looks every tenth of that; ends with the node.
+pub(crate) async fn drop_abandoned(node: Weak<crate::node::Node>) {
+    loop {
+        tokio::time::sleep(ABANDONED_AFTER / 10).await;
+        let Some(node) = node.upgrade() else { return };
+        node.snapshots.drop_idle(ABANDONED_AFTER);
+    }
 }
 
 impl SnapshotReceiver {
@@ -31,13 +50,29 @@ impl SnapshotReceiver {
     /// leftover file held its disk space for good (hundreds of MiB on a
     /// node that had just been short of it).
     pub(crate) fn abandon(&self) {
+        self.drop_if(|_| true, || "the leader sends entries instead".to_string());
+    }
+
+    /// Drops a snapshot half received whose last chunk came more than
+    /// `idle` ago.
+    pub(crate) fn drop_idle(&self, idle: Duration) {
+        self.drop_if(
+            |left| left.last_chunk.elapsed() > idle,
+            || format!("no chunk came for {} s", idle.as_secs()),
+        );
+    }
+
+    fn drop_if(&self, stale: impl Fn(&Incoming) -> bool, why: impl Fn() -> String) {
         if let Ok(mut incoming) = self.incoming.try_lock() {
-            if let Some(left) = incoming.take() {
-                tracing::info!(
-                    snapshot = %left.meta,
-                    received_bytes = left.writer.len(),
-                    "dropped a snapshot half received: the leader sends entries instead"
-                );
+            if incoming.as_ref().is_some_and(stale) {
+                if let Some(left) = incoming.take() {
+                    tracing::info!(
+                        snapshot = %left.meta,
+                        received_bytes = left.writer.len(),
+                        "dropped a snapshot half received: {}",
+                        why()
+                    );
+                }
             }
         }
     }
@@ -56,6 +91,7 @@ impl SnapshotReceiver {
             *incoming = Some(Incoming {
                 meta: header.meta.clone(),
                 writer,
+                last_chunk: tokio::time::Instant::now(),
             });
         }
         let current = match incoming.as_mut() {
@@ -73,6 +109,7 @@ impl SnapshotReceiver {
                 ));
             }
         };
+        current.last_chunk = tokio::time::Instant::now();
         // A few MiB into the page cache; the sync happens in `finish`.
         if let Err(e) = current.writer.write_all(chunk) {
             *incoming = None;
@@ -154,6 +191,20 @@ mod tests {
         start().await;
         assert!(receiver
             .receive(&state_machine, header(3, 6, Some(7)), b"def")
+            .await
+            .is_err());
+
+        start().await;
+        // Idle for less than the bound: kept; for longer: dropped.
+        receiver.drop_idle(Duration::from_secs(3600));
+        assert!(receiver
+            .receive(&state_machine, header(3, 6, Some(5)), b"def")
+            .await
+            .is_ok());
+        start().await;
+        receiver.drop_idle(Duration::ZERO);
+        assert!(receiver
+            .receive(&state_machine, header(3, 6, Some(5)), b"def")
             .await
             .is_err());
 
