@@ -708,13 +708,12 @@ async fn the_reserve_refuses_appends_with_507_before_the_disk_is_full() {
     let metrics = crate::support::scrape(&disk.cluster, leader).await;
     assert_eq!(metrics.value("ordo_disk_below_reserve"), 1.0);
     assert_eq!(metrics.value("ordo_disk_reserve_bytes"), RESERVE as f64);
-    // Node 1, the first leader, handed leadership over as it fell below.
-    let handed_over = disk.cluster.log(1).contains("handed leadership over")
-        || disk
-            .cluster
-            .log(1)
-            .contains("could not hand leadership over");
-    assert!(handed_over, "node 1 never tried to hand leadership over");
+    // Node 1, the first leader, began handing leadership over as it fell
+    // below (to another node that may be as full).
+    assert!(
+        disk.cluster.log(1).contains("handing over leadership"),
+        "node 1 never tried to hand leadership over"
+    );
 
     // Space returns: appends are taken again, with nothing restarted.
     for tmpfs in &disk.tmpfs {
