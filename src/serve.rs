@@ -86,10 +86,11 @@ pub struct ServeArgs {
                            config::DEFAULT_STORAGE_FAILURE_EXIT_AFTER.as_millis()))]
     storage_failure_exit_after_ms: Option<u64>,
     /// Free bytes to keep on the data dir's volume: below them the node
-    /// takes no new data (a leader answers appends 507, a follower refuses
-    /// new entries) until space returns. Default: 5 % of the volume, at
-    /// least 128 MiB and at most 1 GiB (never more than half); 0 turns the
-    /// reserve off.
+    /// takes no new data (a leader answers appends 507 and hands its
+    /// leadership over, a follower refuses new entries) until space
+    /// returns. Default: 5 % of the volume, at least two segments
+    /// (--segment-mb) and at most 1 GiB (never more than half the volume);
+    /// 0 turns the reserve off.
     #[arg(long, env = "ORDO_MIN_FREE_BYTES", value_name = "BYTES")]
     min_free_bytes: Option<u64>,
     #[arg(long, env = "ORDO_SEGMENT_MB", value_name = "MIB",
@@ -258,16 +259,17 @@ impl ServeArgs {
         if let Some(ms) = self.cleanup_interval_ms.or(file.cleanup_interval_ms) {
             node.cleanup_interval = Duration::from_millis(at_least_one(ms, "cleanup-interval-ms")?);
         }
-        node.space = config::SpaceConfig {
-            dir: Some(data_dir.clone()),
-            reserve_bytes: self.min_free_bytes.or(file.min_free_bytes),
-        };
         let mut store = ordo_store::StoreOptions::default();
         if let Some(mb) = self.segment_mb.or(file.segment_mb) {
             let bytes = at_least_one(mb, "segment-mb")? * 1024 * 1024;
             store.log_segment_bytes = bytes;
             store.record_segment_bytes = bytes;
         }
+        node.space = config::SpaceConfig {
+            dir: Some(data_dir.clone()),
+            reserve_bytes: self.min_free_bytes.or(file.min_free_bytes),
+            segment_bytes: store.log_segment_bytes.max(store.record_segment_bytes),
+        };
         if let Some(mb) = self.cache_mb.or(file.cache_mb) {
             store.cache_capacity_bytes = at_least_one(mb, "cache-mb")? * 1024 * 1024;
         }

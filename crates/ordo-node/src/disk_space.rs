@@ -15,9 +15,10 @@
 //! the gauges in `/metrics` and the status current.
 //!
 //! The reserve must hold what a node may still write after it stops
-//! taking data (a segment it had started preallocating, the state
-//! machine's metadata, a snapshot of hard links), so the default is 5 %
-//! of the volume, at least [`MIN_DEFAULT_RESERVE_BYTES`] and at most
+//! taking data (the next segments of its Raft log and of a topic, each
+//! preallocated whole, the state machine's metadata, a snapshot of hard
+//! links), so the default is 5 % of the volume, at least two segments
+//! (`--segment-mb`: 128 MiB by default) and at most
 //! [`MAX_DEFAULT_RESERVE_BYTES`] (never more than half the volume).
 
 use std::path::{Path, PathBuf};
@@ -37,14 +38,11 @@ pub const SAMPLE_EVERY: Duration = Duration::from_millis(500);
 pub const FRESH_FOR: Duration = Duration::from_millis(10);
 /// How often a node below its reserve says so again.
 pub const REMINDER_EVERY: Duration = Duration::from_secs(60);
-/// The default reserve's floor: two segments of 64 MiB, what a node may
-/// still preallocate after it stops taking data.
-pub const MIN_DEFAULT_RESERVE_BYTES: u64 = 128 * 1024 * 1024;
 /// The default reserve's ceiling.
 pub const MAX_DEFAULT_RESERVE_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Where a node keeps its data and how much free space it keeps there.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpaceConfig {
     /// The data dir whose volume is watched; `None` watches nothing (an
     /// in-memory store, the simulation): never below the reserve.
@@ -52,6 +50,19 @@ pub struct SpaceConfig {
     /// The reserve in bytes (`--min-free-bytes`); `None`: the default
     /// share of the volume ([`default_reserve`]). Zero turns it off.
     pub reserve_bytes: Option<u64>,
+    /// The size of one segment file (`--segment-mb`), of which the default
+    /// reserve holds two.
+    pub segment_bytes: u64,
+}
+
+impl Default for SpaceConfig {
+    fn default() -> Self {
+        SpaceConfig {
+            dir: None,
+            reserve_bytes: None,
+            segment_bytes: 64 * 1024 * 1024,
+        }
+    }
 }
 
 /// A volume's size and free space, as statvfs reports them to this
@@ -62,12 +73,14 @@ pub struct VolumeSpace {
     pub total_bytes: u64,
 }
 
-/// The default reserve of a volume of `total_bytes`: 5 %, within
-/// [`MIN_DEFAULT_RESERVE_BYTES`] and [`MAX_DEFAULT_RESERVE_BYTES`], and at
-/// most half the volume.
-pub fn default_reserve(total_bytes: u64) -> u64 {
+/// The default reserve of a volume of `total_bytes` for segments of
+/// `segment_bytes`: 5 %, at least two segments and at most
+/// [`MAX_DEFAULT_RESERVE_BYTES`] (or two segments, if more), and at most
+/// half the volume.
+pub fn default_reserve(total_bytes: u64, segment_bytes: u64) -> u64 {
+    let floor = segment_bytes.saturating_mul(2);
     (total_bytes / 20)
-        .clamp(MIN_DEFAULT_RESERVE_BYTES, MAX_DEFAULT_RESERVE_BYTES)
+        .clamp(floor, MAX_DEFAULT_RESERVE_BYTES.max(floor))
         .min(total_bytes / 2)
 }
 
@@ -171,7 +184,7 @@ impl DiskSpace {
         let reserve_bytes = self
             .config
             .reserve_bytes
-            .unwrap_or_else(|| default_reserve(space.total_bytes));
+            .unwrap_or_else(|| default_reserve(space.total_bytes, self.config.segment_bytes));
         let reading = SpaceReading {
             free_bytes: space.free_bytes,
             total_bytes: space.total_bytes,
@@ -303,17 +316,23 @@ mod tests {
 
     #[test]
     fn the_default_reserve_is_5_percent_within_its_bounds_and_at_most_half() {
-        assert_eq!(default_reserve(10 * GIB), 512 * MIB);
-        assert_eq!(default_reserve(100 * GIB), GIB);
-        assert_eq!(default_reserve(GIB), 128 * MIB);
-        assert_eq!(default_reserve(200 * MIB), 100 * MIB);
+        let segment = 64 * MIB;
+        assert_eq!(default_reserve(10 * GIB, segment), 512 * MIB);
+        assert_eq!(default_reserve(100 * GIB, segment), GIB);
+        assert_eq!(default_reserve(GIB, segment), 128 * MIB);
+        assert_eq!(default_reserve(200 * MIB, segment), 100 * MIB);
+        // Small segments for a small volume: two of them at least.
+        assert_eq!(default_reserve(100 * MIB, 4 * MIB), 8 * MIB);
+        assert_eq!(default_reserve(GIB, 4 * MIB), 1024 * MIB / 20);
+        // Huge segments: two of them, even past the ceiling.
+        assert_eq!(default_reserve(100 * GIB, GIB), 2 * GIB);
     }
 
     #[test]
     fn below_the_reserve_only_while_free_space_is_under_it() {
         let space = DiskSpace::new(SpaceConfig {
-            dir: None,
             reserve_bytes: Some(100 * MIB),
+            ..SpaceConfig::default()
         });
         assert_eq!(space.reading(), None);
         assert_eq!(space.below_reserve(), None);
@@ -333,8 +352,8 @@ mod tests {
         assert!(!space.record(volume(500 * MIB)).below_reserve);
         // A reserve of zero is never crossed.
         let off = DiskSpace::new(SpaceConfig {
-            dir: None,
             reserve_bytes: Some(0),
+            ..SpaceConfig::default()
         });
         assert!(!off.record(volume(0)).below_reserve);
     }
