@@ -9,8 +9,9 @@
 //!   its failure, never `leader`, and comes back as a follower.
 //! - With every node on a small disk and a free-space reserve, the first
 //!   leader to fall below it hands leadership over; a leader below it
-//!   refuses appends with 507 before any disk is full, and the cluster
-//!   takes them again once space returns, nothing restarted.
+//!   refuses appends with 507 before any disk is full; deleting the topic
+//!   that filled them still commits, and the cluster takes appends again,
+//!   nothing restarted.
 //!
 //! The test is the nodes' supervisor: a node that exits with status 75 is
 //! started again, as systemd or Docker would. Mounting needs root (or
@@ -708,17 +709,38 @@ async fn the_reserve_refuses_appends_with_507_before_the_disk_is_full() {
     let metrics = crate::support::scrape(&disk.cluster, leader).await;
     assert_eq!(metrics.value("ordo_disk_below_reserve"), 1.0);
     assert_eq!(metrics.value("ordo_disk_reserve_bytes"), RESERVE as f64);
-    // Node 1, the first leader, began handing leadership over as it fell
-    // below (to another node that may be as full).
-    assert!(
-        disk.cluster.log(1).contains("handing over leadership"),
-        "node 1 never tried to hand leadership over"
-    );
+    // Node 1, the first leader, begins handing leadership over once its
+    // watch sees it below (to another node that may be as full).
+    let log_1 = disk
+        .cluster
+        .nodes
+        .log_path(1)
+        .expect("node 1's log")
+        .to_owned();
+    disk.until(
+        "node 1 tries to hand leadership over",
+        Duration::from_secs(5),
+        || {
+            let log = std::fs::read_to_string(&log_1).unwrap_or_default();
+            async move {
+                match log.contains("handing over leadership") {
+                    true => Ok(()),
+                    false => Err("not in its log".to_string()),
+                }
+            }
+        },
+    )
+    .await;
 
-    // Space returns: appends are taken again, with nothing restarted.
-    for tmpfs in &disk.tmpfs {
-        tmpfs.resize(LARGE_DISK_MIB);
-    }
+    // Deleting the topic that filled the disks still commits (deletes free
+    // space) and gives the space back: appends are taken again, nothing
+    // restarted and no disk grown.
+    let client = disk.cluster.client();
+    disk.until("the full topic is deleted", Duration::from_secs(20), || {
+        let client = client.clone();
+        async move { client.delete_topic("fill").await.map_err(|e| e.to_string()) }
+    })
+    .await;
     disk.until(
         "the cluster takes appends again",
         Duration::from_secs(20),
@@ -726,7 +748,7 @@ async fn the_reserve_refuses_appends_with_507_before_the_disk_is_full() {
             let (url, body) = (url.clone(), body.clone());
             async move {
                 let response = http()
-                    .post(format!("{url}/v1/topics/fill/records"))
+                    .post(format!("{url}/v1/topics/after/records"))
                     .json(&body)
                     .send()
                     .await

@@ -5,11 +5,13 @@
 //!
 //! Below the reserve a leader refuses appends, position commits and topic
 //! changes (507 `insufficient_storage`, with the free and reserved bytes)
-//! and, as it falls below, hands leadership to another voter,
-//! and a follower refuses new log entries and snapshots from its leader
-//! (which retries); deleting topics, compaction, retention and the purge
-//! behind snapshots go on, since they free space. The node is not ready
-//! meanwhile. Everything resumes by itself once space returns: [`watch`]
+//! and, as it falls below, hands leadership to another voter. A follower
+//! refuses new log entries and snapshots from its leader (which retries)
+//! once below half the reserve: between half and all of it, it still
+//! takes what its leader accepted before the leader stopped, and the
+//! deletes and cleanups that free space, which must commit on a majority.
+//! Deleting topics, compaction, retention and the purge behind snapshots
+//! go on, since they free space. The node is not ready meanwhile. Everything resumes by itself once space returns: [`watch`]
 //! samples the volume every [`SAMPLE_EVERY`], logs the crossing each way
 //! once (and a reminder every [`REMINDER_EVERY`] while below), and keeps
 //! the gauges in `/metrics` and the status current.
@@ -158,6 +160,13 @@ impl DiskSpace {
         })
     }
 
+    /// The free space, if it is below half the reserve: where a follower
+    /// refuses its leader's entries (see the module doc).
+    pub fn below_follower_floor(&self) -> Option<SpaceReading> {
+        self.below_reserve()
+            .filter(|space| space.free_bytes < space.reserve_bytes / 2)
+    }
+
     /// The free space, if it is below the reserve: what a refusal says.
     /// Samples the volume again first if the last sample is older than
     /// [`FRESH_FOR`] (a failed sample leaves the last one standing).
@@ -277,8 +286,8 @@ pub(crate) async fn watch(node: Weak<Node>) {
                             node = id,
                             free_bytes = reading.free_bytes,
                             reserve_bytes = reading.reserve_bytes,
-                            "disk space: {reading}: refusing appends (as leader) and new \
-                             entries (as follower) until space returns"
+                            "disk space: {reading}: refusing appends (as leader; and new \
+                             entries as follower, below half of it) until space returns"
                         );
                         below_since = Some(now);
                         last_said = now;
@@ -345,6 +354,10 @@ mod tests {
         let low = space.record(volume(99 * MIB));
         assert!(low.below_reserve);
         assert_eq!(space.below_reserve(), Some(low));
+        // A follower still takes entries down to half the reserve.
+        assert_eq!(space.below_follower_floor(), None);
+        let very_low = space.record(volume(49 * MIB));
+        assert_eq!(space.below_follower_floor(), Some(very_low));
         assert_eq!(
             low.to_string(),
             "99.0 MiB free of 1024.0 MiB, below the reserve of 100.0 MiB (--min-free-bytes)"

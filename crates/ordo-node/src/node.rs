@@ -536,11 +536,12 @@ impl Node {
         Ok(match kind {
             RpcKind::AppendEntries => {
                 let request = rpc::decode_append_entries(body)?;
-                // Below its reserve a follower takes no new entries; the
-                // leader retries, and heartbeats still reach it.
+                // Below half its reserve a follower takes no new entries
+                // (see `disk_space`); the leader retries, and heartbeats
+                // still reach it.
                 let carries_entries = !request.entries.is_empty();
                 if carries_entries {
-                    if let Some(space) = self.disk_space.below_reserve() {
+                    if let Some(space) = self.disk_space.below_follower_floor() {
                         let reply: Result<AppendEntriesResponse<TypeConfig>, _> =
                             Err(RaftError::<TypeConfig>::Fatal(low_space(&space)));
                         return Ok(rpc::encode(&reply));
@@ -571,7 +572,7 @@ impl Node {
             RpcKind::Snapshot => {
                 let (header, chunk) = rpc::decode_snapshot(body)?;
                 let vote = header.vote;
-                if let Some(space) = self.disk_space.below_reserve() {
+                if let Some(space) = self.disk_space.below_follower_floor() {
                     return Ok(rpc::encode(&SnapshotReply::StartOver(format!(
                         "node {} takes no snapshot while its disk space is low: {space}",
                         self.id()
