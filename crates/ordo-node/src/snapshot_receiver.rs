@@ -102,7 +102,14 @@ impl SnapshotReceiver {
             }
             other => {
                 let had = other.as_ref().map(|c| (c.meta.to_string(), c.writer.len()));
-                *incoming = None;
+                // A gap in the snapshot being received spoils it; a stray
+                // chunk of another one (from a leader that lost its
+                // leadership mid-transfer) must not spoil the transfer of
+                // the leader that replaced it, or two leaders' transfers
+                // restart each other without end.
+                if other.as_ref().is_none_or(|c| c.meta == header.meta) {
+                    *incoming = None;
+                }
                 return Err(format!(
                     "a chunk of snapshot {} at byte {} does not continue {had:?}",
                     header.meta, header.offset
@@ -177,8 +184,8 @@ mod tests {
         };
 
         start().await;
-        // A chunk that skips bytes, and one of another snapshot, are refused,
-        // and the snapshot so far is dropped.
+        // A chunk that skips bytes is refused, and the snapshot so far is
+        // dropped: the next chunk must be a first one.
         assert!(receiver
             .receive(&state_machine, header(4, 6, Some(5)), b"ef")
             .await
@@ -189,10 +196,18 @@ mod tests {
             .is_err());
 
         start().await;
+        // A stray chunk of another snapshot is refused, and the one being
+        // received goes on.
         assert!(receiver
             .receive(&state_machine, header(3, 6, Some(7)), b"def")
             .await
             .is_err());
+        assert!(matches!(
+            receiver
+                .receive(&state_machine, header(3, 6, Some(5)), b"def")
+                .await,
+            Ok(Some(_))
+        ));
 
         start().await;
         // Idle for less than the bound: kept; for longer: dropped.
