@@ -325,7 +325,7 @@ impl Node {
             leader_contact_ago: self.leader_contact.last().map(ago),
             applied: metrics.last_applied.map(|l| l.index),
             committed: metrics.cluster_committed.map(|l| l.index),
-            storage_failure: self.storage_failure(),
+            storage_failure: self.storage_failure_in(&metrics.running_state),
             below_reserve: self.disk_space.below_reserve().map(|s| s.to_string()),
         };
         judge(&seen, self.config.quorum_timeout())

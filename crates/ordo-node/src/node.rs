@@ -584,12 +584,18 @@ impl Node {
                     .await
                 {
                     Ok(None) => SnapshotReply::Accepted,
-                    Ok(Some(snapshot)) => SnapshotReply::Installed(
-                        self.raft
+                    Ok(Some(snapshot)) => {
+                        let data = snapshot.snapshot.clone();
+                        let installed = self
+                            .raft
                             .install_full_snapshot(vote, snapshot)
                             .await
-                            .map_err(RaftError::<TypeConfig>::Fatal),
-                    ),
+                            .map_err(RaftError::<TypeConfig>::Fatal);
+                        if let Err(e) = self.state_machine.discard_unused_snapshot(&data) {
+                            tracing::warn!(error = %e, "could not delete a snapshot not installed");
+                        }
+                        SnapshotReply::Installed(installed)
+                    }
                     Err(reason) => SnapshotReply::StartOver(reason),
                 };
                 rpc::encode(&reply)

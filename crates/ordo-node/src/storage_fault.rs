@@ -146,9 +146,21 @@ impl Node {
         if let Some(cause) = self.storage_fault.cause() {
             return Some(cause.to_string());
         }
-        let metrics = self.raft().metrics();
-        let cause = failure_of(&metrics.borrow_watched().running_state)?;
-        self.storage_fault.fail(cause);
+        let running = self.raft().metrics().borrow_watched().running_state.clone();
+        self.storage_failure_in(&running)
+    }
+
+    /// [`Node::storage_failure`] from the core's state in metrics the
+    /// caller already holds: borrowing openraft's metrics again while
+    /// holding them deadlocks once the core waits to publish new ones.
+    pub(crate) fn storage_failure_in(
+        &self,
+        running: &Result<(), Fatal<TypeConfig>>,
+    ) -> Option<String> {
+        if let Some(cause) = self.storage_fault.cause() {
+            return Some(cause.to_string());
+        }
+        self.storage_fault.fail(failure_of(running)?);
         self.storage_fault.cause().map(str::to_string)
     }
 

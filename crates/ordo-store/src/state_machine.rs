@@ -162,6 +162,15 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
         self.shared.disk.run_blocking(move || writer.finish()).await
     }
 
+    /// Deletes a received snapshot's files unless it was installed (then
+    /// they were renamed, and nothing is at its old path): openraft skips
+    /// the install of a snapshot no newer than what it has committed (a
+    /// leader that sent the same one twice), which left a whole copy of
+    /// the records on disk until the next start.
+    pub fn discard_unused_snapshot(&self, data: &SnapshotData) -> Result<(), StoreError> {
+        self.shared.snapshots.discard(data)
+    }
+
     /// Applies committed entries in order and returns one result per entry.
     /// Each segment (see [`segments`]) is one atomic batch; on error, the
     /// segments before the failing one are applied and nothing after.
