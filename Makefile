@@ -21,7 +21,7 @@ help:
 	@echo "make bench     ordo's durable appends (vs etcd and NATS JetStream with PEERS_DIR), writes docs/benchmarks.md (~25 min, ~4 alone)"
 	@echo "make bench-long  10 M records: throughput, RSS and disk as the log grows, tail reads; writes docs/bench-long.md"
 	@echo "make image     the ordo:dev container image, built offline FROM scratch (deploy/build-image.sh)"
-	@echo "make test-cluster  deploy/compose.yaml under load through leader kills, partitions and a rolling restart (needs Docker)"
+	@echo "make test-cluster  deploy/compose.yaml under load through leader kills, partitions, a rolling restart and a full disk (needs Docker; the disk part needs root to mount a tmpfs)"
 
 build:
 	$(CARGO) build --workspace
@@ -122,7 +122,11 @@ image:
 
 # Fault tests of the compose cluster in containers: leader killed, follower
 # and leader cut off, rolling restart, each under load and checked
-# (FAULT_REPS runs of each leader fault). Removes everything it made.
+# (FAULT_REPS runs of each leader fault); then one node's disk (a tmpfs the
+# test mounts, so it is skipped, saying why, where it cannot mount) filled
+# past its reserve and up to ENOSPC, and given space again (~1 min).
+# Removes everything they made.
 FAULT_REPS ?= 3
 test-cluster: image
 	python3 deploy/tests/faults.py --reps $(FAULT_REPS)
+	python3 deploy/tests/disk_full.py

@@ -92,7 +92,7 @@ class ComposeCluster:
     added to every node's environment (by an override file given after
     the compose file)."""
 
-    def __init__(self, compose_file, project, nodes, image, node_env):
+    def __init__(self, compose_file, project, nodes, image, node_env, extra_files=()):
         self.compose = compose_command()
         self.project = project
         self.nodes = list(range(1, nodes + 1))
@@ -101,8 +101,14 @@ class ComposeCluster:
         with open(override, "w") as f:  # JSON is YAML
             json.dump({"services": {f"ordo-{n}": {"environment": node_env}
                                     for n in self.nodes}}, f)
-        self.files = ["-f", compose_file, "-f", override]
+        # extra_files (other overrides) go between the compose file and ours.
+        self.files = ["-f", compose_file]
+        for extra in extra_files:
+            self.files += ["-f", extra]
+        self.files += ["-f", override]
         self.ports = {n: free_port() for n in self.nodes}
+        # The compose command's environment: what the files interpolate
+        # (${...}) and pass through; a test may change it before recreate().
         self.env = dict(os.environ, ORDO_IMAGE=image)
         self.env.update({f"ORDO_PORT_{n}": str(p) for n, p in self.ports.items()})
         self.containers = {}
@@ -161,6 +167,49 @@ class ComposeCluster:
         """A graceful restart: SIGTERM, up to 20 s to stop, start."""
         run(["docker", "restart", "--time", "20", self.containers[node]])
 
+    def stop(self, node):
+        """A graceful stop, as `docker compose stop` does (SIGTERM, up to 20 s)."""
+        run(["docker", "stop", "--time", "20", self.containers[node]])
+
+    def recreate(self, node):
+        """`up -d --force-recreate` of the node's service: a new container
+        from the compose files and self.env as they are now (another
+        volume, other settings), on the same network under the same name."""
+        self._compose("up", "-d", "--no-deps", "--force-recreate", f"ordo-{node}")
+        self.containers[node] = self._compose("ps", "-q", f"ordo-{node}")
+
+    def container_state(self, node):
+        """(status, exit code, restart count) of the node's container, as
+        docker inspect has them: status is running, restarting, exited, ..."""
+        out = run(["docker", "inspect", "--format",
+                   "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}",
+                   self.containers[node]])
+        status, code, restarts = out.split()
+        return status, int(code), int(restarts)
+
+    def exit_codes(self, node, since):
+        """The exit status of each time the node's container stopped since
+        `since` (a Unix time), oldest first, from docker's events."""
+        out = run(["docker", "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+                   "--filter", f"container={self.containers[node]}", "--filter", "event=die",
+                   "--format", "{{.Actor.Attributes.exitCode}}"], timeout=30)
+        return [int(code) for code in out.split()]
+
+    def container_logs(self, node, since=None):
+        """The node's log lines (stderr and stdout) since a Unix time."""
+        args = ["docker", "logs"]
+        if since is not None:
+            args += ["--since", f"{since:.3f}"]
+        done = subprocess.run([*args, self.containers[node]], capture_output=True, text=True,
+                              timeout=60)
+        return (done.stdout + done.stderr).splitlines()
+
+    def exec_ordo(self, node, *args):
+        """`ordo ARGS` inside the node's container (inside the network, so
+        every member answers by its in-network address)."""
+        return run(["docker", "exec", self.containers[node], "ordo", *args],
+                   timeout=30, check=False)
+
     def disconnect(self, node):
         run(["docker", "network", "disconnect", self.network, self.containers[node]])
 
@@ -178,6 +227,24 @@ class ComposeCluster:
         except OSError:
             return None
         return answer.body if answer.status == 200 else None
+
+    def readyz(self, node):
+        """(status, text) of the node's GET /readyz, the text being a
+        refusal's message; (None, why) when it does not answer."""
+        conn = http.client.HTTPConnection(self.addr(node), timeout=2.0)
+        try:
+            conn.request("GET", "/readyz")
+            response = conn.getresponse()
+            text = response.read().decode(errors="replace").strip()
+            try:  # a refusal is {"error":{"code","message"}}
+                text = json.loads(text)["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                pass
+            return response.status, text
+        except (OSError, http.client.HTTPException) as e:
+            return None, f"no answer ({e.__class__.__name__})"
+        finally:
+            conn.close()
 
     def ready(self, node):
         try:

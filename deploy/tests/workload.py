@@ -1,16 +1,20 @@
 """Appends under load and the check of what the cluster kept.
 
-Writers append one record per request, each with a value never sent before,
-through the HTTP API, moving to the next node when one does not answer. Only
-a 2xx is an acknowledgement; its offset is recorded. Anything else (a 504
-outcome_unknown, a timeout, a dropped connection) may or may not have
-appended, so such a value may appear once in the log, or not at all.
+Writers append one record per request (or a batch), each with a value never
+sent before, through the HTTP API, moving to the next node when one does not
+answer. Only a 2xx is an acknowledgement; its offsets are recorded. Anything
+else (a 504 outcome_unknown, a timeout, a dropped connection) may or may not
+have appended, so such a value may appear once in the log, or not at all.
+Values are their id (`w0-17`), or with `value_bytes` the id, `|` and that
+many bytes of padding (to fill disks); the check compares ids.
 
 The check, once the writers are paused: every node ends at the same offset
 with the same records, every acknowledged value is at its acknowledged
 offset, no value appears twice, and every value in the log was sent.
 """
 
+import collections
+import os
 import threading
 import time
 import urllib.parse
@@ -26,9 +30,15 @@ READ_PAGE_RECORDS = 1000
 
 
 class Load:
-    def __init__(self, cluster, topic, writers):
+    def __init__(self, cluster, topic, writers, records_per_append=1, value_bytes=0,
+                 timeout_s=APPEND_TIMEOUT_S, interval_s=0.0):
         self.cluster = cluster
         self.topic = topic
+        self.records_per_append = records_per_append
+        self.value_bytes = value_bytes
+        self.timeout_s = timeout_s
+        # Each writer starts an append at most this often (0: back to back).
+        self.interval_s = interval_s
         self.path = f"/v1/topics/{urllib.parse.quote(topic)}/records"
         self.lock = threading.Condition()
         self.sent = set()
@@ -36,6 +46,8 @@ class Load:
         # (sent at, acknowledged at, the answer's ordo-leader), monotonic seconds
         self.ack_times = []
         self.failures = 0
+        # (node, status, error code) -> count of each answer that was not 2xx
+        self.refusals = collections.Counter()
         self.in_flight = 0
         self.paused = False
         self.stopped = False
@@ -52,13 +64,14 @@ class Load:
             self.lock.notify_all()
         for t in self.threads:
             if t.ident is not None:  # started
-                t.join(timeout=APPEND_TIMEOUT_S + 2)
+                t.join(timeout=self.timeout_s + 2)
 
-    def pause(self, timeout_s=APPEND_TIMEOUT_S + 5):
+    def pause(self, timeout_s=None):
         """Stops new appends and waits for those in flight to end."""
         with self.lock:
             self.paused = True
-            if not self.lock.wait_for(lambda: self.in_flight == 0, timeout_s):
+            if not self.lock.wait_for(lambda: self.in_flight == 0,
+                                      timeout_s or self.timeout_s + 5):
                 raise TimeoutError("appends still in flight after the pause")
 
     def resume(self):
@@ -66,25 +79,36 @@ class Load:
             self.paused = False
             self.lock.notify_all()
 
+    @staticmethod
+    def ident(value):
+        """A value's id: what the check compares."""
+        return value.split("|", 1)[0] if isinstance(value, str) else value
+
     def _write(self, writer):
         nodes = self.cluster.nodes
         node = nodes[writer % len(nodes)]
         seq = 0
+        # Random, so that nothing on the way could compress it away.
+        padding = "|" + os.urandom(self.value_bytes // 2).hex() if self.value_bytes else ""
         while True:
             with self.lock:
                 self.lock.wait_for(lambda: self.stopped or not self.paused)
                 if self.stopped:
                     return
                 self.in_flight += 1
-            value = f"w{writer}-{seq}"
+            if self.records_per_append == 1:
+                ids = [f"w{writer}-{seq}"]
+            else:
+                ids = [f"w{writer}-{seq}.{i}" for i in range(self.records_per_append)]
             seq += 1
             sent_at = time.monotonic()
+            next_at = sent_at + self.interval_s
             try:
                 with self.lock:
-                    self.sent.add(value)
+                    self.sent.update(ids)
                 answer = http_json(self.cluster.addr(node), "POST", self.path,
-                                   {"records": [{"value": value}]},
-                                   timeout_s=APPEND_TIMEOUT_S)
+                                   {"records": [{"value": i + padding} for i in ids]},
+                                   timeout_s=self.timeout_s)
                 code = answer.status
             except OSError:
                 answer, code = None, None
@@ -92,16 +116,23 @@ class Load:
             with self.lock:
                 self.in_flight -= 1
                 if code is not None and 200 <= code < 300:
-                    self.acked[value] = answer.body["offsets"][0]
+                    self.acked.update(zip(ids, answer.body["offsets"]))
                     self.ack_times.append((sent_at, now, answer.leader))
                 else:
                     self.failures += 1
+                    if code is not None:
+                        body = answer.body if isinstance(answer.body, dict) else {}
+                        error = body.get("error") or {}
+                        self.refusals[(node, code, error.get("code"))] += 1
                 self.lock.notify_all()
             if code is None or code >= 500:
                 # No answer, or no leader yet: try the next node, after a
                 # breath so a dead node's refusals do not spin.
                 node = nodes[(nodes.index(node) + 1) % len(nodes)]
                 time.sleep(0.05)
+            wait = next_at - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
 
     def first_ack_after(self, t0, old_leader, timeout_s=30):
         """Seconds from t0 until the first acknowledgement of an append sent
@@ -120,9 +151,9 @@ class Load:
             return sum(1 for sent, _, _ in self.ack_times if sent >= t0)
 
 
-def read_all(cluster, node, topic, timeout_s=30):
+def read_all(cluster, node, topic, timeout_s=30, ident=lambda value: value):
     """The node's records of the topic from offset 0, read from its own
-    applied state (consistency=local), as a list of (offset, value)."""
+    applied state (consistency=local), as a list of (offset, ident(value))."""
     path = f"/v1/topics/{urllib.parse.quote(topic)}/records"
     records, offset = [], 0
     deadline = time.monotonic() + timeout_s
@@ -132,7 +163,7 @@ def read_all(cluster, node, topic, timeout_s=30):
                                   timeout_s=5.0)
         if code != 200:
             raise AssertionError(f"node {node}: read from {offset} answered {code} {body}")
-        records.extend((r["offset"], r["value"]) for r in body["records"])
+        records.extend((r["offset"], ident(r["value"])) for r in body["records"])
         offset = body["next_offset"]
         if offset >= body["end_offset"]:
             return records
@@ -184,7 +215,7 @@ def check_converged(cluster, load, timeout_s=60):
     except TimeoutError as e:
         raise TimeoutError(f"{e}; last seen (node: end offset) {ends}") from None
 
-    logs = {n: read_all(cluster, n, load.topic) for n in cluster.nodes}
+    logs = {n: read_all(cluster, n, load.topic, ident=load.ident) for n in cluster.nodes}
     reference = logs[leader]
     for n, log in logs.items():
         if log != reference:
