@@ -52,6 +52,9 @@ const FILL_TIMEOUT: Duration = Duration::from_secs(90);
 const FILL_RECORDS: usize = 50;
 const FILL_VALUE_BYTES: usize = 4_000;
 const WRITERS: usize = 2;
+/// Small appends acknowledged after a node failed that show the others
+/// serve.
+const ACKS_WANTED: usize = 20;
 /// ERROR lines a node whose disk filled may log, starts that fail on the
 /// full disk included: openraft's own at the failure, ordo's one line,
 /// its exit; the heartbeats and entries sent to it meanwhile log none.
@@ -234,6 +237,21 @@ impl SmallDiskCluster {
         }
     }
 
+    /// Waits (and supervises) until [`ACKS_WANTED`] small appends sent
+    /// after `since` were acknowledged.
+    async fn wait_for_acks(&mut self, load: &Load, since: Instant, what: &str) {
+        self.until(what, Duration::from_secs(20), || {
+            let acked = load.acks_since(since);
+            async move {
+                match acked >= ACKS_WANTED {
+                    true => Ok(()),
+                    false => Err(format!("{acked} acknowledged")),
+                }
+            }
+        })
+        .await
+    }
+
     fn url(&self, id: NodeId) -> String {
         self.cluster.base_url(id)
     }
@@ -248,6 +266,16 @@ async fn readyz(url: &str) -> Result<(u16, String), String> {
         .map_err(|e| e.to_string())?;
     let code = response.status().as_u16();
     Ok((code, response.text().await.map_err(|e| e.to_string())?))
+}
+
+/// POSTs `body` to `topic`'s records on the node at `url`: the raw answer.
+async fn post_records(url: &str, topic: &str, body: &Value) -> Result<reqwest::Response, String> {
+    http()
+        .post(format!("{url}/v1/topics/{topic}/records"))
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn status(url: &str) -> Result<ClusterStatus, String> {
@@ -346,12 +374,13 @@ async fn wait_for_failure(disk: &mut SmallDiskCluster) -> ClusterStatus {
     );
 
     // Within the grace period the node answers, and refuses.
-    let refused = http()
-        .post(format!("{url}/v1/topics/t/records"))
-        .json(&json!({"records": [{"value": "to a failed node"}]}))
-        .send()
-        .await
-        .expect("the failed node answers within its grace period");
+    let refused = post_records(
+        &url,
+        "t",
+        &json!({"records": [{"value": "to a failed node"}]}),
+    )
+    .await
+    .expect("the failed node answers within its grace period");
     assert_eq!(refused.status().as_u16(), 503);
     assert!(refused.headers().contains_key("retry-after"));
     let body: Value = refused.json().await.expect("a JSON error");
@@ -545,20 +574,10 @@ async fn a_follower_whose_disk_fills_gets_out_of_the_way_and_comes_back_whole() 
     wait_for_failure(&mut disk).await;
     let failed_at = Instant::now();
     // The others serve throughout.
-    let count = 20;
-    disk.until(
+    disk.wait_for_acks(
+        &load,
+        failed_at,
         "appends are acknowledged while the follower is out",
-        Duration::from_secs(20),
-        || {
-            let acked = load.acks_since(failed_at);
-            async move {
-                if acked >= count {
-                    Ok(())
-                } else {
-                    Err(format!("{acked} acknowledged"))
-                }
-            }
-        },
     )
     .await;
     // Out after its grace period, with the storage failure's status; its
@@ -600,20 +619,10 @@ async fn a_leader_whose_disk_fills_hands_over_and_comes_back_as_a_follower() {
             }
         })
         .await;
-    let count = 20;
-    disk.until(
+    disk.wait_for_acks(
+        &load,
+        failed_at,
         "appends are acknowledged under the new leader",
-        Duration::from_secs(20),
-        || {
-            let acked = load.acks_since(failed_at);
-            async move {
-                if acked >= count {
-                    Ok(())
-                } else {
-                    Err(format!("{acked} acknowledged"))
-                }
-            }
-        },
     )
     .await;
     // The old leader never names itself leader again while it is failed.
@@ -658,12 +667,7 @@ async fn the_reserve_refuses_appends_with_507_before_the_disk_is_full() {
             || {
                 let (url, body) = (url.clone(), body.clone());
                 async move {
-                    let response = http()
-                        .post(format!("{url}/v1/topics/fill/records"))
-                        .json(&body)
-                        .send()
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let response = post_records(&url, "fill", &body).await?;
                     match response.status().as_u16() {
                         507 => response.json::<Value>().await.map_err(|e| e.to_string()),
                         200 => Err("appended".to_string()),
@@ -747,13 +751,7 @@ async fn the_reserve_refuses_appends_with_507_before_the_disk_is_full() {
         || {
             let (url, body) = (url.clone(), body.clone());
             async move {
-                let response = http()
-                    .post(format!("{url}/v1/topics/after/records"))
-                    .json(&body)
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                match response.status().as_u16() {
+                match post_records(&url, "after", &body).await?.status().as_u16() {
                     200 => Ok(()),
                     other => Err(format!("answered {other}")),
                 }

@@ -56,8 +56,9 @@ impl StorageFault {
     pub fn fail(&self, cause: String) -> bool {
         let first = self.cause.set(cause).is_ok();
         if first {
+            // Wakes every `failed()` whose `notified()` was made before the
+            // cause was set; one made after sees the cause itself.
             self.failed.notify_waiters();
-            self.failed.notify_one();
         }
         first
     }
