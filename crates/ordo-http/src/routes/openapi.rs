@@ -198,6 +198,39 @@ mod tests {
         serde_json::from_str(&SPEC_JSON).expect("the spec is JSON")
     }
 
+    /// The spec served is exactly the one recorded in
+    /// `tests/openapi.golden.json`: a change to the HTTP contract (a wire
+    /// type, a handler's annotation) shows up here and must be meant.
+    /// `UPDATE_OPENAPI_GOLDEN=1 cargo test -p ordo-http` records a new one.
+    #[test]
+    fn the_spec_is_the_recorded_one_byte_for_byte() {
+        let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join("openapi.golden.json");
+        if std::env::var_os("UPDATE_OPENAPI_GOLDEN").is_some() {
+            std::fs::write(&golden, SPEC_JSON.as_bytes()).expect("the golden file is writable");
+        }
+        let recorded = std::fs::read_to_string(&golden).expect("the golden file exists");
+        if recorded != *SPEC_JSON {
+            let at = recorded
+                .bytes()
+                .zip(SPEC_JSON.bytes())
+                .position(|(a, b)| a != b)
+                .unwrap_or(recorded.len().min(SPEC_JSON.len()));
+            let around = |text: &str| {
+                let start = at.saturating_sub(80);
+                text.get(start..(at + 80).min(text.len()))
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            panic!(
+                "the OpenAPI spec changed at byte {at}:\nrecorded: …{}…\nserved:   …{}…",
+                around(&recorded),
+                around(&SPEC_JSON)
+            );
+        }
+    }
+
     /// Found by Schemathesis: a read with a long query got 414
     /// `uri_too_long`, which no operation listed.
     #[test]
