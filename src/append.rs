@@ -10,9 +10,9 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
+use ordo_api::limits::MAX_REQUEST_BODY_BYTES;
+use ordo_api::{AppendRequest, AppendResponse};
 use ordo_client::{ClientError, Producer};
-use ordo_core::api::{AppendRequest, AppendResponse};
-use ordo_core::limits::MAX_REQUEST_BODY_BYTES;
 use ordo_core::{Condition, NewRecord, Offset, ProducerId, RecordValue, TopicName};
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;

@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use ordo_api::limits::MAX_RECORDS_PER_APPEND;
 use ordo_client::Client;
-use ordo_core::limits::MAX_RECORDS_PER_APPEND;
 use ordo_core::NewRecord;
 use serde::Serialize;
 

@@ -9,10 +9,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use ordo_api::limits::MAX_READ_LIMIT;
+use ordo_api::secret::Secret;
+use ordo_api::{Consistency, ReadParams};
 use ordo_client::Client;
-use ordo_core::api::{Consistency, ReadParams};
-use ordo_core::limits::MAX_READ_LIMIT;
-use ordo_core::secret::Secret;
 use ordo_core::Offset;
 use serde::Serialize;
 

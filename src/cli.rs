@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use anyhow::anyhow;
-use ordo_core::api::{Consistency, InitRequest, ReadParams};
-use ordo_core::limits::MAX_READ_LIMIT;
+use ordo_api::limits::MAX_READ_LIMIT;
+use ordo_api::{Consistency, InitRequest, ReadParams};
 use ordo_core::{NodeId, Offset, Record, TopicName};
 
 use crate::connect::{ConnectArgs, Explain};

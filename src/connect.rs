@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
+use ordo_api::secret::Secret;
 use ordo_client::{Client, ClientError, RetryPolicy};
-use ordo_core::secret::Secret;
 
 use crate::secrets::{self, SecretSetting, API_TOKEN_ENV};
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
-use ordo_core::api::{Consistency, ReadParams};
+use ordo_api::{Consistency, ReadParams};
 use ordo_core::NewRecord;
 use ordo_core::NodeId;
 use ordo_launcher::args::{machine_cores, node_specs, peers_arg, serve_args, worker_threads_arg};

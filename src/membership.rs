@@ -3,8 +3,8 @@
 //! prints the membership the change left (or `--json` for the raw answer).
 
 use anyhow::bail;
+use ordo_api::{AddNodeRequest, MembershipResponse};
 use ordo_client::ClientError;
-use ordo_core::api::{AddNodeRequest, MembershipResponse};
 use ordo_core::NodeId;
 
 use crate::cli::render_table;
@@ -158,7 +158,7 @@ fn render_membership(membership: &MembershipResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ordo_core::api::Member;
+    use ordo_api::Member;
 
     #[test]
     fn the_membership_reads_as_a_table_with_its_warning() {

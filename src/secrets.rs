@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use ordo_core::secret::Secret;
+use ordo_api::secret::Secret;
 
 /// The cluster secret itself (the flag takes a file, never the secret:
 /// a process's arguments are visible to every user of the machine).

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use metrics_exporter_prometheus::PrometheusBuilder;
-use ordo_core::limits;
-use ordo_core::secret::Secret;
+use ordo_api::limits;
+use ordo_api::secret::Secret;
 use ordo_core::NodeId;
 use ordo_http::{AppState, Auth, HttpLimits};
 use ordo_node::storage_fault::EXIT_STORAGE_FAILED;

@@ -3,8 +3,8 @@
 //! leader's view gives the followers' progress), then each consumer group's
 //! lag; or the answering node's raw status with `--json`.
 
+use ordo_api::ClusterStatus;
 use ordo_client::RetryPolicy;
-use ordo_core::api::ClusterStatus;
 use ordo_core::NodeId;
 
 use crate::cli::render_table;

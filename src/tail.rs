@@ -15,8 +15,8 @@
 
 use std::time::{Duration, Instant};
 
+use ordo_api::Consistency;
 use ordo_client::{Client, ClientError, Tail};
-use ordo_core::api::Consistency;
 use ordo_core::{GroupName, Offset, TopicName};
 
 use crate::cli::{format_record, ReadFormat};

@@ -3,7 +3,7 @@
 //! Through the one `ordo_client::Client`, like `cli.rs`.
 
 use anyhow::bail;
-use ordo_core::api::{Consistency, TopicInfo};
+use ordo_api::{Consistency, TopicInfo};
 use ordo_core::{Cleanup, TopicConfig, TopicName};
 
 use crate::cli::render_table;

@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use ordo_api::{Consistency, ReadParams};
 use ordo_client::{Client, ClientError, Producer};
-use ordo_core::api::{Consistency, ReadParams};
 use ordo_core::{NewRecord, Offset, Record};
 use serde::{Deserialize, Serialize};
 

@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ordo_api::{Consistency, ReadParams};
 use ordo_client::{Client, ClientError};
-use ordo_core::api::{Consistency, ReadParams};
 use ordo_core::Offset;
 
 /// Word → the offsets of the records that contain it.

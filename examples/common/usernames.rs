@@ -6,8 +6,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ordo_api::AppendRequest;
 use ordo_client::{Client, ClientError};
-use ordo_core::api::AppendRequest;
 use ordo_core::{Condition, NewRecord, Offset};
 
 /// What the topics that hold the claims, keyed by username, are named after.

@@ -17,7 +17,7 @@ use crate::cluster::{mix, node_addr};
 use crate::history::{Consistency, Current, NodeId, Op, OpKind, Outcome, TopicLog};
 use crate::net::{call, CallError};
 use crate::recorder::{now, SharedRecorder};
-use ordo_core::api::{AppendResponse, ClusterStatus, ReadResponse};
+use ordo_api::{AppendResponse, ClusterStatus, ReadResponse};
 
 pub const CLIENTS: u32 = 3;
 /// Plain and producer appends go to these.

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use ordo_core::api::Consistency;
-use ordo_core::secret::{Secret, CLUSTER_SECRET_HEADER};
+use ordo_api::secret::{Secret, CLUSTER_SECRET_HEADER};
+use ordo_api::Consistency;
 use ordo_core::NodeId;
 use ordo_node::raft_stream::{PROTOCOL, STREAM_PATH};
 use reqwest::header::{AUTHORIZATION, CONNECTION, UPGRADE, WWW_AUTHENTICATE};

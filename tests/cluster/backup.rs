@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use ordo_core::api::Consistency;
+use ordo_api::Consistency;
 use ordo_core::{Cleanup, NewRecord, Offset, TopicConfig};
 use serde_json::json;
 

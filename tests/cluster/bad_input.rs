@@ -5,11 +5,11 @@
 //! Raw `reqwest` here, not the ordo client: the client refuses some of these
 //! requests itself, and these tests are about what the server does.
 
-use ordo_core::api::{Consistency, ErrorBody};
-use ordo_core::limits::{
+use ordo_api::limits::{
     MAX_HEADERS_PER_RECORD, MAX_KEY_BYTES, MAX_PRODUCER_ID_BYTES, MAX_RECORDS_PER_APPEND,
     MAX_REQUEST_BODY_BYTES, MAX_TOPIC_NAME_BYTES,
 };
+use ordo_api::{Consistency, ErrorBody};
 use ordo_core::NodeId;
 use reqwest::Method;
 use serde_json::json;
@@ -392,7 +392,7 @@ async fn malformed_reads_unknown_routes_and_wrong_methods_are_refused_with_a_cle
         .client()
         .read(
             TOPIC,
-            &ordo_core::api::ReadParams {
+            &ordo_api::ReadParams {
                 from: ordo_core::Offset(1),
                 ..Default::default()
             },
@@ -594,7 +594,7 @@ async fn malformed_producers_conditions_and_positions_are_refused_and_change_not
         .client()
         .append_with(
             "producer-after-refusals",
-            &ordo_core::api::AppendRequest {
+            &ordo_api::AppendRequest {
                 records: vec![record(1)],
                 producer: Some(ordo_core::Producer {
                     id: ordo_core::ProducerId::new("p").expect("valid"),

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ordo_core::api::{Consistency, ErrorBody, TopicInfo};
+use ordo_api::{Consistency, ErrorBody, TopicInfo};
 use ordo_core::{Cleanup, NewRecord, Offset, Record, TopicConfig};
 use serde_json::{json, Value};
 
@@ -209,7 +209,7 @@ async fn retention_removes_the_oldest_records_and_a_read_below_the_start_is_410(
             .await
             .expect("a response");
         assert_eq!(from_start.status(), 200, "node {id}");
-        let page: ordo_core::api::ReadResponse = from_start.json().await.expect("a page");
+        let page: ordo_api::ReadResponse = from_start.json().await.expect("a page");
         let values: Vec<_> = page.records.iter().map(|r| r.value.clone()).collect();
         let kept: Vec<_> = (20..30).map(|i| json!(format!("event-{i:04}"))).collect();
         assert_eq!(values, kept, "node {id}: the newest records stay");

@@ -8,7 +8,7 @@
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use ordo_core::api::Consistency;
+use ordo_api::Consistency;
 use ordo_core::Offset;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;

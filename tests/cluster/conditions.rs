@@ -3,8 +3,8 @@
 //! whichever nodes they go through; and a producer's retry across a leader
 //! crash is answered with the original offsets and appends nothing.
 
+use ordo_api::{AppendRequest, AppendResponse, Consistency};
 use ordo_client::{Client, ClientError};
-use ordo_core::api::{AppendRequest, AppendResponse, Consistency};
 use ordo_core::{Condition, NewRecord, Producer, ProducerId};
 use serde_json::{json, Value};
 

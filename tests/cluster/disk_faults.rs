@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ordo_api::{ClusterStatus, Consistency, ReadParams};
 use ordo_client::Client;
-use ordo_core::api::{ClusterStatus, Consistency, ReadParams};
 use ordo_core::{NodeId, Offset};
 use ordo_node::disk_space::volume_space;
 use ordo_node::storage_fault::EXIT_STORAGE_FAILED;

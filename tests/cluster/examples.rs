@@ -2,7 +2,7 @@
 //! through the same code they run (their shared modules in
 //! `examples/common/`).
 
-use ordo_core::api::Consistency;
+use ordo_api::Consistency;
 
 use crate::support::{read_all, record, wait_for_local_log, TestCluster};
 

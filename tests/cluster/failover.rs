@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ordo_core::api::Consistency;
+use ordo_api::Consistency;
 use ordo_core::Offset;
 use serde_json::json;
 use tokio::time::Instant;

@@ -14,8 +14,8 @@
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
-use ordo_core::api::{Consistency, ErrorBody};
-use ordo_core::limits::{MAX_TOPICS, MAX_VALUE_NESTING};
+use ordo_api::limits::{MAX_TOPICS, MAX_VALUE_NESTING};
+use ordo_api::{Consistency, ErrorBody};
 use ordo_core::TopicConfig;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

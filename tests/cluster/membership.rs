@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ordo_core::api::{AddNodeRequest, ClusterStatus, Consistency, MembershipResponse};
+use ordo_api::{AddNodeRequest, ClusterStatus, Consistency, MembershipResponse};
 use ordo_core::{NodeId, Offset};
 use serde_json::{json, Value};
 use tokio::time::Instant;

@@ -92,7 +92,7 @@ async fn ordo_bench_runs_and_reports_as_json() {
     // first append bench sends before measuring.
     let topic = cluster
         .client()
-        .topic("smoke", ordo_core::api::Consistency::Linearizable)
+        .topic("smoke", ordo_api::Consistency::Linearizable)
         .await
         .expect("the topic")
         .expect("it exists");

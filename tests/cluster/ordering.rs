@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ordo_core::api::{Consistency, ReadParams};
-use ordo_core::limits::MAX_READ_BYTES;
+use ordo_api::limits::MAX_READ_BYTES;
+use ordo_api::{Consistency, ReadParams};
 use ordo_core::Offset;
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 //! says what it found, positions survive a leader crash and read the same on
 //! every node, and the group's lag follows the topic's end.
 
-use ordo_core::api::Consistency;
+use ordo_api::Consistency;
 use ordo_core::{GroupName, Offset, TopicName};
 use serde_json::json;
 

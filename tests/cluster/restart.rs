@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ordo_core::api::{Consistency, ReadParams};
+use ordo_api::{Consistency, ReadParams};
 use ordo_core::{NodeId, Offset, ProducerId, Record};
 use serde_json::json;
 use tokio::time::Instant;
@@ -231,7 +231,7 @@ async fn the_node_that_formed_the_cluster_rejoins_after_losing_its_data() {
 }
 
 /// The leader, once one is agreed on, and its cluster status.
-async fn leaders_status(cluster: &mut TestCluster) -> (NodeId, ordo_core::api::ClusterStatus) {
+async fn leaders_status(cluster: &mut TestCluster) -> (NodeId, ordo_api::ClusterStatus) {
     let leader = cluster.wait_for_leader().await;
     let status = cluster
         .client_for(leader)

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use ordo_api::{Consistency, ReadParams, LEADER_HEADER};
 use ordo_client::{Client, ClientError};
-use ordo_core::api::{Consistency, ReadParams, LEADER_HEADER};
 use ordo_core::{NewRecord, NodeId, Offset, Record};
 use ordo_launcher::{LauncherConfig, LocalCluster};
 use tempfile::TempDir;

@@ -9,7 +9,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use ordo_core::api::{Consistency, ReadQuery};
+use ordo_api::{Consistency, ReadQuery};
 use ordo_core::{NodeId, Offset, ProducerId, Record};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ordo_core::api::{Consistency, ErrorBody};
+use ordo_api::{Consistency, ErrorBody};
 use ordo_core::{Cleanup, Offset, TopicConfig};
 use reqwest::Method;
 use serde_json::json;

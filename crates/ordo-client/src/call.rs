@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 
-use ordo_core::api::{ClusterStatus, ErrorBody};
+use ordo_api::{ClusterStatus, ErrorBody};
 
 use crate::client::Client;
 use crate::error::ClientError;

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use ordo_core::api::{
+use ordo_api::limits::{DEFAULT_CATCH_UP_TIMEOUT_MS, MIN_LOG_INDEX_WAIT_MS};
+use ordo_api::secret::Secret;
+use ordo_api::{
     AddNodeRequest, AppendRequest, AppendResponse, CleanupResponse, ClusterStatus,
     CommitOffsetRequest, CommitOffsetResponse, Consistency, ConsumerGroup, ConsumerOffset,
     InitRequest, Member, MembershipResponse, OffsetForTime, PositionParams, ReadParams, ReadQuery,
     ReadResponse, TopicInfo, TopicList, TransferLeaderRequest,
 };
-use ordo_core::limits::{DEFAULT_CATCH_UP_TIMEOUT_MS, MIN_LOG_INDEX_WAIT_MS};
-use ordo_core::secret::Secret;
 use ordo_core::{NewRecord, NodeId, Offset, TopicConfig};
 
 use crate::addr::{encode_path_segment, normalize_addr};

@@ -17,7 +17,7 @@ pub enum ClientError {
         /// The leader the answering node knew of, if it said.
         leader: Option<NodeId>,
         /// For a conflict (409), what the server found instead: see
-        /// `ordo_core::api::ErrorDetail::current`.
+        /// `ordo_api::ErrorDetail::current`.
         current: Option<serde_json::Value>,
     },
     /// Every attempt failed in a way that was safe to retry, and the retry

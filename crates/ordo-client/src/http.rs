@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ordo_core::api::LEADER_HEADER;
+use ordo_api::LEADER_HEADER;
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 
 use crate::error::{error_chain, ClientError};

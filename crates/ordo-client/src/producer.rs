@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use ordo_core::api::{AppendRequest, AppendResponse};
+use ordo_api::{AppendRequest, AppendResponse};
 use ordo_core::{Condition, NewRecord, ProducerId};
 
 use crate::client::Client;

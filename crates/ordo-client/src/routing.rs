@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use ordo_core::api::Member;
+use ordo_api::Member;
 use ordo_core::NodeId;
 
 use crate::addr::normalize_addr;

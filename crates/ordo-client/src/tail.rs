@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use ordo_core::api::{Consistency, ReadQuery};
+use ordo_api::{Consistency, ReadQuery};
 use ordo_core::{Offset, Record};
 
 use crate::client::Client;

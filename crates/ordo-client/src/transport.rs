@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use ordo_core::secret::Secret;
+use ordo_api::secret::Secret;
 use ordo_core::NodeId;
 
 /// A boxed, sendable future, so the trait stays object-safe.

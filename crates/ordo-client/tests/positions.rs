@@ -3,8 +3,8 @@
 
 mod stub;
 
+use ordo_api::Consistency;
 use ordo_client::Client;
-use ordo_core::api::Consistency;
 use ordo_core::{Offset, TopicName};
 use serde_json::json;
 

@@ -7,9 +7,9 @@ mod stub;
 
 use std::time::Duration;
 
+use ordo_api::AppendRequest;
 use ordo_client::producer::MAX_PRODUCER_ATTEMPTS;
 use ordo_client::{Client, ClientError, Producer, RetryPolicy};
-use ordo_core::api::AppendRequest;
 use ordo_core::{Condition, NewRecord, Offset, ProducerId};
 use serde_json::{json, Value};
 

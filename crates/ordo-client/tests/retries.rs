@@ -6,8 +6,8 @@ mod stub;
 
 use std::time::Duration;
 
+use ordo_api::{Consistency, ReadParams};
 use ordo_client::{Client, ClientError, RetryPolicy};
-use ordo_core::api::{Consistency, ReadParams};
 use ordo_core::{NewRecord, Offset};
 use serde_json::json;
 

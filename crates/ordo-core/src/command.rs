@@ -62,9 +62,7 @@ pub enum Command {
 }
 
 /// A present field, even `null`, is `Some`; `default` makes an absent one `None`.
-pub(crate) fn present_field<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<Offset>>, D::Error> {
+pub fn present_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Offset>>, D::Error> {
     Option::<Offset>::deserialize(d).map(Some)
 }
 

@@ -1,18 +1,17 @@
 //! ordo's domain: the types every layer shares and the pure state machine.
 //!
 //! This crate owns *meaning*, not I/O: names are validated here, offsets are
-//! assigned here (and nowhere else), every decision about a command (producer
-//! dedupe, conditions, consumer positions) is made here, and the wire types
-//! of the HTTP API live here so the server and the client cannot drift
-//! apart. No tokio, no sled, no HTTP: everything is plain data and plain
-//! functions, tested without a runtime.
+//! assigned here (and nowhere else), and every decision about a command
+//! (producer dedupe, conditions, consumer positions) is made here. The HTTP
+//! contract (wire types, header names, OpenAPI schemas) is `ordo-api`'s. No
+//! tokio, no sled, no HTTP: everything is plain data and plain functions,
+//! tested without a runtime.
 //!
 //! Map: `state` (the state and `apply`), `command` (what the log carries and
 //! what applying answers), one module per rule it consults (`producer`,
 //! `condition`, `consumer`, `topic_config`, `cleanup`), `validate` (the checks at the edge), and the
-//! plain types (`ids`, `name`, `topic`, `record`, `record_value`, `limits`, `api`, `secret`).
+//! plain types (`ids`, `name`, `topic`, `record`, `record_value`, `limits`).
 
-pub mod api;
 pub mod cleanup;
 pub mod command;
 pub mod condition;
@@ -20,12 +19,9 @@ pub mod consumer;
 pub mod ids;
 pub mod limits;
 pub mod name;
-#[cfg(feature = "openapi")]
-mod openapi;
 pub mod producer;
 pub mod record;
 pub mod record_value;
-pub mod secret;
 pub mod state;
 pub mod topic;
 pub mod topic_config;

@@ -84,7 +84,6 @@ impl fmt::Display for ProducerId {
 /// Who sent an append, and which of its appends this is. On the wire:
 /// `{"id": "checkout-7", "seq": 41}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Producer {
     pub id: ProducerId,

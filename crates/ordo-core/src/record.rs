@@ -15,31 +15,25 @@ use crate::record_value::RecordValue;
 /// text it was sent as); a `null` value with a key is a tombstone for that
 /// key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewRecord {
     /// At most 1024 bytes (UTF-8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
     pub key: Option<String>,
     /// Any JSON value; `null` with a key is a tombstone for that key.
-    #[cfg_attr(feature = "openapi", schema(value_type = serde_json::Value))]
     pub value: RecordValue,
     /// At most 64.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::headers))]
     pub headers: BTreeMap<String, String>,
 }
 
 /// A record as the log holds it: the producer's record plus the offset the
 /// state machine assigned and the leader's timestamp.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Record {
     pub offset: Offset,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = serde_json::Value))]
     pub value: RecordValue,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,

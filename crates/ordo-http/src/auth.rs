@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 use crate::AppState;
-use ordo_core::secret::{bearer_token, Secret, CLUSTER_SECRET_HEADER};
+use ordo_api::secret::{bearer_token, Secret, CLUSTER_SECRET_HEADER};
 
 /// The secrets a node checks; `None` leaves that part of the API open.
 #[derive(Clone, Debug, Default)]

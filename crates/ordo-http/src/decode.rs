@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use crate::error::ApiError;
 use crate::extract::{self, JsonBody};
 use crate::routes::records::check_read;
-use ordo_core::api::{AppendRequest, ReadQuery};
+use ordo_api::{AppendRequest, ReadQuery};
 use ordo_core::validate_append;
 
 /// `POST|GET /v1/topics/{topic}/records`, decoding only (a body without a

@@ -7,7 +7,7 @@ use axum::Json;
 
 use serde_json::{json, Value};
 
-use ordo_core::api::{ErrorBody, ErrorDetail};
+use ordo_api::{ErrorBody, ErrorDetail};
 use ordo_core::{AppendError, NodeId, Rejection};
 use ordo_node::membership_rules::MembershipError;
 use ordo_node::NodeError;

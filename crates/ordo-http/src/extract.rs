@@ -55,7 +55,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "body_too_large",
             format!(
                 "request body is over the limit of {} bytes",
-                ordo_core::limits::MAX_REQUEST_BODY_BYTES
+                ordo_api::limits::MAX_REQUEST_BODY_BYTES
             ),
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
@@ -110,7 +110,7 @@ pub fn query<T>(params: Result<axum::extract::Query<T>, QueryRejection>) -> Resu
 mod tests {
     use axum::body::Body;
     use axum::http::header::CONTENT_TYPE;
-    use ordo_core::api::AppendRequest;
+    use ordo_api::AppendRequest;
 
     use super::*;
 

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use crate::AppState;
-use ordo_core::api::LEADER_HEADER;
+use ordo_api::LEADER_HEADER;
 
 /// Every request's way in and its answer's way out, as one middleware
 /// rather than a layer each (each layer is a boxed service cloned and a
@@ -213,7 +213,7 @@ mod tests {
     async fn the_api_token_is_asked_on_v1_routes_only() {
         let node = ordo_node::testing::leading_alone().await;
         let auth = crate::Auth {
-            api_token: Some(ordo_core::secret::Secret::new("t0ken").unwrap()),
+            api_token: Some(ordo_api::secret::Secret::new("t0ken").unwrap()),
             ..crate::Auth::default()
         };
         let router = crate::router(AppState::new(node, None, auth));

@@ -21,7 +21,7 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_histogram, histogram, Counter, Histogram};
-use ordo_core::api::ClusterStatus;
+use ordo_api::ClusterStatus;
 pub use ordo_node::metrics::OTHER_LABEL;
 
 /// Counter by `route` (the matched path pattern, `unmatched` for none) and
@@ -262,7 +262,7 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ordo_core::api::{FollowerProgress, TopicPosition};
+    use ordo_api::{FollowerProgress, TopicPosition};
     use ordo_core::{GroupName, Offset, TopicName};
     use std::collections::BTreeMap;
 

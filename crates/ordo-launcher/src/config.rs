@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ordo_core::secret::Secret;
+use ordo_api::secret::Secret;
 
 /// Largest local cluster: Raft clusters are odd-sized and small; more than
 /// nine processes on one machine measures the machine, not ordo.

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use ordo_core::api::{Consistency, ReadParams};
+use ordo_api::{Consistency, ReadParams};
 use ordo_core::{NewRecord, Offset};
 use ordo_launcher::{LauncherConfig, LocalCluster};
 

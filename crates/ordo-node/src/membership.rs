@@ -24,8 +24,8 @@ use crate::node::Node;
 use crate::routing::{LeaderAnswer, LeaderOp};
 use crate::types::TypeConfig;
 use crate::words;
-use ordo_core::api::{AddNodeRequest, Member, MembershipResponse};
-use ordo_core::limits::DEFAULT_CATCH_UP_TIMEOUT_MS;
+use ordo_api::limits::DEFAULT_CATCH_UP_TIMEOUT_MS;
+use ordo_api::{AddNodeRequest, Member, MembershipResponse};
 use ordo_core::NodeId;
 
 /// How long a leadership transfer may take before the answer says its

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use ordo_core::limits::MAX_CATCH_UP_TIMEOUT_MS;
+use ordo_api::limits::MAX_CATCH_UP_TIMEOUT_MS;
 use ordo_core::NodeId;
 
 use crate::words;

@@ -35,11 +35,11 @@ use crate::storage_fault::StorageFault;
 use crate::transport::Transport;
 use crate::types::{LogStore, Raft, StateMachine, TypeConfig};
 use crate::words;
-use ordo_core::api::{
+use ordo_api::limits::{MAX_READ_BYTES, MAX_READ_LIMIT};
+use ordo_api::{
     AppendRequest, AppendResponse, CommitOffsetRequest, CommitOffsetResponse, Consistency,
     ConsumerGroup, ConsumerOffset, ReadParams, ReadResponse,
 };
-use ordo_core::limits::{MAX_READ_BYTES, MAX_READ_LIMIT};
 use ordo_core::{Command, CommandResult, GroupName, LogIndex, NewRecord, NodeId, TopicName};
 
 pub struct Node {

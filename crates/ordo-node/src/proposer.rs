@@ -105,7 +105,7 @@ async fn answer_each(
 mod tests {
     use std::sync::Arc;
 
-    use ordo_core::api::AppendRequest;
+    use ordo_api::AppendRequest;
     use ordo_core::{NewRecord, TopicName};
 
     use crate::testing::leading_alone;

@@ -41,7 +41,7 @@ use tokio::time::Instant;
 use crate::node::Node;
 use crate::rpc::RpcKind;
 use crate::transport::{root_cause, BoxFuture, Transport, TransportError};
-use ordo_core::secret::{Secret, CLUSTER_SECRET_HEADER};
+use ordo_api::secret::{Secret, CLUSTER_SECRET_HEADER};
 
 /// The path a stream is opened on.
 pub const STREAM_PATH: &str = "/raft/stream";

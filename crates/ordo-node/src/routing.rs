@@ -21,7 +21,7 @@ use crate::node::Node;
 use crate::rpc::{self, ForwardReply, ForwardRequest, MembershipReply, ReadIndexReply, RpcKind};
 use crate::transport::TransportError;
 use crate::words;
-use ordo_core::api::{ErrorBody, MembershipResponse};
+use ordo_api::{ErrorBody, MembershipResponse};
 use ordo_core::{Command, CommandResult, NodeId};
 
 /// Attempts per request; each failed one is certain nothing happened.

@@ -19,7 +19,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::append_wire;
 use crate::error::NodeError;
 use crate::types::TypeConfig;
-use ordo_core::api::MembershipResponse;
+use ordo_api::MembershipResponse;
 use ordo_core::{Command, CommandResult};
 
 /// The internal endpoints, each a POST.

@@ -4,7 +4,7 @@ use openraft::async_runtime::WatchReceiver;
 use openraft::ServerState;
 
 use crate::node::Node;
-use ordo_core::api::{ClusterStatus, FollowerProgress, Member, StorageStatus};
+use ordo_api::{ClusterStatus, FollowerProgress, Member, StorageStatus};
 
 impl Node {
     pub fn status(&self) -> ClusterStatus {

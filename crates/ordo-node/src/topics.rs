@@ -2,7 +2,7 @@
 //! configure), delete and clean now, and the search for an offset by time. Changes go
 //! through the Raft log like appends; reads take the node's read barrier.
 
-use ordo_core::api::{CleanupResponse, Consistency, OffsetForTime, TopicInfo, TopicList};
+use ordo_api::{CleanupResponse, Consistency, OffsetForTime, TopicInfo, TopicList};
 use ordo_core::cleanup::MAX_REMOVED_PER_PASS;
 use ordo_core::{Command, CommandResult, LogIndex, TopicConfig, TopicName, TopicState};
 

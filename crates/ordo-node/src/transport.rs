@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ordo_core::secret::{Secret, CLUSTER_SECRET_HEADER};
+use ordo_api::secret::{Secret, CLUSTER_SECRET_HEADER};
 use reqwest::header::HeaderValue;
 
 use crate::raft_stream::{StreamingTransport, TcpDial};

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 use crate::error::NodeError;
 use crate::node::Node;
-use ordo_core::api::{ReadParams, ReadQuery, ReadResponse};
-use ordo_core::limits::{MAX_READ_WAIT_MS, MIN_LOG_INDEX_WAIT_MS};
+use ordo_api::limits::{MAX_READ_WAIT_MS, MIN_LOG_INDEX_WAIT_MS};
+use ordo_api::{ReadParams, ReadQuery, ReadResponse};
 use ordo_core::TopicName;
 
 impl Node {

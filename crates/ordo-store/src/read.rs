@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use ordo_core::api::TopicPosition;
+use ordo_api::TopicPosition;
 use ordo_core::cleanup;
 use ordo_core::{
     GroupName, KeyState, LogIndex, Offset, ProducerId, ProducerState, Record, State, TopicName,

@@ -32,7 +32,7 @@ pub const SNAPSHOT_TERM_HEADER: &str = "ordo-snapshot-term";
                 ("ordo-snapshot-index" = u64, description = "The last log index the backup holds."),
                 ("ordo-snapshot-term" = u64, description = "That entry's term."),
             )),
-        (status = 500, description = "`internal`: the state could not be exported.", body = ordo_core::api::ErrorBody),
+        (status = 500, description = "`internal`: the state could not be exported.", body = ordo_api::ErrorBody),
     )
 )]
 pub async fn snapshot(State(state): State<AppState>) -> Result<Response, ApiError> {

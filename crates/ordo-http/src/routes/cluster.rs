@@ -11,7 +11,7 @@ use axum::Json;
 use crate::error::ApiError;
 use crate::extract::{self, JsonBody};
 use crate::AppState;
-use ordo_core::api::{
+use ordo_api::{
     AddNodeRequest, ClusterStatus, ErrorBody, InitRequest, MembershipResponse, RemoveNodeParams,
     TransferLeaderRequest,
 };

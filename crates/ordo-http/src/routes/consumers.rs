@@ -9,11 +9,12 @@ use axum::Json;
 use crate::error::ApiError;
 use crate::extract::{self, JsonBody};
 use crate::AppState;
-use ordo_core::api::{
+use ordo_api::{
     CommitOffsetRequest, CommitOffsetResponse, ConsumerGroup, ConsumerOffset, ErrorBody,
     PositionParams,
 };
-use ordo_core::{GroupName, TopicName};
+
+use ordo_api::openapi::schema;
 
 /// The group's committed position in the topic: the next offset it reads.
 #[utoipa::path(
@@ -21,8 +22,8 @@ use ordo_core::{GroupName, TopicName};
     path = "/v1/consumers/{group}/offsets/{topic}",
     tag = "consumers",
     params(
-        ("group" = GroupName, Path, description = "The consumer group."),
-        ("topic" = TopicName, Path, description = "The topic."),
+        ("group" = schema::GroupName, Path, description = "The consumer group."),
+        ("topic" = schema::TopicName, Path, description = "The topic."),
         PositionParams,
     ),
     responses(
@@ -55,8 +56,8 @@ pub async fn get_offset(
     path = "/v1/consumers/{group}/offsets/{topic}",
     tag = "consumers",
     params(
-        ("group" = GroupName, Path, description = "The consumer group."),
-        ("topic" = TopicName, Path, description = "The topic."),
+        ("group" = schema::GroupName, Path, description = "The consumer group."),
+        ("topic" = schema::TopicName, Path, description = "The topic."),
     ),
     request_body = CommitOffsetRequest,
     responses(
@@ -91,7 +92,7 @@ pub async fn commit_offset(
     get,
     path = "/v1/consumers/{group}",
     tag = "consumers",
-    params(("group" = GroupName, Path, description = "The consumer group."), PositionParams),
+    params(("group" = schema::GroupName, Path, description = "The consumer group."), PositionParams),
     responses(
         (status = 200, description = "The group's positions.", body = ConsumerGroup),
         (status = 400, description = "`invalid_group`, `invalid_query`.", body = ErrorBody),

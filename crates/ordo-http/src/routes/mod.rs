@@ -18,7 +18,7 @@ use axum::Router;
 
 use crate::error::ApiError;
 use crate::{auth, layers, AppState, MAX_RAFT_RPC_BODY_BYTES};
-use ordo_core::limits::MAX_REQUEST_BODY_BYTES;
+use ordo_api::limits::MAX_REQUEST_BODY_BYTES;
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()

@@ -19,8 +19,8 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi};
 
 use super::{admin, cluster, consumers, ops, records, stream, topics};
-use ordo_core::api::{Consistency, LEADER_HEADER};
-use ordo_core::limits::MAX_URI_BYTES;
+use ordo_api::limits::MAX_URI_BYTES;
+use ordo_api::{Consistency, LEADER_HEADER};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -189,7 +189,7 @@ mod tests {
 
     use super::*;
     use crate::testing::single_node_router;
-    use ordo_core::limits::{
+    use ordo_api::limits::{
         MAX_CATCH_UP_TIMEOUT_MS, MAX_HEADERS_PER_RECORD, MAX_KEY_BYTES, MAX_READ_LIMIT,
         MAX_READ_WAIT_MS, MAX_RECORDS_PER_APPEND, MAX_TOPIC_NAME_BYTES,
     };

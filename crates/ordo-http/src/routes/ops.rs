@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 
 use crate::error::ApiError;
 use crate::AppState;
-use ordo_core::api::ErrorBody;
+use ordo_api::ErrorBody;
 
 /// Liveness: 200 while the process runs.
 #[utoipa::path(

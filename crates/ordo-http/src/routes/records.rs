@@ -9,9 +9,10 @@ use axum::Json;
 use crate::error::ApiError;
 use crate::extract::{self, JsonBody};
 use crate::AppState;
-use ordo_core::api::{AppendRequest, AppendResponse, ErrorBody, ReadQuery, ReadResponse};
-use ordo_core::limits::{MAX_READ_LIMIT, MAX_READ_WAIT_MS};
-use ordo_core::{validate_append, TopicName};
+use ordo_api::limits::{MAX_READ_LIMIT, MAX_READ_WAIT_MS};
+use ordo_api::openapi::schema;
+use ordo_api::{AppendRequest, AppendResponse, ErrorBody, ReadQuery, ReadResponse};
+use ordo_core::validate_append;
 
 /// Appends records, atomically and at contiguous offsets. The topic is
 /// created with the default config on its first append.
@@ -19,7 +20,7 @@ use ordo_core::{validate_append, TopicName};
     post,
     path = "/v1/topics/{topic}/records",
     tag = "records",
-    params(("topic" = TopicName, Path, description = "The topic.")),
+    params(("topic" = schema::TopicName, Path, description = "The topic.")),
     request_body = AppendRequest,
     responses(
         (status = 200, description = "Appended; with `duplicate`, a producer's retry, answered \
@@ -61,7 +62,7 @@ pub async fn append(
     get,
     path = "/v1/topics/{topic}/records",
     tag = "records",
-    params(("topic" = TopicName, Path, description = "The topic."), ReadQuery),
+    params(("topic" = schema::TopicName, Path, description = "The topic."), ReadQuery),
     responses(
         (status = 200, description = "A page of records (empty if none at or after `from` \
             exists, after any `wait_ms`).", body = ReadResponse),

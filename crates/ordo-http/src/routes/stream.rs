@@ -25,8 +25,9 @@ use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::{extract, AppState};
-use ordo_core::api::{Consistency, ErrorBody, ReadParams, StreamParams};
-use ordo_core::limits::STREAM_KEEPALIVE_MS;
+use ordo_api::limits::STREAM_KEEPALIVE_MS;
+use ordo_api::openapi::schema;
+use ordo_api::{Consistency, ErrorBody, ReadParams, StreamParams};
 use ordo_core::{Offset, Record, TopicName};
 use ordo_node::{Node, NodeError};
 
@@ -44,7 +45,7 @@ enum Format {
     path = "/v1/topics/{topic}/stream",
     tag = "records",
     params(
-        ("topic" = TopicName, Path, description = "The topic (waited for if it does not exist yet)."),
+        ("topic" = schema::TopicName, Path, description = "The topic (waited for if it does not exist yet)."),
         StreamParams,
         ("Last-Event-ID" = Option<u64>, Header, description = "SSE reconnect: resume after \
             this offset (wins over `from`)."),

@@ -10,11 +10,12 @@ use axum::Json;
 use crate::error::ApiError;
 use crate::extract::{self, JsonBody};
 use crate::AppState;
-use ordo_core::api::{
+use ordo_api::openapi::schema;
+use ordo_api::{
     CleanupResponse, ErrorBody, OffsetForTime, OffsetForTimeParams, PositionParams, TopicInfo,
     TopicList,
 };
-use ordo_core::{TopicConfig, TopicName};
+use ordo_core::TopicConfig;
 
 /// Every topic, by name.
 #[utoipa::path(
@@ -42,7 +43,7 @@ pub async fn list(
     get,
     path = "/v1/topics/{topic}",
     tag = "topics",
-    params(("topic" = TopicName, Path, description = "The topic."), PositionParams),
+    params(("topic" = schema::TopicName, Path, description = "The topic."), PositionParams),
     responses(
         (status = 200, description = "The topic.", body = TopicInfo),
         (status = 400, description = "`invalid_topic`, `invalid_query`.", body = ErrorBody),
@@ -67,8 +68,8 @@ pub async fn show(
     put,
     path = "/v1/topics/{topic}",
     tag = "topics",
-    params(("topic" = TopicName, Path, description = "The topic.")),
-    request_body = TopicConfig,
+    params(("topic" = schema::TopicName, Path, description = "The topic.")),
+    request_body = schema::TopicConfig,
     responses(
         (status = 200, description = "The topic with its new config.", body = TopicInfo),
         (status = 400, description = "`invalid_topic`, `invalid_body` (including a config \
@@ -98,7 +99,7 @@ pub async fn put(
     delete,
     path = "/v1/topics/{topic}",
     tag = "topics",
-    params(("topic" = TopicName, Path, description = "The topic.")),
+    params(("topic" = schema::TopicName, Path, description = "The topic.")),
     responses(
         (status = 204, description = "Deleted."),
         (status = 400, description = "`invalid_topic`.", body = ErrorBody),
@@ -121,7 +122,7 @@ pub async fn delete(
     post,
     path = "/v1/topics/{topic}/compact",
     tag = "topics",
-    params(("topic" = TopicName, Path, description = "The topic.")),
+    params(("topic" = schema::TopicName, Path, description = "The topic.")),
     responses(
         (status = 200, description = "The topic after the pass, and what it removed.",
             body = CleanupResponse),
@@ -147,7 +148,7 @@ pub async fn compact(
     get,
     path = "/v1/topics/{topic}/offsets",
     tag = "topics",
-    params(("topic" = TopicName, Path, description = "The topic."), OffsetForTimeParams),
+    params(("topic" = schema::TopicName, Path, description = "The topic."), OffsetForTimeParams),
     responses(
         (status = 200, description = "The offset.", body = OffsetForTime),
         (status = 400, description = "`invalid_topic`, `invalid_query` (`timestamp_ms` \

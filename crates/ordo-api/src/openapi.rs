@@ -1,8 +1,13 @@
-//! OpenAPI schemas (utoipa, behind the `openapi` feature) for the wire types
-//! whose JSON a derive cannot see: names validated on construction, the
-//! one-field `Condition`, and `TopicConfig`'s rules about which fields go
-//! with which cleanup. The plain wire types derive theirs where they are
-//! defined; `ordo-http` serves them all as `/openapi.json`.
+//! OpenAPI schemas (utoipa, behind the `openapi` feature) of the domain
+//! types the wire types carry. Those types are `ordo-core`'s, which knows
+//! nothing of HTTP, so their schemas are stated here, on types of the same
+//! names in [`schema`]: the wire types name them with
+//! `#[schema(value_type = …)]`. Some mirror the type's fields (a record, a
+//! producer, the ids); the others state what a derive cannot see: names
+//! validated on construction, the one-field `Condition`, and
+//! `TopicConfig`'s rules about which fields go with which cleanup.
+//! `ordo-http` serves them all as `/openapi.json`, and its test of the
+//! spec against the recorded one catches a mirror that drifts.
 //!
 //! Each schema states the same rule the type's constructor enforces, so a
 //! body the spec calls valid is one the server accepts.
@@ -13,14 +18,11 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::condition::Condition;
-use crate::consumer::GroupName;
-use crate::limits::{
+use ordo_core::limits::{
     MAX_GROUP_NAME_BYTES, MAX_HEADERS_PER_RECORD, MAX_PRODUCER_ID_BYTES, MAX_TOPIC_NAME_BYTES,
 };
-use crate::producer::ProducerId;
-use crate::topic::TopicName;
-use crate::topic_config::TopicConfig;
+
+use schema::{Condition, GroupName, ProducerId, TopicConfig, TopicName};
 
 /// `[A-Za-z0-9._-]`, not `.` or `..` (`name::check`).
 const NAME_PATTERN: &str = r"^(?!\.\.?$)[A-Za-z0-9._-]+$";
@@ -212,4 +214,78 @@ pub(crate) fn headers() -> ObjectBuilder {
         .additional_properties(Some(String::schema()))
         .max_properties(Some(MAX_HEADERS_PER_RECORD))
         .description(Some("Header names to values, at most 64."))
+}
+
+/// Types named as `ordo-core`'s, standing for them in the spec: the wire
+/// types' fields of a core type name these in `value_type`. The ones that
+/// derive their schema mirror the core type's fields and serde attributes.
+pub mod schema {
+    use serde::{Deserialize, Serialize};
+    use std::collections::BTreeMap;
+    use utoipa::ToSchema;
+
+    /// `ordo_core::TopicName`.
+    pub struct TopicName;
+    /// `ordo_core::GroupName`.
+    pub struct GroupName;
+    /// `ordo_core::ProducerId`.
+    pub struct ProducerId;
+    /// `ordo_core::Condition`.
+    pub struct Condition;
+    /// `ordo_core::TopicConfig`.
+    pub struct TopicConfig;
+
+    /// The position of a record within its topic. Offsets start at 0, are
+    /// contiguous and are never reused.
+    #[derive(Serialize, Deserialize, ToSchema)]
+    #[serde(transparent)]
+    pub struct Offset(pub u64);
+
+    /// The position of an entry in the Raft log (1-based; openraft's index).
+    #[derive(Serialize, Deserialize, ToSchema)]
+    #[serde(transparent)]
+    pub struct LogIndex(pub u64);
+
+    /// Who sent an append, and which of its appends this is. On the wire:
+    /// `{"id": "checkout-7", "seq": 41}`.
+    #[derive(Serialize, Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Producer {
+        #[schema(value_type = ProducerId)]
+        pub id: (),
+        pub seq: u64,
+    }
+
+    /// A record as a producer sends it. `value` is any JSON value (kept as the
+    /// text it was sent as); a `null` value with a key is a tombstone for that
+    /// key.
+    #[derive(Serialize, Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct NewRecord {
+        /// At most 1024 bytes (UTF-8).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_length = 1024)]
+        pub key: Option<String>,
+        /// Any JSON value; `null` with a key is a tombstone for that key.
+        #[schema(value_type = serde_json::Value)]
+        pub value: (),
+        /// At most 64.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        #[schema(schema_with = super::headers)]
+        pub headers: BTreeMap<String, String>,
+    }
+
+    /// A record as the log holds it: the producer's record plus the offset the
+    /// state machine assigned and the leader's timestamp.
+    #[derive(Serialize, Deserialize, ToSchema)]
+    pub struct Record {
+        pub offset: Offset,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub key: Option<String>,
+        #[schema(value_type = serde_json::Value)]
+        pub value: (),
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub headers: BTreeMap<String, String>,
+        pub timestamp_ms: u64,
+    }
 }
