@@ -17,7 +17,7 @@ use ordo_api::{ClusterStatus, ErrorBody};
 
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::transport::{Method, RawRequest, RawResponse, TransportError};
+use ordo_transport::{Method, Request, Response, TransportError};
 
 /// Longest server error text kept in an error when the body is not JSON.
 const MAX_ERROR_TEXT_CHARS: usize = 200;
@@ -61,28 +61,16 @@ fn verdict(status: u16, safety: Safety) -> Verdict {
 
 impl Client {
     /// Sends `method path` to the best node, retrying as `safety` allows,
-    /// and returns the first success with the address that gave it.
+    /// each exchange with deadline `timeout`, and returns the first success
+    /// with the address that gave it.
     pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
         safety: Safety,
-    ) -> Result<(String, RawResponse), ClientError> {
-        self.call_timed(method, path, body, safety, self.inner.timeout)
-            .await
-    }
-
-    /// [`Self::call`] with its own deadline per exchange (a long-poll needs
-    /// longer than the client's usual timeout).
-    pub(crate) async fn call_timed(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-        safety: Safety,
         timeout: std::time::Duration,
-    ) -> Result<(String, RawResponse), ClientError> {
+    ) -> Result<(String, Response), ClientError> {
         let policy = self.inner.retry;
         let started = Instant::now();
         // Nodes that failed in the current sweep; cleared after a backoff.
@@ -108,12 +96,9 @@ impl Client {
                 continue;
             };
             attempts += 1;
-            let request = RawRequest {
-                method,
-                url: format!("{addr}{path}"),
+            let request = Request {
                 body: body.clone(),
-                timeout,
-                api_token: self.inner.api_token.clone(),
+                ..self.request(method, format!("{addr}{path}"), timeout)
             };
             match self.inner.transport.send(request).await {
                 Ok(response) => {
@@ -147,8 +132,11 @@ impl Client {
                         }
                     }
                 }
-                Err(TransportError::Indeterminate { reason }) if safety == Safety::AppendOnce => {
-                    return Err(ClientError::OutcomeUnknown { addr, reason });
+                Err(error) if !error.not_sent() && safety == Safety::AppendOnce => {
+                    return Err(ClientError::OutcomeUnknown {
+                        addr,
+                        reason: error.cause(),
+                    });
                 }
                 Err(error) => give_up.not_answered(&addr, &error),
             }
@@ -162,13 +150,11 @@ impl Client {
 
     /// Best effort: learns members and the leader from one node's status.
     async fn discover(&self, addr: &str) {
-        let request = RawRequest {
-            method: Method::Get,
-            url: format!("{addr}/v1/cluster"),
-            body: None,
-            timeout: self.inner.timeout,
-            api_token: self.inner.api_token.clone(),
-        };
+        let request = self.request(
+            Method::Get,
+            format!("{addr}/v1/cluster"),
+            self.inner.timeout,
+        );
         let Ok(response) = self.inner.transport.send(request).await else {
             return;
         };
@@ -191,7 +177,7 @@ struct GiveUp {
 }
 
 impl GiveUp {
-    fn answered(&mut self, addr: &str, response: &RawResponse) {
+    fn answered(&mut self, addr: &str, response: &Response) {
         self.last_answer = Some(format!(
             "{} answered {}",
             display_addr(addr),
@@ -200,10 +186,8 @@ impl GiveUp {
     }
 
     fn not_answered(&mut self, addr: &str, error: &TransportError) {
-        let (TransportError::NotDelivered { reason } | TransportError::Indeterminate { reason }) =
-            error;
         self.unreachable
-            .push(format!("{} ({reason})", display_addr(addr)));
+            .push(format!("{} ({})", display_addr(addr), error.cause()));
     }
 
     fn new_sweep(&mut self) {
@@ -236,7 +220,7 @@ pub(crate) fn display_addr(addr: &str) -> &str {
 
 /// The server's error as a typed error; a body that is not an [`ErrorBody`]
 /// (a proxy's page, a framework's plain-text rejection) keeps its text.
-pub(crate) fn api_error(response: &RawResponse) -> ClientError {
+pub(crate) fn api_error(response: &Response) -> ClientError {
     match serde_json::from_slice::<ErrorBody>(&response.body) {
         Ok(body) => ClientError::Api {
             status: response.status,
@@ -255,7 +239,7 @@ pub(crate) fn api_error(response: &RawResponse) -> ClientError {
     }
 }
 
-fn describe(response: &RawResponse) -> String {
+fn describe(response: &Response) -> String {
     match api_error(response) {
         ClientError::Api { code, message, .. } => {
             format!("{} {code}: {message}", response.status)
@@ -302,7 +286,7 @@ mod tests {
 
     #[test]
     fn non_json_error_bodies_keep_their_text() {
-        let response = RawResponse {
+        let response = Response {
             status: 413,
             leader: Some(2),
             retry_after: None,

@@ -7,28 +7,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-
-use ordo_api::limits::{DEFAULT_CATCH_UP_TIMEOUT_MS, MIN_LOG_INDEX_WAIT_MS};
 use ordo_api::secret::Secret;
-use ordo_api::{
-    AddNodeRequest, AppendRequest, AppendResponse, CleanupResponse, ClusterStatus,
-    CommitOffsetRequest, CommitOffsetResponse, Consistency, ConsumerGroup, ConsumerOffset,
-    InitRequest, Member, MembershipResponse, OffsetForTime, PositionParams, ReadParams, ReadQuery,
-    ReadResponse, TopicInfo, TopicList, TransferLeaderRequest,
-};
-use ordo_core::{NewRecord, NodeId, Offset, TopicConfig};
+use ordo_api::{ClusterStatus, Member, MembershipResponse};
+use ordo_core::NodeId;
+use ordo_transport::{Credential, HttpTransport, Method, Request, Transport};
 
-use crate::addr::{encode_path_segment, normalize_addr};
-use crate::call::Safety;
+use crate::addr::normalize_addr;
 use crate::error::ClientError;
-use crate::http::ReqwestTransport;
 use crate::retry::RetryPolicy;
 use crate::routing::Routing;
-use crate::transport::{Method, RawRequest, Transport};
 
 /// Deadline for one HTTP exchange with one node.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for a TCP connection: a dead node should be skipped
+/// quickly, and a connect failure is always safe to retry elsewhere.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A client of an ordo cluster, given the addresses of some of its nodes.
 #[derive(Clone)]
@@ -107,7 +100,7 @@ impl ClientBuilder {
         }
         let transport = match self.transport {
             Some(transport) => transport,
-            None => Arc::new(ReqwestTransport::new()?),
+            None => Arc::new(HttpTransport::new(CONNECT_TIMEOUT)?),
         };
         let mut routing = Routing::new(addrs, false);
         let members: Vec<Member> = self
@@ -167,336 +160,6 @@ impl Client {
         })
     }
 
-    /// Appends `records` to `topic` atomically, in order. Retried only when
-    /// it certainly did not happen; see [`ClientError::OutcomeUnknown`].
-    pub async fn append(
-        &self,
-        topic: &str,
-        records: Vec<NewRecord>,
-    ) -> Result<AppendResponse, ClientError> {
-        let request = AppendRequest {
-            records,
-            producer: None,
-            condition: None,
-        };
-        self.append_with(topic, &request).await
-    }
-
-    /// Appends with everything an append request may carry: a producer id
-    /// and seq (see [`crate::Producer`], which numbers them for you) and a
-    /// condition. A failed condition is [`ClientError::Api`] 409
-    /// `condition_failed` with what the server found in
-    /// [`ClientError::current`]. Retried only when it certainly did not
-    /// happen, like [`Client::append`].
-    pub async fn append_with(
-        &self,
-        topic: &str,
-        request: &AppendRequest,
-    ) -> Result<AppendResponse, ClientError> {
-        let body = serde_json::to_vec(request)
-            .expect("an AppendRequest always serializes: string keys, JSON values");
-        let path = format!("/v1/topics/{}/records", encode_path_segment(topic));
-        let (addr, response) = self
-            .call(Method::Post, &path, Some(body), Safety::AppendOnce)
-            .await?;
-        decode(&addr, &response.body)
-    }
-
-    /// Sets `group`'s position in `topic` (the next offset it will read).
-    /// `expected`: `None` sets it whatever it was; `Some(None)` only if the
-    /// group has no position there yet; `Some(Some(o))` only if it is `o`,
-    /// else [`ClientError::Api`] 409 `position_conflict` with the current
-    /// position in [`ClientError::current`]. An unconditional commit is
-    /// retried like a read; a compare-and-set like an append.
-    pub async fn commit_offset(
-        &self,
-        group: &str,
-        topic: &str,
-        offset: Offset,
-        expected: Option<Option<Offset>>,
-    ) -> Result<CommitOffsetResponse, ClientError> {
-        let safety = match expected {
-            None => Safety::Idempotent,
-            Some(_) => Safety::AppendOnce,
-        };
-        let body = serde_json::to_vec(&CommitOffsetRequest { offset, expected })
-            .expect("a CommitOffsetRequest is numbers only");
-        let (addr, response) = self
-            .call(
-                Method::Put,
-                &position_path(group, topic),
-                Some(body),
-                safety,
-            )
-            .await?;
-        decode(&addr, &response.body)
-    }
-
-    /// `group`'s position in `topic`; `None` if it never committed one.
-    pub async fn consumer_offset(
-        &self,
-        group: &str,
-        topic: &str,
-        consistency: Consistency,
-    ) -> Result<Option<Offset>, ClientError> {
-        let path = format!(
-            "{}?{}",
-            position_path(group, topic),
-            consistency_query(consistency)
-        );
-        match self
-            .call(Method::Get, &path, None, Safety::Idempotent)
-            .await
-        {
-            Ok((addr, response)) => {
-                let position: ConsumerOffset = decode(&addr, &response.body)?;
-                Ok(Some(position.offset))
-            }
-            Err(e) if e.code() == Some("position_not_found") => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Every position `group` committed, with each topic's end offset and
-    /// the group's lag in it.
-    pub async fn consumer_group(
-        &self,
-        group: &str,
-        consistency: Consistency,
-    ) -> Result<ConsumerGroup, ClientError> {
-        let path = format!(
-            "/v1/consumers/{}?{}",
-            encode_path_segment(group),
-            consistency_query(consistency)
-        );
-        let (addr, response) = self
-            .call(Method::Get, &path, None, Safety::Idempotent)
-            .await?;
-        decode(&addr, &response.body)
-    }
-
-    /// Reads one page of `topic` from `params.from`.
-    pub async fn read(
-        &self,
-        topic: &str,
-        params: &ReadParams,
-    ) -> Result<ReadResponse, ClientError> {
-        let query = serde_urlencoded::to_string(params)
-            .expect("ReadParams is a flat struct of numbers and a unit enum");
-        let path = format!("/v1/topics/{}/records?{query}", encode_path_segment(topic));
-        let (addr, response) = self
-            .call(Method::Get, &path, None, Safety::Idempotent)
-            .await?;
-        decode(&addr, &response.body)
-    }
-
-    /// Reads one page of `topic` with the query's waits: a long-poll
-    /// (`wait_ms`) answers as soon as a record at or after `from` exists, or
-    /// with an empty page at the deadline; `min_log_index` first waits for
-    /// the node to apply that index (read-your-writes on a `local` read).
-    /// The exchange's deadline is the client's timeout plus the wait.
-    pub async fn read_wait(
-        &self,
-        topic: &str,
-        query: &ReadQuery,
-    ) -> Result<ReadResponse, ClientError> {
-        let encoded = serde_urlencoded::to_string(query)
-            .expect("ReadQuery is a flat struct of numbers and a unit enum");
-        let path = format!(
-            "/v1/topics/{}/records?{encoded}",
-            encode_path_segment(topic)
-        );
-        let mut wait = Duration::from_millis(query.wait_ms.unwrap_or(0));
-        if query.min_log_index.is_some() {
-            wait += Duration::from_millis(MIN_LOG_INDEX_WAIT_MS);
-        }
-        let (addr, response) = self
-            .call_timed(
-                Method::Get,
-                &path,
-                None,
-                Safety::Idempotent,
-                self.inner.timeout + wait,
-            )
-            .await?;
-        decode(&addr, &response.body)
-    }
-
-    /// The status of whichever node answers; also teaches this client the
-    /// members' addresses and the current leader.
-    /// Every topic with its config and offsets.
-    pub async fn topics(&self, consistency: Consistency) -> Result<TopicList, ClientError> {
-        let path = format!("/v1/topics?{}", consistency_query(consistency));
-        let (addr, response) = self
-            .call(Method::Get, &path, None, Safety::Idempotent)
-            .await?;
-        decode(&addr, &response.body)
-    }
-
-    /// One topic; `None` if it does not exist.
-    pub async fn topic(
-        &self,
-        topic: &str,
-        consistency: Consistency,
-    ) -> Result<Option<TopicInfo>, ClientError> {
-        let path = format!("{}?{}", topic_path(topic), consistency_query(consistency));
-        match self
-            .call(Method::Get, &path, None, Safety::Idempotent)
-            .await
-        {
-            Ok((addr, response)) => Ok(Some(decode(&addr, &response.body)?)),
-            Err(e) if e.code() == Some("topic_not_found") => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Creates `topic` with `config`, or sets an existing topic's config.
-    /// Setting the same config twice does the same as once, so it is retried.
-    pub async fn put_topic(
-        &self,
-        topic: &str,
-        config: &TopicConfig,
-    ) -> Result<TopicInfo, ClientError> {
-        let body = serde_json::to_vec(config).expect("a TopicConfig is plain data");
-        let (addr, response) = self
-            .call(
-                Method::Put,
-                &topic_path(topic),
-                Some(body),
-                Safety::Idempotent,
-            )
-            .await?;
-        decode(&addr, &response.body)
-    }
-
-    /// Deletes `topic`, its records and every group's position in it. Not
-    /// resent after an unknown outcome: a second delete would be a 404, or
-    /// delete a topic made again in between.
-    pub async fn delete_topic(&self, topic: &str) -> Result<(), ClientError> {
-        self.call(Method::Delete, &topic_path(topic), None, Safety::AppendOnce)
-            .await?;
-        Ok(())
-    }
-
-    /// Compacts or expires `topic` now (see `POST /v1/topics/{topic}/compact`)
-    /// and answers with what was removed. Resent after an unknown outcome:
-    /// a second pass removes only what the first left.
-    pub async fn compact_topic(&self, topic: &str) -> Result<CleanupResponse, ClientError> {
-        let path = format!("{}/compact", topic_path(topic));
-        let (addr, response) = self
-            .call(Method::Post, &path, None, Safety::Idempotent)
-            .await?;
-        decode(&addr, &response.body)
-    }
-
-    /// The first offset of `topic` whose record is stamped at or after
-    /// `timestamp_ms` (the topic's end offset if none is).
-    pub async fn offset_for_timestamp(
-        &self,
-        topic: &str,
-        timestamp_ms: u64,
-        consistency: Consistency,
-    ) -> Result<Offset, ClientError> {
-        let path = format!(
-            "{}/offsets?timestamp_ms={timestamp_ms}&{}",
-            topic_path(topic),
-            consistency_query(consistency)
-        );
-        let (addr, response) = self
-            .call(Method::Get, &path, None, Safety::Idempotent)
-            .await?;
-        let found: OffsetForTime = decode(&addr, &response.body)?;
-        Ok(found.offset)
-    }
-
-    pub async fn cluster_status(&self) -> Result<ClusterStatus, ClientError> {
-        let (addr, response) = self
-            .call(Method::Get, "/v1/cluster", None, Safety::Idempotent)
-            .await?;
-        let status: ClusterStatus = decode(&addr, &response.body)?;
-        self.learn(&status);
-        Ok(status)
-    }
-
-    /// Initializes the cluster's membership. Doing it twice is harmless on
-    /// the server, so it is retried like a read.
-    pub async fn init(&self, request: &InitRequest) -> Result<(), ClientError> {
-        let body = serde_json::to_vec(request)
-            .expect("an InitRequest always serializes: integer ids, string addresses");
-        self.call(
-            Method::Post,
-            "/v1/cluster/init",
-            Some(body),
-            Safety::Idempotent,
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Adds node `request.id` at `request.addr`: as a learner, then, once it
-    /// has caught up with the leader's log, as a voter; answers with the
-    /// membership after the change. Waits as long as the server may (its
-    /// catch-up timeout and the two membership entries). Not resent after an
-    /// unknown outcome; sending the same add again is safe, though: it
-    /// resumes a learner left by a timed-out add, and is a 409
-    /// `already_member` once the node is a voter.
-    pub async fn add_node(
-        &self,
-        request: &AddNodeRequest,
-    ) -> Result<MembershipResponse, ClientError> {
-        let body = serde_json::to_vec(request).expect("an AddNodeRequest is plain data");
-        let catch_up = Duration::from_millis(
-            request
-                .catch_up_timeout_ms
-                .unwrap_or(DEFAULT_CATCH_UP_TIMEOUT_MS),
-        );
-        let (addr, response) = self
-            .call_timed(
-                Method::Post,
-                "/v1/cluster/nodes",
-                Some(body),
-                Safety::AppendOnce,
-                catch_up + self.inner.timeout * 3,
-            )
-            .await?;
-        self.learn_membership(decode(&addr, &response.body)?)
-    }
-
-    /// Removes voter or learner `id` from the membership; `force` allows a
-    /// change that leaves fewer than 3 voters. Not resent after an unknown
-    /// outcome (a second remove would be a 404).
-    pub async fn remove_node(
-        &self,
-        id: NodeId,
-        force: bool,
-    ) -> Result<MembershipResponse, ClientError> {
-        let path = format!("/v1/cluster/nodes/{id}?force={force}");
-        let (addr, response) = self
-            .call(Method::Delete, &path, None, Safety::AppendOnce)
-            .await?;
-        self.learn_membership(decode(&addr, &response.body)?)
-    }
-
-    /// Hands leadership to voter `to`, or to the most caught-up other
-    /// voter; answers once the old leader sees the new one lead. Resent
-    /// after an unknown outcome: a transfer to the leader does nothing.
-    pub async fn transfer_leader(
-        &self,
-        to: Option<NodeId>,
-    ) -> Result<MembershipResponse, ClientError> {
-        let body = serde_json::to_vec(&TransferLeaderRequest { id: to })
-            .expect("a TransferLeaderRequest is one number");
-        let (addr, response) = self
-            .call(
-                Method::Post,
-                "/v1/cluster/leader",
-                Some(body),
-                Safety::Idempotent,
-            )
-            .await?;
-        self.learn_membership(decode(&addr, &response.body)?)
-    }
-
     /// True if any known node answers `/healthz` with success (one try each).
     pub async fn healthz(&self) -> bool {
         self.probe("/healthz").await
@@ -520,13 +183,7 @@ impl Client {
 
     async fn probe(&self, path: &str) -> bool {
         for addr in self.addrs() {
-            let request = RawRequest {
-                method: Method::Get,
-                url: format!("{addr}{path}"),
-                body: None,
-                timeout: self.inner.timeout,
-                api_token: self.inner.api_token.clone(),
-            };
+            let request = self.request(Method::Get, format!("{addr}{path}"), self.inner.timeout);
             if let Ok(response) = self.inner.transport.send(request).await {
                 if response.is_success() {
                     return true;
@@ -536,14 +193,19 @@ impl Client {
         false
     }
 
-    fn learn_membership(
-        &self,
-        membership: MembershipResponse,
-    ) -> Result<MembershipResponse, ClientError> {
+    /// A request to `url` carrying this client's API token, if any.
+    pub(crate) fn request(&self, method: Method, url: String, timeout: Duration) -> Request {
+        Request {
+            credential: self.inner.api_token.clone().map(Credential::ApiToken),
+            ..Request::new(method, url, timeout)
+        }
+    }
+
+    pub(crate) fn learn_membership(&self, membership: MembershipResponse) -> MembershipResponse {
         let mut routing = self.routing();
         routing.learn_members(&membership.members);
         routing.set_leader(membership.leader);
-        Ok(membership)
+        membership
     }
 
     pub(crate) fn learn(&self, status: &ClusterStatus) {
@@ -560,28 +222,4 @@ impl Client {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-fn position_path(group: &str, topic: &str) -> String {
-    format!(
-        "/v1/consumers/{}/offsets/{}",
-        encode_path_segment(group),
-        encode_path_segment(topic)
-    )
-}
-
-fn topic_path(topic: &str) -> String {
-    format!("/v1/topics/{}", encode_path_segment(topic))
-}
-
-fn consistency_query(consistency: Consistency) -> String {
-    serde_urlencoded::to_string(PositionParams { consistency })
-        .expect("PositionParams is one unit enum")
-}
-
-fn decode<T: DeserializeOwned>(addr: &str, body: &[u8]) -> Result<T, ClientError> {
-    serde_json::from_slice(body).map_err(|e| ClientError::Decode {
-        addr: addr.to_string(),
-        reason: e.to_string(),
-    })
 }

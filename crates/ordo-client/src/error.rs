@@ -93,16 +93,13 @@ fn unavailable_text(
     }
 }
 
-/// An error and its causes as one line, `outer: cause: root cause`:
-/// reqwest's top-level message is terse ("error sending request"); the
-/// cause chain says what actually happened.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+/// An error and its causes as one line (`outer: cause: root cause`).
+pub use ordo_transport::http::error_chain;
+
+impl From<ordo_transport::SetupError> for ClientError {
+    fn from(error: ordo_transport::SetupError) -> Self {
+        ClientError::Setup {
+            reason: error.reason,
+        }
     }
-    text
 }

@@ -1,7 +1,9 @@
 //! ordo's Rust client: one client for the CLI, the black-box tests, the
 //! simulation's workload and the bench.
 //!
-//! - `client`: [`Client`] and its builder, the public calls.
+//! - `client`: [`Client`] and its builder; the public calls by resource:
+//!   `records`, `topics`, `consumers`, `cluster`, each over the one
+//!   request-and-decode helper in `exchange`.
 //! - `call`: the retry loop, and the single place that decides what is safe
 //!   to resend (reads always; appends only when they certainly did not
 //!   happen).
@@ -12,25 +14,28 @@
 //! - `routing`: which node to ask next (leader hint, last node that
 //!   answered, failover order). Pure.
 //! - `retry`: the retry budget and backoff ([`RetryPolicy`]). Pure.
-//! - `transport`: the seam to the network ([`Transport`]); `http` is the
-//!   reqwest one.
+//! - the network is `ordo-transport`'s [`Transport`] (reqwest in
+//!   production; the simulation brings its own over turmoil).
 //! - `addr`: node address parsing and path encoding.
 //! - `error`: [`ClientError`].
 
 pub mod addr;
 mod call;
 pub mod client;
+mod cluster;
+mod consumers;
 pub mod error;
-pub mod http;
+mod exchange;
 pub mod producer;
+mod records;
 pub mod retry;
 mod routing;
 pub mod tail;
-pub mod transport;
+mod topics;
 
 pub use client::{Client, ClientBuilder, DEFAULT_REQUEST_TIMEOUT};
 pub use error::ClientError;
+pub use ordo_transport::{Request, Response, Transport, TransportError};
 pub use producer::Producer;
 pub use retry::RetryPolicy;
 pub use tail::Tail;
-pub use transport::{RawRequest, RawResponse, Transport, TransportError};

@@ -1,0 +1,97 @@
+//! The cluster: a node's status (which also teaches the client the members
+//! and the leader), init, adding and removing nodes, and moving leadership.
+
+use std::time::Duration;
+
+use ordo_api::limits::DEFAULT_CATCH_UP_TIMEOUT_MS;
+use ordo_api::{
+    AddNodeRequest, ClusterStatus, InitRequest, MembershipResponse, TransferLeaderRequest,
+};
+use ordo_core::NodeId;
+use ordo_transport::Method;
+
+use crate::call::Safety;
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::exchange::Exchange;
+
+impl Client {
+    /// The status of whichever node answers; also teaches this client the
+    /// members' addresses and the current leader.
+    pub async fn cluster_status(&self) -> Result<ClusterStatus, ClientError> {
+        let status: ClusterStatus = self.exchange(Exchange::get("/v1/cluster")).await?;
+        self.learn(&status);
+        Ok(status)
+    }
+
+    /// Initializes the cluster's membership. Doing it twice is harmless on
+    /// the server, so it is retried like a read.
+    pub async fn init(&self, request: &InitRequest) -> Result<(), ClientError> {
+        self.exchange_ignoring_body(Exchange::send(
+            Method::Post,
+            "/v1/cluster/init",
+            Some(request),
+            Safety::Idempotent,
+        ))
+        .await
+    }
+
+    /// Adds node `request.id` at `request.addr`: as a learner, then, once it
+    /// has caught up with the leader's log, as a voter; answers with the
+    /// membership after the change. Waits as long as the server may (its
+    /// catch-up timeout and the two membership entries). Not resent after an
+    /// unknown outcome; sending the same add again is safe, though: it
+    /// resumes a learner left by a timed-out add, and is a 409
+    /// `already_member` once the node is a voter.
+    pub async fn add_node(
+        &self,
+        request: &AddNodeRequest,
+    ) -> Result<MembershipResponse, ClientError> {
+        let catch_up = Duration::from_millis(
+            request
+                .catch_up_timeout_ms
+                .unwrap_or(DEFAULT_CATCH_UP_TIMEOUT_MS),
+        );
+        let exchange = Exchange::send(
+            Method::Post,
+            "/v1/cluster/nodes",
+            Some(request),
+            Safety::AppendOnce,
+        )
+        .waiting(catch_up + self.inner.timeout * 2);
+        let membership = self.exchange(exchange).await?;
+        Ok(self.learn_membership(membership))
+    }
+
+    /// Removes voter or learner `id` from the membership; `force` allows a
+    /// change that leaves fewer than 3 voters. Not resent after an unknown
+    /// outcome (a second remove would be a 404).
+    pub async fn remove_node(
+        &self,
+        id: NodeId,
+        force: bool,
+    ) -> Result<MembershipResponse, ClientError> {
+        let path = format!("/v1/cluster/nodes/{id}?force={force}");
+        let exchange = Exchange::send::<()>(Method::Delete, &path, None, Safety::AppendOnce);
+        let membership = self.exchange(exchange).await?;
+        Ok(self.learn_membership(membership))
+    }
+
+    /// Hands leadership to voter `to`, or to the most caught-up other
+    /// voter; answers once the old leader sees the new one lead. Resent
+    /// after an unknown outcome: a transfer to the leader does nothing.
+    pub async fn transfer_leader(
+        &self,
+        to: Option<NodeId>,
+    ) -> Result<MembershipResponse, ClientError> {
+        let request = TransferLeaderRequest { id: to };
+        let exchange = Exchange::send(
+            Method::Post,
+            "/v1/cluster/leader",
+            Some(&request),
+            Safety::Idempotent,
+        );
+        let membership = self.exchange(exchange).await?;
+        Ok(self.learn_membership(membership))
+    }
+}

@@ -1,0 +1,81 @@
+//! Consumer groups: commit a position (at once or compare-and-set), read
+//! one position, and read a group's positions and lag in every topic.
+
+use ordo_api::{
+    CommitOffsetRequest, CommitOffsetResponse, Consistency, ConsumerGroup, ConsumerOffset,
+};
+use ordo_core::Offset;
+use ordo_transport::Method;
+
+use crate::addr::encode_path_segment;
+use crate::call::Safety;
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::exchange::{consistency_query, Exchange};
+
+impl Client {
+    /// Sets `group`'s position in `topic` (the next offset it will read).
+    /// `expected`: `None` sets it whatever it was; `Some(None)` only if the
+    /// group has no position there yet; `Some(Some(o))` only if it is `o`,
+    /// else [`ClientError::Api`] 409 `position_conflict` with the current
+    /// position in [`ClientError::current`]. An unconditional commit is
+    /// retried like a read; a compare-and-set like an append.
+    pub async fn commit_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        offset: Offset,
+        expected: Option<Option<Offset>>,
+    ) -> Result<CommitOffsetResponse, ClientError> {
+        let safety = match expected {
+            None => Safety::Idempotent,
+            Some(_) => Safety::AppendOnce,
+        };
+        let path = position_path(group, topic);
+        let request = CommitOffsetRequest { offset, expected };
+        self.exchange(Exchange::send(Method::Put, &path, Some(&request), safety))
+            .await
+    }
+
+    /// `group`'s position in `topic`; `None` if it never committed one.
+    pub async fn consumer_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        consistency: Consistency,
+    ) -> Result<Option<Offset>, ClientError> {
+        let path = format!(
+            "{}?{}",
+            position_path(group, topic),
+            consistency_query(consistency)
+        );
+        match self.exchange::<ConsumerOffset>(Exchange::get(&path)).await {
+            Ok(position) => Ok(Some(position.offset)),
+            Err(e) if e.code() == Some("position_not_found") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every position `group` committed, with each topic's end offset and
+    /// the group's lag in it.
+    pub async fn consumer_group(
+        &self,
+        group: &str,
+        consistency: Consistency,
+    ) -> Result<ConsumerGroup, ClientError> {
+        let path = format!(
+            "/v1/consumers/{}?{}",
+            encode_path_segment(group),
+            consistency_query(consistency)
+        );
+        self.exchange(Exchange::get(&path)).await
+    }
+}
+
+fn position_path(group: &str, topic: &str) -> String {
+    format!(
+        "/v1/consumers/{}/offsets/{}",
+        encode_path_segment(group),
+        encode_path_segment(topic)
+    )
+}

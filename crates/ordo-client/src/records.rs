@@ -1,0 +1,88 @@
+//! Records: append (plain, or with a producer and a condition) and read a
+//! page (at once, or waiting for records or for this node to catch up).
+
+use std::time::Duration;
+
+use ordo_api::limits::MIN_LOG_INDEX_WAIT_MS;
+use ordo_api::{AppendRequest, AppendResponse, ReadParams, ReadQuery, ReadResponse};
+use ordo_core::NewRecord;
+use ordo_transport::Method;
+
+use crate::addr::encode_path_segment;
+use crate::call::Safety;
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::exchange::{topic_path, Exchange};
+
+impl Client {
+    /// Appends `records` to `topic` atomically, in order. Retried only when
+    /// it certainly did not happen; see [`ClientError::OutcomeUnknown`].
+    pub async fn append(
+        &self,
+        topic: &str,
+        records: Vec<NewRecord>,
+    ) -> Result<AppendResponse, ClientError> {
+        let request = AppendRequest {
+            records,
+            producer: None,
+            condition: None,
+        };
+        self.append_with(topic, &request).await
+    }
+
+    /// Appends with everything an append request may carry: a producer id
+    /// and seq (see [`crate::Producer`], which numbers them for you) and a
+    /// condition. A failed condition is [`ClientError::Api`] 409
+    /// `condition_failed` with what the server found in
+    /// [`ClientError::current`]. Retried only when it certainly did not
+    /// happen, like [`Client::append`].
+    pub async fn append_with(
+        &self,
+        topic: &str,
+        request: &AppendRequest,
+    ) -> Result<AppendResponse, ClientError> {
+        let path = format!("{}/records", topic_path(topic));
+        self.exchange(Exchange::send(
+            Method::Post,
+            &path,
+            Some(request),
+            Safety::AppendOnce,
+        ))
+        .await
+    }
+
+    /// Reads one page of `topic` from `params.from`.
+    pub async fn read(
+        &self,
+        topic: &str,
+        params: &ReadParams,
+    ) -> Result<ReadResponse, ClientError> {
+        let query = serde_urlencoded::to_string(params)
+            .expect("ReadParams is a flat struct of numbers and a unit enum");
+        let path = format!("/v1/topics/{}/records?{query}", encode_path_segment(topic));
+        self.exchange(Exchange::get(&path)).await
+    }
+
+    /// Reads one page of `topic` with the query's waits: a long-poll
+    /// (`wait_ms`) answers as soon as a record at or after `from` exists, or
+    /// with an empty page at the deadline; `min_log_index` first waits for
+    /// the node to apply that index (read-your-writes on a `local` read).
+    /// The exchange's deadline is the client's timeout plus the wait.
+    pub async fn read_wait(
+        &self,
+        topic: &str,
+        query: &ReadQuery,
+    ) -> Result<ReadResponse, ClientError> {
+        let encoded = serde_urlencoded::to_string(query)
+            .expect("ReadQuery is a flat struct of numbers and a unit enum");
+        let path = format!(
+            "/v1/topics/{}/records?{encoded}",
+            encode_path_segment(topic)
+        );
+        let mut wait = Duration::from_millis(query.wait_ms.unwrap_or(0));
+        if query.min_log_index.is_some() {
+            wait += Duration::from_millis(MIN_LOG_INDEX_WAIT_MS);
+        }
+        self.exchange(Exchange::get(&path).waiting(wait)).await
+    }
+}
