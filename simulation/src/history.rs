@@ -76,11 +76,8 @@ pub enum OpKind {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Consistency {
-    Linearizable,
-    Local,
-}
+/// How fresh a read must be: the API's own levels.
+pub use ordo_api::Consistency;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

@@ -1,6 +1,7 @@
 //! HTTP over turmoil's simulated network: the listener the real ordo HTTP
-//! server accepts on, one request/response call used both by the nodes'
-//! transport ([`SimTransport`]) and by the simulated clients, and the dial
+//! server accepts on, the one transport ([`SimTransport`], an
+//! `ordo_transport::Transport`) that the simulated clients (through
+//! `ordo_client`) and the nodes send their requests through, and the dial
 //! the nodes' Raft streams open their connections with ([`TurmoilDial`]).
 //!
 //! A request of its own gets a connection of its own, which keeps the model
@@ -15,8 +16,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use ordo_api::secret::CLUSTER_SECRET_HEADER;
+use ordo_api::LEADER_HEADER;
 use ordo_node::raft_stream::{Dial, StreamingTransport};
-use ordo_node::transport::{BoxFuture, Transport, TransportError};
+use ordo_node::transport::{Transport as PeerTransport, TransportError as PeerError};
+use ordo_transport::{
+    BoxFuture, ContentType, Credential, Method, Request, Response, TransportError,
+};
 
 /// Every node serves its API and Raft RPCs on this port.
 pub const NODE_PORT: u16 = 7000;
@@ -45,65 +51,101 @@ impl axum::serve::Listener for SimListener {
     }
 }
 
-/// How a call failed, by what the caller can conclude.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallError {
-    /// The request never left: no connection could be made.
-    NotSent(String),
-    /// No answer in time; the request may have been acted on.
-    Timeout,
-    /// The connection broke after the request may have been sent.
-    Broken(String),
+/// HTTP over turmoil's network, a connection per request: the one
+/// [`ordo_transport::Transport`] of the simulation, used by the simulated
+/// clients (through `ordo_client`) and by the nodes.
+pub struct SimTransport;
+
+impl ordo_transport::Transport for SimTransport {
+    fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, TransportError>> {
+        Box::pin(async move {
+            let addr = request.addr().to_string();
+            let timeout = request.timeout;
+            tokio::time::timeout(timeout, exchange(&addr, request))
+                .await
+                .unwrap_or(Err(TransportError::Timeout { addr, timeout }))
+        })
+    }
 }
 
-/// Sends one HTTP request to `addr` (`host:port`) and returns the status and
-/// body of the answer.
-pub async fn call(
-    addr: &str,
-    method: hyper::Method,
-    path: &str,
-    body: Vec<u8>,
-    timeout: Duration,
-) -> Result<(u16, Vec<u8>), CallError> {
-    let exchange = async {
-        let stream = turmoil::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| CallError::NotSent(e.to_string()))?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-                .await
-                .map_err(|e| CallError::NotSent(e.to_string()))?;
-        let driver = tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        let request = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(hyper::header::HOST, addr)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| CallError::NotSent(e.to_string()))?;
-        let result = async {
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| CallError::Broken(e.to_string()))?;
-            let status = response.status().as_u16();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| CallError::Broken(e.to_string()))?
-                .to_bytes();
-            Ok((status, bytes.to_vec()))
-        }
-        .await;
-        driver.abort();
-        result
+/// One request and its whole answer; a failure before the request could
+/// leave is [`TransportError::Unreachable`].
+async fn exchange(addr: &str, request: Request) -> Result<Response, TransportError> {
+    let not_sent = |e: &dyn std::error::Error| TransportError::Unreachable {
+        addr: addr.to_string(),
+        reason: e.to_string(),
     };
-    tokio::time::timeout(timeout, exchange)
+    let broken = |e: hyper::Error| TransportError::Broken {
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    };
+    let stream = turmoil::net::TcpStream::connect(addr)
         .await
-        .unwrap_or(Err(CallError::Timeout))
+        .map_err(|e| not_sent(&e))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+            .await
+            .map_err(|e| not_sent(&e))?;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let result = async {
+        let response = sender
+            .send_request(http_request(addr, request).map_err(|e| not_sent(&e))?)
+            .await
+            .map_err(broken)?;
+        let status = response.status().as_u16();
+        let header = |name: &str| -> Option<u64> {
+            response.headers().get(name)?.to_str().ok()?.trim().parse().ok()
+        };
+        let leader = header(LEADER_HEADER);
+        let retry_after = header("retry-after").map(Duration::from_secs);
+        let body = response.into_body().collect().await.map_err(broken)?;
+        Ok(Response {
+            status,
+            leader,
+            retry_after,
+            body: body.to_bytes().to_vec(),
+        })
+    }
+    .await;
+    driver.abort();
+    result
+}
+
+/// `request` as hyper's, addressed to `addr` by its path and query.
+fn http_request(
+    addr: &str,
+    request: Request,
+) -> Result<hyper::Request<Full<Bytes>>, hyper::http::Error> {
+    let method = match request.method {
+        Method::Get => hyper::Method::GET,
+        Method::Post => hyper::Method::POST,
+        Method::Put => hyper::Method::PUT,
+        Method::Delete => hyper::Method::DELETE,
+    };
+    let path_and_query = request
+        .url
+        .find(addr)
+        .map_or("/", |at| &request.url[at + addr.len()..]);
+    let mut builder = hyper::Request::builder()
+        .method(method)
+        .uri(if path_and_query.is_empty() { "/" } else { path_and_query })
+        .header(hyper::header::HOST, addr)
+        .header(hyper::header::CONTENT_TYPE, request.content_type.as_str());
+    match &request.credential {
+        Some(Credential::ApiToken(token)) => {
+            builder = builder.header(
+                hyper::header::AUTHORIZATION,
+                format!("Bearer {}", token.expose()),
+            );
+        }
+        Some(Credential::ClusterSecret(secret)) => {
+            builder = builder.header(CLUSTER_SECRET_HEADER, secret.expose());
+        }
+        None => {}
+    }
+    builder.body(Full::new(Bytes::from(request.body.unwrap_or_default())))
 }
 
 /// A node's transport in the simulation: production's streams for Raft's
@@ -123,37 +165,37 @@ impl Dial for TurmoilDial {
     }
 }
 
-/// One request per call, over turmoil's network.
-pub struct SimTransport;
-
-impl Transport for SimTransport {
+/// The nodes' calls to their peers, over [`SimTransport`].
+impl PeerTransport for SimTransport {
     fn call<'a>(
         &'a self,
         addr: &'a str,
         path: &'static str,
         body: Vec<u8>,
         timeout: Duration,
-    ) -> BoxFuture<'a, Result<Vec<u8>, TransportError>> {
+    ) -> BoxFuture<'a, Result<Vec<u8>, PeerError>> {
         Box::pin(async move {
-            match call(addr, hyper::Method::POST, path, body, timeout).await {
-                Ok((status, body)) if (200..300).contains(&status) => Ok(body),
-                Ok((status, body)) => Err(TransportError::Status {
+            let request = Request {
+                body: Some(body),
+                content_type: ContentType::OctetStream,
+                ..Request::new(Method::Post, format!("http://{addr}{path}"), timeout)
+            };
+            match ordo_transport::Transport::send(self, request).await {
+                Ok(response) if response.is_success() => Ok(response.body),
+                Ok(response) => Err(PeerError::Status {
                     addr: addr.to_string(),
-                    status,
-                    body: String::from_utf8_lossy(&body).into_owned(),
+                    status: response.status,
+                    body: String::from_utf8_lossy(&response.body).into_owned(),
                 }),
-                Err(CallError::NotSent(reason)) => Err(TransportError::Unreachable {
-                    addr: addr.to_string(),
-                    reason,
-                }),
-                Err(CallError::Timeout) => Err(TransportError::Timeout {
-                    addr: addr.to_string(),
-                    timeout,
-                }),
-                Err(CallError::Broken(reason)) => Err(TransportError::Broken {
-                    addr: addr.to_string(),
-                    reason,
-                }),
+                Err(TransportError::Unreachable { addr, reason }) => {
+                    Err(PeerError::Unreachable { addr, reason })
+                }
+                Err(TransportError::Timeout { addr, timeout }) => {
+                    Err(PeerError::Timeout { addr, timeout })
+                }
+                Err(TransportError::Broken { addr, reason }) => {
+                    Err(PeerError::Broken { addr, reason })
+                }
             }
         })
     }

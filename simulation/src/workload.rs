@@ -8,16 +8,19 @@
 //! compaction pass and reads every node's log.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::cluster::{mix, node_addr};
-use crate::history::{Consistency, Current, NodeId, Op, OpKind, Outcome, TopicLog};
-use crate::net::{call, CallError};
+use crate::history::{Current, NodeId, Op, OpKind, Outcome, TopicLog};
+use crate::net::SimTransport;
 use crate::recorder::{now, SharedRecorder};
-use ordo_api::{AppendResponse, ClusterStatus, ReadResponse};
+use ordo_api::{AppendRequest, Consistency, ReadParams};
+use ordo_client::{Client, ClientError, RetryPolicy};
+use ordo_core::{Condition, NewRecord, Offset, Producer, ProducerId, RecordValue, TopicConfig};
 
 pub const CLIENTS: u32 = 3;
 /// Plain and producer appends go to these.
@@ -33,8 +36,6 @@ pub const ALL_TOPICS: [&str; 4] = ["t0", "t1", CLAIMS, PROFILES];
 /// Keys of the compacted topic are `acct-0` .. `acct-{ACCOUNTS - 1}`, so
 /// each is written many times and most records are superseded.
 const ACCOUNTS: u32 = 6;
-/// The compacted topic's config: tombstones are never written here.
-const PROFILES_CONFIG: &str = r#"{"cleanup":"compact"}"#;
 /// Claimed keys are `user-0` .. `user-{KEYS - 1}`, so claims collide.
 const KEYS: u32 = 8;
 /// Attempts of one producer seq whose outcome stays uncertain before the
@@ -51,6 +52,21 @@ pub const LIVENESS_BOUND: Duration = Duration::from_secs(5);
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(10);
 const PAGE: usize = 1000;
 
+/// A client of `node` alone that sends each request once, through the real
+/// `ordo_client` over the simulated network: every attempt is its own
+/// operation in the history, and what an answer proves (nothing appended,
+/// or maybe) is decided by the client's one rule, as for any user.
+fn client_of(node: NodeId) -> Client {
+    let addr = node_addr(node);
+    Client::builder(vec![addr.clone()])
+        .transport(Arc::new(SimTransport))
+        .timeout(REQUEST_TIMEOUT)
+        .retry(RetryPolicy::no_retries())
+        .build()
+        .and_then(|client| client.for_node(&addr))
+        .expect("a simulated node's address is host:port")
+}
+
 /// Sends one append and classifies the answer by what it proves.
 async fn append(
     node: NodeId,
@@ -60,71 +76,58 @@ async fn append(
     producer: Option<&(String, u64)>,
     key_absent: bool,
 ) -> Outcome {
-    let records: Vec<_> = values
+    let records = values
         .iter()
-        .map(|v| match key {
-            Some(key) => serde_json::json!({ "key": key, "value": v }),
-            None => serde_json::json!({ "value": v }),
+        .map(|value| NewRecord {
+            key: key.map(str::to_string),
+            value: RecordValue::from(serde_json::Value::from(value.as_str())),
+            headers: BTreeMap::new(),
         })
         .collect();
-    let mut request = serde_json::json!({ "records": records });
-    if let Some((id, seq)) = producer {
-        request["producer"] = serde_json::json!({ "id": id, "seq": seq });
-    }
-    if key_absent {
-        request["condition"] = serde_json::json!({ "key_absent": true });
-    }
-    let body = serde_json::to_vec(&request).expect("a JSON value serializes");
-    let path = format!("/v1/topics/{topic}/records");
-    match call(
-        &node_addr(node),
-        hyper::Method::POST,
-        &path,
-        body,
-        REQUEST_TIMEOUT,
-    )
-    .await
-    {
-        Ok((200, body)) => match serde_json::from_slice::<AppendResponse>(&body) {
-            Ok(ack) => Outcome::AppendOk {
-                offsets: ack.offsets.iter().map(|o| o.0).collect(),
-                log_index: ack.log_index.0,
-                duplicate: ack.duplicate,
-            },
-            Err(e) => Outcome::Unknown {
-                reason: format!("undecodable ack: {e}"),
-            },
+    let producer = producer.map(|(id, seq)| Producer {
+        id: ProducerId::new(id.as_str()).expect("the workload's producer ids are valid"),
+        seq: *seq,
+    });
+    let request = AppendRequest {
+        records,
+        producer,
+        condition: key_absent.then_some(Condition::KeyAbsent),
+    };
+    match client_of(node).append_with(topic, &request).await {
+        Ok(ack) => Outcome::AppendOk {
+            offsets: ack.offsets.iter().map(|o| o.0).collect(),
+            log_index: ack.log_index.0,
+            duplicate: ack.duplicate,
         },
         // A refusal (409) promises that nothing was appended, and says why.
-        Ok((409, body)) => rejection(&body),
-        // 4xx and 503 promise that nothing was appended.
-        Ok((status, body)) if (400..500).contains(&status) || status == 503 => Outcome::Failed {
-            reason: format!("{status} {}", String::from_utf8_lossy(&body)),
+        Err(ClientError::Api {
+            status: 409,
+            code,
+            current,
+            ..
+        }) => Outcome::Rejected {
+            current: rejection(current.as_ref()),
+            code,
         },
-        Ok((status, body)) => Outcome::Unknown {
-            reason: format!("{status} {}", String::from_utf8_lossy(&body)),
+        // Any other refusal (4xx), a 503 or a request that never left
+        // promises that nothing was appended.
+        Err(e @ (ClientError::Api { .. } | ClientError::Unavailable { .. })) => {
+            Outcome::Failed {
+                reason: e.to_string(),
+            }
+        }
+        Err(e) => Outcome::Unknown {
+            reason: e.to_string(),
         },
-        Err(CallError::NotSent(reason)) => Outcome::Failed { reason },
-        Err(CallError::Timeout) => Outcome::Unknown {
-            reason: "timed out".into(),
-        },
-        Err(CallError::Broken(reason)) => Outcome::Unknown { reason },
     }
 }
 
-/// A 409's `code` and `current`; one that cannot be decoded is still a
-/// refusal (nothing appended), with its body kept as `Other`.
-fn rejection(body: &[u8]) -> Outcome {
-    let text = || String::from_utf8_lossy(body).into_owned();
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Outcome::Failed {
-            reason: format!("409 {}", text()),
-        };
+/// What a 409 found instead, as the checkers compare it.
+fn rejection(current: Option<&serde_json::Value>) -> Current {
+    let Some(current) = current else {
+        return Current::Other(String::new());
     };
-    let error = &json["error"];
-    let code = error["code"].as_str().unwrap_or_default().to_string();
-    let current = &error["current"];
-    let current = if let Some(at) = current.get("key_last_offset") {
+    if let Some(at) = current.get("key_last_offset") {
         Current::KeyLastOffset(at.as_u64())
     } else if let Some(expected) = current["expected_seq"].as_u64() {
         Current::ExpectedSeq(expected)
@@ -134,49 +137,32 @@ fn rejection(body: &[u8]) -> Outcome {
             topic: current["topic"].as_str().map(str::to_string),
         }
     } else {
-        Current::Other(text())
-    };
-    Outcome::Rejected { code, current }
+        Current::Other(current.to_string())
+    }
 }
 
 async fn read(node: NodeId, topic: &str, from: u64, consistency: Consistency) -> Outcome {
-    let level = match consistency {
-        Consistency::Linearizable => "linearizable",
-        Consistency::Local => "local",
+    let params = ReadParams {
+        from: Offset(from),
+        limit: Some(PAGE),
+        consistency,
     };
-    let path = format!("/v1/topics/{topic}/records?from={from}&limit={PAGE}&consistency={level}");
-    match call(
-        &node_addr(node),
-        hyper::Method::GET,
-        &path,
-        Vec::new(),
-        REQUEST_TIMEOUT,
-    )
-    .await
-    {
-        Ok((200, body)) => match serde_json::from_slice::<ReadResponse>(&body) {
-            Ok(page) => Outcome::ReadOk {
-                records: page
-                    .records
-                    .iter()
-                    .map(|r| (r.offset.0, r.value.parse::<String>().unwrap_or_default()))
-                    .collect(),
-                end_offset: page.end_offset.0,
-            },
-            Err(e) => Outcome::Unknown {
-                reason: format!("undecodable page: {e}"),
-            },
+    match client_of(node).read(topic, &params).await {
+        Ok(page) => Outcome::ReadOk {
+            records: page
+                .records
+                .iter()
+                .map(|r| (r.offset.0, r.value.parse::<String>().unwrap_or_default()))
+                .collect(),
+            end_offset: page.end_offset.0,
         },
         // An unknown topic is an empty log.
-        Ok((404, _)) => Outcome::ReadOk {
+        Err(e) if e.status() == Some(404) => Outcome::ReadOk {
             records: Vec::new(),
             end_offset: 0,
         },
-        Ok((status, body)) => Outcome::Failed {
-            reason: format!("{status} {}", String::from_utf8_lossy(&body)),
-        },
         Err(e) => Outcome::Failed {
-            reason: format!("{e:?}"),
+            reason: e.to_string(),
         },
     }
 }
@@ -225,7 +211,7 @@ async fn perform(recorder: &SharedRecorder, client: u32, node: NodeId, kind: OpK
 /// An idempotent producer's state: the seq it sends next and the records of
 /// every seq it has sent, so that a seq sent again (a retry, or after a
 /// resync to the server's expected seq) always carries the same records.
-struct Producer {
+struct ProducerSession {
     id: String,
     next_seq: u64,
     records: BTreeMap<u64, (String, Vec<String>)>,
@@ -241,13 +227,13 @@ pub async fn client(
 ) -> turmoil::Result {
     let mut rng = SmallRng::seed_from_u64(mix(run_seed, 10_000 + client as u64));
     let mut sent = 0u64;
-    let mut producer = Producer {
+    let mut producer = ProducerSession {
         id: format!("p{client}"),
         next_seq: 0,
         records: BTreeMap::new(),
     };
     if client == 1 {
-        admin(&nodes, hyper::Method::PUT, PROFILES, PROFILES_CONFIG).await;
+        admin(&nodes, Admin::ConfigureProfiles).await;
     }
     while now() < until {
         let node = nodes[rng.random_range(0..nodes.len())];
@@ -319,7 +305,7 @@ async fn produce(
     rng: &mut SmallRng,
     client: u32,
     nodes: &[NodeId],
-    producer: &mut Producer,
+    producer: &mut ProducerSession,
     until: Duration,
 ) {
     let seq = producer.next_seq;
@@ -424,8 +410,8 @@ pub async fn final_client(
     // after the heal (a liveness violation): without a working majority
     // the pass cannot commit either, and its attempts would only time out.
     if first_success_at.is_some() {
-        admin(&live, hyper::Method::PUT, PROFILES, PROFILES_CONFIG).await;
-        let compacted = admin(&live, hyper::Method::POST, PROFILES, "").await;
+        admin(&live, Admin::ConfigureProfiles).await;
+        let compacted = admin(&live, Admin::CompactProfiles).await;
         recorder.borrow_mut().compacted_at_end = compacted;
         wait_converged(&live).await;
     }
@@ -441,32 +427,39 @@ pub async fn final_client(
     Ok(())
 }
 
-/// A topic admin request outside the history (`PUT` the topic's config, or
-/// `POST` a compaction pass with an empty `body`), tried on the nodes in
-/// turn until one answers 200 (bounded); true if one did.
-async fn admin(nodes: &[NodeId], method: hyper::Method, topic: &str, body: &str) -> bool {
-    let path = match method {
-        hyper::Method::POST => format!("/v1/topics/{topic}/compact"),
-        _ => format!("/v1/topics/{topic}"),
-    };
+/// A topic admin request outside the history (set the compacted topic's
+/// config, or run a compaction pass on it), tried on the nodes in turn
+/// until one succeeds (bounded); true if one did.
+async fn admin(nodes: &[NodeId], action: Admin) -> bool {
     for attempt in 0..ADMIN_ATTEMPTS {
         let Some(&node) = nodes.get(attempt % nodes.len().max(1)) else {
             return false;
         };
-        let sent = call(
-            &node_addr(node),
-            method.clone(),
-            &path,
-            body.as_bytes().to_vec(),
-            REQUEST_TIMEOUT,
-        )
-        .await;
-        if matches!(sent, Ok((200, _))) {
+        let client = client_of(node);
+        let done = match action {
+            Admin::ConfigureProfiles => client
+                .put_topic(PROFILES, &profiles_config())
+                .await
+                .is_ok(),
+            Admin::CompactProfiles => client.compact_topic(PROFILES).await.is_ok(),
+        };
+        if done {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Admin {
+    ConfigureProfiles,
+    CompactProfiles,
+}
+
+/// The compacted topic's config: tombstones are never written here.
+fn profiles_config() -> TopicConfig {
+    serde_json::from_str(r#"{"cleanup":"compact"}"#).expect("a valid topic config")
 }
 
 /// Until every live node names the same leader and has applied the same
@@ -476,17 +469,7 @@ async fn wait_converged(live: &[NodeId]) {
     while now() < deadline {
         let mut seen = Vec::new();
         for node in live {
-            let status = call(
-                &node_addr(*node),
-                hyper::Method::GET,
-                "/v1/cluster",
-                Vec::new(),
-                REQUEST_TIMEOUT,
-            )
-            .await
-            .ok()
-            .and_then(|(code, body)| (code == 200).then_some(body))
-            .and_then(|body| serde_json::from_slice::<ClusterStatus>(&body).ok());
+            let status = client_of(*node).cluster_status().await.ok();
             seen.push(status.map(|s| (s.leader, s.last_applied_index)));
         }
         let first = seen.first().cloned().flatten();
