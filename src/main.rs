@@ -46,7 +46,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a node.
-    Serve(Box<serve::ServeArgs>),
+    Serve(Box<serve::ServeSettings>),
     /// Append records to a topic: VALUE, or one record per stdin line.
     Append(append::AppendArgs),
     /// Read records from a topic.
