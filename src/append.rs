@@ -287,7 +287,7 @@ fn append_summary(response: &AppendResponse, json: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ordo_core::LogIndex;
+    use progress::tests::response;
 
     #[test]
     fn a_value_is_json_when_it_parses_and_a_string_otherwise() {
@@ -295,14 +295,6 @@ mod tests {
         assert_eq!(parse_value(r#"{"a":1}"#), serde_json::json!({"a": 1}));
         assert_eq!(parse_value("hello, ordo"), serde_json::json!("hello, ordo"));
         assert_eq!(parse_value(r#""quoted""#), serde_json::json!("quoted"));
-    }
-
-    fn response(offsets: Vec<u64>, log_index: u64) -> AppendResponse {
-        AppendResponse {
-            offsets: offsets.into_iter().map(Offset).collect(),
-            log_index: LogIndex(log_index),
-            duplicate: false,
-        }
     }
 
     #[test]

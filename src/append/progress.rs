@@ -161,11 +161,12 @@ fn quote(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use ordo_core::LogIndex;
 
-    fn response(offsets: Vec<u64>, log_index: u64) -> AppendResponse {
+    /// An answer that gave `offsets` at `log_index`.
+    pub(in crate::append) fn response(offsets: Vec<u64>, log_index: u64) -> AppendResponse {
         AppendResponse {
             offsets: offsets.into_iter().map(Offset).collect(),
             log_index: LogIndex(log_index),
