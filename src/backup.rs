@@ -98,7 +98,11 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
 }
 
 pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
-    let peers = args.peers.as_deref().map(serve::parse_peers).transpose()?;
+    let peers = args
+        .peers
+        .as_deref()
+        .map(serve::settings::parse_peers)
+        .transpose()?;
     serve::claim_data_dir(&args.data_dir, args.node_id)?;
     let restored = ordo_node::restore::restore(
         &args.data_dir.join(serve::STORE_DIR),

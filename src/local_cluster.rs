@@ -21,7 +21,6 @@ use ordo_launcher::args::{machine_cores, node_specs, peers_arg, serve_args, work
 use ordo_launcher::{LauncherConfig, LocalCluster, NodeOutput};
 use ordo_node::storage_fault::EXIT_STORAGE_FAILED;
 
-use crate::cli::one_line;
 // The CLI's default `--addr`: examples omit `--addr` when node 1 has it.
 use crate::connect::DEFAULT_ADDR;
 use crate::output::{outln, print};
@@ -358,6 +357,12 @@ impl Shutdown {
             _ = self.terminate.recv() => "SIGTERM",
         }
     }
+}
+
+/// An error and its causes as one line, `outer: cause: root cause`, for
+/// errors whose chain `anyhow` would otherwise print over several lines.
+fn one_line(error: &(dyn std::error::Error + 'static)) -> anyhow::Error {
+    anyhow!(ordo_client::error::error_chain(error))
 }
 
 #[cfg(test)]

@@ -5,17 +5,16 @@ mod append;
 mod backup;
 mod bench;
 mod bench_tail;
-mod cli;
+mod cluster;
 mod connect;
 mod delivery;
 mod local_cluster;
 mod logging;
-mod membership;
 mod output;
 mod probe;
+mod read;
 mod secrets;
 mod serve;
-mod status;
 mod stdout_watch;
 mod tail;
 mod topics;
@@ -47,18 +46,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a node.
-    Serve(Box<serve::ServeArgs>),
+    Serve(Box<serve::ServeSettings>),
     /// Append records to a topic: VALUE, or one record per stdin line.
     Append(append::AppendArgs),
     /// Read records from a topic.
-    Read(cli::ReadArgs),
+    Read(read::ReadArgs),
     /// Print a topic's records, one per line, and follow new ones forever.
     Tail(tail::TailArgs),
     /// List topics (a table), or show, put (create or configure) or delete one.
     Topics(topics::TopicsArgs),
     /// Cluster administration.
     #[command(subcommand)]
-    Cluster(cli::ClusterCommand),
+    Cluster(cluster::ClusterCommand),
     /// Load a cluster with appends and report throughput and latency.
     Bench(bench::BenchArgs),
     /// Run a local cluster of `ordo serve` processes in the foreground (what `make cluster` runs).
@@ -129,10 +128,10 @@ fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         match command {
             Command::Serve(_) => unreachable!("a node runs on a runtime of its own"),
             Command::Append(args) => append::run(args).await,
-            Command::Read(args) => cli::read(args).await,
+            Command::Read(args) => read::run(args).await,
             Command::Tail(args) => tail::run(args).await,
             Command::Topics(args) => topics::run(args).await,
-            Command::Cluster(cmd) => cli::cluster(cmd).await,
+            Command::Cluster(cmd) => cluster::run(cmd).await,
             Command::LocalCluster(args) => local_cluster::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Probe(args) => probe::run(args).await,

@@ -1,11 +1,14 @@
-//! Everything the CLI prints on stdout goes through here. A stdout whose
-//! reader went away (`ordo topics | head -1`, `ordo cluster status | true`)
+//! Everything the CLI prints on stdout goes through here, and the shapes it
+//! prints in: tables ([`render_table`]) and records ([`format_record`]).
+//! A stdout whose reader went away (`ordo topics | head -1`, `ordo cluster status | true`)
 //! is how a pipe normally ends, not a failure: a write then fails with
 //! [`StdoutClosed`], which `main` turns into a quiet exit with status 0,
 //! for every command at once (as `ordo tail | head` always did). Nothing
 //! here panics: `print!` would ("failed printing to stdout").
 
 use std::io::Write;
+
+use ordo_core::Record;
 
 /// The reader of stdout has gone away; nothing more can be printed.
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +51,83 @@ pub fn is_stdout_closed(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| cause.is::<StdoutClosed>())
 }
 
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFormat {
+    /// The value only; strings without quotes.
+    Value,
+    /// The whole record (offset, key, value, headers, timestamp) as JSON.
+    Json,
+}
+
+pub(crate) fn format_record(record: &Record, format: ReadFormat) -> String {
+    match format {
+        // A string is printed as its text; any other value as its JSON.
+        ReadFormat::Value => record
+            .value
+            .parse::<String>()
+            .unwrap_or_else(|_| record.value.json_text().to_owned()),
+        ReadFormat::Json => serde_json::to_string(record).expect("a Record always serializes"),
+    }
+}
+
+/// Left-aligned columns, two spaces apart, no trailing spaces.
+pub(crate) fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ordo_core::Offset;
+
+    #[test]
+    fn value_format_prints_strings_raw_and_other_json_compact() {
+        let record = |value: serde_json::Value| Record {
+            offset: Offset(3),
+            key: None,
+            value: value.into(),
+            headers: Default::default(),
+            timestamp_ms: 7,
+        };
+        let text = record(serde_json::json!("a \"b\""));
+        assert_eq!(format_record(&text, ReadFormat::Value), "a \"b\"");
+        let object = record(serde_json::json!({"n": 1}));
+        assert_eq!(format_record(&object, ReadFormat::Value), r#"{"n":1}"#);
+        assert_eq!(
+            format_record(&object, ReadFormat::Json),
+            r#"{"offset":3,"value":{"n":1},"timestamp_ms":7}"#
+        );
+    }
+
+    #[test]
+    fn tables_align_columns_without_trailing_space() {
+        let table = render_table(
+            &["NODE", "ROLE"],
+            &[
+                vec!["1".into(), "leader".into()],
+                vec!["12".into(), "-".into()],
+            ],
+        );
+        assert_eq!(table, "NODE  ROLE\n1     leader\n12    -\n");
+    }
 
     #[test]
     fn a_closed_stdout_is_recognised_through_added_context() {

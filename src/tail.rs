@@ -19,10 +19,9 @@ use ordo_api::Consistency;
 use ordo_client::{Client, ClientError, Tail};
 use ordo_core::{GroupName, Offset, TopicName};
 
-use crate::cli::{format_record, ReadFormat};
 use crate::connect::{explain, ConnectArgs, Explain};
 use crate::delivery::Delivery;
-use crate::output;
+use crate::output::{self, format_record, ReadFormat};
 use crate::serve::shutdown_signal;
 use crate::stdout_watch::{stdout_closed, StdoutKind};
 

@@ -1,14 +1,13 @@
 //! `ordo topics`: list every topic as a table (`ordo topics`, `topics
 //! list`, `topics ls`), and `show`, `put`, `compact` and `delete` one.
-//! Through the one `ordo_client::Client`, like `cli.rs`.
+//! Through the one `ordo_client::Client`.
 
 use anyhow::bail;
 use ordo_api::{Consistency, TopicInfo};
 use ordo_core::{Cleanup, TopicConfig, TopicName};
 
-use crate::cli::render_table;
 use crate::connect::{ConnectArgs, Explain};
-use crate::output::{outln, print, print_json};
+use crate::output::{outln, print, print_json, render_table};
 
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]

@@ -7,14 +7,23 @@ use ordo_api::ClusterStatus;
 use ordo_client::RetryPolicy;
 use ordo_core::NodeId;
 
-use crate::cli::render_table;
 use crate::connect::{ConnectArgs, Explain};
-use crate::output::{print, print_json};
+use crate::output::{print, print_json, render_table};
 
-pub async fn run(json: bool, connect: &ConnectArgs) -> anyhow::Result<()> {
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// Print the answering node's raw status as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
+    let connect = &args.connect;
     let client = connect.client()?;
     let first = client.cluster_status().await.explained(connect)?;
-    if json {
+    if args.json {
         return print_json(&first);
     }
     // Each member is asked once, directly, for its own view; a node that

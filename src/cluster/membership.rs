@@ -1,5 +1,5 @@
 //! `ordo cluster add|remove|transfer`: membership changes and leadership
-//! transfer through the one `ordo_client::Client`, like `cli.rs`. Each
+//! transfer through the one `ordo_client::Client`. Each
 //! prints the membership the change left (or `--json` for the raw answer).
 
 use anyhow::bail;
@@ -7,9 +7,8 @@ use ordo_api::{AddNodeRequest, MembershipResponse};
 use ordo_client::ClientError;
 use ordo_core::NodeId;
 
-use crate::cli::render_table;
 use crate::connect::{explain, ConnectArgs};
-use crate::output::{outln, print, print_json};
+use crate::output::{outln, print, print_json, render_table};
 
 #[derive(clap::Args, Debug)]
 pub struct AddArgs {
