@@ -322,13 +322,13 @@ impl Node {
             quorum: self.quorum_count_of(metrics, &voters, now),
             self_quorum: voters.len() == 1 && voters.contains(&metrics.id),
             quorum_acked_ago: metrics.last_quorum_acked.map(|t| ago(*t)),
-            leader_contact_ago: self.leader_contact.last().map(ago),
+            leader_contact_ago: self.leader_contact().last().map(ago),
             applied: metrics.last_applied.map(|l| l.index),
             committed: metrics.cluster_committed.map(|l| l.index),
             storage_failure: self.storage_failure_in(&metrics.running_state),
-            below_reserve: self.disk_space.below_reserve().map(|s| s.to_string()),
+            below_reserve: self.disk_space().below_reserve().map(|s| s.to_string()),
         };
-        judge(&seen, self.config.quorum_timeout())
+        judge(&seen, self.config().quorum_timeout())
     }
 
     /// How many voters this node reaches now, for the words of a "no
@@ -348,7 +348,7 @@ impl Node {
         voters: &BTreeSet<NodeId>,
         now: Instant,
     ) -> QuorumCount {
-        let timeout = self.config.quorum_timeout();
+        let timeout = self.config().quorum_timeout();
         let reached = metrics.heartbeat.as_ref().map(|acked| {
             voters
                 .iter()
