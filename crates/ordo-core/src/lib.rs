@@ -37,7 +37,7 @@ mod testing;
 pub use command::{Command, CommandResult, Rejection};
 pub use condition::{single_key, Condition, Current, KeyIndex, KeyState};
 pub use consumer::{GroupName, Positions};
-pub use ids::{LogIndex, NodeId, Offset};
+pub use ids::{LogIndex, NodeId, Offset, Term};
 pub use name::{NameError, NameKind};
 pub use producer::{Producer, ProducerId, ProducerIdError, ProducerState};
 pub use record::{NewRecord, Record};

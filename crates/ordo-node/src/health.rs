@@ -23,7 +23,7 @@ use openraft::{Instant as _, RaftMetrics, ServerState};
 use crate::node::Node;
 use crate::types::TypeConfig;
 use crate::words;
-use ordo_core::NodeId;
+use ordo_core::{LogIndex, NodeId};
 
 type Instant = InstantOf<TypeConfig>;
 
@@ -117,8 +117,8 @@ pub enum NotReady {
     },
     /// Behind what it knows to be committed.
     CatchingUp {
-        applied: Option<u64>,
-        committed: u64,
+        applied: Option<LogIndex>,
+        committed: LogIndex,
     },
 }
 
@@ -238,8 +238,8 @@ struct Observation {
     quorum_acked_ago: Option<Duration>,
     /// Since a leader last reached this node.
     leader_contact_ago: Option<Duration>,
-    applied: Option<u64>,
-    committed: Option<u64>,
+    applied: Option<LogIndex>,
+    committed: Option<LogIndex>,
     /// Why this node's storage failed, if it did.
     storage_failure: Option<String>,
     /// The free space it has, when below its reserve.
@@ -323,8 +323,8 @@ impl Node {
             self_quorum: voters.len() == 1 && voters.contains(&metrics.id),
             quorum_acked_ago: metrics.last_quorum_acked.map(|t| ago(*t)),
             leader_contact_ago: self.leader_contact().last().map(ago),
-            applied: metrics.last_applied.map(|l| l.index),
-            committed: metrics.cluster_committed.map(|l| l.index),
+            applied: metrics.last_applied.map(|l| LogIndex(l.index)),
+            committed: metrics.cluster_committed.map(|l| LogIndex(l.index)),
             storage_failure: self.storage_failure_in(&metrics.running_state),
             below_reserve: self.disk_space().below_reserve().map(|s| s.to_string()),
         };

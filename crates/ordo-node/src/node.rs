@@ -34,7 +34,7 @@ use crate::snapshot_receiver::SnapshotReceiver;
 use crate::storage_fault::StorageFault;
 use crate::transport::Transport;
 use crate::types::{LogStore, Raft, StateMachine};
-use ordo_core::NodeId;
+use ordo_core::{LogIndex, NodeId, Term};
 
 pub struct Node {
     config: NodeConfig,
@@ -186,13 +186,15 @@ impl Node {
     }
 
     /// The term of this node's vote.
-    pub fn current_term(&self) -> u64 {
-        self.raft
-            .server_metrics()
-            .borrow_watched()
-            .vote
-            .leader_id
-            .term
+    pub fn current_term(&self) -> Term {
+        Term(
+            self.raft
+                .server_metrics()
+                .borrow_watched()
+                .vote
+                .leader_id
+                .term,
+        )
     }
 
     /// True once Raft has stopped (after `shutdown`, or a fatal error).
@@ -242,15 +244,18 @@ impl Node {
     /// and the snapshot stream (see `ordo_store::backup`).
     pub async fn export_snapshot(
         &self,
-    ) -> Result<(Option<(u64, u64)>, ordo_store::SnapshotData), NodeError> {
+    ) -> Result<(Option<(LogIndex, Term)>, ordo_store::SnapshotData), NodeError> {
         let (meta, data) = self
             .state_machine
             .export_snapshot()
             .await
             .map_err(NodeError::internal)?;
-        let last = meta
-            .last_log_id
-            .map(|log_id| (log_id.index, log_id.committed_leader_id().term));
+        let last = meta.last_log_id.map(|log_id| {
+            (
+                LogIndex(log_id.index),
+                Term(log_id.committed_leader_id().term),
+            )
+        });
         Ok((last, data))
     }
 

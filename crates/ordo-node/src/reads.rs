@@ -57,7 +57,7 @@ impl Node {
     pub(crate) async fn wait_applied(
         &self,
         index: LogIndex,
-        timeout: std::time::Duration,
+        timeout: Duration,
     ) -> Result<(), NodeError> {
         let mut applied = self.state_machine().applied_watch();
         let wait = async move {
@@ -85,17 +85,17 @@ impl Node {
         if consistency == Consistency::Local || skip_read_index {
             return Ok(());
         }
-        let read_index = LogIndex(self.route(&ReadIndex).await?);
+        let read_index = self.route(&ReadIndex).await?;
         self.wait_applied(read_index, self.config().write_timeout)
             .await
     }
 
     /// The read index, on the leader: the last log index committed when
     /// the read began, once a quorum confirmed this node still leads.
-    pub(crate) async fn local_read_index(&self) -> Result<u64, NodeError> {
+    pub(crate) async fn local_read_index(&self) -> Result<LogIndex, NodeError> {
         let read = self.raft().get_read_log_id(ReadPolicy::ReadIndex);
         match tokio::time::timeout(self.config().leader_wait, read).await {
-            Ok(Ok((read_log_id, _applied))) => Ok(read_log_id.index()),
+            Ok(Ok((read_log_id, _applied))) => Ok(LogIndex(read_log_id.index())),
             Ok(Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f)))) => {
                 Err(self.not_leader(&f))
             }
@@ -261,11 +261,11 @@ impl Node {
 pub(crate) struct ReadIndex;
 
 impl LeaderCall for ReadIndex {
-    type Answer = u64;
+    type Answer = LogIndex;
     const KIND: RpcKind = RpcKind::ReadIndex;
     const CHANGES_NOTHING: bool = true;
 
-    async fn run_here(&self, node: &Node) -> Result<u64, NodeError> {
+    async fn run_here(&self, node: &Node) -> Result<LogIndex, NodeError> {
         node.local_read_index().await
     }
 

@@ -20,7 +20,7 @@ use crate::append_wire;
 use crate::error::NodeError;
 use crate::types::TypeConfig;
 use ordo_core::api::MembershipResponse;
-use ordo_core::{Command, CommandResult};
+use ordo_core::{Command, CommandResult, LogIndex};
 
 /// The internal endpoints, each a POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +103,7 @@ impl RpcKind {
 /// The answer to a forwarded command.
 pub type ForwardReply = Result<CommandResult, NodeError>;
 /// The answer to a read-index request: the leader's read log index.
-pub type ReadIndexReply = Result<u64, NodeError>;
+pub type ReadIndexReply = Result<LogIndex, NodeError>;
 /// The answer to a forwarded membership change or leadership transfer.
 pub type MembershipReply = Result<MembershipResponse, NodeError>;
 

@@ -21,8 +21,8 @@ fn healthy_leader() -> Observation {
         self_quorum: false,
         quorum_acked_ago: ms(10),
         leader_contact_ago: None,
-        applied: Some(7),
-        committed: Some(7),
+        applied: Some(LogIndex(7)),
+        committed: Some(LogIndex(7)),
         storage_failure: None,
         below_reserve: None,
     }
@@ -125,8 +125,8 @@ fn no_leader_known_is_not_ready_and_says_what_an_election_needs() {
 #[test]
 fn a_node_in_touch_with_its_quorum_is_not_ready_until_it_applied_what_is_committed() {
     let behind = Observation {
-        applied: Some(5),
-        committed: Some(9),
+        applied: Some(LogIndex(5)),
+        committed: Some(LogIndex(9)),
         ..follower_of(1, ms(30))
     };
     let health = judge(&behind, TIMEOUT);
