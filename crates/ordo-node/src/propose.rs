@@ -16,39 +16,42 @@ use crate::node::Node;
 use crate::routing::LeaderCall;
 use crate::rpc::{self, ForwardRequest, RpcKind};
 use crate::words;
-use ordo_core::api::{AppendRequest, AppendResponse, CommitOffsetRequest, CommitOffsetResponse};
-use ordo_core::{Command, CommandResult, GroupName, NewRecord, TopicName};
+use ordo_core::{
+    Append, Appended, Command, CommandResult, GroupName, LogIndex, NewRecord, Offset, TopicName,
+};
 
 impl Node {
-    /// Appends the request's records to `topic`, with its producer and
+    /// Appends `append`'s records to `topic`, with its producer and
     /// condition: acknowledged once a majority has the entry durably and it
     /// has been applied here or on the leader. A refusal by the state
     /// machine is `NodeError::Rejected`, and appended nothing.
-    pub async fn append(
-        &self,
-        topic: TopicName,
-        request: AppendRequest,
-    ) -> Result<AppendResponse, NodeError> {
+    pub async fn append(&self, topic: TopicName, append: Append) -> Result<Appended, NodeError> {
         let started = std::time::Instant::now();
         let (records, bytes) = (
-            request.records.len(),
-            request.records.iter().map(NewRecord::size).sum(),
+            append.records.len(),
+            append.records.iter().map(NewRecord::size).sum(),
         );
         let label = topic.clone();
         let command = Command::Append {
             topic,
-            records: request.records.into(),
+            records: append.records.into(),
             timestamp_ms: 0, // stamped by the leader in `propose_local`
-            producer: request.producer,
-            condition: request.condition,
+            producer: append.producer,
+            condition: append.condition,
         };
         match self.propose(command).await? {
-            result @ CommandResult::Appended { duplicate, .. } => {
+            CommandResult::Appended {
+                first_offset,
+                count,
+                log_index,
+                duplicate,
+            } => {
                 let took = started.elapsed();
                 crate::metrics::append_acknowledged(&label, took, duplicate, records, bytes);
-                Ok(AppendResponse {
-                    offsets: result.offsets(),
-                    log_index: result.log_index(),
+                Ok(Appended {
+                    first_offset,
+                    count,
+                    log_index,
                     duplicate,
                 })
             }
@@ -56,26 +59,24 @@ impl Node {
         }
     }
 
-    /// Sets `group`'s position in `topic` through the log, so it survives
-    /// any failover; `expected` makes it a compare-and-set (see
-    /// `Command::CommitOffset`).
+    /// Sets `group`'s position in `topic` to `offset` through the log, so
+    /// it survives any failover; `expected` makes it a compare-and-set (see
+    /// `Command::CommitOffset`). Answers with the log index of the entry.
     pub async fn commit_offset(
         &self,
         group: GroupName,
         topic: TopicName,
-        request: CommitOffsetRequest,
-    ) -> Result<CommitOffsetResponse, NodeError> {
+        offset: Offset,
+        expected: Option<Option<Offset>>,
+    ) -> Result<LogIndex, NodeError> {
         let command = Command::CommitOffset {
             group,
             topic,
-            offset: request.offset,
-            expected: request.expected,
+            offset,
+            expected,
         };
         match self.propose(command).await? {
-            CommandResult::OffsetCommitted { log_index } => Ok(CommitOffsetResponse {
-                offset: request.offset,
-                log_index,
-            }),
+            CommandResult::OffsetCommitted { log_index } => Ok(log_index),
             other => Err(NodeError::unexpected_answer("a position commit", &other)),
         }
     }

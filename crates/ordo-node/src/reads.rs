@@ -13,6 +13,7 @@
 //!
 //! Only waits and reads; proposes nothing.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use openraft::errors::{LinearizableReadError, RaftError};
@@ -24,9 +25,7 @@ use crate::health::QuorumCount;
 use crate::node::Node;
 use crate::routing::LeaderCall;
 use crate::rpc::RpcKind;
-use ordo_core::api::{
-    Consistency, ConsumerGroup, ConsumerOffset, ReadParams, ReadQuery, ReadResponse,
-};
+use ordo_core::api::{Consistency, ReadParams, ReadQuery, ReadResponse, TopicPosition};
 use ordo_core::limits::{MAX_READ_BYTES, MAX_READ_LIMIT, MAX_READ_WAIT_MS, MIN_LOG_INDEX_WAIT_MS};
 use ordo_core::{GroupName, LogIndex, Offset, TopicName};
 
@@ -222,16 +221,14 @@ impl Node {
         group: &GroupName,
         topic: &TopicName,
         consistency: Consistency,
-    ) -> Result<ConsumerOffset, NodeError> {
+    ) -> Result<Offset, NodeError> {
         self.read_barrier(consistency).await?;
-        let offset = self
-            .state_machine()
+        self.state_machine()
             .consumer_offset(group, topic)
             .ok_or_else(|| NodeError::PositionNotFound {
                 group: group.to_string(),
                 topic: topic.to_string(),
-            })?;
-        Ok(ConsumerOffset { offset })
+            })
     }
 
     /// Every position `group` committed, with each topic's end and the
@@ -240,7 +237,7 @@ impl Node {
         &self,
         group: &GroupName,
         consistency: Consistency,
-    ) -> Result<ConsumerGroup, NodeError> {
+    ) -> Result<BTreeMap<TopicName, TopicPosition>, NodeError> {
         self.read_barrier(consistency).await?;
         let topics = self.state_machine().group_lag(group);
         if topics.is_empty() {
@@ -248,10 +245,7 @@ impl Node {
                 group: group.to_string(),
             });
         }
-        Ok(ConsumerGroup {
-            group: group.clone(),
-            topics,
-        })
+        Ok(topics)
     }
 }
 

@@ -332,6 +332,7 @@ impl Node {
 mod tests {
     use crate::testing::leading_alone;
     use crate::NodeError;
+    use ordo_core::Append;
 
     /// A node whose Raft has stopped keeps its last leader in openraft's
     /// server metrics (only the full metrics say `Shutdown`): a write to
@@ -342,10 +343,14 @@ mod tests {
         let node = leading_alone().await;
         node.shutdown().await;
 
-        let request = serde_json::from_value(serde_json::json!({"records": [{"value": 1}]}))
-            .expect("an append request");
+        let records = serde_json::from_value(serde_json::json!([{"value": 1}])).expect("a record");
+        let append = Append {
+            records,
+            producer: None,
+            condition: None,
+        };
         let topic = "stopped".parse().expect("a topic name");
-        match node.append(topic, request).await {
+        match node.append(topic, append).await {
             Err(NodeError::Unavailable { reason }) => {
                 assert!(reason.contains("shutting down"), "{reason}");
             }

@@ -11,7 +11,7 @@ use crate::extract::{self, JsonBody};
 use crate::AppState;
 use ordo_core::api::{AppendRequest, AppendResponse, ErrorBody, ReadQuery, ReadResponse};
 use ordo_core::limits::{MAX_READ_LIMIT, MAX_READ_WAIT_MS};
-use ordo_core::{validate_append, TopicName};
+use ordo_core::{validate_append, Append, TopicName};
 
 /// Appends records, atomically and at contiguous offsets. The topic is
 /// created with the default config on its first append.
@@ -50,10 +50,23 @@ pub async fn append(
     body: Result<JsonBody<AppendRequest>, ApiError>,
 ) -> Result<Json<AppendResponse>, ApiError> {
     let topic = extract::topic(topic)?;
-    let JsonBody(request) = body?;
-    validate_append(&request.records, request.condition)?;
-    let response = state.node.append(topic, request).await?;
-    Ok(Json(response))
+    let JsonBody(AppendRequest {
+        records,
+        producer,
+        condition,
+    }) = body?;
+    validate_append(&records, condition)?;
+    let append = Append {
+        records,
+        producer,
+        condition,
+    };
+    let appended = state.node.append(topic, append).await?;
+    Ok(Json(AppendResponse {
+        offsets: appended.offsets(),
+        log_index: appended.log_index,
+        duplicate: appended.duplicate,
+    }))
 }
 
 /// Reads a page of records from `from`, skipping those compaction removed.
