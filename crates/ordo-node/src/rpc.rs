@@ -1,6 +1,6 @@
 //! Internal node-to-node RPCs: their paths and their encoding, used by both
-//! the calling side ([`crate::network`], forwarding in [`crate::node`]) and
-//! the answering side ([`crate::node::Node::handle_rpc`]).
+//! the calling side ([`crate::network`], forwarding in `routing`) and the
+//! answering side ([`crate::node::Node::handle_rpc`], in `rpc_answer`).
 //!
 //! Messages are JSON, except an AppendEntries request, which is binary
 //! ([`crate::append_wire`]; JSON from an older leader is still taken), and
