@@ -1,8 +1,8 @@
 //! `ordo read TOPIC`: a topic's records from an offset, page by page, up to
 //! `--limit` or to the topic's end as of the first page, one per line.
 
-use ordo_api::{Consistency, ReadParams};
 use ordo_api::limits::MAX_READ_LIMIT;
+use ordo_api::{Consistency, ReadParams};
 use ordo_core::{Offset, TopicName};
 
 use crate::connect::{ConnectArgs, Explain};

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use ordo_client::ClientError;
 use ordo_api::AppendResponse;
+use ordo_client::ClientError;
 use ordo_core::{NewRecord, Offset, TopicName};
 
 /// Most stdin lines sent in one append request.

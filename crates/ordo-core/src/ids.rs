@@ -1,7 +1,9 @@
-//! Numeric identities with meaning: a topic `Offset`, a Raft `LogIndex`, a `NodeId`.
+//! Numeric identities with meaning: a topic `Offset`, a Raft `LogIndex`, a
+//! Raft `Term`, a `NodeId`.
 //!
 //! They are distinct types so an offset can never be passed where a log index
-//! is expected; both serialize as plain JSON numbers.
+//! (or a log index where a term) is expected; all serialize as plain JSON
+//! numbers.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -24,6 +26,13 @@ pub struct Offset(pub u64);
 #[serde(transparent)]
 pub struct LogIndex(pub u64);
 
+/// A Raft term: the number of the election a leader won (openraft's term).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Term(pub u64);
+
 impl Offset {
     /// The offset after this one.
     pub fn next(self) -> Offset {
@@ -38,6 +47,12 @@ impl fmt::Display for Offset {
 }
 
 impl fmt::Display for LogIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for Term {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
     }

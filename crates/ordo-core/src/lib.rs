@@ -8,10 +8,12 @@
 //! tested without a runtime.
 //!
 //! Map: `state` (the state and `apply`), `command` (what the log carries and
-//! what applying answers), one module per rule it consults (`producer`,
+//! what applying answers), `append` (an append as the node takes and
+//! answers it), one module per rule it consults (`producer`,
 //! `condition`, `consumer`, `topic_config`, `cleanup`), `validate` (the checks at the edge), and the
 //! plain types (`ids`, `name`, `topic`, `record`, `record_value`, `limits`).
 
+pub mod append;
 pub mod cleanup;
 pub mod command;
 pub mod condition;
@@ -30,10 +32,11 @@ pub mod validate;
 #[cfg(test)]
 mod testing;
 
+pub use append::{Append, Appended};
 pub use command::{Command, CommandResult, Rejection};
 pub use condition::{single_key, Condition, Current, KeyIndex, KeyState};
 pub use consumer::{GroupName, Positions};
-pub use ids::{LogIndex, NodeId, Offset};
+pub use ids::{LogIndex, NodeId, Offset, Term};
 pub use name::{NameError, NameKind};
 pub use producer::{Producer, ProducerId, ProducerIdError, ProducerState};
 pub use record::{NewRecord, Record};

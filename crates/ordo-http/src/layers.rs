@@ -87,7 +87,7 @@ where
     let span = tracing::debug_span!(
         "request",
         node = node.id(),
-        term = node.current_term(),
+        term = node.current_term().0,
         %method,
         route = %route,
     );

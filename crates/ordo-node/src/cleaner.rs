@@ -12,7 +12,7 @@ use crate::node::Node;
 
 /// Runs until the node is gone or shut down.
 pub(crate) async fn run(node: Weak<Node>) {
-    let Some(interval) = node.upgrade().map(|node| node.config.cleanup_interval) else {
+    let Some(interval) = node.upgrade().map(|node| node.config().cleanup_interval) else {
         return;
     };
     let mut ticks = tokio::time::interval(interval);
@@ -30,7 +30,7 @@ pub(crate) async fn run(node: Weak<Node>) {
 }
 
 async fn clean_due_topics(node: &Node) {
-    let now_ms = (node.config.clock)();
+    let now_ms = (node.config().clock)();
     let due = match node.state_machine().topics_due_for_cleanup(now_ms) {
         Ok(due) => due,
         Err(e) => {

@@ -266,7 +266,7 @@ pub(crate) async fn watch(node: Weak<Node>) {
     loop {
         let Some(strong) = node.upgrade() else { return };
         let id = strong.id();
-        let Some(sampled) = strong.disk_space.sample() else {
+        let Some(sampled) = strong.disk_space().sample() else {
             return;
         };
         drop(strong);

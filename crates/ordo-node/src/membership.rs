@@ -21,7 +21,8 @@ use tokio::time::Instant;
 use crate::error::{raft_stopped, NodeError};
 use crate::membership_rules::{self as rules, AddPlan, MembershipError, MembershipView};
 use crate::node::Node;
-use crate::routing::{LeaderAnswer, LeaderOp};
+use crate::routing::LeaderCall;
+use crate::rpc::{self, RpcKind};
 use crate::types::TypeConfig;
 use crate::words;
 use ordo_api::limits::DEFAULT_CATCH_UP_TIMEOUT_MS;
@@ -41,10 +42,23 @@ pub enum MembershipOp {
     TransferLeader { to: Option<NodeId> },
 }
 
-impl MembershipOp {
+/// A membership op: run by [`Node::membership_local`] on the leader,
+/// forwarded to it as a `Membership` RPC from anywhere else.
+impl LeaderCall for MembershipOp {
+    type Answer = MembershipResponse;
+    const KIND: RpcKind = RpcKind::Membership;
+
+    async fn run_here(&self, node: &Node) -> Result<MembershipResponse, NodeError> {
+        node.membership_local(self.clone()).await
+    }
+
+    fn body(&self) -> Vec<u8> {
+        rpc::encode(self)
+    }
+
     /// The longest the leader may spend on this op (a forwarding follower
     /// waits this long for the answer, plus a margin).
-    pub(crate) fn leader_time(&self, write_timeout: Duration) -> Duration {
+    fn leader_time(&self, write_timeout: Duration) -> Duration {
         match self {
             MembershipOp::Add(request) => {
                 // Adding the learner, waiting for it, then the two entries
@@ -88,10 +102,7 @@ impl Node {
     }
 
     async fn route_membership(&self, op: MembershipOp) -> Result<MembershipResponse, NodeError> {
-        match self.route(LeaderOp::Membership(op)).await? {
-            LeaderAnswer::Membership(response) => Ok(response),
-            other => Err(NodeError::unexpected_answer("a membership change", &other)),
-        }
+        self.route(&op).await
     }
 
     /// Runs `op` on this node, which must be the leader.
@@ -291,7 +302,7 @@ impl Node {
             >,
         >,
     ) -> Result<ClientWriteResponse<TypeConfig>, NodeError> {
-        let timeout = self.config.write_timeout;
+        let timeout = self.config().write_timeout;
         let result = match tokio::time::timeout(timeout, write).await {
             Ok(result) => result,
             Err(_) => {

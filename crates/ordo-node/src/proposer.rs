@@ -105,7 +105,7 @@ async fn answer_each(
 mod tests {
     use std::sync::Arc;
 
-    use ordo_api::AppendRequest;
+    use ordo_core::Append;
     use ordo_core::{NewRecord, TopicName};
 
     use crate::testing::leading_alone;
@@ -127,13 +127,13 @@ mod tests {
                         headers: Default::default(),
                     })
                     .collect::<Vec<_>>();
-                let request = AppendRequest {
+                let append = Append {
                     records,
                     producer: None,
                     condition: None,
                 };
-                let answer = node.append(topic, request).await.expect("appended");
-                (caller, answer.offsets)
+                let answer = node.append(topic, append).await.expect("appended");
+                (caller, answer.offsets())
             })
         });
         let answers = futures::future::join_all(appends).await;

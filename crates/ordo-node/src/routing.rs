@@ -1,5 +1,10 @@
 //! Routing a request to the leader, wherever it is: this node, a peer, or a
-//! leader not yet elected.
+//! leader not yet elected; and the words of a leader's refusal.
+//!
+//! What is routed is a [`LeaderCall`], which says how it runs on the leader
+//! and how it travels there: routing only finds the leader and calls it,
+//! and never reaches back into the rooms that use it (`propose`, `reads`,
+//! `membership`).
 //!
 //! Every failed attempt is classified by what it proves. *Unreachable*: the
 //! leader could not be contacted, so nothing happened; wait for the cluster
@@ -8,21 +13,23 @@
 //! confirmed), so nothing happened; follow its hint or retry it shortly.
 //! Anything else, including "may have happened", ends the routing.
 
+use std::future::Future;
 use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
+use openraft::errors::{ForwardReason, ForwardToLeader};
 use openraft::ServerState;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use crate::error::NodeError;
-use crate::membership::MembershipOp;
 use crate::node::Node;
-use crate::rpc::{self, ForwardReply, ForwardRequest, MembershipReply, ReadIndexReply, RpcKind};
+use crate::rpc::{self, RpcKind};
 use crate::transport::TransportError;
+use crate::types::TypeConfig;
 use crate::words;
-use ordo_api::{ErrorBody, MembershipResponse};
-use ordo_core::{Command, CommandResult, NodeId};
+use ordo_api::ErrorBody;
+use ordo_core::NodeId;
 
 /// Attempts per request; each failed one is certain nothing happened.
 const MAX_ROUTE_ATTEMPTS: usize = 50;
@@ -30,24 +37,40 @@ const MAX_ROUTE_ATTEMPTS: usize = 50;
 /// right after its election) again.
 const REFUSED_RETRY_PAUSE: Duration = Duration::from_millis(5);
 
-/// What only the leader can do.
-#[derive(Debug)]
-pub(crate) enum LeaderOp {
-    Propose(Command),
-    ReadIndex,
-    Membership(MembershipOp),
-}
+/// What only the leader can do: run in place when this node leads, else
+/// sent to the leader as an RPC of kind [`LeaderCall::KIND`], whose
+/// answering side ([`crate::rpc_answer`]) runs the same thing there. Each
+/// room implements it beside its own work: a proposal in `propose`, the
+/// read index in `reads`, a membership change in `membership`; routing
+/// never calls back into them by name.
+pub(crate) trait LeaderCall: Sync {
+    /// What the leader answers.
+    type Answer: DeserializeOwned + Send;
+    /// The RPC that carries it to a leader elsewhere.
+    const KIND: RpcKind;
+    /// Lost on the way to the leader, it changed nothing (a read): a
+    /// failed call is `Unavailable` rather than `OutcomeUnknown`.
+    const CHANGES_NOTHING: bool = false;
 
-#[derive(Debug)]
-pub(crate) enum LeaderAnswer {
-    Applied(CommandResult),
-    ReadIndex(u64),
-    Membership(MembershipResponse),
+    /// Runs it on this node, which believes it leads.
+    fn run_here<'a>(
+        &'a self,
+        node: &'a Node,
+    ) -> impl Future<Output = Result<Self::Answer, NodeError>> + Send + 'a;
+
+    /// The body of its RPC.
+    fn body(&self) -> Vec<u8>;
+
+    /// The longest the leader may spend on it (a forwarding node waits
+    /// this long for the answer, plus a margin).
+    fn leader_time(&self, write_timeout: Duration) -> Duration {
+        write_timeout
+    }
 }
 
 /// The outcome of one attempt.
-enum Attempt {
-    Done(Result<LeaderAnswer, NodeError>),
+enum Attempt<T> {
+    Done(Result<T, NodeError>),
     Unreachable(NodeError),
     Refused {
         hint: Option<NodeId>,
@@ -55,8 +78,8 @@ enum Attempt {
     },
 }
 
-impl Attempt {
-    fn from_reply(reply: Result<LeaderAnswer, NodeError>) -> Attempt {
+impl<T> Attempt<T> {
+    fn from_reply(reply: Result<T, NodeError>) -> Attempt<T> {
         match reply {
             Err(error @ NodeError::NoLeader { leader, .. }) => Attempt::Refused {
                 hint: leader,
@@ -68,10 +91,10 @@ impl Attempt {
 }
 
 impl Node {
-    /// Runs `op` on the leader, retrying only attempts that certainly did
-    /// nothing, until `leader_wait` runs out.
-    pub(crate) async fn route(&self, op: LeaderOp) -> Result<LeaderAnswer, NodeError> {
-        let deadline = Instant::now() + self.config.leader_wait;
+    /// Runs `call` on the leader, retrying only attempts that certainly
+    /// did nothing, until `leader_wait` runs out.
+    pub(crate) async fn route<C: LeaderCall>(&self, call: &C) -> Result<C::Answer, NodeError> {
+        let deadline = Instant::now() + self.config().leader_wait;
         let mut avoid = None;
         let mut last_error = None;
         for _ in 0..MAX_ROUTE_ATTEMPTS {
@@ -82,7 +105,7 @@ impl Node {
                     Err(error) => return Err(last_error.unwrap_or(error)),
                 },
             };
-            let attempt = self.attempt(leader, &op).await;
+            let attempt = self.attempt(leader, call).await;
             match attempt {
                 Attempt::Done(result) => return result,
                 Attempt::Unreachable(error) => {
@@ -106,70 +129,31 @@ impl Node {
         Err(last_error.unwrap_or_else(|| self.no_leader_elected()))
     }
 
-    /// One attempt at `op` on `leader`. Only a proposal on this node, the
-    /// path of every write a leader takes, is awaited in place; the other
-    /// paths are boxed, so that this future, and every future that awaits
-    /// it (the request's, from axum's handler down), is the size of that
-    /// one path and not of the largest: futures are moved by copying all
-    /// of them, and a request's was about 9 KB.
-    async fn attempt(&self, leader: NodeId, op: &LeaderOp) -> Attempt {
-        if leader == self.config.id {
-            let reply = match op {
-                LeaderOp::Propose(command) => self
-                    .propose_local(command.clone())
-                    .await
-                    .map(LeaderAnswer::Applied),
-                LeaderOp::ReadIndex => Box::pin(self.local_read_index())
-                    .await
-                    .map(LeaderAnswer::ReadIndex),
-                LeaderOp::Membership(op) => Box::pin(self.membership_local(op.clone()))
-                    .await
-                    .map(LeaderAnswer::Membership),
-            };
-            return Attempt::from_reply(reply);
+    /// One attempt at `call` on `leader`. Run here, it is awaited in
+    /// place; forwarded, boxed, so that this future, and every future that
+    /// awaits it (the request's, from axum's handler down), is the size of
+    /// the call's own path on a leader and not of the forwarding too:
+    /// futures are moved by copying all of them, and a request's was about
+    /// 9 KB.
+    async fn attempt<C: LeaderCall>(&self, leader: NodeId, call: &C) -> Attempt<C::Answer> {
+        if leader == self.id() {
+            return Attempt::from_reply(call.run_here(self).await);
         }
-        Box::pin(self.attempt_on_peer(leader, op)).await
+        Box::pin(self.attempt_on_peer(leader, call)).await
     }
 
     /// [`Node::attempt`] on a leader elsewhere: forwarded.
-    async fn attempt_on_peer(&self, leader: NodeId, op: &LeaderOp) -> Attempt {
-        let timeout = self.config.write_timeout + Duration::from_secs(1);
-        let reply = match op {
-            LeaderOp::Propose(command) => {
-                let request = ForwardRequest {
-                    command: command.clone(),
-                };
-                self.call_leader::<ForwardReply>(
-                    leader,
-                    RpcKind::Forward,
-                    rpc::encode(&request),
-                    timeout,
-                )
-                .await
-                .map(|reply| reply.map(LeaderAnswer::Applied))
+    async fn attempt_on_peer<C: LeaderCall>(&self, leader: NodeId, call: &C) -> Attempt<C::Answer> {
+        let timeout = call.leader_time(self.config().write_timeout) + Duration::from_secs(1);
+        let reply = self
+            .call_leader::<C::Answer>(leader, C::KIND, call.body(), timeout)
+            .await;
+        // A lost request that changes nothing changed nothing.
+        let reply = match reply {
+            Err(Attempt::Done(Err(NodeError::OutcomeUnknown { reason }))) if C::CHANGES_NOTHING => {
+                Ok(Err(NodeError::Unavailable { reason }))
             }
-            LeaderOp::ReadIndex => self
-                .call_leader::<ReadIndexReply>(leader, RpcKind::ReadIndex, Vec::new(), timeout)
-                .await
-                .map(|reply| reply.map(LeaderAnswer::ReadIndex))
-                // A lost read-index request changed nothing.
-                .or_else(|attempt| match attempt {
-                    Attempt::Done(Err(NodeError::OutcomeUnknown { reason })) => {
-                        Ok(Err(NodeError::Unavailable { reason }))
-                    }
-                    other => Err(other),
-                }),
-            LeaderOp::Membership(op) => {
-                let timeout = op.leader_time(self.config.write_timeout) + Duration::from_secs(1);
-                self.call_leader::<MembershipReply>(
-                    leader,
-                    RpcKind::Membership,
-                    rpc::encode(op),
-                    timeout,
-                )
-                .await
-                .map(|reply| reply.map(LeaderAnswer::Membership))
-            }
+            other => other,
         };
         match reply {
             Ok(reply) => Attempt::from_reply(reply),
@@ -177,7 +161,8 @@ impl Node {
         }
     }
 
-    /// Calls `kind` on the leader and decodes its reply; a transport failure
+    /// Calls `kind` on the leader and decodes its reply (the leader's answer
+    /// or its refusal); a transport failure
     /// is classified by whether the request may have arrived.
     async fn call_leader<T: DeserializeOwned>(
         &self,
@@ -185,7 +170,7 @@ impl Node {
         kind: RpcKind,
         body: Vec<u8>,
         timeout: Duration,
-    ) -> Result<T, Attempt> {
+    ) -> Result<Result<T, NodeError>, Attempt<T>> {
         let Some(addr) = self.member_addr(leader) else {
             return Err(Attempt::Unreachable(NodeError::NoLeader {
                 leader: Some(leader),
@@ -193,7 +178,7 @@ impl Node {
             }));
         };
         let bytes = self
-            .transport
+            .transport()
             .call(&addr, kind.path(), body, timeout)
             .await
             .map_err(|e| self.leader_call_failed(leader, &addr, e))?;
@@ -210,7 +195,12 @@ impl Node {
 
     /// A failed call to the leader, classified by whether the request may
     /// have arrived, in words; the transport's own error goes to the log.
-    fn leader_call_failed(&self, leader: NodeId, addr: &str, error: TransportError) -> Attempt {
+    fn leader_call_failed<T>(
+        &self,
+        leader: NodeId,
+        addr: &str,
+        error: TransportError,
+    ) -> Attempt<T> {
         tracing::debug!(leader, %error, "calling the leader failed");
         let leader_at = format!("leader {leader} at {addr}");
         // The request may have arrived: its outcome is unknown.
@@ -246,9 +236,30 @@ impl Node {
             leader: None,
             reason: format!(
                 "none elected within {}; {}",
-                words::duration(self.config.leader_wait),
+                words::duration(self.config().leader_wait),
                 self.quorum_count().election_needs()
             ),
+        }
+    }
+
+    /// The refusal of a node that cannot take a leader's request, in words:
+    /// it is not the leader, it is handing leadership over, or its quorum
+    /// stopped acknowledging it (openraft's leader lease ran out). Nothing
+    /// was done, so the caller may retry.
+    pub(crate) fn not_leader(&self, refusal: &ForwardToLeader<TypeConfig>) -> NodeError {
+        let reason = match refusal.reason {
+            ForwardReason::NotLeader => "this node is no longer the leader".to_string(),
+            ForwardReason::LeadershipTransfer => match refusal.leader_id {
+                Some(to) => format!("leadership is being handed over to node {to}"),
+                None => "leadership is being handed over".to_string(),
+            },
+            ForwardReason::LeaseExpired => {
+                format!("the leader has lost its quorum: {}", self.quorum_count())
+            }
+        };
+        NodeError::NoLeader {
+            leader: refusal.leader_id,
+            reason,
         }
     }
 
@@ -260,7 +271,7 @@ impl Node {
             .membership()
             .get_node(&id)
             .map(|n| n.addr.clone())
-            .or_else(|| self.config.peers.get(&id).cloned())
+            .or_else(|| self.config().peers.get(&id).cloned())
     }
 
     /// The leader this node knows, unless it is `avoid` or the node has
@@ -286,7 +297,7 @@ impl Node {
         deadline: Instant,
     ) -> Result<NodeId, NodeError> {
         let retry_avoided_after =
-            Instant::now() + Duration::from_millis(self.config.election_timeout_max_ms);
+            Instant::now() + Duration::from_millis(self.config().election_timeout_max_ms);
         let mut metrics = self.raft().metrics();
         loop {
             let (leader, state) = {
@@ -321,6 +332,7 @@ impl Node {
 mod tests {
     use crate::testing::leading_alone;
     use crate::NodeError;
+    use ordo_core::Append;
 
     /// A node whose Raft has stopped keeps its last leader in openraft's
     /// server metrics (only the full metrics say `Shutdown`): a write to
@@ -331,10 +343,14 @@ mod tests {
         let node = leading_alone().await;
         node.shutdown().await;
 
-        let request = serde_json::from_value(serde_json::json!({"records": [{"value": 1}]}))
-            .expect("an append request");
+        let records = serde_json::from_value(serde_json::json!([{"value": 1}])).expect("a record");
+        let append = Append {
+            records,
+            producer: None,
+            condition: None,
+        };
         let topic = "stopped".parse().expect("a topic name");
-        match node.append(topic, request).await {
+        match node.append(topic, append).await {
             Err(NodeError::Unavailable { reason }) => {
                 assert!(reason.contains("shutting down"), "{reason}");
             }

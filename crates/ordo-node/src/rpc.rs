@@ -1,6 +1,6 @@
 //! Internal node-to-node RPCs: their paths and their encoding, used by both
-//! the calling side ([`crate::network`], forwarding in [`crate::node`]) and
-//! the answering side ([`crate::node::Node::handle_rpc`]).
+//! the calling side ([`crate::network`], forwarding in `routing`) and the
+//! answering side ([`crate::node::Node::handle_rpc`], in `rpc_answer`).
 //!
 //! Messages are JSON, except an AppendEntries request, which is binary
 //! ([`crate::append_wire`]; JSON from an older leader is still taken), and
@@ -20,7 +20,7 @@ use crate::append_wire;
 use crate::error::NodeError;
 use crate::types::TypeConfig;
 use ordo_api::MembershipResponse;
-use ordo_core::{Command, CommandResult};
+use ordo_core::{Command, CommandResult, LogIndex};
 
 /// The internal endpoints, each a POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +103,7 @@ impl RpcKind {
 /// The answer to a forwarded command.
 pub type ForwardReply = Result<CommandResult, NodeError>;
 /// The answer to a read-index request: the leader's read log index.
-pub type ReadIndexReply = Result<u64, NodeError>;
+pub type ReadIndexReply = Result<LogIndex, NodeError>;
 /// The answer to a forwarded membership change or leadership transfer.
 pub type MembershipReply = Result<MembershipResponse, NodeError>;
 

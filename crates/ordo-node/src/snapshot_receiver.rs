@@ -39,7 +39,7 @@ pub(crate) async fn drop_abandoned(node: Weak<crate::node::Node>) {
     loop {
         tokio::time::sleep(ABANDONED_AFTER / 10).await;
         let Some(node) = node.upgrade() else { return };
-        node.snapshots.drop_idle(ABANDONED_AFTER);
+        node.snapshots().drop_idle(ABANDONED_AFTER);
     }
 }
 

@@ -65,7 +65,7 @@ impl Node {
             health: health.summary(),
             consumers: self.state_machine().consumer_lag(),
             storage: {
-                let space = self.disk_space.reading();
+                let space = self.disk_space().reading();
                 StorageStatus {
                     failure,
                     free_bytes: space.map(|s| s.free_bytes),

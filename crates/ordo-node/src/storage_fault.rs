@@ -144,7 +144,7 @@ pub(crate) async fn watch(node: Weak<Node>) {
 impl Node {
     /// Why this node's storage failed, once it has (see the module doc).
     pub fn storage_failure(&self) -> Option<String> {
-        if let Some(cause) = self.storage_fault.cause() {
+        if let Some(cause) = self.storage_fault().cause() {
             return Some(cause.to_string());
         }
         let running = self.raft().metrics().borrow_watched().running_state.clone();
@@ -158,16 +158,16 @@ impl Node {
         &self,
         running: &Result<(), Fatal<TypeConfig>>,
     ) -> Option<String> {
-        if let Some(cause) = self.storage_fault.cause() {
+        if let Some(cause) = self.storage_fault().cause() {
             return Some(cause.to_string());
         }
-        self.storage_fault.fail(failure_of(running)?);
-        self.storage_fault.cause().map(str::to_string)
+        self.storage_fault().fail(failure_of(running)?);
+        self.storage_fault().cause().map(str::to_string)
     }
 
     /// Waits until this node's storage has failed; returns the cause.
     pub async fn storage_failed(self: &Arc<Self>) -> String {
-        self.storage_fault.failed().await
+        self.storage_fault().failed().await
     }
 }
 

@@ -48,7 +48,7 @@ impl Node {
         };
         match self.propose(command).await? {
             CommandResult::TopicPut { log_index } => {
-                self.wait_applied(log_index, self.config.write_timeout)
+                self.wait_applied(log_index, self.config().write_timeout)
                     .await?;
                 self.local_topic(&topic)
             }
@@ -93,7 +93,7 @@ impl Node {
                 break;
             }
         }
-        self.wait_applied(last_index, self.config.write_timeout)
+        self.wait_applied(last_index, self.config().write_timeout)
             .await?;
         Ok(CleanupResponse {
             topic: self.local_topic(&topic)?,

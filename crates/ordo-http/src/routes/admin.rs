@@ -68,8 +68,8 @@ pub async fn snapshot(State(state): State<AppState>) -> Result<Response, ApiErro
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if let Some((index, term)) = last_log_id {
-        headers.insert(SNAPSHOT_INDEX_HEADER, HeaderValue::from(index));
-        headers.insert(SNAPSHOT_TERM_HEADER, HeaderValue::from(term));
+        headers.insert(SNAPSHOT_INDEX_HEADER, HeaderValue::from(index.0));
+        headers.insert(SNAPSHOT_TERM_HEADER, HeaderValue::from(term.0));
     }
     Ok(response)
 }

@@ -47,7 +47,7 @@ pub async fn get_offset(
         .node
         .consumer_offset(&group, &topic, params.consistency)
         .await?;
-    Ok(Json(offset))
+    Ok(Json(ConsumerOffset { offset }))
 }
 
 /// Commits the group's position in the topic, through the Raft log.
@@ -83,8 +83,12 @@ pub async fn commit_offset(
     body: Result<JsonBody<CommitOffsetRequest>, ApiError>,
 ) -> Result<Json<CommitOffsetResponse>, ApiError> {
     let (group, topic) = extract::group_and_topic(path)?;
-    let JsonBody(request) = body?;
-    Ok(Json(state.node.commit_offset(group, topic, request).await?))
+    let JsonBody(CommitOffsetRequest { offset, expected }) = body?;
+    let log_index = state
+        .node
+        .commit_offset(group, topic, offset, expected)
+        .await?;
+    Ok(Json(CommitOffsetResponse { offset, log_index }))
 }
 
 /// Every position the group committed, with each topic's end and lag.
@@ -109,10 +113,9 @@ pub async fn group(
 ) -> Result<Json<ConsumerGroup>, ApiError> {
     let group = extract::group(path)?;
     let params = extract::query(params)?;
-    Ok(Json(
-        state
-            .node
-            .consumer_group(&group, params.consistency)
-            .await?,
-    ))
+    let topics = state
+        .node
+        .consumer_group(&group, params.consistency)
+        .await?;
+    Ok(Json(ConsumerGroup { group, topics }))
 }

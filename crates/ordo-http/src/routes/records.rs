@@ -12,7 +12,7 @@ use crate::AppState;
 use ordo_api::limits::{MAX_READ_LIMIT, MAX_READ_WAIT_MS};
 use ordo_api::openapi::schema;
 use ordo_api::{AppendRequest, AppendResponse, ErrorBody, ReadQuery, ReadResponse};
-use ordo_core::validate_append;
+use ordo_core::{validate_append, Append};
 
 /// Appends records, atomically and at contiguous offsets. The topic is
 /// created with the default config on its first append.
@@ -51,10 +51,23 @@ pub async fn append(
     body: Result<JsonBody<AppendRequest>, ApiError>,
 ) -> Result<Json<AppendResponse>, ApiError> {
     let topic = extract::topic(topic)?;
-    let JsonBody(request) = body?;
-    validate_append(&request.records, request.condition)?;
-    let response = state.node.append(topic, request).await?;
-    Ok(Json(response))
+    let JsonBody(AppendRequest {
+        records,
+        producer,
+        condition,
+    }) = body?;
+    validate_append(&records, condition)?;
+    let append = Append {
+        records,
+        producer,
+        condition,
+    };
+    let appended = state.node.append(topic, append).await?;
+    Ok(Json(AppendResponse {
+        offsets: appended.offsets(),
+        log_index: appended.log_index,
+        duplicate: appended.duplicate,
+    }))
 }
 
 /// Reads a page of records from `from`, skipping those compaction removed.

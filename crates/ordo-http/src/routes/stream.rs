@@ -83,26 +83,7 @@ pub async fn stream(
         Some(id) => resume_after(id)?,
         None => params.from,
     };
-    // A stream from past the end would wait for offsets that may never
-    // exist; refuse it as a read would. A missing topic is waited for.
-    if let Some(topic_state) = state.node.state_machine().topic(&topic) {
-        if from > topic_state.end_offset {
-            return Err(NodeError::OffsetOutOfRange {
-                topic: topic.to_string(),
-                from,
-                end_offset: topic_state.end_offset,
-            }
-            .into());
-        }
-        if from < topic_state.start_offset {
-            return Err(NodeError::OffsetGone {
-                topic: topic.to_string(),
-                from,
-                start_offset: topic_state.start_offset,
-            }
-            .into());
-        }
-    }
+    state.node.check_stream_from(&topic, from)?;
     let tail = Tail {
         node: state.node.clone(),
         topic,
