@@ -37,7 +37,7 @@ use crate::types::{LogStore, Raft, StateMachine, TypeConfig};
 use crate::words;
 use ordo_core::api::{
     AppendRequest, AppendResponse, CommitOffsetRequest, CommitOffsetResponse, Consistency,
-    ConsumerGroup, ConsumerOffset, ReadParams, ReadResponse,
+    ConsumerGroup, ConsumerOffset, ReadParams, ReadResponse, TopicPosition,
 };
 use ordo_core::limits::{MAX_READ_BYTES, MAX_READ_LIMIT};
 use ordo_core::{Command, CommandResult, GroupName, LogIndex, NewRecord, NodeId, TopicName};
@@ -311,7 +311,7 @@ impl Node {
         consistency: Consistency,
     ) -> Result<ConsumerGroup, NodeError> {
         self.read_barrier(consistency).await?;
-        let topics = self.state_machine.group_lag(group);
+        let topics = topic_positions(self.state_machine.group_lag(group));
         if topics.is_empty() {
             return Err(NodeError::GroupNotFound {
                 group: group.to_string(),
@@ -633,7 +633,7 @@ impl Node {
     pub async fn export_snapshot(
         &self,
     ) -> Result<(Option<(u64, u64)>, ordo_store::SnapshotData), NodeError> {
-        let (meta, data) = self
+        let ordo_store::ExportedSnapshot { meta, data } = self
             .state_machine
             .export_snapshot()
             .await
@@ -671,4 +671,20 @@ fn low_space(space: &crate::disk_space::SpaceReading) -> openraft::errors::Fatal
         openraft::ErrorVerb::Write,
         refusal,
     ))
+}
+
+/// A group's lag in each topic, as the API shows it.
+pub(crate) fn topic_positions(
+    lags: BTreeMap<TopicName, ordo_store::GroupLag>,
+) -> BTreeMap<TopicName, TopicPosition> {
+    lags.into_iter()
+        .map(|(topic, lag)| {
+            let position = TopicPosition {
+                offset: lag.offset,
+                end_offset: lag.end_offset,
+                lag_records: lag.lag_records,
+            };
+            (topic, position)
+        })
+        .collect()
 }

@@ -63,7 +63,12 @@ impl Node {
                 .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
             ready: health.is_ready(),
             health: health.summary(),
-            consumers: self.state_machine().consumer_lag(),
+            consumers: self
+                .state_machine()
+                .consumer_lag()
+                .into_iter()
+                .map(|(group, lags)| (group, crate::node::topic_positions(lags)))
+                .collect(),
             storage: {
                 let space = self.disk_space.reading();
                 StorageStatus {
