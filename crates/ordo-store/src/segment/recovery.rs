@@ -24,7 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::files::{File, Files};
+use super::file::File;
+use super::files::Files;
 use super::frame::{self, Scanner, Stop};
 use super::index::{valid_prefix, IndexPoint, SegmentIndex, SegmentTail, ENTRY_BYTES};
 use super::item;
