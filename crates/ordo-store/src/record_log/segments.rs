@@ -166,6 +166,15 @@ impl SegmentRecords {
         topic: &TopicName,
         records: &[Record],
     ) -> Result<(), StoreError> {
+        // `ordo_core::apply` places an append's records at consecutive
+        // offsets from the topic's end; the segment log allows gaps (for
+        // compaction and snapshots), so it would take a gap without a word.
+        assert!(
+            records
+                .windows(2)
+                .all(|pair| pair[1].offset.0 == pair[0].offset.0 + 1),
+            "the records appended to topic {topic} are not at consecutive offsets"
+        );
         let items = records
             .iter()
             .map(|record| {

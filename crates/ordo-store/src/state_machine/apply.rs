@@ -105,8 +105,22 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
 
     /// Makes the writer's copy visible to readers, copying only what changed.
     fn publish(&self, writer: &Applied<C>, changes: &Changes) {
+        assert_eq!(
+            writer.state.last_applied,
+            writer.last_applied.map(|log_id| LogIndex(log_id.index())),
+            "the decided state's applied index and the applied log id disagree"
+        );
         {
             let mut published = self.write_published();
+            // Raft applies each committed entry once, in log order, and a
+            // published batch holds at least one: what readers see, and the
+            // index they wait on, only move forward.
+            assert!(
+                writer.state.last_applied > published.state.last_applied,
+                "the applied index would go back: publishing {:?} over {:?}",
+                writer.state.last_applied,
+                published.state.last_applied
+            );
             changes.copy(&writer.state, &mut published.state);
             if changes.membership {
                 published.membership = writer.membership.clone();
