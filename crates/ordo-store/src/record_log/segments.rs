@@ -1,8 +1,8 @@
 //! The record log in segment files: each topic's records in a
-//! [`SegmentLog`] of their own (seq = the record's offset, timestamp = its
-//! `timestamp_ms`, payload = `codec`'s encoding of the record, the bytes
-//! [`SegmentRecords::encoded`] returns and a snapshot copies), with gaps
-//! allowed ([`SegmentOptions::allow_gaps`]): compaction and snapshots leave
+//! [`crate::segment::SegmentLog`] of their own (seq = the record's offset,
+//! timestamp = its `timestamp_ms`, payload = `codec`'s encoding of the
+//! record, the bytes [`SegmentRecords::encoded`] returns and a snapshot
+//! copies), with gaps allowed ([`SegmentOptions::allow_gaps`]): compaction and snapshots leave
 //! them. What must commit with the decided state lives in the state machine
 //! tree beside it (`keys`: tombstones, where a topic's records start, which
 //! files hold them); the file work that follows a commit waits for

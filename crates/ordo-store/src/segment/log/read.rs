@@ -117,7 +117,7 @@ impl SegmentLog {
         Ok(Some((path, len)))
     }
 
-    /// [`Segment::visit_from`] on segment `i`, with its bytes where they
+    /// [`super::Segment::visit_from`] on segment `i`, with its bytes where they
     /// are: the newest segment's partly still in the write buffer.
     pub(super) fn visit(
         &self,

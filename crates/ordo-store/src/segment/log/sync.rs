@@ -31,7 +31,7 @@ impl SegmentLog {
     /// The first half of a sync that does not hold the log while the disk
     /// works: writes out what is buffered (and syncs the directory, if a
     /// segment was created since) and returns the newest segment's file to
-    /// sync, or with [`SegmentOptions::direct_sync`] a copy of the buffer
+    /// sync, or with [`super::SegmentOptions::direct_sync`] a copy of the buffer
     /// to write. [`PendingSync::sync`] does the rest, and the log takes
     /// note of a direct write with [`SegmentLog::synced`]; appends, reads
     /// and rolls may go on meanwhile (a roll syncs the segment it seals,
@@ -85,7 +85,7 @@ impl SegmentLog {
         }
     }
 
-    /// Writes the buffer out: with [`SegmentOptions::direct_sync`] durably,
+    /// Writes the buffer out: with [`super::SegmentOptions::direct_sync`] durably,
     /// keeping the block that holds the end; otherwise not synced, emptying it.
     pub(super) fn write_buffer(&mut self) -> Result<(), StoreError> {
         let end = self.buffer_start + self.buffer.len() as u64;
@@ -107,7 +107,7 @@ impl SegmentLog {
     }
 
     /// The file holds the buffer's bytes up to `end`: the buffer drops
-    /// them, or with [`SegmentOptions::direct_sync`] those before the block
+    /// them, or with [`super::SegmentOptions::direct_sync`] those before the block
     /// that holds `end`.
     pub(super) fn written_through(&mut self, end: u64) {
         self.written = end;
@@ -127,7 +127,7 @@ impl SegmentLog {
         *lock(&self.direct_writes) += 1;
     }
 
-    /// With [`SegmentOptions::direct_sync`], moves the buffer's start back
+    /// With [`super::SegmentOptions::direct_sync`], moves the buffer's start back
     /// to the block that holds `written`, reading that block's written
     /// bytes back from the file, so the next write rewrites it whole; the
     /// buffer must hold nothing unwritten. Otherwise nothing to do.
@@ -183,7 +183,7 @@ pub(crate) struct PendingSync {
 
 /// What a pending sync does to the disk.
 enum SyncWrite {
-    /// Without [`SegmentOptions::direct_sync`]: what it wrote out.
+    /// Without [`super::SegmentOptions::direct_sync`]: what it wrote out.
     Fdatasync,
     /// With it: the buffer's bytes not yet written.
     Direct(DirectWrite),
