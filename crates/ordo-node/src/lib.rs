@@ -95,6 +95,6 @@ mod words;
 
 pub use config::NodeConfig;
 pub use error::NodeError;
-pub use node::Node;
+pub use node::{Backup, Node};
 pub use transport::{node_transport, HttpTransport, Transport, TransportError};
 pub use types::TypeConfig;

@@ -36,6 +36,14 @@ use crate::transport::Transport;
 use crate::types::{LogStore, Raft, StateMachine};
 use ordo_core::{LogIndex, NodeId, Term};
 
+/// A backup of the applied state: the snapshot stream and the last log
+/// entry it holds.
+pub struct Backup {
+    /// The index and term of the last entry applied, if any was.
+    pub last_log_id: Option<(LogIndex, Term)>,
+    pub data: ordo_store::SnapshotData,
+}
+
 pub struct Node {
     config: NodeConfig,
     raft: Raft,
@@ -240,12 +248,9 @@ impl Node {
         }
     }
 
-    /// The applied state now, as a backup: its last log id (index, term)
-    /// and the snapshot stream (see `ordo_store::backup`).
-    pub async fn export_snapshot(
-        &self,
-    ) -> Result<(Option<(LogIndex, Term)>, ordo_store::SnapshotData), NodeError> {
-        let (meta, data) = self
+    /// The applied state now, as a backup (see `ordo_store::backup`).
+    pub async fn export_snapshot(&self) -> Result<Backup, NodeError> {
+        let ordo_store::ExportedSnapshot { meta, data } = self
             .state_machine
             .export_snapshot()
             .await
@@ -256,7 +261,10 @@ impl Node {
                 Term(log_id.committed_leader_id().term),
             )
         });
-        Ok((last, data))
+        Ok(Backup {
+            last_log_id: last,
+            data,
+        })
     }
 
     pub async fn shutdown(&self) {

@@ -26,8 +26,9 @@ use crate::node::Node;
 use crate::routing::LeaderCall;
 use crate::rpc::RpcKind;
 use ordo_api::limits::{MAX_READ_BYTES, MAX_READ_LIMIT, MAX_READ_WAIT_MS, MIN_LOG_INDEX_WAIT_MS};
-use ordo_api::{Consistency, ReadParams, ReadQuery, ReadResponse, TopicPosition};
+use ordo_api::{Consistency, ReadParams, ReadQuery, ReadResponse};
 use ordo_core::{GroupName, LogIndex, Offset, TopicName};
+use ordo_store::GroupLag;
 
 impl Node {
     /// A read with its waits: first `min_log_index` (read-your-writes, at
@@ -237,7 +238,7 @@ impl Node {
         &self,
         group: &GroupName,
         consistency: Consistency,
-    ) -> Result<BTreeMap<TopicName, TopicPosition>, NodeError> {
+    ) -> Result<BTreeMap<TopicName, GroupLag>, NodeError> {
         self.read_barrier(consistency).await?;
         let topics = self.state_machine().group_lag(group);
         if topics.is_empty() {

@@ -4,7 +4,11 @@ use openraft::async_runtime::WatchReceiver;
 use openraft::ServerState;
 
 use crate::node::Node;
-use ordo_api::{ClusterStatus, FollowerProgress, Member, StorageStatus};
+use std::collections::BTreeMap;
+
+use ordo_api::{ClusterStatus, FollowerProgress, Member, StorageStatus, TopicPosition};
+use ordo_core::TopicName;
+use ordo_store::GroupLag;
 
 impl Node {
     pub fn status(&self) -> ClusterStatus {
@@ -63,7 +67,12 @@ impl Node {
                 .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
             ready: health.is_ready(),
             health: health.summary(),
-            consumers: self.state_machine().consumer_lag(),
+            consumers: self
+                .state_machine()
+                .consumer_lag()
+                .into_iter()
+                .map(|(group, lags)| (group, topic_positions(lags)))
+                .collect(),
             storage: {
                 let space = self.disk_space().reading();
                 StorageStatus {
@@ -76,4 +85,18 @@ impl Node {
             },
         }
     }
+}
+
+/// A group's lag in each topic, as the API shows it.
+pub fn topic_positions(lags: BTreeMap<TopicName, GroupLag>) -> BTreeMap<TopicName, TopicPosition> {
+    lags.into_iter()
+        .map(|(topic, lag)| {
+            let position = TopicPosition {
+                offset: lag.offset,
+                end_offset: lag.end_offset,
+                lag_records: lag.lag_records,
+            };
+            (topic, position)
+        })
+        .collect()
 }

@@ -15,19 +15,28 @@ use crate::snapshot;
 use crate::snapshot_file::{SnapshotData, EXPORT};
 use crate::{LogStore, StateMachineStore, StoreTypeConfig};
 
+/// A backup made by [`StateMachineStore::export_snapshot`].
+#[derive(Debug)]
+pub struct ExportedSnapshot<C: StoreTypeConfig> {
+    /// Its last log id and membership, as its header gives them.
+    pub meta: SnapshotMetaOf<C>,
+    /// The snapshot stream.
+    pub data: SnapshotData,
+}
+
 impl<C: StoreTypeConfig> StateMachineStore<C> {
     /// The applied state as it is now, as a complete snapshot: a consistent
     /// backup at its metadata's last log id. It is not kept as the current
     /// snapshot; its file is gone from the directory as soon as it is
     /// written, readable only through the handle returned.
-    pub async fn export_snapshot(&self) -> Result<(SnapshotMetaOf<C>, SnapshotData), StoreError> {
+    pub async fn export_snapshot(&self) -> Result<ExportedSnapshot<C>, StoreError> {
         let store = self.clone();
         self.shared
             .disk
             .run_blocking(move || {
                 let (meta, data) = snapshot::dump(&store, EXPORT)?;
                 store.shared.snapshots.discard(&data)?;
-                Ok((meta, data))
+                Ok(ExportedSnapshot { meta, data })
             })
             .await
     }

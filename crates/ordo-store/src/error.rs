@@ -1,6 +1,8 @@
 //! `StoreError`: everything that can go wrong below the state machine and
-//! the log, and its mapping to the `io::Error` openraft's storage traits use.
+//! the log, and its mapping to the `io::Error` openraft's storage traits use;
+//! `KvError`: a failure of the key-value medium, in the store's own form.
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
@@ -8,10 +10,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the store at {}: {source}", path.display())]
-    Open { path: PathBuf, source: sled::Error },
+    Open { path: PathBuf, source: KvError },
 
     #[error("storage I/O failed: {0}")]
-    Sled(#[from] sled::Error),
+    Kv(#[from] KvError),
 
     #[error("cannot encode {what}: {source}")]
     Encode {
@@ -157,14 +159,42 @@ pub enum StoreError {
     Poisoned,
 }
 
-impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
-    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
-        match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+/// A failure of the key-value medium (sled, or the simulated disk's
+/// trees), held in the store's own form so that no sled type leaves `kv`:
+/// an I/O error the medium met, or the medium's own message. It displays as
+/// sled displays its errors.
+#[derive(Debug)]
+pub struct KvError(KvFailure);
+
+#[derive(Debug)]
+enum KvFailure {
+    Io(io::Error),
+    Other(String),
+}
+
+impl KvError {
+    /// The medium failed an I/O operation.
+    pub(crate) fn io(error: io::Error) -> KvError {
+        KvError(KvFailure::Io(error))
+    }
+
+    /// The medium failed otherwise; `message` says how.
+    pub(crate) fn other(message: String) -> KvError {
+        KvError(KvFailure::Other(message))
+    }
+}
+
+impl fmt::Display for KvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            // sled's wording for its `Error::Io`.
+            KvFailure::Io(error) => write!(f, "IO error: {error}"),
+            KvFailure::Other(message) => f.write_str(message),
         }
     }
 }
+
+impl std::error::Error for KvError {}
 
 impl From<StoreError> for io::Error {
     fn from(e: StoreError) -> io::Error {

@@ -25,8 +25,8 @@
 //!   `persisted`: the decided state's entries in the tree, written only
 //!   where an apply changed them; `record_log`: the records, behind one
 //!   seam (`RecordLog`) whatever their layout (in the tree; or in per-topic
-//!   segment files, `record_log::segments`, not opened by `open` yet); `read`: the read API for the HTTP layer
-//!   ([`TopicPage`], positions, producers);
+//!   segment files, `record_log::segments`, not opened by `open` yet); `read`: the read API for the node and its HTTP layer
+//!   ([`TopicPage`], positions and their [`GroupLag`], producers);
 //!   `snapshot`: building, installing and keeping the current snapshot;
 //!   `snapshot_file`: where snapshot bytes live ([`SnapshotData`]).
 //! - `segment`: the segment-file storage engine (files, frames, indexes,
@@ -77,12 +77,12 @@ mod tests;
 
 use std::path::Path;
 
-pub use backup::backup_meta;
-pub use error::StoreError;
+pub use backup::{backup_meta, ExportedSnapshot};
+pub use error::{KvError, StoreError};
 pub use kv::{DiskArea, DiskError, DiskOp, InjectedError, MemDisk, CACHE_CAPACITY_BYTES};
 pub use log_store::LogStore;
 pub use raft_entry::{decode_entry, encode_entry, payload_len_hint};
-pub use read::TopicPage;
+pub use read::{GroupLag, TopicPage};
 pub use slow_sync::{SLOW_SYNC_P99, SLOW_SYNC_WINDOW};
 pub use snapshot_file::{SnapshotData, SnapshotWriter};
 pub use state_machine::StateMachineStore;

@@ -1,14 +1,15 @@
-//! The state machine's read API for the HTTP layer: pages of records, the
-//! search for an offset by time, topic metadata, consumer positions and
-//! lag, the producer table and key index, which topics are due for cleanup,
-//! and how far this node has applied. Not part of openraft.
+//! The state machine's reads, for the node and its HTTP layer: pages of a
+//! topic's records ([`TopicPage`]), the search for an offset by time, topic
+//! metadata, consumer positions and their lag ([`GroupLag`]), the producer
+//! table and key index, which topics are due for cleanup, and how far this
+//! node has applied. Not part of openraft. The types returned are the
+//! store's own; the node turns them into the API's.
 //!
 //! Every read is bounded by the published state (see `state_machine`), so a
 //! read never returns a record of a batch that is not fully applied.
 
 use std::collections::BTreeMap;
 
-use ordo_api::TopicPosition;
 use ordo_core::cleanup;
 use ordo_core::{
     GroupName, KeyState, LogIndex, Offset, ProducerId, ProducerState, Record, State, TopicName,
@@ -20,13 +21,22 @@ use crate::error::StoreError;
 use crate::state_machine::StateMachineStore;
 use crate::type_config::StoreTypeConfig;
 
+/// A consumer group's position in one topic, the topic's end, and the lag
+/// between them, all from one applied state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupLag {
+    /// The next offset the group will read.
+    pub offset: Offset,
+    /// The offset the next appended record will get.
+    pub end_offset: Offset,
+    /// Records appended that the group has not read: `end_offset - offset`.
+    pub lag_records: u64,
+}
+
 /// Each position with its topic's end offset and the lag to it. Deleting a
 /// topic drops its positions in the same apply, so a position's topic
 /// exists; a missing one reads as empty.
-fn lag_in(
-    state: &State,
-    positions: &BTreeMap<TopicName, Offset>,
-) -> BTreeMap<TopicName, TopicPosition> {
+fn lag_in(state: &State, positions: &BTreeMap<TopicName, Offset>) -> BTreeMap<TopicName, GroupLag> {
     positions
         .iter()
         .map(|(topic, &offset)| {
@@ -34,7 +44,7 @@ fn lag_in(
                 .topics
                 .get(topic)
                 .map_or(offset, |topic_state| topic_state.end_offset);
-            let position = TopicPosition {
+            let position = GroupLag {
                 offset,
                 end_offset,
                 lag_records: end_offset.0.saturating_sub(offset.0),
@@ -186,7 +196,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
     /// `group`'s position, the topic's end and the lag in every topic it
     /// committed a position in (empty for a group that never did), from one
     /// applied state, so a lag is never computed against another moment's end.
-    pub fn group_lag(&self, group: &GroupName) -> BTreeMap<TopicName, TopicPosition> {
+    pub fn group_lag(&self, group: &GroupName) -> BTreeMap<TopicName, GroupLag> {
         let published = self.read_published();
         let state = &published.state;
         state
@@ -197,7 +207,7 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
     }
 
     /// [`Self::group_lag`] of every group, from one applied state.
-    pub fn consumer_lag(&self) -> BTreeMap<GroupName, BTreeMap<TopicName, TopicPosition>> {
+    pub fn consumer_lag(&self) -> BTreeMap<GroupName, BTreeMap<TopicName, GroupLag>> {
         let published = self.read_published();
         let state = &published.state;
         state

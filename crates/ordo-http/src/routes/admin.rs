@@ -36,7 +36,7 @@ pub const SNAPSHOT_TERM_HEADER: &str = "ordo-snapshot-term";
     )
 )]
 pub async fn snapshot(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let (last_log_id, data) = state.node.export_snapshot().await?;
+    let ordo_node::Backup { last_log_id, data } = state.node.export_snapshot().await?;
     let len = data.len();
     let body = Body::from_stream(futures::stream::unfold(
         (data, 0u64),

@@ -117,5 +117,8 @@ pub async fn group(
         .node
         .consumer_group(&group, params.consistency)
         .await?;
-    Ok(Json(ConsumerGroup { group, topics }))
+    Ok(Json(ConsumerGroup {
+        group,
+        topics: ordo_node::status::topic_positions(topics),
+    }))
 }

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::{DiskArea, DiskError, DiskOp, InjectedError, Place, Write};
-use crate::error::StoreError;
+use crate::error::{KvError, StoreError};
 use crate::segment::MemFileSystem;
 
 type Key = Arc<[u8]>;
@@ -291,7 +291,7 @@ impl MemHandle {
         let state = &mut *state;
         if let Some(error) = state.files.faults.on_sync(DiskOp::TreeFlush, Place::Trees) {
             state.unflushed.clear();
-            return Err(StoreError::Sled(sled::Error::Io(error)));
+            return Err(StoreError::Kv(KvError::io(error)));
         }
         for batch in state.unflushed.drain(..) {
             apply(&mut state.durable, batch);

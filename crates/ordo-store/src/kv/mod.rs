@@ -31,8 +31,8 @@ pub use disk_faults::{DiskArea, DiskError, DiskOp, InjectedError};
 pub(crate) use disk_faults::{DiskFaults, Place};
 pub use mem_disk::MemDisk;
 pub(crate) use mem_disk::MemHandle;
-use sled_disk::SledDisk;
 pub use sled_disk::CACHE_CAPACITY_BYTES;
+use sled_disk::{kv_error, SledDisk};
 
 use crate::error::StoreError;
 use mem_disk::MemIter;
@@ -60,7 +60,7 @@ impl Disk {
 
     pub(crate) fn open_tree(&self, name: &'static str) -> Result<Tree, StoreError> {
         let medium = match self {
-            Disk::Sled(disk) => Medium::Sled(disk.db.open_tree(name)?),
+            Disk::Sled(disk) => Medium::Sled(disk.db.open_tree(name).map_err(kv_error)?),
             Disk::Memory(handle) => Medium::Memory(handle.clone()),
         };
         Ok(Tree { name, medium })
@@ -102,7 +102,7 @@ impl Disk {
     pub(crate) fn flush_blocking(&self) -> Result<(), StoreError> {
         match self {
             Disk::Sled(disk) => {
-                disk.db.flush()?;
+                disk.db.flush().map_err(kv_error)?;
                 Ok(())
             }
             Disk::Memory(handle) => handle.flush(),
@@ -126,7 +126,7 @@ enum Medium {
 impl Tree {
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
         match &self.medium {
-            Medium::Sled(tree) => Ok(tree.get(key)?.map(Bytes::Sled)),
+            Medium::Sled(tree) => Ok(tree.get(key).map_err(kv_error)?.map(Bytes::Sled)),
             Medium::Memory(handle) => Ok(handle.get(self.name, key)?.map(Bytes::Memory)),
         }
     }
@@ -135,7 +135,7 @@ impl Tree {
     pub(crate) fn insert(&self, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
         match &self.medium {
             Medium::Sled(tree) => {
-                tree.insert(key, value)?;
+                tree.insert(key, value).map_err(kv_error)?;
                 Ok(())
             }
             Medium::Memory(handle) => handle.commit(vec![Write::insert(self.name, key, value)]),
@@ -146,7 +146,7 @@ impl Tree {
     pub(crate) fn remove(&self, key: &[u8]) -> Result<(), StoreError> {
         match &self.medium {
             Medium::Sled(tree) => {
-                tree.remove(key)?;
+                tree.remove(key).map_err(kv_error)?;
                 Ok(())
             }
             Medium::Memory(handle) => handle.commit(vec![Write::remove(self.name, key)]),
@@ -158,7 +158,8 @@ impl Tree {
     pub(crate) fn last(&self) -> Result<Option<(Bytes, Bytes)>, StoreError> {
         match &self.medium {
             Medium::Sled(tree) => Ok(tree
-                .last()?
+                .last()
+                .map_err(kv_error)?
                 .map(|(key, value)| (Bytes::Sled(key), Bytes::Sled(value)))),
             Medium::Memory(handle) => Ok(handle
                 .last(self.name)?
@@ -251,7 +252,7 @@ impl Iterator for Iter {
             Iter::Sled(iter) => Some(
                 iter.next()?
                     .map(|(key, value)| (Bytes::Sled(key), Bytes::Sled(value)))
-                    .map_err(StoreError::from),
+                    .map_err(kv_error),
             ),
             Iter::Memory(iter) => Some(
                 iter.next()?

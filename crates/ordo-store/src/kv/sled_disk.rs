@@ -30,7 +30,7 @@ use std::sync::{Mutex, PoisonError};
 use sled::Transactional;
 
 use super::Write;
-use crate::error::StoreError;
+use crate::error::{KvError, StoreError};
 
 /// The tree and key of the last batch committed through the journal.
 const JOURNAL_TREE: &str = "ordo-commit-journal";
@@ -63,7 +63,7 @@ impl Committer {
     fn write(&mut self, db: &sled::Db, write: &Write) -> Result<(), StoreError> {
         let tree = match self.trees.entry(write.tree) {
             Entry::Occupied(tree) => tree.into_mut(),
-            Entry::Vacant(slot) => slot.insert(db.open_tree(write.tree)?),
+            Entry::Vacant(slot) => slot.insert(db.open_tree(write.tree).map_err(kv_error)?),
         };
         write_one(tree, &write.key, write.value.as_deref())
     }
@@ -72,7 +72,7 @@ impl Committer {
     /// not replace it.
     fn drop_journal(&mut self, journal: &sled::Tree) -> Result<(), StoreError> {
         if self.journal_held {
-            journal.remove(JOURNAL_KEY)?;
+            journal.remove(JOURNAL_KEY).map_err(kv_error)?;
             self.journal_held = false;
         }
         Ok(())
@@ -109,9 +109,9 @@ pub(super) fn open(dir: &Path, cache_capacity: u64) -> Result<SledDisk, StoreErr
         .open()
         .map_err(|source| StoreError::Open {
             path: dir.to_path_buf(),
-            source,
+            source: KvError::from_sled(source),
         })?;
-    let journal = db.open_tree(JOURNAL_TREE)?;
+    let journal = db.open_tree(JOURNAL_TREE).map_err(kv_error)?;
     let disk = SledDisk {
         db,
         journal,
@@ -123,13 +123,13 @@ pub(super) fn open(dir: &Path, cache_capacity: u64) -> Result<SledDisk, StoreErr
 
 /// Applies the journaled batch again (see the module doc), then drops it.
 fn replay(disk: &SledDisk) -> Result<(), StoreError> {
-    let Some(entry) = disk.journal.get(JOURNAL_KEY)? else {
+    let Some(entry) = disk.journal.get(JOURNAL_KEY).map_err(kv_error)? else {
         return Ok(());
     };
     for write in Journal::decode(&entry)? {
         apply(&disk.db, write.tree, write.key, write.value)?;
     }
-    disk.journal.remove(JOURNAL_KEY)?;
+    disk.journal.remove(JOURNAL_KEY).map_err(kv_error)?;
     Ok(())
 }
 
@@ -150,7 +150,9 @@ pub(super) fn commit(disk: &SledDisk, writes: Vec<Write>) -> Result<(), StoreErr
         committer.drop_journal(&disk.journal)?;
         return commit_in_sled_batches(&disk.db, writes);
     }
-    disk.journal.insert(JOURNAL_KEY, journal)?;
+    disk.journal
+        .insert(JOURNAL_KEY, journal)
+        .map_err(kv_error)?;
     committer.journal_held = true;
     writes
         .iter()
@@ -160,14 +162,14 @@ pub(super) fn commit(disk: &SledDisk, writes: Vec<Write>) -> Result<(), StoreErr
 /// One write on its own: `value` into `key` of `tree`, or the key's
 /// removal.
 fn apply(db: &sled::Db, tree: &[u8], key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
-    write_one(&db.open_tree(tree)?, key, value)
+    write_one(&db.open_tree(tree).map_err(kv_error)?, key, value)
 }
 
 /// [`apply`] to a tree already open.
 fn write_one(tree: &sled::Tree, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
     match value {
-        Some(value) => tree.insert(key, value)?,
-        None => tree.remove(key)?,
+        Some(value) => tree.insert(key, value).map_err(kv_error)?,
+        None => tree.remove(key).map_err(kv_error)?,
     };
     Ok(())
 }
@@ -184,23 +186,44 @@ fn commit_in_sled_batches(db: &sled::Db, writes: Vec<Write>) -> Result<(), Store
     let mut trees = Vec::with_capacity(batches.len());
     let mut tree_batches = Vec::with_capacity(batches.len());
     for (name, batch) in batches {
-        trees.push(db.open_tree(name)?);
+        trees.push(db.open_tree(name).map_err(kv_error)?);
         tree_batches.push(batch);
     }
     if let ([tree], [_]) = (trees.as_slice(), tree_batches.as_slice()) {
         let batch = tree_batches.pop().expect("one batch for one tree");
-        tree.apply_batch(batch)?;
+        tree.apply_batch(batch).map_err(kv_error)?;
         return Ok(());
     }
-    trees.as_slice().transaction(
-        |views| -> sled::transaction::ConflictableTransactionResult<(), StoreError> {
-            for (view, batch) in views.iter().zip(&tree_batches) {
-                view.apply_batch(batch)?;
-            }
-            Ok(())
-        },
-    )?;
-    Ok(())
+    trees
+        .as_slice()
+        .transaction(
+            |views| -> sled::transaction::ConflictableTransactionResult<(), StoreError> {
+                for (view, batch) in views.iter().zip(&tree_batches) {
+                    view.apply_batch(batch)?;
+                }
+                Ok(())
+            },
+        )
+        .map_err(|e| match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => kv_error(e),
+        })
+}
+
+/// A sled failure as the store reports it ([`StoreError::Kv`]).
+pub(super) fn kv_error(error: sled::Error) -> StoreError {
+    StoreError::Kv(KvError::from_sled(error))
+}
+
+impl KvError {
+    /// sled's error in the store's form: its I/O error kept, any other
+    /// failure as sled words it.
+    fn from_sled(error: sled::Error) -> KvError {
+        match error {
+            sled::Error::Io(error) => KvError::io(error),
+            other => KvError::other(other.to_string()),
+        }
+    }
 }
 
 /// A batch's writes as one journal value: per write, the tree's name (u16

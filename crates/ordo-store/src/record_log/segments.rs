@@ -1,15 +1,17 @@
 //! The record log in segment files: each topic's records in a
-//! [`SegmentLog`] of their own (seq = the record's offset, timestamp = its
-//! `timestamp_ms`, payload = `codec`'s encoding of the record, the bytes
-//! [`SegmentRecords::encoded`] returns and a snapshot copies), with gaps
-//! allowed ([`SegmentOptions::allow_gaps`]): compaction and snapshots leave
+//! [`crate::segment::SegmentLog`] of their own (seq = the record's offset,
+//! timestamp = its `timestamp_ms`, payload = `codec`'s encoding of the
+//! record, the bytes [`SegmentRecords::encoded`] returns and a snapshot
+//! copies), with gaps allowed ([`SegmentOptions::allow_gaps`]): compaction and snapshots leave
 //! them. What must commit with the decided state lives in the state machine
 //! tree beside it (`keys`: tombstones, where a topic's records start, which
 //! files hold them); the file work that follows a commit waits for
-//! [`SegmentRecords::after_commit`]. This module owns the topics' logs,
-//! staging and durability; `reader` reads them back (skipping tombstones);
-//! `maintenance` does the deferred file work, compaction's rewrites and the
-//! reconciling at open.
+//! [`SegmentRecords::after_commit`]. This module opens the topics' logs
+//! and owns staging and durability; `topics` is the registry of the
+//! topics' logs and their bookkeeping; `reader` reads them back (skipping
+//! tombstones) and shares their segments with a snapshot; `maintenance`
+//! does the deferred file work, compaction's rewrites and the reconciling
+//! at open.
 //!
 //! Layout: topic `t`'s records are in `records/t@<generation>/` under the
 //! [`Files`] root. A topic dropped (or cleared) and created again, in the
@@ -56,21 +58,24 @@
 
 mod maintenance;
 mod reader;
+mod topics;
 
+#[cfg(test)]
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use ordo_core::{Offset, Record, TopicName};
 
-use super::{Encoded, ImportedRecord, SharedSegments};
+use super::{Encoded, ImportedRecord};
 use crate::error::StoreError;
 use crate::keys;
-use crate::kv::{Batch, Disk, Tree};
+use crate::kv::{Batch, Disk};
 use crate::record_codec;
-use crate::segment::{Files, ItemRef, SegmentLog, SegmentOptions};
+use crate::segment::{Files, ItemRef, SegmentOptions};
 pub(crate) use maintenance::Reconciled;
+use topics::{parse_dir_name, Deferred, Shared, SharedLog, TopicFiles, TopicLog, Topics};
 
 /// The directory of the topics' record logs, under the store's.
 pub(crate) const RECORDS_DIR: &str = "records";
@@ -99,80 +104,6 @@ impl Default for RecordSegmentOptions {
 #[derive(Clone)]
 pub(crate) struct SegmentRecords {
     shared: Arc<Shared>,
-}
-
-struct Shared {
-    disk: Disk,
-    tree: Tree,
-    files: Files,
-    options: SegmentOptions,
-    topics: Mutex<Topics>,
-    /// Held for a whole sync, and by whatever removes files.
-    syncing: Mutex<()>,
-}
-
-/// One generation of one topic's files.
-struct TopicLog {
-    topic: TopicName,
-    generation: u64,
-    dir: PathBuf,
-    segments: RwLock<SegmentLog>,
-    /// Where its records start, as staged (reads go by the committed key).
-    staged_start: AtomicU64,
-}
-
-type SharedLog = Arc<TopicLog>;
-
-#[derive(Default)]
-struct Topics {
-    /// The generation each topic's name reads and appends to.
-    logs: BTreeMap<TopicName, SharedLog>,
-    /// Generations dropped or cleared since the last `after_commit`, still
-    /// read under their name until it commits if no new one took it.
-    dropping: BTreeMap<TopicName, SharedLog>,
-    /// Logs appended to since the last sync.
-    unsynced: BTreeMap<TopicName, SharedLog>,
-    /// File work for `after_commit`, in the order it was staged.
-    deferred: Vec<Deferred>,
-    /// Offsets tombstoned whose segment `after_commit` has yet to weigh
-    /// for a rewrite (it must be sealed first).
-    removed: Vec<(SharedLog, u64)>,
-    next_generation: u64,
-}
-
-/// File work that waits for the commit of the batch that decided it.
-enum Deferred {
-    /// Retention: the whole segments below `before` go.
-    Purge { log: SharedLog, before: u64 },
-    /// A drop or a clear: the generation's directory goes.
-    Remove { log: SharedLog },
-}
-
-/// The topic-files key's value: which generation holds a topic's records,
-/// and the offset after the last one written to it (`u64` BE each).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct TopicFiles {
-    generation: u64,
-    end: u64,
-}
-
-impl TopicFiles {
-    fn encode(self) -> Vec<u8> {
-        let mut bytes = self.generation.to_be_bytes().to_vec();
-        bytes.extend_from_slice(&self.end.to_be_bytes());
-        bytes
-    }
-
-    fn decode(topic: &TopicName, bytes: &[u8]) -> Result<TopicFiles, StoreError> {
-        let (generation, end) = bytes
-            .split_at_checked(8)
-            .filter(|(_, end)| end.len() == 8)
-            .ok_or_else(|| bad_entry(topic, format!("topic files of {} bytes", bytes.len())))?;
-        Ok(TopicFiles {
-            generation: u64_be(generation),
-            end: u64_be(end),
-        })
-    }
 }
 
 impl SegmentRecords {
@@ -235,6 +166,15 @@ impl SegmentRecords {
         topic: &TopicName,
         records: &[Record],
     ) -> Result<(), StoreError> {
+        // `ordo_core::apply` places an append's records at consecutive
+        // offsets from the topic's end; the segment log allows gaps (for
+        // compaction and snapshots), so it would take a gap without a word.
+        assert!(
+            records
+                .windows(2)
+                .all(|pair| pair[1].offset.0 == pair[0].offset.0 + 1),
+            "the records appended to topic {topic} are not at consecutive offsets"
+        );
         let items = records
             .iter()
             .map(|record| {
@@ -264,62 +204,6 @@ impl SegmentRecords {
     ) -> Result<(), StoreError> {
         self.append(batch, topic, records)
     }
-
-    pub(super) fn share_segments<T>(
-        &self,
-        topic: &TopicName,
-        range: std::ops::Range<Offset>,
-        share: impl FnOnce(SharedSegments) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let Some(log) = self.shared.lookup(topic)? else {
-            return share(SharedSegments::none(range.start));
-        };
-        // Held while `share` runs: a compaction's rewrite replaces a
-        // sealed segment under the write lock.
-        let segments = log.read()?;
-        let sealed: Vec<_> = segments
-            .sealed_segments()
-            .into_iter()
-            .filter(|segment| segment.end_seq > range.start.0)
-            .collect();
-        let whole = sealed
-            .iter()
-            .take_while(|segment| segment.end_seq <= range.end.0);
-        let mut shared: Vec<(PathBuf, Option<u64>)> =
-            whole.map(|segment| (segment.log.clone(), None)).collect();
-        let mut tail_from = sealed[..shared.len()]
-            .last()
-            .map_or(range.start, |segment| Offset(segment.end_seq));
-        // With every sealed segment before the end shared, the newest
-        // segment's items before the end are the rest.
-        if shared.len() == sealed.len() {
-            if let Some((path, len)) = segments.active_prefix(range.end.0)? {
-                shared.push((path, Some(len)));
-                tail_from = range.end;
-            }
-        }
-        let tombstones = reader::tombstoned(&self.shared.tree, &log, range.start.0..tail_from.0)?
-            .into_iter()
-            .map(Offset)
-            .collect();
-        let segments = shared
-            .into_iter()
-            .map(|(path, len)| {
-                let file = self.shared.files.open(&path)?;
-                let len = match len {
-                    Some(len) => len,
-                    None => file.len()?,
-                };
-                Ok((file, len))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        share(SharedSegments {
-            segments,
-            tail_from,
-            tombstones,
-        })
-    }
-
     pub(super) fn stage_remove(
         &self,
         batch: &mut Batch,
@@ -511,147 +395,5 @@ impl SegmentRecords {
             files.encode(),
         );
         Ok(())
-    }
-}
-
-impl Shared {
-    /// `topic`'s log, created (a new generation) if it has none.
-    fn log_for_append(&self, topic: &TopicName) -> Result<SharedLog, StoreError> {
-        let mut topics = self.lock_topics()?;
-        let log = match topics.logs.get(topic) {
-            Some(log) => log.clone(),
-            None => {
-                let generation = topics.next_generation;
-                topics.next_generation += 1;
-                let log = self.open_log(topic.clone(), generation, 0)?;
-                // The new directory's entry, durable before anything in it.
-                self.files.sync_dir(Path::new(RECORDS_DIR))?;
-                topics.logs.insert(topic.clone(), log.clone());
-                log
-            }
-        };
-        topics.unsynced.insert(topic.clone(), log.clone());
-        Ok(log)
-    }
-
-    fn open_log(
-        &self,
-        topic: TopicName,
-        generation: u64,
-        start: u64,
-    ) -> Result<SharedLog, StoreError> {
-        let dir = Path::new(RECORDS_DIR).join(dir_name(&topic, generation));
-        let (segments, recovery) =
-            SegmentLog::open(self.files.clone(), &dir, self.options.clone())?;
-        for action in &recovery.actions {
-            tracing::warn!(%topic, repair = %action, "a topic's records were not closed cleanly");
-        }
-        Ok(Arc::new(TopicLog {
-            topic,
-            generation,
-            dir,
-            segments: RwLock::new(segments),
-            staged_start: AtomicU64::new(start),
-        }))
-    }
-
-    /// Stages the end of `topic`'s current generation (a drop, or a clear):
-    /// its bookkeeping goes with the batch, its directory after it.
-    fn stage_forget(
-        &self,
-        batch: &mut Batch,
-        topics: &mut Topics,
-        topic: &TopicName,
-    ) -> Result<(), StoreError> {
-        let tree = &self.tree;
-        batch.remove(tree, &keys::records_start_key(topic));
-        batch.remove(tree, &keys::topic_files_key(topic));
-        topics.unsynced.remove(topic);
-        let Some(log) = topics.logs.remove(topic) else {
-            return Ok(());
-        };
-        let prefix = keys::tombstone_generation_prefix(topic, log.generation);
-        for key in tree.scan_prefix(&prefix).keys() {
-            batch.remove(tree, &key?);
-        }
-        topics.dropping.insert(topic.clone(), log.clone());
-        topics.deferred.push(Deferred::Remove { log });
-        Ok(())
-    }
-
-    /// The log a read of `topic` goes to: its current generation, or the
-    /// one a drop not yet committed took from it.
-    fn lookup(&self, topic: &TopicName) -> Result<Option<SharedLog>, StoreError> {
-        let topics = self.lock_topics()?;
-        Ok(topics
-            .logs
-            .get(topic)
-            .or_else(|| topics.dropping.get(topic))
-            .cloned())
-    }
-
-    /// Where `topic`'s records start, as committed.
-    fn committed_start(&self, topic: &TopicName) -> Result<u64, StoreError> {
-        match self.tree.get(&keys::records_start_key(topic))? {
-            None => Ok(0),
-            Some(bytes) => {
-                let bytes: [u8; 8] = (*bytes)
-                    .try_into()
-                    .map_err(|_| bad_entry(topic, format!("a start of {} bytes", bytes.len())))?;
-                Ok(u64::from_be_bytes(bytes))
-            }
-        }
-    }
-
-    /// Every topic's files as the tree names them.
-    fn committed_files(&self) -> Result<BTreeMap<TopicName, TopicFiles>, StoreError> {
-        let mut current = BTreeMap::new();
-        for entry in self.tree.scan_prefix(&keys::topic_files_prefix()) {
-            let (key, value) = entry?;
-            let topic = keys::topic_from_bookkeeping_key(&key)?;
-            let files = TopicFiles::decode(&topic, &value)?;
-            current.insert(topic, files);
-        }
-        Ok(current)
-    }
-
-    fn lock_topics(&self) -> Result<MutexGuard<'_, Topics>, StoreError> {
-        self.topics.lock().map_err(|_| StoreError::Poisoned)
-    }
-
-    fn lock_syncing(&self) -> Result<MutexGuard<'_, ()>, StoreError> {
-        self.syncing.lock().map_err(|_| StoreError::Poisoned)
-    }
-}
-
-impl TopicLog {
-    fn read(&self) -> Result<RwLockReadGuard<'_, SegmentLog>, StoreError> {
-        self.segments.read().map_err(|_| StoreError::Poisoned)
-    }
-
-    fn write(&self) -> Result<RwLockWriteGuard<'_, SegmentLog>, StoreError> {
-        self.segments.write().map_err(|_| StoreError::Poisoned)
-    }
-}
-
-/// `<topic>@<generation>`: `@` is not allowed in topic names.
-fn dir_name(topic: &TopicName, generation: u64) -> String {
-    format!("{topic}@{generation}")
-}
-
-fn parse_dir_name(name: &str) -> Option<(TopicName, u64)> {
-    let (topic, generation) = name.rsplit_once('@')?;
-    let generation = generation.parse().ok()?;
-    Some((TopicName::new(topic).ok()?, generation))
-}
-
-fn u64_be(bytes: &[u8]) -> u64 {
-    u64::from_be_bytes(bytes.try_into().expect("8 bytes"))
-}
-
-fn bad_entry(topic: &TopicName, detail: String) -> StoreError {
-    StoreError::BadRecordLogEntry {
-        topic: topic.to_string(),
-        detail,
     }
 }

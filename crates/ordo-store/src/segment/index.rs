@@ -14,7 +14,7 @@
 //! Both are derived data: never synced on their own except when a segment
 //! is sealed, and checked against the log by recovery.
 
-use super::files::File;
+use super::file::File;
 use crate::error::StoreError;
 
 /// Bytes of one entry of either index file.

@@ -5,7 +5,8 @@
 //!
 //! Map of the module:
 //! - `files`: the file-medium seam, [`Files`] over real files or a
-//!   [`crate::MemDisk`]'s, and its durability contract; `mem_files`: the
+//!   [`crate::MemDisk`]'s, and its durability contract; `file`: one open
+//!   [`File`] (with direct, synchronous writes); `mem_files`: the
 //!   simulated file system, with the crash model of a real disk.
 //! - `frame`: the checksummed frame every segment file is made of, and the
 //!   scanner that tells a torn write from corruption.
@@ -16,6 +17,7 @@
 //!   truncate, purge, replace; `recovery`: opening one after a crash.
 //! - `stream`: a segment file's items read from a stream (a snapshot's).
 
+mod file;
 mod files;
 mod frame;
 mod index;
@@ -26,7 +28,8 @@ mod recovery;
 mod segment_file;
 mod stream;
 
-pub(crate) use files::{File, Files};
+pub(crate) use file::File;
+pub(crate) use files::Files;
 #[cfg(test)]
 pub(crate) use item::Item;
 pub(crate) use item::ItemRef;

@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::files::{File, Files};
+use super::file::File;
+use super::files::Files;
 use super::frame::{ByteSource, Scanner, Stop};
 use super::index::{IndexPoint, SegmentIndex, SegmentTail};
 use super::item::{self, ItemRef};

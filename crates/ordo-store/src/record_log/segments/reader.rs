@@ -5,17 +5,20 @@
 //! of the tree, never a lookup per record (under the same lock, so that a
 //! compaction's rewrite, which drops items before their tombstones, is seen
 //! whole or not at all). Reads start at the committed
-//! start of the topic's records, and at its log's first segment.
+//! start of the topic's records, and at its log's first segment. Also what
+//! of a topic's segment files a snapshot may share instead of copying.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::ops::Range;
+use std::path::PathBuf;
 
 use ordo_core::{Offset, TopicName};
 
-use super::{Shared, SharedLog, TopicLog};
+use super::{SegmentRecords, Shared, SharedLog, TopicLog};
 use crate::error::StoreError;
 use crate::keys;
 use crate::kv::{Bytes, Tree};
+use crate::record_log::SharedSegments;
 
 /// Records in the first chunk a read takes.
 const FIRST_CHUNK_ITEMS: usize = 8;
@@ -120,5 +123,62 @@ impl Iterator for Reader {
             return Some(Err(e));
         }
         self.ready.pop_front().map(Ok)
+    }
+}
+
+impl SegmentRecords {
+    pub(in crate::record_log) fn share_segments<T>(
+        &self,
+        topic: &TopicName,
+        range: std::ops::Range<Offset>,
+        share: impl FnOnce(SharedSegments) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Some(log) = self.shared.lookup(topic)? else {
+            return share(SharedSegments::none(range.start));
+        };
+        // Held while `share` runs: a compaction's rewrite replaces a
+        // sealed segment under the write lock.
+        let segments = log.read()?;
+        let sealed: Vec<_> = segments
+            .sealed_segments()
+            .into_iter()
+            .filter(|segment| segment.end_seq > range.start.0)
+            .collect();
+        let whole = sealed
+            .iter()
+            .take_while(|segment| segment.end_seq <= range.end.0);
+        let mut shared: Vec<(PathBuf, Option<u64>)> =
+            whole.map(|segment| (segment.log.clone(), None)).collect();
+        let mut tail_from = sealed[..shared.len()]
+            .last()
+            .map_or(range.start, |segment| Offset(segment.end_seq));
+        // With every sealed segment before the end shared, the newest
+        // segment's items before the end are the rest.
+        if shared.len() == sealed.len() {
+            if let Some((path, len)) = segments.active_prefix(range.end.0)? {
+                shared.push((path, Some(len)));
+                tail_from = range.end;
+            }
+        }
+        let tombstones = tombstoned(&self.shared.tree, &log, range.start.0..tail_from.0)?
+            .into_iter()
+            .map(Offset)
+            .collect();
+        let segments = shared
+            .into_iter()
+            .map(|(path, len)| {
+                let file = self.shared.files.open(&path)?;
+                let len = match len {
+                    Some(len) => len,
+                    None => file.len()?,
+                };
+                Ok((file, len))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        share(SharedSegments {
+            segments,
+            tail_from,
+            tombstones,
+        })
     }
 }
