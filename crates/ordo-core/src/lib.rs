@@ -7,10 +7,16 @@
 //! apart. No tokio, no sled, no HTTP: everything is plain data and plain
 //! functions, tested without a runtime.
 //!
-//! Map: `state` (the state and `apply`), `command` (what the log carries and
-//! what applying answers), one module per rule it consults (`producer`,
-//! `condition`, `consumer`, `topic_config`, `cleanup`), `validate` (the checks at the edge), and the
-//! plain types (`ids`, `name`, `topic`, `record`, `record_value`, `limits`, `api`, `secret`).
+//! Map: `state` (the state and `apply`), `topic_state` (what it knows about
+//! one topic), `command` (what the log carries and what applying answers),
+//! `rejection` (why a command was refused), one module per rule it consults
+//! (`producer`, `condition`, `consumer`, `topic_config`, `cleanup`),
+//! `validate` (the checks at the edge), and the plain types (`ids`, `name`,
+//! `topic`, `record`, `record_value`, `limits`, `api`, `secret`).
+//!
+//! Dependencies run one way: `state` uses the rules, the rules use
+//! `topic_state`, `rejection` and the plain types, and none of those uses
+//! `state` or `command`.
 
 pub mod api;
 pub mod cleanup;
@@ -25,16 +31,18 @@ mod openapi;
 pub mod producer;
 pub mod record;
 pub mod record_value;
+pub mod rejection;
 pub mod secret;
 pub mod state;
 pub mod topic;
 pub mod topic_config;
+pub mod topic_state;
 pub mod validate;
 
 #[cfg(test)]
 mod testing;
 
-pub use command::{Command, CommandResult, Rejection};
+pub use command::{Command, CommandResult};
 pub use condition::{single_key, Condition, Current, KeyIndex, KeyState};
 pub use consumer::{GroupName, Positions};
 pub use ids::{LogIndex, NodeId, Offset};
@@ -42,7 +50,9 @@ pub use name::{NameError, NameKind};
 pub use producer::{Producer, ProducerId, ProducerIdError, ProducerState};
 pub use record::{NewRecord, Record};
 pub use record_value::RecordValue;
-pub use state::{apply, apply_with, Outcome, Placed, State, TopicState};
+pub use rejection::Rejection;
+pub use state::{apply, apply_with, Outcome, Placed, State};
 pub use topic::{TopicName, TopicNameError};
 pub use topic_config::{Cleanup, TopicConfig, TopicConfigError, DEFAULT_TOMBSTONE_RETENTION_MS};
+pub use topic_state::TopicState;
 pub use validate::{validate_append, AppendError};
