@@ -119,6 +119,7 @@ pub(crate) fn clean<S: RecordStore>(
     store: &mut S,
 ) -> Result<Result<Removed, Rejection>, S::Error> {
     let config = state.config;
+    let (start_before, end_before) = (state.start_offset, state.end_offset);
     let removed = match config.cleanup() {
         Cleanup::None => {
             return Ok(Err(Rejection::NothingToClean {
@@ -128,6 +129,28 @@ pub(crate) fn clean<S: RecordStore>(
         Cleanup::Compact => compact(topic, state, keys, &config, now_ms, store)?,
         Cleanup::Delete => expire(topic, state, keys, &config, now_ms, store)?,
     };
+    assert!(
+        removed.records <= MAX_REMOVED_PER_PASS,
+        "a cleanup pass of {topic} removed {} records, past the most one may",
+        removed.records
+    );
+    assert_eq!(
+        state.end_offset, end_before,
+        "a cleanup pass of {topic} moved its end offset"
+    );
+    assert!(
+        start_before <= state.start_offset && state.start_offset <= state.end_offset,
+        "a cleanup pass of {topic} moved its start offset from {start_before} to {}, \
+         back or past its end {}",
+        state.start_offset,
+        state.end_offset
+    );
+    assert!(
+        state.compacted_to <= state.end_offset,
+        "a cleanup pass of {topic} left its compaction at {}, past its end {}",
+        state.compacted_to,
+        state.end_offset
+    );
     state.stored_records = state.stored_records.saturating_sub(removed.records);
     state.stored_bytes = state.stored_bytes.saturating_sub(removed.bytes);
     Ok(Ok(removed))
@@ -260,6 +283,13 @@ fn expire<S: RecordStore>(
     // Only records seen move the start: a store that showed none (it holds
     // none, or only the model's view) leaves the topic as it was.
     if removed.records > 0 && new_start > state.start_offset {
+        debug_assert!(
+            removed.records <= new_start.0 - state.start_offset.0,
+            "retention of {topic} removed {} records below {new_start}, from {}: \
+             more than one record per offset",
+            removed.records,
+            state.start_offset
+        );
         store.truncate(topic, new_start)?;
         state.start_offset = new_start;
         if let Some(keys) = keys {

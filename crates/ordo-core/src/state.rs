@@ -148,6 +148,11 @@ pub fn apply_with<S: RecordStore>(
 
 /// Records that an entry without a command (blank or membership) was applied.
 pub fn apply_noop(state: &mut State, index: LogIndex) -> CommandResult {
+    debug_assert!(
+        state.last_applied.is_none_or(|last| last < index),
+        "log index {index} applied after {:?}",
+        state.last_applied
+    );
     state.last_applied = Some(index);
     CommandResult::Noop { log_index: index }
 }
@@ -206,6 +211,13 @@ impl State {
         let first_offset = topic_state.end_offset;
         let count = records.len() as u64;
         topic_state.end_offset = Offset(first_offset.0 + count);
+        assert!(
+            topic_state.start_offset <= first_offset && first_offset <= topic_state.end_offset,
+            "topic {topic}: an append moved its end offset from {first_offset} to {}, \
+             or its start offset {} is past its end",
+            topic_state.end_offset,
+            topic_state.start_offset
+        );
         topic_state.max_timestamp_ms = topic_state.max_timestamp_ms.max(timestamp_ms);
         let timestamp_ms = topic_state.max_timestamp_ms;
         topic_state.stored_records += count;
@@ -227,6 +239,13 @@ impl State {
             }
             placed.push(record.clone().at(offset, timestamp_ms));
         }
+        debug_assert!(
+            placed
+                .iter()
+                .map(|record| record.offset)
+                .eq((first_offset.0..first_offset.0 + count).map(Offset)),
+            "topic {topic}: an append's offsets run contiguously from its old end offset {first_offset}"
+        );
         if let Some(producer) = producer {
             let last = ProducerState {
                 last_seq: producer.seq,
