@@ -23,6 +23,10 @@ use std::time::Duration;
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::Fatal;
 use ordo_http::AppState;
+use ordo_node::config::{
+    DEFAULT_ELECTION_TIMEOUT_MAX_MS, DEFAULT_ELECTION_TIMEOUT_MIN_MS, DEFAULT_HEARTBEAT_MS,
+    DEFAULT_LEADER_WAIT,
+};
 use ordo_node::{Node, NodeConfig, TypeConfig};
 use ordo_store::MemDisk;
 
@@ -34,11 +38,14 @@ use crate::recorder::{NodeView, SharedRecorder};
 /// look real and are the same in every run of a seed.
 const EPOCH_MS: u64 = 1_767_225_600_000;
 
-/// Production Raft timings; the simulated network stays well inside them
-/// (4 × max latency < heartbeat) except when a fault adds latency.
-const HEARTBEAT_MS: u64 = 50;
-const ELECTION_MIN_MS: u64 = 100;
-const ELECTION_MAX_MS: u64 = 200;
+/// Shorter than production's `DEFAULT_WRITE_TIMEOUT` (10 s), and shorter
+/// than a client's request timeout (5 s, in `workload`): an append stuck
+/// behind a fault is answered by the node (504) before its client gives up.
+const SIM_WRITE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Small, so runs exercise snapshots, log purging and snapshot installs.
+const SIM_SNAPSHOT_EVERY_ENTRIES: u64 = 200;
+/// Often, so compaction passes run (and get snapshotted) under the faults.
+const SIM_CLEANUP_INTERVAL: Duration = Duration::from_millis(300);
 
 pub fn host_name(id: NodeId) -> String {
     format!("n{id}")
@@ -63,15 +70,16 @@ pub fn mix(seed: u64, salt: u64) -> u64 {
 pub fn node_config(id: NodeId, nodes: &[NodeId]) -> NodeConfig {
     let peers: BTreeMap<NodeId, String> = nodes.iter().map(|n| (*n, node_addr(*n))).collect();
     let mut config = NodeConfig::new(id, node_addr(id)).with_peers(peers);
-    config.heartbeat_ms = HEARTBEAT_MS;
-    config.election_timeout_min_ms = ELECTION_MIN_MS;
-    config.election_timeout_max_ms = ELECTION_MAX_MS;
-    config.leader_wait = Duration::from_millis(1500);
-    config.write_timeout = Duration::from_secs(3);
-    // Small, so runs exercise snapshots, log purging and snapshot installs.
-    config.snapshot_every_entries = 200;
-    // Often, so compaction passes run (and get snapshotted) under the faults.
-    config.cleanup_interval = Duration::from_millis(300);
+    // Production's Raft timings and leader wait; the simulated network stays
+    // well inside them (see `crate::run`'s latencies) except when a fault
+    // adds latency.
+    config.heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+    config.election_timeout_min_ms = DEFAULT_ELECTION_TIMEOUT_MIN_MS;
+    config.election_timeout_max_ms = DEFAULT_ELECTION_TIMEOUT_MAX_MS;
+    config.leader_wait = DEFAULT_LEADER_WAIT;
+    config.write_timeout = SIM_WRITE_TIMEOUT;
+    config.snapshot_every_entries = SIM_SNAPSHOT_EVERY_ENTRIES;
+    config.cleanup_interval = SIM_CLEANUP_INTERVAL;
     config.clock = sim_clock_ms;
     config
 }

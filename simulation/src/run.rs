@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::Duration;
 
+use ordo_node::config::DEFAULT_HEARTBEAT_MS;
 use ordo_store::{DiskError, MemDisk};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -24,6 +25,13 @@ use crate::workload::{client, final_client, CLIENTS};
 /// Normal one-way latency on the simulated network.
 const MIN_LATENCY: Duration = Duration::from_millis(1);
 const MAX_LATENCY: Duration = Duration::from_millis(10);
+// One RPC (connect, request, response) stays under a heartbeat: the nodes
+// run production's Raft timings (see `crate::cluster`), and only the
+// latency fault pushes the network past them.
+const _: () = assert!(
+    4 * MAX_LATENCY.as_millis() < DEFAULT_HEARTBEAT_MS as u128,
+    "the simulated network's latency leaves no room for a heartbeat"
+);
 /// A run that has not finished by then has hung: that is a failure.
 const MAX_SIM_DURATION: Duration = Duration::from_secs(60);
 /// The Raft log's segment size in the simulation: a few dozen entries.

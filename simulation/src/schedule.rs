@@ -17,6 +17,9 @@ pub const NODES: [NodeId; 3] = [1, 2, 3];
 const FAULTS_FROM: Duration = Duration::from_millis(1000);
 /// Everything is healed (links, latency, loss, crashed nodes restarted) here.
 pub const HEAL_AT: Duration = Duration::from_secs(8);
+/// No fault starts later than this before `HEAL_AT`, so each has time to
+/// bite before everything heals (short flaps go on until 300 ms before).
+const LAST_FAULT_BEFORE_HEAL: Duration = Duration::from_millis(500);
 
 /// Who a fault hits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +122,7 @@ impl Schedule {
         let scenario = SCENARIOS[(seed % SCENARIOS.len() as u64) as usize];
         let mut faults = Vec::new();
         let mut down_for_good = None;
-        let window = HEAL_AT - FAULTS_FROM - Duration::from_millis(500);
+        let window = HEAL_AT - FAULTS_FROM - LAST_FAULT_BEFORE_HEAL;
         let at = |rng: &mut SmallRng, from: Duration, span: Duration| {
             from + Duration::from_millis(rng.random_range(0..span.as_millis().max(1) as u64))
         };
@@ -131,7 +134,7 @@ impl Schedule {
                     Target::Follower
                 };
                 let mut t = at(&mut rng, FAULTS_FROM, Duration::from_secs(1));
-                while t + Duration::from_millis(500) < HEAL_AT {
+                while t + LAST_FAULT_BEFORE_HEAL < HEAL_AT {
                     faults.push(PlannedFault {
                         at: t,
                         action: FaultAction::Isolate(target),
@@ -146,7 +149,7 @@ impl Schedule {
             }
             Scenario::CrashRestart => {
                 let mut t = at(&mut rng, FAULTS_FROM, Duration::from_secs(1));
-                while t + Duration::from_millis(500) < HEAL_AT {
+                while t + LAST_FAULT_BEFORE_HEAL < HEAL_AT {
                     let lose_fraction = lose_fraction(&mut rng);
                     let action = match rng.random_range(0..10) {
                         0..=5 => FaultAction::Crash {
@@ -277,7 +280,7 @@ fn random_node(rng: &mut SmallRng) -> NodeId {
 fn disk_full(rng: &mut SmallRng, faults: &mut Vec<PlannedFault>) {
     let mut t = FAULTS_FROM + Duration::from_millis(rng.random_range(0..2000));
     for _ in 0..rng.random_range(1..=2) {
-        if t + Duration::from_millis(500) >= HEAL_AT {
+        if t + LAST_FAULT_BEFORE_HEAL >= HEAL_AT {
             break;
         }
         let target = if rng.random_bool(0.5) {

@@ -3,16 +3,17 @@
 //! the state at the append's own log index, so of two concurrent claims the
 //! one ordered first decides, on every replica alike.
 //!
-//! Pure: the per-topic key index ([`KeyIndex`]) and [`check_condition`].
+//! Pure: the per-topic key index ([`KeyIndex`]) and [`check_condition`],
+//! which answers what a failed condition found ([`Current`]); `apply` turns
+//! that into the rejection.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::command::Rejection;
 use crate::ids::Offset;
 use crate::record::NewRecord;
-use crate::state::TopicState;
+use crate::topic_state::TopicState;
 
 /// A precondition on an append. On the wire (and in the Raft log):
 /// `{"expected_offset": 12}`, `{"key_absent": true}` or `{"key_last_offset": 10}`.
@@ -78,14 +79,14 @@ pub fn single_key(records: &[NewRecord]) -> Option<&str> {
 }
 
 /// Checks `condition` for an append of `records` to a topic in the state
-/// `topic` (`None`: it does not exist yet) with key index `keys`.
+/// `topic` (`None`: it does not exist yet) with key index `keys`. A failed
+/// condition answers what it found instead, for `apply`'s rejection.
 pub(crate) fn check_condition(
     condition: Condition,
     topic: Option<&TopicState>,
     keys: Option<&KeyIndex>,
     records: &[NewRecord],
-) -> Result<(), Rejection> {
-    let failed = |current| Err(Rejection::ConditionFailed { condition, current });
+) -> Result<(), Current> {
     let key_state = |key: &str| keys.and_then(|index| index.get(key)).copied();
     match condition {
         Condition::ExpectedOffset(expected) => {
@@ -93,29 +94,27 @@ pub(crate) fn check_condition(
             if next == expected {
                 Ok(())
             } else {
-                failed(Current::NextOffset(next))
+                Err(Current::NextOffset(next))
             }
         }
         Condition::KeyAbsent => {
             let Some(key) = single_key(records) else {
-                return failed(Current::NoSingleKey);
+                return Err(Current::NoSingleKey);
             };
             match key_state(key) {
-                Some(state) if state.live => {
-                    failed(Current::KeyLastOffset(Some(state.last_offset)))
-                }
+                Some(state) if state.live => Err(Current::KeyLastOffset(Some(state.last_offset))),
                 _ => Ok(()),
             }
         }
         Condition::KeyLastOffset(expected) => {
             let Some(key) = single_key(records) else {
-                return failed(Current::NoSingleKey);
+                return Err(Current::NoSingleKey);
             };
             let last = key_state(key).map(|state| state.last_offset);
             if last == Some(expected) {
                 Ok(())
             } else {
-                failed(Current::KeyLastOffset(last))
+                Err(Current::KeyLastOffset(last))
             }
         }
     }
@@ -185,7 +184,7 @@ mod tests {
     use crate::testing::{
         append, append_n, appended, from_producer, keyed, only_if, record, rejected, topic, Log,
     };
-    use crate::{CommandResult, LogIndex};
+    use crate::{CommandResult, LogIndex, Rejection};
     use serde_json::json;
 
     fn failed(log_index: u64, condition: Condition, current: Current) -> CommandResult {

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::command::Rejection;
 use crate::ids::Offset;
 use crate::name::{self, NameError, NameKind};
-use crate::state::TopicState;
+use crate::rejection::Rejection;
 use crate::topic::TopicName;
+use crate::topic_state::TopicState;
 
 /// A consumer group's name: the topic naming rule (1 to 249 characters of
 /// `[A-Za-z0-9._-]`, not `.` or `..`).

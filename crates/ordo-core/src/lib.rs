@@ -7,11 +7,17 @@
 //! tokio, no sled, no HTTP: everything is plain data and plain functions,
 //! tested without a runtime.
 //!
-//! Map: `state` (the state and `apply`), `command` (what the log carries and
-//! what applying answers), `append` (an append as the node takes and
-//! answers it), one module per rule it consults (`producer`,
-//! `condition`, `consumer`, `topic_config`, `cleanup`), `validate` (the checks at the edge), and the
-//! plain types (`ids`, `name`, `topic`, `record`, `record_value`, `limits`).
+//! Map: `state` (the state and `apply`), `topic_state` (what it knows about
+//! one topic), `command` (what the log carries and what applying answers),
+//! `rejection` (why a command was refused), `append` (an append as the node
+//! takes and answers it), one module per rule it consults
+//! (`producer`, `condition`, `consumer`, `topic_config`, `cleanup`),
+//! `validate` (the checks at the edge), and the plain types (`ids`, `name`,
+//! `topic`, `record`, `record_value`, `limits`).
+//!
+//! Dependencies run one way: `state` uses the rules, the rules use
+//! `topic_state`, `rejection` and the plain types, and none of those uses
+//! `state` or `command`.
 
 pub mod append;
 pub mod cleanup;
@@ -24,16 +30,18 @@ pub mod name;
 pub mod producer;
 pub mod record;
 pub mod record_value;
+pub mod rejection;
 pub mod state;
 pub mod topic;
 pub mod topic_config;
+pub mod topic_state;
 pub mod validate;
 
 #[cfg(test)]
 mod testing;
 
 pub use append::{Append, Appended};
-pub use command::{Command, CommandResult, Rejection};
+pub use command::{Command, CommandResult};
 pub use condition::{single_key, Condition, Current, KeyIndex, KeyState};
 pub use consumer::{GroupName, Positions};
 pub use ids::{LogIndex, NodeId, Offset, Term};
@@ -41,7 +49,9 @@ pub use name::{NameError, NameKind};
 pub use producer::{Producer, ProducerId, ProducerIdError, ProducerState};
 pub use record::{NewRecord, Record};
 pub use record_value::RecordValue;
-pub use state::{apply, apply_with, Outcome, Placed, State, TopicState};
+pub use rejection::Rejection;
+pub use state::{apply, apply_with, Outcome, Placed, State};
 pub use topic::{TopicName, TopicNameError};
 pub use topic_config::{Cleanup, TopicConfig, TopicConfigError, DEFAULT_TOMBSTONE_RETENTION_MS};
+pub use topic_state::TopicState;
 pub use validate::{validate_append, AppendError};

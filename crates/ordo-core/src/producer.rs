@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::command::Rejection;
 use crate::ids::{LogIndex, Offset};
 use crate::limits::MAX_PRODUCER_ID_BYTES;
+use crate::rejection::Rejection;
 use crate::topic::TopicName;
 
 /// A producer's identity, chosen by the producer: 1 to 128 bytes of
