@@ -11,6 +11,7 @@
 //! stalls until the message's timeout drops it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,10 +20,8 @@ use hyper_util::rt::TokioIo;
 use ordo_api::secret::CLUSTER_SECRET_HEADER;
 use ordo_api::LEADER_HEADER;
 use ordo_node::raft_stream::{Dial, StreamingTransport};
-use ordo_node::transport::{Transport as PeerTransport, TransportError as PeerError};
-use ordo_transport::{
-    BoxFuture, ContentType, Credential, Method, Request, Response, TransportError,
-};
+use ordo_node::RequestPeers;
+use ordo_transport::{BoxFuture, Credential, Method, Request, Response, TransportError};
 
 /// Every node serves its API and Raft RPCs on this port.
 pub const NODE_PORT: u16 = 7000;
@@ -151,7 +150,8 @@ fn http_request(
 /// A node's transport in the simulation: production's streams for Raft's
 /// messages, over turmoil's network, and [`SimTransport`] for the rest.
 pub fn node_transport() -> StreamingTransport<TurmoilDial> {
-    StreamingTransport::new(TurmoilDial, std::sync::Arc::new(SimTransport))
+    let requests = RequestPeers::new(Arc::new(SimTransport));
+    StreamingTransport::new(TurmoilDial, Arc::new(requests))
 }
 
 /// Connections over turmoil's network.
@@ -162,41 +162,5 @@ impl Dial for TurmoilDial {
 
     fn dial<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, std::io::Result<Self::Io>> {
         Box::pin(turmoil::net::TcpStream::connect(addr))
-    }
-}
-
-/// The nodes' calls to their peers, over [`SimTransport`].
-impl PeerTransport for SimTransport {
-    fn call<'a>(
-        &'a self,
-        addr: &'a str,
-        path: &'static str,
-        body: Vec<u8>,
-        timeout: Duration,
-    ) -> BoxFuture<'a, Result<Vec<u8>, PeerError>> {
-        Box::pin(async move {
-            let request = Request {
-                body: Some(body),
-                content_type: ContentType::OctetStream,
-                ..Request::new(Method::Post, format!("http://{addr}{path}"), timeout)
-            };
-            match ordo_transport::Transport::send(self, request).await {
-                Ok(response) if response.is_success() => Ok(response.body),
-                Ok(response) => Err(PeerError::Status {
-                    addr: addr.to_string(),
-                    status: response.status,
-                    body: String::from_utf8_lossy(&response.body).into_owned(),
-                }),
-                Err(TransportError::Unreachable { addr, reason }) => {
-                    Err(PeerError::Unreachable { addr, reason })
-                }
-                Err(TransportError::Timeout { addr, timeout }) => {
-                    Err(PeerError::Timeout { addr, timeout })
-                }
-                Err(TransportError::Broken { addr, reason }) => {
-                    Err(PeerError::Broken { addr, reason })
-                }
-            }
-        })
     }
 }

@@ -71,6 +71,7 @@ pub mod mutants;
 pub mod network;
 pub mod node;
 pub mod peer_log;
+pub mod peers;
 mod propose;
 mod proposer;
 pub mod raft_stream;
@@ -89,12 +90,11 @@ pub mod storage_fault;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod topics;
-pub mod transport;
 pub mod types;
 mod words;
 
 pub use config::NodeConfig;
 pub use error::NodeError;
 pub use node::{Backup, Node};
-pub use transport::{node_transport, HttpTransport, Transport, TransportError};
+pub use peers::{node_transport, PeerError, Peers, RequestPeers};
 pub use types::TypeConfig;

@@ -20,9 +20,9 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::append_wire;
 use crate::peer_log::PeerLog;
+use crate::peers::{PeerError, Peers, TransportError};
 use crate::replication_gather::{self, GATHER_YIELDS};
 use crate::rpc::{self, RpcKind, SnapshotHeader, SnapshotReply, SNAPSHOT_CHUNK_BYTES};
-use crate::transport::{Transport, TransportError};
 use crate::types::{LogStore, SnapshotData, TypeConfig};
 use openraft::base::{BoxFuture, BoxStream};
 use openraft::raft::StreamAppendResult;
@@ -46,7 +46,7 @@ type StreamAppendItem = Result<StreamAppendResult<TypeConfig>, RPCError<TypeConf
 /// Makes one [`PeerClient`] per target node.
 pub struct NetworkFactory {
     pub(crate) id: NodeId,
-    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) transport: Arc<dyn Peers>,
     /// One for all clients: openraft makes several per peer.
     pub(crate) peer_log: Arc<PeerLog>,
     /// This node's log, for what it has purged.
@@ -99,7 +99,7 @@ pub struct PeerClient {
     id: NodeId,
     target: NodeId,
     addr: String,
-    transport: Arc<dyn Transport>,
+    transport: Arc<dyn Peers>,
     peer_log: Arc<PeerLog>,
     log_store: LogStore,
     purpose: Purpose,
@@ -179,18 +179,18 @@ impl PeerClient {
         Some(RPCError::Network(NetworkError::new(&e)))
     }
 
-    fn to_rpc_error(&self, action: RPCTypes, e: TransportError) -> RPCError<TypeConfig> {
+    fn to_rpc_error(&self, action: RPCTypes, e: PeerError) -> RPCError<TypeConfig> {
         match e {
-            TransportError::Timeout { timeout, .. } => RPCError::Timeout(Timeout {
-                action,
-                id: self.id,
-                target: self.target,
-                timeout,
-            }),
-            TransportError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&e)),
-            TransportError::Broken { .. } | TransportError::Status { .. } => {
-                RPCError::Network(NetworkError::new(&e))
+            PeerError::NoAnswer(TransportError::Timeout { timeout, .. }) => {
+                RPCError::Timeout(Timeout {
+                    action,
+                    id: self.id,
+                    target: self.target,
+                    timeout,
+                })
             }
+            _ if e.not_sent() => RPCError::Unreachable(Unreachable::new(&e)),
+            _ => RPCError::Network(NetworkError::new(&e)),
         }
     }
 
@@ -403,19 +403,19 @@ mod tests {
     use openraft::{EntryPayload, LogId};
 
     use super::*;
-    use crate::transport::BoxFuture as TransportFuture;
+    use crate::peers::BoxFuture as TransportFuture;
 
     /// A transport no test message should reach.
     struct Unused;
 
-    impl Transport for Unused {
+    impl Peers for Unused {
         fn call<'a>(
             &'a self,
             _addr: &'a str,
             _path: &'static str,
             _body: Vec<u8>,
             _timeout: std::time::Duration,
-        ) -> TransportFuture<'a, Result<Vec<u8>, TransportError>> {
+        ) -> TransportFuture<'a, Result<Vec<u8>, PeerError>> {
             panic!("no message is sent in these tests")
         }
     }

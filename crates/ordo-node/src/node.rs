@@ -29,10 +29,10 @@ use crate::disk_space::DiskSpace;
 use crate::error::{raft_stopped, NodeError};
 use crate::health::LeaderContact;
 use crate::network::NetworkFactory;
+use crate::peers::Peers;
 use crate::proposer::Proposer;
 use crate::snapshot_receiver::SnapshotReceiver;
 use crate::storage_fault::StorageFault;
-use crate::transport::Transport;
 use crate::types::{LogStore, Raft, StateMachine};
 use ordo_core::{LogIndex, NodeId, Term};
 
@@ -48,7 +48,7 @@ pub struct Node {
     config: NodeConfig,
     raft: Raft,
     state_machine: StateMachine,
-    transport: Arc<dyn Transport>,
+    transport: Arc<dyn Peers>,
     snapshots: SnapshotReceiver,
     leader_contact: LeaderContact,
     /// Gathers this node's writes into batches for openraft's core.
@@ -68,7 +68,7 @@ impl Node {
         config: NodeConfig,
         log_store: LogStore,
         state_machine: StateMachine,
-        transport: Arc<dyn Transport>,
+        transport: Arc<dyn Peers>,
     ) -> Result<Arc<Node>, NodeError> {
         let raft_config = config.raft_config().map_err(NodeError::internal)?;
         let network = NetworkFactory {
@@ -151,7 +151,7 @@ impl Node {
     }
 
     /// How this node calls its peers (forwarding to the leader).
-    pub(crate) fn transport(&self) -> &dyn Transport {
+    pub(crate) fn transport(&self) -> &dyn Peers {
         self.transport.as_ref()
     }
 

@@ -28,7 +28,7 @@
 //!
 //! The rooms: [`frame`] (a message's bytes on the connection, both ends),
 //! [`dial`] (the sending side: opening, keeping and reusing streams, as a
-//! [`Transport`](crate::transport::Transport)) and [`answer`] (the
+//! [`Peers`](crate::peers::Peers)) and [`answer`] (the
 //! answering side: one upgraded connection handed to the node).
 
 use std::time::Duration;

@@ -24,8 +24,8 @@ use tokio::time::Instant;
 
 use crate::error::NodeError;
 use crate::node::Node;
+use crate::peers::{PeerError, TransportError};
 use crate::rpc::{self, RpcKind};
-use crate::transport::TransportError;
 use crate::types::TypeConfig;
 use crate::words;
 use ordo_api::ErrorBody;
@@ -195,33 +195,32 @@ impl Node {
 
     /// A failed call to the leader, classified by whether the request may
     /// have arrived, in words; the transport's own error goes to the log.
-    fn leader_call_failed<T>(
-        &self,
-        leader: NodeId,
-        addr: &str,
-        error: TransportError,
-    ) -> Attempt<T> {
+    fn leader_call_failed<T>(&self, leader: NodeId, addr: &str, error: PeerError) -> Attempt<T> {
         tracing::debug!(leader, %error, "calling the leader failed");
         let leader_at = format!("leader {leader} at {addr}");
         // The request may have arrived: its outcome is unknown.
         let may_have_happened =
             |reason: String| Attempt::Done(Err(NodeError::OutcomeUnknown { reason }));
         match error {
-            TransportError::Unreachable { .. } => Attempt::Unreachable(NodeError::NoLeader {
-                leader: Some(leader),
-                reason: format!(
-                    "{leader_at} cannot be reached; {}",
-                    self.quorum_count().election_needs()
-                ),
-            }),
-            TransportError::Timeout { timeout, .. } => may_have_happened(format!(
-                "{leader_at} did not answer within {}",
-                words::duration(timeout)
-            )),
-            TransportError::Broken { .. } => may_have_happened(format!(
+            PeerError::NoAnswer(TransportError::Unreachable { .. }) => {
+                Attempt::Unreachable(NodeError::NoLeader {
+                    leader: Some(leader),
+                    reason: format!(
+                        "{leader_at} cannot be reached; {}",
+                        self.quorum_count().election_needs()
+                    ),
+                })
+            }
+            PeerError::NoAnswer(TransportError::Timeout { timeout, .. }) => {
+                may_have_happened(format!(
+                    "{leader_at} did not answer within {}",
+                    words::duration(timeout)
+                ))
+            }
+            PeerError::NoAnswer(TransportError::Broken { .. }) => may_have_happened(format!(
                 "the connection to {leader_at} broke after the request was sent"
             )),
-            TransportError::Status { status, body, .. } => {
+            PeerError::Status { status, body, .. } => {
                 let refusal = serde_json::from_str::<ErrorBody>(&body)
                     .map(|body| body.error.message)
                     .unwrap_or_else(|_| format!("HTTP {status}"));

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{HttpTransport, Node, NodeConfig, TypeConfig};
+use crate::{Node, NodeConfig, RequestPeers, TypeConfig};
 
 /// A started node of a cluster of one, once it leads and is ready to serve.
 pub async fn leading_alone() -> Arc<Node> {
@@ -16,7 +16,7 @@ pub async fn leading_alone() -> Arc<Node> {
     // Never dialled: a cluster of one has no one to call.
     let addr = "127.0.0.1:1";
     let config = NodeConfig::new(1, addr).with_peers(BTreeMap::from([(1, addr.to_string())]));
-    let transport = Arc::new(HttpTransport::new().expect("an HTTP client builds"));
+    let transport = Arc::new(RequestPeers::http().expect("an HTTP client builds"));
     let node = Node::start(config, log_store, state_machine, transport)
         .await
         .expect("the node starts");

@@ -18,9 +18,10 @@ use tokio::time::Instant;
 
 use super::frame::{read_frame, write_frame, FrameError};
 use super::{CLIENT_IDLE, FALLBACK_FOR, PROTOCOL, READ_BUFFER, REPLY_OK, STREAM_PATH};
+use crate::peers::{BoxFuture, PeerError, Peers, TransportError};
 use crate::rpc::RpcKind;
-use crate::transport::{root_cause, BoxFuture, Transport, TransportError};
 use ordo_api::secret::{Secret, CLUSTER_SECRET_HEADER};
+use ordo_transport::root_cause;
 
 /// Idle connections kept per peer (more are opened while messages to it
 /// overlap, and closed after).
@@ -64,11 +65,11 @@ enum ExchangeError {
     TimedOut,
 }
 
-/// A [`Transport`] that sends [`RpcKind::streamed`] messages over kept-open
+/// A [`Peers`] that sends [`RpcKind::streamed`] messages over kept-open
 /// streams and everything else through `fallback`.
 pub struct StreamingTransport<D: Dial> {
     dial: D,
-    fallback: Arc<dyn Transport>,
+    fallback: Arc<dyn Peers>,
     cluster_secret: Option<HeaderValue>,
     /// Ordered, so that dropping the transport (a node stopping, or
     /// crashing in the simulation) closes its streams in the same order
@@ -78,7 +79,7 @@ pub struct StreamingTransport<D: Dial> {
 }
 
 impl<D: Dial> StreamingTransport<D> {
-    pub fn new(dial: D, fallback: Arc<dyn Transport>) -> Self {
+    pub fn new(dial: D, fallback: Arc<dyn Peers>) -> Self {
         StreamingTransport {
             dial,
             fallback,
@@ -89,7 +90,7 @@ impl<D: Dial> StreamingTransport<D> {
 
     /// Every upgrade request carries `secret` (see [`CLUSTER_SECRET_HEADER`]).
     pub fn with_cluster_secret(mut self, secret: &Secret) -> Self {
-        self.cluster_secret = Some(crate::transport::secret_header(secret));
+        self.cluster_secret = Some(ordo_transport::http::secret_header(secret));
         self
     }
 
@@ -197,7 +198,7 @@ impl<D: Dial> StreamingTransport<D> {
         kind: RpcKind,
         body: &[u8],
         deadline: Instant,
-    ) -> Result<Result<Vec<u8>, TransportError>, ExchangeError> {
+    ) -> Result<Result<Vec<u8>, PeerError>, ExchangeError> {
         let exchange = Self::exchange(&mut stream, kind, body);
         let answer = tokio::time::timeout_at(deadline, exchange)
             .await
@@ -212,7 +213,7 @@ impl<D: Dial> StreamingTransport<D> {
         kind: RpcKind,
         body: Vec<u8>,
         timeout: Duration,
-    ) -> Result<Vec<u8>, TransportError> {
+    ) -> Result<Vec<u8>, PeerError> {
         let deadline = Instant::now() + timeout;
         let failed = |e: ExchangeError| match e {
             ExchangeError::TimedOut => TransportError::Timeout {
@@ -232,7 +233,7 @@ impl<D: Dial> StreamingTransport<D> {
             match self.exchange_by(addr, stream, kind, &body, deadline).await {
                 Ok(answer) => return answer,
                 Err(ExchangeError::ClosedBeforeAnswer(_)) => {}
-                Err(e) => return Err(failed(e)),
+                Err(e) => return Err(failed(e).into()),
             }
         }
         let stream = match tokio::time::timeout_at(deadline, self.open(addr)).await {
@@ -240,13 +241,15 @@ impl<D: Dial> StreamingTransport<D> {
                 return Err(TransportError::Unreachable {
                     addr: addr.to_string(),
                     reason: format!("no stream opened within {timeout:?}"),
-                })
+                }
+                .into())
             }
             Ok(Err(OpenError::Unreachable(reason))) => {
                 return Err(TransportError::Unreachable {
                     addr: addr.to_string(),
                     reason,
-                })
+                }
+                .into())
             }
             Ok(Err(OpenError::Refused(status))) => {
                 tracing::info!(
@@ -262,14 +265,14 @@ impl<D: Dial> StreamingTransport<D> {
         };
         self.exchange_by(addr, stream, kind, &body, deadline)
             .await
-            .unwrap_or_else(|e| Err(failed(e)))
+            .unwrap_or_else(|e| Err(failed(e).into()))
     }
 
     /// An answer's frame as the caller takes it.
-    fn answer(addr: &str, (code, body): (u8, Vec<u8>)) -> Result<Vec<u8>, TransportError> {
+    fn answer(addr: &str, (code, body): (u8, Vec<u8>)) -> Result<Vec<u8>, PeerError> {
         match code {
             REPLY_OK => Ok(body),
-            _ => Err(TransportError::Status {
+            _ => Err(PeerError::Status {
                 addr: addr.to_string(),
                 status: StatusCode::BAD_REQUEST.as_u16(),
                 body: String::from_utf8_lossy(&body).into_owned(),
@@ -278,14 +281,14 @@ impl<D: Dial> StreamingTransport<D> {
     }
 }
 
-impl<D: Dial> Transport for StreamingTransport<D> {
+impl<D: Dial> Peers for StreamingTransport<D> {
     fn call<'a>(
         &'a self,
         addr: &'a str,
         path: &'static str,
         body: Vec<u8>,
         timeout: Duration,
-    ) -> BoxFuture<'a, Result<Vec<u8>, TransportError>> {
+    ) -> BoxFuture<'a, Result<Vec<u8>, PeerError>> {
         match RpcKind::from_path(path) {
             Some(kind) if kind.streamed() && !self.falls_back(addr) => {
                 Box::pin(self.call_streamed(addr, kind, body, timeout))

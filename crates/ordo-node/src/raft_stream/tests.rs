@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::*;
+use crate::peers::{BoxFuture, PeerError, Peers};
 use crate::rpc::RpcKind;
-use crate::transport::{BoxFuture, Transport, TransportError};
 
 /// How the fake peer behaves.
 #[derive(Clone, Copy)]
@@ -78,14 +78,14 @@ struct Requests {
     calls: AtomicUsize,
 }
 
-impl Transport for Requests {
+impl Peers for Requests {
     fn call<'a>(
         &'a self,
         _addr: &'a str,
         path: &'static str,
         _body: Vec<u8>,
         _timeout: Duration,
-    ) -> BoxFuture<'a, Result<Vec<u8>, TransportError>> {
+    ) -> BoxFuture<'a, Result<Vec<u8>, PeerError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move { Ok(format!("fallback:{path}").into_bytes()) })
     }
@@ -130,7 +130,7 @@ async fn a_refused_message_is_an_error_answer_and_the_stream_goes_on() {
     let path = RpcKind::AppendEntries.path();
     let refused = transport.call(&addr, path, Vec::new(), TIMEOUT).await;
     match refused {
-        Err(TransportError::Status { status, body, .. }) => {
+        Err(PeerError::Status { status, body, .. }) => {
             assert_eq!((status, body.as_str()), (400, "empty"));
         }
         other => panic!("expected a refusal, got {other:?}"),

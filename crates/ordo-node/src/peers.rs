@@ -1,0 +1,203 @@
+//! What a node reaches its peers through: [`Peers`], one call (a Raft
+//! message, a forwarded request) to a peer and the body of its success
+//! answer, or a [`PeerError`] saying whether the call certainly never
+//! arrived, may have, or was answered with an error.
+//!
+//! [`RequestPeers`] makes each call a request of its own over any
+//! [`ordo_transport::Transport`]: reqwest in production, turmoil's network in
+//! the simulation. [`node_transport`] puts Raft's own messages on kept-open
+//! streams ([`crate::raft_stream`]) and the rest on a [`RequestPeers`];
+//! everything above (Raft RPCs, forwarding) is written once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ordo_api::secret::Secret;
+use ordo_transport::{
+    ContentType, Credential, HttpTransport, Method, Request, SetupError, Transport,
+};
+
+pub use ordo_transport::{BoxFuture, TransportError};
+
+use crate::raft_stream::{StreamingTransport, TcpDial};
+
+/// Why a call to a peer brought no success answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeerError {
+    /// No answer came: see [`TransportError`] for what that proves.
+    #[error(transparent)]
+    NoAnswer(#[from] TransportError),
+    /// The peer answered with an error status.
+    #[error("peer {addr} answered {status}: {body}")]
+    Status {
+        addr: String,
+        status: u16,
+        body: String,
+    },
+}
+
+/// The most of an error answer's body a [`PeerError::cause`] quotes.
+const MAX_QUOTED_BODY_CHARS: usize = 200;
+
+impl PeerError {
+    /// True if the request certainly never reached the peer.
+    pub fn not_sent(&self) -> bool {
+        matches!(self, PeerError::NoAnswer(error) if error.not_sent())
+    }
+
+    /// Why the call failed, in words and without the address: the end of
+    /// a sentence about the peer ("connection refused").
+    pub fn cause(&self) -> String {
+        match self {
+            PeerError::NoAnswer(TransportError::Broken { reason, .. }) => {
+                format!("the call broke off after it was sent: {reason}")
+            }
+            PeerError::NoAnswer(error) => error.cause(),
+            PeerError::Status { status, body, .. } => {
+                let quoted: String = body
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(MAX_QUOTED_BODY_CHARS)
+                    .collect();
+                format!("it answered {status}: {quoted}")
+            }
+        }
+    }
+}
+
+/// One call to a peer: POSTs `body` to `path` on the node at `addr` and
+/// returns the body of a success answer.
+pub trait Peers: Send + Sync + 'static {
+    fn call<'a>(
+        &'a self,
+        addr: &'a str,
+        path: &'static str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Vec<u8>, PeerError>>;
+}
+
+/// Connect timeout between nodes: a peer on a LAN answers a SYN in well under
+/// this, so a longer wait only delays failover.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// [`Peers`] as a request of its own per call, over `transport`.
+#[derive(Clone)]
+pub struct RequestPeers {
+    transport: Arc<dyn Transport>,
+    /// Shown on every call, when the cluster has a secret.
+    cluster_secret: Option<Secret>,
+}
+
+impl RequestPeers {
+    pub fn new(transport: Arc<dyn Transport>) -> Self {
+        RequestPeers {
+            transport,
+            cluster_secret: None,
+        }
+    }
+
+    /// Over HTTP, reqwest's (production).
+    pub fn http() -> Result<Self, SetupError> {
+        Ok(RequestPeers::new(Arc::new(HttpTransport::new(
+            CONNECT_TIMEOUT,
+        )?)))
+    }
+
+    /// Every call carries `secret` (Raft RPCs and forwarded requests alike:
+    /// they all go to `/raft/*`).
+    pub fn with_cluster_secret(mut self, secret: &Secret) -> Self {
+        self.cluster_secret = Some(secret.clone());
+        self
+    }
+}
+
+impl Peers for RequestPeers {
+    fn call<'a>(
+        &'a self,
+        addr: &'a str,
+        path: &'static str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Vec<u8>, PeerError>> {
+        Box::pin(async move {
+            let request = Request {
+                body: Some(body),
+                content_type: ContentType::OctetStream,
+                credential: self.cluster_secret.clone().map(Credential::ClusterSecret),
+                ..Request::new(Method::Post, format!("http://{addr}{path}"), timeout)
+            };
+            let response = self.transport.send(request).await?;
+            if !response.is_success() {
+                return Err(PeerError::Status {
+                    addr: addr.to_string(),
+                    status: response.status,
+                    body: String::from_utf8_lossy(&response.body).into_owned(),
+                });
+            }
+            Ok(response.body)
+        })
+    }
+}
+
+/// What a node reaches its peers through in production: Raft's own
+/// messages on kept-open streams ([`crate::raft_stream`]), everything else
+/// as requests of their own over HTTP; every call carries
+/// `cluster_secret`, if set.
+pub fn node_transport(
+    cluster_secret: Option<&Secret>,
+) -> Result<StreamingTransport<TcpDial>, SetupError> {
+    let requests = RequestPeers::http()?;
+    let dial = TcpDial {
+        connect_timeout: CONNECT_TIMEOUT,
+    };
+    Ok(match cluster_secret {
+        Some(secret) => {
+            StreamingTransport::new(dial, Arc::new(requests.with_cluster_secret(secret)))
+                .with_cluster_secret(secret)
+        }
+        None => StreamingTransport::new(dial, Arc::new(requests)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_is_one_short_line_without_the_address() {
+        let addr = "127.0.0.1:7002".to_string();
+        let timeout = PeerError::from(TransportError::Timeout {
+            addr: addr.clone(),
+            timeout: Duration::from_micros(37_500),
+        });
+        assert_eq!(timeout.cause(), "no answer within 37.5ms");
+        let refused = PeerError::Status {
+            addr,
+            status: 401,
+            body: format!("{}\nsecond line", "x".repeat(1000)),
+        };
+        let cause = refused.cause();
+        assert!(cause.starts_with("it answered 401: xxx"), "{cause}");
+        assert!(cause.len() < 250 && !cause.contains('\n'), "{cause}");
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_because_the_connection_is_refused() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let error = RequestPeers::http()
+            .unwrap()
+            .call(&addr, "/raft/append", Vec::new(), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(error.not_sent(), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            format!("peer {addr} unreachable: connection refused")
+        );
+    }
+}
