@@ -13,13 +13,13 @@ use ordo_transport::Method;
 use crate::call::Safety;
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::exchange::Exchange;
+use crate::exchange::NO_WAIT;
 
 impl Client {
     /// The status of whichever node answers; also teaches this client the
     /// members' addresses and the current leader.
     pub async fn cluster_status(&self) -> Result<ClusterStatus, ClientError> {
-        let status: ClusterStatus = self.exchange(Exchange::get("/v1/cluster")).await?;
+        let status: ClusterStatus = self.get("/v1/cluster", NO_WAIT).await?;
         self.learn(&status);
         Ok(status)
     }
@@ -27,13 +27,16 @@ impl Client {
     /// Initializes the cluster's membership. Doing it twice is harmless on
     /// the server, so it is retried like a read.
     pub async fn init(&self, request: &InitRequest) -> Result<(), ClientError> {
-        self.exchange_ignoring_body(Exchange::send(
+        let path = "/v1/cluster/init";
+        self.send_for_effect(
             Method::Post,
-            "/v1/cluster/init",
+            path,
             Some(request),
             Safety::Idempotent,
-        ))
-        .await
+            NO_WAIT,
+        )
+        .await?;
+        Ok(())
     }
 
     /// Adds node `request.id` at `request.addr`: as a learner, then, once it
@@ -52,14 +55,11 @@ impl Client {
                 .catch_up_timeout_ms
                 .unwrap_or(DEFAULT_CATCH_UP_TIMEOUT_MS),
         );
-        let exchange = Exchange::send(
-            Method::Post,
-            "/v1/cluster/nodes",
-            Some(request),
-            Safety::AppendOnce,
-        )
-        .waiting(catch_up + self.inner.timeout * 2);
-        let membership = self.exchange(exchange).await?;
+        let waits = catch_up + self.inner.timeout * 2;
+        let path = "/v1/cluster/nodes";
+        let membership = self
+            .send(Method::Post, path, Some(request), Safety::AppendOnce, waits)
+            .await?;
         Ok(self.learn_membership(membership))
     }
 
@@ -72,8 +72,15 @@ impl Client {
         force: bool,
     ) -> Result<MembershipResponse, ClientError> {
         let path = format!("/v1/cluster/nodes/{id}?force={force}");
-        let exchange = Exchange::send::<()>(Method::Delete, &path, None, Safety::AppendOnce);
-        let membership = self.exchange(exchange).await?;
+        let membership = self
+            .send(
+                Method::Delete,
+                &path,
+                None::<&()>,
+                Safety::AppendOnce,
+                NO_WAIT,
+            )
+            .await?;
         Ok(self.learn_membership(membership))
     }
 
@@ -85,13 +92,16 @@ impl Client {
         to: Option<NodeId>,
     ) -> Result<MembershipResponse, ClientError> {
         let request = TransferLeaderRequest { id: to };
-        let exchange = Exchange::send(
-            Method::Post,
-            "/v1/cluster/leader",
-            Some(&request),
-            Safety::Idempotent,
-        );
-        let membership = self.exchange(exchange).await?;
+        let path = "/v1/cluster/leader";
+        let membership = self
+            .send(
+                Method::Post,
+                path,
+                Some(&request),
+                Safety::Idempotent,
+                NO_WAIT,
+            )
+            .await?;
         Ok(self.learn_membership(membership))
     }
 }

@@ -11,7 +11,7 @@ use crate::addr::encode_path_segment;
 use crate::call::Safety;
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::exchange::{consistency_query, Exchange};
+use crate::exchange::{consistency_query, NO_WAIT};
 
 impl Client {
     /// Sets `group`'s position in `topic` (the next offset it will read).
@@ -33,7 +33,7 @@ impl Client {
         };
         let path = position_path(group, topic);
         let request = CommitOffsetRequest { offset, expected };
-        self.exchange(Exchange::send(Method::Put, &path, Some(&request), safety))
+        self.send(Method::Put, &path, Some(&request), safety, NO_WAIT)
             .await
     }
 
@@ -49,7 +49,7 @@ impl Client {
             position_path(group, topic),
             consistency_query(consistency)
         );
-        match self.exchange::<ConsumerOffset>(Exchange::get(&path)).await {
+        match self.get::<ConsumerOffset>(&path, NO_WAIT).await {
             Ok(position) => Ok(Some(position.offset)),
             Err(e) if e.code() == Some("position_not_found") => Ok(None),
             Err(e) => Err(e),
@@ -68,7 +68,7 @@ impl Client {
             encode_path_segment(group),
             consistency_query(consistency)
         );
-        self.exchange(Exchange::get(&path)).await
+        self.get(&path, NO_WAIT).await
     }
 }
 

@@ -1,5 +1,5 @@
 //! The one helper every resource call goes through: send a request (a JSON
-//! body, if any) through the retry loop and decode the JSON answer; and the
+//! body, if any) through the retry loop and decode its JSON answer; and the
 //! paths and queries more than one resource builds.
 
 use std::time::Duration;
@@ -8,94 +8,61 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use ordo_api::{Consistency, PositionParams};
-use ordo_transport::Method;
+use ordo_transport::{Method, Response};
 
 use crate::addr::encode_path_segment;
 use crate::call::Safety;
 use crate::client::Client;
 use crate::error::ClientError;
 
-/// What a resource call sends: a method, a path (with its query) and maybe
-/// a JSON body, with what may be resent ([`Safety`]).
-pub(crate) struct Exchange<'a> {
-    pub method: Method,
-    pub path: &'a str,
-    pub body: Option<Vec<u8>>,
-    pub safety: Safety,
-    /// Added to the client's timeout: a call that waits by design (a
-    /// long-poll, a catch-up).
-    pub waits: Duration,
-}
-
-impl<'a> Exchange<'a> {
-    /// A GET, resent after any failure.
-    pub fn get(path: &'a str) -> Self {
-        Exchange {
-            method: Method::Get,
-            path,
-            body: None,
-            safety: Safety::Idempotent,
-            waits: Duration::ZERO,
-        }
-    }
-
-    /// `method` with `body` as JSON (or none), resent as `safety` allows.
-    pub fn send<B: Serialize + ?Sized>(
-        method: Method,
-        path: &'a str,
-        body: Option<&B>,
-        safety: Safety,
-    ) -> Self {
-        Exchange {
-            method,
-            path,
-            body: body.map(|body| {
-                serde_json::to_vec(body)
-                    .expect("a wire type serializes: string keys, plain data and JSON values")
-            }),
-            safety,
-            waits: Duration::ZERO,
-        }
-    }
-
-    pub fn waiting(mut self, waits: Duration) -> Self {
-        self.waits = waits;
-        self
-    }
-}
+/// No wait beyond the client's timeout.
+pub(crate) const NO_WAIT: Duration = Duration::ZERO;
 
 impl Client {
-    /// Runs `exchange` and decodes its answer's JSON as `T`.
-    pub(crate) async fn exchange<T: DeserializeOwned>(
+    /// GETs `path` (resent after any failure) and decodes its JSON answer;
+    /// `waits` is added to the client's timeout (a long-poll).
+    pub(crate) async fn get<T: DeserializeOwned>(
         &self,
-        exchange: Exchange<'_>,
+        path: &str,
+        waits: Duration,
+    ) -> Result<T, ClientError> {
+        self.send(Method::Get, path, None::<&()>, Safety::Idempotent, waits)
+            .await
+    }
+
+    /// Sends `method path` with `body` as JSON, resent as `safety` allows,
+    /// and decodes its JSON answer; `waits` is added to the client's
+    /// timeout (a call that waits by design, such as a catch-up).
+    pub(crate) async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        safety: Safety,
+        waits: Duration,
     ) -> Result<T, ClientError> {
         let (addr, response) = self
-            .call(
-                exchange.method,
-                exchange.path,
-                exchange.body,
-                exchange.safety,
-                self.inner.timeout + exchange.waits,
-            )
+            .send_for_effect(method, path, body, safety, waits)
             .await?;
         decode(&addr, &response.body)
     }
 
-    /// Runs `exchange` for its effect only: the answer's body is not read.
-    pub(crate) async fn exchange_ignoring_body(
+    /// [`Self::send`] without decoding the answer: for calls whose answer
+    /// says nothing but success. Answers the address that answered.
+    pub(crate) async fn send_for_effect<B: Serialize + ?Sized>(
         &self,
-        exchange: Exchange<'_>,
-    ) -> Result<(), ClientError> {
-        self.call(
-            exchange.method,
-            exchange.path,
-            exchange.body,
-            exchange.safety,
-            self.inner.timeout + exchange.waits,
-        )
-        .await?;
-        Ok(())
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        safety: Safety,
+        waits: Duration,
+    ) -> Result<(String, Response), ClientError> {
+        let body = body.map(|body| {
+            serde_json::to_vec(body)
+                .expect("a wire type serializes: string keys, plain data and JSON values")
+        });
+        self.call(method, path, body, safety, self.inner.timeout + waits)
+            .await
     }
 }
 

@@ -12,7 +12,7 @@ use crate::addr::encode_path_segment;
 use crate::call::Safety;
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::exchange::{topic_path, Exchange};
+use crate::exchange::{topic_path, NO_WAIT};
 
 impl Client {
     /// Appends `records` to `topic` atomically, in order. Retried only when
@@ -42,12 +42,13 @@ impl Client {
         request: &AppendRequest,
     ) -> Result<AppendResponse, ClientError> {
         let path = format!("{}/records", topic_path(topic));
-        self.exchange(Exchange::send(
+        self.send(
             Method::Post,
             &path,
             Some(request),
             Safety::AppendOnce,
-        ))
+            NO_WAIT,
+        )
         .await
     }
 
@@ -60,7 +61,7 @@ impl Client {
         let query = serde_urlencoded::to_string(params)
             .expect("ReadParams is a flat struct of numbers and a unit enum");
         let path = format!("/v1/topics/{}/records?{query}", encode_path_segment(topic));
-        self.exchange(Exchange::get(&path)).await
+        self.get(&path, NO_WAIT).await
     }
 
     /// Reads one page of `topic` with the query's waits: a long-poll
@@ -83,6 +84,6 @@ impl Client {
         if query.min_log_index.is_some() {
             wait += Duration::from_millis(MIN_LOG_INDEX_WAIT_MS);
         }
-        self.exchange(Exchange::get(&path).waiting(wait)).await
+        self.get(&path, wait).await
     }
 }

@@ -8,13 +8,13 @@ use ordo_transport::Method;
 use crate::call::Safety;
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::exchange::{consistency_query, topic_path, Exchange};
+use crate::exchange::{consistency_query, topic_path, NO_WAIT};
 
 impl Client {
     /// Every topic with its config and offsets.
     pub async fn topics(&self, consistency: Consistency) -> Result<TopicList, ClientError> {
         let path = format!("/v1/topics?{}", consistency_query(consistency));
-        self.exchange(Exchange::get(&path)).await
+        self.get(&path, NO_WAIT).await
     }
 
     /// One topic; `None` if it does not exist.
@@ -24,7 +24,7 @@ impl Client {
         consistency: Consistency,
     ) -> Result<Option<TopicInfo>, ClientError> {
         let path = format!("{}?{}", topic_path(topic), consistency_query(consistency));
-        match self.exchange(Exchange::get(&path)).await {
+        match self.get(&path, NO_WAIT).await {
             Ok(info) => Ok(Some(info)),
             Err(e) if e.code() == Some("topic_not_found") => Ok(None),
             Err(e) => Err(e),
@@ -39,12 +39,13 @@ impl Client {
         config: &TopicConfig,
     ) -> Result<TopicInfo, ClientError> {
         let path = topic_path(topic);
-        self.exchange(Exchange::send(
+        self.send(
             Method::Put,
             &path,
             Some(config),
             Safety::Idempotent,
-        ))
+            NO_WAIT,
+        )
         .await
     }
 
@@ -53,13 +54,10 @@ impl Client {
     /// delete a topic made again in between.
     pub async fn delete_topic(&self, topic: &str) -> Result<(), ClientError> {
         let path = topic_path(topic);
-        self.exchange_ignoring_body(Exchange::send::<()>(
-            Method::Delete,
-            &path,
-            None,
-            Safety::AppendOnce,
-        ))
-        .await
+        let none = None::<&()>;
+        self.send_for_effect(Method::Delete, &path, none, Safety::AppendOnce, NO_WAIT)
+            .await?;
+        Ok(())
     }
 
     /// Compacts or expires `topic` now (see `POST /v1/topics/{topic}/compact`)
@@ -67,12 +65,13 @@ impl Client {
     /// a second pass removes only what the first left.
     pub async fn compact_topic(&self, topic: &str) -> Result<CleanupResponse, ClientError> {
         let path = format!("{}/compact", topic_path(topic));
-        self.exchange(Exchange::send::<()>(
+        self.send(
             Method::Post,
             &path,
-            None,
+            None::<&()>,
             Safety::Idempotent,
-        ))
+            NO_WAIT,
+        )
         .await
     }
 
@@ -89,7 +88,7 @@ impl Client {
             topic_path(topic),
             consistency_query(consistency)
         );
-        let found: OffsetForTime = self.exchange(Exchange::get(&path)).await?;
+        let found: OffsetForTime = self.get(&path, NO_WAIT).await?;
         Ok(found.offset)
     }
 }

@@ -40,8 +40,10 @@
 //!   `snapshot_receiver`: a snapshot received in chunks.
 //! - `cleaner`: compaction and retention passes on the leader's clock.
 //! - [`types`]: the one openraft type config.
-//! - [`transport`]: the small byte-level RPC trait nodes talk through
-//!   (reqwest in production; the simulation plugs in its own).
+//! - [`peers`]: what a node reaches its peers through ([`Peers`]: one call,
+//!   its success answer or a [`PeerError`]), each call a request of its own
+//!   over any `ordo_transport::Transport` (reqwest in production, turmoil in
+//!   the simulation).
 //! - [`raft_stream`]: Raft's messages over one kept-open connection per
 //!   peer: its frames, its dialing side and its answering side.
 //! - [`network`]: openraft's network, written once over any transport.

@@ -67,16 +67,22 @@ impl PeerError {
     }
 }
 
-/// One call to a peer: POSTs `body` to `path` on the node at `addr` and
-/// returns the body of a success answer.
+/// One call to a peer: `body` POSTed to `path` on the node at `addr`,
+/// answered within `timeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCall<'a> {
+    pub addr: &'a str,
+    pub path: &'static str,
+    pub body: Vec<u8>,
+    pub timeout: Duration,
+}
+
+/// The body of a peer's success answer, or why there was none.
+pub type PeerAnswer<'a> = BoxFuture<'a, Result<Vec<u8>, PeerError>>;
+
+/// Makes [`PeerCall`]s.
 pub trait Peers: Send + Sync + 'static {
-    fn call<'a>(
-        &'a self,
-        addr: &'a str,
-        path: &'static str,
-        body: Vec<u8>,
-        timeout: Duration,
-    ) -> BoxFuture<'a, Result<Vec<u8>, PeerError>>;
+    fn call<'a>(&'a self, call: PeerCall<'a>) -> PeerAnswer<'a>;
 }
 
 /// Connect timeout between nodes: a peer on a LAN answers a SYN in well under
@@ -115,14 +121,14 @@ impl RequestPeers {
 }
 
 impl Peers for RequestPeers {
-    fn call<'a>(
-        &'a self,
-        addr: &'a str,
-        path: &'static str,
-        body: Vec<u8>,
-        timeout: Duration,
-    ) -> BoxFuture<'a, Result<Vec<u8>, PeerError>> {
+    fn call<'a>(&'a self, call: PeerCall<'a>) -> PeerAnswer<'a> {
         Box::pin(async move {
+            let PeerCall {
+                addr,
+                path,
+                body,
+                timeout,
+            } = call;
             let request = Request {
                 body: Some(body),
                 content_type: ContentType::OctetStream,
@@ -191,7 +197,12 @@ mod tests {
         drop(listener);
         let error = RequestPeers::http()
             .unwrap()
-            .call(&addr, "/raft/append", Vec::new(), Duration::from_secs(5))
+            .call(PeerCall {
+                addr: &addr,
+                path: "/raft/append",
+                body: Vec::new(),
+                timeout: Duration::from_secs(5),
+            })
             .await
             .unwrap_err();
         assert!(error.not_sent(), "{error:?}");

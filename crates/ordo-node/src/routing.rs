@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::error::NodeError;
 use crate::node::Node;
-use crate::peers::{PeerError, TransportError};
+use crate::peers::{PeerCall, PeerError, TransportError};
 use crate::rpc::{self, RpcKind};
 use crate::types::TypeConfig;
 use crate::words;
@@ -179,7 +179,12 @@ impl Node {
         };
         let bytes = self
             .transport()
-            .call(&addr, kind.path(), body, timeout)
+            .call(PeerCall {
+                addr: &addr,
+                path: kind.path(),
+                body,
+                timeout,
+            })
             .await
             .map_err(|e| self.leader_call_failed(leader, &addr, e))?;
         rpc::decode(&bytes).map_err(|e| {

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::frame::{read_frame, write_frame, FrameError};
 use super::{CLIENT_IDLE, FALLBACK_FOR, PROTOCOL, READ_BUFFER, REPLY_OK, STREAM_PATH};
-use crate::peers::{BoxFuture, PeerError, Peers, TransportError};
+use crate::peers::{BoxFuture, PeerAnswer, PeerCall, PeerError, Peers, TransportError};
 use crate::rpc::RpcKind;
 use ordo_api::secret::{Secret, CLUSTER_SECRET_HEADER};
 use ordo_transport::root_cause;
@@ -259,7 +259,13 @@ impl<D: Dial> StreamingTransport<D> {
                 );
                 self.fall_back(addr);
                 let left = deadline.saturating_duration_since(Instant::now());
-                return self.fallback.call(addr, kind.path(), body, left).await;
+                let call = PeerCall {
+                    addr,
+                    path: kind.path(),
+                    body,
+                    timeout: left,
+                };
+                return self.fallback.call(call).await;
             }
             Ok(Ok(stream)) => stream,
         };
@@ -282,18 +288,12 @@ impl<D: Dial> StreamingTransport<D> {
 }
 
 impl<D: Dial> Peers for StreamingTransport<D> {
-    fn call<'a>(
-        &'a self,
-        addr: &'a str,
-        path: &'static str,
-        body: Vec<u8>,
-        timeout: Duration,
-    ) -> BoxFuture<'a, Result<Vec<u8>, PeerError>> {
-        match RpcKind::from_path(path) {
-            Some(kind) if kind.streamed() && !self.falls_back(addr) => {
-                Box::pin(self.call_streamed(addr, kind, body, timeout))
+    fn call<'a>(&'a self, call: PeerCall<'a>) -> PeerAnswer<'a> {
+        match RpcKind::from_path(call.path) {
+            Some(kind) if kind.streamed() && !self.falls_back(call.addr) => {
+                Box::pin(self.call_streamed(call.addr, kind, call.body, call.timeout))
             }
-            _ => self.fallback.call(addr, path, body, timeout),
+            _ => self.fallback.call(call),
         }
     }
 }

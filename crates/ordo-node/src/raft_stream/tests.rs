@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::*;
-use crate::peers::{BoxFuture, PeerError, Peers};
+use crate::peers::{PeerAnswer, PeerCall, PeerError, Peers};
 use crate::rpc::RpcKind;
 
 /// How the fake peer behaves.
@@ -79,14 +79,9 @@ struct Requests {
 }
 
 impl Peers for Requests {
-    fn call<'a>(
-        &'a self,
-        _addr: &'a str,
-        path: &'static str,
-        _body: Vec<u8>,
-        _timeout: Duration,
-    ) -> BoxFuture<'a, Result<Vec<u8>, PeerError>> {
+    fn call<'a>(&'a self, call: PeerCall<'a>) -> PeerAnswer<'a> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        let path = call.path;
         Box::pin(async move { Ok(format!("fallback:{path}").into_bytes()) })
     }
 }
@@ -101,6 +96,23 @@ fn transport() -> (StreamingTransport<TcpDial>, Arc<Requests>) {
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// One call through `transport`, with [`TIMEOUT`].
+async fn send(
+    transport: &impl Peers,
+    addr: &str,
+    path: &'static str,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, PeerError> {
+    transport
+        .call(PeerCall {
+            addr,
+            path,
+            body,
+            timeout: TIMEOUT,
+        })
+        .await
+}
+
 #[tokio::test]
 async fn raft_messages_share_one_stream_and_the_rest_go_as_requests() {
     let (addr, connections) = fake_peer(Peer::Echo).await;
@@ -111,14 +123,12 @@ async fn raft_messages_share_one_stream_and_the_rest_go_as_requests() {
         .enumerate()
     {
         let body = format!("message {n}").into_bytes();
-        let answer = transport
-            .call(&addr, kind.path(), body.clone(), TIMEOUT)
-            .await;
+        let answer = send(&transport, &addr, kind.path(), body.clone()).await;
         assert_eq!(answer, Ok(body));
     }
     assert_eq!(connections.load(Ordering::SeqCst), 1);
     let forward = RpcKind::Forward.path();
-    let answer = transport.call(&addr, forward, b"x".to_vec(), TIMEOUT).await;
+    let answer = send(&transport, &addr, forward, b"x".to_vec()).await;
     assert_eq!(answer, Ok(b"fallback:/raft/forward".to_vec()));
     assert_eq!(requests.calls.load(Ordering::SeqCst), 1);
 }
@@ -128,14 +138,14 @@ async fn a_refused_message_is_an_error_answer_and_the_stream_goes_on() {
     let (addr, connections) = fake_peer(Peer::Echo).await;
     let (transport, _) = transport();
     let path = RpcKind::AppendEntries.path();
-    let refused = transport.call(&addr, path, Vec::new(), TIMEOUT).await;
+    let refused = send(&transport, &addr, path, Vec::new()).await;
     match refused {
         Err(PeerError::Status { status, body, .. }) => {
             assert_eq!((status, body.as_str()), (400, "empty"));
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
-    let answer = transport.call(&addr, path, b"next".to_vec(), TIMEOUT).await;
+    let answer = send(&transport, &addr, path, b"next".to_vec()).await;
     assert_eq!(answer, Ok(b"next".to_vec()));
     assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
@@ -147,10 +157,7 @@ async fn a_stream_the_peer_closed_while_idle_is_replaced_unnoticed() {
     let path = RpcKind::Vote.path();
     for n in 0..3 {
         let body = format!("vote {n}").into_bytes();
-        assert_eq!(
-            transport.call(&addr, path, body.clone(), TIMEOUT).await,
-            Ok(body)
-        );
+        assert_eq!(send(&transport, &addr, path, body.clone()).await, Ok(body));
     }
     assert_eq!(connections.load(Ordering::SeqCst), 3);
     assert_eq!(requests.calls.load(Ordering::SeqCst), 0);
@@ -162,7 +169,7 @@ async fn a_peer_without_streams_gets_requests_of_their_own() {
     let (transport, requests) = transport();
     let path = RpcKind::AppendEntries.path();
     for _ in 0..3 {
-        let answer = transport.call(&addr, path, b"x".to_vec(), TIMEOUT).await;
+        let answer = send(&transport, &addr, path, b"x".to_vec()).await;
         assert_eq!(answer, Ok(b"fallback:/raft/append".to_vec()));
     }
     // Asked once; then left alone for `FALLBACK_FOR`.
@@ -178,7 +185,7 @@ async fn a_peer_not_listening_is_unreachable() {
     };
     let (transport, requests) = transport();
     let path = RpcKind::AppendEntries.path();
-    let answer = transport.call(&addr, path, b"x".to_vec(), TIMEOUT).await;
+    let answer = send(&transport, &addr, path, b"x".to_vec()).await;
     assert!(
         matches!(&answer, Err(e) if e.not_sent()),
         "expected unreachable, got {answer:?}"
