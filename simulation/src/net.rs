@@ -95,7 +95,14 @@ async fn exchange(addr: &str, request: Request) -> Result<Response, TransportErr
             .map_err(broken)?;
         let status = response.status().as_u16();
         let header = |name: &str| -> Option<u64> {
-            response.headers().get(name)?.to_str().ok()?.trim().parse().ok()
+            response
+                .headers()
+                .get(name)?
+                .to_str()
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
         };
         let leader = header(LEADER_HEADER);
         let retry_after = header("retry-after").map(Duration::from_secs);
@@ -129,7 +136,11 @@ fn http_request(
         .map_or("/", |at| &request.url[at + addr.len()..]);
     let mut builder = hyper::Request::builder()
         .method(method)
-        .uri(if path_and_query.is_empty() { "/" } else { path_and_query })
+        .uri(if path_and_query.is_empty() {
+            "/"
+        } else {
+            path_and_query
+        })
         .header(hyper::header::HOST, addr)
         .header(hyper::header::CONTENT_TYPE, request.content_type.as_str());
     match &request.credential {

@@ -5,22 +5,26 @@
 //! against random nodes while the faults run, one request at a time, and
 //! records every attempt's invocation and completion with its simulated
 //! time. After the heal, a final client probes liveness, runs a last
-//! compaction pass and reads every node's log.
+//! compaction pass and reads every node's log (`final_client`). Every
+//! request goes through `ordo_client` (`requests`).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::cluster::{mix, node_addr};
-use crate::history::{Current, NodeId, Op, OpKind, Outcome, TopicLog};
-use crate::net::SimTransport;
+use crate::cluster::mix;
+use crate::history::{Current, NodeId, OpKind, Outcome};
 use crate::recorder::{now, SharedRecorder};
-use ordo_api::{AppendRequest, Consistency, ReadParams};
-use ordo_client::{Client, ClientError, RetryPolicy};
-use ordo_core::{Condition, NewRecord, Offset, Producer, ProducerId, RecordValue, TopicConfig};
+use ordo_api::Consistency;
+
+mod final_client;
+mod requests;
+
+pub use final_client::final_client;
+use final_client::{admin, Admin};
+use requests::perform;
 
 pub const CLIENTS: u32 = 3;
 /// Plain and producer appends go to these.
@@ -51,162 +55,6 @@ pub const LIVENESS_BOUND: Duration = Duration::from_secs(5);
 /// How long the final client waits for the nodes to converge.
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(10);
 const PAGE: usize = 1000;
-
-/// A client of `node` alone that sends each request once, through the real
-/// `ordo_client` over the simulated network: every attempt is its own
-/// operation in the history, and what an answer proves (nothing appended,
-/// or maybe) is decided by the client's one rule, as for any user.
-fn client_of(node: NodeId) -> Client {
-    let addr = node_addr(node);
-    Client::builder(vec![addr.clone()])
-        .transport(Arc::new(SimTransport))
-        .timeout(REQUEST_TIMEOUT)
-        .retry(RetryPolicy::no_retries())
-        .build()
-        .and_then(|client| client.for_node(&addr))
-        .expect("a simulated node's address is host:port")
-}
-
-/// Sends one append and classifies the answer by what it proves.
-async fn append(
-    node: NodeId,
-    topic: &str,
-    values: &[String],
-    key: Option<&str>,
-    producer: Option<&(String, u64)>,
-    key_absent: bool,
-) -> Outcome {
-    let records = values
-        .iter()
-        .map(|value| NewRecord {
-            key: key.map(str::to_string),
-            value: RecordValue::from(serde_json::Value::from(value.as_str())),
-            headers: BTreeMap::new(),
-        })
-        .collect();
-    let producer = producer.map(|(id, seq)| Producer {
-        id: ProducerId::new(id.as_str()).expect("the workload's producer ids are valid"),
-        seq: *seq,
-    });
-    let request = AppendRequest {
-        records,
-        producer,
-        condition: key_absent.then_some(Condition::KeyAbsent),
-    };
-    match client_of(node).append_with(topic, &request).await {
-        Ok(ack) => Outcome::AppendOk {
-            offsets: ack.offsets.iter().map(|o| o.0).collect(),
-            log_index: ack.log_index.0,
-            duplicate: ack.duplicate,
-        },
-        // A refusal (409) promises that nothing was appended, and says why.
-        Err(ClientError::Api {
-            status: 409,
-            code,
-            current,
-            ..
-        }) => Outcome::Rejected {
-            current: rejection(current.as_ref()),
-            code,
-        },
-        // Any other refusal (4xx), a 503 or a request that never left
-        // promises that nothing was appended.
-        Err(e @ (ClientError::Api { .. } | ClientError::Unavailable { .. })) => {
-            Outcome::Failed {
-                reason: e.to_string(),
-            }
-        }
-        Err(e) => Outcome::Unknown {
-            reason: e.to_string(),
-        },
-    }
-}
-
-/// What a 409 found instead, as the checkers compare it.
-fn rejection(current: Option<&serde_json::Value>) -> Current {
-    let Some(current) = current else {
-        return Current::Other(String::new());
-    };
-    if let Some(at) = current.get("key_last_offset") {
-        Current::KeyLastOffset(at.as_u64())
-    } else if let Some(expected) = current["expected_seq"].as_u64() {
-        Current::ExpectedSeq(expected)
-    } else if let Some(seq) = current["last_seq"].as_u64() {
-        Current::LastSeq {
-            seq,
-            topic: current["topic"].as_str().map(str::to_string),
-        }
-    } else {
-        Current::Other(current.to_string())
-    }
-}
-
-async fn read(node: NodeId, topic: &str, from: u64, consistency: Consistency) -> Outcome {
-    let params = ReadParams {
-        from: Offset(from),
-        limit: Some(PAGE),
-        consistency,
-    };
-    match client_of(node).read(topic, &params).await {
-        Ok(page) => Outcome::ReadOk {
-            records: page
-                .records
-                .iter()
-                .map(|r| (r.offset.0, r.value.parse::<String>().unwrap_or_default()))
-                .collect(),
-            end_offset: page.end_offset.0,
-        },
-        // An unknown topic is an empty log.
-        Err(e) if e.status() == Some(404) => Outcome::ReadOk {
-            records: Vec::new(),
-            end_offset: 0,
-        },
-        Err(e) => Outcome::Failed {
-            reason: e.to_string(),
-        },
-    }
-}
-
-/// Runs `kind` against `node` and records it.
-async fn perform(recorder: &SharedRecorder, client: u32, node: NodeId, kind: OpKind) -> Op {
-    let invoked_at = now();
-    let outcome = match &kind {
-        OpKind::Append {
-            topic,
-            values,
-            key,
-            producer,
-            key_absent,
-        } => {
-            append(
-                node,
-                topic,
-                values,
-                key.as_deref(),
-                producer.as_ref(),
-                *key_absent,
-            )
-            .await
-        }
-        OpKind::Read {
-            topic,
-            from,
-            consistency,
-        } => read(node, topic, *from, *consistency).await,
-    };
-    let mut rec = recorder.borrow_mut();
-    let op = Op {
-        id: rec.next_op_id(),
-        client,
-        node,
-        invoked_at,
-        completed_at: now(),
-        kind,
-        outcome,
-    };
-    rec.ops.push(op.clone());
-    op
-}
 
 /// An idempotent producer's state: the seq it sends next and the records of
 /// every seq it has sent, so that a seq sent again (a retry, or after a
@@ -356,152 +204,4 @@ async fn produce(
             _ => {}
         }
     }
-}
-
-/// After the heal: probe liveness with appends, wait for the live nodes to
-/// converge, then read every node's whole log.
-pub async fn final_client(
-    recorder: SharedRecorder,
-    live: Vec<NodeId>,
-    healed_at: Duration,
-) -> turmoil::Result {
-    tokio::time::sleep(healed_at.saturating_sub(now())).await;
-    let mut first_success_at = None;
-    let mut attempt = 0usize;
-    while first_success_at.is_none() && now() < healed_at + LIVENESS_BOUND * 2 {
-        let node = live[attempt % live.len()];
-        let kind = append_kind(
-            TOPICS[0].to_string(),
-            vec![format!("liveness-{attempt}")],
-            None,
-            None,
-            false,
-        );
-        attempt += 1;
-        let op = perform(&recorder, 0, node, kind).await;
-        if matches!(op.outcome, Outcome::AppendOk { .. }) {
-            first_success_at = Some(op.completed_at);
-        } else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    recorder.borrow_mut().liveness = Some(crate::history::LivenessCheck {
-        healed_at,
-        first_success_at,
-        bound: LIVENESS_BOUND,
-    });
-    // Let every workload request in flight finish (each is bounded by
-    // REQUEST_TIMEOUT) so none lands between two nodes' final reads.
-    let deadline = now() + REQUEST_TIMEOUT * 2;
-    while recorder.borrow().active_clients > 0 && now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // A node that failed to start on its store serves nothing (C13 reports
-    // it); waiting for it, or reading its logs page by page, would only
-    // time out.
-    let live: Vec<NodeId> = {
-        let failed = &recorder.borrow().failed_to_start;
-        live.into_iter().filter(|n| !failed.contains(n)).collect()
-    };
-    wait_converged(&live).await;
-    // A last pass over the compacted topic, after every append: then each
-    // key has one record left (C12). Its config again, in case client 1's
-    // setup never got through the faults. Not if no append got through
-    // after the heal (a liveness violation): without a working majority
-    // the pass cannot commit either, and its attempts would only time out.
-    if first_success_at.is_some() {
-        admin(&live, Admin::ConfigureProfiles).await;
-        let compacted = admin(&live, Admin::CompactProfiles).await;
-        recorder.borrow_mut().compacted_at_end = compacted;
-        wait_converged(&live).await;
-    }
-    let mut final_logs = BTreeMap::new();
-    for node in &live {
-        let mut logs = BTreeMap::new();
-        for topic in ALL_TOPICS {
-            logs.insert(topic.to_string(), read_whole_log(*node, topic).await);
-        }
-        final_logs.insert(*node, logs);
-    }
-    recorder.borrow_mut().final_logs = final_logs;
-    Ok(())
-}
-
-/// A topic admin request outside the history (set the compacted topic's
-/// config, or run a compaction pass on it), tried on the nodes in turn
-/// until one succeeds (bounded); true if one did.
-async fn admin(nodes: &[NodeId], action: Admin) -> bool {
-    for attempt in 0..ADMIN_ATTEMPTS {
-        let Some(&node) = nodes.get(attempt % nodes.len().max(1)) else {
-            return false;
-        };
-        let client = client_of(node);
-        let done = match action {
-            Admin::ConfigureProfiles => client
-                .put_topic(PROFILES, &profiles_config())
-                .await
-                .is_ok(),
-            Admin::CompactProfiles => client.compact_topic(PROFILES).await.is_ok(),
-        };
-        if done {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Admin {
-    ConfigureProfiles,
-    CompactProfiles,
-}
-
-/// The compacted topic's config: tombstones are never written here.
-fn profiles_config() -> TopicConfig {
-    serde_json::from_str(r#"{"cleanup":"compact"}"#).expect("a valid topic config")
-}
-
-/// Until every live node names the same leader and has applied the same
-/// index (bounded; if they never converge, C9 reports the difference).
-async fn wait_converged(live: &[NodeId]) {
-    let deadline = now() + CONVERGE_TIMEOUT;
-    while now() < deadline {
-        let mut seen = Vec::new();
-        for node in live {
-            let status = client_of(*node).cluster_status().await.ok();
-            seen.push(status.map(|s| (s.leader, s.last_applied_index)));
-        }
-        let first = seen.first().cloned().flatten();
-        if first.is_some_and(|(leader, _)| leader.is_some()) && seen.iter().all(|s| *s == first) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A node's whole applied log of `topic`, page by page (`local` reads); a
-/// failed page is retried (bounded), so a short log means the node lacks it.
-async fn read_whole_log(node: NodeId, topic: &str) -> TopicLog {
-    let mut log = TopicLog::new();
-    let mut from = 0;
-    for _ in 0..200 {
-        match read(node, topic, from, Consistency::Local).await {
-            Outcome::ReadOk {
-                records,
-                end_offset,
-            } => {
-                let Some(last) = records.last().map(|r| r.0) else {
-                    break;
-                };
-                log.extend(records);
-                from = last + 1;
-                if from >= end_offset {
-                    break;
-                }
-            }
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    log
 }
