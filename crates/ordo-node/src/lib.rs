@@ -99,4 +99,5 @@ pub use config::NodeConfig;
 pub use error::NodeError;
 pub use node::{Backup, Node};
 pub use peers::{node_transport, PeerError, Peers, RequestPeers};
+pub use reads::{Page, ReadRequest};
 pub use types::TypeConfig;

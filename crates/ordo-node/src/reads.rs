@@ -26,31 +26,68 @@ use crate::node::Node;
 use crate::routing::LeaderCall;
 use crate::rpc::RpcKind;
 use ordo_api::limits::{MAX_READ_BYTES, MAX_READ_LIMIT, MAX_READ_WAIT_MS, MIN_LOG_INDEX_WAIT_MS};
-use ordo_api::{Consistency, ReadParams, ReadQuery, ReadResponse};
-use ordo_core::{GroupName, LogIndex, Offset, TopicName};
+use ordo_api::Consistency;
+use ordo_core::{GroupName, LogIndex, Offset, Record, TopicName};
 use ordo_store::GroupLag;
+
+/// What a read asks for: `topic`'s records from `from`, at most `limit`
+/// (at most `MAX_READ_LIMIT`, the default), as fresh as `consistency` asks,
+/// once this node has applied `min_log_index`, waiting up to `wait` for a
+/// record at or after `from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRequest {
+    pub from: Offset,
+    pub limit: Option<usize>,
+    pub consistency: Consistency,
+    pub wait: Duration,
+    pub min_log_index: Option<LogIndex>,
+}
+
+impl ReadRequest {
+    /// A read from `from`, at once, of as many records as a page holds.
+    pub fn starting_at(from: Offset, consistency: Consistency) -> Self {
+        ReadRequest {
+            from,
+            limit: None,
+            consistency,
+            wait: Duration::ZERO,
+            min_log_index: None,
+        }
+    }
+}
+
+/// A page of a topic's records, and where the next read goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub records: Vec<Record>,
+    /// Where the next read should start.
+    pub next_offset: Offset,
+    /// The topic's end offset when the page was read.
+    pub end_offset: Offset,
+}
 
 impl Node {
     /// A read with its waits: first `min_log_index` (read-your-writes, at
     /// most `MIN_LOG_INDEX_WAIT_MS`, else `Unavailable`), then the
-    /// consistency barrier, then up to `wait_ms` (capped at
+    /// consistency barrier, then up to `wait` (capped at
     /// `MAX_READ_WAIT_MS`) for a record at or after `from`. A topic that
     /// does not exist yet is waited for too; at the deadline the answer is
     /// an empty page, or `TopicNotFound` if the topic still does not exist.
     pub async fn read_waiting(
         &self,
         topic: &TopicName,
-        query: &ReadQuery,
-    ) -> Result<ReadResponse, NodeError> {
-        if let Some(index) = query.min_log_index {
+        request: &ReadRequest,
+    ) -> Result<Page, NodeError> {
+        if let Some(index) = request.min_log_index {
             self.wait_applied(index, Duration::from_millis(MIN_LOG_INDEX_WAIT_MS))
                 .await?;
         }
-        let params = query.params();
-        self.read_barrier(params.consistency).await?;
-        let wait_ms = query.wait_ms.unwrap_or(0).min(MAX_READ_WAIT_MS);
-        self.wait_page(topic, &params, Duration::from_millis(wait_ms))
-            .await
+        self.read_barrier(request.consistency).await?;
+        let request = ReadRequest {
+            wait: request.wait.min(Duration::from_millis(MAX_READ_WAIT_MS)),
+            ..request.clone()
+        };
+        self.wait_page(topic, &request).await
     }
 
     /// Waits (at most `timeout`) until this node has applied `index`.
@@ -115,23 +152,22 @@ impl Node {
     }
 
     /// A page of `topic` from this node's applied state (no barrier: the
-    /// caller decides how fresh), waiting up to `wait` until it holds at
-    /// least one record. At the deadline: the empty page, or
+    /// caller decides how fresh), waiting up to `request.wait` until it
+    /// holds at least one record. At the deadline: the empty page, or
     /// `TopicNotFound` if the topic still does not exist. Streams use this
-    /// with their keep-alive interval as `wait`.
+    /// with their keep-alive interval as the wait.
     pub async fn wait_page(
         &self,
         topic: &TopicName,
-        params: &ReadParams,
-        wait: Duration,
-    ) -> Result<ReadResponse, NodeError> {
-        let deadline = Instant::now() + wait;
+        request: &ReadRequest,
+    ) -> Result<Page, NodeError> {
+        let deadline = Instant::now() + request.wait;
         let mut applied = self.state_machine().applied_watch();
         loop {
             // Marked seen before the read: an apply that lands after the
             // read still wakes the wait below.
             applied.borrow_and_update();
-            let page = match self.read_page(topic, params) {
+            let page = match self.read_page(topic, request) {
                 Ok(page) if page.records.is_empty() => Ok(page),
                 Err(NodeError::TopicNotFound { topic }) => Err(NodeError::TopicNotFound { topic }),
                 done => return done,
@@ -153,30 +189,30 @@ impl Node {
     pub(crate) fn read_page(
         &self,
         topic: &TopicName,
-        params: &ReadParams,
-    ) -> Result<ReadResponse, NodeError> {
-        let limit = params
+        request: &ReadRequest,
+    ) -> Result<Page, NodeError> {
+        let limit = request
             .limit
             .unwrap_or(MAX_READ_LIMIT)
             .clamp(1, MAX_READ_LIMIT);
         let page = self
             .state_machine()
-            .read_records(topic, params.from, limit, MAX_READ_BYTES)
+            .read_records(topic, request.from, limit, MAX_READ_BYTES)
             .map_err(NodeError::internal)?
             .ok_or_else(|| NodeError::TopicNotFound {
                 topic: topic.to_string(),
             })?;
-        if params.from > page.end_offset {
+        if request.from > page.end_offset {
             return Err(NodeError::OffsetOutOfRange {
                 topic: topic.to_string(),
-                from: params.from,
+                from: request.from,
                 end_offset: page.end_offset,
             });
         }
-        if params.from < page.start_offset {
+        if request.from < page.start_offset {
             return Err(NodeError::OffsetGone {
                 topic: topic.to_string(),
-                from: params.from,
+                from: request.from,
                 start_offset: page.start_offset,
             });
         }
@@ -184,7 +220,7 @@ impl Node {
         // stops early only after a record): a reader of a compacted range
         // moves on to the end rather than asking for the same gap again.
         let next_offset = page.next_offset();
-        Ok(ReadResponse {
+        Ok(Page {
             records: page.records,
             next_offset,
             end_offset: page.end_offset,

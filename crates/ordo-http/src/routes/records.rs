@@ -2,6 +2,8 @@
 //! read may long-poll (`wait_ms`) and wait for this node to apply an index
 //! (`min_log_index`).
 
+use std::time::Duration;
+
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -13,6 +15,7 @@ use ordo_api::limits::{MAX_READ_LIMIT, MAX_READ_WAIT_MS};
 use ordo_api::openapi::schema;
 use ordo_api::{AppendRequest, AppendResponse, ErrorBody, ReadQuery, ReadResponse};
 use ordo_core::{validate_append, Append};
+use ordo_node::ReadRequest;
 
 /// Appends records, atomically and at contiguous offsets. The topic is
 /// created with the default config on its first append.
@@ -98,7 +101,19 @@ pub async fn read(
     let topic = extract::topic(topic)?;
     let params = extract::query(params)?;
     check_read(&params)?;
-    Ok(Json(state.node.read_waiting(&topic, &params).await?))
+    let request = ReadRequest {
+        from: params.from,
+        limit: params.limit,
+        consistency: params.consistency,
+        wait: Duration::from_millis(params.wait_ms.unwrap_or(0)),
+        min_log_index: params.min_log_index,
+    };
+    let page = state.node.read_waiting(&topic, &request).await?;
+    Ok(Json(ReadResponse {
+        records: page.records,
+        next_offset: page.next_offset,
+        end_offset: page.end_offset,
+    }))
 }
 
 /// A read's `limit` and `wait_ms` within their limits.

@@ -27,9 +27,9 @@ use crate::error::ApiError;
 use crate::{extract, AppState};
 use ordo_api::limits::STREAM_KEEPALIVE_MS;
 use ordo_api::openapi::schema;
-use ordo_api::{Consistency, ErrorBody, ReadParams, StreamParams};
+use ordo_api::{Consistency, ErrorBody, StreamParams};
 use ordo_core::{Offset, Record, TopicName};
-use ordo_node::{Node, NodeError};
+use ordo_node::{Node, NodeError, ReadRequest};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -145,14 +145,13 @@ struct Tail {
 /// The stream's next chunk: the next page of records once one exists, a
 /// keep-alive after an idle interval, or the end on shutdown.
 async fn next_chunk(mut tail: Tail) -> Option<(Result<Bytes, Infallible>, Tail)> {
-    let params = ReadParams {
-        from: tail.next,
-        limit: None,
-        consistency: Consistency::Local,
-    };
     let keepalive = Duration::from_millis(STREAM_KEEPALIVE_MS);
+    let request = ReadRequest {
+        wait: keepalive,
+        ..ReadRequest::starting_at(tail.next, Consistency::Local)
+    };
     let page = tokio::select! {
-        page = tail.node.wait_page(&tail.topic, &params, keepalive) => page,
+        page = tail.node.wait_page(&tail.topic, &request) => page,
         () = shutting_down(&mut tail.shutdown) => return None,
     };
     let chunk = match page {
