@@ -2,9 +2,11 @@
 //! configure), delete and clean now, and the search for an offset by time. Changes go
 //! through the Raft log like appends; reads take the node's read barrier.
 
-use ordo_api::{CleanupResponse, Consistency, OffsetForTime, TopicInfo, TopicList};
+use std::collections::BTreeMap;
+
+use ordo_api::Consistency;
 use ordo_core::cleanup::MAX_REMOVED_PER_PASS;
-use ordo_core::{Command, CommandResult, LogIndex, TopicConfig, TopicName, TopicState};
+use ordo_core::{Command, CommandResult, LogIndex, Offset, TopicConfig, TopicName, TopicState};
 
 use crate::error::NodeError;
 use crate::node::Node;
@@ -14,14 +16,24 @@ use crate::node::Node;
 /// cleaner's next tick goes on with the rest.
 const MAX_PASSES_ON_DEMAND: usize = 100;
 
+/// What an on-demand cleanup removed, and the topic after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cleaned {
+    pub topic: TopicState,
+    pub removed_records: u64,
+    pub removed_bytes: u64,
+    /// The log index of the last pass.
+    pub log_index: LogIndex,
+}
+
 impl Node {
-    /// Every topic, as fresh as `consistency` asks.
-    pub async fn topics(&self, consistency: Consistency) -> Result<TopicList, NodeError> {
+    /// Every topic by name, as fresh as `consistency` asks.
+    pub async fn topics(
+        &self,
+        consistency: Consistency,
+    ) -> Result<BTreeMap<TopicName, TopicState>, NodeError> {
         self.read_barrier(consistency).await?;
-        let topics = self.state_machine().topics();
-        Ok(TopicList {
-            topics: topics.into_iter().map(|(t, s)| info(t, &s)).collect(),
-        })
+        Ok(self.state_machine().topics())
     }
 
     /// One topic, as fresh as `consistency` asks.
@@ -29,7 +41,7 @@ impl Node {
         &self,
         topic: &TopicName,
         consistency: Consistency,
-    ) -> Result<TopicInfo, NodeError> {
+    ) -> Result<TopicState, NodeError> {
         self.read_barrier(consistency).await?;
         self.local_topic(topic)
     }
@@ -41,7 +53,7 @@ impl Node {
         &self,
         topic: TopicName,
         config: TopicConfig,
-    ) -> Result<TopicInfo, NodeError> {
+    ) -> Result<TopicState, NodeError> {
         let command = Command::PutTopic {
             topic: topic.clone(),
             config,
@@ -69,7 +81,7 @@ impl Node {
     /// `MAX_REMOVED_PER_PASS` (each its own log entry, so appends go on in
     /// between), up to `MAX_PASSES_ON_DEMAND`. Answers once this node has
     /// applied the last one, with what they removed and the topic after.
-    pub async fn clean_topic(&self, topic: TopicName) -> Result<CleanupResponse, NodeError> {
+    pub async fn clean_topic(&self, topic: TopicName) -> Result<Cleaned, NodeError> {
         let (mut removed_records_total, mut removed_bytes_total) = (0, 0);
         let mut last_index = LogIndex(0);
         for _ in 0..MAX_PASSES_ON_DEMAND {
@@ -95,7 +107,7 @@ impl Node {
         }
         self.wait_applied(last_index, self.config().write_timeout)
             .await?;
-        Ok(CleanupResponse {
+        Ok(Cleaned {
             topic: self.local_topic(&topic)?,
             removed_records: removed_records_total,
             removed_bytes: removed_bytes_total,
@@ -110,33 +122,18 @@ impl Node {
         topic: &TopicName,
         timestamp_ms: u64,
         consistency: Consistency,
-    ) -> Result<OffsetForTime, NodeError> {
+    ) -> Result<Offset, NodeError> {
         self.read_barrier(consistency).await?;
-        let offset = self
-            .state_machine()
+        self.state_machine()
             .offset_for_timestamp(topic, timestamp_ms)
             .map_err(NodeError::internal)?
-            .ok_or_else(|| not_found(topic))?;
-        Ok(OffsetForTime { offset })
+            .ok_or_else(|| not_found(topic))
     }
 
-    fn local_topic(&self, topic: &TopicName) -> Result<TopicInfo, NodeError> {
-        let state = self
-            .state_machine()
+    fn local_topic(&self, topic: &TopicName) -> Result<TopicState, NodeError> {
+        self.state_machine()
             .topic(topic)
-            .ok_or_else(|| not_found(topic))?;
-        Ok(info(topic.clone(), &state))
-    }
-}
-
-fn info(topic: TopicName, state: &TopicState) -> TopicInfo {
-    TopicInfo {
-        topic,
-        config: state.config,
-        start_offset: state.start_offset,
-        end_offset: state.end_offset,
-        records: state.stored_records,
-        bytes: state.stored_bytes,
+            .ok_or_else(|| not_found(topic))
     }
 }
 

@@ -15,7 +15,7 @@ use ordo_api::{
     CleanupResponse, ErrorBody, OffsetForTime, OffsetForTimeParams, PositionParams, TopicInfo,
     TopicList,
 };
-use ordo_core::TopicConfig;
+use ordo_core::{TopicConfig, TopicName, TopicState};
 
 /// Every topic, by name.
 #[utoipa::path(
@@ -35,7 +35,10 @@ pub async fn list(
     params: Result<Query<PositionParams>, QueryRejection>,
 ) -> Result<Json<TopicList>, ApiError> {
     let params = extract::query(params)?;
-    Ok(Json(state.node.topics(params.consistency).await?))
+    let topics = state.node.topics(params.consistency).await?;
+    Ok(Json(TopicList {
+        topics: topics.into_iter().map(|(t, s)| info(t, &s)).collect(),
+    }))
 }
 
 /// One topic: its config, start and end offsets, records and bytes.
@@ -59,7 +62,8 @@ pub async fn show(
 ) -> Result<Json<TopicInfo>, ApiError> {
     let topic = extract::topic(path)?;
     let params = extract::query(params)?;
-    Ok(Json(state.node.topic(&topic, params.consistency).await?))
+    let topic_state = state.node.topic(&topic, params.consistency).await?;
+    Ok(Json(info(topic, &topic_state)))
 }
 
 /// Creates the topic with this config, or sets an existing topic's config
@@ -90,7 +94,8 @@ pub async fn put(
 ) -> Result<Json<TopicInfo>, ApiError> {
     let topic = extract::topic(path)?;
     let JsonBody(config) = body?;
-    Ok(Json(state.node.put_topic(topic, config).await?))
+    let topic_state = state.node.put_topic(topic.clone(), config).await?;
+    Ok(Json(info(topic, &topic_state)))
 }
 
 /// Deletes the topic: its records, key index and every group's position
@@ -139,7 +144,13 @@ pub async fn compact(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<CleanupResponse>, ApiError> {
     let topic = extract::topic(path)?;
-    Ok(Json(state.node.clean_topic(topic).await?))
+    let cleaned = state.node.clean_topic(topic.clone()).await?;
+    Ok(Json(CleanupResponse {
+        topic: info(topic, &cleaned.topic),
+        removed_records: cleaned.removed_records,
+        removed_bytes: cleaned.removed_bytes,
+        log_index: cleaned.log_index,
+    }))
 }
 
 /// Seek by time: the first offset whose record's `timestamp_ms` is at or
@@ -169,5 +180,17 @@ pub async fn offset_for_time(
         .node
         .offset_for_timestamp(&topic, params.timestamp_ms, params.consistency)
         .await?;
-    Ok(Json(offset))
+    Ok(Json(OffsetForTime { offset }))
+}
+
+/// A topic as the API shows it.
+fn info(topic: TopicName, state: &TopicState) -> TopicInfo {
+    TopicInfo {
+        topic,
+        config: state.config,
+        start_offset: state.start_offset,
+        end_offset: state.end_offset,
+        records: state.stored_records,
+        bytes: state.stored_bytes,
+    }
 }
