@@ -13,13 +13,13 @@ use ordo_transport::Method;
 use crate::call::Safety;
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::exchange::NO_WAIT;
+use crate::exchange::Call;
 
 impl Client {
     /// The status of whichever node answers; also teaches this client the
     /// members' addresses and the current leader.
     pub async fn cluster_status(&self) -> Result<ClusterStatus, ClientError> {
-        let status: ClusterStatus = self.get("/v1/cluster", NO_WAIT).await?;
+        let status: ClusterStatus = self.send(Call::get("/v1/cluster")).await?.json()?;
         self.learn(&status);
         Ok(status)
     }
@@ -27,15 +27,8 @@ impl Client {
     /// Initializes the cluster's membership. Doing it twice is harmless on
     /// the server, so it is retried like a read.
     pub async fn init(&self, request: &InitRequest) -> Result<(), ClientError> {
-        let path = "/v1/cluster/init";
-        self.send_for_effect(
-            Method::Post,
-            path,
-            Some(request),
-            Safety::Idempotent,
-            NO_WAIT,
-        )
-        .await?;
+        let call = Call::post("/v1/cluster/init", request, Safety::Idempotent);
+        self.send(call).await?;
         Ok(())
     }
 
@@ -56,10 +49,8 @@ impl Client {
                 .unwrap_or(DEFAULT_CATCH_UP_TIMEOUT_MS),
         );
         let waits = catch_up + self.inner.timeout * 2;
-        let path = "/v1/cluster/nodes";
-        let membership = self
-            .send(Method::Post, path, Some(request), Safety::AppendOnce, waits)
-            .await?;
+        let call = Call::post("/v1/cluster/nodes", request, Safety::AppendOnce);
+        let membership = self.send(call.waiting(waits)).await?.json()?;
         Ok(self.learn_membership(membership))
     }
 
@@ -72,15 +63,8 @@ impl Client {
         force: bool,
     ) -> Result<MembershipResponse, ClientError> {
         let path = format!("/v1/cluster/nodes/{id}?force={force}");
-        let membership = self
-            .send(
-                Method::Delete,
-                &path,
-                None::<&()>,
-                Safety::AppendOnce,
-                NO_WAIT,
-            )
-            .await?;
+        let call = Call::bare(Method::Delete, &path, Safety::AppendOnce);
+        let membership = self.send(call).await?.json()?;
         Ok(self.learn_membership(membership))
     }
 
@@ -92,16 +76,8 @@ impl Client {
         to: Option<NodeId>,
     ) -> Result<MembershipResponse, ClientError> {
         let request = TransferLeaderRequest { id: to };
-        let path = "/v1/cluster/leader";
-        let membership = self
-            .send(
-                Method::Post,
-                path,
-                Some(&request),
-                Safety::Idempotent,
-                NO_WAIT,
-            )
-            .await?;
+        let call = Call::post("/v1/cluster/leader", &request, Safety::Idempotent);
+        let membership = self.send(call).await?.json()?;
         Ok(self.learn_membership(membership))
     }
 }

@@ -5,13 +5,12 @@ use ordo_api::{
     CommitOffsetRequest, CommitOffsetResponse, Consistency, ConsumerGroup, ConsumerOffset,
 };
 use ordo_core::Offset;
-use ordo_transport::Method;
 
 use crate::addr::encode_path_segment;
 use crate::call::Safety;
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::exchange::{consistency_query, NO_WAIT};
+use crate::exchange::{consistency_query, Call};
 
 impl Client {
     /// Sets `group`'s position in `topic` (the next offset it will read).
@@ -33,8 +32,7 @@ impl Client {
         };
         let path = position_path(group, topic);
         let request = CommitOffsetRequest { offset, expected };
-        self.send(Method::Put, &path, Some(&request), safety, NO_WAIT)
-            .await
+        self.send(Call::put(&path, &request, safety)).await?.json()
     }
 
     /// `group`'s position in `topic`; `None` if it never committed one.
@@ -49,7 +47,11 @@ impl Client {
             position_path(group, topic),
             consistency_query(consistency)
         );
-        match self.get::<ConsumerOffset>(&path, NO_WAIT).await {
+        match self
+            .send(Call::get(&path))
+            .await
+            .and_then(|a| a.json::<ConsumerOffset>())
+        {
             Ok(position) => Ok(Some(position.offset)),
             Err(e) if e.code() == Some("position_not_found") => Ok(None),
             Err(e) => Err(e),
@@ -63,12 +65,9 @@ impl Client {
         group: &str,
         consistency: Consistency,
     ) -> Result<ConsumerGroup, ClientError> {
-        let path = format!(
-            "/v1/consumers/{}?{}",
-            encode_path_segment(group),
-            consistency_query(consistency)
-        );
-        self.get(&path, NO_WAIT).await
+        let group_path = format!("/v1/consumers/{}", encode_path_segment(group));
+        let path = format!("{group_path}?{}", consistency_query(consistency));
+        self.send(Call::get(&path)).await?.json()
     }
 }
 

@@ -15,54 +15,82 @@ use crate::call::Safety;
 use crate::client::Client;
 use crate::error::ClientError;
 
-/// No wait beyond the client's timeout.
-pub(crate) const NO_WAIT: Duration = Duration::ZERO;
+/// One call of a resource: a method and path, maybe a JSON body, what may
+/// be resent ([`Safety`]) and how long it may wait beyond the client's
+/// timeout.
+pub(crate) struct Call<'a> {
+    method: Method,
+    path: &'a str,
+    body: Option<Vec<u8>>,
+    safety: Safety,
+    waits: Duration,
+}
+
+impl<'a> Call<'a> {
+    /// A GET, resent after any failure.
+    pub fn get(path: &'a str) -> Self {
+        Call::new(Method::Get, path, None, Safety::Idempotent)
+    }
+
+    /// A POST of `body` as JSON.
+    pub fn post<B: Serialize + ?Sized>(path: &'a str, body: &B, safety: Safety) -> Self {
+        Call::new(Method::Post, path, Some(json(body)), safety)
+    }
+
+    /// A PUT of `body` as JSON.
+    pub fn put<B: Serialize + ?Sized>(path: &'a str, body: &B, safety: Safety) -> Self {
+        Call::new(Method::Put, path, Some(json(body)), safety)
+    }
+
+    /// `method` without a body.
+    pub fn bare(method: Method, path: &'a str, safety: Safety) -> Self {
+        Call::new(method, path, None, safety)
+    }
+
+    /// Allowed `waits` beyond the client's timeout: a long-poll, a catch-up.
+    pub fn waiting(self, waits: Duration) -> Self {
+        Call { waits, ..self }
+    }
+
+    fn new(method: Method, path: &'a str, body: Option<Vec<u8>>, safety: Safety) -> Self {
+        let waits = Duration::ZERO;
+        Call {
+            method,
+            path,
+            body,
+            safety,
+            waits,
+        }
+    }
+}
+
+fn json<B: Serialize + ?Sized>(body: &B) -> Vec<u8> {
+    serde_json::to_vec(body)
+        .expect("a wire type serializes: string keys, plain data and JSON values")
+}
 
 impl Client {
-    /// GETs `path` (resent after any failure) and decodes its JSON answer;
-    /// `waits` is added to the client's timeout (a long-poll).
-    pub(crate) async fn get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        waits: Duration,
-    ) -> Result<T, ClientError> {
-        self.send(Method::Get, path, None::<&()>, Safety::Idempotent, waits)
-            .await
-    }
-
-    /// Sends `method path` with `body` as JSON, resent as `safety` allows,
-    /// and decodes its JSON answer; `waits` is added to the client's
-    /// timeout (a call that waits by design, such as a catch-up).
-    pub(crate) async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-        safety: Safety,
-        waits: Duration,
-    ) -> Result<T, ClientError> {
+    /// Sends `call` through the retry loop; [`Answer::json`] decodes the
+    /// answer.
+    pub(crate) async fn send(&self, call: Call<'_>) -> Result<Answer, ClientError> {
+        let timeout = self.inner.timeout + call.waits;
         let (addr, response) = self
-            .send_for_effect(method, path, body, safety, waits)
+            .call(call.method, call.path, call.body, call.safety, timeout)
             .await?;
-        decode(&addr, &response.body)
+        Ok(Answer { addr, response })
     }
+}
 
-    /// [`Self::send`] without decoding the answer: for calls whose answer
-    /// says nothing but success. Answers the address that answered.
-    pub(crate) async fn send_for_effect<B: Serialize + ?Sized>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-        safety: Safety,
-        waits: Duration,
-    ) -> Result<(String, Response), ClientError> {
-        let body = body.map(|body| {
-            serde_json::to_vec(body)
-                .expect("a wire type serializes: string keys, plain data and JSON values")
-        });
-        self.call(method, path, body, safety, self.inner.timeout + waits)
-            .await
+/// A success answer and the node that gave it.
+pub(crate) struct Answer {
+    addr: String,
+    response: Response,
+}
+
+impl Answer {
+    /// The answer's JSON as `T`.
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, ClientError> {
+        decode(&self.addr, &self.response.body)
     }
 }
 

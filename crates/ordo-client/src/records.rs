@@ -6,13 +6,12 @@ use std::time::Duration;
 use ordo_api::limits::MIN_LOG_INDEX_WAIT_MS;
 use ordo_api::{AppendRequest, AppendResponse, ReadParams, ReadQuery, ReadResponse};
 use ordo_core::NewRecord;
-use ordo_transport::Method;
 
 use crate::addr::encode_path_segment;
 use crate::call::Safety;
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::exchange::{topic_path, NO_WAIT};
+use crate::exchange::{topic_path, Call};
 
 impl Client {
     /// Appends `records` to `topic` atomically, in order. Retried only when
@@ -42,14 +41,8 @@ impl Client {
         request: &AppendRequest,
     ) -> Result<AppendResponse, ClientError> {
         let path = format!("{}/records", topic_path(topic));
-        self.send(
-            Method::Post,
-            &path,
-            Some(request),
-            Safety::AppendOnce,
-            NO_WAIT,
-        )
-        .await
+        let call = Call::post(&path, request, Safety::AppendOnce);
+        self.send(call).await?.json()
     }
 
     /// Reads one page of `topic` from `params.from`.
@@ -58,10 +51,8 @@ impl Client {
         topic: &str,
         params: &ReadParams,
     ) -> Result<ReadResponse, ClientError> {
-        let query = serde_urlencoded::to_string(params)
-            .expect("ReadParams is a flat struct of numbers and a unit enum");
-        let path = format!("/v1/topics/{}/records?{query}", encode_path_segment(topic));
-        self.get(&path, NO_WAIT).await
+        self.read_wait(topic, &ReadQuery::from(params.clone()))
+            .await
     }
 
     /// Reads one page of `topic` with the query's waits: a long-poll
@@ -84,6 +75,6 @@ impl Client {
         if query.min_log_index.is_some() {
             wait += Duration::from_millis(MIN_LOG_INDEX_WAIT_MS);
         }
-        self.get(&path, wait).await
+        self.send(Call::get(&path).waiting(wait)).await?.json()
     }
 }

@@ -8,13 +8,13 @@ use ordo_transport::Method;
 use crate::call::Safety;
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::exchange::{consistency_query, topic_path, NO_WAIT};
+use crate::exchange::{consistency_query, topic_path, Call};
 
 impl Client {
     /// Every topic with its config and offsets.
     pub async fn topics(&self, consistency: Consistency) -> Result<TopicList, ClientError> {
         let path = format!("/v1/topics?{}", consistency_query(consistency));
-        self.get(&path, NO_WAIT).await
+        self.send(Call::get(&path)).await?.json()
     }
 
     /// One topic; `None` if it does not exist.
@@ -24,7 +24,7 @@ impl Client {
         consistency: Consistency,
     ) -> Result<Option<TopicInfo>, ClientError> {
         let path = format!("{}?{}", topic_path(topic), consistency_query(consistency));
-        match self.get(&path, NO_WAIT).await {
+        match self.send(Call::get(&path)).await.and_then(|a| a.json()) {
             Ok(info) => Ok(Some(info)),
             Err(e) if e.code() == Some("topic_not_found") => Ok(None),
             Err(e) => Err(e),
@@ -39,14 +39,8 @@ impl Client {
         config: &TopicConfig,
     ) -> Result<TopicInfo, ClientError> {
         let path = topic_path(topic);
-        self.send(
-            Method::Put,
-            &path,
-            Some(config),
-            Safety::Idempotent,
-            NO_WAIT,
-        )
-        .await
+        let call = Call::put(&path, config, Safety::Idempotent);
+        self.send(call).await?.json()
     }
 
     /// Deletes `topic`, its records and every group's position in it. Not
@@ -54,9 +48,8 @@ impl Client {
     /// delete a topic made again in between.
     pub async fn delete_topic(&self, topic: &str) -> Result<(), ClientError> {
         let path = topic_path(topic);
-        let none = None::<&()>;
-        self.send_for_effect(Method::Delete, &path, none, Safety::AppendOnce, NO_WAIT)
-            .await?;
+        let call = Call::bare(Method::Delete, &path, Safety::AppendOnce);
+        self.send(call).await?;
         Ok(())
     }
 
@@ -65,14 +58,8 @@ impl Client {
     /// a second pass removes only what the first left.
     pub async fn compact_topic(&self, topic: &str) -> Result<CleanupResponse, ClientError> {
         let path = format!("{}/compact", topic_path(topic));
-        self.send(
-            Method::Post,
-            &path,
-            None::<&()>,
-            Safety::Idempotent,
-            NO_WAIT,
-        )
-        .await
+        let call = Call::bare(Method::Post, &path, Safety::Idempotent);
+        self.send(call).await?.json()
     }
 
     /// The first offset of `topic` whose record is stamped at or after
@@ -88,7 +75,7 @@ impl Client {
             topic_path(topic),
             consistency_query(consistency)
         );
-        let found: OffsetForTime = self.get(&path, NO_WAIT).await?;
+        let found: OffsetForTime = self.send(Call::get(&path)).await?.json()?;
         Ok(found.offset)
     }
 }

@@ -29,32 +29,39 @@ pub(super) fn client_of(node: NodeId) -> Client {
         .expect("a simulated node's address is host:port")
 }
 
-/// Sends one append and classifies the answer by what it proves.
-async fn append(
-    node: NodeId,
-    topic: &str,
-    values: &[String],
-    key: Option<&str>,
-    producer: Option<&(String, u64)>,
-    key_absent: bool,
-) -> Outcome {
+/// The request an append operation sends.
+fn append_request(kind: &OpKind) -> AppendRequest {
+    let OpKind::Append {
+        values,
+        key,
+        producer,
+        key_absent,
+        ..
+    } = kind
+    else {
+        unreachable!("only an append operation has an append request")
+    };
     let records = values
         .iter()
         .map(|value| NewRecord {
-            key: key.map(str::to_string),
+            key: key.clone(),
             value: RecordValue::from(serde_json::Value::from(value.as_str())),
             headers: BTreeMap::new(),
         })
         .collect();
-    let producer = producer.map(|(id, seq)| Producer {
+    let producer = producer.as_ref().map(|(id, seq)| Producer {
         id: ProducerId::new(id.as_str()).expect("the workload's producer ids are valid"),
         seq: *seq,
     });
-    let request = AppendRequest {
+    AppendRequest {
         records,
         producer,
         condition: key_absent.then_some(Condition::KeyAbsent),
-    };
+    }
+}
+
+/// Sends one append and classifies the answer by what it proves.
+async fn append(node: NodeId, topic: &str, request: AppendRequest) -> Outcome {
     match client_of(node).append_with(topic, &request).await {
         Ok(ack) => Outcome::AppendOk {
             offsets: ack.offsets.iter().map(|o| o.0).collect(),
@@ -141,23 +148,7 @@ pub(super) async fn perform(
 ) -> Op {
     let invoked_at = now();
     let outcome = match &kind {
-        OpKind::Append {
-            topic,
-            values,
-            key,
-            producer,
-            key_absent,
-        } => {
-            append(
-                node,
-                topic,
-                values,
-                key.as_deref(),
-                producer.as_ref(),
-                *key_absent,
-            )
-            .await
-        }
+        OpKind::Append { topic, .. } => append(node, topic, append_request(&kind)).await,
         OpKind::Read {
             topic,
             from,
