@@ -1,10 +1,13 @@
 //! ordo's HTTP API (contract v1): the client API, the internal Raft RPC
 //! endpoints and the operations endpoints, as one axum router; `auth`
-//! guards the first two with the API token and the cluster secret.
+//! guards the first two with the API token and the cluster secret; `acl`
+//! is the ACL file's principals and rights (DESIGN.md §3b), parsed and
+//! checked, not yet enforced on the routes.
 //!
 //! [`serve`] takes a listener the caller bound (a real `TcpListener`, or the
 //! simulation's), so tests pick their own ports and nothing here binds.
 
+pub mod acl;
 mod auth;
 #[doc(hidden)]
 pub mod decode;
