@@ -346,6 +346,21 @@ def save_logs(cluster, log_dir, nodes, suffix=""):
             print(f"(no log of node {n}: {e})", file=sys.stderr)
 
 
+def room_to_catch_up(cluster, data, args):
+    """The MiB a volume for the node whose data dir is `data` needs, with the
+    MiB of records the leader holds and the MiB the node holds. A node that
+    was away catches up by a snapshot once the leader purged the log it
+    missed, and installing one takes room for the snapshot received and for
+    the records written from it, next to the records it replaces: its
+    content, plus 2.5 x the records a healthy node holds, plus the reserve,
+    in whole 64 MiB."""
+    leader_dir = data_dir_on_host(cluster, cluster.wait_leader())
+    records = used_mib(os.path.join(leader_dir, "sled", "records"))
+    held = used_mib(data)
+    size = int(held + 2.5 * records + args.reserve_mib + 63) // 64 * 64
+    return max(args.disk_mib * 2, size), records, held
+
+
 def run_scenario(cluster, disks, light, heavy, args):
     small_reserve = args.reserve_mib * MIB
     # -- start --
@@ -408,9 +423,12 @@ def run_scenario(cluster, disks, light, heavy, args):
     show_log(cluster, SMALL, None, "disk space")
     heavy.pause()
 
-    grown = args.disk_mib * 2
+    # Grown enough for a snapshot install too: the node may catch up by
+    # one if the leader purged the log it missed meanwhile.
+    grown, records, held = room_to_catch_up(cluster, data, args)
     step(f"give space (a): grow node {SMALL}'s tmpfs in place to {grown} MiB "
-         f"(mount -o remount,size={grown}m)")
+         f"(mount -o remount,size={grown}m; it holds {held:.0f} MiB, the leader "
+         f"{records:.0f} MiB of records)")
     t_give = time.monotonic()
     disks.grow(disks.mounted[0], grown)
     wait_ready_again(cluster, SMALL, t_give, "the growth")
@@ -476,18 +494,11 @@ def run_scenario(cluster, disks, light, heavy, args):
     wait_others_ack(cluster, [light], time.monotonic() - 2, f"while node {SMALL} restarts")
 
     # -- give space (b): a new, larger volume with the same content --
-    # A node that was away catches up by a snapshot once the leader purged
-    # the log it missed, and installing one takes room for the snapshot
-    # received and for the records written from it, next to the records it
-    # replaces: the new volume gets its content, plus 2.5 x the records a
-    # healthy node holds free, plus the reserve.
-    leader_dir = data_dir_on_host(cluster, cluster.wait_leader())
-    records = used_mib(os.path.join(leader_dir, "sled", "records"))
-    held = used_mib(data)
-    bigger = max(args.disk_mib * 4, int(held + 2.5 * records + args.reserve_mib + 63) // 64 * 64)
+    bigger, records, held = room_to_catch_up(cluster, data, args)
+    bigger = max(args.disk_mib * 4, bigger)
     step(f"give space (b): stop node {SMALL}'s container, copy its data dir ({held:.0f} MiB) to "
          f"a new {bigger} MiB tmpfs (cp -a), recreate the container on it with the reserve on "
-         f"(the leader holds {used_mib(leader_dir):.0f} MiB, {records:.0f} MiB of records)")
+         f"(the leader holds {records:.0f} MiB of records)")
     t_give = time.monotonic()
     old = disks.mounted[0]
     cluster.stop(SMALL)
