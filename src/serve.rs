@@ -22,6 +22,8 @@ pub use settings::ServeSettings;
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How often the ACL file and TLS certificates are looked at for changes.
+const FILE_WATCH_INTERVAL: Duration = Duration::from_secs(1);
 /// The file in the data dir that pins which node id owns it.
 const NODE_ID_FILE: &str = "node_id";
 /// The store's directory inside the data dir.
@@ -137,7 +139,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         listen = %config.listen,
         data_dir = %config.data_dir.display(),
         cluster_secret = config.auth.cluster_secret.is_some(),
-        api_token = config.auth.api_token.is_some(),
+        principals = config.auth.principals.is_some(),
+        protections = ?config.auth.protections(),
         "ordo node started"
     );
     let leader_changes = ordo_node::metrics::count_leader_changes(&node);
@@ -151,6 +154,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             }
         })
     };
+    let acl_watch = config
+        .auth
+        .principals
+        .as_ref()
+        .map(|principals| principals.watch(FILE_WATCH_INTERVAL));
     let state = AppState::new(node.clone(), Some(prometheus), config.auth);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let listener = ordo_http::tcp_nodelay(listener);
@@ -186,6 +194,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     upkeep.abort();
     leader_changes.abort();
+    if let Some(watch) = acl_watch {
+        watch.abort();
+    }
     node.shutdown().await;
     match failed {
         None => {

@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use ordo_api::limits;
 use ordo_api::secret::Secret;
 use ordo_core::NodeId;
-use ordo_http::{Auth, HttpLimits};
+use ordo_http::{Auth, HttpLimits, Principals};
 use ordo_node::{config, NodeConfig};
 use serde::Deserialize;
 
@@ -105,6 +105,18 @@ pub struct ServeSettings {
     /// <token>` on /v1/* (trimmed; or put the token itself in ORDO_API_TOKEN).
     #[arg(long, env = "ORDO_API_TOKEN_FILE")]
     api_token_file: Option<PathBuf>,
+    /// A TOML file of principals (bearer tokens, their SHA-256 or client
+    /// certificates' common names) and what each may read, append, which
+    /// consumer groups it may use and whether it may administer the
+    /// cluster; re-read when it changes. With it (or an API token) every
+    /// /v1/* request needs a principal.
+    #[arg(long, env = "ORDO_ACL_FILE", value_name = "FILE")]
+    acl_file: Option<PathBuf>,
+    /// Start even though --listen is reachable beyond loopback without TLS
+    /// or a cluster secret (anyone who reaches the port could then send
+    /// this node Raft messages). For a trusted network only.
+    #[arg(long, env = "ORDO_INSECURE")]
+    insecure: bool,
     #[arg(long, env = "ORDO_MAX_INFLIGHT_REQUESTS", value_name = "N",
           help = defaulted("Client requests (`/v1/*`, streams and long-polls aside) handled at \
                             once; more are refused with 503 `overloaded`, never queued",
@@ -238,23 +250,38 @@ impl ServeSettings {
         if let Some(mb) = self.cache_mb.or(file.cache_mb) {
             store.cache_capacity_bytes = at_least_one(mb, "cache-mb")? * 1024 * 1024;
         }
+        let cluster_secret = SecretSetting {
+            flag: "--cluster-secret-file",
+            env: CLUSTER_SECRET_ENV,
+            file: self.cluster_secret_file.as_deref(),
+            value: self.cluster_secret,
+            config_file: file.cluster_secret_file.as_deref(),
+        }
+        .resolve()?;
+        let api_token = SecretSetting {
+            flag: "--api-token-file",
+            env: API_TOKEN_ENV,
+            file: self.api_token_file.as_deref(),
+            value: self.api_token,
+            config_file: file.api_token_file.as_deref(),
+        }
+        .resolve()?;
+        let principals = Principals::load(self.acl_file.or(file.acl_file), api_token)?;
+        let insecure = self.insecure || file.insecure;
+        let exposed = reachable_beyond_loopback(&listen);
+        if exposed && cluster_secret.is_none() && !insecure {
+            bail!(
+                "--listen {listen} is reachable beyond this machine, and without TLS or a \
+                 cluster secret anyone who reaches it could send this node Raft messages: \
+                 set --cluster-secret-file (or {CLUSTER_SECRET_ENV}), or start with \
+                 --insecure (ORDO_INSECURE=1) on a network you trust"
+            );
+        }
         let auth = Auth {
-            cluster_secret: SecretSetting {
-                flag: "--cluster-secret-file",
-                env: CLUSTER_SECRET_ENV,
-                file: self.cluster_secret_file.as_deref(),
-                value: self.cluster_secret,
-                config_file: file.cluster_secret_file.as_deref(),
-            }
-            .resolve()?,
-            api_token: SecretSetting {
-                flag: "--api-token-file",
-                env: API_TOKEN_ENV,
-                file: self.api_token_file.as_deref(),
-                value: self.api_token,
-                config_file: file.api_token_file.as_deref(),
-            }
-            .resolve()?,
+            insecure: exposed && cluster_secret.is_none(),
+            cluster_secret,
+            principals,
+            ..Auth::default()
         };
         let mut http = HttpLimits::default();
         if let Some(n) = self.max_inflight_requests.or(file.max_inflight_requests) {
@@ -291,6 +318,20 @@ impl ServeSettings {
                     Duration::from_millis,
                 ),
         })
+    }
+}
+
+/// Whether `listen` (`host:port`) takes connections from beyond this
+/// machine: any address it names is not loopback (`0.0.0.0` and `::`
+/// are every interface). One that does not resolve counts as reachable.
+fn reachable_beyond_loopback(listen: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    match listen.to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            addrs.is_empty() || addrs.iter().any(|addr| !addr.ip().is_loopback())
+        }
+        Err(_) => true,
     }
 }
 

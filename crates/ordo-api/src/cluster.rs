@@ -166,6 +166,31 @@ pub struct ClusterStatus {
     /// This node's storage: whether it failed.
     #[serde(default)]
     pub storage: StorageStatus,
+    /// Which of this node's protections are on.
+    #[serde(default)]
+    pub protections: Protections,
+}
+
+/// The `protections` of a node's status: what guards its port (never a
+/// secret, only whether one is set).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Protections {
+    /// HTTPS for clients and peers alike (`--tls-cert`).
+    pub tls: bool,
+    /// Whether clients must present a certificate: `none`, `optional` or
+    /// `required`; `null` without TLS.
+    pub client_auth: Option<String>,
+    /// Raft messages must come from a peer with a certificate the
+    /// cluster's CA signed.
+    pub peer_certificates: bool,
+    /// Raft messages must carry the cluster secret.
+    pub cluster_secret: bool,
+    /// The client API needs a principal (`--acl-file` or the API token).
+    pub principals: bool,
+    /// The node listens beyond loopback without TLS or a cluster secret,
+    /// as `--insecure` allowed.
+    pub insecure: bool,
 }
 
 /// The `storage` of a node's status.

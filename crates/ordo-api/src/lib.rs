@@ -23,7 +23,7 @@ pub mod topics;
 
 pub use cluster::{
     AddNodeRequest, ClusterStatus, FollowerProgress, InitRequest, Member, MembershipResponse,
-    RemoveNodeParams, StorageStatus, TransferLeaderRequest,
+    Protections, RemoveNodeParams, StorageStatus, TransferLeaderRequest,
 };
 pub use consumers::{
     CommitOffsetRequest, CommitOffsetResponse, ConsumerGroup, ConsumerOffset, PositionParams,

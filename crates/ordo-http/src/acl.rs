@@ -4,9 +4,10 @@
 //! the consumer groups it may use, and whether it may administer the
 //! cluster. Pure: parsing text and answering "may this principal do this
 //! to that?"; reading the file, watching it and checking requests are the
-//! server's. Not wired into the routes yet (issue 16).
+//! server's (`principals`, `auth`).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use ordo_api::secret::Secret;
 use serde::Deserialize;
@@ -177,7 +178,7 @@ fn any_matches(patterns: &[Pattern], name: &str) -> bool {
 /// Every principal the node knows.
 #[derive(Clone, Default)]
 pub struct Acl {
-    principals: Vec<(Identity, Principal)>,
+    principals: Vec<(Identity, Arc<Principal>)>,
 }
 
 impl std::fmt::Debug for Acl {
@@ -228,12 +229,12 @@ impl Acl {
                 second: principal.name,
             });
         }
-        self.principals.push((identity, principal));
+        self.principals.push((identity, Arc::new(principal)));
         Ok(())
     }
 
     /// The principal a presented bearer token belongs to.
-    pub fn by_token(&self, presented: &[u8]) -> Option<&Principal> {
+    pub fn by_token(&self, presented: &[u8]) -> Option<&Arc<Principal>> {
         let presented = sha256(presented);
         self.principals
             .iter()
@@ -246,7 +247,7 @@ impl Acl {
     }
 
     /// The principal a verified client certificate's common name belongs to.
-    pub fn by_cert_cn(&self, cn: &str) -> Option<&Principal> {
+    pub fn by_cert_cn(&self, cn: &str) -> Option<&Arc<Principal>> {
         self.principals
             .iter()
             .find_map(|(identity, principal)| match identity {

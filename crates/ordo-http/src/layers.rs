@@ -1,7 +1,7 @@
 //! Cross-cutting request and response behaviour: the `ordo-leader` header
 //! on every response, a debug-level tracing span per request with node id,
 //! term, method and route, request metrics, on the `/v1` routes a missing
-//! content type taken as JSON, the API token checked and, once this node's
+//! content type taken as JSON, the caller's rights checked and, once this node's
 //! storage failed, a 503 naming the cause, and a newline at
 //! the end of every JSON answer; and the one middleware that runs them all
 //! ([`edge`]).
@@ -24,7 +24,7 @@ use ordo_api::LEADER_HEADER;
 /// rather than a layer each (each layer is a boxed service cloned and a
 /// boxed future per request: a few per cent of a leader's CPU per append):
 /// [`observe`] around `limits::enforce` around, on a `/v1` route,
-/// [`json_when_undeclared`] and the API token check, around the router;
+/// [`json_when_undeclared`] and `auth::authorize`, around the router;
 /// then [`newline_after_json`].
 pub async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let response = observe(&state, request, |request| {
@@ -32,8 +32,8 @@ pub async fn edge(State(state): State<AppState>, request: Request, next: Next) -
             if !is_api_route(&request) {
                 return next.run(request).await;
             }
-            let request = json_when_undeclared(request).await;
-            if let Some(refusal) = crate::auth::api_token_refusal(&state, &request) {
+            let mut request = json_when_undeclared(request).await;
+            if let Some(refusal) = crate::auth::authorize(&state, &mut request) {
                 return refusal;
             }
             match storage_failure_refusal(&state, &request) {
@@ -213,7 +213,9 @@ mod tests {
     async fn the_api_token_is_asked_on_v1_routes_only() {
         let node = ordo_node::testing::leading_alone().await;
         let auth = crate::Auth {
-            api_token: Some(ordo_api::secret::Secret::new("t0ken").unwrap()),
+            principals: Some(crate::Principals::api_token(
+                ordo_api::secret::Secret::new("t0ken").unwrap(),
+            )),
             ..crate::Auth::default()
         };
         let router = crate::router(AppState::new(node, None, auth));

@@ -1,8 +1,9 @@
 //! ordo's HTTP API (contract v1): the client API, the internal Raft RPC
 //! endpoints and the operations endpoints, as one axum router; `auth`
-//! guards the first two with the API token and the cluster secret; `acl`
-//! is the ACL file's principals and rights (DESIGN.md §3b), parsed and
-//! checked, not yet enforced on the routes.
+//! guards the first two: the client API with the principals of the ACL
+//! file and the API token (`acl`, `principals`) and the rights each route
+//! needs (`rights`, DESIGN.md §3b), the Raft RPCs with the cluster secret
+//! and peer certificates.
 //!
 //! [`serve`] takes a listener the caller bound (a real `TcpListener`, or the
 //! simulation's), so tests pick their own ports and nothing here binds.
@@ -16,6 +17,8 @@ mod extract;
 mod layers;
 mod limits;
 pub mod metrics;
+mod principals;
+pub mod rights;
 mod routes;
 #[cfg(test)]
 mod testing;
@@ -28,9 +31,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use ordo_node::Node;
 use tracing::Instrument;
 
-pub use auth::Auth;
+pub use auth::{Auth, ClientCertificate};
 pub use error::ApiError;
 pub use limits::HttpLimits;
+pub use principals::{Principals, PrincipalsError, API_TOKEN_PRINCIPAL};
 
 /// Largest internal RPC body: an AppendEntries batch can carry many entries
 /// of up to a full client request each (snapshots travel in 4 MiB chunks).

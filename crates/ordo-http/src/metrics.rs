@@ -289,6 +289,7 @@ mod tests {
             health: "ok".into(),
             consumers: BTreeMap::new(),
             storage: Default::default(),
+            protections: Default::default(),
         }
     }
 

@@ -83,6 +83,8 @@ impl Node {
                     below_reserve: space.is_some_and(|s| s.below_reserve),
                 }
             },
+            // The HTTP layer knows what guards the port, and says.
+            protections: Default::default(),
         }
     }
 }

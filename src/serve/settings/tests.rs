@@ -112,14 +112,15 @@ fn secrets_come_from_files_named_in_the_config_file_unless_the_environment_sets_
     .unwrap();
     let auth = config.auth;
     assert_eq!(auth.cluster_secret.unwrap().expose(), "cluster-s3cret");
-    assert_eq!(auth.api_token.unwrap().expose(), "env-token");
+    let principals = auth.principals.unwrap().current();
+    assert!(principals.by_token(b"env-token").is_some());
 
     let open = ServeSettings {
         node_id: Some(1),
         ..Default::default()
     };
     let auth = open.resolve().unwrap().auth;
-    assert!(auth.cluster_secret.is_none() && auth.api_token.is_none());
+    assert!(auth.cluster_secret.is_none() && auth.principals.is_none());
 }
 
 #[test]

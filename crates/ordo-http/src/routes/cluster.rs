@@ -5,9 +5,11 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::Json;
 
+use crate::acl::{Permission, Resource};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{self, JsonBody};
 use crate::AppState;
@@ -18,15 +20,29 @@ use ordo_api::{
 use ordo_core::NodeId;
 
 /// The node at a glance: role, leader, term, members, log indexes,
-/// followers' progress (on the leader) and consumer groups' lag.
+/// followers' progress (on the leader), consumer groups' lag (those of the
+/// caller's groups, in topics it may read) and the node's protections.
 #[utoipa::path(
     get,
     path = "/v1/cluster",
     tag = "cluster",
     responses((status = 200, description = "This node's view of the cluster.", body = ClusterStatus))
 )]
-pub async fn status(State(state): State<AppState>) -> Json<ClusterStatus> {
-    Json(state.node.status())
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+) -> Json<ClusterStatus> {
+    let mut status = state.node.status();
+    status.protections = state.auth.protections();
+    if let Some(Extension(Caller(principal))) = caller {
+        let allowed =
+            |permission, resource: Resource<'_>| principal.check(permission, resource).is_ok();
+        status.consumers.retain(|group, topics| {
+            topics.retain(|topic, _| allowed(Permission::Read, Resource::Topic(topic.as_str())));
+            allowed(Permission::Groups, Resource::Group(group.as_str()))
+        });
+    }
+    Json(status)
 }
 
 /// With no body or no members, the node's configured peers form the cluster

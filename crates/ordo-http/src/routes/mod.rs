@@ -55,7 +55,7 @@ pub fn router(state: AppState) -> Router {
     let raft = raft::router()
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::require_cluster_secret,
+            auth::require_peer,
         ))
         .layer(DefaultBodyLimit::max(MAX_RAFT_RPC_BODY_BYTES));
     Router::new()
@@ -66,7 +66,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         // Limits, tracing, metrics, the leader header and the newline after
         // JSON, for every route and every refusal; the content type and the
-        // API token for the `/v1` routes.
+        // caller's rights for the `/v1` routes.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             layers::edge,

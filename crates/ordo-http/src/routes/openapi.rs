@@ -35,7 +35,11 @@ use ordo_api::{Consistency, LEADER_HEADER};
             `{\"error\":{\"code\",\"message\",\"leader\"?,\"current\"?}}`; a 503 is safe to \
             retry and carries `Retry-After`. Besides the statuses listed per operation, \
             any route may answer 404 `not_found` (no such route), 405 \
-            `method_not_allowed`, and 500 `internal` (a storage failure, logged on the node)."
+            `method_not_allowed`, and 500 `internal` (a storage failure, logged on the node); \
+            on a node with principals (`--acl-file`, `--api-token-file`), every `/v1` route \
+            may answer 401 `unauthorized` (no known principal: send `Authorization: Bearer \
+            <token>` or a client certificate) and 403 `forbidden` (the message names the \
+            permission and the resource)."
     ),
     paths(
         records::append,

@@ -3,10 +3,12 @@
 //! go through the Raft log; reads are linearizable unless asked otherwise.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 
+use crate::acl::{Permission, Resource};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{self, JsonBody};
 use crate::AppState;
@@ -17,7 +19,7 @@ use ordo_api::{
 };
 use ordo_core::{TopicConfig, TopicName, TopicState};
 
-/// Every topic, by name.
+/// Every topic, by name; with principals, the topics the caller may read.
 #[utoipa::path(
     get,
     path = "/v1/topics",
@@ -32,12 +34,24 @@ use ordo_core::{TopicConfig, TopicName, TopicState};
 )]
 pub async fn list(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     params: Result<Query<PositionParams>, QueryRejection>,
 ) -> Result<Json<TopicList>, ApiError> {
     let params = extract::query(params)?;
     let topics = state.node.topics(params.consistency).await?;
+    let readable = |topic: &TopicName| {
+        caller.as_ref().is_none_or(|Extension(Caller(principal))| {
+            principal
+                .check(Permission::Read, Resource::Topic(topic.as_str()))
+                .is_ok()
+        })
+    };
     Ok(Json(TopicList {
-        topics: topics.into_iter().map(|(t, s)| info(t, &s)).collect(),
+        topics: topics
+            .into_iter()
+            .filter(|(topic, _)| readable(topic))
+            .map(|(t, s)| info(t, &s))
+            .collect(),
     }))
 }
 
