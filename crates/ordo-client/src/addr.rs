@@ -6,6 +6,11 @@ use crate::error::ClientError;
 /// Turns a user-given node address into a base URL without a trailing slash,
 /// e.g. `127.0.0.1:7001` into `http://127.0.0.1:7001`.
 pub fn normalize_addr(addr: &str) -> Result<String, ClientError> {
+    normalize_addr_as(addr, "http")
+}
+
+/// [`normalize_addr`], with `scheme` for an address that names none.
+pub fn normalize_addr_as(addr: &str, scheme: &str) -> Result<String, ClientError> {
     let invalid = |reason: &str| ClientError::InvalidAddr {
         addr: addr.to_string(),
         reason: reason.to_string(),
@@ -17,7 +22,7 @@ pub fn normalize_addr(addr: &str) -> Result<String, ClientError> {
     let with_scheme = if trimmed.contains("://") {
         trimmed.to_string()
     } else {
-        format!("http://{trimmed}")
+        format!("{scheme}://{trimmed}")
     };
     let url = reqwest::Url::parse(&with_scheme).map_err(|e| invalid(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {

@@ -48,6 +48,7 @@ pub struct ClientBuilder {
     members: BTreeMap<NodeId, String>,
     transport: Option<Arc<dyn Transport>>,
     api_token: Option<Secret>,
+    tls: Option<rustls::ClientConfig>,
 }
 
 impl ClientBuilder {
@@ -78,6 +79,14 @@ impl ClientBuilder {
         self
     }
 
+    /// How to verify (and, with a client certificate, answer) the nodes of
+    /// a TLS cluster, reached at `https://` addresses. Default: the web's
+    /// roots, no client certificate.
+    pub fn tls(mut self, tls: rustls::ClientConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Replaces the network (a simulation brings its own).
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = Some(transport);
@@ -98,9 +107,10 @@ impl ClientBuilder {
                 addrs.push(addr);
             }
         }
-        let transport = match self.transport {
-            Some(transport) => transport,
-            None => Arc::new(HttpTransport::new(CONNECT_TIMEOUT)?),
+        let transport: Arc<dyn Transport> = match (self.transport, self.tls) {
+            (Some(transport), _) => transport,
+            (None, Some(tls)) => Arc::new(HttpTransport::with_tls(CONNECT_TIMEOUT, tls)?),
+            (None, None) => Arc::new(HttpTransport::new(CONNECT_TIMEOUT)?),
         };
         let mut routing = Routing::new(addrs, false);
         let members: Vec<Member> = self
@@ -141,6 +151,7 @@ impl Client {
             members: BTreeMap::new(),
             transport: None,
             api_token: None,
+            tls: None,
         }
     }
 

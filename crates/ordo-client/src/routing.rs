@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use ordo_api::Member;
 use ordo_core::NodeId;
 
-use crate::addr::normalize_addr;
+use crate::addr::normalize_addr_as;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Routing {
@@ -42,6 +42,13 @@ impl Routing {
 
     pub fn addrs(&self) -> &[String] {
         &self.addrs
+    }
+
+    /// The seeds' scheme, `http` or `https` (the first seed's).
+    fn scheme(&self) -> &str {
+        self.addrs[0]
+            .split_once("://")
+            .map_or("http", |(scheme, _)| scheme)
     }
 
     pub fn leader(&self) -> Option<NodeId> {
@@ -94,7 +101,9 @@ impl Routing {
             return;
         }
         for member in members {
-            let Ok(addr) = normalize_addr(&member.addr) else {
+            // A member's address is `host:port`: it is reached as the
+            // seeds are (a TLS cluster's seeds are `https://`).
+            let Ok(addr) = normalize_addr_as(&member.addr, self.scheme()) else {
                 tracing::debug!(id = member.id, addr = %member.addr, "ignoring unparseable member address");
                 continue;
             };
@@ -120,6 +129,13 @@ mod tests {
             .iter()
             .map(|p| format!("http://127.0.0.1:{p}"))
             .collect()
+    }
+
+    #[test]
+    fn members_of_a_tls_cluster_are_reached_over_https_as_the_seeds_are() {
+        let mut routing = Routing::new(vec!["https://127.0.0.1:1".to_string()], false);
+        routing.learn_members(&[member(2, 2)]);
+        assert_eq!(routing.addrs()[1], "https://127.0.0.1:2");
     }
 
     fn member(id: NodeId, port: u16) -> Member {

@@ -40,7 +40,27 @@ impl HttpTransport {
     /// A transport that gives up connecting after `connect_timeout`: a
     /// client skips a dead node after it, a node its dead peer.
     pub fn new(connect_timeout: Duration) -> Result<Self, SetupError> {
-        let http = reqwest::Client::builder()
+        Self::build(reqwest::Client::builder(), connect_timeout)
+    }
+
+    /// [`HttpTransport::new`] for `https://` addresses verified and, with
+    /// a client certificate, answered as `tls` says (the CA a cluster's
+    /// nodes are signed by, rather than the web's roots).
+    pub fn with_tls(
+        connect_timeout: Duration,
+        tls: rustls::ClientConfig,
+    ) -> Result<Self, SetupError> {
+        Self::build(
+            reqwest::Client::builder().use_preconfigured_tls(tls),
+            connect_timeout,
+        )
+    }
+
+    fn build(
+        builder: reqwest::ClientBuilder,
+        connect_timeout: Duration,
+    ) -> Result<Self, SetupError> {
+        let http = builder
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .tcp_nodelay(true)
