@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use ordo_api::limits::MAX_RECORDS_PER_APPEND;
-use ordo_client::Client;
 use ordo_core::NewRecord;
 use serde::Serialize;
 
@@ -168,10 +167,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // The client's own retries (of requests that certainly did nothing,
     // e.g. during an election) stay on; an append that still fails counts
     // as an error.
-    let client = Client::builder(args.connect.addr.clone())
-        .timeout(Duration::from_millis(args.connect.timeout_ms))
-        .api_token(args.connect.api_token()?)
-        .build()?;
+    let client = args.connect.builder(args.connect.addr.clone())?.build()?;
     let records: Vec<NewRecord> = (0..args.batch)
         .map(|_| NewRecord {
             key: None,
@@ -265,12 +261,16 @@ async fn tail(via: TailVia, args: &BenchArgs) -> anyhow::Result<()> {
         .first()
         .context("--addr names the node to read from")?;
     let api_token = args.connect.api_token()?;
-    let client = Client::builder(vec![addr.clone()])
-        .timeout(Duration::from_millis(args.connect.timeout_ms))
-        .api_token(api_token.clone())
-        .build()?;
+    let client = args.connect.builder(vec![addr.clone()])?.build()?;
+    let stream_http = match args.connect.tls()? {
+        Some(tls) => reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()?,
+        None => reqwest::Client::new(),
+    };
     let plan = TailPlan {
         client: &client,
+        stream_http: &stream_http,
         api_token: api_token.as_ref(),
         addr: &ordo_client::addr::normalize_addr(addr)?,
         topic: &args.topic,

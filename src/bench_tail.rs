@@ -72,6 +72,9 @@ pub struct TailPlan<'a> {
     pub client: &'a Client,
     /// For the raw stream request, which does not go through `client`.
     pub api_token: Option<&'a Secret>,
+    /// What the stream is read with (`reqwest` itself: the client has no
+    /// stream of raw bytes), with the cluster's TLS.
+    pub stream_http: &'a reqwest::Client,
     pub addr: &'a str,
     pub topic: &'a str,
     pub from: u64,
@@ -133,7 +136,7 @@ async fn read_stream(plan: &TailPlan<'_>, wanted: u64) -> anyhow::Result<u64> {
         "{}/v1/topics/{}/stream?from={}",
         plan.addr, plan.topic, plan.from
     );
-    let mut request = reqwest::Client::new().get(&url);
+    let mut request = plan.stream_http.get(&url);
     if let Some(token) = plan.api_token {
         request = request.bearer_auth(token.expose());
     }

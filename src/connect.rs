@@ -11,9 +11,9 @@ use anyhow::bail;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 use ordo_api::secret::Secret;
-use ordo_client::{Client, ClientError, RetryPolicy};
+use ordo_client::{Client, ClientBuilder, ClientError, RetryPolicy};
 
-use crate::secrets::{self, SecretSetting, API_TOKEN_ENV};
+use crate::secrets::{self, SecretSetting, API_TOKEN_ENV, TOKEN_ENV};
 
 /// The CLI's default node, node 1 of `make cluster`.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7001";
@@ -24,7 +24,8 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 #[derive(clap::Args, Debug, Clone)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnectArgs {
-    /// Node address(es), `host:port` or `http://host:port`, comma-separated;
+    /// Node address(es), `host:port`, `http://host:port` or, for a TLS
+    /// cluster, `https://host:port`, comma-separated;
     /// any node serves any request, and more than one lets the command
     /// fail over.
     #[arg(
@@ -40,10 +41,28 @@ pub struct ConnectArgs {
     /// the connection is reported at once.
     #[arg(long, env = "ORDO_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS, value_name = "MS")]
     pub timeout_ms: u64,
-    /// A file holding the cluster's API token (trimmed; or put the token
-    /// itself in ORDO_API_TOKEN), for a cluster whose nodes require one.
-    #[arg(long, env = "ORDO_API_TOKEN_FILE", value_name = "FILE")]
+    /// A file holding this client's token (trimmed; or put the token
+    /// itself in ORDO_TOKEN), for a cluster whose nodes require a
+    /// principal. `--api-token-file` and ORDO_API_TOKEN are the same.
+    #[arg(
+        long = "token-file",
+        alias = "api-token-file",
+        env = "ORDO_API_TOKEN_FILE",
+        value_name = "FILE"
+    )]
     pub api_token_file: Option<PathBuf>,
+    /// The CA bundle (PEM) that signed the nodes' certificates, for
+    /// `https://` addresses (default: the web's roots).
+    #[arg(long, env = "ORDO_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// A client certificate (PEM) to present, for a cluster that names
+    /// principals by certificate; needs --cert-key.
+    #[arg(long, env = "ORDO_CERT", value_name = "FILE", requires = "cert_key")]
+    pub cert: Option<PathBuf>,
+    /// The private key of --cert (PEM). Not `--key`: that is a record's
+    /// key in `ordo append`.
+    #[arg(long, env = "ORDO_CERT_KEY", value_name = "FILE", requires = "cert")]
+    pub cert_key: Option<PathBuf>,
 }
 
 impl ConnectArgs {
@@ -54,24 +73,47 @@ impl ConnectArgs {
     /// A client with its own retry policy (a status probe tries each node
     /// once); the same addresses, timeout and token.
     pub(crate) fn client_with(&self, retry: RetryPolicy) -> anyhow::Result<Client> {
-        Ok(Client::builder(self.addr.clone())
+        Ok(self.builder(self.addr.clone())?.retry(retry).build()?)
+    }
+
+    /// A client builder for `addrs` with these flags' timeout, token and
+    /// TLS.
+    pub(crate) fn builder(&self, addrs: Vec<String>) -> anyhow::Result<ClientBuilder> {
+        let mut builder = Client::builder(addrs)
             .timeout(self.timeout())
-            .retry(retry)
-            .api_token(self.api_token()?)
-            .build()?)
+            .api_token(self.api_token()?);
+        if let Some(tls) = self.tls()? {
+            builder = builder.tls(tls);
+        }
+        Ok(builder)
+    }
+
+    /// The TLS these flags ask for: `None` leaves the client's default
+    /// (the web's roots, no client certificate).
+    pub(crate) fn tls(&self) -> anyhow::Result<Option<ordo_tls::rustls::ClientConfig>> {
+        let identity = self.cert.as_deref().zip(self.cert_key.as_deref());
+        if self.ca.is_none() && identity.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(ordo_tls::client_config(self.ca.as_deref(), identity)?))
     }
 
     pub(crate) fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms.max(1))
     }
 
-    /// The API token from --api-token-file or ORDO_API_TOKEN, if either is set.
+    /// The token from --token-file, ORDO_TOKEN or ORDO_API_TOKEN, if one
+    /// is set.
     pub(crate) fn api_token(&self) -> anyhow::Result<Option<Secret>> {
+        let (env, value) = match secrets::from_env(TOKEN_ENV)? {
+            Some(token) => (TOKEN_ENV, Some(token)),
+            None => (API_TOKEN_ENV, secrets::from_env(API_TOKEN_ENV)?),
+        };
         SecretSetting {
-            flag: "--api-token-file",
-            env: API_TOKEN_ENV,
+            flag: "--token-file",
+            env,
             file: self.api_token_file.as_deref(),
-            value: secrets::from_env(API_TOKEN_ENV)?,
+            value,
             config_file: None,
         }
         .resolve()
@@ -163,9 +205,9 @@ pub(crate) fn explain(error: &ClientError, connect: &ConnectArgs) -> String {
             "{error}; is the cluster at --addr {} (or ORDO_ADDR) running?",
             connect.addr.join(",")
         ),
-        ClientError::Api { status: 401, .. } => format!(
-            "{error} (give the cluster's API token with --api-token-file or {API_TOKEN_ENV})"
-        ),
+        ClientError::Api { status: 401, .. } => {
+            format!("{error} (give your token with --token-file or {TOKEN_ENV})")
+        }
         _ => error.to_string(),
     }
 }

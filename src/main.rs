@@ -5,6 +5,7 @@ mod append;
 mod backup;
 mod bench;
 mod bench_tail;
+mod certs;
 mod cluster;
 mod connect;
 mod delivery;
@@ -68,6 +69,9 @@ enum Command {
     Restore(backup::RestoreArgs),
     /// GET a node's /readyz (or --path): exit 0 on a 2xx, 1 otherwise (a container health check).
     Probe(probe::ProbeArgs),
+    /// Development certificates for a TLS cluster: a CA, node and client certificates.
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
 }
 
 impl Command {
@@ -78,6 +82,7 @@ impl Command {
             Command::LocalCluster(_) => ("local-cluster", None),
             Command::Restore(_) => ("restore", None),
             Command::Probe(_) => ("probe", None),
+            Command::Certs(_) => ("certs", None),
             Command::Append(args) => ("append", Some(&mut args.connect)),
             Command::Read(args) => ("read", Some(&mut args.connect)),
             Command::Tail(args) => ("tail", Some(&mut args.connect)),
@@ -119,6 +124,7 @@ fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     // A node builds its runtime once its settings are read.
     let command = match cli.command {
         Command::Serve(args) => return serve::run(*args),
+        Command::Certs(command) => return certs::run(command),
         command => command,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -126,7 +132,9 @@ fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match command {
-            Command::Serve(_) => unreachable!("a node runs on a runtime of its own"),
+            Command::Serve(_) | Command::Certs(_) => {
+                unreachable!("run before the runtime is built")
+            }
             Command::Append(args) => append::run(args).await,
             Command::Read(args) => read::run(args).await,
             Command::Tail(args) => tail::run(args).await,

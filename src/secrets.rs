@@ -15,6 +15,9 @@ use ordo_api::secret::Secret;
 pub const CLUSTER_SECRET_ENV: &str = "ORDO_CLUSTER_SECRET";
 /// The API token itself, for `ordo serve` and every CLI command.
 pub const API_TOKEN_ENV: &str = "ORDO_API_TOKEN";
+/// A CLI client's token itself (any principal's; wins over
+/// [`API_TOKEN_ENV`]).
+pub const TOKEN_ENV: &str = "ORDO_TOKEN";
 
 /// One secret setting and the names to use in its errors.
 pub struct SecretSetting<'a> {

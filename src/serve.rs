@@ -5,7 +5,6 @@
 pub(crate) mod settings;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -14,6 +13,7 @@ use ordo_core::NodeId;
 use ordo_http::AppState;
 use ordo_node::storage_fault::EXIT_STORAGE_FAILED;
 use ordo_node::{node_transport, Node};
+use ordo_tls::NodeTls;
 
 use crate::logging;
 use crate::secrets::{self, API_TOKEN_ENV, CLUSTER_SECRET_ENV};
@@ -131,7 +131,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                 return Err(StorageFailed { cause }.into());
             }
         };
-    let transport = Arc::new(node_transport(config.auth.cluster_secret.as_ref())?);
+    let transport = node_transport(
+        config.auth.cluster_secret.as_ref(),
+        config.tls.as_ref().map(NodeTls::peer_client_config),
+    )?;
     let node_id = config.node.id;
     let node = Node::start(config.node, log_store, state_machine, transport).await?;
     tracing::info!(
@@ -139,7 +142,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         listen = %config.listen,
         data_dir = %config.data_dir.display(),
         cluster_secret = config.auth.cluster_secret.is_some(),
-        principals = config.auth.principals.is_some(),
+        tls_certificate_sha256 = config.tls.as_ref().map(NodeTls::certificate_sha256),
         protections = ?config.auth.protections(),
         "ordo node started"
     );
@@ -162,10 +165,15 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let state = AppState::new(node.clone(), Some(prometheus), config.auth);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let listener = ordo_http::tcp_nodelay(listener);
-    let server = tokio::spawn(ordo_http::serve_with_limits(
+    let tls_watch = config
+        .tls
+        .as_ref()
+        .map(|tls| tls.watch(FILE_WATCH_INTERVAL));
+    let server = tokio::spawn(ordo_http::serve_tls(
         listener,
         state,
         config.http,
+        config.tls,
         async move {
             let _ = stop_rx.await;
         },
@@ -194,7 +202,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     upkeep.abort();
     leader_changes.abort();
-    if let Some(watch) = acl_watch {
+    for watch in [acl_watch, tls_watch].into_iter().flatten() {
         watch.abort();
     }
     node.shutdown().await;

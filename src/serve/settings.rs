@@ -12,6 +12,7 @@ use ordo_api::secret::Secret;
 use ordo_core::NodeId;
 use ordo_http::{Auth, HttpLimits, Principals};
 use ordo_node::{config, NodeConfig};
+use ordo_tls::{ClientAuth, NodeTls, TlsFiles};
 use serde::Deserialize;
 
 use crate::logging::LogFormat;
@@ -112,6 +113,29 @@ pub struct ServeSettings {
     /// /v1/* request needs a principal.
     #[arg(long, env = "ORDO_ACL_FILE", value_name = "FILE")]
     acl_file: Option<PathBuf>,
+    /// This node's certificate chain (PEM). With it the node serves HTTPS
+    /// only, to clients and peers alike, and reaches its peers over HTTPS;
+    /// it needs --tls-key and --tls-ca, and is re-read when it changes.
+    #[arg(long, env = "ORDO_TLS_CERT", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "ORDO_TLS_KEY", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// The CA bundle (PEM) that signed the cluster's node certificates and
+    /// any client certificates: a peer without a certificate it signed
+    /// cannot vote, append or join.
+    #[arg(long, env = "ORDO_TLS_CA", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Whether clients must present a certificate the CA signed: `none`
+    /// (a token names them), `optional` (a certificate's common name names
+    /// a principal of --acl-file) or `required` (no connection without
+    /// one). Peers always present theirs. Default: none.
+    #[arg(
+        long,
+        env = "ORDO_TLS_CLIENT_AUTH",
+        value_name = "none|optional|required"
+    )]
+    tls_client_auth: Option<ClientAuth>,
     /// Start even though --listen is reachable beyond loopback without TLS
     /// or a cluster secret (anyone who reaches the port could then send
     /// this node Raft messages). For a trusted network only.
@@ -168,6 +192,8 @@ pub(super) struct ServeConfig {
     pub(super) node: NodeConfig,
     pub(super) store: ordo_store::StoreOptions,
     pub(super) auth: Auth,
+    /// The node's certificate, key and CA, when it serves HTTPS.
+    pub(super) tls: Option<NodeTls>,
     pub(super) http: HttpLimits,
     pub(super) log_format: LogFormat,
     /// The runtime's worker threads; `None`: one per core.
@@ -267,21 +293,32 @@ impl ServeSettings {
         }
         .resolve()?;
         let principals = Principals::load(self.acl_file.or(file.acl_file), api_token)?;
+        let tls = tls(
+            [
+                self.tls_cert.or(file.tls_cert),
+                self.tls_key.or(file.tls_key),
+                self.tls_ca.or(file.tls_ca),
+            ],
+            self.tls_client_auth.or(file.tls_client_auth),
+        )?;
         let insecure = self.insecure || file.insecure;
         let exposed = reachable_beyond_loopback(&listen);
-        if exposed && cluster_secret.is_none() && !insecure {
+        let unprotected = cluster_secret.is_none() && tls.is_none();
+        if exposed && unprotected && !insecure {
             bail!(
                 "--listen {listen} is reachable beyond this machine, and without TLS or a \
                  cluster secret anyone who reaches it could send this node Raft messages: \
-                 set --cluster-secret-file (or {CLUSTER_SECRET_ENV}), or start with \
-                 --insecure (ORDO_INSECURE=1) on a network you trust"
+                 set --tls-cert, --tls-key and --tls-ca, or --cluster-secret-file (or \
+                 {CLUSTER_SECRET_ENV}), or start with --insecure (ORDO_INSECURE=1) on a \
+                 network you trust"
             );
         }
         let auth = Auth {
-            insecure: exposed && cluster_secret.is_none(),
+            insecure: exposed && unprotected,
             cluster_secret,
             principals,
-            ..Auth::default()
+            peer_certificate_required: tls.is_some(),
+            tls_client_auth: tls.as_ref().map(|tls| tls.client_auth().to_string()),
         };
         let mut http = HttpLimits::default();
         if let Some(n) = self.max_inflight_requests.or(file.max_inflight_requests) {
@@ -307,6 +344,7 @@ impl ServeSettings {
             node,
             store,
             auth,
+            tls,
             http,
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             worker_threads,
@@ -318,6 +356,25 @@ impl ServeSettings {
                     Duration::from_millis,
                 ),
         })
+    }
+}
+
+/// The node's TLS from `[cert, key, ca]`: all three, or none (and then no
+/// client-auth mode either).
+fn tls(
+    files: [Option<PathBuf>; 3],
+    client_auth: Option<ClientAuth>,
+) -> anyhow::Result<Option<NodeTls>> {
+    match files {
+        [None, None, None] => match client_auth {
+            Some(_) => bail!("--tls-client-auth needs --tls-cert, --tls-key and --tls-ca"),
+            None => Ok(None),
+        },
+        [Some(cert), Some(key), Some(ca)] => {
+            let files = TlsFiles { cert, key, ca };
+            Ok(Some(NodeTls::load(files, client_auth.unwrap_or_default())?))
+        }
+        _ => bail!("TLS needs all three of --tls-cert, --tls-key and --tls-ca"),
     }
 }
 

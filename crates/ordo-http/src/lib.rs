@@ -147,16 +147,9 @@ where
     serve_with_limits(listener, state, HttpLimits::default(), shutdown).await
 }
 
-/// Serves the API on `listener` under `limits` until `shutdown` completes,
-/// then ends every stream, finishes in-flight requests and returns.
-///
-/// HTTP/1.1 only (what ordo's clients and peers speak), through hyper
-/// directly rather than `axum::serve`, for the header-read timeout: a
-/// client that has not sent a request's headers within it (a slowloris
-/// trickling a byte at a time, or an idle keep-alive connection) is
-/// disconnected, so no client holds a connection or a task for long.
+/// [`serve_tls`] over plain HTTP.
 pub async fn serve_with_limits<L>(
-    mut listener: L,
+    listener: L,
     state: AppState,
     limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -165,15 +158,39 @@ where
     L: Listener,
     L::Addr: std::fmt::Debug,
 {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::service::TowerToHyperService;
+    serve_tls(listener, state, limits, None, shutdown).await
+}
 
+/// Serves the API on `listener` under `limits`, over HTTPS when `tls` is
+/// given (for clients and peers alike), until `shutdown` completes, then
+/// ends every stream, finishes in-flight requests and returns.
+///
+/// HTTP/1.1 only (what ordo's clients and peers speak), through hyper
+/// directly rather than `axum::serve`, for the header-read timeout: a
+/// client that has not sent a request's headers within it (a slowloris
+/// trickling a byte at a time, or an idle keep-alive connection) is
+/// disconnected, so no client holds a connection or a task for long. The
+/// TLS handshake runs in the connection's own task, bounded by the same
+/// timeout, so a client that stalls it holds up no other; one that is not
+/// TLS at all (plain HTTP to an HTTPS port) fails it and is disconnected.
+pub async fn serve_tls<L>(
+    mut listener: L,
+    state: AppState,
+    limits: HttpLimits,
+    tls: Option<ordo_tls::NodeTls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: Listener,
+    L::Addr: std::fmt::Debug,
+{
     // Streams never finish by themselves; they end on this signal, so the
     // graceful shutdown below is not held up by them.
     let (streams_tx, streams_end) = tokio::sync::watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+    http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
+    let handshake_timeout = limits.header_read_timeout;
     let node = state.node.id();
     let app = router(state.with_serving(Serving {
         limiter: limits::Limiter::new(limits),
@@ -189,27 +206,31 @@ where
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(app.clone());
-        let connection = http
-            .serve_connection(TokioIo::new(io), service)
-            .with_upgrades();
-        let mut closing = closing.clone();
+        let connection = Connection {
+            http: http.clone(),
+            app: app.clone(),
+            closing: closing.clone(),
+        };
         // Made once per connection, not per request (see `layers::observe`).
         let span = tracing::info_span!("connection", node, peer = ?addr);
-        let serving = async move {
-            let mut connection = std::pin::pin!(connection);
-            let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
-                () = async { drop(closing.wait_for(|closing| *closing).await) } => {
-                    // Finishes the request in flight, then closes.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+        let serving = {
+            let tls = tls.clone();
+            async move {
+                let Some(tls) = tls else {
+                    return connection.serve(io, None).await;
+                };
+                match tokio::time::timeout(handshake_timeout, tls.accept(io)).await {
+                    Ok(Ok((io, identity))) => {
+                        let certificate = identity.map(|identity| ClientCertificate {
+                            common_name: identity.common_name,
+                        });
+                        connection.serve(io, certificate).await;
+                    }
+                    // Plain HTTP, a certificate the CA did not sign, a
+                    // scanner: nothing to answer over a broken handshake.
+                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("no TLS handshake within the header-read timeout"),
                 }
-            };
-            // A malformed request already got hyper's 4xx; a timed-out or
-            // vanished client needs no answer.
-            if let Err(e) = ended {
-                tracing::debug!(error = %e, "connection ended with an error");
             }
         };
         tokio::spawn(serving.instrument(span));
@@ -220,4 +241,54 @@ where
     let _ = closing_tx.send(true);
     closing_tx.closed().await;
     Ok(())
+}
+
+/// What serving one accepted connection needs.
+struct Connection {
+    http: hyper::server::conn::http1::Builder,
+    app: axum::Router,
+    closing: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 on `io` until the client leaves or the server
+    /// closes; every request carries `certificate`, the client's verified
+    /// certificate, if it showed one.
+    async fn serve<Io>(self, io: Io, certificate: Option<ClientCertificate>)
+    where
+        Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        use hyper_util::rt::TokioIo;
+        use hyper_util::service::TowerToHyperService;
+        use tower::ServiceExt;
+
+        let Connection {
+            http,
+            app,
+            mut closing,
+        } = self;
+        let app = app.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            if let Some(certificate) = &certificate {
+                request.extensions_mut().insert(certificate.clone());
+            }
+            request
+        });
+        let connection = http
+            .serve_connection(TokioIo::new(io), TowerToHyperService::new(app))
+            .with_upgrades();
+        let mut connection = std::pin::pin!(connection);
+        let ended = tokio::select! {
+            ended = connection.as_mut() => ended,
+            () = async { drop(closing.wait_for(|closing| *closing).await) } => {
+                // Finishes the request in flight, then closes.
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        // A malformed request already got hyper's 4xx; a timed-out or
+        // vanished client needs no answer.
+        if let Err(e) = ended {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+    }
 }

@@ -19,7 +19,7 @@ use ordo_transport::{
 
 pub use ordo_transport::{BoxFuture, TransportError};
 
-use crate::raft_stream::{StreamingTransport, TcpDial};
+use crate::raft_stream::{Dial, StreamingTransport, TcpDial, TlsDial};
 
 /// Why a call to a peer brought no success answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,6 +95,8 @@ pub struct RequestPeers {
     transport: Arc<dyn Transport>,
     /// Shown on every call, when the cluster has a secret.
     cluster_secret: Option<Secret>,
+    /// `http`, or `https` in a TLS cluster.
+    scheme: &'static str,
 }
 
 impl RequestPeers {
@@ -102,6 +104,7 @@ impl RequestPeers {
         RequestPeers {
             transport,
             cluster_secret: None,
+            scheme: "http",
         }
     }
 
@@ -110,6 +113,16 @@ impl RequestPeers {
         Ok(RequestPeers::new(Arc::new(HttpTransport::new(
             CONNECT_TIMEOUT,
         )?)))
+    }
+
+    /// Over HTTPS, verifying peers and showing them this node's
+    /// certificate as `tls` says.
+    pub fn https(tls: rustls::ClientConfig) -> Result<Self, SetupError> {
+        let transport = HttpTransport::with_tls(CONNECT_TIMEOUT, tls)?;
+        Ok(RequestPeers {
+            scheme: "https",
+            ..RequestPeers::new(Arc::new(transport))
+        })
     }
 
     /// Every call carries `secret` (Raft RPCs and forwarded requests alike:
@@ -133,7 +146,11 @@ impl Peers for RequestPeers {
                 body: Some(body),
                 content_type: ContentType::OctetStream,
                 credential: self.cluster_secret.clone().map(Credential::ClusterSecret),
-                ..Request::new(Method::Post, format!("http://{addr}{path}"), timeout)
+                ..Request::new(
+                    Method::Post,
+                    format!("{}://{addr}{path}", self.scheme),
+                    timeout,
+                )
             };
             let response = self.transport.send(request).await?;
             if !response.is_success() {
@@ -150,22 +167,37 @@ impl Peers for RequestPeers {
 
 /// What a node reaches its peers through in production: Raft's own
 /// messages on kept-open streams ([`crate::raft_stream`]), everything else
-/// as requests of their own over HTTP; every call carries
+/// as requests of their own over HTTP, or HTTPS as `tls` says (the peer
+/// config of the node's TLS: its CA, its certificate); every call carries
 /// `cluster_secret`, if set.
 pub fn node_transport(
     cluster_secret: Option<&Secret>,
-) -> Result<StreamingTransport<TcpDial>, SetupError> {
-    let requests = RequestPeers::http()?;
-    let dial = TcpDial {
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<Arc<dyn Peers>, SetupError> {
+    let tcp = TcpDial {
         connect_timeout: CONNECT_TIMEOUT,
     };
-    Ok(match cluster_secret {
-        Some(secret) => {
-            StreamingTransport::new(dial, Arc::new(requests.with_cluster_secret(secret)))
-                .with_cluster_secret(secret)
+    match tls {
+        Some(tls) => {
+            let requests = RequestPeers::https(tls.as_ref().clone())?;
+            Ok(streaming(TlsDial::new(tcp, tls), requests, cluster_secret))
         }
-        None => StreamingTransport::new(dial, Arc::new(requests)),
-    })
+        None => Ok(streaming(tcp, RequestPeers::http()?, cluster_secret)),
+    }
+}
+
+fn streaming<D: Dial>(
+    dial: D,
+    requests: RequestPeers,
+    cluster_secret: Option<&Secret>,
+) -> Arc<dyn Peers> {
+    match cluster_secret {
+        Some(secret) => Arc::new(
+            StreamingTransport::new(dial, Arc::new(requests.with_cluster_secret(secret)))
+                .with_cluster_secret(secret),
+        ),
+        None => Arc::new(StreamingTransport::new(dial, Arc::new(requests))),
+    }
 }
 
 #[cfg(test)]

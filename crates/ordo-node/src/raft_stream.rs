@@ -40,7 +40,7 @@ pub mod frame;
 mod tests;
 
 pub use answer::serve;
-pub use dial::{Dial, StreamingTransport, TcpDial};
+pub use dial::{Dial, StreamingTransport, TcpDial, TlsDial};
 pub use frame::{read_frame, write_frame, FrameError};
 
 /// The path a stream is opened on.

@@ -323,3 +323,52 @@ impl Dial for TcpDial {
         })
     }
 }
+
+/// TLS over [`TcpDial`]: the peer verified and this node's certificate
+/// shown as `config` says (a TLS cluster's peer config).
+pub struct TlsDial {
+    tcp: TcpDial,
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl TlsDial {
+    pub fn new(tcp: TcpDial, config: Arc<rustls::ClientConfig>) -> Self {
+        TlsDial {
+            tcp,
+            connector: tokio_rustls::TlsConnector::from(config),
+        }
+    }
+}
+
+impl Dial for TlsDial {
+    type Io = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+    fn dial<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, io::Result<Self::Io>> {
+        Box::pin(async move {
+            let name = server_name(addr)?;
+            let tcp = self.tcp.dial(addr).await?;
+            // The handshake is part of connecting, and bounded as it is.
+            tokio::time::timeout(self.tcp.connect_timeout, self.connector.connect(name, tcp))
+                .await
+                .map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no TLS handshake within {:?}", self.tcp.connect_timeout),
+                    )
+                })?
+        })
+    }
+}
+
+/// The name a peer at `addr` (`host:port`, `[v6]:port`) must have in its
+/// certificate.
+fn server_name(addr: &str) -> io::Result<rustls::pki_types::ServerName<'static>> {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{host:?} is not a name a certificate can have: {e}"),
+        )
+    })
+}
