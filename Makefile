@@ -7,7 +7,7 @@ DATA_DIR ?= ./data
 .PHONY: help build release cluster node test lint fmt clean-data failover sim sim-soak sim-mutants fuzz bench bench-long image test-cluster schemathesis
 
 help:
-	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (data in $(DATA_DIR)), first append/read, Ctrl-C stops it"
+	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (data in $(DATA_DIR)), first append/read, Ctrl-C stops it; TLS=1 serves HTTPS with development certificates"
 	@echo "make node N=2  start node N of that cluster again on its own, in the foreground (after a kill)"
 	@echo "make test      every test: unit, storage suite, black-box cluster tests"
 	@echo "make schemathesis  property-based API tests of a live node from its /openapi.json (EXAMPLES, SEED)"
@@ -30,13 +30,13 @@ release:
 	$(CARGO) build --release --bin ordo
 
 cluster: release
-	./target/release/ordo local-cluster --nodes $(NODES) --base-port $(BASE_PORT) --data-dir $(DATA_DIR)
+	./target/release/ordo local-cluster --nodes $(NODES) --base-port $(BASE_PORT) --data-dir $(DATA_DIR) $(if $(TLS),--tls)
 
 # One node of `make cluster` (same NODES, BASE_PORT, DATA_DIR), started
 # again on its own after it was stopped or killed; the cluster keeps running.
 node: release
 	@test -n "$(N)" || { echo "usage: make node N=<node id>"; exit 2; }
-	./target/release/ordo local-cluster --nodes $(NODES) --base-port $(BASE_PORT) --data-dir $(DATA_DIR) --node $(N)
+	./target/release/ordo local-cluster --nodes $(NODES) --base-port $(BASE_PORT) --data-dir $(DATA_DIR) --node $(N) $(if $(TLS),--tls)
 
 # nextest (on CI) runs the cluster tests one at a time (.config/nextest.toml);
 # plain cargo test gets the same effect from one test thread.

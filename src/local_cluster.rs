@@ -62,6 +62,11 @@ pub struct LocalClusterArgs {
     /// ORDO_API_TOKEN): /v1/* then requires it, and so does the CLI.
     #[arg(long, env = "ORDO_API_TOKEN_FILE")]
     pub api_token_file: Option<PathBuf>,
+    /// Every node serves HTTPS (clients and peers alike) with certificates
+    /// made under DATA_DIR/certs: a development CA, kept across launches,
+    /// and one certificate per node (`make cluster TLS=1`).
+    #[arg(long)]
+    pub tls: bool,
     /// Start only node ID of this cluster, in the foreground, with its port,
     /// data dir and peers: brings back one node of a running local cluster
     /// that was stopped or killed (`make node N=ID`).
@@ -103,6 +108,7 @@ pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
             config_file: None,
         }
         .resolve()?,
+        tls: args.tls,
         ..LauncherConfig::new(&binary, args.nodes, &args.data_dir)
     };
     let protected = config.api_token.is_some();
@@ -201,6 +207,17 @@ fn run_one_node(args: &LocalClusterArgs, id: NodeId) -> anyhow::Result<()> {
     if let Some(file) = &args.api_token_file {
         serve.extend(["--api-token-file".into(), file.clone().into_os_string()]);
     }
+    if args.tls {
+        // The certificates the whole cluster was started with.
+        let certs = LauncherConfig::new("", args.nodes, &args.data_dir).certs_dir();
+        for (flag, file) in [
+            ("--tls-cert", format!("node-{id}.crt")),
+            ("--tls-key", format!("node-{id}.key")),
+            ("--tls-ca", "ca.crt".to_string()),
+        ] {
+            serve.extend([flag.into(), certs.join(file).into_os_string()]);
+        }
+    }
     let binary =
         std::env::current_exe().map_err(|e| anyhow!("finding the ordo executable: {e}"))?;
     eprintln!(
@@ -219,15 +236,17 @@ fn run_one_node(args: &LocalClusterArgs, id: NodeId) -> anyhow::Result<()> {
 fn restart_hint(binary: &Path, args: &LocalClusterArgs, id: NodeId) -> String {
     let is_make_cluster = (args.nodes, args.base_port, args.data_dir.as_path())
         == (MAKE_DEFAULTS.0, MAKE_DEFAULTS.1, Path::new(MAKE_DEFAULTS.2));
+    let tls = if args.tls { " --tls" } else { "" };
     let command = format!(
-        "{} local-cluster --nodes {} --base-port {} --data-dir {} --node {id}",
+        "{} local-cluster --nodes {} --base-port {} --data-dir {} --node {id}{tls}",
         display_binary(binary),
         args.nodes,
         args.base_port,
         args.data_dir.display()
     );
+    let make_tls = if args.tls { " TLS=1" } else { "" };
     match is_make_cluster {
-        true => format!("make node N={id} (or {command})"),
+        true => format!("make node N={id}{make_tls} (or {command})"),
         false => command,
     }
 }
@@ -285,21 +304,31 @@ fn usage(cluster: &LocalCluster, binary: &Path, args: &LocalClusterArgs) -> Stri
     let first = &addrs[0];
     let last = &addrs[addrs.len() - 1];
     let ordo = display_binary(binary);
-    // Any node accepts any request; listing them all adds failover.
-    let addr_flag = if first == DEFAULT_ADDR {
-        String::new()
+    let (scheme, curl, addr_flag) = if args.tls {
+        // The CLI and curl need the development CA, and https addresses.
+        let ca = args.data_dir.join("certs").join("ca.crt");
+        let urls: Vec<String> = addrs.iter().map(|addr| format!("https://{addr}")).collect();
+        let flags = format!(" --addr {} --ca {}", urls.join(","), ca.display());
+        ("https", format!("curl -s --cacert {}", ca.display()), flags)
+    } else if first == DEFAULT_ADDR {
+        ("http", "curl -s".to_string(), String::new())
     } else {
-        format!(" --addr {}", addrs.join(","))
+        // Any node accepts any request; listing them all adds failover.
+        (
+            "http",
+            "curl -s".to_string(),
+            format!(" --addr {}", addrs.join(",")),
+        )
     };
     let mut text = String::from("\nnodes:\n");
     for (id, addr) in cluster.members() {
-        text.push_str(&format!("  node {id}  http://{addr}\n"));
+        text.push_str(&format!("  node {id}  {scheme}://{addr}\n"));
     }
     text.push_str(&format!(
         "\ntry it:\n\
-         \x20 curl -s -X POST http://{first}/v1/topics/{DEMO_TOPIC}/records -H 'content-type: application/json' -d '{{\"records\":[{{\"value\":\"hi\"}}]}}'\n\
-         \x20 curl -s 'http://{last}/v1/topics/{DEMO_TOPIC}/records?from=0'\n\
-         \x20 curl -s http://{last}/v1/cluster\n\
+         \x20 {curl} -X POST {scheme}://{first}/v1/topics/{DEMO_TOPIC}/records -H 'content-type: application/json' -d '{{\"records\":[{{\"value\":\"hi\"}}]}}'\n\
+         \x20 {curl} '{scheme}://{last}/v1/topics/{DEMO_TOPIC}/records?from=0'\n\
+         \x20 {curl} {scheme}://{last}/v1/cluster\n\
          \x20 {ordo} append {DEMO_TOPIC} 'hello again'{addr_flag}\n\
          \x20 seq 1 1000 | {ordo} append numbers{addr_flag}\n\
          \x20 {ordo} read {DEMO_TOPIC} --from 0{addr_flag}\n\

@@ -12,7 +12,7 @@ use ordo_api::{ClusterStatus, Member, MembershipResponse};
 use ordo_core::NodeId;
 use ordo_transport::{Credential, HttpTransport, Method, Request, Transport};
 
-use crate::addr::normalize_addr;
+use crate::addr::{normalize_addr, normalize_addr_as};
 use crate::error::ClientError;
 use crate::retry::RetryPolicy;
 use crate::routing::Routing;
@@ -159,10 +159,13 @@ impl Client {
     /// following, still retrying what is safe against that one node. Shares
     /// this client's connection pool, timeout, retry policy and API token.
     pub fn for_node(&self, addr: &str) -> Result<Client, ClientError> {
+        // `host:port` is reached as this client's nodes are (`https://` in
+        // a TLS cluster).
+        let addr = normalize_addr_as(addr, self.routing().scheme())?;
         Ok(Client {
             inner: Arc::new(Inner {
                 transport: Arc::clone(&self.inner.transport),
-                routing: Mutex::new(Routing::new(vec![normalize_addr(addr)?], true)),
+                routing: Mutex::new(Routing::new(vec![addr], true)),
                 timeout: self.inner.timeout,
                 retry: self.inner.retry,
                 api_token: self.inner.api_token.clone(),

@@ -45,7 +45,7 @@ impl Routing {
     }
 
     /// The seeds' scheme, `http` or `https` (the first seed's).
-    fn scheme(&self) -> &str {
+    pub fn scheme(&self) -> &str {
         self.addrs[0]
             .split_once("://")
             .map_or("http", |(scheme, _)| scheme)

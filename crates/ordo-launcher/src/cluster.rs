@@ -17,7 +17,9 @@ use crate::args::{
     join_args, machine_cores, node_spec, node_specs, peers_arg, serve_args, worker_threads_arg,
     NodeSpec,
 };
-use crate::config::{LauncherConfig, NodeOutput, MAX_NODES, POLL_INTERVAL, PROBE_TIMEOUT};
+use crate::config::{
+    LauncherConfig, NodeOutput, LOOPBACK_HOST, MAX_NODES, POLL_INTERVAL, PROBE_TIMEOUT,
+};
 use crate::error::LauncherError;
 use crate::ports::{ensure_free, pick_free_ports};
 use crate::process::NodeProcess;
@@ -73,10 +75,12 @@ impl LocalCluster {
                 LauncherError::io(format!("creating {}", spec.data_dir.display()), e)
             })?;
         }
-        let probe = Client::builder(specs.iter().map(|s| s.addr.clone()).collect())
+        if config.tls {
+            make_certificates(&config, &specs)?;
+        }
+        let probe = client_builder(&config, specs.iter().map(|s| s.addr.clone()).collect())?
             .timeout(PROBE_TIMEOUT)
             .retry(RetryPolicy::no_retries())
-            .api_token(config.api_token.clone())
             .build()?;
         let mut cluster = LocalCluster {
             peers: peers_arg(&specs),
@@ -137,10 +141,26 @@ impl LocalCluster {
 
     /// A client over every node, with their ids known up front.
     pub fn client(&self) -> Result<Client, LauncherError> {
-        Ok(Client::builder(self.addrs())
+        Ok(client_builder(&self.config, self.addrs())?
             .members(self.members())
-            .api_token(self.config.api_token.clone())
             .build()?)
+    }
+
+    /// Node `id`'s base URL: `http://host:port`, or `https://` with TLS.
+    pub fn url(&self, id: NodeId) -> Result<String, LauncherError> {
+        Ok(format!("{}://{}", self.config.scheme(), self.addr(id)?))
+    }
+
+    /// What a client needs to reach these nodes over TLS (their CA), when
+    /// they serve it.
+    pub fn tls_client_config(
+        &self,
+    ) -> Result<Option<ordo_tls::rustls::ClientConfig>, LauncherError> {
+        if !self.config.tls {
+            return Ok(None);
+        }
+        let ca = self.config.certs_dir().join("ca.crt");
+        Ok(Some(ordo_tls::client_config(Some(&ca), None)?))
     }
 
     /// A client pinned to node `id` (no failover, no forwarding by the
@@ -399,4 +419,36 @@ fn describe_views(views: &[(NodeId, View)]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A client builder for `addrs` with the launcher's token and, with TLS,
+/// `https://` seeds and the development CA.
+fn client_builder(
+    config: &LauncherConfig,
+    addrs: Vec<String>,
+) -> Result<ordo_client::ClientBuilder, LauncherError> {
+    let seeds = addrs
+        .iter()
+        .map(|addr| format!("{}://{addr}", config.scheme()))
+        .collect();
+    let mut builder = Client::builder(seeds).api_token(config.api_token.clone());
+    if config.tls {
+        let ca = config.certs_dir().join("ca.crt");
+        builder = builder.tls(ordo_tls::client_config(Some(&ca), None)?);
+    }
+    Ok(builder)
+}
+
+/// The development CA (made once, kept across launches) and a fresh
+/// certificate for each node, for 127.0.0.1 and localhost.
+fn make_certificates(config: &LauncherConfig, specs: &[NodeSpec]) -> Result<(), LauncherError> {
+    let dir = config.certs_dir();
+    if !dir.join("ca.crt").exists() {
+        ordo_tls::certs::create_ca(&dir)?;
+    }
+    let hosts = [LOOPBACK_HOST.to_string(), "localhost".to_string()];
+    for spec in specs {
+        ordo_tls::certs::create_node(&dir, &dir, spec.id, &hosts, true)?;
+    }
+    Ok(())
 }

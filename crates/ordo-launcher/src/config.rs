@@ -54,6 +54,9 @@ pub struct LauncherConfig {
     /// replacing any `ORDO_API_TOKEN_FILE`), and that the launcher's own
     /// probes and clients send.
     pub api_token: Option<Secret>,
+    /// Every node serves HTTPS with a certificate the launcher makes (and
+    /// the launcher's clients trust): see [`LauncherConfig::certs_dir`].
+    pub tls: bool,
     /// Linux: the kernel SIGKILLs each node when the thread that spawned it
     /// exits, so not even a SIGKILLed test run leaves orphans. Spawn (and
     /// restart) nodes from a thread that outlives the cluster: a test's
@@ -65,6 +68,21 @@ pub struct LauncherConfig {
 }
 
 impl LauncherConfig {
+    /// With [`LauncherConfig::tls`]: where the development CA (`ca.crt`,
+    /// kept across launches) and each node's `node-N.crt`/`.key` are.
+    pub fn certs_dir(&self) -> PathBuf {
+        self.base_dir.join("certs")
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// `nodes` nodes of `binary` under `base_dir`, on free ports, output to
     /// log files.
     pub fn new(binary: impl Into<PathBuf>, nodes: usize, base_dir: impl Into<PathBuf>) -> Self {
@@ -77,6 +95,7 @@ impl LauncherConfig {
             env: Vec::new(),
             cluster_secret: None,
             api_token: None,
+            tls: false,
             die_with_launcher: true,
             stop_grace: DEFAULT_STOP_GRACE,
         }

@@ -12,6 +12,8 @@ use crate::config::MAX_NODES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LauncherError {
+    #[error("TLS: {0}")]
+    Tls(#[from] ordo_tls::TlsError),
     #[error("a local cluster has 1 to {MAX_NODES} nodes, not {0}")]
     NodeCount(usize),
     #[error("{given} ports given for {nodes} nodes")]

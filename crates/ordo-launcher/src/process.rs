@@ -47,6 +47,13 @@ impl NodeProcess {
                 .env("ORDO_API_TOKEN", token.expose())
                 .env_remove("ORDO_API_TOKEN_FILE");
         }
+        if config.tls {
+            let certs = config.certs_dir();
+            command
+                .env("ORDO_TLS_CERT", certs.join(format!("node-{}.crt", spec.id)))
+                .env("ORDO_TLS_KEY", certs.join(format!("node-{}.key", spec.id)))
+                .env("ORDO_TLS_CA", certs.join("ca.crt"));
+        }
         // A process group of its own: a terminal's Ctrl-C reaches only the
         // launcher, which then stops every node gracefully, in order.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
