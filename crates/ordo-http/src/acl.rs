@@ -111,14 +111,35 @@ impl Pattern {
 }
 
 /// `*` matches any run of bytes (none included); everything else itself.
+/// Iterative, in time proportional to the pattern's length times the
+/// name's, however many stars: a name comes from a client, and a pattern
+/// like `*a*a*a*` must not make a request cost more than a match.
 fn glob_matches(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|skip| glob_matches(rest, &name[skip..])),
-        Some((first, rest)) => name
-            .split_first()
-            .is_some_and(|(c, name)| c == first && glob_matches(rest, name)),
+    let (mut at_pattern, mut at_name) = (0, 0);
+    // The last star seen, and where in the name its run would end next.
+    let mut backtrack: Option<(usize, usize)> = None;
+    while at_name < name.len() {
+        match pattern.get(at_pattern) {
+            Some(b'*') => {
+                backtrack = Some((at_pattern, at_name));
+                at_pattern += 1;
+            }
+            Some(&byte) if byte == name[at_name] => {
+                at_pattern += 1;
+                at_name += 1;
+            }
+            // A mismatch: the last star takes one more byte, if any star.
+            _ => match backtrack {
+                Some((star, taken_to)) => {
+                    backtrack = Some((star, taken_to + 1));
+                    at_pattern = star + 1;
+                    at_name = taken_to + 1;
+                }
+                None => return false,
+            },
+        }
     }
+    pattern[at_pattern..].iter().all(|byte| *byte == b'*')
 }
 
 /// One principal and its rights.

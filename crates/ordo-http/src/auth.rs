@@ -100,8 +100,11 @@ fn peer_refusal(auth: &Auth, request: &Request) -> Option<String> {
 /// Lets a `/v1` request go on, with its [`Caller`] in its extensions, or
 /// answers it: 401 without a known principal, 403 outside its rights.
 /// Called by `layers::edge` for every `/v1` route, before the handler.
-pub(crate) fn authorize(state: &AppState, request: &mut Request) -> Option<Response> {
-    let principals = state.auth.principals.as_ref()?;
+pub(crate) fn authorize(
+    principals: Option<&Principals>,
+    request: &mut Request,
+) -> Option<Response> {
+    let principals = principals?;
     match caller(principals, request) {
         Ok(caller) => {
             request.extensions_mut().insert(caller);

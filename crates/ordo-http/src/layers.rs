@@ -33,7 +33,9 @@ pub async fn edge(State(state): State<AppState>, request: Request, next: Next) -
                 return next.run(request).await;
             }
             let mut request = json_when_undeclared(request).await;
-            if let Some(refusal) = crate::auth::authorize(&state, &mut request) {
+            if let Some(refusal) =
+                crate::auth::authorize(state.auth.principals.as_ref(), &mut request)
+            {
                 return refusal;
             }
             match storage_failure_refusal(&state, &request) {
@@ -187,7 +189,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_without_a_content_type_is_json_and_one_declared_otherwise_is_415() {
-        let router = crate::decode::router();
+        let router = crate::decode::router(None);
         let append = |content_type: Option<&str>| {
             let mut request = Request::post("/v1/topics/t/records");
             if let Some(content_type) = content_type {

@@ -122,6 +122,62 @@ fn globs_match_any_run_of_characters() {
     assert!(!matches("a*c", "acb"));
     assert!(matches("*.eu.*", "orders.eu.1"));
     assert!(!matches("orders", "orders.eu"));
+    assert!(matches("a*b*c", "aXbYbZc"));
+    assert!(matches("**", "x"));
+    assert!(!matches("a*b", "a"));
+    assert!(matches("*a", "aaa"));
+    assert!(!matches("*ab", "aba"));
+}
+
+/// The same answers as the plain recursive definition, on every short
+/// pattern and name over a small alphabet.
+#[test]
+fn glob_matching_agrees_with_its_definition() {
+    fn by_definition(pattern: &[u8], name: &[u8]) -> bool {
+        match pattern.split_first() {
+            None => name.is_empty(),
+            Some((b'*', rest)) => (0..=name.len()).any(|skip| by_definition(rest, &name[skip..])),
+            Some((first, rest)) => name
+                .split_first()
+                .is_some_and(|(c, name)| c == first && by_definition(rest, name)),
+        }
+    }
+    fn all_words(alphabet: &[u8], max_len: usize) -> Vec<Vec<u8>> {
+        let mut words = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..max_len {
+            last = last
+                .iter()
+                .flat_map(|word: &Vec<u8>| {
+                    alphabet
+                        .iter()
+                        .map(move |c| [word.as_slice(), &[*c]].concat())
+                })
+                .collect();
+            words.extend(last.iter().cloned());
+        }
+        words
+    }
+    for pattern in all_words(b"a*b", 5) {
+        for name in all_words(b"ab", 5) {
+            assert_eq!(
+                glob_matches(&pattern, &name),
+                by_definition(&pattern, &name),
+                "{:?} against {:?}",
+                String::from_utf8_lossy(&pattern),
+                String::from_utf8_lossy(&name)
+            );
+        }
+    }
+}
+
+/// Exponential backtracking would not finish this (the test harness's
+/// timeout would end it); matching in pattern × name steps takes a blink.
+#[test]
+fn many_stars_against_a_long_name_end() {
+    let pattern = "*a".repeat(20) + "b";
+    let name = "a".repeat(249);
+    assert!(!Pattern::parse(&pattern).unwrap().matches(&name));
 }
 
 #[test]
