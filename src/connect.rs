@@ -134,8 +134,8 @@ pub struct GlobalConnect {
     /// command's --timeout-ms.
     #[arg(long, value_name = "MS")]
     pub timeout_ms: Option<u64>,
-    /// The API token file for the command: see its --api-token-file.
-    #[arg(long, value_name = "FILE")]
+    /// The token file for the command: see its --token-file.
+    #[arg(long = "token-file", alias = "api-token-file", value_name = "FILE")]
     pub api_token_file: Option<PathBuf>,
 }
 
@@ -149,7 +149,7 @@ impl GlobalConnect {
             given.push("--timeout-ms");
         }
         if self.api_token_file.is_some() {
-            given.push("--api-token-file");
+            given.push("--token-file");
         }
         given
     }
