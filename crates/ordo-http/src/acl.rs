@@ -217,7 +217,7 @@ impl Acl {
     /// The ACL file's text, checked whole: one bad principal refuses it all.
     pub fn parse(text: &str) -> Result<Acl, AclError> {
         let file: AclFile =
-            toml::from_str(text).map_err(|e| AclError::Syntax(e.message().to_string()))?;
+            toml::from_str(text).map_err(|e| AclError::Syntax(syntax_error(text, &e)))?;
         let mut acl = Acl::default();
         let mut names = BTreeSet::new();
         for entry in file.principals {
@@ -275,6 +275,32 @@ impl Acl {
                 Identity::CertCn(known) => (known == cn).then_some(principal),
                 Identity::TokenSha256(_) => None,
             })
+    }
+}
+
+/// A TOML error in words that cannot leak a token: its line, and its
+/// message with every quoted value left out (a token written where a list
+/// or a boolean belongs would otherwise be quoted back).
+fn syntax_error(text: &str, error: &toml::de::Error) -> String {
+    let mut message = String::new();
+    let mut quoted = false;
+    for c in error.message().chars() {
+        if c == '"' {
+            quoted = !quoted;
+            message.push('"');
+            if quoted {
+                message.push('…');
+            }
+        } else if !quoted {
+            message.push(c);
+        }
+    }
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
     }
 }
 

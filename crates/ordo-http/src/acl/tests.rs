@@ -214,3 +214,13 @@ fn a_bad_file_is_refused_whole_and_says_why_without_the_token() {
     assert!(!spaced.to_string().contains("has space"), "{spaced}");
     assert!(!format!("{:?}", acl()).contains("billing-token-1"));
 }
+
+#[test]
+fn a_syntax_error_names_its_line_and_never_quotes_a_value() {
+    let text = "[[principals]]\nname = \"a\"\ntoken = \"t\"\nadmin = \"s3cr3t-token\"\n";
+    let AclError::Syntax(message) = Acl::parse(text).unwrap_err() else {
+        panic!("a syntax error");
+    };
+    assert!(message.starts_with("line 4:"), "{message}");
+    assert!(!message.contains("s3cr3t"), "{message}");
+}
