@@ -88,10 +88,11 @@ pub fn run(mut args: ServeSettings) -> anyhow::Result<()> {
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     claim_data_dir(&config.data_dir, config.node.id)?;
-    if config.auth.cluster_secret.is_none() {
+    if config.auth.cluster_secret.is_none() && config.tls.is_none() {
         tracing::warn!(
-            "no cluster secret set (--cluster-secret-file or {CLUSTER_SECRET_ENV}): \
-             anyone who can reach this node's port can send it Raft messages"
+            "neither TLS nor a cluster secret (--tls-cert, --cluster-secret-file or \
+             {CLUSTER_SECRET_ENV}): anyone who can reach this node's port can send it \
+             Raft messages"
         );
     }
     // Histograms as Prometheus histograms (buckets), not summaries, so they
