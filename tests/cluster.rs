@@ -42,7 +42,17 @@
 //!   message; no colour codes in a log file; JSON lines on request.
 //! - `quorum`: a node cut off from its quorum is not ready, says so in
 //!   `/v1/cluster`, and its 503s name the voters it reaches; it recovers.
+//! - `tls`: a TLS cluster serves HTTPS only, through every node; plain HTTP,
+//!   garbage, other CAs' clients and nodes and client certificates on
+//!   `/raft/*` get nowhere; a rotated certificate is served within seconds.
+//! - `acl_file`: the ACL file a test cluster starts with, replaced on disk;
+//!   raw requests as a principal.
+//! - `rights`: principals' rights by every route and through any node; an
+//!   ACL file replaced on disk; a client certificate naming its principal.
+//! - `leaks`: no token, secret or private key line in any log or answer.
 
+#[path = "cluster/acl_file.rs"]
+mod acl_file;
 #[path = "cluster/auth.rs"]
 mod auth;
 #[path = "cluster/backup.rs"]
@@ -65,6 +75,8 @@ mod failover;
 mod garbage;
 #[path = "cluster/history.rs"]
 mod history;
+#[path = "cluster/leaks.rs"]
+mod leaks;
 #[path = "cluster/limits.rs"]
 mod limits;
 #[path = "cluster/logs.rs"]
@@ -83,9 +95,13 @@ mod positions;
 mod quorum;
 #[path = "cluster/restart.rs"]
 mod restart;
+#[path = "cluster/rights.rs"]
+mod rights;
 #[path = "cluster/support.rs"]
 mod support;
 #[path = "cluster/tailing.rs"]
 mod tailing;
+#[path = "cluster/tls.rs"]
+mod tls;
 #[path = "cluster/topics.rs"]
 mod topics;

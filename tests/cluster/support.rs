@@ -6,8 +6,10 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use ordo_api::secret::Secret;
 use ordo_api::{Consistency, ReadParams, LEADER_HEADER};
 use ordo_client::{Client, ClientError};
 use ordo_core::{NewRecord, NodeId, Offset, Record};
@@ -117,10 +119,50 @@ impl TestCluster {
             .unwrap_or_else(|e| panic!("a client for node {id}: {e}"))
     }
 
-    /// `http://127.0.0.1:port` of node `id`, for raw HTTP requests.
+    /// `http://127.0.0.1:port` of node `id` (`https://` in a TLS
+    /// cluster), for raw HTTP requests.
     pub fn base_url(&self, id: NodeId) -> String {
-        let addr = self.nodes.addr(id).expect("node ids come from the cluster");
-        format!("http://{addr}")
+        self.nodes.url(id).expect("node ids come from the cluster")
+    }
+
+    /// A raw HTTP client for this cluster's nodes: [`http`], trusting the
+    /// cluster's CA in a TLS cluster.
+    pub fn http(&self) -> reqwest::Client {
+        match self.tls_client_config() {
+            Some(tls) => https(tls),
+            None => http(),
+        }
+    }
+
+    /// What a client needs to trust this cluster's nodes, in a TLS cluster.
+    pub fn tls_client_config(&self) -> Option<ordo_tls::rustls::ClientConfig> {
+        self.nodes
+            .tls_client_config()
+            .expect("the cluster's CA certificate is readable")
+    }
+
+    /// The launcher's certificates dir (`ca.crt`, `ca.key`, `node-N.crt`,
+    /// `node-N.key`) in a TLS cluster.
+    pub fn certs_dir(&self) -> PathBuf {
+        self.dir.path().join("certs")
+    }
+
+    /// A client over every node that sends `token` (if any) and speaks TLS
+    /// with `tls` (else, in a TLS cluster, with the cluster's CA only).
+    pub fn client_as(
+        &self,
+        token: Option<&str>,
+        tls: Option<ordo_tls::rustls::ClientConfig>,
+    ) -> Client {
+        let urls = self.ids().into_iter().map(|id| self.base_url(id)).collect();
+        let token = token.map(|t| Secret::new(t).expect("a valid test token"));
+        let mut builder = Client::builder(urls)
+            .members(self.nodes.members())
+            .api_token(token);
+        if let Some(tls) = tls.or_else(|| self.tls_client_config()) {
+            builder = builder.tls(tls);
+        }
+        builder.build().expect("a client for the cluster")
     }
 
     /// Starts one more node, with the next id, to join the cluster: it
@@ -226,6 +268,16 @@ pub fn http() -> reqwest::Client {
         .timeout(HTTP_TIMEOUT)
         .build()
         .expect("an HTTP client")
+}
+
+/// A raw HTTPS client that speaks TLS with `tls`, for requests the ordo
+/// client would not send to a TLS cluster.
+pub fn https(tls: ordo_tls::rustls::ClientConfig) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(HTTP_TIMEOUT)
+        .use_preconfigured_tls(tls)
+        .build()
+        .expect("an HTTPS client")
 }
 
 /// The node id a response names in its `ordo-leader` header, if any.
@@ -384,7 +436,7 @@ impl Rng {
 
 /// Every node is still running, never panicked, and answers `/healthz`.
 pub async fn assert_all_healthy(cluster: &mut TestCluster) {
-    let http = http();
+    let http = cluster.http();
     for id in cluster.ids() {
         assert!(
             cluster.nodes.is_running(id).expect("checking a node"),
@@ -472,7 +524,8 @@ impl Scrape {
 
 /// Node `id`'s `/metrics` page.
 pub async fn scrape(cluster: &TestCluster, id: NodeId) -> Scrape {
-    let response = http()
+    let response = cluster
+        .http()
         .get(format!("{}/metrics", cluster.base_url(id)))
         .send()
         .await
