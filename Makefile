@@ -22,7 +22,7 @@ help:
 	@echo "make bench-tls  the cost of TLS: ordo bench at c=16, plain vs TLS local clusters in one run"
 	@echo "make bench-long  10 M records: throughput, RSS and disk as the log grows, tail reads; writes docs/bench-long.md"
 	@echo "make image     the ordo:dev container image, built offline FROM scratch (deploy/build-image.sh)"
-	@echo "make test-cluster  deploy/compose.yaml under load through leader kills, partitions, a rolling restart and a full disk (needs Docker; the disk part needs root to mount a tmpfs)"
+	@echo "make test-cluster  deploy/compose.yaml under load through leader kills, partitions, a rolling restart and a full disk; deploy/compose-tls.yaml over HTTPS through a certificate rotation (needs Docker; the disk part needs root to mount a tmpfs)"
 
 build:
 	$(CARGO) build --workspace
@@ -128,11 +128,15 @@ image:
 
 # Fault tests of the compose cluster in containers: leader killed, follower
 # and leader cut off, rolling restart, each under load and checked
-# (FAULT_REPS runs of each leader fault); then one node's disk (a tmpfs the
-# test mounts, so it is skipped, saying why, where it cannot mount) filled
-# past its reserve and up to ENOSPC, and given space again (~1 min).
-# Removes everything they made.
+# (FAULT_REPS runs of each leader fault); then the TLS cluster
+# (compose-tls.yaml): HTTPS through every node from Python and the release
+# binary `image` built, plain HTTP refused, a node certificate rotated
+# under load (~15 s); then one node's disk (a tmpfs the test mounts, so it
+# is skipped, saying why, where it cannot mount) filled past its reserve
+# and up to ENOSPC, and given space again (~1 min). Removes everything
+# they made.
 FAULT_REPS ?= 3
 test-cluster: image
 	python3 deploy/tests/faults.py --reps $(FAULT_REPS)
+	python3 deploy/tests/tls.py
 	python3 deploy/tests/disk_full.py

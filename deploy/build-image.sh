@@ -3,7 +3,8 @@
 # `scratch`, and the build context is a staging dir holding the release
 # binary (stripped), the shared libraries and dynamic loader it links
 # against (as `ldd` lists them), /etc/passwd and /etc/group with the ordo
-# user (uid 10001) and an empty data dir. Prints the image's size.
+# user (uid 10001), an empty data dir and an empty certificates dir (/certs,
+# for compose-tls.yaml). Prints the image's size.
 #
 #   deploy/build-image.sh            # or: make image
 #   IMAGE=ordo:test deploy/build-image.sh
@@ -22,7 +23,7 @@ mkdir -p "$target_dir"
 stage=$(mktemp -d "$target_dir/image-staging.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 root=$stage/rootfs
-mkdir -p "$root/usr/local/bin" "$root/etc" "$stage/data"
+mkdir -p "$root/usr/local/bin" "$root/etc" "$stage/data" "$stage/certs"
 
 # Stripping drops the symbol table (panics still print their message): ~4 MiB less.
 if command -v strip >/dev/null 2>&1; then
@@ -53,8 +54,8 @@ ordo:x:10001:
 GROUP
 # Peer names resolve from /etc/hosts, then DNS (both built into glibc >= 2.34).
 echo 'hosts: files dns' > "$root/etc/nsswitch.conf"
-# COPY of an empty directory creates nothing; one file keeps it.
-touch "$stage/data/.keep"
+# COPY of an empty directory creates nothing; one file keeps each.
+touch "$stage/data/.keep" "$stage/certs/.keep"
 
 # Without the buildx plugin the docker CLI refuses BuildKit; the classic
 # builder needs nothing this Dockerfile does not have.

@@ -2,14 +2,17 @@
 the faults the tests put it through: kill, start, restart, network
 disconnect and reconnect. Every docker call and every wait is bounded in
 time; `down()` removes every container, network and volume of the project.
-Python 3.11 standard library only.
+The nodes are reached over plain HTTP, or over HTTPS once the cluster's CA
+is known (`use_ca`). Python 3.11 standard library only.
 """
 
 import http.client
 import json
 import os
+import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -50,10 +53,18 @@ def free_port():
 Answer = namedtuple("Answer", "status body leader")
 
 
-def http_json(addr, method, path, body=None, timeout_s=3.0):
-    """One HTTP request and its Answer. Raises OSError (including timeouts)
-    when there is no answer."""
-    conn = http.client.HTTPConnection(addr, timeout=timeout_s)
+def connection(addr, timeout_s, ssl_context=None):
+    """An HTTP connection to `addr` (host:port), HTTPS with `ssl_context`."""
+    if ssl_context is None:
+        return http.client.HTTPConnection(addr, timeout=timeout_s)
+    return http.client.HTTPSConnection(addr, timeout=timeout_s, context=ssl_context)
+
+
+def http_json(addr, method, path, body=None, timeout_s=3.0, ssl_context=None):
+    """One HTTP request (HTTPS with `ssl_context`) and its Answer. Raises
+    OSError (including timeouts and failed TLS handshakes) when there is no
+    answer."""
+    conn = connection(addr, timeout_s, ssl_context)
     try:
         payload = None if body is None else json.dumps(body).encode()
         headers = {"content-type": "application/json"} if payload else {}
@@ -90,7 +101,9 @@ class ComposeCluster:
     """Nodes 1..n are services ordo-1..ordo-n of the compose file, their APIs
     published on free ports of 127.0.0.1 (ORDO_PORT_i), with `node_env`
     added to every node's environment (by an override file given after
-    the compose file)."""
+    the compose file). A node on 0.0.0.0 starts only with TLS or a cluster
+    secret (or ORDO_INSECURE=1): `up` passes the compose files a fresh
+    ORDO_CLUSTER_SECRET unless the caller's environment has one."""
 
     def __init__(self, compose_file, project, nodes, image, node_env, extra_files=()):
         self.compose = compose_command()
@@ -110,9 +123,13 @@ class ComposeCluster:
         # The compose command's environment: what the files interpolate
         # (${...}) and pass through; a test may change it before recreate().
         self.env = dict(os.environ, ORDO_IMAGE=image)
+        self.env.setdefault("ORDO_CLUSTER_SECRET", secrets.token_hex(32))
         self.env.update({f"ORDO_PORT_{n}": str(p) for n, p in self.ports.items()})
         self.containers = {}
         self.network = None
+        # Set by use_ca: the nodes are then reached over HTTPS.
+        self.ca_file = None
+        self.ssl_context = None
 
     def _compose(self, *args, timeout=DOCKER_TIMEOUT_S):
         return run([*self.compose, "-p", self.project, *self.files, *args],
@@ -120,6 +137,30 @@ class ComposeCluster:
 
     def addr(self, node):
         return f"127.0.0.1:{self.ports[node]}"
+
+    def url(self, node):
+        """The node's base URL, https once use_ca was called."""
+        return f"{'https' if self.ssl_context else 'http'}://{self.addr(node)}"
+
+    def use_ca(self, ca_file):
+        """From now on, reach the nodes over HTTPS, trusting the CA in
+        ca_file (PEM) alone; the nodes' certificates must list 127.0.0.1."""
+        self.ca_file = ca_file
+        self.ssl_context = ssl.create_default_context(cafile=ca_file)
+
+    def request(self, node, method, path, body=None, timeout_s=3.0):
+        """http_json to the node, over HTTPS after use_ca."""
+        return http_json(self.addr(node), method, path, body, timeout_s, self.ssl_context)
+
+    def run_service(self, service, *args, timeout=DOCKER_TIMEOUT_S):
+        """`run --rm SERVICE ARGS`: a one-shot container of the service (its
+        stdout)."""
+        return self._compose("run", "--rm", service, *args, timeout=timeout)
+
+    def copy_out(self, node, path, dest):
+        """`docker cp` of a file in the node's container (a volume's too) to
+        dest on this machine."""
+        run(["docker", "cp", f"{self.containers[node]}:{path}", dest])
 
     def up(self):
         self._compose("up", "-d")
@@ -223,7 +264,7 @@ class ComposeCluster:
     def status(self, node, timeout_s=2.0):
         """The node's GET /v1/cluster, or None if it does not answer."""
         try:
-            answer = http_json(self.addr(node), "GET", "/v1/cluster", timeout_s=timeout_s)
+            answer = self.request(node, "GET", "/v1/cluster", timeout_s=timeout_s)
         except OSError:
             return None
         return answer.body if answer.status == 200 else None
@@ -231,7 +272,7 @@ class ComposeCluster:
     def readyz(self, node):
         """(status, text) of the node's GET /readyz, the text being a
         refusal's message; (None, why) when it does not answer."""
-        conn = http.client.HTTPConnection(self.addr(node), timeout=2.0)
+        conn = connection(self.addr(node), 2.0, self.ssl_context)
         try:
             conn.request("GET", "/readyz")
             response = conn.getresponse()
@@ -248,7 +289,7 @@ class ComposeCluster:
 
     def ready(self, node):
         try:
-            return http_json(self.addr(node), "GET", "/readyz", timeout_s=2.0).status == 200
+            return self.request(node, "GET", "/readyz", timeout_s=2.0).status == 200
         except OSError:
             return False
 

@@ -48,7 +48,7 @@ import sys
 import tempfile
 import time
 
-from cluster import ComposeCluster, http_json, run, wait_until
+from cluster import ComposeCluster, run, wait_until
 from workload import Load, check_converged
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -246,8 +246,8 @@ def keep_leadership_off(cluster, node):
         return leader
     target = next(n for n in cluster.nodes if n != node)
     step(f"node {node} leads: handing leadership to node {target} (POST /v1/cluster/leader)")
-    answer = http_json(cluster.addr(target), "POST", "/v1/cluster/leader", {"id": target},
-                       timeout_s=15)
+    answer = cluster.request(target, "POST", "/v1/cluster/leader", {"id": target},
+                             timeout_s=15)
     if answer.status != 200:
         raise AssertionError(f"leadership transfer answered {answer.status} {answer.body}")
     return cluster.wait_leader(among=[n for n in cluster.nodes if n != node])
@@ -382,8 +382,8 @@ def run_scenario(cluster, disks, light, heavy, args):
 
     # -- 1. below the reserve --
     if args.small_disk_leads:
-        answer = http_json(cluster.addr(SMALL), "POST", "/v1/cluster/leader", {"id": SMALL},
-                           timeout_s=15)
+        answer = cluster.request(SMALL, "POST", "/v1/cluster/leader", {"id": SMALL},
+                                 timeout_s=15)
         step(f"--small-disk-leads: leadership handed to node {SMALL}: {answer.status}; "
              f"leader {cluster.wait_leader()}")
     data = cluster.env["ORDO_DATA_3"]
@@ -468,7 +468,7 @@ def run_scenario(cluster, disks, light, heavy, args):
         if status.get("role") != "failed" or status.get("leader") is not None:
             raise AssertionError(f"node {SMALL}: expected role failed and no leader, got "
                                  f"role {status.get('role')} leader {status.get('leader')}")
-        answer = http_json(cluster.addr(SMALL), "GET", "/v1/topics", timeout_s=3)
+        answer = cluster.request(SMALL, "GET", "/v1/topics", timeout_s=3)
         error = (answer.body or {}).get("error", {}) if isinstance(answer.body, dict) else {}
         detail(f"node {SMALL} GET /v1/topics: {answer.status} {error.get('code')}: "
                f"{error.get('message')}")

@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.parse
 
-from cluster import http_json, wait_until
+from cluster import wait_until
 
 # Each append request's deadline, as `make failover`'s client has it. The
 # server answers 504 itself after 10 s, but an append forwarded to a leader
@@ -106,9 +106,9 @@ class Load:
             try:
                 with self.lock:
                     self.sent.update(ids)
-                answer = http_json(self.cluster.addr(node), "POST", self.path,
-                                   {"records": [{"value": i + padding} for i in ids]},
-                                   timeout_s=self.timeout_s)
+                answer = self.cluster.request(node, "POST", self.path,
+                                              {"records": [{"value": i + padding} for i in ids]},
+                                              timeout_s=self.timeout_s)
                 code = answer.status
             except OSError:
                 answer, code = None, None
@@ -158,9 +158,9 @@ def read_all(cluster, node, topic, timeout_s=30, ident=lambda value: value):
     records, offset = [], 0
     deadline = time.monotonic() + timeout_s
     while True:
-        code, body, _ = http_json(cluster.addr(node), "GET",
-                                  f"{path}?from={offset}&limit={READ_PAGE_RECORDS}&consistency=local",
-                                  timeout_s=5.0)
+        code, body, _ = cluster.request(node, "GET",
+                                        f"{path}?from={offset}&limit={READ_PAGE_RECORDS}&consistency=local",
+                                        timeout_s=5.0)
         if code != 200:
             raise AssertionError(f"node {node}: read from {offset} answered {code} {body}")
         records.extend((r["offset"], ident(r["value"])) for r in body["records"])
@@ -177,7 +177,7 @@ def end_offsets(cluster, topic):
     ends = {}
     for n in cluster.nodes:
         try:
-            code, body, _ = http_json(cluster.addr(n), "GET", path, timeout_s=2.0)
+            code, body, _ = cluster.request(n, "GET", path, timeout_s=2.0)
         except OSError:
             continue
         if code == 200:
@@ -197,8 +197,8 @@ def check_converged(cluster, load, timeout_s=60):
         if leader is None:
             return None
         try:
-            code, body, _ = http_json(cluster.addr(leader), "GET",
-                                      f"{load.path}?from=0&limit=1", timeout_s=5.0)
+            code, body, _ = cluster.request(leader, "GET",
+                                            f"{load.path}?from=0&limit=1", timeout_s=5.0)
         except OSError:
             return None
         return (leader, body["end_offset"]) if code == 200 else None
