@@ -49,7 +49,7 @@ pub struct ServeSettings {
     peers: Option<String>,
     /// Join an existing cluster: start empty and wait to be added with
     /// `ordo cluster add` (never form a cluster, whatever --peers says).
-    #[arg(long, env = "ORDO_JOIN")]
+    #[arg(long, env = "ORDO_JOIN", value_parser = clap::builder::BoolishValueParser::new())]
     join: bool,
     #[arg(long, env = "ORDO_HEARTBEAT_MS", value_name = "MS",
           help = defaulted("Raft heartbeat interval in milliseconds", config::DEFAULT_HEARTBEAT_MS))]
@@ -139,7 +139,7 @@ pub struct ServeSettings {
     /// Start even though --listen is reachable beyond loopback without TLS
     /// or a cluster secret (anyone who reaches the port could then send
     /// this node Raft messages). For a trusted network only.
-    #[arg(long, env = "ORDO_INSECURE")]
+    #[arg(long, env = "ORDO_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
     insecure: bool,
     #[arg(long, env = "ORDO_MAX_INFLIGHT_REQUESTS", value_name = "N",
           help = defaulted("Client requests (`/v1/*`, streams and long-polls aside) handled at \
@@ -318,6 +318,9 @@ impl ServeSettings {
             cluster_secret,
             principals,
             peer_certificate_required: tls.is_some(),
+            certificate_principals: tls
+                .as_ref()
+                .is_some_and(|tls| tls.client_auth() != ClientAuth::None),
             tls_client_auth: tls.as_ref().map(|tls| tls.client_auth().to_string()),
         };
         let mut http = HttpLimits::default();

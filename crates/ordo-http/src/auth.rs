@@ -32,6 +32,10 @@ pub struct Auth {
     /// presented a certificate the node's CA signed (a TLS node: its peers
     /// present their node certificates).
     pub peer_certificate_required: bool,
+    /// A client certificate's common name names a principal
+    /// (`--tls-client-auth optional` or `required`; with `none` only tokens
+    /// do).
+    pub certificate_principals: bool,
     /// With TLS, whether clients must present a certificate (`none`,
     /// `optional`, `required`); `None`: plain HTTP. Shown in the status.
     pub tls_client_auth: Option<String>,
@@ -58,14 +62,33 @@ impl Auth {
 /// presented, or the connection is plain HTTP).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientCertificate {
-    /// The certificate's subject common name.
-    pub common_name: String,
+    /// The certificate's subject common name, if any: with
+    /// [`Auth::certificate_principals`], the principal it names.
+    pub common_name: Option<String>,
+    /// A node's certificate (usable as a TLS server and client), not a
+    /// client's: only a node may send Raft messages.
+    pub node: bool,
 }
 
 /// The principal a `/v1` request was authorised as, in its extensions for
 /// handlers that shape their answer by it (the topic list).
 #[derive(Clone, Debug)]
 pub(crate) struct Caller(pub(crate) Arc<Principal>);
+
+/// Whether the request's caller may do `permission` to `resource`: always,
+/// where the node has no principals (no [`Caller`]). For answers that list
+/// what a caller may see.
+pub(crate) fn may(
+    caller: &Option<axum::Extension<Caller>>,
+    permission: crate::acl::Permission,
+    resource: crate::acl::Resource<'_>,
+) -> bool {
+    caller
+        .as_ref()
+        .is_none_or(|axum::Extension(Caller(principal))| {
+            principal.check(permission, resource).is_ok()
+        })
+}
 
 /// Middleware on the `/raft/*` routes.
 pub async fn require_peer(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -79,9 +102,14 @@ pub async fn require_peer(State(state): State<AppState>, request: Request, next:
 }
 
 fn peer_refusal(auth: &Auth, request: &Request) -> Option<String> {
-    if auth.peer_certificate_required && request.extensions().get::<ClientCertificate>().is_none() {
+    let from_a_node = request
+        .extensions()
+        .get::<ClientCertificate>()
+        .is_some_and(|certificate| certificate.node);
+    if auth.peer_certificate_required && !from_a_node {
         return Some(
-            "this node takes Raft messages only from peers presenting a certificate its CA signed"
+            "this node takes Raft messages only from peers presenting a node certificate its \
+             CA signed (one usable as a TLS server and client)"
                 .to_string(),
         );
     }
@@ -102,10 +130,11 @@ fn peer_refusal(auth: &Auth, request: &Request) -> Option<String> {
 /// Called by `layers::edge` for every `/v1` route, before the handler.
 pub(crate) fn authorize(
     principals: Option<&Principals>,
+    certificate_principals: bool,
     request: &mut Request,
 ) -> Option<Response> {
     let principals = principals?;
-    match caller(principals, request) {
+    match caller(principals, certificate_principals, request) {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             None
@@ -146,24 +175,32 @@ impl IntoResponse for Refusal {
 
 /// The principal `request` comes from, if it holds every right its route
 /// needs. A bearer token wins over a client certificate.
-fn caller(principals: &Principals, request: &Request) -> Result<Caller, Refusal> {
+fn caller(
+    principals: &Principals,
+    certificate_principals: bool,
+    request: &Request,
+) -> Result<Caller, Refusal> {
     let acl = principals.current();
     let token = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| bearer_token(value.as_bytes()));
-    let principal = match (token, request.extensions().get::<ClientCertificate>()) {
+    let certificate = request
+        .extensions()
+        .get::<ClientCertificate>()
+        .filter(|_| certificate_principals)
+        .and_then(|certificate| certificate.common_name.as_deref());
+    let principal = match (token, certificate) {
         (Some(token), _) => acl.by_token(token).ok_or(Refusal::Unknown {
             message: "unknown API token".to_string(),
             challenge: r#"Bearer realm="ordo", error="invalid_token""#,
         })?,
-        (None, Some(certificate)) => {
-            acl.by_cert_cn(&certificate.common_name)
+        (None, Some(common_name)) => {
+            acl.by_cert_cn(common_name)
                 .ok_or_else(|| Refusal::Unknown {
                     message: format!(
-                        "the client certificate's common name {:?} is not a principal of this \
-                         cluster",
-                        certificate.common_name
+                        "the client certificate's common name {common_name:?} is not a \
+                         principal of this cluster"
                     ),
                     challenge: r#"Bearer realm="ordo""#,
                 })?

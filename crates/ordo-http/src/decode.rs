@@ -29,7 +29,7 @@ pub fn router(principals: Option<Principals>) -> Router {
                 let principals = principals.clone();
                 async move {
                     let mut request = crate::layers::json_when_undeclared(request).await;
-                    match crate::auth::authorize(principals.as_ref(), &mut request) {
+                    match crate::auth::authorize(principals.as_ref(), true, &mut request) {
                         Some(refusal) => refusal,
                         None => next.run(request).await,
                     }

@@ -33,8 +33,10 @@ pub async fn edge(State(state): State<AppState>, request: Request, next: Next) -
                 return next.run(request).await;
             }
             let mut request = json_when_undeclared(request).await;
+            let auth = &state.auth;
+            let principals = auth.principals.as_ref();
             if let Some(refusal) =
-                crate::auth::authorize(state.auth.principals.as_ref(), &mut request)
+                crate::auth::authorize(principals, auth.certificate_principals, &mut request)
             {
                 return refusal;
             }

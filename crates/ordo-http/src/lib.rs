@@ -223,6 +223,7 @@ where
                     Ok(Ok((io, identity))) => {
                         let certificate = identity.map(|identity| ClientCertificate {
                             common_name: identity.common_name,
+                            node: identity.node,
                         });
                         connection.serve(io, certificate).await;
                     }

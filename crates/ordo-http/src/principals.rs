@@ -19,13 +19,13 @@ pub const API_TOKEN_PRINCIPAL: &str = "api-token";
 /// Why the principals could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PrincipalsError {
-    #[error("reading the ACL file {path}: {source}")]
+    #[error("reading the ACL file {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("the ACL file {path}: {source}")]
-    Invalid { path: PathBuf, source: AclError },
+    #[error("the ACL file {path}: {cause}")]
+    Invalid { path: PathBuf, cause: AclError },
     #[error("the API token: {0}")]
     Token(AclError),
 }
@@ -151,20 +151,18 @@ impl Principals {
 }
 
 fn read(path: &Path) -> Result<String, PrincipalsError> {
-    std::fs::read_to_string(path).map_err(|source| PrincipalsError::Read {
+    std::fs::read_to_string(path).map_err(|cause| PrincipalsError::Read {
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }
 
 fn build(sources: &Sources, acl_text: Option<&str>) -> Result<Acl, PrincipalsError> {
     let acl = match (acl_text, &sources.acl_file) {
-        (Some(text), Some(path)) => {
-            Acl::parse(text).map_err(|source| PrincipalsError::Invalid {
-                path: path.clone(),
-                source,
-            })?
-        }
+        (Some(text), Some(path)) => Acl::parse(text).map_err(|cause| PrincipalsError::Invalid {
+            path: path.clone(),
+            cause,
+        })?,
         _ => Acl::default(),
     };
     match &sources.api_token {

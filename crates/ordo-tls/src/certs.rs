@@ -55,9 +55,9 @@ impl CreatedFiles {
     /// Writes the key, then the certificate.
     fn write(&self, cert_pem: &str, key: &KeyPair, overwrite: bool) -> Result<(), TlsError> {
         let dir = self.cert.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+        std::fs::create_dir_all(dir).map_err(|cause| TlsError::Write {
             path: dir.to_owned(),
-            source,
+            cause,
         })?;
         let key_pem = key.serialize_pem();
         files::write_atomic(&self.key, key_pem.as_bytes(), Access::OwnerOnly, overwrite)?;

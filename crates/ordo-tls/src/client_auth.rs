@@ -10,8 +10,9 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientAuth {
-    /// A client without a certificate is let in; the HTTP layer does not
-    /// look for one. (Peers present theirs anyway.)
+    /// A client without a certificate is let in, and a certificate names
+    /// no principal (tokens do). Peers present theirs anyway: the HTTP
+    /// layer takes Raft messages only from a node's certificate.
     #[default]
     None,
     /// A client without a certificate is let in; the HTTP layer uses a

@@ -19,9 +19,9 @@ use crate::TlsError;
 
 /// The whole of the file at `path`.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    fs::read(path).map_err(|source| TlsError::Read {
+    fs::read(path).map_err(|cause| TlsError::Read {
         path: path.to_owned(),
-        source,
+        cause,
     })
 }
 
@@ -131,9 +131,9 @@ pub(crate) fn write_atomic(
     access: Access,
     overwrite: bool,
 ) -> Result<(), TlsError> {
-    let write_error = |source| TlsError::Write {
+    let write_error = |cause| TlsError::Write {
         path: path.to_owned(),
-        source,
+        cause,
     };
     let temp = temp_path(path);
     let result = write_new(&temp, bytes, access).and_then(|()| {

@@ -21,9 +21,15 @@ use crate::{x509, NodeTls, TlsError};
 /// The client behind a connection, from its verified certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIdentity {
-    /// The certificate's subject common name: the principal the HTTP layer
-    /// looks up (a node's is `ordo-node-<id>`).
-    pub common_name: String,
+    /// The certificate's subject common name, if it has one: the principal
+    /// the HTTP layer looks up (a node's is `ordo-node-<id>`).
+    pub common_name: Option<String>,
+    /// The certificate may serve TLS as well as authenticate a client
+    /// (extended key usages serverAuth and clientAuth, or none at all):
+    /// what a node's certificate is, and a client's (clientAuth only, as
+    /// [`crate::certs::create_client`] makes them) is not. Only a node
+    /// may be a peer.
+    pub node: bool,
 }
 
 impl NodeTls {
@@ -37,11 +43,10 @@ impl NodeTls {
         TlsAcceptor::from(self.inner.server_config.clone())
     }
 
-    /// The TLS handshake on `io`, and the verified client certificate's
-    /// subject common name if the client presented one (rustls keeps only
-    /// certificates that passed verification). A verified certificate
-    /// without a common name gives `None`, like no certificate. Bound it
-    /// with a timeout: a client that stops mid-handshake is waited for.
+    /// The TLS handshake on `io`, and who the verified client certificate
+    /// names, if the client presented one (rustls keeps only certificates
+    /// that passed verification). Bound it with a timeout: a client that
+    /// stops mid-handshake is waited for.
     pub async fn accept<IO>(
         &self,
         io: IO,
@@ -55,8 +60,12 @@ impl NodeTls {
             .1
             .peer_certificates()
             .and_then(|chain| chain.first())
-            .and_then(|leaf| x509::common_name(leaf))
-            .map(|common_name| ClientIdentity { common_name });
+            .map(|leaf| ClientIdentity {
+                common_name: x509::common_name(leaf),
+                // Verified certificates parse; one that did not would be
+                // no node.
+                node: x509::inspect(leaf).is_ok_and(|facts| facts.server_auth && facts.client_auth),
+            });
         Ok((stream, identity))
     }
 }

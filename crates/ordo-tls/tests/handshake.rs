@@ -93,7 +93,8 @@ async fn a_client_certificate_names_its_principal() {
         let node = pki.load_node(1, mode);
         let outcome = handshake(&node, pki.client_config(Some(&alice)), "127.0.0.1").await;
         let identity = outcome.server.unwrap().expect("a verified client");
-        assert_eq!(identity.common_name, "alice", "{mode}");
+        assert_eq!(identity.common_name.as_deref(), Some("alice"), "{mode}");
+        assert!(!identity.node, "a client certificate is no node's");
     }
 }
 
@@ -104,7 +105,9 @@ async fn a_peer_presents_its_node_certificate_and_trusts_only_the_ca() {
     let node2 = pki.load_node(2, ClientAuth::Required);
     let outcome = handshake(&node1, node2.peer_client_config(), "127.0.0.1").await;
     assert_eq!(outcome.client.unwrap(), node1.certificate_sha256());
-    assert_eq!(outcome.server.unwrap().unwrap().common_name, "ordo-node-2");
+    let peer = outcome.server.unwrap().unwrap();
+    assert_eq!(peer.common_name.as_deref(), Some("ordo-node-2"));
+    assert!(peer.node, "a node certificate is a node's");
 
     let stranger = other.load_node(3, ClientAuth::None);
     let outcome = handshake(&stranger, node2.peer_client_config(), "127.0.0.1").await;

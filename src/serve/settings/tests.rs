@@ -251,3 +251,63 @@ fn the_config_file_takes_the_flags_names_and_every_key_of_the_shipped_example() 
             .join
     );
 }
+
+#[test]
+fn a_node_reachable_beyond_loopback_needs_tls_or_a_cluster_secret_unless_insecure() {
+    let exposed = |configure: fn(&mut ServeSettings)| {
+        let mut settings = ServeSettings {
+            node_id: Some(1),
+            listen: Some("0.0.0.0:7001".into()),
+            ..Default::default()
+        };
+        configure(&mut settings);
+        settings.resolve()
+    };
+    let refused = exposed(|_| {}).unwrap_err().to_string();
+    assert!(refused.contains("--insecure"), "{refused}");
+    let secret = exposed(|s| s.cluster_secret = Some(Secret::new("s3cret").unwrap())).unwrap();
+    assert!(!secret.auth.protections().insecure);
+    let insecure = exposed(|s| s.insecure = true).unwrap();
+    assert!(insecure.auth.protections().insecure);
+    // Loopback starts as before, and says nothing is insecure.
+    let local = ServeSettings {
+        node_id: Some(1),
+        listen: Some("127.0.0.1:7001".into()),
+        ..Default::default()
+    };
+    assert!(!local.resolve().unwrap().auth.protections().insecure);
+}
+
+#[test]
+fn tls_needs_its_three_files_and_a_client_auth_mode_needs_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    ordo_tls::certs::create_ca(dir.path()).unwrap();
+    let node =
+        ordo_tls::certs::create_node(dir.path(), dir.path(), 1, &["127.0.0.1".into()], false)
+            .unwrap();
+    let with = |cert: bool, key: bool, ca: bool, client_auth: Option<ClientAuth>| ServeSettings {
+        node_id: Some(1),
+        listen: Some("0.0.0.0:7001".into()),
+        tls_cert: cert.then(|| node.cert.clone()),
+        tls_key: key.then(|| node.key.clone()),
+        tls_ca: ca.then(|| dir.path().join("ca.crt")),
+        tls_client_auth: client_auth,
+        ..Default::default()
+    };
+    let config = with(true, true, true, Some(ClientAuth::Optional))
+        .resolve()
+        .unwrap();
+    let protections = config.auth.protections();
+    assert!(protections.tls && protections.peer_certificates && !protections.insecure);
+    assert_eq!(protections.client_auth.as_deref(), Some("optional"));
+    assert!(config.auth.certificate_principals);
+    let config = with(true, true, true, None).resolve().unwrap();
+    assert!(
+        !config.auth.certificate_principals,
+        "none: tokens name principals"
+    );
+    assert!(with(true, false, true, None).resolve().is_err());
+    assert!(with(false, false, false, Some(ClientAuth::Required))
+        .resolve()
+        .is_err());
+}

@@ -35,6 +35,7 @@ async fn router() -> axum::Router {
     let node = ordo_node::testing::leading_alone().await;
     let auth = Auth {
         principals,
+        certificate_principals: true,
         ..Auth::default()
     };
     crate::router(AppState::new(node, None, auth))
@@ -265,7 +266,8 @@ async fn a_client_certificate_is_a_principal_by_its_common_name_and_a_token_wins
         }
         let mut request = request.body(Body::empty()).unwrap();
         request.extensions_mut().insert(ClientCertificate {
-            common_name: common_name.to_string(),
+            common_name: Some(common_name.to_string()),
+            node: false,
         });
         request
     };
@@ -291,10 +293,17 @@ async fn raft_messages_need_a_peer_certificate_where_the_node_asks_for_one() {
     let (status, body) = with_request(&router, vote()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(body.contains("certificate"), "{body}");
-    let mut from_peer = vote();
-    from_peer.extensions_mut().insert(ClientCertificate {
-        common_name: "ordo-node-2".into(),
-    });
-    let (status, _) = with_request(&router, from_peer).await;
+    let with_certificate = |node: bool| {
+        let mut request = vote();
+        request.extensions_mut().insert(ClientCertificate {
+            common_name: Some("ordo-node-2".into()),
+            node,
+        });
+        request
+    };
+    // A client's certificate from the same CA is no peer's.
+    let (status, body) = with_request(&router, with_certificate(false)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _) = with_request(&router, with_certificate(true)).await;
     assert_ne!(status, StatusCode::UNAUTHORIZED);
 }

@@ -9,7 +9,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::Json;
 
 use crate::acl::{Permission, Resource};
-use crate::auth::Caller;
+use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::extract::{self, JsonBody};
 use crate::AppState;
@@ -34,14 +34,12 @@ pub async fn status(
 ) -> Json<ClusterStatus> {
     let mut status = state.node.status();
     status.protections = state.auth.protections();
-    if let Some(Extension(Caller(principal))) = caller {
-        let allowed =
-            |permission, resource: Resource<'_>| principal.check(permission, resource).is_ok();
-        status.consumers.retain(|group, topics| {
-            topics.retain(|topic, _| allowed(Permission::Read, Resource::Topic(topic.as_str())));
-            allowed(Permission::Groups, Resource::Group(group.as_str()))
+    status.consumers.retain(|group, topics| {
+        topics.retain(|topic, _| {
+            auth::may(&caller, Permission::Read, Resource::Topic(topic.as_str()))
         });
-    }
+        auth::may(&caller, Permission::Groups, Resource::Group(group.as_str()))
+    });
     Json(status)
 }
 

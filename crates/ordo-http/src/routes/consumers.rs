@@ -3,9 +3,11 @@
 //! appends, and are read like records (linearizable unless asked otherwise).
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::Json;
 
+use crate::acl::{Permission, Resource};
+use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::extract::{self, JsonBody};
 use crate::AppState;
@@ -108,6 +110,7 @@ pub async fn commit_offset(
 )]
 pub async fn group(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     path: Result<Path<String>, PathRejection>,
     params: Result<Query<PositionParams>, QueryRejection>,
 ) -> Result<Json<ConsumerGroup>, ApiError> {
@@ -117,8 +120,8 @@ pub async fn group(
         .node
         .consumer_group(&group, params.consistency)
         .await?;
-    Ok(Json(ConsumerGroup {
-        group,
-        topics: ordo_node::status::topic_positions(topics),
-    }))
+    let mut topics = ordo_node::status::topic_positions(topics);
+    // Only the topics the caller may read (the route asks only `groups`).
+    topics.retain(|topic, _| auth::may(&caller, Permission::Read, Resource::Topic(topic.as_str())));
+    Ok(Json(ConsumerGroup { group, topics }))
 }

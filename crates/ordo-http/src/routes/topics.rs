@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use crate::acl::{Permission, Resource};
-use crate::auth::Caller;
+use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::extract::{self, JsonBody};
 use crate::AppState;
@@ -39,13 +39,8 @@ pub async fn list(
 ) -> Result<Json<TopicList>, ApiError> {
     let params = extract::query(params)?;
     let topics = state.node.topics(params.consistency).await?;
-    let readable = |topic: &TopicName| {
-        caller.as_ref().is_none_or(|Extension(Caller(principal))| {
-            principal
-                .check(Permission::Read, Resource::Topic(topic.as_str()))
-                .is_ok()
-        })
-    };
+    let readable =
+        |topic: &TopicName| auth::may(&caller, Permission::Read, Resource::Topic(topic.as_str()));
     Ok(Json(TopicList {
         topics: topics
             .into_iter()
