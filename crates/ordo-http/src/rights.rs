@@ -12,7 +12,7 @@
 //! | `/v1/topics/{topic}` | PUT, DELETE | `admin` |
 //! | `/v1/topics/{topic}/compact` | POST | `admin` |
 //! | `/v1/consumers/{group}/offsets/{topic}` | GET, PUT | `groups` on the group and `read` on the topic |
-//! | `/v1/consumers/{group}` | GET | `groups` on the group |
+//! | `/v1/consumers/{group}` | GET | `groups` on the group (it shows the topics the caller may read) |
 //! | `/v1/topics` | GET | any principal (it lists the topics it may read) |
 //! | `/v1/cluster` | GET | any principal |
 //! | `/v1/cluster/init`, `/v1/cluster/nodes[/{id}]`, `/v1/cluster/leader` | POST, DELETE | `admin` |
