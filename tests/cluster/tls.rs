@@ -10,12 +10,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ordo_api::{AddNodeRequest, Consistency};
-use ordo_client::{Client, ClientError, Producer};
-use ordo_core::{NodeId, ProducerId};
+use ordo_core::NodeId;
 use ordo_tls::rustls::pki_types::pem::PemObject;
 use ordo_tls::rustls::pki_types::{CertificateDer, ServerName};
 use ordo_tls::rustls::ClientConfig;
@@ -23,10 +22,9 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::history::{assert_history_matches_log, Attempt, Outcome, WriterBounds};
+use crate::history::{assert_history_matches_log, spawn_writer, History, Outcome, WriterBounds};
 use crate::support::{
     assert_all_healthy, eventually, http, https, read_all, record, scrape, wait_for_local_log,
     TestCluster, LEADER_TIMEOUT,
@@ -512,75 +510,17 @@ async fn a_node_with_a_certificate_from_another_ca_cannot_join_or_disturb_the_cl
     }
 }
 
-/// What became of each of one producer's appends, in order.
-#[derive(Clone, Default)]
-struct ProducerHistory(Arc<Mutex<Vec<Attempt>>>);
-
-impl ProducerHistory {
-    fn attempts(&self) -> Vec<Attempt> {
-        self.0.lock().expect("the producer panicked").clone()
-    }
-
-    fn push(&self, attempt: Attempt) {
-        self.0.lock().expect("the producer panicked").push(attempt);
-    }
-
-    /// Waits until `count` appends sent after `since` are acknowledged.
-    async fn wait_for_acks(&self, since: Instant, count: usize, what: &str) {
-        eventually(what, Duration::from_secs(15), || async {
-            let acked = self
-                .attempts()
-                .iter()
-                .filter(|a| a.sent_at > since && matches!(a.outcome, Outcome::Acked { .. }))
-                .count();
-            if acked >= count {
-                Ok(())
-            } else {
-                Err(format!("{acked} acknowledged, waiting for {count}"))
-            }
-        })
-        .await
-    }
-}
-
-/// A producer appending `"p-{i}"` to `topic` through `client` until `stop`
-/// (or its bounds), each append's fate in `history`.
-fn spawn_producer(
-    topic: &'static str,
-    client: Client,
-    history: ProducerHistory,
-    stop: Arc<AtomicBool>,
-    bounds: WriterBounds,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let id = ProducerId::new("rotation-load").expect("a valid producer id");
-        let mut producer = Producer::new(client, id);
-        let started = Instant::now();
-        for i in 0..bounds.max_appends {
-            if stop.load(Ordering::Relaxed) || started.elapsed() > bounds.deadline {
-                return;
-            }
-            let value = format!("p-{i}");
-            let sent_at = Instant::now();
-            let outcome = match producer.append(topic, vec![record(value.clone())]).await {
-                Ok(ack) => Outcome::Acked {
-                    offset: ack.offsets[0],
-                    at: Instant::now(),
-                },
-                Err(e @ ClientError::OutcomeUnknown { .. }) => Outcome::Unknown(e.to_string()),
-                Err(e) => Outcome::NotAppended(e.to_string()),
-            };
-            let failed = !matches!(outcome, Outcome::Acked { .. });
-            history.push(Attempt {
-                value,
-                sent_at,
-                outcome,
-            });
-            if failed {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+/// Waits until `count` appends sent after `since` are acknowledged.
+async fn wait_for_acks(history: &History, since: Instant, count: usize, what: &str) {
+    eventually(what, Duration::from_secs(15), || async {
+        let acked = history.acks_sent_after(since).len();
+        if acked >= count {
+            Ok(())
+        } else {
+            Err(format!("{acked} acknowledged, waiting for {count}"))
         }
     })
+    .await
 }
 
 /// The leaf certificate node `addr` serves to a new TLS connection.
@@ -630,17 +570,18 @@ async fn a_rotated_certificate_is_served_within_seconds_and_no_acknowledged_appe
 
     // Appends through the node being rotated (which forwards them to the
     // leader over its peer connections).
-    let history = ProducerHistory::default();
+    let history = History::default();
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
-    let producer = spawn_producer(
+    let producer = spawn_writer(
+        0,
         "rotation",
         cluster.client_for(ROTATED),
         history.clone(),
         stop.clone(),
         BOUNDS,
     );
-    history.wait_for_acks(started, 20, "appends").await;
+    wait_for_acks(&history, started, 20, "appends").await;
 
     let hosts: Vec<String> = NODE_HOSTS.iter().map(|h| h.to_string()).collect();
     ordo_tls::certs::create_node(&certs, &certs, ROTATED, &hosts, true)
@@ -670,9 +611,7 @@ async fn a_rotated_certificate_is_served_within_seconds_and_no_acknowledged_appe
         .append("rotation-fresh", vec![record("after the rotation")])
         .await
         .expect("an append through a fresh client after the rotation");
-    history
-        .wait_for_acks(rotated_at, 20, "appends after the rotation")
-        .await;
+    wait_for_acks(&history, rotated_at, 20, "appends after the rotation").await;
     stop.store(true, Ordering::Relaxed);
     tokio::time::timeout(Duration::from_secs(30), producer)
         .await
@@ -689,7 +628,7 @@ async fn a_rotated_certificate_is_served_within_seconds_and_no_acknowledged_appe
         .collect();
     assert!(
         acked.windows(2).all(|pair| pair[0] < pair[1]),
-        "one producer's acknowledged appends are in order: {acked:?}"
+        "one writer's acknowledged appends are in order: {acked:?}"
     );
     let log = read_all(&cluster.client(), "rotation", Consistency::Linearizable)
         .await
