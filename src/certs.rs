@@ -23,6 +23,11 @@ pub enum CertsCommand {
         /// Where to write them.
         #[arg(long, default_value = DEFAULT_DIR)]
         dir: PathBuf,
+        /// Keep a CA already in DIR and succeed (a container's first start
+        /// makes one, later starts keep it); without it, an existing CA is
+        /// an error.
+        #[arg(long)]
+        if_missing: bool,
     },
     /// Write node N's certificate and key, signed by the CA: DIR/node-N.crt,
     /// DIR/node-N.key, for every host peers and clients reach it by.
@@ -69,7 +74,20 @@ impl Place {
 
 pub fn run(command: CertsCommand) -> anyhow::Result<()> {
     let created = match &command {
-        CertsCommand::CreateCa { dir } => certs::create_ca(dir)?,
+        CertsCommand::CreateCa { dir, if_missing } => {
+            let existing = CreatedFiles {
+                cert: dir.join("ca.crt"),
+                key: dir.join("ca.key"),
+            };
+            if *if_missing && existing.cert.exists() && existing.key.exists() {
+                return outln!(
+                    "kept the CA in {} and {}",
+                    existing.cert.display(),
+                    existing.key.display()
+                );
+            }
+            certs::create_ca(dir)?
+        }
         CertsCommand::CreateNode { id, hosts, place } => {
             certs::create_node(place.ca_dir(), &place.dir, *id, hosts, place.force)?
         }

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The TLS compose cluster (deploy/compose-tls.yaml) in containers (`make test-cluster`).
 
-Makes the development CA in the project's `certs` volume (`run --rm certs
-create-ca`), brings the cluster up (each `up` issues the node certificates)
+Brings the cluster up (the first `up` makes the development CA in the
+project's `certs` volume, each `up` issues the node certificates)
 and waits for Docker's health check, which is `ordo probe` over HTTPS
 verified against the CA. Copies the CA out of a node (`docker cp`) and then:
   1. every node's /v1/cluster says TLS is on, with peer certificates and
@@ -241,7 +241,6 @@ def main():
         try:
             step(f"compose project {project}: 3 TLS nodes of {args.image} on "
                  + ", ".join(cluster.addr(n) for n in cluster.nodes))
-            cluster.run_service("certs", "create-ca", "--dir", CERTS_DIR)
             cluster.up()
             wait_until("every container healthy (ordo probe over HTTPS)",
                        lambda: all(cluster.health(n) == "healthy" for n in cluster.nodes), 90, 1)
