@@ -28,6 +28,7 @@ pub mod ids;
 pub mod limits;
 pub mod name;
 pub mod producer;
+pub mod queue;
 pub mod record;
 pub mod record_value;
 pub mod rejection;
