@@ -18,6 +18,7 @@ use ordo_api::{Consistency, ReadParams};
 use ordo_core::NewRecord;
 use ordo_core::NodeId;
 use ordo_launcher::args::{machine_cores, node_specs, peers_arg, serve_args, worker_threads_arg};
+use ordo_launcher::config::{ca_file, tls_settings};
 use ordo_launcher::{LauncherConfig, LocalCluster, NodeOutput};
 use ordo_node::storage_fault::EXIT_STORAGE_FAILED;
 
@@ -209,13 +210,8 @@ fn run_one_node(args: &LocalClusterArgs, id: NodeId) -> anyhow::Result<()> {
     }
     if args.tls {
         // The certificates the whole cluster was started with.
-        let certs = LauncherConfig::new("", args.nodes, &args.data_dir).certs_dir();
-        for (flag, file) in [
-            ("--tls-cert", format!("node-{id}.crt")),
-            ("--tls-key", format!("node-{id}.key")),
-            ("--tls-ca", "ca.crt".to_string()),
-        ] {
-            serve.extend([flag.into(), certs.join(file).into_os_string()]);
+        for (flag, _, file) in tls_settings(&args.data_dir, id) {
+            serve.extend([flag.into(), file.into_os_string()]);
         }
     }
     let binary =
@@ -306,7 +302,7 @@ fn usage(cluster: &LocalCluster, binary: &Path, args: &LocalClusterArgs) -> Stri
     let ordo = display_binary(binary);
     let (scheme, curl, addr_flag) = if args.tls {
         // The CLI and curl need the development CA, and https addresses.
-        let ca = args.data_dir.join("certs").join("ca.crt");
+        let ca = ca_file(&args.data_dir);
         let urls: Vec<String> = addrs.iter().map(|addr| format!("https://{addr}")).collect();
         let flags = format!(" --addr {} --ca {}", urls.join(","), ca.display());
         ("https", format!("curl -s --cacert {}", ca.display()), flags)

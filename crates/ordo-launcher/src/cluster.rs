@@ -18,7 +18,7 @@ use crate::args::{
     NodeSpec,
 };
 use crate::config::{
-    LauncherConfig, NodeOutput, LOOPBACK_HOST, MAX_NODES, POLL_INTERVAL, PROBE_TIMEOUT,
+    ca_file, LauncherConfig, NodeOutput, LOOPBACK_HOST, MAX_NODES, POLL_INTERVAL, PROBE_TIMEOUT,
 };
 use crate::error::LauncherError;
 use crate::ports::{ensure_free, pick_free_ports};
@@ -159,7 +159,7 @@ impl LocalCluster {
         if !self.config.tls {
             return Ok(None);
         }
-        let ca = self.config.certs_dir().join("ca.crt");
+        let ca = ca_file(&self.config.base_dir);
         Ok(Some(ordo_tls::client_config(Some(&ca), None)?))
     }
 
@@ -433,7 +433,7 @@ fn client_builder(
         .collect();
     let mut builder = Client::builder(seeds).api_token(config.api_token.clone());
     if config.tls {
-        let ca = config.certs_dir().join("ca.crt");
+        let ca = ca_file(&config.base_dir);
         builder = builder.tls(ordo_tls::client_config(Some(&ca), None)?);
     }
     Ok(builder)

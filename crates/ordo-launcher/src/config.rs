@@ -1,10 +1,11 @@
 //! What to launch: [`LauncherConfig`], and the limits and timings the
 //! launcher lives by.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ordo_api::secret::Secret;
+use ordo_core::NodeId;
 
 /// Largest local cluster: Raft clusters are odd-sized and small; more than
 /// nine processes on one machine measures the machine, not ordo.
@@ -67,11 +68,41 @@ pub struct LauncherConfig {
     pub stop_grace: Duration,
 }
 
+/// With [`LauncherConfig::tls`]: where the development CA (`ca.crt`, kept
+/// across launches) and each node's `node-N.crt`/`.key` are, for a cluster
+/// whose base dir is `base_dir`.
+pub fn certs_dir(base_dir: &Path) -> PathBuf {
+    base_dir.join("certs")
+}
+
+/// The development CA's certificate in [`certs_dir`].
+pub fn ca_file(base_dir: &Path) -> PathBuf {
+    certs_dir(base_dir).join("ca.crt")
+}
+
+/// Node `id`'s TLS settings in [`certs_dir`], as `ordo serve` names them:
+/// each flag, its environment variable and the file.
+pub fn tls_settings(base_dir: &Path, id: NodeId) -> [(&'static str, &'static str, PathBuf); 3] {
+    let certs = certs_dir(base_dir);
+    [
+        (
+            "--tls-cert",
+            "ORDO_TLS_CERT",
+            certs.join(format!("node-{id}.crt")),
+        ),
+        (
+            "--tls-key",
+            "ORDO_TLS_KEY",
+            certs.join(format!("node-{id}.key")),
+        ),
+        ("--tls-ca", "ORDO_TLS_CA", ca_file(base_dir)),
+    ]
+}
+
 impl LauncherConfig {
-    /// With [`LauncherConfig::tls`]: where the development CA (`ca.crt`,
-    /// kept across launches) and each node's `node-N.crt`/`.key` are.
+    /// [`certs_dir`] of this cluster.
     pub fn certs_dir(&self) -> PathBuf {
-        self.base_dir.join("certs")
+        certs_dir(&self.base_dir)
     }
 
     /// `http` or `https`.

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 
 use crate::args::NodeSpec;
-use crate::config::{LauncherConfig, NodeOutput};
+use crate::config::{tls_settings, LauncherConfig, NodeOutput};
 use crate::error::LauncherError;
 use crate::output::{child_stdio, forward_prefixed};
 
@@ -48,11 +48,9 @@ impl NodeProcess {
                 .env_remove("ORDO_API_TOKEN_FILE");
         }
         if config.tls {
-            let certs = config.certs_dir();
-            command
-                .env("ORDO_TLS_CERT", certs.join(format!("node-{}.crt", spec.id)))
-                .env("ORDO_TLS_KEY", certs.join(format!("node-{}.key", spec.id)))
-                .env("ORDO_TLS_CA", certs.join("ca.crt"));
+            for (_, env, file) in tls_settings(&config.base_dir, spec.id) {
+                command.env(env, file);
+            }
         }
         // A process group of its own: a terminal's Ctrl-C reaches only the
         // launcher, which then stops every node gracefully, in order.
