@@ -83,33 +83,13 @@ fn path_param(route: &str, path: &str, name: &str) -> Option<String> {
         .split('/')
         .zip(path.split('/'))
         .find(|(template, _)| *template == wanted)
-        .map(|(_, sent)| percent_decode(sent))
-}
-
-/// `%XX` escapes decoded; anything not valid UTF-8 after decoding becomes
-/// U+FFFD, which no ACL pattern but `*` matches (and no topic name has).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let escaped = (bytes[at] == b'%')
-            .then(|| bytes.get(at + 1..at + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                decoded.push(byte);
-                at += 3;
-            }
-            None => {
-                decoded.push(bytes[at]);
-                at += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
+        .map(|(_, sent)| {
+            // Anything not UTF-8 once decoded becomes U+FFFD, which no ACL
+            // pattern but `*` matches (and no topic name holds).
+            percent_encoding::percent_decode_str(sent)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
 }
 
 #[cfg(test)]
