@@ -3,7 +3,7 @@
 //! that none of them can drift from the others.
 //!
 //! Map: the wire types by route family (`records`, `topics`, `consumers`,
-//! `cluster`), the body of every error (`error`), the header names
+//! `queues`, `cluster`), the body of every error (`error`), the header names
 //! ([`LEADER_HEADER`] here, the secrets' in `secret`), the limits of a
 //! request and the HTTP server's defaults (`limits`, which also re-exports
 //! the log's own limits from `ordo_core::limits`), and, behind the `openapi`
@@ -17,6 +17,7 @@ pub mod error;
 pub mod limits;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+pub mod queues;
 pub mod records;
 pub mod secret;
 pub mod topics;
@@ -30,6 +31,11 @@ pub use consumers::{
     TopicPosition,
 };
 pub use error::{ErrorBody, ErrorDetail};
+pub use queues::{
+    AckRequest, ClaimRequest, ClaimResponse, ExtendRequest, ExtendResponse, ExtendedLease, Job,
+    JobLease, JobsDone, LeaseToken, NackRequest, PutQueueRequest, QueueInfo, QueueList,
+    QueueSettings,
+};
 pub use records::{
     AppendRequest, AppendResponse, Consistency, ReadParams, ReadQuery, ReadResponse, StreamParams,
 };

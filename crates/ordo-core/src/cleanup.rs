@@ -25,6 +25,7 @@ use std::ops::Range;
 
 use crate::condition::KeyIndex;
 use crate::ids::Offset;
+use crate::record::Record;
 use crate::rejection::Rejection;
 use crate::topic::TopicName;
 use crate::topic_config::{Cleanup, TopicConfig};
@@ -75,6 +76,15 @@ pub trait RecordStore {
 
     /// `key` left `topic`'s key index: its latest record was removed.
     fn key_forgotten(&mut self, topic: &TopicName, key: &str);
+
+    /// Up to `limit` stored records of `topic` in `range`, in offset order:
+    /// what a queue's claim hands out and a dead letter copies.
+    fn read(
+        &mut self,
+        topic: &TopicName,
+        range: Range<Offset>,
+        limit: usize,
+    ) -> Result<Vec<Record>, Self::Error>;
 }
 
 /// A store that holds no records (the model in tests, or a caller that only
@@ -98,6 +108,15 @@ impl RecordStore for NoRecords {
     }
 
     fn key_forgotten(&mut self, _: &TopicName, _: &str) {}
+
+    fn read(
+        &mut self,
+        _: &TopicName,
+        _: Range<Offset>,
+        _: usize,
+    ) -> Result<Vec<Record>, Infallible> {
+        Ok(Vec::new())
+    }
 }
 
 /// What one cleanup removed.

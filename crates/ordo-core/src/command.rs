@@ -10,6 +10,7 @@ use crate::condition::Condition;
 use crate::consumer::GroupName;
 use crate::ids::{LogIndex, Offset};
 use crate::producer::Producer;
+use crate::queue::{Claimed, DeadLettered, LeaseId, QueueConfig};
 use crate::record::NewRecord;
 use crate::rejection::Rejection;
 use crate::topic::TopicName;
@@ -60,6 +61,46 @@ pub enum Command {
     /// One compaction or retention pass over `topic` (see `cleanup`), as of
     /// the leader's clock `timestamp_ms`.
     CleanTopic { topic: TopicName, timestamp_ms: u64 },
+    /// A work queue's change (see `queue`): made, configured, deleted, or
+    /// its jobs claimed, acked, nacked or extended, as of the leader's
+    /// clock `timestamp_ms`.
+    Queue(QueueCommand),
+}
+
+/// One queue command: what `op` does to the queue `group` keeps over
+/// `topic`, at `timestamp_ms` (the leader's clock, the only one leases are
+/// measured by).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueCommand {
+    pub group: GroupName,
+    pub topic: TopicName,
+    pub timestamp_ms: u64,
+    pub op: QueueOp,
+}
+
+/// What a queue command does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueOp {
+    /// Make the queue, or set an existing one's config (its jobs stay).
+    Put { config: QueueConfig },
+    /// Forget the queue and where its jobs stand.
+    Delete,
+    /// Expire the leases that are due, then hand out up to `max` jobs.
+    Claim { max: u32, lease_ms: u64 },
+    /// The jobs are done. All or nothing.
+    Ack { jobs: Vec<HeldJob> },
+    /// The jobs go back, to go again after `delay_ms`. All or nothing.
+    Nack { jobs: Vec<HeldJob>, delay_ms: u64 },
+    /// The jobs stay held, `lease_ms` from now. All or nothing.
+    Extend { jobs: Vec<HeldJob>, lease_ms: u64 },
+}
+
+/// A job named by the delivery that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldJob {
+    pub offset: Offset,
+    pub lease: LeaseId,
 }
 
 /// A present field, even `null`, is `Some`; `default` makes an absent one `None`.
@@ -97,6 +138,11 @@ pub enum CommandResult {
         removed_records: u64,
         removed_bytes: u64,
     },
+    /// A queue command was applied: what it decided.
+    Queue {
+        log_index: LogIndex,
+        answer: QueueAnswer,
+    },
     /// The command was refused and changed nothing (but used up its index).
     Rejected {
         log_index: LogIndex,
@@ -114,6 +160,7 @@ impl CommandResult {
             | CommandResult::TopicPut { log_index }
             | CommandResult::TopicDeleted { log_index, .. }
             | CommandResult::TopicCleaned { log_index, .. }
+            | CommandResult::Queue { log_index, .. }
             | CommandResult::Rejected { log_index, .. }
             | CommandResult::Noop { log_index } => *log_index,
         }
@@ -138,6 +185,43 @@ impl CommandResult {
         match self {
             CommandResult::Rejected { rejection, .. } => Some(rejection),
             _ => None,
+        }
+    }
+}
+
+/// What a queue command decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueAnswer {
+    /// Made or configured.
+    Put,
+    Deleted,
+    /// The jobs handed out, and those whose expired lease was their last
+    /// delivery (dead-lettered by this command).
+    Claimed {
+        jobs: Vec<Claimed>,
+        dead_lettered: Vec<DeadLettered>,
+    },
+    Acked,
+    /// Given back; those on their last delivery were dead-lettered.
+    Nacked {
+        dead_lettered: Vec<DeadLettered>,
+    },
+    /// Each job's new expiry, in the order the command named them.
+    Extended {
+        expires_ms: Vec<u64>,
+    },
+}
+
+impl QueueAnswer {
+    fn name(&self) -> &'static str {
+        match self {
+            QueueAnswer::Put => "put",
+            QueueAnswer::Deleted => "deleted",
+            QueueAnswer::Claimed { .. } => "claimed",
+            QueueAnswer::Acked => "acked",
+            QueueAnswer::Nacked { .. } => "nacked",
+            QueueAnswer::Extended { .. } => "extended",
         }
     }
 }
@@ -173,6 +257,19 @@ impl fmt::Display for Command {
             }
             Command::DeleteTopic { topic } => write!(f, "delete_topic({topic})"),
             Command::CleanTopic { topic, .. } => write!(f, "clean_topic({topic})"),
+            Command::Queue(QueueCommand {
+                group, topic, op, ..
+            }) => {
+                let op = match op {
+                    QueueOp::Put { .. } => "put",
+                    QueueOp::Delete => "delete",
+                    QueueOp::Claim { .. } => "claim",
+                    QueueOp::Ack { .. } => "ack",
+                    QueueOp::Nack { .. } => "nack",
+                    QueueOp::Extend { .. } => "extend",
+                };
+                write!(f, "queue_{op}({group}, {topic})")
+            }
         }
     }
 }
@@ -213,6 +310,9 @@ impl fmt::Display for CommandResult {
                 end_offset,
                 ..
             } => write!(f, "topic of {end_offset} deleted (log {log_index})"),
+            CommandResult::Queue { log_index, answer } => {
+                write!(f, "queue {} (log {log_index})", answer.name())
+            }
             CommandResult::Rejected {
                 log_index,
                 rejection,

@@ -11,7 +11,8 @@
 //! one topic), `command` (what the log carries and what applying answers),
 //! `rejection` (why a command was refused), `append` (an append as the node
 //! takes and answers it), one module per rule it consults
-//! (`producer`, `condition`, `consumer`, `topic_config`, `cleanup`),
+//! (`producer`, `condition`, `consumer`, `topic_config`, `cleanup`,
+//! `queue`),
 //! `validate` (the checks at the edge), and the plain types (`ids`, `name`,
 //! `topic`, `record`, `record_value`, `limits`).
 //!
@@ -42,16 +43,17 @@ pub mod validate;
 mod testing;
 
 pub use append::{Append, Appended};
-pub use command::{Command, CommandResult};
+pub use command::{Command, CommandResult, HeldJob, QueueAnswer, QueueCommand, QueueOp};
 pub use condition::{single_key, Condition, Current, KeyIndex, KeyState};
 pub use consumer::{GroupName, Positions};
 pub use ids::{LogIndex, NodeId, Offset, Term};
 pub use name::{NameError, NameKind};
 pub use producer::{Producer, ProducerId, ProducerIdError, ProducerState};
+pub use queue::{LeaseId, QueueConfig};
 pub use record::{NewRecord, Record};
 pub use record_value::RecordValue;
 pub use rejection::Rejection;
-pub use state::{apply, apply_with, Outcome, Placed, State};
+pub use state::{apply, apply_with, Outcome, Placed, Queue, Queues, State};
 pub use topic::{TopicName, TopicNameError};
 pub use topic_config::{Cleanup, TopicConfig, TopicConfigError, DEFAULT_TOMBSTONE_RETENTION_MS};
 pub use topic_state::TopicState;

@@ -31,6 +31,9 @@ pub const MAX_HEADER_BYTES_PER_RECORD: usize = 16 * 1024;
 /// create one, so every replica refuses the same creation; a constant, not a
 /// setting, since replicas configured differently would decide differently.
 pub const MAX_TOPICS: usize = 10_000;
+/// Most work queues the cluster holds, decided by `apply` like
+/// `MAX_TOPICS`.
+pub const MAX_QUEUES: usize = 1_000;
 /// Most records one read returns; also the default `limit`.
 pub const MAX_READ_LIMIT: usize = 1000;
 /// Most bytes of record values one read returns (at least one record is

@@ -6,8 +6,8 @@
 //! Pure rules over plain data, no I/O and no clock: every operation takes
 //! `now_ms`, the time the leader stamped into the command that carries it,
 //! so every replica applying the same commands reaches the same state
-//! (expiry included). Not yet wired into the state machine, the API or the
-//! CLI (issue 17 goes on from here).
+//! (expiry included). The state machine applies these rules to each
+//! queue command (`state/queues.rs`).
 //!
 //! The state is bounded by what is unfinished: a floor offset below which
 //! every job is done, and one entry per job above it that was delivered at
@@ -18,13 +18,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::Offset;
+use crate::{Offset, TopicName};
 
 /// Most jobs one claim hands out.
 pub const MAX_CLAIM_JOBS: usize = 1_000;
 /// Most offsets one claim looks at past the floor: a claim costs at most
 /// this many look-ups, however far the unfinished jobs spread.
-pub const MAX_CLAIM_SCAN: u64 = 100_000;
+pub const MAX_CLAIM_SCAN: u64 = 10_000;
 
 /// A queue's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +33,8 @@ pub struct QueueConfig {
     pub lease_ms: u64,
     /// Deliveries before a job is dead-lettered instead of handed out again.
     pub max_deliveries: u32,
+    /// Where a job goes after its last delivery; never the queue's topic.
+    pub dead_letter_topic: TopicName,
     /// Handing out a job waits for every earlier job with its key to be done.
     pub ordered_by_key: bool,
 }
@@ -56,17 +58,20 @@ enum Job {
     Waiting { delivery: u32, available_ms: u64 },
 }
 
-/// What the rules need to know of the queue's topic.
+/// What the rules need to know of the queue's topic. Asked about offsets
+/// in increasing order within one claim.
 pub trait JobSource {
+    /// Reading the topic's records failed (the store's error).
+    type Error;
     /// The offset the next appended record will get.
     fn end_offset(&self) -> Offset;
     /// The job at `offset`, if the topic still holds a record there (one
     /// compaction or retention removed is no job), with its key.
-    fn job_key(&self, offset: Offset) -> Option<Option<String>>;
+    fn job_key(&mut self, offset: Offset) -> Result<Option<Option<String>>, Self::Error>;
 }
 
 /// One job handed out.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claimed {
     pub offset: Offset,
     /// 1 for a first delivery.
@@ -77,7 +82,7 @@ pub struct Claimed {
 
 /// A job retired because it was delivered `max_deliveries` times without an
 /// ack: the command that retires it appends it to the dead-letter topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLettered {
     pub offset: Offset,
     pub deliveries: u32,
@@ -100,6 +105,9 @@ pub struct QueueState {
     /// Jobs above the floor that are done, kept until the floor passes.
     done: BTreeSet<Offset>,
     next_lease: u64,
+    /// Jobs acked, and jobs dead-lettered, since the queue was made.
+    acked: u64,
+    dead_lettered: u64,
 }
 
 impl QueueState {
@@ -114,6 +122,37 @@ impl QueueState {
             .values()
             .filter(|job| matches!(job, Job::InFlight { .. }))
             .count()
+    }
+
+    /// Jobs acked since the queue was made.
+    pub fn acked(&self) -> u64 {
+        self.acked
+    }
+
+    /// Jobs dead-lettered since the queue was made.
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_lettered
+    }
+
+    /// Jobs below `end` that are neither done nor in flight (records
+    /// compaction removed count until a claim passes them).
+    pub fn pending(&self, end: Offset) -> u64 {
+        let above = end.0.saturating_sub(self.floor.0);
+        let done = self.done.range(..end).count() as u64;
+        let in_flight = self
+            .jobs
+            .range(..end)
+            .filter(|(_, job)| matches!(job, Job::InFlight { .. }))
+            .count() as u64;
+        above.saturating_sub(done + in_flight)
+    }
+
+    /// The first job below `end` that is neither done nor in flight.
+    pub fn first_pending(&self, end: Offset) -> Option<Offset> {
+        (self.floor.0..end.0).map(Offset).find(|offset| {
+            !self.done.contains(offset)
+                && !matches!(self.jobs.get(offset), Some(Job::InFlight { .. }))
+        })
     }
 
     /// Expires the leases due at `now_ms`: each job goes back to waiting,
@@ -144,14 +183,14 @@ impl QueueState {
     /// lease of `lease_ms`: first-time jobs and waiting ones whose time has
     /// come; with `ordered_by_key`, none while an earlier job of its key is
     /// not done. Expire leases first ([`QueueState::expire`]).
-    pub fn claim(
+    pub fn claim<S: JobSource>(
         &mut self,
         config: &QueueConfig,
-        source: &impl JobSource,
+        source: &mut S,
         max: usize,
         lease_ms: u64,
         now_ms: u64,
-    ) -> Vec<Claimed> {
+    ) -> Result<Vec<Claimed>, S::Error> {
         let max = max.min(MAX_CLAIM_JOBS);
         let end = source
             .end_offset()
@@ -168,7 +207,7 @@ impl QueueState {
             if self.done.contains(&offset) {
                 continue;
             }
-            let Some(key) = source.job_key(offset) else {
+            let Some(key) = source.job_key(offset)? else {
                 // Compaction or retention removed it: no job, so done.
                 self.finish(offset);
                 continue;
@@ -210,7 +249,7 @@ impl QueueState {
                 expires_ms,
             });
         }
-        claimed
+        Ok(claimed)
     }
 
     /// The job at `offset` is done by the worker holding `lease`.
@@ -218,6 +257,7 @@ impl QueueState {
         self.held(offset, lease)?;
         self.jobs.remove(&offset);
         self.finish(offset);
+        self.acked += 1;
         Ok(())
     }
 
@@ -255,7 +295,7 @@ impl QueueState {
     /// The delivery `lease` names, if it is the job's current one. A lease
     /// past its expiry still holds until an expiry applies: nothing else
     /// was handed the job meanwhile.
-    fn held(&self, offset: Offset, lease: LeaseId) -> Result<u32, LeaseLost> {
+    pub fn held(&self, offset: Offset, lease: LeaseId) -> Result<u32, LeaseLost> {
         match self.jobs.get(&offset) {
             Some(Job::InFlight {
                 lease: current,
@@ -278,6 +318,7 @@ impl QueueState {
         if delivery >= config.max_deliveries {
             self.jobs.remove(&offset);
             self.finish(offset);
+            self.dead_lettered += 1;
             return Some(DeadLettered {
                 offset,
                 deliveries: delivery,

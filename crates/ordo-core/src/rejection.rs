@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::condition::{Condition, Current};
+use crate::consumer::GroupName;
 use crate::ids::Offset;
 use crate::topic::TopicName;
 
@@ -48,6 +49,32 @@ pub enum Rejection {
     /// `limit` topics (`limits::MAX_TOPICS`).
     #[error("the cluster already holds {limit} topics, the most it may; delete one to make room for {topic}")]
     TooManyTopics { topic: TopicName, limit: u64 },
+    /// A queue command for a queue nobody made.
+    #[error("group {group} has no queue over topic {topic}")]
+    QueueNotFound { group: GroupName, topic: TopicName },
+    /// An ack, nack or extend named a delivery that no longer holds its
+    /// job (its lease expired and moved on, or the job is done).
+    #[error("{}", lease_lost(.offsets))]
+    LeaseLost { offsets: Vec<Offset> },
+    /// One ack, nack or extend named the same job twice.
+    #[error("the job at offset {offset} is named twice")]
+    JobNamedTwice { offset: Offset },
+    /// A queue whose dead-letter topic is its own topic.
+    #[error("the dead-letter topic must not be the queue's own topic {topic}")]
+    DeadLetterIsSource { topic: TopicName },
+    /// The command would make a queue, and the cluster already holds
+    /// `limit` (`limits::MAX_QUEUES`).
+    #[error("the cluster already holds {limit} queues, the most it may; delete one first")]
+    TooManyQueues { limit: u64 },
+}
+
+fn lease_lost(offsets: &[Offset]) -> String {
+    let offsets: Vec<String> = offsets.iter().map(Offset::to_string).collect();
+    format!(
+        "the lease on the job at offset {} is no longer held: it expired and the job moved on, \
+         or the job is done; nothing was changed",
+        offsets.join(", ")
+    )
 }
 
 fn position_conflict(current: &Option<Offset>) -> String {

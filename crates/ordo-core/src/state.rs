@@ -25,6 +25,10 @@ use crate::topic::TopicName;
 use crate::topic_config::{Cleanup, TopicConfig};
 use crate::topic_state::TopicState;
 
+mod queues;
+
+pub use queues::{Queue, Queues};
+
 /// The replicated state, identical on every replica at the same log index.
 /// Maps hold no empty entries, so two replicas that decided alike are equal
 /// however they got here (applies, a restart, a snapshot install).
@@ -41,6 +45,9 @@ pub struct State {
     /// Consumer positions, by group then topic.
     #[serde(default)]
     pub positions: Positions,
+    /// Work queues, by topic then group.
+    #[serde(default)]
+    pub queues: Queues,
     pub last_applied: Option<LogIndex>,
 }
 
@@ -137,6 +144,7 @@ pub fn apply_with<S: RecordStore>(
         } => state
             .clean_topic(index, topic, *timestamp_ms, records)?
             .map(Outcome::from),
+        Command::Queue(command) => state.queue(index, command, records)?,
     };
     Ok(decided.unwrap_or_else(|rejection| {
         Outcome::from(CommandResult::Rejected {
@@ -206,6 +214,39 @@ impl State {
             }
         }
 
+        let (first_offset, placed) = self.place(topic, records, timestamp_ms);
+        let count = records.len() as u64;
+        if let Some(producer) = producer {
+            let last = ProducerState {
+                last_seq: producer.seq,
+                topic: topic.clone(),
+                first_offset,
+                count,
+                log_index: index,
+            };
+            self.producers.insert(producer.id.clone(), last);
+        }
+        Ok(Outcome {
+            result: CommandResult::Appended {
+                first_offset,
+                count,
+                log_index: index,
+                duplicate: false,
+            },
+            placed: Some(placed),
+        })
+    }
+
+    /// Places `records` at the end of `topic` (made if it does not exist),
+    /// stamped `timestamp_ms` (clamped, see [`TopicState::max_timestamp_ms`]):
+    /// assigns their offsets, counts them and indexes their keys. The rules
+    /// that may refuse an append are the caller's.
+    fn place(
+        &mut self,
+        topic: &TopicName,
+        records: &[NewRecord],
+        timestamp_ms: u64,
+    ) -> (Offset, Placed) {
         // Offsets are assigned here and nowhere else.
         let topic_state = self.topics.entry(topic.clone()).or_default();
         let first_offset = topic_state.end_offset;
@@ -246,28 +287,11 @@ impl State {
                 .eq((first_offset.0..first_offset.0 + count).map(Offset)),
             "topic {topic}: an append's offsets run contiguously from its old end offset {first_offset}"
         );
-        if let Some(producer) = producer {
-            let last = ProducerState {
-                last_seq: producer.seq,
-                topic: topic.clone(),
-                first_offset,
-                count,
-                log_index: index,
-            };
-            self.producers.insert(producer.id.clone(), last);
-        }
-        Ok(Outcome {
-            result: CommandResult::Appended {
-                first_offset,
-                count,
-                log_index: index,
-                duplicate: false,
-            },
-            placed: Some(Placed {
-                topic: topic.clone(),
-                records: placed,
-            }),
-        })
+        let placed = Placed {
+            topic: topic.clone(),
+            records: placed,
+        };
+        (first_offset, placed)
     }
 
     fn commit_offset(
@@ -359,6 +383,7 @@ impl State {
                 topic: topic.clone(),
             })?;
         self.keys.remove(topic);
+        self.queues.remove(topic);
         self.positions.retain(|_, positions| {
             positions.remove(topic);
             !positions.is_empty()

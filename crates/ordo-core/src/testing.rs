@@ -2,10 +2,14 @@
 //! send them, and a log that applies them at consecutive indexes.
 
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::ops::Range;
 
+use crate::cleanup::{RecordStore, StoredRecord, Visit};
 use crate::{
-    apply, Command, CommandResult, Condition, GroupName, LogIndex, NewRecord, Offset, Producer,
-    ProducerId, State, TopicName,
+    apply, apply_with, Command, CommandResult, Condition, GroupName, LogIndex, NewRecord, Offset,
+    Producer, ProducerId, Record, State, TopicName, TopicState,
 };
 
 pub(crate) fn topic(name: &str) -> TopicName {
@@ -107,5 +111,111 @@ pub(crate) fn rejected(log_index: u64, rejection: crate::Rejection) -> CommandRe
     CommandResult::Rejected {
         log_index: LogIndex(log_index),
         rejection,
+    }
+}
+
+/// A store that holds what was appended, as cleanup and queues see it.
+#[derive(Default, PartialEq, Debug)]
+pub(crate) struct MemRecords {
+    pub(crate) records: BTreeMap<(TopicName, Offset), Record>,
+    pub(crate) forgotten: Vec<(TopicName, String)>,
+    /// Records shown to cleanup, over all sweeps.
+    pub(crate) visited: usize,
+}
+
+impl RecordStore for MemRecords {
+    type Error = Infallible;
+
+    fn sweep(
+        &mut self,
+        topic: &TopicName,
+        range: Range<Offset>,
+        visit: &mut dyn FnMut(&StoredRecord) -> Visit,
+    ) -> Result<(), Infallible> {
+        let bounds = (topic.clone(), range.start)..(topic.clone(), range.end);
+        let mut removed = Vec::new();
+        for (at, record) in self.records.range(bounds) {
+            self.visited += 1;
+            let stored = StoredRecord {
+                offset: record.offset,
+                timestamp_ms: record.timestamp_ms,
+                size: record.size(),
+            };
+            match visit(&stored) {
+                Visit::Keep => {}
+                Visit::Remove => removed.push(at.clone()),
+                Visit::Stop => break,
+            }
+        }
+        for at in removed {
+            self.records.remove(&at);
+        }
+        Ok(())
+    }
+
+    fn truncate(&mut self, topic: &TopicName, offset: Offset) -> Result<(), Infallible> {
+        self.records
+            .retain(|(t, at), _| t != topic || *at >= offset);
+        Ok(())
+    }
+
+    fn key_forgotten(&mut self, topic: &TopicName, key: &str) {
+        self.forgotten.push((topic.clone(), key.to_owned()));
+    }
+
+    fn read(
+        &mut self,
+        topic: &TopicName,
+        range: Range<Offset>,
+        limit: usize,
+    ) -> Result<Vec<Record>, Infallible> {
+        let bounds = (topic.clone(), range.start)..(topic.clone(), range.end);
+        Ok(self
+            .records
+            .range(bounds)
+            .take(limit)
+            .map(|(_, record)| record.clone())
+            .collect())
+    }
+}
+
+/// A replica: the state, its store, and the next log index.
+#[derive(Default)]
+pub(crate) struct Replica {
+    pub(crate) state: State,
+    pub(crate) store: MemRecords,
+    index: u64,
+}
+
+impl Replica {
+    /// Applies `command` at the next index and, like the real store,
+    /// keeps the records it placed.
+    pub(crate) fn run(&mut self, command: Command) -> CommandResult {
+        self.index += 1;
+        let index = LogIndex(self.index);
+        let Ok(outcome) = apply_with(&mut self.state, index, &command, &mut self.store);
+        if let Some(placed) = outcome.placed {
+            for record in placed.records {
+                self.store
+                    .records
+                    .insert((placed.topic.clone(), record.offset), record);
+            }
+        }
+        outcome.result
+    }
+
+    /// The offsets of the records the store holds for `topic_name`.
+    pub(crate) fn offsets(&self, topic_name: &str) -> Vec<u64> {
+        let topic = topic(topic_name);
+        self.store
+            .records
+            .keys()
+            .filter(|(t, _)| *t == topic)
+            .map(|(_, offset)| offset.0)
+            .collect()
+    }
+
+    pub(crate) fn topic(&self, topic_name: &str) -> &TopicState {
+        &self.state.topics[&topic(topic_name)]
     }
 }

@@ -53,7 +53,8 @@ pub fn validate_append(
 
 impl Command {
     /// The edge checks for this command ([`validate_append`] for an append;
-    /// a position commit's or topic command's parts are valid by construction).
+    /// a position commit's, topic or queue command's parts are valid by
+    /// construction, or checked at the HTTP edge).
     pub fn validate(&self) -> Result<(), AppendError> {
         match self {
             Command::Append {
@@ -62,7 +63,8 @@ impl Command {
             Command::CommitOffset { .. }
             | Command::PutTopic { .. }
             | Command::DeleteTopic { .. }
-            | Command::CleanTopic { .. } => Ok(()),
+            | Command::CleanTopic { .. }
+            | Command::Queue(_) => Ok(()),
         }
     }
 }

@@ -156,6 +156,19 @@ impl From<Rejection> for ApiError {
                 "offset_out_of_range",
                 Some(json!({ "end_offset": end_offset })),
             ),
+            Rejection::QueueNotFound { .. } => (StatusCode::NOT_FOUND, "queue_not_found", None),
+            Rejection::LeaseLost { offsets } => (
+                StatusCode::CONFLICT,
+                "lease_lost",
+                Some(json!({ "offsets": offsets })),
+            ),
+            Rejection::JobNamedTwice { .. } => (StatusCode::BAD_REQUEST, "invalid_body", None),
+            Rejection::DeadLetterIsSource { .. } => (StatusCode::BAD_REQUEST, "invalid_body", None),
+            Rejection::TooManyQueues { limit } => (
+                StatusCode::CONFLICT,
+                "too_many_queues",
+                Some(json!({ "queues": limit })),
+            ),
         };
         ApiError {
             current,

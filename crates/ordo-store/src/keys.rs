@@ -16,6 +16,7 @@
 //!   UTF-8 bytes, which may contain `0x00`: the first `0x00` ends the topic);
 //! - a producer table entry: `0x04 ++ producer id`;
 //! - a consumer position: `0x05 ++ group ++ 0x00 ++ topic`;
+//! - a work queue: `0x09 ++ topic ++ 0x00 ++ group`;
 //! - the segment record log's bookkeeping (`record_log::segments`; the
 //!   tree's record log never writes these): a tombstone, a record that
 //!   compaction removed but its topic's files still hold,
@@ -65,6 +66,7 @@ const POSITION_PREFIX: u8 = 0x05;
 const TOMBSTONE_PREFIX: u8 = 0x06;
 const RECORDS_START_PREFIX: u8 = 0x07;
 const TOPIC_FILES_PREFIX: u8 = 0x08;
+const QUEUE_PREFIX: u8 = 0x09;
 /// Ends a name inside a key: after a record's topic, a key index entry's
 /// topic and a position's group.
 const SEPARATOR: u8 = 0x00;
@@ -263,6 +265,28 @@ pub(crate) fn from_position_key(key: &[u8]) -> Result<(GroupName, TopicName), St
     Ok((group, topic_name(topic)?))
 }
 
+pub(crate) fn queue_key(topic: &TopicName, group: &GroupName) -> Vec<u8> {
+    two_part_key(QUEUE_PREFIX, topic.as_str(), group.as_str().as_bytes())
+}
+
+/// The prefix shared by the keys of `topic`'s queues.
+pub(crate) fn queue_topic_prefix(topic: &TopicName) -> Vec<u8> {
+    two_part_key(QUEUE_PREFIX, topic.as_str(), b"")
+}
+
+/// The prefix shared by all queue keys.
+pub(crate) fn queue_prefix() -> [u8; 1] {
+    [QUEUE_PREFIX]
+}
+
+/// The topic and group a queue key names.
+pub(crate) fn from_queue_key(key: &[u8]) -> Result<(TopicName, GroupName), StoreError> {
+    let (topic, group) = split(strip(QUEUE_PREFIX, key, "queue")?)?;
+    let group = std::str::from_utf8(group).map_err(|e| bad(e.to_string()))?;
+    let group = GroupName::new(group).map_err(|e| bad(e.to_string()))?;
+    Ok((topic_name(topic)?, group))
+}
+
 /// `prefix ++ name ++ 0x00 ++ rest`, for a `name` without `0x00`.
 fn two_part_key(prefix: u8, name: &str, rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + name.len() + 1 + rest.len());
@@ -354,6 +378,7 @@ mod tests {
             key_index_key(&topic(&largest_name), "\u{10FFFF}"),
             producer_key(&producer(&"~".repeat(128))),
             position_key(&group(&largest_name), &topic(&largest_name)),
+            queue_key(&topic(&largest_name), &group(&largest_name)),
             tombstone_key(&topic(&largest_name), u64::MAX, Offset(u64::MAX)),
             records_start_key(&topic(&largest_name)),
             topic_files_key(&topic(&largest_name)),
@@ -385,6 +410,11 @@ mod tests {
             Some((group("billing"), topic("orders")))
         );
         assert!(from_position_key(&producer_key(&producer("p"))).is_err());
+        assert_eq!(
+            from_queue_key(&queue_key(&topic("mail.jobs"), &group("senders"))).ok(),
+            Some((topic("mail.jobs"), group("senders")))
+        );
+        assert!(from_queue_key(&position_key(&group("g"), &topic("t"))).is_err());
         assert!(from_key_index_key(b"\x03no-separator").is_err());
     }
 

@@ -5,14 +5,15 @@
 //! install) and reading it back ([`load_state`]).
 //!
 //! Every part of `State` is here (topic metadata and config, key index, producer
-//! table, consumer positions), each under its own key prefix from `keys`,
+//! table, consumer positions, work queues), each under its own key prefix from `keys`,
 //! so a restarted node or one that installed a snapshot decides exactly as
 //! the others do.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use ordo_core::{
-    Command, CommandResult, GroupName, LogIndex, Outcome, ProducerId, State, TopicName,
+    Command, CommandResult, GroupName, LogIndex, Outcome, ProducerId, QueueCommand, QueueOp, State,
+    TopicName,
 };
 use serde::Serialize;
 
@@ -29,6 +30,7 @@ pub(crate) struct Changes {
     keys: BTreeSet<(TopicName, String)>,
     producers: BTreeSet<ProducerId>,
     positions: BTreeSet<(GroupName, TopicName)>,
+    queues: BTreeSet<(TopicName, GroupName)>,
     /// Topics deleted in this call (some may have been made again since):
     /// their key index entries and positions on disk are removed by `write`.
     deleted: BTreeSet<TopicName>,
@@ -45,8 +47,23 @@ impl Changes {
         command: Command,
         outcome: &Outcome,
     ) -> Result<(), StoreError> {
-        // Only a fresh append places records; a duplicate or a rejection
-        // changes nothing but the applied index.
+        // A queue command that applied changed its queue (and may have
+        // placed dead letters, below); a refused one changed nothing.
+        if let (
+            Command::Queue(QueueCommand {
+                group, topic, op, ..
+            }),
+            CommandResult::Queue { .. },
+        ) = (&command, &outcome.result)
+        {
+            self.queues.insert((topic.clone(), group.clone()));
+            if let QueueOp::Put { config } = op {
+                // Its dead-letter topic is made with it.
+                self.topics.insert(config.dead_letter_topic.clone());
+            }
+        }
+        // Only a fresh append or a dead letter places records; a duplicate
+        // or a rejection changes nothing but the applied index.
         if let Some(placed) = &outcome.placed {
             records.stage_append(batch, &placed.topic, &placed.records)?;
             for key in placed
@@ -120,6 +137,9 @@ impl Changes {
                     batch.remove(tree, &key);
                 }
             }
+            for item in tree.scan_prefix(&keys::queue_topic_prefix(topic)) {
+                batch.remove(tree, &item?.0);
+            }
         }
         for topic in &self.topics {
             let key = keys::topic_meta_key(topic);
@@ -147,6 +167,10 @@ impl Changes {
                 state.position(group, topic).as_ref(),
             )?;
         }
+        for (topic, group) in &self.queues {
+            let key = keys::queue_key(topic, group);
+            put(batch, tree, &key, "queue", state.queue_of(group, topic))?;
+        }
         Ok(())
     }
 
@@ -154,6 +178,7 @@ impl Changes {
     pub(crate) fn copy(&self, from: &State, to: &mut State) {
         for topic in &self.deleted {
             to.keys.remove(topic);
+            to.queues.remove(topic);
             to.positions.retain(|_, positions| {
                 positions.remove(topic);
                 !positions.is_empty()
@@ -183,6 +208,15 @@ impl Changes {
                 None => remove_nested(&mut to.positions, group, topic),
             }
         }
+        for (topic, group) in &self.queues {
+            match from.queue_of(group, topic) {
+                Some(queue) => {
+                    let queues = to.queues.entry(topic.clone()).or_default();
+                    queues.insert(group.clone(), queue.clone());
+                }
+                None => remove_nested(&mut to.queues, topic, group),
+            }
+        }
     }
 }
 
@@ -206,6 +240,10 @@ pub(crate) fn write_all(batch: &mut Batch, tree: &Tree, state: &State) -> Result
             let value = encode("position", offset)?;
             batch.insert(tree, &keys::position_key(group, topic), value);
         }
+    }
+    for (topic, group, queue) in state.all_queues() {
+        let value = encode("queue", queue)?;
+        batch.insert(tree, &keys::queue_key(topic, group), value);
     }
     Ok(())
 }
@@ -239,6 +277,12 @@ pub(crate) fn load_state(tree: &Tree, last_applied: Option<LogIndex>) -> Result<
         let (group, topic) = keys::from_position_key(&key)?;
         let positions = state.positions.entry(group).or_default();
         positions.insert(topic, decode("position", &value)?);
+    }
+    for item in tree.scan_prefix(&keys::queue_prefix()) {
+        let (key, value) = item?;
+        let (topic, group) = keys::from_queue_key(&key)?;
+        let queues = state.queues.entry(topic).or_default();
+        queues.insert(group, decode("queue", &value)?);
     }
     Ok(state)
 }

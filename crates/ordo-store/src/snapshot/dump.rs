@@ -48,6 +48,7 @@ pub(crate) fn dump<C: StoreTypeConfig>(
             mut keys,
             producers,
             positions,
+            queues,
             ..
         } = decided;
         write_frame(
@@ -58,6 +59,7 @@ pub(crate) fn dump<C: StoreTypeConfig>(
                 topics: topics.iter().map(|(n, s)| (n.clone(), s.clone())).collect(),
                 producers,
                 positions,
+                queues,
             }),
         )?;
         let mut records = 0;

@@ -15,7 +15,9 @@ use std::io::{self, Read, Write};
 
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, StoredMembershipOf};
 use openraft::SnapshotMeta;
-use ordo_core::{KeyState, Offset, Positions, ProducerId, ProducerState, TopicName, TopicState};
+use ordo_core::{
+    KeyState, Offset, Positions, ProducerId, ProducerState, Queues, TopicName, TopicState,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode, encode};
@@ -72,6 +74,9 @@ pub(super) struct Header<C: StoreTypeConfig> {
     pub(super) topics: Vec<(TopicName, TopicState)>,
     pub(super) producers: BTreeMap<ProducerId, ProducerState>,
     pub(super) positions: Positions,
+    /// Work queues (absent from snapshots made before them).
+    #[serde(default)]
+    pub(super) queues: Queues,
 }
 
 pub(super) fn write_frame<C: StoreTypeConfig>(

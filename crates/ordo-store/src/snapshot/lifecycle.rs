@@ -153,6 +153,7 @@ pub(crate) fn install<C: StoreTypeConfig>(
         topics,
         producers,
         positions,
+        queues,
     } = header;
     if last_applied != meta.last_log_id || membership != meta.last_membership {
         return Err(StoreError::BadSnapshot(format!(
@@ -174,6 +175,7 @@ pub(crate) fn install<C: StoreTypeConfig>(
         last_applied: last_applied.as_ref().map(|log_id| LogIndex(log_id.index())),
         producers,
         positions,
+        queues,
         topics: topics.into_iter().collect(),
         ..State::default()
     };

@@ -8,7 +8,9 @@ use openraft::type_config::alias::LogIdOf;
 use openraft::{EntryPayload, StoredMembership};
 use ordo_core::cleanup::{RecordStore, StoredRecord, Visit};
 use ordo_core::state::apply_noop;
-use ordo_core::{Command, CommandResult, LogIndex, Offset, TopicName};
+use ordo_core::{
+    Command, CommandResult, LogIndex, Offset, QueueCommand, QueueOp, Record, TopicName,
+};
 
 use super::{Applied, StateMachineStore};
 use crate::codec::encode;
@@ -65,8 +67,9 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
             let result = match payload {
                 EntryPayload::Blank => apply_noop(&mut writer.state, index),
                 EntryPayload::Normal(command) => {
-                    // A cleanup is first in its batch (see `segments`), so
-                    // the record log holds every record it may look at.
+                    // A command that reads records is first in its batch
+                    // (see `segments`), so the record log holds every
+                    // record it may look at.
                     let mut cleanup = StagedCleanup {
                         records,
                         batch: &mut batch,
@@ -134,21 +137,31 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
     }
 }
 
-/// Splits committed entries into runs written as one batch each: a cleanup
-/// command starts a new run, so every record applied before it is on the
-/// disk (a batch's writes are not readable until it is committed) when it
-/// looks at them.
+/// Splits committed entries into runs written as one batch each: a command
+/// that reads records (a cleanup, a queue's claim or nack) starts a new
+/// run, so every record applied before it is on the disk (a batch's writes
+/// are not readable until it is committed) when it looks at them.
 fn segments<C: StoreTypeConfig>(entries: Vec<C::Entry>) -> Vec<Vec<(LogIdOf<C>, OrdoPayload)>> {
     let mut segments: Vec<Vec<_>> = Vec::new();
     for entry in entries {
         let (log_id, payload) = C::into_parts(entry);
-        let cleans = is_cleanup(&payload);
+        let reads = reads_records(&payload);
         match segments.last_mut() {
-            Some(segment) if !cleans => segment.push((log_id, payload)),
+            Some(segment) if !reads => segment.push((log_id, payload)),
             _ => segments.push(vec![(log_id, payload)]),
         }
     }
     segments
+}
+
+fn reads_records(payload: &OrdoPayload) -> bool {
+    matches!(
+        payload,
+        EntryPayload::Normal(Command::Queue(QueueCommand {
+            op: QueueOp::Claim { .. } | QueueOp::Nack { .. },
+            ..
+        }))
+    ) || is_cleanup(payload)
 }
 
 fn is_cleanup(payload: &OrdoPayload) -> bool {
@@ -187,5 +200,14 @@ impl RecordStore for StagedCleanup<'_> {
 
     fn key_forgotten(&mut self, topic: &TopicName, key: &str) {
         self.changes.key_changed(topic, key);
+    }
+
+    fn read(
+        &mut self,
+        topic: &TopicName,
+        range: Range<Offset>,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.records.read_page(topic, range, limit, usize::MAX)
     }
 }
