@@ -236,12 +236,15 @@ pub fn render_state(status: &ClusterStatus) -> String {
     page
 }
 
+/// A queue gauge: its name, its help, and its value for one queue.
+type QueueGauge = (&'static str, &'static str, fn(&QueueInfo) -> u64);
+
 /// One series per queue and gauge, from the status's queues.
 fn render_queues(page: &mut String, status: &ClusterStatus) {
     if status.queues.is_empty() {
         return;
     }
-    let gauges: [(&str, &str, fn(&QueueInfo) -> u64); 5] = [
+    let gauges: [QueueGauge; 5] = [
         (
             QUEUE_PENDING_JOBS,
             "Jobs of a work queue neither done nor held by a worker",
