@@ -4,7 +4,11 @@
 //! keys, headers, records per append, pages) are `ordo_core::limits`',
 //! re-exported here so that an HTTP caller finds every limit in one place.
 
+pub use crate::queues::{
+    MAX_CLAIM_WAIT_MS, MAX_DELIVERIES_LIMIT, MAX_JOBS_PER_REQUEST, MAX_LEASE_MS, MIN_LEASE_MS,
+};
 pub use ordo_core::limits::*;
+pub use ordo_core::queue::{MAX_CLAIM_JOBS, MAX_CLAIM_SCAN};
 
 /// Largest HTTP request body the API accepts.
 pub const MAX_REQUEST_BODY_BYTES: usize = 4 * 1024 * 1024;

@@ -86,14 +86,19 @@ pub enum QueueOp {
     Put { config: QueueConfig },
     /// Forget the queue and where its jobs stand.
     Delete,
-    /// Expire the leases that are due, then hand out up to `max` jobs.
-    Claim { max: u32, lease_ms: u64 },
+    /// Expire the leases that are due, then hand out up to `max` jobs,
+    /// each for `lease_ms` (the queue's own if `None`).
+    Claim { max: u32, lease_ms: Option<u64> },
     /// The jobs are done. All or nothing.
     Ack { jobs: Vec<HeldJob> },
     /// The jobs go back, to go again after `delay_ms`. All or nothing.
     Nack { jobs: Vec<HeldJob>, delay_ms: u64 },
-    /// The jobs stay held, `lease_ms` from now. All or nothing.
-    Extend { jobs: Vec<HeldJob>, lease_ms: u64 },
+    /// The jobs stay held, `lease_ms` from now (the queue's own if
+    /// `None`). All or nothing.
+    Extend {
+        jobs: Vec<HeldJob>,
+        lease_ms: Option<u64>,
+    },
 }
 
 /// A job named by the delivery that holds it.

@@ -147,6 +147,20 @@ impl QueueState {
         above.saturating_sub(done + in_flight)
     }
 
+    /// The earliest time after `after_ms` that a lease ends or a
+    /// given-back job may go again: when a claim that found nothing might
+    /// find something, besides new jobs and acks.
+    pub fn next_due_ms(&self, after_ms: u64) -> Option<u64> {
+        self.jobs
+            .values()
+            .map(|job| match job {
+                Job::InFlight { expires_ms, .. } => *expires_ms,
+                Job::Waiting { available_ms, .. } => *available_ms,
+            })
+            .filter(|due_ms| *due_ms > after_ms)
+            .min()
+    }
+
     /// The first job below `end` that is neither done nor in flight.
     pub fn first_pending(&self, end: Offset) -> Option<Offset> {
         (self.floor.0..end.0).map(Offset).find(|offset| {

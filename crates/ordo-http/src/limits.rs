@@ -24,8 +24,8 @@ use crate::error::ApiError;
 use crate::MAX_RAFT_RPC_BODY_BYTES;
 use ordo_api::limits::{
     DEFAULT_HEADER_READ_TIMEOUT_MS, DEFAULT_MAX_INFLIGHT_REQUESTS, DEFAULT_MAX_STREAMS,
-    DEFAULT_REQUEST_TIMEOUT_MS, MAX_CATCH_UP_TIMEOUT_MS, MAX_READ_WAIT_MS, MAX_REQUEST_BODY_BYTES,
-    MAX_URI_BYTES, MIN_LOG_INDEX_WAIT_MS,
+    DEFAULT_REQUEST_TIMEOUT_MS, MAX_CATCH_UP_TIMEOUT_MS, MAX_CLAIM_WAIT_MS, MAX_READ_WAIT_MS,
+    MAX_REQUEST_BODY_BYTES, MAX_URI_BYTES, MIN_LOG_INDEX_WAIT_MS,
 };
 
 /// What `POST /v1/topics/{topic}/compact` gets on top of the request
@@ -108,6 +108,15 @@ fn classify(method: &Method, route: Option<&str>, query: Option<&str>, timeout: 
         },
         (&Method::GET, "/v1/topics/{topic}/records") => Class::Request {
             budget: timeout + Duration::from_millis(MIN_LOG_INDEX_WAIT_MS),
+        },
+        // A claim long-polls up to the `wait_ms` its body names (at most
+        // `MAX_CLAIM_WAIT_MS`), then waits for its entry to be applied here.
+        (&Method::POST, "/v1/queues/{group}/{topic}/claim") => Class::Waiting {
+            budget: Some(
+                timeout
+                    + Duration::from_millis(MAX_CLAIM_WAIT_MS)
+                    + Duration::from_millis(MIN_LOG_INDEX_WAIT_MS),
+            ),
         },
         (&Method::POST, "/v1/cluster/nodes") => Class::Request {
             budget: timeout + Duration::from_millis(MAX_CATCH_UP_TIMEOUT_MS),

@@ -13,6 +13,10 @@
 //! | `/v1/topics/{topic}/compact` | POST | `admin` |
 //! | `/v1/consumers/{group}/offsets/{topic}` | GET, PUT | `groups` on the group and `read` on the topic |
 //! | `/v1/consumers/{group}` | GET | `groups` on the group (it shows the topics the caller may read) |
+//! | `/v1/queues/{group}/{topic}` | GET | `groups` on the group and `read` on the topic |
+//! | `/v1/queues/{group}/{topic}/claim`, `…/ack`, `…/nack`, `…/extend` | POST | `groups` on the group and `read` on the topic |
+//! | `/v1/queues/{group}/{topic}` | PUT, DELETE | `admin` (a queue appends to its dead-letter topic) |
+//! | `/v1/queues` | GET | any principal (it lists the queues whose group and topic it may use) |
 //! | `/v1/topics` | GET | any principal (it lists the topics it may read) |
 //! | `/v1/cluster` | GET | any principal |
 //! | `/v1/cluster/init`, `/v1/cluster/nodes[/{id}]`, `/v1/cluster/leader` | POST, DELETE | `admin` |
@@ -64,7 +68,18 @@ pub fn required(method: &Method, route: &str, path: &str) -> Vec<Right> {
             vec![Right::Groups(param("group")), Right::Read(param("topic"))]
         }
         "/v1/consumers/{group}" if reading => vec![Right::Groups(param("group"))],
-        "/v1/topics" | "/v1/cluster" if reading => Vec::new(),
+        "/v1/queues/{group}/{topic}" if reading => {
+            vec![Right::Groups(param("group")), Right::Read(param("topic"))]
+        }
+        "/v1/queues/{group}/{topic}/claim"
+        | "/v1/queues/{group}/{topic}/ack"
+        | "/v1/queues/{group}/{topic}/nack"
+        | "/v1/queues/{group}/{topic}/extend"
+            if *method == Method::POST =>
+        {
+            vec![Right::Groups(param("group")), Right::Read(param("topic"))]
+        }
+        "/v1/topics" | "/v1/queues" | "/v1/cluster" if reading => Vec::new(),
         _ => vec![Right::Admin],
     }
 }

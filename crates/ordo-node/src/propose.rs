@@ -17,7 +17,8 @@ use crate::routing::LeaderCall;
 use crate::rpc::{self, ForwardRequest, RpcKind};
 use crate::words;
 use ordo_core::{
-    Append, Appended, Command, CommandResult, GroupName, LogIndex, NewRecord, Offset, TopicName,
+    Append, Appended, Command, CommandResult, GroupName, LogIndex, NewRecord, Offset, QueueCommand,
+    QueueOp, TopicName,
 };
 
 impl Node {
@@ -94,8 +95,9 @@ impl Node {
         &self,
         mut command: Command,
     ) -> Result<CommandResult, NodeError> {
-        if let Command::Append { timestamp_ms, .. } | Command::CleanTopic { timestamp_ms, .. } =
-            &mut command
+        if let Command::Append { timestamp_ms, .. }
+        | Command::CleanTopic { timestamp_ms, .. }
+        | Command::Queue(QueueCommand { timestamp_ms, .. }) = &mut command
         {
             *timestamp_ms = (self.config().clock)();
         }
@@ -103,7 +105,13 @@ impl Node {
             // What frees space (deleting, compacting, expiring) goes on.
             if matches!(
                 command,
-                Command::Append { .. } | Command::CommitOffset { .. } | Command::PutTopic { .. }
+                Command::Append { .. }
+                    | Command::CommitOffset { .. }
+                    | Command::PutTopic { .. }
+                    | Command::Queue(QueueCommand {
+                        op: QueueOp::Put { .. },
+                        ..
+                    })
             ) {
                 return Err(NodeError::InsufficientStorage {
                     node: self.id(),

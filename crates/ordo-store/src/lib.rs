@@ -82,7 +82,7 @@ pub use error::{KvError, StoreError};
 pub use kv::{DiskArea, DiskError, DiskOp, InjectedError, MemDisk, CACHE_CAPACITY_BYTES};
 pub use log_store::LogStore;
 pub use raft_entry::{decode_entry, encode_entry, payload_len_hint};
-pub use read::{GroupLag, TopicPage};
+pub use read::{GroupLag, QueueView, TopicPage};
 pub use slow_sync::{SLOW_SYNC_P99, SLOW_SYNC_WINDOW};
 pub use snapshot_file::{SnapshotData, SnapshotWriter};
 pub use state_machine::StateMachineStore;

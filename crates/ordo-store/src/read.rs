@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use ordo_core::cleanup;
 use ordo_core::{
-    GroupName, KeyState, LogIndex, Offset, ProducerId, ProducerState, Record, State, TopicName,
-    TopicState,
+    GroupName, KeyState, LogIndex, Offset, ProducerId, ProducerState, Queue, Record, State,
+    TopicName, TopicState,
 };
 use tokio::sync::watch;
 
@@ -237,5 +237,87 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
     /// every snapshot install, so a caller can wait for a read index.
     pub fn applied_watch(&self) -> watch::Receiver<Option<LogIndex>> {
         self.shared.applied_tx.subscribe()
+    }
+}
+
+/// A work queue as a node's applied state has it, with what its counts
+/// need of its topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueView {
+    pub group: GroupName,
+    pub topic: TopicName,
+    pub queue: Queue,
+    /// The topic's end offset (0 if the topic does not exist yet).
+    pub end_offset: Offset,
+    /// The timestamp of the oldest job neither done nor in flight.
+    pub oldest_pending_ms: Option<u64>,
+}
+
+impl<C: StoreTypeConfig> StateMachineStore<C> {
+    /// The queue `group` keeps over `topic`, if one was made.
+    pub fn queue(
+        &self,
+        group: &GroupName,
+        topic: &TopicName,
+    ) -> Result<Option<QueueView>, StoreError> {
+        let published = self.read_published();
+        let Some(queue) = published.state.queue_of(group, topic) else {
+            return Ok(None);
+        };
+        self.queue_view(&published.state, group, topic, queue)
+            .map(Some)
+    }
+
+    /// Every queue, by topic then group, from one applied state.
+    pub fn queues(&self) -> Result<Vec<QueueView>, StoreError> {
+        let published = self.read_published();
+        let state = &published.state;
+        state
+            .all_queues()
+            .map(|(topic, group, queue)| self.queue_view(state, group, topic, queue))
+            .collect()
+    }
+
+    /// The records of `topic` at `offsets` (those still stored), in order:
+    /// the jobs a claim handed out.
+    pub fn jobs(&self, topic: &TopicName, offsets: &[Offset]) -> Result<Vec<Record>, StoreError> {
+        let _published = self.read_published();
+        let mut jobs = Vec::with_capacity(offsets.len());
+        for offset in offsets {
+            let page =
+                self.shared
+                    .records
+                    .read_page(topic, *offset..offset.next(), 1, usize::MAX)?;
+            jobs.extend(page);
+        }
+        Ok(jobs)
+    }
+
+    fn queue_view(
+        &self,
+        state: &State,
+        group: &GroupName,
+        topic: &TopicName,
+        queue: &Queue,
+    ) -> Result<QueueView, StoreError> {
+        let (start_offset, end_offset) = state
+            .topics
+            .get(topic)
+            .map_or((Offset(0), Offset(0)), |t| (t.start_offset, t.end_offset));
+        let oldest_pending_ms = match queue.jobs.first_pending(end_offset) {
+            Some(first) => self
+                .shared
+                .records
+                .first(topic, first.max(start_offset)..end_offset)?
+                .map(|record| record.timestamp_ms),
+            None => None,
+        };
+        Ok(QueueView {
+            group: group.clone(),
+            topic: topic.clone(),
+            queue: queue.clone(),
+            end_offset,
+            oldest_pending_ms,
+        })
     }
 }

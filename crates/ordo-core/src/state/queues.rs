@@ -120,7 +120,8 @@ impl State {
                     page: VecDeque::new(),
                     read_to: start,
                 };
-                let claimed = jobs.claim(config, &mut source, *max as usize, *lease_ms, now_ms)?;
+                let lease_ms = lease_ms.unwrap_or(config.lease_ms);
+                let claimed = jobs.claim(config, &mut source, *max as usize, lease_ms, now_ms)?;
                 QueueAnswer::Claimed {
                     jobs: claimed,
                     dead_lettered,
@@ -159,10 +160,11 @@ impl State {
                 if let Err(rejection) = check_held(jobs, named) {
                     return Ok(Err(rejection));
                 }
+                let lease_ms = lease_ms.unwrap_or(config.lease_ms);
                 let expires_ms = named
                     .iter()
                     .map(|job| {
-                        jobs.extend(job.offset, job.lease, *lease_ms, now_ms)
+                        jobs.extend(job.offset, job.lease, lease_ms, now_ms)
                             .expect("every lease was checked above")
                     })
                     .collect();

@@ -107,3 +107,22 @@ fn a_principal_needs_every_right_a_route_asks() {
     assert!(check(billing, &[Right::Admin]).is_err());
     assert!(check(billing, &[]).is_ok());
 }
+
+#[test]
+fn a_queues_jobs_need_the_group_and_the_topic_and_its_config_needs_admin() {
+    let worker = vec![
+        Right::Groups("mailers".to_string()),
+        Right::Read("mail".to_string()),
+    ];
+    for action in ["claim", "ack", "nack", "extend"] {
+        let route = format!("/v1/queues/{{group}}/{{topic}}/{action}");
+        let path = format!("/v1/queues/mailers/mail/{action}");
+        assert_eq!(rights(Method::POST, &route, &path), worker, "{action}");
+    }
+    let queue = ("/v1/queues/{group}/{topic}", "/v1/queues/mailers/mail");
+    assert_eq!(rights(Method::GET, queue.0, queue.1), worker);
+    for method in [Method::PUT, Method::DELETE] {
+        assert_eq!(rights(method, queue.0, queue.1), vec![Right::Admin]);
+    }
+    assert!(rights(Method::GET, "/v1/queues", "/v1/queues").is_empty());
+}

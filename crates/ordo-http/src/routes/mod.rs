@@ -6,6 +6,7 @@ mod cluster;
 mod consumers;
 mod openapi;
 mod ops;
+pub(crate) mod queues;
 mod raft;
 pub(crate) mod records;
 pub(crate) mod stream;
@@ -39,6 +40,15 @@ pub fn router(state: AppState) -> Router {
             get(consumers::get_offset).put(consumers::commit_offset),
         )
         .route("/v1/consumers/{group}", get(consumers::group))
+        .route("/v1/queues", get(queues::list))
+        .route(
+            "/v1/queues/{group}/{topic}",
+            get(queues::show).put(queues::put).delete(queues::delete),
+        )
+        .route("/v1/queues/{group}/{topic}/claim", post(queues::claim))
+        .route("/v1/queues/{group}/{topic}/ack", post(queues::ack))
+        .route("/v1/queues/{group}/{topic}/nack", post(queues::nack))
+        .route("/v1/queues/{group}/{topic}/extend", post(queues::extend))
         .route("/v1/cluster", get(cluster::status))
         .route("/v1/cluster/init", post(cluster::init))
         .route("/v1/cluster/nodes", post(cluster::add_node))

@@ -18,7 +18,7 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, cluster, consumers, ops, records, stream, topics};
+use super::{admin, cluster, consumers, ops, queues, records, stream, topics};
 use ordo_api::limits::MAX_URI_BYTES;
 use ordo_api::{Consistency, LEADER_HEADER};
 
@@ -54,6 +54,14 @@ use ordo_api::{Consistency, LEADER_HEADER};
         consumers::get_offset,
         consumers::commit_offset,
         consumers::group,
+        queues::list,
+        queues::show,
+        queues::put,
+        queues::delete,
+        queues::claim,
+        queues::ack,
+        queues::nack,
+        queues::extend,
         cluster::status,
         cluster::init,
         cluster::add_node,
@@ -72,6 +80,8 @@ use ordo_api::{Consistency, LEADER_HEADER};
         (name = "records", description = "Append, read and follow a topic's records."),
         (name = "topics", description = "Topic configs, cleanup, search by time."),
         (name = "consumers", description = "Consumer groups' committed positions."),
+        (name = "queues", description = "Work queues: jobs handed out under leases, acked, \
+            given back, dead-lettered."),
         (name = "cluster", description = "Cluster status and membership."),
         (name = "operations", description = "Liveness, readiness, metrics, this spec."),
     )

@@ -34,7 +34,7 @@ fn claim(max: u32, now_ms: u64) -> Command {
     queue_command(
         QueueOp::Claim {
             max,
-            lease_ms: 1_000,
+            lease_ms: None,
         },
         now_ms,
     )
