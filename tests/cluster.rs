@@ -50,6 +50,11 @@
 //! - `rights`: principals' rights by every route and through any node; an
 //!   ACL file replaced on disk; a client certificate naming its principal.
 //! - `leaks`: no token, secret or private key line in any log or answer.
+//! - `queues`: work queues with workers on every node across a leader
+//!   crash (every job acked once or dead-lettered, never two live leases on
+//!   one job), redelivery after a lease, per-key order, restarts, bad
+//!   requests; `queue_workers` holds the workers and the checks over what
+//!   they saw.
 
 #[path = "cluster/acl_file.rs"]
 mod acl_file;
@@ -91,6 +96,10 @@ mod operations;
 mod ordering;
 #[path = "cluster/positions.rs"]
 mod positions;
+#[path = "cluster/queue_workers.rs"]
+mod queue_workers;
+#[path = "cluster/queues.rs"]
+mod queues;
 #[path = "cluster/quorum.rs"]
 mod quorum;
 #[path = "cluster/restart.rs"]
