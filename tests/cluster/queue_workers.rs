@@ -44,6 +44,9 @@ pub struct WorkerPlan {
     pub poison: fn(&Job) -> bool,
     /// The "work": each job takes `offset % (work_ms + 1)` ms.
     pub work_ms: u64,
+    /// How much longer than its work the worker holds a job (and the rest
+    /// of its claim) before settling it: a worker that stalls.
+    pub stall: fn(&Job) -> Duration,
     /// Bounds each worker even if the test never stops it.
     pub max_claims: usize,
     pub deadline: Duration,
@@ -216,12 +219,18 @@ pub fn spawn_worker(
                     claim_index: claimed.log_index,
                 }));
             }
-            let work_ms = claimed
+            let work_ms: u64 = claimed
                 .jobs
                 .iter()
                 .map(|job| job.offset.0 % (plan.work_ms + 1))
                 .sum();
-            tokio::time::sleep(Duration::from_millis(work_ms)).await;
+            let stall = claimed
+                .jobs
+                .iter()
+                .map(plan.stall)
+                .max()
+                .unwrap_or_default();
+            tokio::time::sleep(Duration::from_millis(work_ms) + stall).await;
             let (poison, good): (Vec<&Job>, Vec<&Job>) =
                 claimed.jobs.iter().partition(|job| (plan.poison)(job));
             for (jobs, acking) in [(good, true), (poison, false)] {
@@ -428,9 +437,10 @@ pub fn assert_leases_never_overlap(events: &[Event]) {
                 "{what}: one delivery number twice"
             );
             let handed_back = match endings.get(&before.lease) {
-                Some((_, Ending::Acked(at))) => {
-                    panic!("{what}: the job was handed out again after its ack at {at:?}")
-                }
+                Some((_, Ending::Acked(at))) => panic!(
+                    "{what}: the first was acked (at {at:?}), so no later delivery may exist: \
+                     an ack under a lease that had moved on, or a job handed out after its ack"
+                ),
                 Some((_, Ending::Nacked { log_index, .. })) => {
                     after.claim_index.is_some_and(|claim| claim > *log_index)
                 }
@@ -583,7 +593,7 @@ mod checks {
     }
 
     #[test]
-    #[should_panic(expected = "handed out again after its ack")]
+    #[should_panic(expected = "so no later delivery may exist")]
     fn a_job_handed_out_again_after_its_ack_is_caught() {
         assert_leases_never_overlap(&[
             delivered(0, 1, 1, 1, 0),

@@ -56,6 +56,18 @@ fn is_poison(value: &RecordValue) -> bool {
     value.parse::<u64>().is_ok_and(|n| n % 100 == 7)
 }
 
+/// A few jobs' first worker stalls past the lease, and their second holds
+/// them a while: the first one's late ack comes while the second holds the
+/// job, and must be refused.
+fn stall_past_the_lease(job: &Job) -> Duration {
+    let stalls = job.value.parse::<u64>().is_ok_and(|n| n % 400 == 123);
+    match job.delivery {
+        1 if stalls => Duration::from_millis(CRASH_LEASE_MS + 300),
+        2 if stalls => Duration::from_millis(CRASH_LEASE_MS / 2),
+        _ => Duration::ZERO,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_job_is_acked_once_or_dead_lettered_by_four_workers_across_a_leader_crash() {
     let started = Instant::now();
@@ -73,6 +85,7 @@ async fn every_job_is_acked_once_or_dead_lettered_by_four_workers_across_a_leade
         wait_ms: 1_000,
         poison: |job: &Job| is_poison(&job.value),
         work_ms: 3,
+        stall: stall_past_the_lease,
         max_claims: 5_000,
         deadline: Duration::from_secs(90),
     };
@@ -155,6 +168,23 @@ async fn every_job_is_acked_once_or_dead_lettered_by_four_workers_across_a_leade
         );
     }
     assert_leases_never_overlap(&events);
+    let refused_late = events
+        .iter()
+        .filter(|event| {
+            matches!(
+                event,
+                Event::Settled {
+                    acking: true,
+                    ending: Ending::Lost,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(
+        refused_late > 0,
+        "no ack was refused, though workers acked jobs they held past their leases"
+    );
     // Every node holds the same state of the queue.
     assert_every_node_shows(&cluster, topic, &done).await;
 }
@@ -162,6 +192,7 @@ async fn every_job_is_acked_once_or_dead_lettered_by_four_workers_across_a_leade
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_not_acked_goes_again_after_its_lease_and_its_old_lease_is_lost() {
     const LEASE_MS: u64 = 1_000;
+    const EARLY_CLAIM_EVERY_MS: u64 = 50;
     let cluster = TestCluster::start().await;
     let topic = "reports";
     let ids = cluster.ids();
@@ -189,8 +220,20 @@ async fn a_job_not_acked_goes_again_after_its_lease_and_its_old_lease_is_lost() 
         .await
         .expect("acking the second job");
 
+    // Claims that do not wait, up to just before the lease ends, find
+    // nothing; then a claim that waits gets the job once it ends.
+    let mut again = Vec::new();
+    for _ in 0..LEASE_MS / EARLY_CLAIM_EVERY_MS {
+        if !again.is_empty() || now_ms() + EARLY_CLAIM_EVERY_MS >= held.lease_expires_ms {
+            break;
+        }
+        again = claim(&other, topic, 1, 0).await;
+        tokio::time::sleep(Duration::from_millis(EARLY_CLAIM_EVERY_MS)).await;
+    }
     let waited_from = Instant::now();
-    let again = claim(&other, topic, 1, 5_000).await;
+    if again.is_empty() {
+        again = claim(&other, topic, 1, 5_000).await;
+    }
     let again_ms = now_ms();
     let waited = waited_from.elapsed();
     let redelivered = only_job(&again, Offset(0), 2);
@@ -300,6 +343,7 @@ async fn ordered_by_key_runs_each_keys_jobs_one_at_a_time_in_offset_order() {
         wait_ms: 1_000,
         poison: |_| false,
         work_ms: 5,
+        stall: |_| Duration::ZERO,
         max_claims: 2_000,
         deadline: Duration::from_secs(60),
     };
