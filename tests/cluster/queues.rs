@@ -4,42 +4,32 @@
 //! job not acked goes again after its lease, and the old lease is lost;
 //! `ordered_by_key` runs a key's jobs one at a time in offset order; a
 //! queue's state survives restarts of the whole cluster and a follower
-//! rebuilt from a snapshot; bad requests are refused and change nothing.
+//! rebuilt from a snapshot. Bad queue requests are in `queues_bad_input`.
 //!
-//! The workers and the checks over what they saw are in `queue_workers`.
+//! The workers are in `queue_workers`, the checks over what they saw in
+//! `queue_checks`, the single calls and the reads of a queue in
+//! `queue_support`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use ordo_api::{ClaimRequest, Consistency, Job, JobLease, PutQueueRequest, QueueInfo};
+use ordo_api::{Consistency, Job};
 use ordo_client::queues::lost_offsets;
-use ordo_client::Client;
-use ordo_core::{NewRecord, Offset, Record, RecordValue};
-use reqwest::Method;
+use ordo_core::{NewRecord, Offset, RecordValue};
 use serde_json::json;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::bad_input::{assert_refused, Case};
-use crate::queue_workers::{
+use crate::queue_checks::{
     assert_leases_never_overlap, assert_nothing_unexpected,
-    assert_one_job_per_key_at_a_time_in_offset_order, fates, spawn_worker, worker_client, Ending,
-    Event, Journal, WorkerPlan,
+    assert_one_job_per_key_at_a_time_in_offset_order, fates,
 };
-use crate::support::{crash_and_wipe, eventually, read_all, record, TestCluster, CATCH_UP_TIMEOUT};
+use crate::queue_support::{
+    append_values, assert_every_node_shows, claim, dead_letters, lease_of, leases, now_ms,
+    only_job, put_queue, queue_info, settle_ok, standing, wait_for_queue, Settle, GROUP,
+};
+use crate::queue_workers::{start_workers, stop_workers, wait_for_acks, Ending, Event, WorkerPlan};
+use crate::support::{crash_and_wipe, read_all, record, TestCluster};
 
-/// The consumer group every queue here belongs to.
-const GROUP: &str = "workers";
-/// Workers in the tests that run several, each through a node of its own
-/// (the first node twice).
-const WORKERS: usize = 4;
-/// How long a test waits for its workers to finish every job.
-const QUEUE_DONE_TIMEOUT: Duration = Duration::from_secs(40);
-/// How long a stopped worker may take to return: a claim's wait, then an
-/// ack's tries against a node that may be dead.
-const WORKER_STOP_TIMEOUT: Duration = Duration::from_secs(45);
 /// Slack for comparing the leader's clock with this process's: the same
 /// machine's clock, read at millisecond resolution.
 const CLOCK_SLACK_MS: u64 = 5;
@@ -67,7 +57,6 @@ fn stall_past_the_lease(job: &Job) -> Duration {
         _ => Duration::ZERO,
     }
 }
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_job_is_acked_once_or_dead_lettered_by_four_workers_across_a_leader_crash() {
     let started = Instant::now();
@@ -195,9 +184,13 @@ async fn a_job_not_acked_goes_again_after_its_lease_and_its_old_lease_is_lost() 
     const EARLY_CLAIM_EVERY_MS: u64 = 50;
     let cluster = TestCluster::start().await;
     let topic = "reports";
-    let ids = cluster.ids();
-    // Two workers on two nodes; the first stops without acking.
-    let (stopping, other) = (cluster.client_for(ids[1]), cluster.client_for(ids[2]));
+    // Two workers on the two followers (whose long-polls must wake for a
+    // lease the leader's log holds); the first stops without acking.
+    let followers = cluster.followers();
+    let (stopping, other) = (
+        cluster.client_for(followers[0]),
+        cluster.client_for(followers[1]),
+    );
     put_queue(&cluster.client(), topic, LEASE_MS, 2, false).await;
     append_values(&cluster.client(), topic, 0..2).await;
 
@@ -429,6 +422,12 @@ async fn queue_state_survives_full_restarts_and_a_follower_rebuilt_from_a_snapsh
     assert!(stopped.iter().all(|(_, exit)| !exit.forced), "{stopped:?}");
     start_all(&mut cluster).await;
     assert_every_node_shows(&cluster, topic, &before).await;
+    let listed = client.queues().await.expect("listing the queues");
+    assert_eq!(
+        listed.queues.iter().map(standing).collect::<Vec<_>>(),
+        [standing(&before)],
+        "the list of queues after the restart"
+    );
     for &id in &ids {
         cluster.kill(id);
     }
@@ -493,373 +492,6 @@ async fn queue_state_survives_full_restarts_and_a_follower_rebuilt_from_a_snapsh
         [Offset(10), Offset(11)]
     );
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_queue_requests_are_refused_with_a_clear_error_and_change_nothing() {
-    let cluster = TestCluster::start().await;
-    let topic = "tasks";
-    let client = cluster.client();
-    put_queue(&client, topic, 30_000, 5, false).await;
-    append_values(&client, topic, 0..3).await;
-    let held = claim(&client, topic, 1, 0).await;
-    let lease = held[0].lease.to_string();
-    let before = standing(&queue_info(&client, topic).await);
-    let queues_before = client.queues().await.expect("listing the queues");
-    let topics_before = topic_names(&client).await;
-
-    let queue = format!("/v1/queues/{GROUP}/{topic}");
-    let job = |lease: &str| json!({"offset": 0, "lease": lease});
-    let post = |what: &str, action: &str, body: serde_json::Value, status, code| {
-        let body = serde_json::to_vec(&body).expect("JSON");
-        let path = format!("{queue}/{action}");
-        Case::new(
-            what,
-            Method::POST,
-            path,
-            Some(("application/json", body)),
-            status,
-            code,
-        )
-    };
-    let put = |what: &str, path: &str, body: serde_json::Value| {
-        let body = serde_json::to_vec(&body).expect("JSON");
-        let body = Some(("application/json", body));
-        Case::new(what, Method::PUT, path, body, 400, "invalid_body")
-    };
-    let claim_of = |what, body| post(what, "claim", body, 400, "invalid_body");
-    let many: Vec<_> = (0..1_001)
-        .map(|i| json!({"offset": i, "lease": lease}))
-        .collect();
-    let cases = [
-        claim_of("a claim of no jobs", json!({"max": 0})),
-        claim_of("a claim of 1001 jobs", json!({"max": 1_001})),
-        claim_of("a 5 ms lease", json!({"lease_ms": 5})),
-        claim_of("a lease over 12 h", json!({"lease_ms": 43_200_001})),
-        claim_of("a 60 s wait", json!({"wait_ms": 60_000})),
-        claim_of("an unknown field", json!({"maxx": 1})),
-        post(
-            "an ack of no jobs",
-            "ack",
-            json!({"jobs": []}),
-            400,
-            "invalid_body",
-        ),
-        post(
-            "a lease not in the server's form",
-            "ack",
-            json!({"jobs": [job("zz")]}),
-            400,
-            "invalid_body",
-        ),
-        post(
-            "a lease of no digits",
-            "ack",
-            json!({"jobs": [job("l")]}),
-            400,
-            "invalid_body",
-        ),
-        post(
-            "a lease as a number",
-            "ack",
-            json!({"jobs": [{"offset": 0, "lease": 7}]}),
-            400,
-            "invalid_body",
-        ),
-        post(
-            "a job named twice",
-            "ack",
-            json!({"jobs": [job(&lease), job(&lease)]}),
-            400,
-            "invalid_body",
-        ),
-        post(
-            "an ack of 1001 jobs",
-            "ack",
-            json!({"jobs": many}),
-            400,
-            "invalid_body",
-        ),
-        post(
-            "a nack of no jobs",
-            "nack",
-            json!({"jobs": []}),
-            400,
-            "invalid_body",
-        ),
-        post(
-            "a nack delay over 12 h",
-            "nack",
-            json!({"jobs": [job(&lease)], "delay_ms": 43_200_001u64}),
-            400,
-            "invalid_body",
-        ),
-        post(
-            "an extend by 5 ms",
-            "extend",
-            json!({"jobs": [job(&lease)], "lease_ms": 5}),
-            400,
-            "invalid_body",
-        ),
-        put(
-            "the queue's topic as its dead-letter topic",
-            &queue,
-            json!({"dead_letter_topic": topic}),
-        ),
-        put(
-            "a new queue dead-lettering into its topic",
-            "/v1/queues/other/tasks",
-            json!({"dead_letter_topic": topic}),
-        ),
-        put("a 5 ms lease", &queue, json!({"lease_ms": 5})),
-        put("no deliveries", &queue, json!({"max_deliveries": 0})),
-        put("1001 deliveries", &queue, json!({"max_deliveries": 1_001})),
-        put(
-            "a dead-letter topic that is no topic name",
-            &queue,
-            json!({"dead_letter_topic": "no/such name"}),
-        ),
-        Case::new(
-            "an unknown queue",
-            Method::GET,
-            "/v1/queues/nobody/tasks",
-            None,
-            404,
-            "queue_not_found",
-        ),
-        Case::new(
-            "a queue over no topic",
-            Method::GET,
-            "/v1/queues/nobody/nothing",
-            None,
-            404,
-            "queue_not_found",
-        ),
-        Case::new(
-            "deleting an unknown queue",
-            Method::DELETE,
-            "/v1/queues/nobody/tasks",
-            None,
-            404,
-            "queue_not_found",
-        ),
-        unknown_queue("claim", json!({"max": 1, "wait_ms": 1_000})),
-        unknown_queue("ack", json!({"jobs": [job(&lease)]})),
-        unknown_queue("nack", json!({"jobs": [job(&lease)]})),
-        unknown_queue("extend", json!({"jobs": [job(&lease)]})),
-    ];
-    let http = cluster.http();
-    let ids = cluster.ids();
-    for (i, case) in cases.iter().enumerate() {
-        assert_refused(&cluster, &http, ids[i % ids.len()], case).await;
-    }
-    // A lease in the right form that this job is not under: 409, naming it.
-    let stranger = [JobLease {
-        offset: Offset(0),
-        lease: "lfffff".parse().expect("a well-formed lease"),
-    }];
-    let error = client
-        .ack(GROUP, topic, &stranger)
-        .await
-        .expect_err("an ack under a lease never handed out");
-    assert_eq!(lost_offsets(&error), Some(vec![Offset(0)]), "{error}");
-
-    assert_eq!(standing(&queue_info(&client, topic).await), before);
-    assert_eq!(
-        client
-            .queues()
-            .await
-            .expect("listing the queues")
-            .queues
-            .len(),
-        queues_before.queues.len()
-    );
-    assert_eq!(
-        topic_names(&client).await,
-        topics_before,
-        "no topic was made"
-    );
-    // The job's lease was never touched: it still acks.
-    settle_ok(&client, topic, &held, Settle::Ack).await;
-}
-
-/// A request about a queue nobody made: 404 `queue_not_found`.
-fn unknown_queue(action: &str, body: serde_json::Value) -> Case {
-    let body = serde_json::to_vec(&body).expect("JSON");
-    Case::new(
-        format!("a {action} of an unknown queue"),
-        Method::POST,
-        format!("/v1/queues/nobody/tasks/{action}"),
-        Some(("application/json", body)),
-        404,
-        "queue_not_found",
-    )
-}
-
-/// Makes `GROUP`'s queue over `topic` (its dead-letter topic `<topic>.dlq`).
-async fn put_queue(
-    client: &Client,
-    topic: &str,
-    lease_ms: u64,
-    max_deliveries: u32,
-    ordered_by_key: bool,
-) -> QueueInfo {
-    let config = PutQueueRequest {
-        lease_ms: Some(lease_ms),
-        max_deliveries: Some(max_deliveries),
-        dead_letter_topic: None,
-        ordered_by_key,
-    };
-    client
-        .put_queue(GROUP, topic, &config)
-        .await
-        .unwrap_or_else(|e| panic!("making the queue over {topic}: {e}"))
-}
-
-/// Appends the numbers `values` to `topic`, one record each, in one append.
-async fn append_values(client: &Client, topic: &str, values: std::ops::Range<u64>) {
-    let first = values.start;
-    let records: Vec<NewRecord> = values.map(|n| record(json!(n))).collect();
-    let ack = client
-        .append(topic, records)
-        .await
-        .unwrap_or_else(|e| panic!("appending jobs to {topic}: {e}"));
-    assert_eq!(
-        ack.offsets.first(),
-        Some(&Offset(first)),
-        "jobs are at their numbers"
-    );
-}
-
-/// Claims up to `max` jobs of `GROUP`'s queue over `topic`.
-async fn claim(client: &Client, topic: &str, max: u32, wait_ms: u64) -> Vec<Job> {
-    let request = ClaimRequest {
-        max,
-        lease_ms: None,
-        wait_ms,
-    };
-    client
-        .claim(GROUP, topic, &request)
-        .await
-        .unwrap_or_else(|e| panic!("claiming jobs of {topic}: {e}"))
-        .jobs
-}
-
-/// The one job a claim handed out, which must be `offset` on `delivery`.
-fn only_job(jobs: &[Job], offset: Offset, delivery: u32) -> &Job {
-    match jobs {
-        [job] if job.offset == offset && job.delivery == delivery => job,
-        _ => panic!("wanted offset {offset} on delivery {delivery}, got {jobs:#?}"),
-    }
-}
-
-fn lease_of(job: &Job) -> JobLease {
-    JobLease {
-        offset: job.offset,
-        lease: job.lease,
-    }
-}
-
-fn leases(jobs: &[Job]) -> Vec<JobLease> {
-    jobs.iter().map(lease_of).collect()
-}
-
-enum Settle {
-    Ack,
-    /// Give back, to go again after this many ms.
-    Nack(u64),
-}
-
-/// Acks or nacks `jobs`, which must succeed.
-async fn settle_ok(client: &Client, topic: &str, jobs: &[Job], how: Settle) {
-    let leases = leases(jobs);
-    let answer = match how {
-        Settle::Ack => client.ack(GROUP, topic, &leases).await,
-        Settle::Nack(delay_ms) => client.nack(GROUP, topic, &leases, delay_ms).await,
-    };
-    answer.unwrap_or_else(|e| panic!("settling {leases:?}: {e}"));
-}
-
-/// `GROUP`'s queue over `topic`, read linearizably.
-async fn queue_info(client: &Client, topic: &str) -> QueueInfo {
-    client
-        .queue(GROUP, topic)
-        .await
-        .unwrap_or_else(|e| panic!("reading the queue over {topic}: {e}"))
-        .unwrap_or_else(|| panic!("no queue over {topic}"))
-}
-
-/// A queue as it stands, without the age of its oldest pending job (which
-/// grows by itself).
-fn standing(queue: &QueueInfo) -> QueueInfo {
-    QueueInfo {
-        oldest_pending_age_ms: 0,
-        ..queue.clone()
-    }
-}
-
-async fn topic_names(client: &Client) -> Vec<String> {
-    let list = client
-        .topics(Consistency::Linearizable)
-        .await
-        .expect("listing the topics");
-    list.topics.iter().map(|t| t.topic.to_string()).collect()
-}
-
-/// Waits until `GROUP`'s queue over `topic` is `what` by `done`.
-async fn wait_for_queue(
-    client: &Client,
-    topic: &str,
-    what: &str,
-    done: impl Fn(&QueueInfo) -> bool,
-) -> QueueInfo {
-    eventually(what, QUEUE_DONE_TIMEOUT, || async {
-        match client.queue(GROUP, topic).await {
-            Ok(Some(queue)) if done(&queue) => Ok(queue),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await
-}
-
-/// Waits until the workers' acks number at least `count`.
-async fn wait_for_acks(journal: &Journal, count: usize, what: &str) {
-    eventually(what, QUEUE_DONE_TIMEOUT, || async {
-        let acked = journal.acked();
-        if acked >= count {
-            Ok(())
-        } else {
-            Err(format!("{acked} acked"))
-        }
-    })
-    .await
-}
-
-/// Every node, from its own applied state, shows the queue as `expected`
-/// (but for the age of its oldest pending job).
-async fn assert_every_node_shows(cluster: &TestCluster, topic: &str, expected: &QueueInfo) {
-    let http = cluster.http();
-    let expected = standing(expected);
-    for id in cluster.ids() {
-        let url = format!(
-            "{}/v1/queues/{GROUP}/{topic}?consistency=local",
-            cluster.base_url(id)
-        );
-        eventually(
-            &format!("node {id} shows the queue over {topic} as {expected:?}"),
-            CATCH_UP_TIMEOUT,
-            || async {
-                let response = http.get(&url).send().await.map_err(|e| e.to_string())?;
-                let text = response.text().await.map_err(|e| e.to_string())?;
-                match serde_json::from_str::<QueueInfo>(&text) {
-                    Ok(shown) if standing(&shown) == expected => Ok(()),
-                    _ => Err(text),
-                }
-            },
-        )
-        .await;
-    }
-}
-
 /// Starts every node again and waits for a leader.
 async fn start_all(cluster: &mut TestCluster) {
     for id in cluster.ids() {
@@ -869,82 +501,6 @@ async fn start_all(cluster: &mut TestCluster) {
             .unwrap_or_else(|e| panic!("starting node {id} again: {e}"));
     }
     cluster.wait_for_leader().await;
-}
-
-/// `<topic>.dlq`'s records by the offset of the job each came from, each
-/// checked against that job: the same key and value, and headers naming
-/// the topic, the group and `deliveries`. None comes from a job twice.
-async fn dead_letters(
-    client: &Client,
-    topic: &str,
-    jobs: &[Record],
-    deliveries: u32,
-) -> BTreeMap<Offset, Record> {
-    let letters = read_all(client, &format!("{topic}.dlq"), Consistency::Linearizable)
-        .await
-        .expect("reading the dead-letter topic");
-    let mut by_job = BTreeMap::new();
-    for letter in letters {
-        let header = |name: &str| {
-            letter
-                .headers
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| panic!("no {name} header in {letter:?}"))
-        };
-        let offset = Offset(
-            header("ordo-dead-letter-offset")
-                .parse()
-                .expect("an offset in ordo-dead-letter-offset"),
-        );
-        assert_eq!(header("ordo-dead-letter-topic"), topic, "{letter:?}");
-        assert_eq!(header("ordo-dead-letter-group"), GROUP, "{letter:?}");
-        assert_eq!(
-            header("ordo-dead-letter-deliveries"),
-            deliveries.to_string(),
-            "{letter:?}"
-        );
-        let job = jobs
-            .iter()
-            .find(|job| job.offset == offset)
-            .unwrap_or_else(|| panic!("a dead letter of no job: {letter:?}"));
-        assert_eq!(
-            (&letter.key, &letter.value),
-            (&job.key, &job.value),
-            "a dead letter carries its job"
-        );
-        if let Some(twice) = by_job.insert(offset, letter) {
-            panic!("offset {offset} dead-lettered twice: {twice:?}");
-        }
-    }
-    by_job
-}
-
-/// Starts `WORKERS` workers with `plan`, each through a node of its own.
-fn start_workers(
-    cluster: &TestCluster,
-    plan: WorkerPlan,
-) -> (Journal, Arc<AtomicBool>, Vec<JoinHandle<()>>) {
-    let journal = Journal::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let ids = cluster.ids();
-    let workers = (0..WORKERS)
-        .map(|w| {
-            let client = worker_client(cluster, ids[w % ids.len()]);
-            spawn_worker(w, client, plan, journal.clone(), stop.clone())
-        })
-        .collect();
-    (journal, stop, workers)
-}
-
-async fn stop_workers(stop: &AtomicBool, workers: Vec<JoinHandle<()>>) {
-    stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        tokio::time::timeout(WORKER_STOP_TIMEOUT, worker)
-            .await
-            .expect("a worker stops within a claim's wait and an ack's tries")
-            .expect("a worker task failed");
-    }
 }
 
 /// What the workers went through, for the test's output.
@@ -971,11 +527,4 @@ fn report(events: &[Event], started: Instant, failover: Duration) {
          acked {failover:?} after the kill; {:?} in all",
         started.elapsed()
     );
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("a clock after 1970")
-        .as_millis() as u64
 }
