@@ -374,6 +374,47 @@ async fn ordered_by_key_runs_each_keys_jobs_one_at_a_time_in_offset_order() {
     );
 }
 
+/// A claim that starts waiting just before a lease ends (proposed while
+/// the lease holds, applied after it ended) must still wake when it ends,
+/// not sleep out its whole wait. Tried at several margins before the end,
+/// since the window is a propose-to-apply latency wide.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_that_starts_waiting_as_a_lease_ends_gets_the_job_when_it_ends() {
+    const LEASE_MS: u64 = 500;
+    const WAIT_MS: u64 = 3_000;
+    const MARGINS_MS: [u64; 8] = [1, 2, 3, 5, 8, 12, 20, 30];
+    let cluster = TestCluster::start().await;
+    let topic = "late-waits";
+    let followers = cluster.followers();
+    let (stopping, waiting) = (
+        cluster.client_for(followers[0]),
+        cluster.client_for(followers[1]),
+    );
+    put_queue(&cluster.client(), topic, LEASE_MS, 1_000, false).await;
+    for (i, margin_ms) in MARGINS_MS.into_iter().enumerate() {
+        let offset = Offset(i as u64);
+        append_values(&cluster.client(), topic, i as u64..i as u64 + 1).await;
+        let held = claim(&stopping, topic, 1, 0).await;
+        let held = only_job(&held, offset, 1);
+        let start_ms = held.lease_expires_ms.saturating_sub(margin_ms);
+        tokio::time::sleep(Duration::from_millis(start_ms.saturating_sub(now_ms()))).await;
+        let again = claim(&waiting, topic, 1, WAIT_MS).await;
+        let answered_ms = now_ms();
+        assert!(
+            again.iter().any(|job| job.offset == offset),
+            "a claim that began waiting {margin_ms} ms before the lease on offset {offset} \
+             ended got {again:?} after {} ms: it slept past the lease's end",
+            answered_ms.saturating_sub(start_ms)
+        );
+        assert!(
+            answered_ms < held.lease_expires_ms + WAIT_MS / 2,
+            "margin {margin_ms} ms: offset {offset} came {} ms after its lease ended",
+            answered_ms - held.lease_expires_ms
+        );
+        settle_ok(&waiting, topic, &again, Settle::Ack).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_state_survives_full_restarts_and_a_follower_rebuilt_from_a_snapshot() {
     const LONG_MS: u64 = 600_000;
