@@ -415,6 +415,36 @@ async fn a_claim_that_starts_waiting_as_a_lease_ends_gets_the_job_when_it_ends()
     }
 }
 
+/// A queue deleted and made again is a new queue: a worker still holding
+/// a job of the old one must not ack the job the new one handed to
+/// someone else (fails on main: each queue numbers its leases from 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_from_before_the_queue_was_made_again_is_lost() {
+    let cluster = TestCluster::start().await;
+    let topic = "remade";
+    let client = cluster.client();
+    put_queue(&client, topic, 30_000, 5, false).await;
+    append_values(&client, topic, 0..1).await;
+    let old = claim(&client, topic, 1, 0).await;
+    assert!(client
+        .delete_queue(GROUP, topic)
+        .await
+        .expect("deleting the queue"));
+    put_queue(&client, topic, 30_000, 5, false).await;
+    let new = claim(&client, topic, 1, 0).await;
+    let held = only_job(&new, Offset(0), 1);
+    let stale = client.ack(GROUP, topic, &leases(&old)).await;
+    assert_eq!(
+        stale.as_ref().map_err(lost_offsets),
+        Err(Some(vec![Offset(0)])),
+        "an ack under lease {} of the deleted queue, while the new queue's lease {} holds \
+         the job",
+        old[0].lease,
+        held.lease
+    );
+    settle_ok(&client, topic, &new, Settle::Ack).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_state_survives_full_restarts_and_a_follower_rebuilt_from_a_snapshot() {
     const LONG_MS: u64 = 600_000;
