@@ -33,11 +33,13 @@ pub enum ClientError {
         /// (`could not reach 127.0.0.1:7009 (connection refused)`).
         last_error: String,
     },
-    /// An append reached a server (or may have) and no answer came back: it
-    /// may or may not have been appended. Never retried, since a retry could
-    /// append the records twice.
+    /// An append (or another request that must not take effect twice: a
+    /// compare-and-set, a claim, an ack) reached a server (or may have) and
+    /// no answer came back: it may or may not have been applied. Never
+    /// retried by the call itself, since a retry could append the records
+    /// twice.
     #[error(
-        "outcome unknown: the append sent to {} may or may not have been applied ({reason})",
+        "outcome unknown: the request sent to {} may or may not have been applied ({reason})",
         crate::call::display_addr(addr)
     )]
     OutcomeUnknown { addr: String, reason: String },

@@ -2,8 +2,8 @@
 //! simulation's workload and the bench.
 //!
 //! - `client`: [`Client`] and its builder; the public calls by resource:
-//!   `records`, `topics`, `consumers`, `cluster`, each over the one
-//!   request-and-decode helper in `exchange`.
+//!   `records`, `topics`, `consumers`, `queues`, `cluster`, each over the
+//!   one request-and-decode helper in `exchange`.
 //! - `call`: the retry loop, and the single place that decides what is safe
 //!   to resend (reads always; appends only when they certainly did not
 //!   happen).
@@ -27,6 +27,7 @@ mod consumers;
 pub mod error;
 mod exchange;
 pub mod producer;
+pub mod queues;
 mod records;
 pub mod retry;
 mod routing;
