@@ -304,7 +304,10 @@ fn a_lease_from_before_the_queue_was_made_again_is_lost() {
     replica.run(put(config()));
     let (new, _) = claimed(replica.run(claim(1, 20)));
     assert_eq!(new[0].offset, old[0].offset);
-    assert_ne!(new[0].lease, old[0].lease, "leases are never handed out twice");
+    assert_ne!(
+        new[0].lease, old[0].lease,
+        "leases are never handed out twice"
+    );
     let stale = queue_command(
         QueueOp::Ack {
             jobs: vec![held(&old[0])],
