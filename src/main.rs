@@ -4,6 +4,7 @@
 mod append;
 mod backup;
 mod bench;
+mod bench_queue;
 mod bench_tail;
 mod certs;
 mod cluster;
@@ -66,7 +67,7 @@ enum Command {
     /// Cluster administration.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
-    /// Load a cluster with appends and report throughput and latency.
+    /// Load a cluster with appends (or work a queue) and report throughput and latency.
     Bench(bench::BenchArgs),
     /// Run a local cluster of `ordo serve` processes in the foreground (what `make cluster` runs).
     LocalCluster(local_cluster::LocalClusterArgs),
