@@ -26,12 +26,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use ordo_api::{Job, PutQueueRequest};
-use ordo_client::worker::{Action, Settlement, WorkerEvent, WorkerReport};
+use ordo_client::worker::{Action, Settlement, Stopping, WorkerEvent, WorkerReport};
 use ordo_client::{Client, Handler, Worker};
 use ordo_core::{GroupName, TopicName};
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
-use tokio::sync::watch;
 
 use crate::connect::{ConnectArgs, Explain};
 use crate::output::value_text;
@@ -77,18 +76,6 @@ pub async fn run(args: WorkArgs) -> anyhow::Result<()> {
     find_program(Path::new(program))?;
     let client = args.connect.client()?;
     let dead_letter_topic = ensure_queue(&client, &args).await?;
-    let (stop_tx, stop) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
-    let handler = RunCommand {
-        program: program.clone(),
-        args: program_args.to_vec(),
-        topic: args.topic.to_string(),
-        group: args.group.to_string(),
-        stop: stop.clone(),
-    };
     let mut worker = Worker::new(client, args.group.as_str(), args.topic.as_str())
         .concurrency(args.concurrency)
         .nack_delay(Duration::from_millis(args.nack_delay_ms))
@@ -101,18 +88,20 @@ pub async fn run(args: WorkArgs) -> anyhow::Result<()> {
     if let Some(ms) = args.lease_ms {
         worker = worker.lease(Duration::from_millis(ms));
     }
+    let handler = RunCommand {
+        program: program.clone(),
+        args: program_args.to_vec(),
+        topic: args.topic.to_string(),
+        group: args.group.to_string(),
+        stopping: worker.stopping(),
+    };
     eprintln!(
         "ordo work: working the queue of group {} over topic {}, {} job(s) at once (Ctrl-C stops)",
         args.group, args.topic, args.concurrency
     );
-    let report = worker.run(handler, stopped(stop)).await?;
+    let report = worker.run(handler, shutdown_signal()).await?;
     eprintln!("ordo work: stopped: {}", summary(&report));
     Ok(())
-}
-
-/// Resolves once a shutdown signal came.
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 /// Makes the queue if it does not exist; answers its dead-letter topic.
@@ -148,8 +137,8 @@ struct RunCommand {
     args: Vec<OsString>,
     topic: String,
     group: String,
-    /// Becomes true at Ctrl-C or SIGTERM.
-    stop: watch::Receiver<bool>,
+    /// Turns at Ctrl-C or SIGTERM, once the worker claims no more.
+    stopping: Stopping,
 }
 
 impl Handler for RunCommand {
@@ -181,10 +170,10 @@ impl Handler for RunCommand {
                 let _ = stdin.write_all(input.as_bytes()).await;
             });
         }
-        let mut stop = self.stop.clone();
+        let mut stopping = self.stopping.clone();
         let status = tokio::select! {
             status = child.wait() => status,
-            () = stopped_ref(&mut stop) => {
+            () = stopping.wait() => {
                 group.signal(libc::SIGTERM);
                 child.wait().await
             }
@@ -196,10 +185,6 @@ impl Handler for RunCommand {
             Err(e) => Err(format!("waiting for the command: {e}")),
         }
     }
-}
-
-async fn stopped_ref(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 /// A command's process group: signalled as a whole, and killed if the job

@@ -34,6 +34,8 @@
 //!   once, exits for its supervisor and comes back whole once given space;
 //!   the free-space reserve refuses appends with 507 before the disk fills.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
+//! - `queue_cli`: `ordo work` running a command per job (acks, nacks, dead
+//!   letters after the last delivery, SIGTERM) and `ordo queues`.
 //! - `auth`: the cluster secret on `/raft/*` and the API token on `/v1/*`.
 //! - `cli`: the `ordo` CLI in pipes that close early, against addresses
 //!   where nothing listens, its flag conventions and import summary, and
@@ -91,6 +93,8 @@ mod operations;
 mod ordering;
 #[path = "cluster/positions.rs"]
 mod positions;
+#[path = "cluster/queue_cli.rs"]
+mod queue_cli;
 #[path = "cluster/quorum.rs"]
 mod quorum;
 #[path = "cluster/restart.rs"]

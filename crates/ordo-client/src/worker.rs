@@ -17,7 +17,10 @@
 //! delay (the shutdown likely caused it); handlers still running after
 //! that are dropped and their jobs nacked to go again at once. A claim in
 //! flight at shutdown is dropped; a job it may have taken goes again when
-//! its lease runs out.
+//! its lease runs out. A handler that should wind down at shutdown (stop a
+//! child process) watches [`Worker::stopping`], which turns before any
+//! handler could see the shutdown otherwise, so its failure then is surely
+//! nacked without delay.
 //!
 //! - `rules`: the extend schedule and the resend decision. Pure.
 //! - `job`: one job's life: handler, extends, ack or nack.
@@ -194,6 +197,25 @@ pub struct Worker {
     claim_wait: Duration,
     shutdown_grace: Duration,
     listener: Option<Listener>,
+    phase: watch::Sender<Phase>,
+}
+
+/// Tells a handler that its worker has begun to shut down: it claims no
+/// more, and running handlers have the grace period to finish.
+#[derive(Debug, Clone)]
+pub struct Stopping(watch::Receiver<Phase>);
+
+impl Stopping {
+    /// Whether the worker has begun to shut down.
+    pub fn is_stopping(&self) -> bool {
+        *self.0.borrow() != Phase::Running
+    }
+
+    /// Resolves once the worker has begun to shut down (at once if it
+    /// has, or if the worker is gone).
+    pub async fn wait(&mut self) {
+        let _ = self.0.wait_for(|phase| *phase != Phase::Running).await;
+    }
 }
 
 impl Worker {
@@ -210,7 +232,13 @@ impl Worker {
             claim_wait: DEFAULT_CLAIM_WAIT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             listener: None,
+            phase: watch::channel(Phase::Running).0,
         }
+    }
+
+    /// A signal for handlers: see [`Stopping`].
+    pub fn stopping(&self) -> Stopping {
+        Stopping(self.phase.subscribe())
     }
 
     /// Jobs handled at once (at least 1).
@@ -270,7 +298,8 @@ impl Worker {
             Some(lease) => lease,
             None => self.queue_lease().await?,
         };
-        let (phase_tx, phase) = watch::channel(Phase::Running);
+        let phase_tx = &self.phase;
+        let phase = phase_tx.subscribe();
         let shared = Arc::new(Shared {
             client: self.client.clone(),
             group: self.group.clone(),
@@ -288,10 +317,10 @@ impl Worker {
             refused = self.claim_loop(&shared, &handler, &mut jobs) => Err(refused),
         };
 
-        let _ = phase_tx.send(Phase::Stopping);
+        phase_tx.send_replace(Phase::Stopping);
         let drained = tokio::time::timeout(self.shutdown_grace, drain(&mut jobs)).await;
         if drained.is_err() {
-            let _ = phase_tx.send(Phase::Abandon);
+            phase_tx.send_replace(Phase::Abandon);
             // Each remaining job now only settles, bounded by its attempts.
             drain(&mut jobs).await;
         }

@@ -198,3 +198,46 @@ async fn a_worker_of_a_queue_nobody_made_says_so() {
         .unwrap_err();
     assert!(error.to_string().contains("no queue"), "{error}");
 }
+
+#[tokio::test]
+async fn a_handler_that_winds_down_at_shutdown_has_its_job_go_again_at_once() {
+    let node = Stub::start(one_job_then(|_, _| done())).await;
+    let client = Client::new(vec![node.url()]).unwrap();
+    let (claimed_tx, mut claimed) = mpsc::unbounded_channel();
+    let worker = Worker::new(client, "mailers", "emails")
+        .lease(Duration::from_secs(30))
+        .nack_delay(Duration::from_secs(5))
+        .claim_wait(Duration::from_millis(50))
+        .on_event(move |event| {
+            if matches!(event, WorkerEvent::Claimed { .. }) {
+                let _ = claimed_tx.send(());
+            }
+        });
+    let stopping = worker.stopping();
+    let handler = move |_| {
+        let mut stopping = stopping.clone();
+        async move {
+            stopping.wait().await;
+            Err::<(), _>("stopped by the shutdown")
+        }
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(handler, async {
+        let _ = stopped.await;
+    }));
+    tokio::time::timeout(PATIENCE, claimed.recv())
+        .await
+        .expect("a job is claimed");
+    stop.send(()).unwrap();
+    let report = tokio::time::timeout(PATIENCE, running)
+        .await
+        .expect("the worker stops")
+        .unwrap()
+        .unwrap();
+
+    assert_eq!((report.failed, report.nacked), (1, 1), "{report:?}");
+    assert_eq!(
+        node.bodies("POST", &format!("{QUEUE}/nack")),
+        vec![json!({"jobs": [{"offset": 7, "lease": "l1"}], "delay_ms": 0})]
+    );
+}
