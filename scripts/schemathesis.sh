@@ -82,8 +82,9 @@ curl_tls "$base/readyz" >/dev/null || { echo "the node was not ready within 30 s
 status=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$certs/ca.crt" "$base/v1/cluster")
 [[ "$status" == 401 ]] || { echo "expected 401 without the token, got $status" >&2; exit 1; }
 
-# Data for the names schemathesis.toml offers: a topic with records and a
-# group's position in it, and a compacted topic with superseded records.
+# Data for the names schemathesis.toml offers: a topic with records, a
+# group's position in it and a work queue over it, and a compacted topic
+# with superseded records.
 api() {
   curl_tls -o /dev/null -X "$1" "$base$2" -H 'content-type: application/json' -d "$3" ||
     { echo "seeding failed: $1 $2" >&2; return 1; }
@@ -94,6 +95,7 @@ for v in 1 2 3; do
   api POST /v1/topics/orders/records "{\"records\":[{\"key\":\"k$v\",\"value\":{\"qty\":$v}}]}"
 done
 api PUT /v1/consumers/billing/offsets/orders '{"offset":1}'
+api PUT /v1/queues/billing/orders '{"lease_ms":1000,"max_deliveries":2}'
 
 # The stream never ends by itself, so a client that reads a whole response
 # would hang on it: tests/cluster/tailing.rs covers it instead.

@@ -2,8 +2,8 @@
 inside what one test node can answer quickly and safely, without narrowing
 what the spec says is valid.
 
-- Waits are capped (wait_ms, min_log_index, catch_up_timeout_ms): the spec's
-  bounds are real (30 s, 5 s, 600 s), but a fuzzer that waits them out tests
+- Waits are capped (a read's and a claim's wait_ms, min_log_index,
+  catch_up_timeout_ms): the spec's bounds are real (30 s, 5 s, 600 s), but a fuzzer that waits them out tests
   the clock, not the server.
 - A node added to the cluster gets a loopback address nothing listens on,
   so Raft never tries to reach a generated host name.
@@ -40,7 +40,15 @@ def map_case(ctx, case):
         _cap_read(case.query)
     if _is(case, "POST", "/v1/cluster/nodes") and isinstance(case.body, dict):
         _cap_add(case.body)
+    if _is(case, "POST", "/v1/queues/{group}/{topic}/claim") and isinstance(case.body, dict):
+        _cap_claim(case.body)
     return case
+
+
+def _cap_claim(body):
+    wait = _as_int(body.get("wait_ms"))
+    if wait is not None and wait <= 30_000:
+        body["wait_ms"] = min(wait, MAX_WAIT_MS)
 
 
 def _cap_read(query):

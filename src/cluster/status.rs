@@ -1,9 +1,10 @@
 //! `ordo cluster status`: every member's role, term, indexes and
 //! replication lag as a table (each member asked once for its own view; the
 //! leader's view gives the followers' progress), then each consumer group's
-//! lag; or the answering node's raw status with `--json`.
+//! lag and each work queue's depth; or the answering node's raw status with
+//! `--json`.
 
-use ordo_api::ClusterStatus;
+use ordo_api::{ClusterStatus, QueueInfo};
 use ordo_client::RetryPolicy;
 use ordo_core::NodeId;
 
@@ -54,7 +55,42 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
         text.push('\n');
         text.push_str(&render_consumer_lag(&first));
     }
+    if !first.queues.is_empty() {
+        text.push('\n');
+        text.push_str(&render_queues(&first.queues));
+    }
     print(&text)
+}
+
+/// One row per work queue: where its jobs stand and its oldest pending
+/// job's age.
+pub fn render_queues(queues: &[QueueInfo]) -> String {
+    let rows: Vec<Vec<String>> = queues
+        .iter()
+        .map(|queue| {
+            vec![
+                queue.group.to_string(),
+                queue.topic.to_string(),
+                queue.pending.to_string(),
+                queue.in_flight.to_string(),
+                queue.acked.to_string(),
+                queue.dead_lettered.to_string(),
+                format!("{:.1} s", queue.oldest_pending_age_ms as f64 / 1000.0),
+            ]
+        })
+        .collect();
+    render_table(
+        &[
+            "GROUP",
+            "TOPIC",
+            "PENDING",
+            "IN FLIGHT",
+            "ACKED",
+            "DEAD-LETTERED",
+            "OLDEST PENDING",
+        ],
+        &rows,
+    )
 }
 
 /// One row per consumer group and topic: position, topic end, lag.

@@ -163,6 +163,10 @@ pub struct ClusterStatus {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<schema::GroupName, BTreeMap<schema::TopicName, TopicPosition>>))]
     pub consumers: BTreeMap<GroupName, BTreeMap<TopicName, TopicPosition>>,
+    /// Every work queue's counts and oldest pending job's age, from this
+    /// node's applied state.
+    #[serde(default)]
+    pub queues: Vec<crate::queues::QueueInfo>,
     /// This node's storage: whether it failed.
     #[serde(default)]
     pub storage: StorageStatus,

@@ -106,13 +106,16 @@ pub struct QueueList {
 pub struct ClaimRequest {
     /// Most jobs to hand out: 1 (the default) to 1000.
     #[serde(default = "one")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub max: u32,
     /// The lease on each job; the queue's `lease_ms` if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 43_200_000))]
     pub lease_ms: Option<u64>,
     /// With nothing to hand out, wait up to this long for a job (at most
     /// 30000); then answer with an empty list.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 30_000))]
     pub wait_ms: u64,
 }
 

@@ -221,11 +221,6 @@ impl QueueState {
             if self.done.contains(&offset) {
                 continue;
             }
-            let Some(key) = source.job_key(offset)? else {
-                // Compaction or retention removed it: no job, so done.
-                self.finish(offset);
-                continue;
-            };
             let (ready, delivery) = match self.jobs.get(&offset) {
                 None => (true, 0),
                 Some(Job::InFlight { .. }) => (false, 0),
@@ -233,6 +228,17 @@ impl QueueState {
                     delivery,
                     available_ms,
                 }) => (*available_ms <= now_ms, *delivery),
+            };
+            // Only a job that may go now, or whose key may hold later ones
+            // back, needs its record looked at.
+            if !ready && !config.ordered_by_key {
+                continue;
+            }
+            let Some(key) = source.job_key(offset)? else {
+                // Compaction or retention removed it: no job, so done.
+                self.jobs.remove(&offset);
+                self.finish(offset);
+                continue;
             };
             if config.ordered_by_key {
                 if let Some(key) = key {

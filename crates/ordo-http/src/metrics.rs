@@ -3,7 +3,8 @@
 //! through [`ordo_node::metrics`]), and the state gauges rendered at each
 //! scrape from the node's status.
 //!
-//! The state gauges (Raft term, leader, indexes, follower lag, consumer lag)
+//! The state gauges (Raft term, leader, indexes, follower lag, consumer lag,
+//! work queues' depth and age)
 //! are read from the node when `/metrics` is scraped and written straight
 //! into the page, not kept in the recorder: a series then exists exactly
 //! while what it measures does, so a removed follower, a node that stepped
@@ -21,7 +22,7 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_histogram, histogram, Counter, Histogram};
-use ordo_api::ClusterStatus;
+use ordo_api::{ClusterStatus, QueueInfo};
 pub use ordo_node::metrics::OTHER_LABEL;
 
 /// Counter by `route` (the matched path pattern, `unmatched` for none) and
@@ -46,6 +47,16 @@ pub const RAFT_PURGED_INDEX: &str = "ordo_raft_purged_index";
 pub const RAFT_FOLLOWER_LAG_ENTRIES: &str = "ordo_raft_follower_lag_entries";
 /// By `group` and `topic`.
 pub const CONSUMER_LAG_RECORDS: &str = "ordo_consumer_lag_records";
+
+/// By `group` and `topic`, one series per work queue (at most
+/// `ordo_core::limits::MAX_QUEUES`): jobs neither done nor held, jobs held
+/// under a lease, jobs acked and dead-lettered since the queue was made,
+/// and the age of the oldest pending job in milliseconds (0: none).
+pub const QUEUE_PENDING_JOBS: &str = "ordo_queue_pending_jobs";
+pub const QUEUE_IN_FLIGHT_JOBS: &str = "ordo_queue_in_flight_jobs";
+pub const QUEUE_ACKED_JOBS: &str = "ordo_queue_acked_jobs";
+pub const QUEUE_DEAD_LETTERED_JOBS: &str = "ordo_queue_dead_lettered_jobs";
+pub const QUEUE_OLDEST_PENDING_AGE_MS: &str = "ordo_queue_oldest_pending_age_ms";
 
 /// Group/topic pairs with a consumer lag series of their own.
 pub const MAX_CONSUMER_LAG_SERIES: usize = 1_000;
@@ -221,7 +232,55 @@ pub fn render_state(status: &ClusterStatus) -> String {
         let labels = [("group", OTHER_LABEL), ("topic", OTHER_LABEL)];
         sample(&mut page, CONSUMER_LAG_RECORDS, &labels, rest);
     }
+    render_queues(&mut page, status);
     page
+}
+
+/// A queue gauge: its name, its help, and its value for one queue.
+type QueueGauge = (&'static str, &'static str, fn(&QueueInfo) -> u64);
+
+/// One series per queue and gauge, from the status's queues.
+fn render_queues(page: &mut String, status: &ClusterStatus) {
+    if status.queues.is_empty() {
+        return;
+    }
+    let gauges: [QueueGauge; 5] = [
+        (
+            QUEUE_PENDING_JOBS,
+            "Jobs of a work queue neither done nor held by a worker",
+            |queue| queue.pending,
+        ),
+        (
+            QUEUE_IN_FLIGHT_JOBS,
+            "Jobs of a work queue held by a worker under a lease",
+            |queue| queue.in_flight,
+        ),
+        (
+            QUEUE_ACKED_JOBS,
+            "Jobs of a work queue acked since it was made",
+            |queue| queue.acked,
+        ),
+        (
+            QUEUE_DEAD_LETTERED_JOBS,
+            "Jobs of a work queue sent to its dead-letter topic since it was made",
+            |queue| queue.dead_lettered,
+        ),
+        (
+            QUEUE_OLDEST_PENDING_AGE_MS,
+            "Age in milliseconds of a work queue's oldest pending job (0: none)",
+            |queue| queue.oldest_pending_age_ms,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        family(page, name, help);
+        for queue in &status.queues {
+            let labels = [
+                ("group", queue.group.as_str()),
+                ("topic", queue.topic.as_str()),
+            ];
+            sample(page, name, &labels, Some(value(queue)));
+        }
+    }
 }
 
 fn family(page: &mut String, name: &str, help: &str) {
@@ -288,6 +347,7 @@ mod tests {
             ready: true,
             health: "ok".into(),
             consumers: BTreeMap::new(),
+            queues: Vec::new(),
             storage: Default::default(),
             protections: Default::default(),
         }
@@ -323,6 +383,38 @@ mod tests {
         }
         // Every family has its HELP and TYPE once.
         assert_eq!(page.matches("# TYPE ").count(), 11, "{page}");
+    }
+
+    #[test]
+    fn each_queue_has_its_depth_counts_and_age() {
+        let mut status = status();
+        status.queues.push(QueueInfo {
+            group: GroupName::new("mailers").unwrap(),
+            topic: TopicName::new("mail").unwrap(),
+            config: ordo_api::QueueSettings {
+                lease_ms: 30_000,
+                max_deliveries: 5,
+                dead_letter_topic: TopicName::new("mail.dlq").unwrap(),
+                ordered_by_key: false,
+            },
+            floor_offset: Offset(10),
+            end_offset: Offset(20),
+            pending: 6,
+            in_flight: 4,
+            acked: 9,
+            dead_lettered: 1,
+            oldest_pending_age_ms: 1_500,
+        });
+        let page = render_state(&status);
+        for line in [
+            "ordo_queue_pending_jobs{group=\"mailers\",topic=\"mail\"} 6",
+            "ordo_queue_in_flight_jobs{group=\"mailers\",topic=\"mail\"} 4",
+            "ordo_queue_acked_jobs{group=\"mailers\",topic=\"mail\"} 9",
+            "ordo_queue_dead_lettered_jobs{group=\"mailers\",topic=\"mail\"} 1",
+            "ordo_queue_oldest_pending_age_ms{group=\"mailers\",topic=\"mail\"} 1500",
+        ] {
+            assert!(page.lines().any(|l| l == line), "{line:?} in\n{page}");
+        }
     }
 
     #[test]

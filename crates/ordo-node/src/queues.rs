@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ordo_api::Consistency;
+use ordo_api::{Consistency, QueueInfo, QueueSettings};
 use ordo_core::queue::{Claimed, DeadLettered, QueueState};
 use ordo_core::{
     Command, CommandResult, GroupName, HeldJob, LogIndex, Offset, QueueAnswer, QueueCommand,
@@ -241,6 +241,24 @@ impl Node {
         Ok((view.queue.jobs, view.end_offset))
     }
 
+    /// A queue as the API shows it, its oldest pending job's age by this
+    /// node's clock.
+    pub fn queue_info(&self, view: &QueueView) -> QueueInfo {
+        queue_info(view, (self.config().clock)())
+    }
+
+    /// Every queue as the API shows it, from this node's applied state (a
+    /// storage error shows none: the status reports the failure itself).
+    pub(crate) fn queue_infos(&self) -> Vec<QueueInfo> {
+        let now_ms = (self.config().clock)();
+        self.state_machine()
+            .queues()
+            .unwrap_or_default()
+            .iter()
+            .map(|view| queue_info(view, now_ms))
+            .collect()
+    }
+
     /// The queue from this node's applied state.
     fn local_queue(&self, group: &GroupName, topic: &TopicName) -> Result<QueueView, NodeError> {
         self.state_machine()
@@ -259,5 +277,30 @@ impl Node {
     fn instant_at(&self, ms: u64) -> Instant {
         let now_ms = (self.config().clock)();
         Instant::now() + Duration::from_millis(ms.saturating_sub(now_ms))
+    }
+}
+
+/// A queue as the API shows it, its oldest pending job's age by `now_ms`.
+fn queue_info(view: &QueueView, now_ms: u64) -> QueueInfo {
+    let jobs = &view.queue.jobs;
+    let config = &view.queue.config;
+    QueueInfo {
+        group: view.group.clone(),
+        topic: view.topic.clone(),
+        config: QueueSettings {
+            lease_ms: config.lease_ms,
+            max_deliveries: config.max_deliveries,
+            dead_letter_topic: config.dead_letter_topic.clone(),
+            ordered_by_key: config.ordered_by_key,
+        },
+        floor_offset: jobs.floor(),
+        end_offset: view.end_offset,
+        pending: jobs.pending(view.end_offset),
+        in_flight: jobs.in_flight() as u64,
+        acked: jobs.acked(),
+        dead_lettered: jobs.dead_lettered(),
+        oldest_pending_age_ms: view
+            .oldest_pending_ms
+            .map_or(0, |timestamp_ms| now_ms.saturating_sub(timestamp_ms)),
     }
 }

@@ -73,6 +73,7 @@ impl Node {
                 .into_iter()
                 .map(|(group, lags)| (group, topic_positions(lags)))
                 .collect(),
+            queues: self.queue_infos(),
             storage: {
                 let space = self.disk_space().reading();
                 StorageStatus {

@@ -28,8 +28,10 @@ pub const DEAD_LETTER_OFFSET_HEADER: &str = "ordo-dead-letter-offset";
 pub const DEAD_LETTER_GROUP_HEADER: &str = "ordo-dead-letter-group";
 pub const DEAD_LETTER_DELIVERIES_HEADER: &str = "ordo-dead-letter-deliveries";
 
-/// Records a claim reads from the store at a time while it looks for jobs.
-const JOB_PAGE: usize = 128;
+/// Records a claim reads from the store at a time while it looks for jobs:
+/// its first page is about as many as it may hand out, and each page after
+/// twice the one before, up to this.
+const MAX_JOB_PAGE: usize = 256;
 
 /// One queue: its config, where its jobs stand, and its clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +121,7 @@ impl State {
                     store: &mut *records,
                     page: VecDeque::new(),
                     read_to: start,
+                    page_size: (*max as usize).saturating_add(8).min(MAX_JOB_PAGE),
                 };
                 let lease_ms = lease_ms.unwrap_or(config.lease_ms);
                 let claimed = jobs.claim(config, &mut source, *max as usize, lease_ms, now_ms)?;
@@ -319,6 +322,8 @@ struct StoredJobs<'a, S> {
     /// Records read from the store, from `page`'s front up to `read_to`.
     page: VecDeque<Record>,
     read_to: Offset,
+    /// How many records the next read asks for.
+    page_size: usize,
 }
 
 impl<S: RecordStore> JobSource for StoredJobs<'_, S> {
@@ -333,12 +338,15 @@ impl<S: RecordStore> JobSource for StoredJobs<'_, S> {
             return Ok(None);
         }
         if offset >= self.read_to {
-            let page = self.store.read(self.topic, offset..self.end, JOB_PAGE)?;
+            let page = self
+                .store
+                .read(self.topic, offset..self.end, self.page_size)?;
             self.read_to = match page.last() {
-                Some(last) if page.len() == JOB_PAGE => Offset(last.offset.0 + 1),
+                Some(last) if page.len() == self.page_size => Offset(last.offset.0 + 1),
                 _ => self.end,
             };
             self.page = page.into();
+            self.page_size = (self.page_size * 2).min(MAX_JOB_PAGE);
         }
         while self
             .page

@@ -23,7 +23,7 @@ use ordo_api::queues::{
 use ordo_api::{
     AckRequest, ClaimRequest, ClaimResponse, ErrorBody, ExtendRequest, ExtendResponse,
     ExtendedLease, Job, JobLease, JobsDone, LeaseToken, NackRequest, PositionParams,
-    PutQueueRequest, QueueInfo, QueueList, QueueSettings,
+    PutQueueRequest, QueueInfo, QueueList,
 };
 use ordo_core::queue::MAX_CLAIM_JOBS;
 use ordo_core::{HeldJob, QueueConfig, TopicName};
@@ -62,7 +62,7 @@ pub async fn put(
     let JsonBody(request) = body?;
     let config = queue_config(&topic, request)?;
     let view = state.node.put_queue(group, topic, config).await?;
-    Ok(Json(info(&view, (state.node.config().clock)())))
+    Ok(Json(state.node.queue_info(&view)))
 }
 
 /// One queue: its settings and where its jobs stand.
@@ -92,7 +92,7 @@ pub async fn show(
     let (group, topic) = extract::group_and_topic(path)?;
     let params = extract::query(params)?;
     let view = state.node.queue(&group, &topic, params.consistency).await?;
-    Ok(Json(info(&view, (state.node.config().clock)())))
+    Ok(Json(state.node.queue_info(&view)))
 }
 
 /// Deletes the queue and where its jobs stand; the topic stays.
@@ -143,7 +143,6 @@ pub async fn list(
 ) -> Result<Json<QueueList>, ApiError> {
     let params = extract::query(params)?;
     let views = state.node.queues(params.consistency).await?;
-    let now_ms = (state.node.config().clock)();
     let usable = |view: &QueueView| {
         auth::may(
             &caller,
@@ -159,7 +158,7 @@ pub async fn list(
         queues: views
             .iter()
             .filter(|view| usable(view))
-            .map(|view| info(view, now_ms))
+            .map(|view| state.node.queue_info(view))
             .collect(),
     }))
 }
@@ -421,29 +420,4 @@ fn check_lease(field: &str, lease_ms: u64) -> Result<(), ApiError> {
 
 fn invalid(message: String) -> ApiError {
     ApiError::bad_request("invalid_body", message)
-}
-
-/// A queue as the API shows it, its oldest pending job's age by `now_ms`.
-pub fn info(view: &QueueView, now_ms: u64) -> QueueInfo {
-    let jobs = &view.queue.jobs;
-    let config = &view.queue.config;
-    QueueInfo {
-        group: view.group.clone(),
-        topic: view.topic.clone(),
-        config: QueueSettings {
-            lease_ms: config.lease_ms,
-            max_deliveries: config.max_deliveries,
-            dead_letter_topic: config.dead_letter_topic.clone(),
-            ordered_by_key: config.ordered_by_key,
-        },
-        floor_offset: jobs.floor(),
-        end_offset: view.end_offset,
-        pending: jobs.pending(view.end_offset),
-        in_flight: jobs.in_flight() as u64,
-        acked: jobs.acked(),
-        dead_lettered: jobs.dead_lettered(),
-        oldest_pending_age_ms: view
-            .oldest_pending_ms
-            .map_or(0, |timestamp_ms| now_ms.saturating_sub(timestamp_ms)),
-    }
 }

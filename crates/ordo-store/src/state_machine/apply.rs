@@ -8,9 +8,7 @@ use openraft::type_config::alias::LogIdOf;
 use openraft::{EntryPayload, StoredMembership};
 use ordo_core::cleanup::{RecordStore, StoredRecord, Visit};
 use ordo_core::state::apply_noop;
-use ordo_core::{
-    Command, CommandResult, LogIndex, Offset, QueueCommand, QueueOp, Record, TopicName,
-};
+use ordo_core::{Command, CommandResult, LogIndex, Offset, Record, TopicName};
 
 use super::{Applied, StateMachineStore};
 use crate::codec::encode;
@@ -67,9 +65,8 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
             let result = match payload {
                 EntryPayload::Blank => apply_noop(&mut writer.state, index),
                 EntryPayload::Normal(command) => {
-                    // A command that reads records is first in its batch
-                    // (see `segments`), so the record log holds every
-                    // record it may look at.
+                    // A cleanup is first in its batch (see `segments`), so
+                    // the record log holds every record it may look at.
                     let mut cleanup = StagedCleanup {
                         records,
                         batch: &mut batch,
@@ -137,31 +134,23 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
     }
 }
 
-/// Splits committed entries into runs written as one batch each: a command
-/// that reads records (a cleanup, a queue's claim or nack) starts a new
-/// run, so every record applied before it is on the disk (a batch's writes
-/// are not readable until it is committed) when it looks at them.
+/// Splits committed entries into runs written as one batch each: a cleanup
+/// command starts a new run, so every record applied before it is on the
+/// disk (a batch's writes are not readable until it is committed) when it
+/// looks at them. A queue's claim or nack reads records too, but needs no
+/// run of its own: the segment record log takes an append into its files
+/// as it is staged, readable at once (`tests::queues` holds it to that).
 fn segments<C: StoreTypeConfig>(entries: Vec<C::Entry>) -> Vec<Vec<(LogIdOf<C>, OrdoPayload)>> {
     let mut segments: Vec<Vec<_>> = Vec::new();
     for entry in entries {
         let (log_id, payload) = C::into_parts(entry);
-        let reads = reads_records(&payload);
+        let cleans = is_cleanup(&payload);
         match segments.last_mut() {
-            Some(segment) if !reads => segment.push((log_id, payload)),
+            Some(segment) if !cleans => segment.push((log_id, payload)),
             _ => segments.push(vec![(log_id, payload)]),
         }
     }
     segments
-}
-
-fn reads_records(payload: &OrdoPayload) -> bool {
-    matches!(
-        payload,
-        EntryPayload::Normal(Command::Queue(QueueCommand {
-            op: QueueOp::Claim { .. } | QueueOp::Nack { .. },
-            ..
-        }))
-    ) || is_cleanup(payload)
 }
 
 fn is_cleanup(payload: &OrdoPayload) -> bool {

@@ -14,6 +14,7 @@ mod mem_disk;
 #[cfg(feature = "mutants")]
 mod mutants;
 mod pipelined;
+mod queues;
 mod raft_log;
 mod record_log;
 mod record_segments;
