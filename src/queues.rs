@@ -153,7 +153,9 @@ async fn list(json: bool, connect: &ConnectArgs) -> anyhow::Result<()> {
     print(&render_queues(&list.queues))
 }
 
-fn render_queues(queues: &[QueueInfo]) -> String {
+/// One row per queue: where its jobs stand and how long the oldest pending
+/// one has waited (`ordo queues`, and `ordo cluster status`).
+pub(crate) fn render_queues(queues: &[QueueInfo]) -> String {
     let rows: Vec<Vec<String>> = queues
         .iter()
         .map(|q| {
