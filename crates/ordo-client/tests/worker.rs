@@ -6,8 +6,9 @@ mod stub;
 
 use std::time::Duration;
 
+use ordo_api::Job;
 use ordo_client::worker::{Action, Settlement, WorkerEvent, WorkerReport};
-use ordo_client::{Client, Worker};
+use ordo_client::{Client, Handler, Worker};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -42,18 +43,15 @@ fn done() -> Reply {
     Reply::json(200, json!({"log_index": 3}))
 }
 
-/// Runs a worker with `handler` until `until` says an event is the last
-/// one wanted; returns the events and the report.
-async fn work<F, Fut>(
+/// Runs a worker with the handler `handler` makes for it until `until`
+/// says an event is the last one wanted, then shuts it down; returns the
+/// events and the report.
+async fn work<H: Handler>(
     node: &Stub,
     worker: impl FnOnce(Client) -> Worker,
-    handler: F,
+    handler: impl FnOnce(&Worker) -> H,
     until: impl Fn(&WorkerEvent) -> bool,
-) -> (Vec<WorkerEvent>, WorkerReport)
-where
-    F: Fn(ordo_api::Job) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
-{
+) -> (Vec<WorkerEvent>, WorkerReport) {
     let client = Client::builder(vec![node.url()])
         .timeout(Duration::from_millis(300))
         .build()
@@ -64,6 +62,7 @@ where
         .on_event(move |event| {
             let _ = tx.send(event.clone());
         });
+    let handler = handler(&worker);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.run(handler, async {
         let _ = stopped.await;
@@ -110,7 +109,7 @@ async fn an_ack_with_an_unknown_outcome_is_resent_and_a_lost_lease_then_is_settl
     let (events, report) = work(
         &node,
         |client| Worker::new(client, "mailers", "emails").lease(Duration::from_secs(30)),
-        |_| async { Ok(()) },
+        |_| |_| async { Ok::<(), String>(()) },
         is_settled,
     )
     .await;
@@ -142,9 +141,11 @@ async fn a_failing_handler_is_nacked_with_the_delay_and_its_lease_extended_while
                 .lease(Duration::from_millis(300))
                 .nack_delay(Duration::from_millis(1_500))
         },
-        |job| async move {
-            tokio::time::sleep(Duration::from_millis(350)).await;
-            Err(format!("could not send {}", job.value))
+        |_| {
+            |job: Job| async move {
+                tokio::time::sleep(Duration::from_millis(350)).await;
+                Err(format!("could not send {}", job.value))
+            }
         },
         is_settled,
     )
@@ -175,7 +176,7 @@ async fn at_shutdown_a_handler_that_does_not_finish_is_dropped_and_its_job_goes_
                 .lease(Duration::from_secs(30))
                 .shutdown_grace(Duration::from_millis(100))
         },
-        |_| std::future::pending::<Result<(), String>>(),
+        |_| |_| std::future::pending::<Result<(), String>>(),
         |event| matches!(event, WorkerEvent::Claimed { .. }),
     )
     .await;
@@ -202,38 +203,27 @@ async fn a_worker_of_a_queue_nobody_made_says_so() {
 #[tokio::test]
 async fn a_handler_that_winds_down_at_shutdown_has_its_job_go_again_at_once() {
     let node = Stub::start(one_job_then(|_, _| done())).await;
-    let client = Client::new(vec![node.url()]).unwrap();
-    let (claimed_tx, mut claimed) = mpsc::unbounded_channel();
-    let worker = Worker::new(client, "mailers", "emails")
-        .lease(Duration::from_secs(30))
-        .nack_delay(Duration::from_secs(5))
-        .claim_wait(Duration::from_millis(50))
-        .on_event(move |event| {
-            if matches!(event, WorkerEvent::Claimed { .. }) {
-                let _ = claimed_tx.send(());
+
+    let (_, report) = work(
+        &node,
+        |client| {
+            Worker::new(client, "mailers", "emails")
+                .lease(Duration::from_secs(30))
+                .nack_delay(Duration::from_secs(5))
+        },
+        |worker| {
+            let stopping = worker.stopping();
+            move |_| {
+                let mut stopping = stopping.clone();
+                async move {
+                    stopping.wait().await;
+                    Err::<(), _>("stopped by the shutdown")
+                }
             }
-        });
-    let stopping = worker.stopping();
-    let handler = move |_| {
-        let mut stopping = stopping.clone();
-        async move {
-            stopping.wait().await;
-            Err::<(), _>("stopped by the shutdown")
-        }
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(worker.run(handler, async {
-        let _ = stopped.await;
-    }));
-    tokio::time::timeout(PATIENCE, claimed.recv())
-        .await
-        .expect("a job is claimed");
-    stop.send(()).unwrap();
-    let report = tokio::time::timeout(PATIENCE, running)
-        .await
-        .expect("the worker stops")
-        .unwrap()
-        .unwrap();
+        },
+        |event| matches!(event, WorkerEvent::Claimed { .. }),
+    )
+    .await;
 
     assert_eq!((report.failed, report.nacked), (1, 1), "{report:?}");
     assert_eq!(
