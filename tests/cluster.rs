@@ -52,6 +52,12 @@
 //! - `rights`: principals' rights by every route and through any node; an
 //!   ACL file replaced on disk; a client certificate naming its principal.
 //! - `leaks`: no token, secret or private key line in any log or answer.
+//! - `queues`: work queues with workers on every node across a leader
+//!   crash (every job acked once or dead-lettered, never two live leases on
+//!   one job), redelivery after a lease, per-key order, restarts;
+//!   `queues_bad_input`: bad queue requests. `queue_workers` holds the
+//!   workers and their journal, `queue_checks` the pure checks over it,
+//!   `queue_support` the single calls and reads of a queue.
 
 #[path = "cluster/acl_file.rs"]
 mod acl_file;
@@ -93,8 +99,18 @@ mod operations;
 mod ordering;
 #[path = "cluster/positions.rs"]
 mod positions;
+#[path = "cluster/queue_checks.rs"]
+mod queue_checks;
 #[path = "cluster/queue_cli.rs"]
 mod queue_cli;
+#[path = "cluster/queue_support.rs"]
+mod queue_support;
+#[path = "cluster/queue_workers.rs"]
+mod queue_workers;
+#[path = "cluster/queues.rs"]
+mod queues;
+#[path = "cluster/queues_bad_input.rs"]
+mod queues_bad_input;
 #[path = "cluster/quorum.rs"]
 mod quorum;
 #[path = "cluster/restart.rs"]

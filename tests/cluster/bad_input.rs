@@ -21,7 +21,7 @@ const TOPIC: &str = "bad-input";
 const RECORDS_PATH: &str = "/v1/topics/bad-input/records";
 
 /// One malformed request and the refusal it must get.
-struct Case {
+pub struct Case {
     what: String,
     method: Method,
     path: String,
@@ -52,7 +52,7 @@ impl Case {
         Case::new(what, Method::POST, RECORDS_PATH, body, status, code)
     }
 
-    fn new(
+    pub fn new(
         what: impl Into<String>,
         method: Method,
         path: impl Into<String>,
@@ -73,7 +73,12 @@ impl Case {
 
 /// Sends `case` to node `id` and checks the refusal: its status, a leader
 /// named in `ordo-leader`, and a JSON error body with its code and a message.
-async fn assert_refused(cluster: &TestCluster, http: &reqwest::Client, id: NodeId, case: &Case) {
+pub async fn assert_refused(
+    cluster: &TestCluster,
+    http: &reqwest::Client,
+    id: NodeId,
+    case: &Case,
+) {
     let url = format!("{}{}", cluster.base_url(id), case.path);
     let mut request = http.request(case.method.clone(), url);
     if let Some((content_type, body)) = &case.body {

@@ -147,6 +147,12 @@ impl QueueState {
         above.saturating_sub(done + in_flight)
     }
 
+    /// Numbers the next leases from `first` on, unless they are past it
+    /// already: leases stay unique however the caller numbers them.
+    pub fn number_leases_from(&mut self, first: LeaseId) {
+        self.next_lease = self.next_lease.max(first.0);
+    }
+
     /// The earliest time after `after_ms` that a lease ends or a
     /// given-back job may go again: when a claim that found nothing might
     /// find something, besides new jobs and acks.

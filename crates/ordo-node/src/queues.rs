@@ -104,12 +104,17 @@ impl Node {
             // lease or delay to come due.
             self.wait_applied(log_index, APPLY_WAIT).await?;
             applied.borrow_and_update();
-            let seen = self.waiting_on(&group, &topic)?;
+            let claimed = self.local_queue(&group, &topic)?;
+            // Due after the time the empty claim was decided at (the
+            // queue's clock), not after this node's now: a lease that ended
+            // in between is due at once.
+            let due = claimed
+                .queue
+                .jobs
+                .next_due_ms(claimed.queue.clock_ms)
+                .map(|due_ms| self.instant_at(due_ms));
+            let seen = (claimed.queue.jobs, claimed.end_offset);
             loop {
-                let due = seen
-                    .0
-                    .next_due_ms((self.config().clock)())
-                    .map(|due_ms| self.instant_at(due_ms));
                 let until = due.map_or(deadline, |due| due.min(deadline));
                 match tokio::time::timeout_at(until, applied.changed()).await {
                     Ok(Ok(())) if self.waiting_on(&group, &topic)? == seen => continue,

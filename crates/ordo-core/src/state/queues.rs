@@ -13,7 +13,7 @@ use crate::command::{CommandResult, HeldJob, QueueAnswer, QueueCommand, QueueOp}
 use crate::consumer::GroupName;
 use crate::ids::{LogIndex, Offset};
 use crate::limits::MAX_QUEUES;
-use crate::queue::{DeadLettered, JobSource, QueueConfig, QueueState};
+use crate::queue::{DeadLettered, JobSource, LeaseId, QueueConfig, QueueState, MAX_CLAIM_JOBS};
 use crate::record::{NewRecord, Record};
 use crate::rejection::Rejection;
 use crate::state::Outcome;
@@ -32,6 +32,10 @@ pub const DEAD_LETTER_DELIVERIES_HEADER: &str = "ordo-dead-letter-deliveries";
 /// its first page is about as many as it may hand out, and each page after
 /// twice the one before, up to this.
 const MAX_JOB_PAGE: usize = 256;
+
+/// Lease numbers each log index has: more than a claim hands out.
+const LEASES_PER_INDEX: u64 = 1024;
+const _: () = assert!(MAX_CLAIM_JOBS as u64 <= LEASES_PER_INDEX);
 
 /// One queue: its config, where its jobs stand, and its clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +114,9 @@ impl State {
         let answer = match op {
             QueueOp::Put { .. } | QueueOp::Delete => unreachable!("answered above"),
             QueueOp::Claim { max, lease_ms } => {
+                // Numbered from the claim's log index: a lease is never
+                // handed out twice, even by a queue deleted and made again.
+                jobs.number_leases_from(LeaseId(index.0.saturating_mul(LEASES_PER_INDEX)));
                 let dead_lettered = jobs.expire(config, now_ms);
                 let (start, end) = topics.get(topic).map_or((Offset(0), Offset(0)), |state| {
                     (state.start_offset, state.end_offset)

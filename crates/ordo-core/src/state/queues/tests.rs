@@ -295,3 +295,24 @@ fn replicas_applying_the_same_queue_commands_agree() {
     assert_eq!(follower.store, leader.store);
     let _ = LeaseId(0);
 }
+
+#[test]
+fn a_lease_from_before_the_queue_was_made_again_is_lost() {
+    let mut replica = with_jobs(1);
+    let (old, _) = claimed(replica.run(claim(1, 0)));
+    replica.run(queue_command(QueueOp::Delete, 10));
+    replica.run(put(config()));
+    let (new, _) = claimed(replica.run(claim(1, 20)));
+    assert_eq!(new[0].offset, old[0].offset);
+    assert_ne!(new[0].lease, old[0].lease, "leases are never handed out twice");
+    let stale = queue_command(
+        QueueOp::Ack {
+            jobs: vec![held(&old[0])],
+        },
+        30,
+    );
+    assert!(matches!(
+        rejection(replica.run(stale)),
+        Rejection::LeaseLost { .. }
+    ));
+}
