@@ -4,7 +4,7 @@ NODES ?= 3
 BASE_PORT ?= 7001
 DATA_DIR ?= ./data
 
-.PHONY: help build release cluster node test lint fmt clean-data failover sim sim-soak sim-mutants fuzz bench bench-tls bench-long image test-cluster schemathesis
+.PHONY: help build release cluster node test lint fmt clean-data failover sim sim-soak sim-mutants fuzz bench bench-tls bench-queue bench-long image test-cluster schemathesis
 
 help:
 	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (data in $(DATA_DIR)), first append/read, Ctrl-C stops it; TLS=1 serves HTTPS with development certificates"
@@ -20,6 +20,7 @@ help:
 	@echo "make fuzz      each cargo fuzz target (request decoding, command codec, AppendEntries wire form) for FUZZ_SECS (60) s"
 	@echo "make bench     ordo's durable appends (vs etcd and NATS JetStream with PEERS_DIR), writes docs/benchmarks.md (~25 min, ~4 alone)"
 	@echo "make bench-tls  the cost of TLS: ordo bench at c=16, plain vs TLS local clusters in one run"
+	@echo "make bench-queue  work queues against appends: jobs/s claimed and acked by 16 workers next to appends/s at c=16, one local cluster"
 	@echo "make bench-long  10 M records: throughput, RSS and disk as the log grows, tail reads; writes docs/bench-long.md"
 	@echo "make image     the ordo:dev container image, built offline FROM scratch (deploy/build-image.sh)"
 	@echo "make test-cluster  deploy/compose.yaml under load through leader kills, partitions, a rolling restart and a full disk; deploy/compose-tls.yaml over HTTPS through a certificate rotation (needs Docker; the disk part needs root to mount a tmpfs)"
@@ -113,6 +114,12 @@ bench:
 # alternating in one run (ROUNDS=5 of SECS=10).
 bench-tls: release
 	scripts/bench/tls.sh
+
+# Work queues against appends: 16 workers claiming and acking jobs next to
+# 16 appending clients, alternating on one local cluster (ROUNDS=3 of
+# SECS=10; JOBS=50000 per queue round, BATCH=1 job per claim).
+bench-queue: release
+	scripts/bench/queue.sh
 
 # 10 M records appended in batches of 100, throughput and each node's RSS and
 # disk sampled along the way, then read back from a follower; writes

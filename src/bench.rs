@@ -10,7 +10,9 @@
 //! `--records N` stops the appends once N records are acknowledged (or at
 //! `--seconds`, whichever comes first). `--tail pages|stream` measures the
 //! other direction instead: one consumer reading the topic back
-//! (`bench_tail`).
+//! (`bench_tail`). `--queue` measures a work queue: `--concurrency`
+//! workers claiming and acking jobs (`bench_queue`), reported in the same
+//! shape.
 //!
 //! The statistics ([`Summary`]) are pure and unit-tested; the rest is the
 //! loop around the one `ordo_client::Client`.
@@ -24,6 +26,7 @@ use ordo_api::limits::MAX_RECORDS_PER_APPEND;
 use ordo_core::NewRecord;
 use serde::Serialize;
 
+use crate::bench_queue;
 use crate::bench_tail::{self, TailPlan, TailVia};
 use crate::connect::ConnectArgs;
 use crate::output::outln;
@@ -39,7 +42,8 @@ pub struct BenchArgs {
     /// Bytes of each record's value (a string of this many characters).
     #[arg(long, default_value_t = 100)]
     pub record_bytes: usize,
-    /// Records per append request.
+    /// Records per append request (with --queue: most jobs per claim, and
+    /// so per ack).
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
     /// How long to measure, after the warm-up.
@@ -52,9 +56,16 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
     /// Appending: stop once this many records are acknowledged. Tailing:
-    /// read this many (default: up to the topic's end at the start).
+    /// read this many (default: up to the topic's end at the start). With
+    /// --queue: the jobs appended before the workers start (default
+    /// 20000); the run stops when all are acked.
     #[arg(long)]
     pub records: Option<u64>,
+    /// Work a queue instead of appending: --records jobs are appended to a
+    /// new topic (TOPIC-queue-<unix ms>), then --concurrency workers claim
+    /// (--batch at a time) and ack them as fast as they can.
+    #[arg(long, conflicts_with = "tail")]
+    pub queue: bool,
     /// Read the topic back instead of appending: page after page of
     /// `local` reads, or the NDJSON stream. `--seconds` bounds the read.
     #[arg(long, value_enum)]
@@ -66,16 +77,29 @@ pub struct BenchArgs {
     pub connect: ConnectArgs,
 }
 
+/// What a run loads the cluster with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Load {
+    /// Appends of `batch` records.
+    Append,
+    /// Workers claiming up to `batch` jobs and acking them.
+    Queue,
+}
+
 /// What one run measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
+    pub load: Load,
     pub concurrency: usize,
     pub batch: usize,
     pub record_bytes: usize,
     pub seconds: f64,
-    /// Acknowledged appends (requests) per second.
+    /// Acknowledged appends (requests) per second; for a queue, claims
+    /// whose jobs were acked, each with its ack.
     pub ops_per_s: f64,
-    /// Acknowledged records per second (`ops_per_s` × `batch`).
+    /// Acknowledged records per second (`ops_per_s` × `batch`); for a
+    /// queue, jobs claimed and acked per second.
     pub records_per_s: f64,
     pub p50_ms: f64,
     pub p90_ms: f64,
@@ -90,7 +114,21 @@ impl Summary {
     /// acknowledged within `elapsed`.
     pub fn new(
         args: &BenchArgs,
+        latencies_us: Vec<u64>,
+        errors: u64,
+        elapsed: Duration,
+    ) -> Summary {
+        let records = latencies_us.len() as u64 * args.batch as u64;
+        Summary::measured(Load::Append, args, latencies_us, records, errors, elapsed)
+    }
+
+    /// Summarizes `load`'s operations, one latency (in microseconds) each,
+    /// which together moved `records` within `elapsed`.
+    pub fn measured(
+        load: Load,
+        args: &BenchArgs,
         mut latencies_us: Vec<u64>,
+        records: u64,
         errors: u64,
         elapsed: Duration,
     ) -> Summary {
@@ -99,12 +137,13 @@ impl Summary {
         let ops_per_s = latencies_us.len() as f64 / seconds;
         let at = |q: f64| percentile_ms(&latencies_us, q);
         Summary {
+            load,
             concurrency: args.concurrency,
             batch: args.batch,
             record_bytes: args.record_bytes,
             seconds,
             ops_per_s,
-            records_per_s: ops_per_s * args.batch as f64,
+            records_per_s: records as f64 / seconds,
             p50_ms: at(0.50),
             p90_ms: at(0.90),
             p99_ms: at(0.99),
@@ -126,9 +165,13 @@ fn percentile_ms(sorted_us: &[u64], q: f64) -> f64 {
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (load, ops, records) = match self.load {
+            Load::Append => ("", "appends/s", "records/s"),
+            Load::Queue => ("queue ", "claim+acks/s", "jobs/s claimed and acked"),
+        };
         write!(
             f,
-            "c={} batch={} {} B: {:.0} appends/s, {:.0} records/s; latency ms p50 {:.2} p90 {:.2} \
+            "{load}c={} batch={} {} B: {:.0} {ops}, {:.0} {records}; latency ms p50 {:.2} p90 {:.2} \
              p99 {:.2} max {:.2}; {} errors; {:.1} s",
             self.concurrency,
             self.batch,
@@ -148,10 +191,55 @@ impl std::fmt::Display for Summary {
 /// What the clients share: counters for the progress line, and the
 /// measured latencies.
 #[derive(Default)]
-struct Tally {
-    acknowledged: AtomicU64,
-    errors: AtomicU64,
-    latencies_us: Mutex<Vec<u64>>,
+pub(crate) struct Tally {
+    /// Appends acknowledged, or jobs acked.
+    pub acknowledged: AtomicU64,
+    pub errors: AtomicU64,
+    pub latencies_us: Mutex<Vec<u64>>,
+}
+
+impl Tally {
+    /// Adds one client's measured latencies.
+    pub fn add_latencies(&self, mine: Vec<u64>) {
+        self.latencies_us
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(mine);
+    }
+
+    /// Every latency measured, leaving none.
+    pub fn take_latencies(&self) -> Vec<u64> {
+        std::mem::take(
+            &mut *self
+                .latencies_us
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+/// When a run measures: from the end of the warm-up for `--seconds`.
+#[derive(Clone, Copy)]
+pub(crate) struct Window {
+    pub measure_from: Instant,
+    pub stop_at: Instant,
+}
+
+impl Window {
+    pub fn starting_now(args: &BenchArgs) -> Window {
+        let measure_from = Instant::now() + Duration::from_secs(args.warmup_secs);
+        Window {
+            measure_from,
+            stop_at: measure_from + Duration::from_secs(args.seconds),
+        }
+    }
+
+    /// How long was measured, for a run whose clients all ended now.
+    pub fn measured(&self) -> Duration {
+        Instant::now()
+            .min(self.stop_at)
+            .saturating_duration_since(self.measure_from)
+    }
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -168,22 +256,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // e.g. during an election) stay on; an append that still fails counts
     // as an error.
     let client = args.connect.builder(args.connect.addr.clone())?.build()?;
-    let records: Vec<NewRecord> = (0..args.batch)
-        .map(|_| NewRecord {
-            key: None,
-            value: serde_json::Value::String("x".repeat(args.record_bytes)).into(),
-            headers: Default::default(),
-        })
-        .collect();
+    if args.queue {
+        let summary = bench_queue::run(&client, &args).await?;
+        return print_summary(&summary, args.json);
+    }
+    let records = vec![filler(args.record_bytes); args.batch];
     client
         .append(&args.topic, records.clone())
         .await
         .context("the first append")?;
 
     let tally = Arc::new(Tally::default());
-    let start = Instant::now();
-    let measure_from = start + Duration::from_secs(args.warmup_secs);
-    let stop_at = measure_from + Duration::from_secs(args.seconds);
+    let window = Window::starting_now(&args);
+    let Window {
+        measure_from,
+        stop_at,
+    } = window;
     let enough_acks = args
         .records
         .map_or(u64::MAX, |records| records.div_ceil(args.batch as u64));
@@ -212,35 +300,28 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                         }
                     }
                 }
-                tally
-                    .latencies_us
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .extend(mine);
+                tally.add_latencies(mine);
             })
         })
         .collect();
-    let progress = tokio::spawn(report_progress(tally.clone(), measure_from, stop_at));
+    let progress = tokio::spawn(report_progress(tally.clone(), window, "appends"));
     for client in clients {
         client.await.context("a bench client")?;
     }
     progress.abort();
-    let finished = Instant::now().min(stop_at);
     eprintln!();
-    let latencies = std::mem::take(
-        &mut *tally
-            .latencies_us
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    );
     let errors = tally.errors.load(Ordering::Relaxed);
-    let summary = Summary::new(
-        &args,
-        latencies,
-        errors,
-        finished.saturating_duration_since(measure_from),
-    );
+    let summary = Summary::new(&args, tally.take_latencies(), errors, window.measured());
     print_summary(&summary, args.json)
+}
+
+/// A record whose value is a string of `bytes` characters.
+pub(crate) fn filler(bytes: usize) -> NewRecord {
+    NewRecord {
+        key: None,
+        value: serde_json::Value::String("x".repeat(bytes)).into(),
+        headers: Default::default(),
+    }
 }
 
 /// One line: the summary for people, or as JSON with `--json`.
@@ -282,8 +363,13 @@ async fn tail(via: TailVia, args: &BenchArgs) -> anyhow::Result<()> {
     print_summary(&summary, args.json)
 }
 
-/// Rewrites one stderr line every second: appends/s over the last second.
-async fn report_progress(tally: Arc<Tally>, measure_from: Instant, stop_at: Instant) {
+/// Rewrites one stderr line every second: `unit`s (appends, jobs) per
+/// second over the last second.
+pub(crate) async fn report_progress(tally: Arc<Tally>, window: Window, unit: &str) {
+    let Window {
+        measure_from,
+        stop_at,
+    } = window;
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     let mut last = 0;
     loop {
@@ -299,7 +385,7 @@ async fn report_progress(tally: Arc<Tally>, measure_from: Instant, stop_at: Inst
             )
         };
         eprint!(
-            "\r{} appends/s, {} errors ({phase})   ",
+            "\r{} {unit}/s, {} errors ({phase})   ",
             acknowledged - last,
             tally.errors.load(Ordering::Relaxed)
         );
@@ -349,5 +435,27 @@ mod tests {
         let json = serde_json::to_value(&summary).unwrap();
         assert_eq!(json["ops_per_s"], 2.0);
         assert!(summary.to_string().contains("2 appends/s, 20 records/s"));
+    }
+
+    #[test]
+    fn a_queue_summary_counts_jobs_not_claims_times_batch() {
+        let bench = args(&["--queue", "--batch", "10"]);
+        // Two claims of up to 10 took 15 jobs.
+        let summary = Summary::measured(
+            Load::Queue,
+            &bench,
+            vec![1_000, 3_000],
+            15,
+            0,
+            Duration::from_secs(1),
+        );
+        assert_eq!((summary.ops_per_s, summary.records_per_s), (2.0, 15.0));
+        assert!(
+            summary.to_string().starts_with(
+                "queue c=16 batch=10 100 B: 2 claim+acks/s, 15 jobs/s claimed and acked;"
+            ),
+            "{summary}"
+        );
+        assert_eq!(serde_json::to_value(&summary).unwrap()["load"], "queue");
     }
 }

@@ -4,6 +4,7 @@
 mod append;
 mod backup;
 mod bench;
+mod bench_queue;
 mod bench_tail;
 mod certs;
 mod cluster;
@@ -13,12 +14,14 @@ mod local_cluster;
 mod logging;
 mod output;
 mod probe;
+mod queues;
 mod read;
 mod secrets;
 mod serve;
 mod stdout_watch;
 mod tail;
 mod topics;
+mod work;
 
 use std::process::ExitCode;
 
@@ -56,10 +59,15 @@ enum Command {
     Tail(tail::TailArgs),
     /// List topics (a table), or show, put (create or configure) or delete one.
     Topics(topics::TopicsArgs),
+    /// List work queues (a table), or show, put (create or configure) or delete one.
+    #[command(visible_alias = "queue")]
+    Queues(queues::QueuesArgs),
+    /// Run a command once per job of a work queue: the job's value on stdin; ack on exit 0, nack otherwise.
+    Work(work::WorkArgs),
     /// Cluster administration.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
-    /// Load a cluster with appends and report throughput and latency.
+    /// Load a cluster with appends (or work a queue) and report throughput and latency.
     Bench(bench::BenchArgs),
     /// Run a local cluster of `ordo serve` processes in the foreground (what `make cluster` runs).
     LocalCluster(local_cluster::LocalClusterArgs),
@@ -87,6 +95,8 @@ impl Command {
             Command::Read(args) => ("read", Some(&mut args.connect)),
             Command::Tail(args) => ("tail", Some(&mut args.connect)),
             Command::Topics(args) => ("topics", Some(args.connect_mut())),
+            Command::Queues(args) => ("queues", Some(args.connect_mut())),
+            Command::Work(args) => ("work", Some(&mut args.connect)),
             Command::Cluster(command) => ("cluster", Some(command.connect_mut())),
             Command::Bench(args) => ("bench", Some(&mut args.connect)),
             Command::Backup(args) => ("backup", Some(&mut args.connect)),
@@ -139,6 +149,8 @@ fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             Command::Read(args) => read::run(args).await,
             Command::Tail(args) => tail::run(args).await,
             Command::Topics(args) => topics::run(args).await,
+            Command::Queues(args) => queues::run(args).await,
+            Command::Work(args) => work::run(args).await,
             Command::Cluster(cmd) => cluster::run(cmd).await,
             Command::LocalCluster(args) => local_cluster::run(args).await,
             Command::Bench(args) => bench::run(args).await,

@@ -8,7 +8,7 @@
 
 use std::io::Write;
 
-use ordo_core::Record;
+use ordo_core::{Record, RecordValue};
 
 /// The reader of stdout has gone away; nothing more can be printed.
 #[derive(Debug, thiserror::Error)]
@@ -61,13 +61,17 @@ pub enum ReadFormat {
 
 pub(crate) fn format_record(record: &Record, format: ReadFormat) -> String {
     match format {
-        // A string is printed as its text; any other value as its JSON.
-        ReadFormat::Value => record
-            .value
-            .parse::<String>()
-            .unwrap_or_else(|_| record.value.json_text().to_owned()),
+        ReadFormat::Value => value_text(&record.value),
         ReadFormat::Json => serde_json::to_string(record).expect("a Record always serializes"),
     }
+}
+
+/// A value as the CLI hands it to people and pipes: a string as its text;
+/// any other value as its JSON.
+pub(crate) fn value_text(value: &RecordValue) -> String {
+    value
+        .parse::<String>()
+        .unwrap_or_else(|_| value.json_text().to_owned())
 }
 
 /// Left-aligned columns, two spaces apart, no trailing spaces.

@@ -34,6 +34,8 @@
 //!   once, exits for its supervisor and comes back whole once given space;
 //!   the free-space reserve refuses appends with 507 before the disk fills.
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
+//! - `queue_cli`: `ordo work` running a command per job (acks, nacks, dead
+//!   letters after the last delivery, SIGTERM) and `ordo queues`.
 //! - `auth`: the cluster secret on `/raft/*` and the API token on `/v1/*`.
 //! - `cli`: the `ordo` CLI in pipes that close early, against addresses
 //!   where nothing listens, its flag conventions and import summary, and
@@ -99,6 +101,8 @@ mod ordering;
 mod positions;
 #[path = "cluster/queue_checks.rs"]
 mod queue_checks;
+#[path = "cluster/queue_cli.rs"]
+mod queue_cli;
 #[path = "cluster/queue_support.rs"]
 mod queue_support;
 #[path = "cluster/queue_workers.rs"]

@@ -4,7 +4,7 @@
 //! lag and each work queue's depth; or the answering node's raw status with
 //! `--json`.
 
-use ordo_api::{ClusterStatus, QueueInfo};
+use ordo_api::ClusterStatus;
 use ordo_client::RetryPolicy;
 use ordo_core::NodeId;
 
@@ -57,40 +57,9 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
     }
     if !first.queues.is_empty() {
         text.push('\n');
-        text.push_str(&render_queues(&first.queues));
+        text.push_str(&crate::queues::render_queues(&first.queues));
     }
     print(&text)
-}
-
-/// One row per work queue: where its jobs stand and its oldest pending
-/// job's age.
-pub fn render_queues(queues: &[QueueInfo]) -> String {
-    let rows: Vec<Vec<String>> = queues
-        .iter()
-        .map(|queue| {
-            vec![
-                queue.group.to_string(),
-                queue.topic.to_string(),
-                queue.pending.to_string(),
-                queue.in_flight.to_string(),
-                queue.acked.to_string(),
-                queue.dead_lettered.to_string(),
-                format!("{:.1} s", queue.oldest_pending_age_ms as f64 / 1000.0),
-            ]
-        })
-        .collect();
-    render_table(
-        &[
-            "GROUP",
-            "TOPIC",
-            "PENDING",
-            "IN FLIGHT",
-            "ACKED",
-            "DEAD-LETTERED",
-            "OLDEST PENDING",
-        ],
-        &rows,
-    )
 }
 
 /// One row per consumer group and topic: position, topic end, lag.

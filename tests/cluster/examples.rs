@@ -6,6 +6,8 @@ use ordo_api::Consistency;
 
 use crate::support::{read_all, record, wait_for_local_log, TestCluster};
 
+#[path = "../../examples/common/emails.rs"]
+mod emails;
 #[path = "../../examples/common/mailbox.rs"]
 mod mailbox;
 #[path = "../../examples/common/search.rs"]
@@ -171,5 +173,38 @@ async fn mailbox_example_views_agree_after_a_consumer_restarts_midway() {
     assert_eq!(
         inbox, expected,
         "every message once, in order, in its inbox"
+    );
+}
+
+/// Emails the queue test sends: more jobs than workers, several rounds.
+const EMAILS: usize = 12;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emails_example_sends_each_email_once_per_delivery_and_acks_it_once_despite_a_crash() {
+    let cluster = TestCluster::start().await;
+    // One worker through each node.
+    let clients: Vec<_> = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.client_for(id))
+        .collect();
+    let topic = emails::fresh_topic();
+    let jobs = emails::enqueue(&cluster.client(), &topic, EMAILS)
+        .await
+        .expect("enqueueing the emails");
+    assert_eq!(jobs.len(), EMAILS);
+
+    let outcome = emails::run(&clients, &topic, jobs, |line| eprintln!("{line}")).await;
+
+    assert_eq!(
+        emails::problems(&outcome),
+        Vec::<String>::new(),
+        "{outcome:#?}"
+    );
+    let (crashed, again) = outcome.crashed_sends().expect("the crashed job went again");
+    assert_eq!(
+        (crashed.delivery, again.delivery),
+        (1, 2),
+        "the crashed job's second send is its second delivery"
     );
 }

@@ -9,6 +9,9 @@
 //!   happen).
 //! - `producer`: [`Producer`], the idempotent producer: numbers appends
 //!   and resends one whose outcome is unknown with the same seq.
+//! - `worker`: [`Worker`], runs a work queue's jobs through a handler:
+//!   claims, extends leases while a job runs, acks or nacks, and resends an
+//!   ack or nack whose outcome is unknown.
 //! - `tail`: [`Tail`], follows a topic by long-polling, optionally as a
 //!   consumer group that commits its position.
 //! - `routing`: which node to ask next (leader hint, last node that
@@ -33,6 +36,7 @@ pub mod retry;
 mod routing;
 pub mod tail;
 mod topics;
+pub mod worker;
 
 pub use client::{Client, ClientBuilder, DEFAULT_REQUEST_TIMEOUT};
 pub use error::ClientError;
@@ -40,3 +44,4 @@ pub use ordo_transport::{Request, Response, Transport, TransportError};
 pub use producer::Producer;
 pub use retry::RetryPolicy;
 pub use tail::Tail;
+pub use worker::{Handler, Worker, WorkerEvent, WorkerReport};
