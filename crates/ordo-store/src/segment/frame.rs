@@ -21,7 +21,11 @@ pub(crate) const HEADER_BYTES: usize = 8;
 /// from a damaged header cannot make a reader allocate without bound.
 pub(crate) const MAX_PAYLOAD_BYTES: usize = 64 * 1024 * 1024;
 
-/// How much the scanner reads at a time.
+/// How much the scanner reads at a time: its first read, then twice the
+/// one before, up to the most. A point read (a claimed job, a page of one
+/// record) then reads a few KiB, not 64, and a long scan soon reads 64 KiB
+/// at a time.
+const FIRST_SCAN_CHUNK_BYTES: usize = 4 * 1024;
 const SCAN_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Appends to `out` one frame whose payload is `parts`, concatenated.
@@ -91,6 +95,8 @@ pub(crate) struct Scanner<'s, S: ByteSource + ?Sized> {
     /// Bytes read ahead: those at `chunk_at..chunk_at + chunk.len()`.
     chunk: Vec<u8>,
     chunk_at: u64,
+    /// How much the next read reads ahead.
+    read_ahead: u64,
     end: Option<ScanEnd>,
 }
 
@@ -103,6 +109,7 @@ impl<'s, S: ByteSource + ?Sized> Scanner<'s, S> {
             position: from,
             chunk: Vec::new(),
             chunk_at: from,
+            read_ahead: FIRST_SCAN_CHUNK_BYTES as u64,
             end: None,
         }
     }
@@ -173,9 +180,8 @@ impl<'s, S: ByteSource + ?Sized> Scanner<'s, S> {
         let len = len.min(self.limit - self.position);
         let chunk_end = self.chunk_at + self.chunk.len() as u64;
         if self.position < self.chunk_at || self.position + len > chunk_end {
-            let read = len
-                .max(SCAN_CHUNK_BYTES as u64)
-                .min(self.limit - self.position);
+            let read = len.max(self.read_ahead).min(self.limit - self.position);
+            self.read_ahead = (self.read_ahead * 2).min(SCAN_CHUNK_BYTES as u64);
             self.chunk.resize(read as usize, 0);
             self.source.read_exact_at(self.position, &mut self.chunk)?;
             self.chunk_at = self.position;
