@@ -5,6 +5,12 @@
 //! closure again on the same disk, as a real process restarts on its data
 //! dir.
 //!
+//! Each node reads its own clock: simulated time plus an offset drawn for
+//! each life of the node (`MAX_CLOCK_OFFSET_MS` either way), so the nodes'
+//! clocks disagree, and a node's clock may step back across a restart.
+//! The leader stamps its time into appends and queue commands; a queue's
+//! leases must hold whichever node stamps them.
+//!
 //! A node whose storage fails is recorded (for C13, with the I/O errors the
 //! schedule injected into its disk in that life) rather than failing the
 //! run, and its process exits, as production's does so that a supervisor
@@ -14,7 +20,7 @@
 //! (`crate::run`) then crashes the host and starts it again after a grace
 //! period.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -23,6 +29,7 @@ use std::time::Duration;
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::Fatal;
 use ordo_http::AppState;
+use ordo_node::clock::Clock;
 use ordo_node::config::{
     DEFAULT_ELECTION_TIMEOUT_MAX_MS, DEFAULT_ELECTION_TIMEOUT_MIN_MS, DEFAULT_HEARTBEAT_MS,
     DEFAULT_LEADER_WAIT,
@@ -46,6 +53,17 @@ const SIM_WRITE_TIMEOUT: Duration = Duration::from_secs(3);
 const SIM_SNAPSHOT_EVERY_ENTRIES: u64 = 200;
 /// Often, so compaction passes run (and get snapshotted) under the faults.
 const SIM_CLEANUP_INTERVAL: Duration = Duration::from_millis(300);
+/// How far a node's clock may be off simulated time, either way, in ms: a
+/// sizeable share of the work queues' leases (150-450 ms).
+const MAX_CLOCK_OFFSET_MS: i64 = 150;
+/// Seeds the clock offsets' draws, apart from every other stream of the run.
+const CLOCK_SALT: u64 = 0xc10c_c10c;
+
+thread_local! {
+    /// Each node's clock offset from simulated time in its current life, in
+    /// ms. A simulation runs on one thread.
+    static CLOCK_OFFSETS_MS: RefCell<BTreeMap<NodeId, i64>> = const { RefCell::new(BTreeMap::new()) };
+}
 
 pub fn host_name(id: NodeId) -> String {
     format!("n{id}")
@@ -57,6 +75,30 @@ pub fn node_addr(id: NodeId) -> String {
 
 fn sim_clock_ms() -> u64 {
     EPOCH_MS + turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64
+}
+
+/// Node `NODE`'s clock: simulated time plus its current offset. One
+/// function per node, since a node's clock is a plain `fn`.
+fn node_clock_ms<const NODE: NodeId>() -> u64 {
+    let offset = CLOCK_OFFSETS_MS.with(|offsets| offsets.borrow().get(&NODE).copied());
+    sim_clock_ms().saturating_add_signed(offset.unwrap_or(0))
+}
+
+/// The clock node `id` reads.
+fn clock_of(id: NodeId) -> Clock {
+    match id {
+        1 => node_clock_ms::<1>,
+        2 => node_clock_ms::<2>,
+        3 => node_clock_ms::<3>,
+        _ => unreachable!("the simulation runs nodes 1 to 3"),
+    }
+}
+
+/// Draws node `id`'s clock offset for its life number `life` of the run.
+fn draw_clock_offset(run_seed: u64, id: NodeId, life: u64) -> i64 {
+    let draw = mix(run_seed, CLOCK_SALT + id * 1000 + life);
+    let span = 2 * MAX_CLOCK_OFFSET_MS as u64 + 1;
+    (draw % span) as i64 - MAX_CLOCK_OFFSET_MS
 }
 
 /// SplitMix64, to derive independent seeds from the run's seed.
@@ -80,7 +122,7 @@ pub fn node_config(id: NodeId, nodes: &[NodeId]) -> NodeConfig {
     config.write_timeout = SIM_WRITE_TIMEOUT;
     config.snapshot_every_entries = SIM_SNAPSHOT_EVERY_ENTRIES;
     config.cleanup_interval = SIM_CLEANUP_INTERVAL;
-    config.clock = sim_clock_ms;
+    config.clock = clock_of(id);
     config
 }
 
@@ -101,6 +143,12 @@ pub fn add_node(
         let start = starts.get();
         starts.set(start + 1);
         let seed = mix(run_seed, id * 1000 + start);
+        let offset = draw_clock_offset(run_seed, id, start);
+        CLOCK_OFFSETS_MS.with(|offsets| offsets.borrow_mut().insert(id, offset));
+        recorder
+            .borrow_mut()
+            .clock_offsets
+            .push((crate::recorder::now(), id, offset));
         let disk = disk.clone();
         let store = store.clone();
         let config = node_config(id, &nodes);
@@ -112,6 +160,8 @@ pub fn add_node(
                 Ok(opened) => opened,
                 Err(e) => return failed(&recorder, &disk, id, StorageStage::Open, e).await,
             };
+            // For the `unstamped-queue-time` mutant only (inert otherwise).
+            state_machine.set_node_clock(config.clock);
             let transport = Arc::new(node_transport());
             let node = match Node::start(config, log_store, state_machine, transport).await {
                 Ok(node) => node,

@@ -14,8 +14,10 @@ use std::time::Duration;
 
 pub use ordo_core::NodeId;
 
+mod queue_ops;
 #[cfg(test)]
 mod testing;
+pub use queue_ops::{ClaimedJob, JobLease, QueueName, QueueRequest, QueueSpec, QueueView};
 #[cfg(test)]
 pub(crate) use testing::HistoryBuilder;
 
@@ -42,6 +44,11 @@ pub struct History {
     pub compacted_at_end: bool,
     /// Every time a node's storage failed, in the order the harness saw it.
     pub storage_failures: Vec<StorageFailure>,
+    /// The work queues the workload runs.
+    pub queues: Vec<QueueSpec>,
+    /// node → queue → the queue as the node showed it after the final
+    /// drain (a node or queue the harness could not read is absent).
+    pub final_queues: BTreeMap<NodeId, BTreeMap<QueueName, QueueView>>,
 }
 
 /// One client request, from the moment it was sent to the moment the client
@@ -79,6 +86,11 @@ pub enum OpKind {
         from: u64,
         consistency: Consistency,
     },
+    /// A claim, ack, nack or extend of a queue's jobs.
+    Queue {
+        queue: QueueName,
+        request: QueueRequest,
+    },
 }
 
 /// How fresh a read must be: the API's own levels.
@@ -100,14 +112,32 @@ pub enum Outcome {
     },
     /// The server promised nothing happened (a 4xx, or a 503).
     Failed { reason: String },
-    /// A 409 refusal of an append (nothing was appended, like `Failed`), with
-    /// the error's `code` and what its `current` says.
+    /// A 409 refusal of an append or a queue request (nothing happened, like
+    /// `Failed`), with the error's `code` and what its `current` says.
     Rejected { code: String, current: Current },
     /// It may or may not have happened (timeout, 504, connection lost).
     Unknown { reason: String },
+    /// A claim answered with the jobs it handed out (none if nothing was
+    /// ready by its wait), and the log index of its command (`None` when
+    /// the long-poll ended with nothing proposed since the last empty claim).
+    Claimed {
+        jobs: Vec<ClaimedJob>,
+        log_index: Option<u64>,
+    },
+    /// An ack or nack applied at `log_index`; `dead_lettered`: the nacked
+    /// jobs that were on their last delivery.
+    Settled {
+        log_index: u64,
+        dead_lettered: Vec<u64>,
+    },
+    /// An extend applied at `log_index`: each job's new expiry.
+    Extended {
+        log_index: u64,
+        expires: Vec<(u64, u64)>,
+    },
 }
 
-/// The `current` of a 409 append refusal.
+/// The `current` of a 409 refusal (a queue's `lease_lost` is `Other`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Current {
     /// `condition_failed`: the key's latest record is at this offset (`None`: it has none).
@@ -125,6 +155,17 @@ impl Outcome {
     /// Did the server promise that nothing was appended?
     pub fn nothing_appended(&self) -> bool {
         matches!(self, Outcome::Failed { .. } | Outcome::Rejected { .. })
+    }
+
+    /// The log index a queue request was applied at, if its answer says.
+    pub fn log_index(&self) -> Option<u64> {
+        match self {
+            Outcome::Claimed { log_index, .. } => *log_index,
+            Outcome::Settled { log_index, .. } | Outcome::Extended { log_index, .. } => {
+                Some(*log_index)
+            }
+            _ => None,
+        }
     }
 
     /// The body of an internal-error answer (HTTP 500), which ordo gives
@@ -293,6 +334,23 @@ impl History {
         self.compacted_topics.contains(topic)
     }
 
+    /// The topic whose jobs `topic` holds the dead letters of, if it is a
+    /// queue's dead-letter topic.
+    pub fn dead_letters_of(&self, topic: &str) -> Option<&str> {
+        self.queues
+            .iter()
+            .find(|queue| queue.dead_letter_topic == topic)
+            .map(|queue| queue.name.topic.as_str())
+    }
+
+    /// Every queue request with its queue, in history order.
+    pub fn queue_ops(&self) -> impl Iterator<Item = (&Op, &QueueName, &QueueRequest)> {
+        self.ops.iter().filter_map(|op| match &op.kind {
+            OpKind::Queue { queue, request } => Some((op, queue, request)),
+            _ => None,
+        })
+    }
+
     /// Did `node` crash or restart at any time in `from..=to`? Either may have
     /// thrown away applied state that was not yet flushed.
     pub fn crashed_or_restarted_between(&self, node: NodeId, from: Duration, to: Duration) -> bool {
@@ -340,6 +398,7 @@ impl fmt::Display for Op {
                 from,
                 consistency,
             } => write!(f, "read {consistency:?} {topic:?} from {from}")?,
+            OpKind::Queue { queue, request } => write!(f, "{queue} {request}")?,
         }
         match &self.outcome {
             Outcome::AppendOk {
@@ -362,6 +421,27 @@ impl fmt::Display for Op {
                 write!(f, " → rejected ({code}, current {current:?})")
             }
             Outcome::Unknown { reason } => write!(f, " → unknown ({reason})"),
+            Outcome::Claimed { jobs, log_index } => {
+                let jobs: Vec<String> = jobs.iter().map(ToString::to_string).collect();
+                write!(f, " → ok jobs [{}]", jobs.join(", "))?;
+                match log_index {
+                    Some(index) => write!(f, " log_index {index}"),
+                    None => Ok(()),
+                }
+            }
+            Outcome::Settled {
+                log_index,
+                dead_lettered,
+            } => {
+                write!(f, " → ok log_index {log_index}")?;
+                if !dead_lettered.is_empty() {
+                    write!(f, " dead-lettered {dead_lettered:?}")?;
+                }
+                Ok(())
+            }
+            Outcome::Extended { log_index, expires } => {
+                write!(f, " → ok until {expires:?} log_index {log_index}")
+            }
         }
     }
 }

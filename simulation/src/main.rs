@@ -2,6 +2,7 @@
 //!
 //!   ordo-sim --seeds 256            seeds 0..256, one line each, failures in full
 //!   ordo-sim --seed 4242            one seed, with its schedule and history summary
+//!   ordo-sim --seed 4242 --ops      the same, and every operation of it
 //!   ordo-sim --mutant early-offsets its bug switched on: passes only if caught
 //!   ordo-sim --all-mutants          every mutant in turn
 //!   ordo-sim --determinism 4242     runs the seed twice, compares trace hashes
@@ -18,13 +19,14 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
 use clap::Parser;
 use ordo_simulation::checker::summary;
 use ordo_simulation::run::{run, Mutant, RunReport};
+use ordo_simulation::schedule::{Scenario, Schedule};
 
 #[derive(Parser)]
 #[command(about = "Deterministic simulation of an ordo cluster")]
@@ -44,6 +46,9 @@ struct Args {
     /// Every mutant in turn, each within --seeds seeds.
     #[arg(long)]
     all_mutants: bool,
+    /// With --seed: print every operation of the run as well.
+    #[arg(long)]
+    ops: bool,
     /// Run this seed twice and compare the trace hashes.
     #[arg(long)]
     determinism: Option<u64>,
@@ -138,6 +143,14 @@ fn line(report: &RunReport) -> String {
 
 fn details(report: &RunReport) -> String {
     let mut out = format!("seed {}\nfault schedule: {}", report.seed, report.schedule);
+    let clocks: Vec<String> = report
+        .clock_offsets
+        .iter()
+        .map(|(at, node, offset)| {
+            format!("node {node} {offset:+} ms from {:.3}s", at.as_secs_f64())
+        })
+        .collect();
+    out += &format!("node clocks: {}\n", clocks.join(", "));
     for failure in &report.history.storage_failures {
         let injected = match failure.injected.as_slice() {
             [] => String::new(),
@@ -161,21 +174,20 @@ fn details(report: &RunReport) -> String {
     out
 }
 
-/// Runs seeds `start..start+count` on `jobs` threads and hands each report
-/// to `each` in seed order. With `stop_at_first_failure`, stops pulling new
-/// seeds after one fails (seeds already started finish, so the lowest
-/// failing seed is the same on every run).
+/// Runs `seeds` on `jobs` threads and hands each report to `each` in the
+/// order of `seeds`. Stops pulling new seeds once `stop_when` holds for one
+/// (seeds already started finish, so the first one it holds for is the same
+/// on every run).
 fn run_seeds(
-    start: u64,
-    count: u64,
+    seeds: &[u64],
     jobs: usize,
     mutant: Option<Mutant>,
     stop_when: fn(&SeedResult) -> bool,
     mut each: impl FnMut(&SeedResult),
 ) -> Vec<u64> {
-    let next = AtomicU64::new(start);
+    let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel::<SeedResult>();
+    let (tx, rx) = mpsc::channel::<(usize, SeedResult)>();
     let mut failed = Vec::new();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -185,24 +197,24 @@ fn run_seeds(
                 if stop.load(Ordering::SeqCst) {
                     return;
                 }
-                let seed = next.fetch_add(1, Ordering::SeqCst);
-                if seed >= start + count {
+                let position = next.fetch_add(1, Ordering::SeqCst);
+                let Some(seed) = seeds.get(position) else {
                     return;
-                }
-                let report = run_in_child(seed, mutant);
+                };
+                let report = run_in_child(*seed, mutant);
                 if stop_when(&report) {
                     stop.store(true, Ordering::SeqCst);
                 }
-                if tx.send(report).is_err() {
+                if tx.send((position, report)).is_err() {
                     return;
                 }
             });
         }
         drop(tx);
         let mut buffered = BTreeMap::new();
-        let mut expected = start;
-        for report in rx {
-            buffered.insert(report.seed, report);
+        let mut expected = 0;
+        for (position, report) in rx {
+            buffered.insert(position, report);
             while let Some(report) = buffered.remove(&expected) {
                 if !report.passed {
                     failed.push(report.seed);
@@ -223,16 +235,24 @@ fn run_seeds(
     failed
 }
 
+/// `count` seeds from `start`; with a scenario, only seeds of that scenario.
+fn seeds(start: u64, count: u64, scenario: Option<Scenario>) -> Vec<u64> {
+    (start..)
+        .filter(|seed| scenario.is_none_or(|s| Schedule::scenario_of(*seed) == s))
+        .take(count as usize)
+        .collect()
+}
+
 fn hunt(mutant: Mutant, args: &Args, jobs: usize) -> bool {
     let started = Instant::now();
+    let scenario = mutant.hunted_in();
     let mut first: Option<String> = None;
     // Only the history checker counts: a mutant that merely crashes a node
     // (openraft asserting on the state the bug left) is not "caught" here.
     let mut caught = Vec::new();
     let mut crashed = 0;
     run_seeds(
-        args.start,
-        args.seeds,
+        &seeds(args.start, args.seeds, scenario),
         jobs,
         Some(mutant),
         |r| r.checker_caught,
@@ -254,10 +274,13 @@ fn hunt(mutant: Mutant, args: &Args, jobs: usize) -> bool {
             mutant.name()
         );
     }
+    let among = scenario
+        .map(|s| format!(" ({s:?} seeds only)"))
+        .unwrap_or_default();
     match failed.first() {
         Some(seed) => {
             println!(
-                "mutant {} caught at seed {seed} ({:.0} s)\n{}",
+                "mutant {} caught at seed {seed}{among} ({:.0} s)\n{}",
                 mutant.name(),
                 started.elapsed().as_secs_f64(),
                 first
@@ -271,7 +294,7 @@ fn hunt(mutant: Mutant, args: &Args, jobs: usize) -> bool {
         }
         None => {
             println!(
-                "mutant {} NOT caught in {} seeds",
+                "mutant {} NOT caught in {} seeds{among}",
                 mutant.name(),
                 args.seeds
             );
@@ -327,6 +350,11 @@ fn main() -> ExitCode {
             );
         }
         println!("{}\n{}", line(&report), details(&report));
+        if args.ops && !args.child {
+            for op in &report.history.ops {
+                println!("{op}");
+            }
+        }
         return if report.passed() || args.child {
             ExitCode::SUCCESS
         } else {
@@ -361,8 +389,7 @@ fn main() -> ExitCode {
     let failures = Mutex::new(Vec::new());
     let mut done = 0u64;
     let failed = run_seeds(
-        args.start,
-        args.seeds,
+        &seeds(args.start, args.seeds, None),
         jobs,
         None,
         |_| false,

@@ -9,8 +9,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::history::{
-    FaultEvent, FaultKind, History, LivenessCheck, NodeId, Op, StorageFailure, StorageStage,
-    TopicLog,
+    FaultEvent, FaultKind, History, LivenessCheck, NodeId, Op, QueueName, QueueView,
+    StorageFailure, StorageStage, TopicLog,
 };
 
 /// A node's Raft view, as its metrics last showed it.
@@ -47,6 +47,11 @@ pub struct Recorder {
     pub exited: BTreeSet<NodeId>,
     /// See `History::compacted_at_end`.
     pub compacted_at_end: bool,
+    /// See `History::final_queues`.
+    pub final_queues: BTreeMap<NodeId, BTreeMap<QueueName, QueueView>>,
+    /// Each node's clock offset from simulated time, in ms, as each of its
+    /// lives started: (when, node, offset).
+    pub clock_offsets: Vec<(Duration, NodeId, i64)>,
     /// Workload clients still sending; the final reads wait for zero, so no
     /// request lands between two nodes' final reads.
     pub active_clients: u32,
@@ -122,6 +127,11 @@ impl Recorder {
                 .collect(),
             compacted_at_end: self.compacted_at_end,
             storage_failures: self.storage_failures.clone(),
+            queues: crate::workload::QUEUES
+                .iter()
+                .map(|queue| queue.spec())
+                .collect(),
+            final_queues: self.final_queues.clone(),
         }
     }
 }

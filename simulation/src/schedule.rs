@@ -115,11 +115,15 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The scenario `seed` exercises. Consecutive seeds cycle through the
+    /// scenarios, so any 8 seeds cover them all.
+    pub fn scenario_of(seed: u64) -> Scenario {
+        SCENARIOS[(seed % SCENARIOS.len() as u64) as usize]
+    }
+
     pub fn generate(seed: u64) -> Schedule {
         let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed_fa17_0f0f_0001);
-        // Consecutive seeds cycle through the scenarios, so any 8 seeds
-        // cover them all.
-        let scenario = SCENARIOS[(seed % SCENARIOS.len() as u64) as usize];
+        let scenario = Schedule::scenario_of(seed);
         let mut faults = Vec::new();
         let mut down_for_good = None;
         let window = HEAL_AT - FAULTS_FROM - LAST_FAULT_BEFORE_HEAL;

@@ -4,9 +4,12 @@
 //! cleaner compacts while the faults run) and reads (linearizable and local)
 //! against random nodes while the faults run, one request at a time, and
 //! records every attempt's invocation and completion with its simulated
-//! time. After the heal, a final client probes liveness, runs a last
-//! compaction pass and reads every node's log (`final_client`). Every
-//! request goes through `ordo_client` (`requests`).
+//! time. Workers (`worker`) append jobs to the work queues' topics and take
+//! them from the queues meanwhile. After the heal, a final client probes
+//! liveness, runs a last compaction pass, drains the queues (`drain`) and
+//! reads every node's log (`final_client`). Every request goes through
+//! `ordo_client` (`requests`, `queue_requests`). All of them run as tasks
+//! on one simulated machine (`clients`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,16 +20,23 @@ use rand::{RngExt, SeedableRng};
 use crate::cluster::mix;
 use crate::history::{Current, NodeId, OpKind, Outcome};
 use crate::recorder::{now, SharedRecorder};
+use crate::schedule::NODES;
 use ordo_api::Consistency;
 
+mod drain;
 mod final_client;
+mod queue_requests;
 mod requests;
+mod worker;
 
-pub use final_client::final_client;
-use final_client::{admin, Admin};
+use final_client::{admin, final_client, Admin};
+pub use queue_requests::QUEUES;
 use requests::perform;
+use worker::worker;
 
 pub const CLIENTS: u32 = 3;
+/// Workers, numbered `CLIENTS + 1` ..= `CLIENTS + WORKERS`.
+pub const WORKERS: u32 = 2;
 /// Plain and producer appends go to these.
 pub const TOPICS: [&str; 2] = ["t0", "t1"];
 /// Claims (`key_absent` appends of one keyed record) go to this topic.
@@ -35,7 +45,7 @@ pub const CLAIMS: &str = "claims";
 pub const PROFILES: &str = "profiles";
 /// The topics whose config is `compact`.
 pub const COMPACTED_TOPICS: [&str; 1] = [PROFILES];
-/// Every topic the clients read and the final client reads whole.
+/// Every topic the clients read.
 pub const ALL_TOPICS: [&str; 4] = ["t0", "t1", CLAIMS, PROFILES];
 /// Keys of the compacted topic are `acct-0` .. `acct-{ACCOUNTS - 1}`, so
 /// each is written many times and most records are superseded.
@@ -56,6 +66,45 @@ pub const LIVENESS_BOUND: Duration = Duration::from_secs(5);
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(10);
 const PAGE: usize = 1000;
 
+/// Every topic the final client reads whole: the clients' topics, and each
+/// work queue's topic and dead-letter topic.
+pub fn final_topics() -> Vec<&'static str> {
+    let queues = QUEUES
+        .iter()
+        .flat_map(|queue| [queue.topic, queue.dead_letter_topic]);
+    ALL_TOPICS.into_iter().chain(queues).collect()
+}
+
+/// Every simulated client, side by side as tasks on one simulated machine
+/// (turmoil steps each host's runtime at every tick, so a host per client
+/// would cost most of a run's time): the clients and the workers until
+/// `heal_at`, the final client from then on. `live`: the nodes that are not
+/// down for good.
+pub async fn clients(
+    recorder: SharedRecorder,
+    run_seed: u64,
+    live: Vec<NodeId>,
+    heal_at: Duration,
+) -> turmoil::Result {
+    let nodes = NODES.to_vec();
+    let mut running = Vec::new();
+    for c in 1..=CLIENTS {
+        let task = client(recorder.clone(), run_seed, c, nodes.clone(), heal_at);
+        running.push(tokio::task::spawn_local(task));
+    }
+    for w in CLIENTS + 1..=CLIENTS + WORKERS {
+        let task = worker(recorder.clone(), run_seed, w, nodes.clone(), heal_at);
+        running.push(tokio::task::spawn_local(task));
+    }
+    running.push(tokio::task::spawn_local(final_client(
+        recorder, live, heal_at,
+    )));
+    for task in running {
+        task.await??;
+    }
+    Ok(())
+}
+
 /// An idempotent producer's state: the seq it sends next and the records of
 /// every seq it has sent, so that a seq sent again (a retry, or after a
 /// resync to the server's expected seq) always carries the same records.
@@ -66,7 +115,7 @@ struct ProducerSession {
 }
 
 /// One client: random operations against random nodes until `until`.
-pub async fn client(
+async fn client(
     recorder: SharedRecorder,
     run_seed: u64,
     client: u32,

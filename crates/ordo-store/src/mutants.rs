@@ -8,10 +8,16 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ordo_core::{Command, QueueCommand};
+
+use crate::state_machine::StateMachineStore;
+use crate::type_config::StoreTypeConfig;
+
 static ACK_BEFORE_FLUSH: AtomicBool = AtomicBool::new(false);
 static SKIP_VOTE_PERSIST: AtomicBool = AtomicBool::new(false);
 static SKIP_CRC_CHECK: AtomicBool = AtomicBool::new(false);
 static IGNORE_FSYNC_ERROR: AtomicBool = AtomicBool::new(false);
+static UNSTAMPED_QUEUE_TIME: AtomicBool = AtomicBool::new(false);
 
 /// Mutant (a), ack before flush: `append` reports its entries persisted
 /// (`IOFlushed`) without flushing them; they stay volatile until some later
@@ -79,10 +85,53 @@ pub fn ignore_fsync_error() -> bool {
     IGNORE_FSYNC_ERROR.load(Ordering::SeqCst)
 }
 
+/// Mutant (g), unstamped queue time: every node applies a queue command
+/// (claim, ack, nack, extend, put) at its own clock, read when it applies
+/// the command, instead of the time the leader stamped into it. Models a
+/// state machine that forgets the stamp and asks the local clock, which
+/// looks right on a single node. Replicas then decide lease expiry
+/// differently: a follower applies later, a restarted node replays old
+/// claims long after they were made, and clocks differ between nodes; so
+/// each replica hands out, expires and dead-letters different jobs, and
+/// the leader after a failover hands out a job whose lease is still live by
+/// the old leader's answers, or one already acked. The node's clock comes
+/// from [`StateMachineStore::set_node_clock`]; without one, the stamp
+/// stays.
+pub fn set_unstamped_queue_time(on: bool) {
+    UNSTAMPED_QUEUE_TIME.store(on, Ordering::SeqCst);
+}
+
+pub fn unstamped_queue_time() -> bool {
+    UNSTAMPED_QUEUE_TIME.load(Ordering::SeqCst)
+}
+
+/// Mutant (g): `command` as this node applies it: a queue command's stamp
+/// replaced by the node's clock now.
+pub(crate) fn restamp_queue_command(
+    mut command: Command,
+    node_clock: Option<&fn() -> u64>,
+) -> Command {
+    if let (true, Command::Queue(QueueCommand { timestamp_ms, .. }), Some(clock)) =
+        (unstamped_queue_time(), &mut command, node_clock)
+    {
+        *timestamp_ms = clock();
+    }
+    command
+}
+
+impl<C: StoreTypeConfig> StateMachineStore<C> {
+    /// Names the clock of the node this store belongs to (for mutant (g));
+    /// the first one named stays for the store's life.
+    pub fn set_node_clock(&self, clock: fn() -> u64) {
+        let _ = self.shared.node_clock.set(clock);
+    }
+}
+
 /// Turns every mutant off.
 pub fn reset() {
     set_ack_before_flush(false);
     set_skip_vote_persist(false);
     set_skip_crc_check(false);
     set_ignore_fsync_error(false);
+    set_unstamped_queue_time(false);
 }

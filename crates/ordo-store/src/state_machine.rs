@@ -86,6 +86,10 @@ pub(crate) struct Shared<C: StoreTypeConfig> {
     /// comes while a snapshot is dumped waits for the dump.)
     change_lock: RwLock<()>,
     pub(crate) applied_tx: watch::Sender<Option<LogIndex>>,
+    /// The clock of the node this store belongs to, for the
+    /// `unstamped-queue-time` mutant (see `crate::mutants`).
+    #[cfg(feature = "mutants")]
+    pub(crate) node_clock: std::sync::OnceLock<fn() -> u64>,
 }
 
 impl<C: StoreTypeConfig> Shared<C> {
@@ -135,6 +139,8 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
                 published: RwLock::new(applied),
                 change_lock: RwLock::new(()),
                 applied_tx,
+                #[cfg(feature = "mutants")]
+                node_clock: std::sync::OnceLock::new(),
             }),
         };
         // Files of snapshots a crash left behind, which the tree never named

@@ -109,4 +109,18 @@ mod tests {
         assert!(violations[0].message.contains("final log of node 1"));
         assert!(violations[0].message.contains("final log of node 2"));
     }
+
+    #[test]
+    fn a_claim_handing_out_another_value_than_the_log_holds_is_reported() {
+        let mut h = HistoryBuilder::new();
+        h.queue("q", 1, false);
+        h.append(1, 1, ms(0)..ms(10), "q", &["a"], Outcome::ack(&[0], 1));
+        let request = crate::history::QueueRequest::claim(100);
+        let job = crate::history::ClaimedJob::new(0, 1, "l0", 100, "b");
+        let claim = h.job_request(2, ms(20)..ms(30), "q", request, Outcome::claimed(&[job], 2));
+        let violations = check_one_value_per_offset(&h.build());
+        assert_eq!(properties(&violations), vec![Property::C1]);
+        assert_eq!(violations[0].ops, vec![1, claim]);
+        assert!(violations[0].message.contains("(job claim op 2)"));
+    }
 }

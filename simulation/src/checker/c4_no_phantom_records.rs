@@ -4,7 +4,9 @@
 //! its values may appear or not; an append that `Failed` was promised by the
 //! server to have appended nothing, so its values appearing when every append
 //! of them (the first try and any retries) failed is a violation of this same
-//! property: a record that, by the server's own word, nobody sent.
+//! property: a record that, by the server's own word, nobody sent. A work
+//! queue's dead-letter topic holds copies of the queue's jobs, which nobody
+//! appends to it: its values are judged as sent to the queue's topic.
 //!
 //! Pure.
 
@@ -33,7 +35,7 @@ pub fn check_no_phantom_records(history: &History) -> Vec<Violation> {
     for seen in shown_records(history) {
         let key = (seen.topic, seen.value);
         let phantom = *verdicts.entry(key).or_insert_with(|| {
-            sent_to(&senders, key)
+            sent_to(&senders, (sent_topic(history, seen.topic), seen.value))
                 .iter()
                 .all(|op| op.outcome.nothing_appended())
         });
@@ -45,7 +47,7 @@ pub fn check_no_phantom_records(history: &History) -> Vec<Violation> {
     let mut violations = Vec::new();
     for ((topic, value), sources) in phantoms {
         let all_senders = senders.get(value).map(Vec::as_slice).unwrap_or_default();
-        let to_topic = sent_to(&senders, (topic, value));
+        let to_topic = sent_to(&senders, (sent_topic(history, topic), value));
         let where_shown = list_some(sources.iter().map(Source::to_string));
         let message = if let Some(op) = to_topic.first() {
             format!(
@@ -76,6 +78,12 @@ pub fn check_no_phantom_records(history: &History) -> Vec<Violation> {
         violations.push(Violation::new(Property::C4, message, ops));
     }
     violations
+}
+
+/// The topic a value shown in `topic` was appended to: a dead letter's
+/// was appended to its queue's topic.
+fn sent_topic<'h>(history: &'h History, topic: &'h str) -> &'h str {
+    history.dead_letters_of(topic).unwrap_or(topic)
 }
 
 /// The appends, of any outcome, that sent `value` to `topic`.
@@ -228,5 +236,22 @@ mod tests {
         assert!(violations[0]
             .message
             .contains(&format!("was sent only to topic \"u\" (first: op {sent})")));
+    }
+
+    #[test]
+    fn a_dead_letter_counts_as_sent_to_its_queue_topic_and_nowhere_else() {
+        let mut h = HistoryBuilder::new();
+        h.queue("q", 1, false);
+        h.append(1, 1, ms(0)..ms(10), "q", &["a"], Outcome::ack(&[0], 1));
+        let stray = h.append(1, 1, ms(0)..ms(10), "u", &["b"], Outcome::ack(&[0], 2));
+        h.final_log(1, "q", &[(0, "a")])
+            .final_log(1, "u", &[(0, "b")])
+            .final_log(1, "q.dlq", &[(0, "a"), (1, "b")]);
+        let violations = check_no_phantom_records(&h.build());
+        assert_eq!(properties(&violations), vec![Property::C4]);
+        assert_eq!(violations[0].ops, vec![stray]);
+        assert!(violations[0]
+            .message
+            .starts_with("value \"b\" appeared in topic \"q.dlq\""));
     }
 }

@@ -87,7 +87,7 @@ fn senders<'h>(history: &'h History, topic: &str, values: &[&str]) -> Vec<&'h Op
                 values: sent,
                 ..
             } => sent_to == topic && sent.iter().any(|v| values.contains(&v.as_str())),
-            OpKind::Read { .. } => false,
+            OpKind::Read { .. } | OpKind::Queue { .. } => false,
         })
         .collect()
 }

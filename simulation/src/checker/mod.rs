@@ -10,6 +10,9 @@ mod c10_claims;
 mod c11_exactly_once_producers;
 mod c12_compaction;
 mod c13_storage_integrity;
+mod c14_jobs_done_once;
+mod c15_exclusive_leases;
+mod c16_key_order;
 mod c1_one_value_per_offset;
 mod c2_no_duplicates;
 mod c3_no_lost_acks;
@@ -21,6 +24,7 @@ mod c8_monotonic_reads;
 mod c9_convergence;
 mod liveness;
 mod observations;
+mod queue_jobs;
 mod summary;
 
 #[cfg(test)]
@@ -34,6 +38,9 @@ pub use c10_claims::check_claims;
 pub use c11_exactly_once_producers::check_exactly_once_producers;
 pub use c12_compaction::check_compaction;
 pub use c13_storage_integrity::check_storage_integrity;
+pub use c14_jobs_done_once::check_jobs_done_once;
+pub use c15_exclusive_leases::check_exclusive_leases;
+pub use c16_key_order::check_key_order;
 pub use c1_one_value_per_offset::check_one_value_per_offset;
 pub use c2_no_duplicates::check_no_duplicates;
 pub use c3_no_lost_acks::check_no_lost_acks;
@@ -67,6 +74,9 @@ pub enum Property {
     C11,
     C12,
     C13,
+    C14,
+    C15,
+    C16,
     Liveness,
 }
 
@@ -87,6 +97,9 @@ impl Property {
             Property::C11 => "a producer's append lands exactly once",
             Property::C12 => "compaction keeps exactly the latest record of each key",
             Property::C13 => "a node's storage fails only after an injected I/O error",
+            Property::C14 => "every job is acked or dead-lettered exactly once",
+            Property::C15 => "no two live leases on one job",
+            Property::C16 => "a key's jobs are handed out one at a time, in order",
             Property::Liveness => "appends succeed within a bound after faults heal",
         }
     }
@@ -144,7 +157,7 @@ impl fmt::Display for Violation {
 
 /// Every check, in property order.
 pub fn check_all(history: &History) -> Vec<Violation> {
-    let checks: [fn(&History) -> Vec<Violation>; 14] = [
+    let checks: [fn(&History) -> Vec<Violation>; 17] = [
         check_one_value_per_offset,
         check_no_duplicates,
         check_no_lost_acks,
@@ -158,6 +171,9 @@ pub fn check_all(history: &History) -> Vec<Violation> {
         check_exactly_once_producers,
         check_compaction,
         check_storage_integrity,
+        check_jobs_done_once,
+        check_exclusive_leases,
+        check_key_order,
         check_liveness,
     ];
     checks.iter().flat_map(|check| check(history)).collect()

@@ -1,6 +1,8 @@
 //! Every claim a history makes about what sits at a (topic, offset): an ack
 //! claims its values at its offsets, a successful read shows its records, a
-//! final log holds its records. C1, C2 and C4 compare these claims.
+//! queue's claim shows the jobs it handed out (records of the queue's
+//! topic), a final log holds its records. C1, C2 and C4 compare these
+//! claims.
 //!
 //! Pure: gathers references into the history, copies nothing. A run's reads
 //! repeat the same records many times over, so claims are streamed, never
@@ -9,20 +11,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::history::{History, NodeId, Op};
+use crate::history::{History, NodeId, Op, OpKind, Outcome};
 
 /// Who made a claim.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Source<'h> {
     Ack(&'h Op),
     Read(&'h Op),
+    /// A queue's claim, handing out jobs.
+    Claim(&'h Op),
     FinalLog(NodeId),
 }
 
 impl<'h> Source<'h> {
     pub(super) fn op(self) -> Option<&'h Op> {
         match self {
-            Source::Ack(op) | Source::Read(op) => Some(op),
+            Source::Ack(op) | Source::Read(op) | Source::Claim(op) => Some(op),
             Source::FinalLog(_) => None,
         }
     }
@@ -33,6 +37,7 @@ impl fmt::Display for Source<'_> {
         match self {
             Source::Ack(op) => write!(f, "ack of op {}", op.id),
             Source::Read(op) => write!(f, "read op {}", op.id),
+            Source::Claim(op) => write!(f, "job claim op {}", op.id),
             Source::FinalLog(node) => write!(f, "final log of node {node}"),
         }
     }
@@ -47,7 +52,8 @@ pub(super) struct Observation<'h> {
     pub source: Source<'h>,
 }
 
-/// Acks first, then reads, then final logs, each in history order.
+/// Acks first, then reads, then jobs claimed, then final logs, each in
+/// history order.
 pub(super) fn observations(history: &History) -> impl Iterator<Item = Observation<'_>> {
     let acks = history.acked_appends().flat_map(|ack| {
         ack.offsets
@@ -68,7 +74,24 @@ pub(super) fn observations(history: &History) -> impl Iterator<Item = Observatio
             source: Source::Read(read.op),
         })
     });
-    acks.chain(reads).chain(final_log_observations(history))
+    let claims = history
+        .ops
+        .iter()
+        .filter_map(|op| match (&op.kind, &op.outcome) {
+            (OpKind::Queue { queue, .. }, Outcome::Claimed { jobs, .. }) => Some((op, queue, jobs)),
+            _ => None,
+        })
+        .flat_map(|(op, queue, jobs)| {
+            jobs.iter().map(move |job| Observation {
+                topic: &queue.topic,
+                offset: job.offset,
+                value: &job.value,
+                source: Source::Claim(op),
+            })
+        });
+    acks.chain(reads)
+        .chain(claims)
+        .chain(final_log_observations(history))
 }
 
 /// Where claims disagree: for each `key` on which `attribute` takes more than

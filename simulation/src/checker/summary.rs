@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::history::{Consistency, FaultKind, History, OpKind, Outcome};
+use crate::history::{Consistency, FaultKind, History, OpKind, Outcome, QueueRequest};
 
 pub fn summary(history: &History) -> String {
     // kind → [ok, failed, unknown]
@@ -28,9 +28,19 @@ pub fn summary(history: &History) -> String {
                 consistency: Consistency::Local,
                 ..
             } => "local reads",
+            OpKind::Queue { request, .. } => match request {
+                QueueRequest::Claim { .. } => "job claims",
+                QueueRequest::Ack { .. } => "job acks",
+                QueueRequest::Nack { .. } => "job nacks",
+                QueueRequest::Extend { .. } => "job extends",
+            },
         };
         let outcome = match op.outcome {
-            Outcome::AppendOk { .. } | Outcome::ReadOk { .. } => 0,
+            Outcome::AppendOk { .. }
+            | Outcome::ReadOk { .. }
+            | Outcome::Claimed { .. }
+            | Outcome::Settled { .. }
+            | Outcome::Extended { .. } => 0,
             Outcome::Failed { .. } | Outcome::Rejected { .. } => 1,
             Outcome::Unknown { .. } => 2,
         };
@@ -75,6 +85,13 @@ pub fn summary(history: &History) -> String {
     } else {
         ops
     };
+    let ops = match (refusals("lease_lost"), jobs_handed_out(history)) {
+        (0, 0) => ops,
+        (lost, handed) => format!(
+            "{ops}; {handed} jobs handed out, {lost} lease_lost, {} dead letters",
+            dead_letters(history)
+        ),
+    };
     let crashes = history
         .faults
         .iter()
@@ -112,6 +129,31 @@ pub fn summary(history: &History) -> String {
             records.join(", ")
         }
     )
+}
+
+/// Records in the dead-letter topics of the lowest node's final logs.
+fn dead_letters(history: &History) -> usize {
+    let Some(logs) = history.final_logs.values().next() else {
+        return 0;
+    };
+    history
+        .queues
+        .iter()
+        .filter_map(|queue| logs.get(&queue.dead_letter_topic))
+        .map(Vec::len)
+        .sum()
+}
+
+/// Jobs handed out by claims that were answered, counting each delivery.
+fn jobs_handed_out(history: &History) -> usize {
+    history
+        .ops
+        .iter()
+        .map(|op| match &op.outcome {
+            Outcome::Claimed { jobs, .. } => jobs.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 #[cfg(test)]

@@ -6,9 +6,13 @@ use std::ops::Range;
 use std::time::Duration;
 
 use super::{
-    Consistency, Current, FaultEvent, FaultKind, History, LivenessCheck, NodeId, Op, OpKind,
-    Outcome, StorageFailure, StorageStage,
+    ClaimedJob, Consistency, Current, FaultEvent, FaultKind, History, JobLease, LivenessCheck,
+    NodeId, Op, OpKind, Outcome, QueueName, QueueRequest, QueueSpec, QueueView, StorageFailure,
+    StorageStage,
 };
+
+/// The group of every queue a test makes.
+pub const TEST_GROUP: &str = "g";
 
 impl Outcome {
     pub fn ack(offsets: &[u64], log_index: u64) -> Outcome {
@@ -52,6 +56,104 @@ impl Outcome {
         Outcome::Unknown {
             reason: reason.to_string(),
         }
+    }
+
+    /// A claim's answer, handing out `jobs` at `log_index`.
+    pub fn claimed(jobs: &[ClaimedJob], log_index: u64) -> Outcome {
+        Outcome::Claimed {
+            jobs: jobs.to_vec(),
+            log_index: Some(log_index),
+        }
+    }
+
+    /// An ack's or nack's answer; `dead_lettered`: the nacked jobs that
+    /// went to the dead-letter topic.
+    pub fn settled(log_index: u64, dead_lettered: &[u64]) -> Outcome {
+        Outcome::Settled {
+            log_index,
+            dead_lettered: dead_lettered.to_vec(),
+        }
+    }
+
+    /// An extend's answer: each job's new expiry.
+    pub fn extended(log_index: u64, expires: &[(u64, u64)]) -> Outcome {
+        Outcome::Extended {
+            log_index,
+            expires: expires.to_vec(),
+        }
+    }
+
+    /// A `409 lease_lost` naming `offsets`.
+    pub fn lease_lost(offsets: &[u64]) -> Outcome {
+        Outcome::rejected(
+            "lease_lost",
+            Current::Other(format!("{{\"offsets\":{offsets:?}}}")),
+        )
+    }
+}
+
+impl ClaimedJob {
+    /// A job handed out under `lease` until `expires_ms`, without a key.
+    pub fn new(offset: u64, delivery: u32, lease: &str, expires_ms: u64, value: &str) -> Self {
+        ClaimedJob {
+            offset,
+            delivery,
+            lease: lease.to_string(),
+            lease_expires_ms: expires_ms,
+            key: None,
+            value: value.to_string(),
+        }
+    }
+
+    pub fn keyed(mut self, key: &str) -> Self {
+        self.key = Some(key.to_string());
+        self
+    }
+}
+
+impl QueueRequest {
+    pub fn claim(lease_ms: u64) -> QueueRequest {
+        QueueRequest::Claim {
+            max: 10,
+            lease_ms,
+            wait_ms: 0,
+        }
+    }
+
+    /// `jobs`: (offset, lease).
+    pub fn ack(jobs: &[(u64, &str)]) -> QueueRequest {
+        QueueRequest::Ack { jobs: leases(jobs) }
+    }
+
+    pub fn nack(jobs: &[(u64, &str)]) -> QueueRequest {
+        QueueRequest::Nack {
+            jobs: leases(jobs),
+            delay_ms: 0,
+        }
+    }
+
+    pub fn extend(jobs: &[(u64, &str)], lease_ms: u64) -> QueueRequest {
+        QueueRequest::Extend {
+            jobs: leases(jobs),
+            lease_ms,
+        }
+    }
+}
+
+fn leases(jobs: &[(u64, &str)]) -> Vec<JobLease> {
+    jobs.iter()
+        .map(|(offset, lease)| JobLease {
+            offset: *offset,
+            lease: lease.to_string(),
+        })
+        .collect()
+}
+
+/// The queue of `TEST_GROUP` over `topic`.
+pub fn queue_name(topic: &str) -> QueueName {
+    QueueName {
+        group: TEST_GROUP.to_string(),
+        topic: topic.to_string(),
     }
 }
 
@@ -193,6 +295,44 @@ impl HistoryBuilder {
             outcome,
         });
         id
+    }
+
+    /// Declares the queue of `TEST_GROUP` over `topic`, dead-lettering to
+    /// `<topic>.dlq`.
+    pub fn queue(&mut self, topic: &str, max_deliveries: u32, ordered_by_key: bool) -> &mut Self {
+        self.history.queues.push(QueueSpec {
+            name: queue_name(topic),
+            dead_letter_topic: format!("{topic}.dlq"),
+            max_deliveries,
+            ordered_by_key,
+        });
+        self
+    }
+
+    /// A request to the queue over `topic`.
+    pub fn job_request(
+        &mut self,
+        client: u32,
+        span: Range<Duration>,
+        topic: &str,
+        request: QueueRequest,
+        outcome: Outcome,
+    ) -> u64 {
+        let kind = OpKind::Queue {
+            queue: queue_name(topic),
+            request,
+        };
+        self.op(client, 1, span, kind, outcome)
+    }
+
+    /// How `node` showed the queue over `topic` at the end.
+    pub fn final_queue(&mut self, node: NodeId, topic: &str, view: QueueView) -> &mut Self {
+        self.history
+            .final_queues
+            .entry(node)
+            .or_default()
+            .insert(queue_name(topic), view);
+        self
     }
 
     pub fn fault(&mut self, at: Duration, kind: FaultKind) -> &mut Self {

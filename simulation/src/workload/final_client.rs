@@ -1,12 +1,15 @@
 //! After the heal: the final client probes liveness, waits for the nodes to
-//! converge, runs a last compaction pass and reads every node's whole log.
+//! converge, runs a last compaction pass, drains the work queues, and reads
+//! every node's whole log and view of each queue.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::drain::{drain, final_views};
+use super::queue_requests::QUEUES;
 use super::requests::{client_of, perform, read};
 use super::{
-    append_kind, ADMIN_ATTEMPTS, ALL_TOPICS, CONVERGE_TIMEOUT, LIVENESS_BOUND, PROFILES,
+    append_kind, final_topics, ADMIN_ATTEMPTS, CONVERGE_TIMEOUT, LIVENESS_BOUND, PROFILES,
     REQUEST_TIMEOUT, TOPICS,
 };
 use crate::history::{NodeId, Outcome, TopicLog};
@@ -15,7 +18,8 @@ use ordo_api::Consistency;
 use ordo_core::TopicConfig;
 
 /// After the heal: probe liveness with appends, wait for the live nodes to
-/// converge, then read every node's whole log.
+/// converge, compact, drain the queues, then read every node's whole log
+/// and its view of each queue.
 pub async fn final_client(
     recorder: SharedRecorder,
     live: Vec<NodeId>,
@@ -70,11 +74,17 @@ pub async fn final_client(
         let compacted = admin(&live, Admin::CompactProfiles).await;
         recorder.borrow_mut().compacted_at_end = compacted;
         wait_converged(&live).await;
+        // The queues again, in case the first worker's setup never got
+        // through the faults; then whatever is left in them, done.
+        admin(&live, Admin::PutQueues).await;
+        drain(&recorder, &live).await;
+        wait_converged(&live).await;
+        recorder.borrow_mut().final_queues = final_views(&live).await;
     }
     let mut final_logs = BTreeMap::new();
     for node in &live {
         let mut logs = BTreeMap::new();
-        for topic in ALL_TOPICS {
+        for topic in final_topics() {
             logs.insert(topic.to_string(), read_whole_log(*node, topic).await);
         }
         final_logs.insert(*node, logs);
@@ -97,6 +107,7 @@ pub(super) async fn admin(nodes: &[NodeId], action: Admin) -> bool {
                 client.put_topic(PROFILES, &profiles_config()).await.is_ok()
             }
             Admin::CompactProfiles => client.compact_topic(PROFILES).await.is_ok(),
+            Admin::PutQueues => put_queues(&client).await,
         };
         if done {
             return true;
@@ -110,6 +121,20 @@ pub(super) async fn admin(nodes: &[NodeId], action: Admin) -> bool {
 pub(super) enum Admin {
     ConfigureProfiles,
     CompactProfiles,
+    /// Make (or configure again) every work queue.
+    PutQueues,
+}
+
+async fn put_queues(client: &ordo_client::Client) -> bool {
+    for queue in &QUEUES {
+        let made = client
+            .put_queue(queue.group, queue.topic, &queue.config())
+            .await;
+        if made.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// The compacted topic's config: tombstones are never written here.

@@ -62,13 +62,25 @@ fn append_request(kind: &OpKind) -> AppendRequest {
 
 /// Sends one append and classifies the answer by what it proves.
 async fn append(node: NodeId, topic: &str, request: AppendRequest) -> Outcome {
-    match client_of(node).append_with(topic, &request).await {
-        Ok(ack) => Outcome::AppendOk {
-            offsets: ack.offsets.iter().map(|o| o.0).collect(),
-            log_index: ack.log_index.0,
-            duplicate: ack.duplicate,
-        },
-        // A refusal (409) promises that nothing was appended, and says why.
+    let answer = client_of(node).append_with(topic, &request).await;
+    classify(answer, |ack| Outcome::AppendOk {
+        offsets: ack.offsets.iter().map(|o| o.0).collect(),
+        log_index: ack.log_index.0,
+        duplicate: ack.duplicate,
+    })
+}
+
+/// What an answer to a request that changes something proves: `ok` says
+/// what an answer that it happened shows; a refusal, an unavailable node
+/// or a request that never left proves that nothing happened; anything
+/// else leaves the outcome unknown.
+pub(super) fn classify<T>(
+    answer: Result<T, ClientError>,
+    ok: impl FnOnce(T) -> Outcome,
+) -> Outcome {
+    match answer {
+        Ok(answer) => ok(answer),
+        // A refusal (409) promises that nothing happened, and says why.
         Err(ClientError::Api {
             status: 409,
             code,
@@ -79,7 +91,7 @@ async fn append(node: NodeId, topic: &str, request: AppendRequest) -> Outcome {
             code,
         },
         // Any other refusal (4xx), a 503 or a request that never left
-        // promises that nothing was appended.
+        // promises that nothing happened.
         Err(e @ (ClientError::Api { .. } | ClientError::Unavailable { .. })) => Outcome::Failed {
             reason: e.to_string(),
         },
@@ -154,6 +166,9 @@ pub(super) async fn perform(
             from,
             consistency,
         } => read(node, topic, *from, *consistency).await,
+        OpKind::Queue { queue, request } => {
+            super::queue_requests::send(&client_of(node), queue, request).await
+        }
     };
     let mut rec = recorder.borrow_mut();
     let op = Op {

@@ -65,6 +65,11 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
             let result = match payload {
                 EntryPayload::Blank => apply_noop(&mut writer.state, index),
                 EntryPayload::Normal(command) => {
+                    #[cfg(feature = "mutants")]
+                    let command = crate::mutants::restamp_queue_command(
+                        command,
+                        self.shared.node_clock.get(),
+                    );
                     // A cleanup is first in its batch (see `segments`), so
                     // the record log holds every record it may look at.
                     let mut cleanup = StagedCleanup {
