@@ -242,8 +242,9 @@ impl Node {
         group: &GroupName,
         topic: &TopicName,
     ) -> Result<(QueueState, Offset), NodeError> {
-        let view = self.local_queue(group, topic)?;
-        Ok((view.queue.jobs, view.end_offset))
+        self.state_machine()
+            .queue_jobs(group, topic)
+            .ok_or_else(|| queue_not_found(group, topic))
     }
 
     /// A queue as the API shows it, its oldest pending job's age by this
@@ -269,12 +270,7 @@ impl Node {
         self.state_machine()
             .queue(group, topic)
             .map_err(NodeError::internal)?
-            .ok_or_else(|| NodeError::Rejected {
-                rejection: Rejection::QueueNotFound {
-                    group: group.clone(),
-                    topic: topic.clone(),
-                },
-            })
+            .ok_or_else(|| queue_not_found(group, topic))
     }
 
     /// The instant this node's clock reads `ms` (since the epoch), or now
@@ -286,6 +282,15 @@ impl Node {
 }
 
 /// A queue as the API shows it, its oldest pending job's age by `now_ms`.
+fn queue_not_found(group: &GroupName, topic: &TopicName) -> NodeError {
+    NodeError::Rejected {
+        rejection: Rejection::QueueNotFound {
+            group: group.clone(),
+            topic: topic.clone(),
+        },
+    }
+}
+
 fn queue_info(view: &QueueView, now_ms: u64) -> QueueInfo {
     let jobs = &view.queue.jobs;
     let config = &view.queue.config;

@@ -268,6 +268,23 @@ impl<C: StoreTypeConfig> StateMachineStore<C> {
             .map(Some)
     }
 
+    /// What a waiting claim watches of a queue: its jobs and its topic's
+    /// end offset, read without touching a record.
+    pub fn queue_jobs(
+        &self,
+        group: &GroupName,
+        topic: &TopicName,
+    ) -> Option<(ordo_core::queue::QueueState, Offset)> {
+        let published = self.read_published();
+        let queue = published.state.queue_of(group, topic)?;
+        let end_offset = published
+            .state
+            .topics
+            .get(topic)
+            .map_or(Offset(0), |state| state.end_offset);
+        Some((queue.jobs.clone(), end_offset))
+    }
+
     /// Every queue, by topic then group, from one applied state.
     pub fn queues(&self) -> Result<Vec<QueueView>, StoreError> {
         let published = self.read_published();
