@@ -19,7 +19,7 @@ use ordo_core::NewRecord;
 use ordo_core::NodeId;
 use ordo_launcher::args::{machine_cores, node_specs, peers_arg, serve_args, worker_threads_arg};
 use ordo_launcher::config::{ca_file, tls_settings};
-use ordo_launcher::{LauncherConfig, LocalCluster, NodeOutput};
+use ordo_launcher::{KafkaListeners, LauncherConfig, LocalCluster, NodeOutput};
 use ordo_node::storage_fault::EXIT_STORAGE_FAILED;
 
 // The CLI's default `--addr`: examples omit `--addr` when node 1 has it.
@@ -36,6 +36,8 @@ const DEMO_VALUE: &str = "hello, ordo";
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 /// What `make cluster` passes; `make node N=…` is offered only then.
 const MAKE_DEFAULTS: (usize, u16, &str) = (3, 7001, "./data");
+/// Node 1's Kafka listener, the port Kafka clients try first.
+const DEFAULT_KAFKA_BASE_PORT: u16 = 9092;
 
 #[derive(clap::Args, Debug)]
 pub struct LocalClusterArgs {
@@ -45,6 +47,10 @@ pub struct LocalClusterArgs {
     /// Node 1 listens here, node 2 on the next port, and so on.
     #[arg(long, default_value_t = 7001)]
     pub base_port: u16,
+    /// Node 1's Kafka listener (`ordo serve --kafka-listen`) listens here,
+    /// node 2's on the next port, and so on; 0: no Kafka listeners.
+    #[arg(long, default_value_t = DEFAULT_KAFKA_BASE_PORT)]
+    pub kafka_base_port: u16,
     /// Holds each node's data dir (n1/, n2/, …) and pid file.
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
@@ -83,6 +89,10 @@ pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
     // instead of killing this process and orphaning them.
     let mut shutdown = Shutdown::listen()?;
     let ports = ports(args.base_port, args.nodes)?;
+    let kafka = match kafka_ports(&args)? {
+        Some(ports) => KafkaListeners::Ports(ports),
+        None => KafkaListeners::Off,
+    };
     let binary =
         std::env::current_exe().map_err(|e| anyhow!("finding the ordo executable: {e}"))?;
     let output = if args.log_files {
@@ -110,6 +120,7 @@ pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
         }
         .resolve()?,
         tls: args.tls,
+        kafka,
         ..LauncherConfig::new(&binary, args.nodes, &args.data_dir)
     };
     let protected = config.api_token.is_some();
@@ -192,7 +203,8 @@ pub async fn run(args: LocalClusterArgs) -> anyhow::Result<()> {
 /// launcher gives that node, so signals and the exit status are the node's.
 fn run_one_node(args: &LocalClusterArgs, id: NodeId) -> anyhow::Result<()> {
     let ports = ports(args.base_port, args.nodes)?;
-    let specs = node_specs(&args.data_dir, &ports);
+    let kafka_ports = kafka_ports(args)?;
+    let specs = node_specs(&args.data_dir, &ports, kafka_ports.as_deref());
     let spec = specs
         .iter()
         .find(|spec| spec.id == id)
@@ -233,15 +245,19 @@ fn restart_hint(binary: &Path, args: &LocalClusterArgs, id: NodeId) -> String {
     let is_make_cluster = (args.nodes, args.base_port, args.data_dir.as_path())
         == (MAKE_DEFAULTS.0, MAKE_DEFAULTS.1, Path::new(MAKE_DEFAULTS.2));
     let tls = if args.tls { " --tls" } else { "" };
+    let kafka = match args.kafka_base_port {
+        DEFAULT_KAFKA_BASE_PORT => String::new(),
+        port => format!(" --kafka-base-port {port}"),
+    };
     let command = format!(
-        "{} local-cluster --nodes {} --base-port {} --data-dir {} --node {id}{tls}",
+        "{} local-cluster --nodes {} --base-port {} --data-dir {} --node {id}{tls}{kafka}",
         display_binary(binary),
         args.nodes,
         args.base_port,
         args.data_dir.display()
     );
     let make_tls = if args.tls { " TLS=1" } else { "" };
-    match is_make_cluster {
+    match is_make_cluster && kafka.is_empty() {
         true => format!("make node N={id}{make_tls} (or {command})"),
         false => command,
     }
@@ -257,6 +273,14 @@ fn ports(base_port: u16, nodes: usize) -> anyhow::Result<Vec<u16>> {
                 .ok_or_else(|| anyhow!("{nodes} nodes from port {base_port} run past port 65535"))
         })
         .collect()
+}
+
+/// The Kafka listeners' ports from `--kafka-base-port`, `None` if it is 0.
+fn kafka_ports(args: &LocalClusterArgs) -> anyhow::Result<Option<Vec<u16>>> {
+    match args.kafka_base_port {
+        0 => Ok(None),
+        base => ports(base, args.nodes).map(Some),
+    }
 }
 
 async fn first_append_and_read(cluster: &LocalCluster) -> anyhow::Result<()> {
@@ -320,6 +344,10 @@ fn usage(cluster: &LocalCluster, binary: &Path, args: &LocalClusterArgs) -> Stri
     for (id, addr) in cluster.members() {
         text.push_str(&format!("  node {id}  {scheme}://{addr}\n"));
     }
+    let kafka = cluster.kafka_bootstrap();
+    if let Some(bootstrap) = &kafka {
+        text.push_str(&format!("kafka: {bootstrap}\n"));
+    }
     text.push_str(&format!(
         "\ntry it:\n\
          \x20 {curl} -X POST {scheme}://{first}/v1/topics/{DEMO_TOPIC}/records -H 'content-type: application/json' -d '{{\"records\":[{{\"value\":\"hi\"}}]}}'\n\
@@ -329,13 +357,33 @@ fn usage(cluster: &LocalCluster, binary: &Path, args: &LocalClusterArgs) -> Stri
          \x20 seq 1 1000 | {ordo} append numbers{addr_flag}\n\
          \x20 {ordo} read {DEMO_TOPIC} --from 0{addr_flag}\n\
          \x20 {ordo} cluster status{addr_flag}\n\
+         {kafka_try}\
          \nto try a failure, kill a node (kill $(cat {data_dir}/n2.pid)); start it again with {restart}\n\
          Ctrl-C stops all {} nodes; the data stays in {data_dir} and the cluster re-forms from it next time.\n",
         addrs.len(),
+        kafka_try = kafka.as_deref().map_or(String::new(), |bootstrap| kafka_usage(bootstrap, args)),
         data_dir = args.data_dir.display(),
         restart = restart_hint(binary, args, 2),
     ));
     text
+}
+
+/// The kcat lines of the usage, against this cluster's Kafka listeners
+/// (over TLS with the development CA when the nodes serve TLS).
+fn kafka_usage(bootstrap: &str, args: &LocalClusterArgs) -> String {
+    let tls = if args.tls {
+        format!(
+            " -X security.protocol=ssl -X ssl.ca.location={}",
+            ca_file(&args.data_dir).display()
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "\x20 seq 1 10000 | kcat -P -b {bootstrap} -t nums{tls}\n\
+         \x20 kcat -C -b {bootstrap} -t nums -o beginning -e{tls}\n\
+         \x20 kcat -L -b {bootstrap}{tls}\n"
+    )
 }
 
 /// The executable as the user can type it: relative to the current

@@ -2,6 +2,7 @@
 //! config, open storage, start the node and serve HTTP until SIGTERM or
 //! Ctrl-C.
 
+mod kafka;
 pub(crate) mod settings;
 
 use std::path::Path;
@@ -141,6 +142,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(
         node = node_id,
         listen = %config.listen,
+        kafka_listen = config.kafka.as_ref().map(|kafka| kafka.listen.as_str()),
+        kafka_advertise = config.kafka.as_ref().map(|kafka| kafka.advertise.as_str()),
         data_dir = %config.data_dir.display(),
         cluster_secret = config.auth.cluster_secret.is_some(),
         tls_certificate_sha256 = config.tls.as_ref().map(NodeTls::certificate_sha256),

@@ -58,6 +58,11 @@
 //!   `queues_bad_input`: bad queue requests. `queue_workers` holds the
 //!   workers and their journal, `queue_checks` the pure checks over it,
 //!   `queue_support` the single calls and reads of a queue.
+//! - `kafka_kcat`, `kafka_python`, `kafka_mixed`: unmodified Kafka clients
+//!   (kcat, confluent-kafka, kafka-python) against the nodes' Kafka
+//!   listeners: order, a leader kill under an idempotent producer, a
+//!   consumer group's takeover, seek by time, and the same records over
+//!   HTTP and Kafka. `kafka_support` runs the clients (`tests/kafka/*.py`).
 
 #[path = "cluster/acl_file.rs"]
 mod acl_file;
@@ -83,6 +88,14 @@ mod failover;
 mod garbage;
 #[path = "cluster/history.rs"]
 mod history;
+#[path = "cluster/kafka_kcat.rs"]
+mod kafka_kcat;
+#[path = "cluster/kafka_mixed.rs"]
+mod kafka_mixed;
+#[path = "cluster/kafka_python.rs"]
+mod kafka_python;
+#[path = "cluster/kafka_support.rs"]
+mod kafka_support;
 #[path = "cluster/leaks.rs"]
 mod leaks;
 #[path = "cluster/limits.rs"]

@@ -15,6 +15,7 @@ use ordo_node::{config, NodeConfig};
 use ordo_tls::{ClientAuth, NodeTls, TlsFiles};
 use serde::Deserialize;
 
+use super::kafka::KafkaAddrs;
 use crate::logging::LogFormat;
 use crate::secrets::{SecretSetting, API_TOKEN_ENV, CLUSTER_SECRET_ENV};
 
@@ -141,6 +142,16 @@ pub struct ServeSettings {
     /// this node Raft messages). For a trusted network only.
     #[arg(long, env = "ORDO_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
     insecure: bool,
+    /// Also serve the Kafka protocol on this address (`HOST:PORT`): Kafka
+    /// clients (kcat, librdkafka, the Java client) produce to and consume
+    /// from this node's topics. Default: no Kafka listener.
+    #[arg(long, env = "ORDO_KAFKA_LISTEN", value_name = "HOST:PORT")]
+    kafka_listen: Option<String>,
+    /// The address Kafka clients are told to connect to for this node
+    /// (default: --kafka-listen, which must then name a host clients reach,
+    /// not 0.0.0.0 or ::).
+    #[arg(long, env = "ORDO_KAFKA_ADVERTISE", value_name = "HOST:PORT")]
+    kafka_advertise: Option<String>,
     #[arg(long, env = "ORDO_MAX_INFLIGHT_REQUESTS", value_name = "N",
           help = defaulted("Client requests (`/v1/*`, streams and long-polls aside) handled at \
                             once; more are refused with 503 `overloaded`, never queued",
@@ -195,6 +206,8 @@ pub(super) struct ServeConfig {
     /// The node's certificate, key and CA, when it serves HTTPS.
     pub(super) tls: Option<NodeTls>,
     pub(super) http: HttpLimits,
+    /// The Kafka listener's addresses, if the node runs one.
+    pub(super) kafka: Option<KafkaAddrs>,
     pub(super) log_format: LogFormat,
     /// The runtime's worker threads; `None`: one per core.
     pub(super) worker_threads: Option<usize>,
@@ -244,6 +257,11 @@ impl ServeSettings {
             .or(file.advertise)
             .or_else(|| peers.get(&node_id).cloned())
             .unwrap_or_else(|| listen.clone());
+        let kafka = KafkaAddrs::resolve(
+            self.kafka_listen.or(file.kafka_listen),
+            self.kafka_advertise.or(file.kafka_advertise),
+            &listen,
+        )?;
         let mut node = NodeConfig::new(node_id, advertise).with_peers(peers);
         node.join = join;
         if let Some(ms) = self.heartbeat_ms.or(file.heartbeat_ms) {
@@ -349,6 +367,7 @@ impl ServeSettings {
             auth,
             tls,
             http,
+            kafka,
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             worker_threads,
             storage_failure_exit_after: self

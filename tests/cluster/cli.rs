@@ -330,11 +330,12 @@ async fn the_cli_takes_flags_before_the_command_and_sums_up_an_import() {
     tail.kill().await.expect("stopping the tail");
 }
 
-/// Three consecutive free ports, for `ordo local-cluster --base-port`.
+/// Six consecutive free ports, for `ordo local-cluster --base-port` and
+/// `--kafka-base-port` (three past it).
 fn free_port_run() -> u16 {
     for _ in 0..100 {
         let base = dead_port();
-        let all_free = (0..3).all(|i| {
+        let all_free = (0..6).all(|i| {
             base.checked_add(i)
                 .is_some_and(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
         });
@@ -342,15 +343,26 @@ fn free_port_run() -> u16 {
             return base;
         }
     }
-    panic!("no three consecutive free ports");
+    panic!("no six consecutive free ports");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_cluster_keeps_running_with_its_nodes_down_and_one_comes_back_on_its_own() {
     let dir = tempfile::tempdir().expect("a temporary dir");
-    let base = free_port_run().to_string();
+    let base_port = free_port_run();
+    let base = base_port.to_string();
+    let kafka_base = (base_port + 3).to_string();
     let data = dir.path().to_str().expect("a UTF-8 path").to_string();
-    let cluster_args = ["--nodes", "3", "--base-port", &base, "--data-dir", &data];
+    let cluster_args = [
+        "--nodes",
+        "3",
+        "--base-port",
+        &base,
+        "--data-dir",
+        &data,
+        "--kafka-base-port",
+        &kafka_base,
+    ];
     let mut local = Command::new(env!("CARGO_BIN_EXE_ordo"))
         .arg("local-cluster")
         .args(cluster_args)
@@ -364,15 +376,36 @@ async fn a_local_cluster_keeps_running_with_its_nodes_down_and_one_comes_back_on
     let mut stdout = BufReader::new(local.stdout.take().expect("stdout")).lines();
     let mut stderr = BufReader::new(local.stderr.take().expect("stderr")).lines();
     let deadline = Instant::now() + STEP_TIMEOUT;
+    let mut usage = String::new();
     loop {
         let line = tokio::time::timeout_at(deadline, stdout.next_line())
             .await
             .expect("the local cluster comes up in time")
             .expect("reading its output")
             .expect("it runs on");
+        usage.push_str(&line);
+        usage.push('\n');
         if line.contains("Ctrl-C stops all 3 nodes") {
             break;
         }
+    }
+    let kafka_ports: Vec<String> = (3..6)
+        .map(|i| format!("127.0.0.1:{}", base_port + i))
+        .collect();
+    let bootstrap = kafka_ports.join(",");
+    assert!(
+        usage.contains(&format!("kafka: {bootstrap}\n")),
+        "the Kafka bootstrap list: {usage}"
+    );
+    assert!(
+        usage.contains(&format!("kcat -L -b {bootstrap}")),
+        "{usage}"
+    );
+    for addr in &kafka_ports {
+        assert!(
+            std::net::TcpStream::connect(addr).is_ok(),
+            "a Kafka listener at {addr}"
+        );
     }
 
     for id in 1..=3 {
@@ -396,6 +429,10 @@ async fn a_local_cluster_keeps_running_with_its_nodes_down_and_one_comes_back_on
         said.push('\n');
     }
     assert!(said.contains("--node 2"), "{said}");
+    assert!(
+        said.contains(&format!("--kafka-base-port {kafka_base}")),
+        "{said}"
+    );
     assert!(!said.contains("backtrace"), "{said}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(

@@ -14,11 +14,12 @@ use ordo_client::{Client, RetryPolicy};
 use ordo_core::NodeId;
 
 use crate::args::{
-    join_args, machine_cores, node_spec, node_specs, peers_arg, serve_args, worker_threads_arg,
-    NodeSpec,
+    join_args, kafka_bootstrap, machine_cores, node_spec, node_specs, peers_arg, serve_args,
+    worker_threads_arg, NodeSpec,
 };
 use crate::config::{
-    ca_file, LauncherConfig, NodeOutput, LOOPBACK_HOST, MAX_NODES, POLL_INTERVAL, PROBE_TIMEOUT,
+    ca_file, KafkaListeners, LauncherConfig, NodeOutput, LOOPBACK_HOST, MAX_NODES, POLL_INTERVAL,
+    PROBE_TIMEOUT,
 };
 use crate::error::LauncherError;
 use crate::ports::{ensure_free, pick_free_ports};
@@ -57,19 +58,15 @@ impl LocalCluster {
             return Err(LauncherError::NodeCount(config.nodes));
         }
         let ports = match &config.ports {
-            Some(ports) if ports.len() != config.nodes => {
-                return Err(LauncherError::PortCount {
-                    given: ports.len(),
-                    nodes: config.nodes,
-                })
-            }
-            Some(ports) => {
-                ensure_free(ports)?;
-                ports.clone()
-            }
+            Some(ports) => given_ports(ports, config.nodes)?,
             None => pick_free_ports(config.nodes)?,
         };
-        let specs = node_specs(&config.base_dir, &ports);
+        let kafka_ports = match &config.kafka {
+            KafkaListeners::Off => None,
+            KafkaListeners::FreePorts => Some(pick_free_ports(config.nodes)?),
+            KafkaListeners::Ports(ports) => Some(given_ports(ports, config.nodes)?),
+        };
+        let specs = node_specs(&config.base_dir, &ports, kafka_ports.as_deref());
         for spec in &specs {
             fs::create_dir_all(&spec.data_dir).map_err(|e| {
                 LauncherError::io(format!("creating {}", spec.data_dir.display()), e)
@@ -110,6 +107,18 @@ impl LocalCluster {
     /// `127.0.0.1:port` of node `id`.
     pub fn addr(&self, id: NodeId) -> Result<&str, LauncherError> {
         Ok(&self.node(id)?.spec.addr)
+    }
+
+    /// `127.0.0.1:port` of node `id`'s Kafka listener, if it runs one.
+    pub fn kafka_addr(&self, id: NodeId) -> Result<Option<&str>, LauncherError> {
+        Ok(self.node(id)?.spec.kafka_addr.as_deref())
+    }
+
+    /// Every Kafka listener, comma-separated in id order, as Kafka clients
+    /// take a bootstrap list; `None` without Kafka listeners.
+    pub fn kafka_bootstrap(&self) -> Option<String> {
+        let specs: Vec<NodeSpec> = self.nodes.iter().map(|n| n.spec.clone()).collect();
+        kafka_bootstrap(&specs)
     }
 
     /// Every node's address, in id order.
@@ -273,7 +282,11 @@ impl LocalCluster {
             return Err(LauncherError::NodeCount(self.nodes.len() + 1));
         }
         let port = pick_free_ports(1)?[0];
-        let spec = node_spec(&self.config.base_dir, id, port);
+        let kafka_port = match self.config.kafka {
+            KafkaListeners::Off => None,
+            KafkaListeners::FreePorts | KafkaListeners::Ports(_) => Some(pick_free_ports(1)?[0]),
+        };
+        let spec = node_spec(&self.config.base_dir, id, port, kafka_port);
         fs::create_dir_all(&spec.data_dir)
             .map_err(|e| LauncherError::io(format!("creating {}", spec.data_dir.display()), e))?;
         self.nodes.push(Node {
@@ -402,6 +415,18 @@ impl LocalCluster {
         let index = self.index(id)?;
         Ok(&mut self.nodes[index])
     }
+}
+
+/// `ports`, which must be one per node and free.
+fn given_ports(ports: &[u16], nodes: usize) -> Result<Vec<u16>, LauncherError> {
+    if ports.len() != nodes {
+        return Err(LauncherError::PortCount {
+            given: ports.len(),
+            nodes,
+        });
+    }
+    ensure_free(ports)?;
+    Ok(ports.to_vec())
 }
 
 /// What one node said: the leader it names, or the id of whatever node

@@ -31,6 +31,19 @@ pub enum NodeOutput {
     Prefixed,
 }
 
+/// Whether each node also runs a Kafka listener (`ordo serve
+/// --kafka-listen`), and on which loopback ports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum KafkaListeners {
+    /// No Kafka listener.
+    #[default]
+    Off,
+    /// One per node, each on a free port (tests).
+    FreePorts,
+    /// One per node on these ports, in id order (`make cluster`: 9092 up).
+    Ports(Vec<u16>),
+}
+
 /// How to launch a local cluster.
 #[derive(Debug, Clone)]
 pub struct LauncherConfig {
@@ -66,6 +79,8 @@ pub struct LauncherConfig {
     /// How long [`crate::LocalCluster::stop`] waits after SIGTERM before
     /// it SIGKILLs.
     pub stop_grace: Duration,
+    /// Kafka listeners beside the HTTP ones.
+    pub kafka: KafkaListeners,
 }
 
 /// With [`LauncherConfig::tls`]: where the development CA (`ca.crt`, kept
@@ -129,6 +144,7 @@ impl LauncherConfig {
             tls: false,
             die_with_launcher: true,
             stop_grace: DEFAULT_STOP_GRACE,
+            kafka: KafkaListeners::Off,
         }
     }
 }

@@ -20,5 +20,5 @@ pub mod ports;
 mod process;
 
 pub use cluster::{LocalCluster, NodeExit};
-pub use config::{LauncherConfig, NodeOutput};
+pub use config::{KafkaListeners, LauncherConfig, NodeOutput};
 pub use error::LauncherError;

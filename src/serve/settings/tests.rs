@@ -243,6 +243,10 @@ fn the_config_file_takes_the_flags_names_and_every_key_of_the_shipped_example() 
     assert_eq!(settings.node_id, Some(1));
     assert_eq!(settings.worker_threads, Some(2));
     assert_eq!(settings.log_format, Some(LogFormat::Json));
+    assert_eq!(
+        settings.kafka_advertise.as_deref(),
+        Some("ordo-1.internal:9092")
+    );
     // What only a flag says, never the file: where the file is.
     assert!(toml::from_str::<ServeSettings>("config = \"other.toml\"\n").is_err());
     assert!(
@@ -310,4 +314,67 @@ fn tls_needs_its_three_files_and_a_client_auth_mode_needs_tls() {
     assert!(with(false, false, false, Some(ClientAuth::Required))
         .resolve()
         .is_err());
+}
+
+#[test]
+fn the_kafka_listener_comes_from_flags_or_the_config_file_and_advertises_where_clients_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ordo.toml");
+    std::fs::write(
+        &file,
+        "node_id = 1\nkafka_listen = \"0.0.0.0:9092\"\nkafka_advertise = \"ordo-1:9092\"\n",
+    )
+    .unwrap();
+    let from_file = ServeSettings {
+        config: Some(file.clone()),
+        ..Default::default()
+    };
+    let kafka = from_file.resolve().unwrap().kafka.unwrap();
+    assert_eq!(
+        (kafka.listen.as_str(), kafka.advertise.as_str()),
+        ("0.0.0.0:9092", "ordo-1:9092")
+    );
+    let flag_wins = ServeSettings {
+        kafka_listen: Some("127.0.0.1:9093".into()),
+        kafka_advertise: Some("127.0.0.1:9093".into()),
+        config: Some(file),
+        ..Default::default()
+    };
+    let kafka = flag_wins.resolve().unwrap().kafka.unwrap();
+    assert_eq!(kafka.advertise, "127.0.0.1:9093");
+    let none = ServeSettings {
+        node_id: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(none.resolve().unwrap().kafka, None);
+    let every_interface = ServeSettings {
+        node_id: Some(1),
+        kafka_listen: Some("0.0.0.0:9092".into()),
+        ..Default::default()
+    };
+    let said = format!("{:#}", every_interface.resolve().unwrap_err());
+    assert!(said.contains("--kafka-advertise"), "{said}");
+}
+
+#[test]
+fn the_kafka_flags_read_their_environment_variables() {
+    #[derive(clap::Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeSettings,
+    }
+    use clap::CommandFactory;
+    let command = Serve::command();
+    let env_of = |flag: &str| {
+        command
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some(flag))
+            .and_then(|arg| arg.get_env())
+            .map(|env| env.to_string_lossy().into_owned())
+    };
+    assert_eq!(env_of("kafka-listen").as_deref(), Some("ORDO_KAFKA_LISTEN"));
+    assert_eq!(
+        env_of("kafka-advertise").as_deref(),
+        Some("ORDO_KAFKA_ADVERTISE")
+    );
 }
