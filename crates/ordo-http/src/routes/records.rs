@@ -132,3 +132,70 @@ pub(crate) fn check_read(params: &ReadQuery) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use serde_json::{json, Value};
+    use tower::ServiceExt;
+
+    use crate::testing::single_node_router;
+
+    async fn call(router: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    /// Raw bytes (as a Kafka producer sends them, here as `value_b64`) read
+    /// back as JSON when they are JSON, a string when they are UTF-8, and
+    /// else as `value_b64`.
+    #[tokio::test]
+    async fn raw_byte_values_read_back_as_json_a_string_or_value_b64() {
+        let router = single_node_router().await;
+        let records = json!({"records": [
+            {"value_b64": "eyJhIjoxfQ=="},  // {"a":1}
+            {"value_b64": "aGVsbG8="},      // hello
+            {"value_b64": "/wA="},          // ff 00
+            {"value_b64": "IDEg"},          // " 1 "
+            {"value": [1]},
+        ]});
+        let append = Request::post("/v1/topics/raw/records")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(records.to_string()))
+            .unwrap();
+        let (status, body) = call(&router, append).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let read = Request::get("/v1/topics/raw/records?consistency=linearizable")
+            .body(Body::empty())
+            .unwrap();
+        let (status, page) = call(&router, read).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let values: Vec<Value> = page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                let r = r.as_object_mut().unwrap();
+                r.remove("offset");
+                r.remove("timestamp_ms");
+                Value::Object(r.clone())
+            })
+            .collect();
+        assert_eq!(
+            values,
+            vec![
+                json!({"value": {"a": 1}}),
+                json!({"value": "hello"}),
+                json!({"value_b64": "/wA="}),
+                json!({"value": 1}),
+                json!({"value": [1]}),
+            ]
+        );
+    }
+}
