@@ -155,6 +155,7 @@ fn assert_reads_after_history(sm: &StateMachineStore<TestConfig>) {
             first_offset: Offset(2),
             count: 1,
             log_index: LogIndex(3),
+            earlier: Vec::new(),
         })
     );
     assert_eq!(
