@@ -147,6 +147,7 @@ pub fn apply_with<S: RecordStore>(
             .clean_topic(index, topic, *timestamp_ms, records)?
             .map(Outcome::from),
         Command::Queue(command) => state.queue(index, command, records)?,
+        Command::NewProducerId => Ok(Outcome::from(CommandResult::Noop { log_index: index })),
     };
     Ok(decided.unwrap_or_else(|rejection| {
         Outcome::from(CommandResult::Rejected {
