@@ -50,7 +50,10 @@ pub use condition::{single_key, Condition, Current, KeyIndex, KeyState};
 pub use consumer::{GroupName, Positions};
 pub use ids::{LogIndex, NodeId, Offset, Term};
 pub use name::{NameError, NameKind};
-pub use producer::{Producer, ProducerId, ProducerIdError, ProducerState};
+pub use producer::{
+    Numbering, Producer, ProducerAppend, ProducerId, ProducerIdError, ProducerState,
+    PRODUCER_RETRY_WINDOW,
+};
 pub use queue::{LeaseId, QueueConfig};
 pub use record::{NewRecord, Record};
 pub use record_value::{RecordValue, Rendering};

@@ -98,9 +98,10 @@ pub(crate) fn encoded_len_hint(command: &Command) -> usize {
     else {
         return 256;
     };
-    // A producer's id is at most 128 bytes, and a condition an offset.
+    // A producer's id is at most 128 bytes, its seq 20 digits and its
+    // numbering `,"numbering":"records"`; a condition is an offset.
     let producer_and_condition =
-        producer.as_ref().map_or(0, |p| 48 + p.id.as_str().len()) + condition.map_or(0, |_| 64);
+        producer.as_ref().map_or(0, |p| 72 + p.id.as_str().len()) + condition.map_or(0, |_| 64);
     32 + topic.as_str().len()
         + producer_and_condition
         + records
@@ -198,10 +199,8 @@ mod tests {
             topic: TopicName::new("orders").expect("a valid name"),
             records: records.into(),
             timestamp_ms: 1_764_870_000_123,
-            producer: producer.then(|| Producer {
-                id: ProducerId::new("svc-1").expect("a valid id"),
-                seq: 41,
-            }),
+            producer: producer
+                .then(|| Producer::new(ProducerId::new("svc-1").expect("a valid id"), 41)),
             condition: condition.then_some(Condition::KeyLastOffset(Offset(7))),
         }
     }

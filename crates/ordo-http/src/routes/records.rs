@@ -14,7 +14,7 @@ use crate::AppState;
 use ordo_api::limits::{MAX_READ_LIMIT, MAX_READ_WAIT_MS};
 use ordo_api::openapi::schema;
 use ordo_api::{AppendRequest, AppendResponse, ErrorBody, ReadQuery, ReadResponse};
-use ordo_core::{validate_append, Append};
+use ordo_core::{validate_append, Append, Numbering, Producer};
 use ordo_node::ReadRequest;
 
 /// Appends records, atomically and at contiguous offsets. The topic is
@@ -60,6 +60,7 @@ pub async fn append(
         condition,
     }) = body?;
     validate_append(&records, condition)?;
+    check_producer(producer.as_ref())?;
     let append = Append {
         records,
         producer,
@@ -114,6 +115,20 @@ pub async fn read(
         next_offset: page.next_offset,
         end_offset: page.end_offset,
     }))
+}
+
+/// An HTTP producer numbers its appends: Kafka's record numbering is the
+/// Kafka listener's alone and not part of the API, so a body that asks for
+/// it is as invalid as one with any other field the API does not have.
+pub(crate) fn check_producer(producer: Option<&Producer>) -> Result<(), ApiError> {
+    match producer.map(|producer| producer.numbering) {
+        None | Some(Numbering::Appends) => Ok(()),
+        Some(Numbering::Records) => Err(ApiError::bad_request(
+            "invalid_body",
+            "producer: \"numbering\": \"records\" is for Kafka producers only; over HTTP a \
+             producer numbers its appends 0, 1, 2, … (leave \"numbering\" out)",
+        )),
+    }
 }
 
 /// A read's `limit` and `wait_ms` within their limits.
@@ -196,6 +211,48 @@ mod tests {
                 json!({"value": 1}),
                 json!({"value": [1]}),
             ]
+        );
+    }
+
+    async fn append(router: &axum::Router, body: Value) -> (StatusCode, Value) {
+        let request = Request::post("/v1/topics/t/records")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("a valid request");
+        let response = router.clone().oneshot(request).await.expect("answered");
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        (
+            status,
+            serde_json::from_slice(&body).expect("a JSON answer"),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_http_producer_that_asks_for_kafka_numbering_is_refused_and_appends_nothing() {
+        let router = single_node_router().await;
+        let kafka = json!({
+            "records": [{"value": 1}],
+            "producer": {"id": "p", "seq": 0, "numbering": "records"},
+        });
+        let (status, body) = append(&router, kafka).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_body");
+        let message = body["error"]["message"].as_str().expect("a message");
+        assert!(message.contains("numbering"), "{message}");
+
+        let ordo = json!({
+            "records": [{"value": 1}],
+            "producer": {"id": "p", "seq": 0, "numbering": "appends"},
+        });
+        let (status, body) = append(&router, ordo).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["offsets"],
+            json!([0]),
+            "the refused append took no offset"
         );
     }
 }
