@@ -66,12 +66,14 @@ pub(crate) fn format_record(record: &Record, format: ReadFormat) -> String {
     }
 }
 
-/// A value as the CLI hands it to people and pipes: a string as its text;
-/// any other value as its JSON.
+/// A value as the CLI hands it to people and pipes: a string (or raw
+/// bytes that are UTF-8) as its text; any other value as its JSON; raw
+/// bytes that are not UTF-8 (a Kafka producer's, read as `value_b64`) as
+/// `base64:` and their base64.
 pub(crate) fn value_text(value: &RecordValue) -> String {
     value
         .parse::<String>()
-        .unwrap_or_else(|_| value.json_text().to_owned())
+        .unwrap_or_else(|_| value.to_string())
 }
 
 /// Left-aligned columns, two spaces apart, no trailing spaces.
@@ -118,6 +120,25 @@ mod tests {
         assert_eq!(
             format_record(&object, ReadFormat::Json),
             r#"{"offset":3,"value":{"n":1},"timestamp_ms":7}"#
+        );
+    }
+
+    #[test]
+    fn value_format_prints_raw_bytes_as_text_or_base64_with_a_note() {
+        let record = |bytes: &[u8]| Record {
+            offset: Offset(3),
+            key: None,
+            value: RecordValue::from_bytes(bytes.to_vec()),
+            headers: Default::default(),
+            timestamp_ms: 7,
+        };
+        assert_eq!(format_record(&record(b"hello"), ReadFormat::Value), "hello");
+        assert_eq!(format_record(&record(b" [1] "), ReadFormat::Value), " [1] ");
+        let binary = record(b"\xff\x00");
+        assert_eq!(format_record(&binary, ReadFormat::Value), "base64:/wA=");
+        assert_eq!(
+            format_record(&binary, ReadFormat::Json),
+            r#"{"offset":3,"value_b64":"/wA=","timestamp_ms":7}"#
         );
     }
 

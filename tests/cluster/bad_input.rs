@@ -601,10 +601,10 @@ async fn malformed_producers_conditions_and_positions_are_refused_and_change_not
             "producer-after-refusals",
             &ordo_api::AppendRequest {
                 records: vec![record(1)],
-                producer: Some(ordo_core::Producer {
-                    id: ordo_core::ProducerId::new("p").expect("valid"),
-                    seq: 0,
-                }),
+                producer: Some(ordo_core::Producer::new(
+                    ordo_core::ProducerId::new("p").expect("valid"),
+                    0,
+                )),
                 condition: None,
             },
         )

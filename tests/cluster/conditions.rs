@@ -23,10 +23,10 @@ fn keyed(key: &str, value: Value) -> NewRecord {
 fn from_producer(records: Vec<NewRecord>, id: &str, seq: u64) -> AppendRequest {
     AppendRequest {
         records,
-        producer: Some(Producer {
-            id: ProducerId::new(id).expect("a valid producer id"),
+        producer: Some(Producer::new(
+            ProducerId::new(id).expect("a valid producer id"),
             seq,
-        }),
+        )),
         condition: None,
     }
 }

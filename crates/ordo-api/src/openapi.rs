@@ -257,8 +257,10 @@ pub mod schema {
     }
 
     /// A record as a producer sends it. `value` is any JSON value (kept as the
-    /// text it was sent as); a `null` value with a key is a tombstone for that
-    /// key.
+    /// text it was sent as), or `value_b64` the standard base64 of raw bytes
+    /// (kept as those bytes, or as JSON text if they are exactly one JSON
+    /// value); one of the two. A `null` value with a key is a tombstone for
+    /// that key.
     #[derive(Serialize, Deserialize, ToSchema)]
     #[serde(deny_unknown_fields)]
     pub struct NewRecord {
@@ -267,8 +269,13 @@ pub mod schema {
         #[schema(max_length = 1024)]
         pub key: Option<String>,
         /// Any JSON value; `null` with a key is a tombstone for that key.
+        /// Required unless `value_b64` is given.
+        #[serde(default)]
         #[schema(value_type = serde_json::Value)]
         pub value: (),
+        /// Raw bytes in standard base64, instead of `value`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub value_b64: Option<String>,
         /// At most 64.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         #[schema(schema_with = super::headers)]
@@ -276,14 +283,23 @@ pub mod schema {
     }
 
     /// A record as the log holds it: the producer's record plus the offset the
-    /// state machine assigned and the leader's timestamp.
+    /// state machine assigned and the leader's timestamp. Its value is in
+    /// `value` (its JSON; or raw bytes, as a Kafka producer sends them, as
+    /// their JSON if they are JSON, else as a string if they are UTF-8), or
+    /// else in `value_b64`.
     #[derive(Serialize, Deserialize, ToSchema)]
     pub struct Record {
         pub offset: Offset,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub key: Option<String>,
+        /// The value, unless it is raw bytes that are not UTF-8.
+        #[serde(default)]
         #[schema(value_type = serde_json::Value)]
         pub value: (),
+        /// Raw bytes that are not UTF-8, in standard base64, instead of
+        /// `value`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub value_b64: Option<String>,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         pub headers: BTreeMap<String, String>,
         pub timestamp_ms: u64,

@@ -2,12 +2,14 @@
 //! a claim and the jobs it hands out, and the ack, nack and extend of
 //! jobs by the lease each was handed out under.
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 #[cfg(feature = "openapi")]
 use crate::openapi::schema;
 use ordo_core::queue::LeaseId;
+use ordo_core::value_field::{self, ValueFieldError};
 use ordo_core::{GroupName, LogIndex, Offset, RecordValue, TopicName};
 
 /// A lease unless the queue or the claim says otherwise: 30 s.
@@ -134,26 +136,95 @@ impl Default for ClaimRequest {
 }
 
 /// One job handed out: its record, which delivery this is, and the lease
-/// the worker names when it acks, nacks or extends it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// the worker names when it acks, nacks or extends it. In JSON its value is
+/// `value` or `value_b64`, as in a record (`ordo_core::value_field`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "JobFields")]
 pub struct Job {
-    #[cfg_attr(feature = "openapi", schema(value_type = schema::Offset))]
     pub offset: Offset,
     /// 1 for a job's first delivery.
     pub delivery: u32,
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub lease: LeaseToken,
     /// When the lease ends, by the leader's clock (ms since the epoch),
     /// unless extended.
     pub lease_expires_ms: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = serde_json::Value))]
     pub value: RecordValue,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     pub timestamp_ms: u64,
+}
+
+/// Writes the value as a reader sees it, like a record's.
+impl Serialize for Job {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut fields = serializer.serialize_struct("Job", 8)?;
+        fields.serialize_field("offset", &self.offset)?;
+        fields.serialize_field("delivery", &self.delivery)?;
+        fields.serialize_field("lease", &self.lease)?;
+        fields.serialize_field("lease_expires_ms", &self.lease_expires_ms)?;
+        match &self.key {
+            Some(key) => fields.serialize_field("key", key)?,
+            None => fields.skip_field("key")?,
+        }
+        value_field::serialize_shown(&mut fields, &self.value)?;
+        if self.headers.is_empty() {
+            fields.skip_field("headers")?;
+        } else {
+            fields.serialize_field("headers", &self.headers)?;
+        }
+        fields.serialize_field("timestamp_ms", &self.timestamp_ms)?;
+        fields.end()
+    }
+}
+
+// A `Job`'s JSON fields, before its value is taken from one of `value` and
+// `value_b64`; also its schema in the spec, whose description is this:
+/// One job handed out: its record, which delivery this is, and the lease
+/// the worker names when it acks, nacks or extends it.
+#[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Job))]
+struct JobFields {
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::Offset))]
+    offset: Offset,
+    /// 1 for a job's first delivery.
+    delivery: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    lease: LeaseToken,
+    /// When the lease ends, by the leader's clock (ms since the epoch),
+    /// unless extended.
+    lease_expires_ms: u64,
+    #[serde(default)]
+    key: Option<String>,
+    /// The record's value: its JSON, or bytes a Kafka producer sent as a
+    /// string when they are UTF-8. Absent when `value_b64` is present.
+    #[serde(default, deserialize_with = "value_field::present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = serde_json::Value))]
+    value: Option<RecordValue>,
+    /// Bytes a Kafka producer sent that are not UTF-8, in standard base64,
+    /// instead of `value`.
+    #[serde(default, deserialize_with = "value_field::base64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    value_b64: Option<RecordValue>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    timestamp_ms: u64,
+}
+
+impl TryFrom<JobFields> for Job {
+    type Error = ValueFieldError;
+
+    fn try_from(fields: JobFields) -> Result<Self, ValueFieldError> {
+        Ok(Job {
+            offset: fields.offset,
+            delivery: fields.delivery,
+            lease: fields.lease,
+            lease_expires_ms: fields.lease_expires_ms,
+            key: fields.key,
+            value: value_field::one_of(fields.value, fields.value_b64)?,
+            headers: fields.headers,
+            timestamp_ms: fields.timestamp_ms,
+        })
+    }
 }
 
 /// The answer to a claim: the jobs handed out, in offset order (none if
@@ -161,6 +232,7 @@ pub struct Job {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<JobFields>))]
     pub jobs: Vec<Job>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::LogIndex>))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -296,5 +368,49 @@ mod tests {
         let claim: ClaimRequest = serde_json::from_str("{}").unwrap();
         assert_eq!(claim, ClaimRequest::default());
         assert!(serde_json::from_str::<ClaimRequest>(r#"{"maxx": 2}"#).is_err());
+    }
+
+    #[test]
+    fn a_job_carries_its_value_as_json_a_string_or_value_b64_and_reads_back() {
+        let job = |value: RecordValue| Job {
+            offset: Offset(4),
+            delivery: 1,
+            lease: LeaseToken(LeaseId(0x2a)),
+            lease_expires_ms: 10,
+            key: None,
+            value,
+            headers: BTreeMap::new(),
+            timestamp_ms: 9,
+        };
+        let fields = |rest: &str| {
+            format!(
+                r#"{{"offset":4,"delivery":1,"lease":"l2a","lease_expires_ms":10,{rest},"timestamp_ms":9}}"#
+            )
+        };
+        for (value, json) in [
+            (
+                RecordValue::from_json_text(r#"{"a":1}"#).unwrap(),
+                r#""value":{"a":1}"#,
+            ),
+            (
+                RecordValue::from_bytes(b"hello".to_vec()),
+                r#""value":"hello""#,
+            ),
+            (
+                RecordValue::from_bytes(b"\xff\x00".to_vec()),
+                r#""value_b64":"/wA=""#,
+            ),
+        ] {
+            let text = serde_json::to_string(&job(value)).unwrap();
+            assert_eq!(text, fields(json));
+            let back: Job = serde_json::from_str(&text).unwrap();
+            assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        }
+        let binary: Job = serde_json::from_str(&fields(r#""value_b64":"/wA=""#)).unwrap();
+        assert_eq!(binary, job(RecordValue::from_bytes(b"\xff\x00".to_vec())));
+        assert!(
+            serde_json::from_str::<Job>(&fields(r#""key":"k""#)).is_err(),
+            "no value"
+        );
     }
 }

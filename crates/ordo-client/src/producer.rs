@@ -91,10 +91,7 @@ impl Producer {
         }
         let request = AppendRequest {
             records,
-            producer: Some(ordo_core::Producer {
-                id: self.id.clone(),
-                seq: self.next_seq,
-            }),
+            producer: Some(ordo_core::Producer::new(self.id.clone(), self.next_seq)),
             condition,
         };
         self.send(topic, request, false).await

@@ -78,3 +78,50 @@ impl Client {
         self.send(Call::get(&path).waiting(wait)).await?.json()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ordo_core::{Offset, RecordValue};
+    use ordo_transport::{BoxFuture, Request, Response, Transport, TransportError};
+
+    use super::*;
+
+    /// Answers every request with one page of records.
+    struct OnePage(&'static str);
+
+    impl Transport for OnePage {
+        fn send(&self, _: Request) -> BoxFuture<'_, Result<Response, TransportError>> {
+            let body = self.0.as_bytes().to_vec();
+            Box::pin(async move {
+                Ok(Response {
+                    status: 200,
+                    leader: None,
+                    retry_after: None,
+                    body,
+                })
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_reads_values_of_raw_bytes_from_value_b64() {
+        let page = r#"{"records":[
+            {"offset":0,"value_b64":"/wA=","timestamp_ms":1},
+            {"offset":1,"value":"hello","timestamp_ms":1}
+        ],"next_offset":2,"end_offset":2}"#;
+        let client = Client::builder(vec!["127.0.0.1:1".to_owned()])
+            .transport(Arc::new(OnePage(page)))
+            .build()
+            .unwrap();
+        let read = client.read("t", &ReadParams::default()).await.unwrap();
+        assert_eq!(read.records[0].offset, Offset(0));
+        assert_eq!(
+            read.records[0].value,
+            RecordValue::from_bytes(b"\xff\x00".to_vec())
+        );
+        assert_eq!(read.records[0].value.as_bytes(), b"\xff\x00");
+        assert_eq!(read.records[1].value.parse::<String>().unwrap(), "hello");
+    }
+}

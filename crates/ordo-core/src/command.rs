@@ -65,6 +65,9 @@ pub enum Command {
     /// its jobs claimed, acked, nacked or extended, as of the leader's
     /// clock `timestamp_ms`.
     Queue(QueueCommand),
+    /// Changes nothing: its log index, which is never reused, is a number
+    /// unique for the cluster's life (a Kafka producer id).
+    NewProducerId,
 }
 
 /// One queue command: what `op` does to the queue `group` keeps over
@@ -275,6 +278,7 @@ impl fmt::Display for Command {
                 };
                 write!(f, "queue_{op}({group}, {topic})")
             }
+            Command::NewProducerId => f.write_str("new_producer_id"),
         }
     }
 }
@@ -363,6 +367,13 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_new_producer_id_survives_the_raft_log_encoding() {
+        let bytes = serde_json::to_vec(&Command::NewProducerId).unwrap();
+        let back: Command = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back, Command::NewProducerId);
     }
 
     #[test]

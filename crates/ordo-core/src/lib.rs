@@ -14,7 +14,8 @@
 //! (`producer`, `condition`, `consumer`, `topic_config`, `cleanup`,
 //! `queue`),
 //! `validate` (the checks at the edge), and the plain types (`ids`, `name`,
-//! `topic`, `record`, `record_value`, `limits`).
+//! `topic`, `record`, `record_value`, `value_field` (how JSON holds a
+//! value: `value` or `value_b64`), `limits`).
 //!
 //! Dependencies run one way: `state` uses the rules, the rules use
 //! `topic_state`, `rejection` and the plain types, and none of those uses
@@ -38,6 +39,7 @@ pub mod topic;
 pub mod topic_config;
 pub mod topic_state;
 pub mod validate;
+pub mod value_field;
 
 #[cfg(test)]
 mod testing;
@@ -48,10 +50,13 @@ pub use condition::{single_key, Condition, Current, KeyIndex, KeyState};
 pub use consumer::{GroupName, Positions};
 pub use ids::{LogIndex, NodeId, Offset, Term};
 pub use name::{NameError, NameKind};
-pub use producer::{Producer, ProducerId, ProducerIdError, ProducerState};
+pub use producer::{
+    Numbering, Producer, ProducerAppend, ProducerId, ProducerIdError, ProducerState,
+    PRODUCER_RETRY_WINDOW,
+};
 pub use queue::{LeaseId, QueueConfig};
 pub use record::{NewRecord, Record};
-pub use record_value::RecordValue;
+pub use record_value::{RecordValue, Rendering};
 pub use rejection::Rejection;
 pub use state::{apply, apply_with, Outcome, Placed, Queue, Queues, State};
 pub use topic::{TopicName, TopicNameError};

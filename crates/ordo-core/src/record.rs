@@ -1,7 +1,8 @@
 //! Records: what a producer sends (`NewRecord`) and what the log holds and
 //! consumers read (`Record`, with its offset and timestamp).
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 use crate::ids::Offset;
@@ -10,34 +11,140 @@ use crate::limits::{
     MAX_HEADER_VALUE_BYTES, MAX_KEY_BYTES,
 };
 use crate::record_value::RecordValue;
+use crate::value_field::{self, ValueFieldError};
 
 /// A record as a producer sends it. `value` is any JSON value (kept as the
-/// text it was sent as); a `null` value with a key is a tombstone for that
-/// key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// text it was sent as), or raw bytes (a Kafka producer's; in JSON, the
+/// base64 of them in `value_b64`); a JSON `null` value with a key is a
+/// tombstone for that key.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "NewRecordFields")]
 pub struct NewRecord {
     /// At most 1024 bytes (UTF-8).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    /// Any JSON value; `null` with a key is a tombstone for that key.
+    /// Any JSON value or raw bytes; JSON `null` with a key is a tombstone
+    /// for that key.
     pub value: RecordValue,
     /// At most 64.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
 }
 
 /// A record as the log holds it: the producer's record plus the offset the
-/// state machine assigned and the leader's timestamp.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// state machine assigned and the leader's timestamp. In JSON its value is
+/// shown as [`RecordValue::rendering`] says: `value`, or `value_b64` for
+/// bytes that are not UTF-8 (see [`crate::value_field`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RecordFields")]
 pub struct Record {
     pub offset: Offset,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub value: RecordValue,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     pub timestamp_ms: u64,
+}
+
+/// Writes the value so that it reads back the same (raw bytes as
+/// `value_b64`): a `NewRecord` in JSON is an append's body, or a command
+/// ordo reads back.
+impl Serialize for NewRecord {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut fields = serializer.serialize_struct("NewRecord", 3)?;
+        put_key(&mut fields, &self.key)?;
+        value_field::serialize_exact(&mut fields, &self.value)?;
+        put_headers(&mut fields, &self.headers)?;
+        fields.end()
+    }
+}
+
+/// Writes the value as a reader sees it (see [`value_field::serialize_shown`]):
+/// on the read path, so it borrows every field.
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut fields = serializer.serialize_struct("Record", 5)?;
+        fields.serialize_field("offset", &self.offset)?;
+        put_key(&mut fields, &self.key)?;
+        value_field::serialize_shown(&mut fields, &self.value)?;
+        put_headers(&mut fields, &self.headers)?;
+        fields.serialize_field("timestamp_ms", &self.timestamp_ms)?;
+        fields.end()
+    }
+}
+
+/// `key`, left out when there is none.
+fn put_key<S: SerializeStruct>(fields: &mut S, key: &Option<String>) -> Result<(), S::Error> {
+    match key {
+        Some(key) => fields.serialize_field("key", key),
+        None => fields.skip_field("key"),
+    }
+}
+
+/// `headers`, left out when there are none.
+fn put_headers<S: SerializeStruct>(
+    fields: &mut S,
+    headers: &BTreeMap<String, String>,
+) -> Result<(), S::Error> {
+    if headers.is_empty() {
+        fields.skip_field("headers")
+    } else {
+        fields.serialize_field("headers", headers)
+    }
+}
+
+/// A [`NewRecord`]'s JSON fields, before its value is taken from one of
+/// `value` and `value_b64`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRecordFields {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default, deserialize_with = "value_field::present")]
+    value: Option<RecordValue>,
+    #[serde(default, deserialize_with = "value_field::base64")]
+    value_b64: Option<RecordValue>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+impl TryFrom<NewRecordFields> for NewRecord {
+    type Error = ValueFieldError;
+
+    fn try_from(fields: NewRecordFields) -> Result<Self, ValueFieldError> {
+        Ok(NewRecord {
+            key: fields.key,
+            value: value_field::one_of(fields.value, fields.value_b64)?,
+            headers: fields.headers,
+        })
+    }
+}
+
+/// A [`Record`]'s JSON fields, before its value is taken from one of
+/// `value` and `value_b64`.
+#[derive(Deserialize)]
+struct RecordFields {
+    offset: Offset,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default, deserialize_with = "value_field::present")]
+    value: Option<RecordValue>,
+    #[serde(default, deserialize_with = "value_field::base64")]
+    value_b64: Option<RecordValue>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    timestamp_ms: u64,
+}
+
+impl TryFrom<RecordFields> for Record {
+    type Error = ValueFieldError;
+
+    fn try_from(fields: RecordFields) -> Result<Self, ValueFieldError> {
+        Ok(Record {
+            offset: fields.offset,
+            key: fields.key,
+            value: value_field::one_of(fields.value, fields.value_b64)?,
+            headers: fields.headers,
+            timestamp_ms: fields.timestamp_ms,
+        })
+    }
 }
 
 /// Why a record was refused before it reached the log.
@@ -60,7 +167,8 @@ pub enum RecordError {
 }
 
 /// A record's size as retention counts it: the bytes of its key, of its
-/// value's JSON text (as sent) and of its headers' names and values.
+/// value ([`RecordValue::as_bytes`]: its JSON text as sent, or its raw
+/// bytes) and of its headers' names and values.
 /// Defined here, not by the store's encoding, so every replica counts alike
 /// whatever its codec.
 pub fn record_size(
@@ -72,7 +180,7 @@ pub fn record_size(
         .iter()
         .map(|(name, value)| name.len() + value.len())
         .sum();
-    (key.map_or(0, str::len) + value.json_text().len() + header_bytes) as u64
+    (key.map_or(0, str::len) + value.len() + header_bytes) as u64
 }
 
 impl Record {
@@ -132,5 +240,90 @@ impl NewRecord {
             headers: self.headers,
             timestamp_ms,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn record(value: RecordValue) -> Record {
+        Record {
+            offset: Offset(3),
+            key: Some("k".to_owned()),
+            value,
+            headers: BTreeMap::new(),
+            timestamp_ms: 9,
+        }
+    }
+
+    #[test]
+    fn a_record_shows_its_value_as_json_a_string_or_value_b64() {
+        let shown = |value: RecordValue| serde_json::to_value(record(value)).unwrap();
+        assert_eq!(
+            shown(RecordValue::from(json!({"a": 1}))),
+            json!({"offset": 3, "key": "k", "value": {"a": 1}, "timestamp_ms": 9})
+        );
+        assert_eq!(
+            shown(RecordValue::from_bytes(b"hello".to_vec())),
+            json!({"offset": 3, "key": "k", "value": "hello", "timestamp_ms": 9})
+        );
+        assert_eq!(
+            shown(RecordValue::from_bytes(b"null".to_vec())),
+            json!({"offset": 3, "key": "k", "value": null, "timestamp_ms": 9})
+        );
+        assert_eq!(
+            shown(RecordValue::from_bytes(b"\xff\x00".to_vec())),
+            json!({"offset": 3, "key": "k", "value_b64": "/wA=", "timestamp_ms": 9})
+        );
+    }
+
+    #[test]
+    fn a_record_reads_back_from_value_or_value_b64_and_not_both() {
+        let read = |text: &str| serde_json::from_str::<Record>(text);
+        let binary = read(r#"{"offset":3,"key":"k","value_b64":"/wA=","timestamp_ms":9}"#);
+        assert_eq!(
+            binary.unwrap(),
+            record(RecordValue::from_bytes(b"\xff\x00".to_vec()))
+        );
+        let tombstone = read(r#"{"offset":3,"key":"k","value":null,"timestamp_ms":9}"#);
+        assert!(tombstone.unwrap().value.is_null());
+        for bad in [
+            r#"{"offset":3,"timestamp_ms":9}"#,
+            r#"{"offset":3,"value":1,"value_b64":"AA==","timestamp_ms":9}"#,
+            r#"{"offset":3,"value_b64":"not base64!","timestamp_ms":9}"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_new_record_round_trips_through_json_exactly() {
+        for value in [
+            RecordValue::from(json!([1, "x"])),
+            RecordValue::null(),
+            RecordValue::from_bytes(b"null".to_vec()),
+            RecordValue::from_bytes(b"hello".to_vec()),
+            RecordValue::from_bytes(b" 1".to_vec()),
+            RecordValue::from_bytes(b"\xff\x00".to_vec()),
+        ] {
+            let new = NewRecord {
+                key: None,
+                value,
+                headers: BTreeMap::from([("h".to_owned(), "v".to_owned())]),
+            };
+            let text = serde_json::to_string(&new).unwrap();
+            assert_eq!(
+                serde_json::from_str::<NewRecord>(&text).unwrap(),
+                new,
+                "{text}"
+            );
+        }
+        let unknown = serde_json::from_str::<NewRecord>(r#"{"value":1,"offset":2}"#);
+        assert!(unknown.is_err(), "unknown fields are refused");
+        let sent = serde_json::from_str::<NewRecord>(r#"{"value_b64":"aGk="}"#).unwrap();
+        assert_eq!(sent.value, RecordValue::from_bytes(b"hi".to_vec()));
     }
 }

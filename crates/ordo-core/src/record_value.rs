@@ -1,27 +1,40 @@
-//! [`RecordValue`]: a record's value as the JSON text it arrived as,
-//! checked once where it enters (the HTTP body, the CLI) and from then on
-//! carried, replicated, stored and served as that text: decoded into a tree
-//! and encoded again nowhere on the append or read path.
+//! [`RecordValue`]: a record's value, in one of two forms fixed where it
+//! enters and kept from then on: the JSON text it arrived as (over HTTP, or
+//! bytes that are exactly one JSON value), or raw bytes (what a Kafka
+//! producer sent that is not). Carried, replicated, stored and served as
+//! those bytes: decoded into a tree and encoded again nowhere on the append
+//! or read path.
 //!
-//! Cloning shares the text (a reference count), so the copies the log makes
+//! Cloning shares the bytes (a reference count), so the copies the log makes
 //! of an entry (to replicate it, to apply it) cost no allocation. Equality
-//! is of the text: `1.0` and `1` are different values, as are `{"a":1}` and
-//! `{ "a": 1 }`, because a reader gets back exactly what was written.
+//! is of the form and the bytes: `1.0` and `1` are different values, as are
+//! `{"a":1}` and `{ "a": 1 }`, because a reader gets back exactly what was
+//! written.
 //!
-//! Decoding (serde's `Deserialize`, [`RecordValue::from_stored_bytes`])
-//! only finds where the value ends, which is enough for text ordo wrote
-//! itself; text from a client must also pass [`RecordValue::check`] (the
-//! edge's `validate_append` calls it, through `NewRecord::validate`), which
-//! refuses what a JSON parser would: numbers out of range, lone surrogates,
-//! and nesting deeper than [`MAX_VALUE_NESTING`] (so that a page of records
-//! holding the value still parses). Serializing embeds the text as it is;
-//! this works with serde_json (the only format ordo writes values in), which
-//! is what its `raw_value` feature is for.
+//! JSON text: decoding (serde's `Deserialize`,
+//! [`RecordValue::from_stored_bytes`]) only finds where the value ends,
+//! which is enough for text ordo wrote itself; text from a client must also
+//! pass [`RecordValue::check`] (the edge's `validate_append` calls it,
+//! through `NewRecord::validate`), which refuses what a JSON parser would:
+//! numbers out of range, lone surrogates, and nesting deeper than
+//! [`MAX_VALUE_NESTING`] (so that a page of records holding the value still
+//! parses). Serializing embeds the text as it is; this works with
+//! serde_json (the only format ordo writes values in), which is what its
+//! `raw_value` feature is for.
+//!
+//! Raw bytes: [`RecordValue::from_bytes`] keeps bytes as JSON text when
+//! they are exactly one checked JSON value other than `null` (so Kafka's
+//! bytes `null` is not a tombstone), and as bytes otherwise. A JSON document
+//! shows bytes as [`RecordValue::rendering`] says (JSON, a string, or
+//! base64 in a `value_b64` field: [`crate::value_field`]).
 
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use base64::display::Base64Display;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
@@ -29,7 +42,31 @@ use crate::limits::MAX_VALUE_NESTING;
 
 /// See the module's documentation.
 #[derive(Clone)]
-pub struct RecordValue(Arc<RawValue>);
+pub struct RecordValue(Form);
+
+/// The two forms a value is kept in.
+#[derive(Clone)]
+enum Form {
+    /// One whole JSON value, as its text.
+    Json(Arc<RawValue>),
+    /// Bytes that [`RecordValue::from_bytes`] did not take as JSON text.
+    Bytes(Bytes),
+}
+
+/// How a JSON document shows a value: what [`RecordValue::rendering`]
+/// returns.
+#[derive(Debug, Clone, Copy)]
+pub enum Rendering<'a> {
+    /// As this JSON text (a JSON value's, or bytes that are valid JSON
+    /// once surrounding whitespace is dropped), in a `value` field.
+    Json(&'a RawValue),
+    /// As a JSON string of this text (bytes that are UTF-8 but not JSON),
+    /// in a `value` field.
+    Text(&'a str),
+    /// As standard base64 of these bytes (bytes that are not UTF-8), in a
+    /// `value_b64` field.
+    Base64(&'a [u8]),
+}
 
 impl RecordValue {
     /// JSON `null`: with a key, a tombstone for that key.
@@ -42,50 +79,164 @@ impl RecordValue {
     /// dropped).
     pub fn from_json_text(text: &str) -> Result<Self, serde_json::Error> {
         let raw: Box<RawValue> = serde_json::from_str(text)?;
-        let value = Self(Arc::from(raw));
+        let value = Self(Form::Json(Arc::from(raw)));
         value.check()?;
         Ok(value)
+    }
+
+    /// The value a client sent as bytes (a Kafka record's value), which
+    /// [`RecordValue::as_bytes`] gives back exactly: JSON text if the bytes
+    /// are exactly one JSON value that passes [`RecordValue::check`], with
+    /// no surrounding whitespace, other than `null`; raw bytes otherwise.
+    /// Takes a `Vec` (or `Bytes`) without copying it when it stays bytes.
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Self {
+        let bytes = bytes.into();
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(not_utf8) => return Self::from_stored_raw(not_utf8.into_bytes()),
+        };
+        if is_exact_json(&text) {
+            // Checked just above, so this parses; were it not to, the
+            // bytes stay bytes, which is still exact.
+            if let Ok(raw) = serde_json::from_str::<Box<RawValue>>(&text) {
+                return Self(Form::Json(Arc::from(raw)));
+            }
+        }
+        Self::from_stored_raw(text.into_bytes())
     }
 
     /// A value from bytes ordo wrote itself (a record in a segment file):
     /// one whole JSON value, UTF-8, but not [`RecordValue::check`]ed again.
     pub fn from_stored_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         let raw: Box<RawValue> = serde_json::from_slice(bytes)?;
-        Ok(Self(Arc::from(raw)))
+        Ok(Self(Form::Json(Arc::from(raw))))
+    }
+
+    /// A value of raw bytes that ordo wrote itself, stored as raw bytes
+    /// because [`RecordValue::from_bytes`] did not take them as JSON text:
+    /// kept as raw bytes, not classified again.
+    pub fn from_stored_raw(bytes: impl Into<Bytes>) -> Self {
+        Self(Form::Bytes(bytes.into()))
     }
 
     /// Whether a JSON parser would take the text as it is, inside a page of
     /// records: every number in range, every string valid (no lone
     /// surrogate), arrays and objects nested at most [`MAX_VALUE_NESTING`]
-    /// deep. Allocates nothing.
+    /// deep. Allocates nothing. Raw bytes always pass: they are shown as a
+    /// string or base64 when they are not JSON.
     pub fn check(&self) -> Result<(), serde_json::Error> {
-        let mut parser = serde_json::Deserializer::from_str(self.json_text());
-        Checked { depth: 0 }.deserialize(&mut parser)?;
-        parser.end()
+        match &self.0 {
+            Form::Json(raw) => check_text(raw.get()),
+            Form::Bytes(_) => Ok(()),
+        }
     }
 
-    /// The value's JSON text, exactly as it was written.
-    pub fn json_text(&self) -> &str {
-        self.0.get()
+    /// The value's JSON text, exactly as it was written; `None` for raw
+    /// bytes (see [`RecordValue::as_bytes`] and [`RecordValue::rendering`]).
+    pub fn json_text(&self) -> Option<&str> {
+        match &self.0 {
+            Form::Json(raw) => Some(raw.get()),
+            Form::Bytes(_) => None,
+        }
     }
 
-    /// Whether the value is JSON `null`.
+    /// The value's bytes, exactly as they were written: the JSON text's or
+    /// the raw bytes. What Kafka serves, and what retention counts.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Form::Json(raw) => raw.get().as_bytes(),
+            Form::Bytes(bytes) => bytes,
+        }
+    }
+
+    /// The length of [`RecordValue::as_bytes`].
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether [`RecordValue::as_bytes`] is empty (only raw bytes can be).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the value is kept as raw bytes rather than JSON text.
+    pub fn is_bytes(&self) -> bool {
+        matches!(self.0, Form::Bytes(_))
+    }
+
+    /// Whether the value is JSON `null` (a tombstone with a key). Raw bytes
+    /// `null` are not.
     pub fn is_null(&self) -> bool {
-        self.json_text() == "null"
+        self.json_text() == Some("null")
+    }
+
+    /// How a JSON document shows the value. JSON text is itself; raw bytes
+    /// are JSON if they parse as a checked JSON value (they had whitespace
+    /// around them, or were `null`), else a string if they are UTF-8, else
+    /// base64. Allocates nothing; parses raw bytes that are UTF-8.
+    pub fn rendering(&self) -> Rendering<'_> {
+        let bytes = match &self.0 {
+            Form::Json(raw) => return Rendering::Json(raw),
+            Form::Bytes(bytes) => bytes,
+        };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Rendering::Base64(bytes);
+        };
+        if check_text(text).is_ok() {
+            if let Ok(raw) = serde_json::from_str::<&RawValue>(text) {
+                return Rendering::Json(raw);
+            }
+        }
+        Rendering::Text(text)
     }
 
     /// The value decoded into `T` (a struct of the caller's, or a
-    /// `serde_json::Value`).
+    /// `serde_json::Value`), as [`RecordValue::rendering`] shows it: raw
+    /// bytes as their JSON or as a string; bytes that are not UTF-8 do not
+    /// decode.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.json_text())
+        match self.rendering() {
+            Rendering::Json(raw) => serde_json::from_str(raw.get()),
+            Rendering::Text(text) => T::deserialize(serde::de::value::StrDeserializer::<
+                serde_json::Error,
+            >::new(text)),
+            Rendering::Base64(_) => Err(serde_json::Error::custom(
+                "the value is bytes that are not UTF-8",
+            )),
+        }
     }
 
-    /// The value as a `serde_json::Value` tree.
+    /// The value as a `serde_json::Value` tree, as [`RecordValue::rendering`]
+    /// shows it; bytes that are not UTF-8 as a string of their base64.
     pub fn to_json(&self) -> serde_json::Value {
-        // The text was checked to be JSON when this value was made, so it
-        // decodes; `Null` would only stand for a broken invariant.
+        if let Rendering::Base64(bytes) = self.rendering() {
+            return serde_json::Value::String(Base64Display::new(bytes, &STANDARD).to_string());
+        }
+        // JSON text was checked when this value was made, and raw bytes
+        // render as JSON or a string, so it decodes; `Null` would only stand
+        // for a broken invariant.
         self.parse().unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// Whether `text` is exactly one JSON value that passes the check, with no
+/// whitespace around it, and not `null`: what [`RecordValue::from_bytes`]
+/// keeps as JSON text.
+fn is_exact_json(text: &str) -> bool {
+    let is_space = |byte: Option<&u8>| matches!(byte, Some(b' ' | b'\t' | b'\n' | b'\r'));
+    let bytes = text.as_bytes();
+    !bytes.is_empty()
+        && !is_space(bytes.first())
+        && !is_space(bytes.last())
+        && text != "null"
+        && check_text(text).is_ok()
+}
+
+/// See [`RecordValue::check`].
+fn check_text(text: &str) -> Result<(), serde_json::Error> {
+    let mut parser = serde_json::Deserializer::from_str(text);
+    Checked { depth: 0 }.deserialize(&mut parser)?;
+    parser.end()
 }
 
 impl From<serde_json::Value> for RecordValue {
@@ -99,7 +250,7 @@ impl From<&serde_json::Value> for RecordValue {
         // A `Value` always serializes (its map keys are strings), and
         // `to_raw_value` does not parse its own output again.
         match serde_json::value::to_raw_value(value) {
-            Ok(raw) => Self(Arc::from(raw)),
+            Ok(raw) => Self(Form::Json(Arc::from(raw))),
             Err(_) => unreachable!("a serde_json::Value always serializes"),
         }
     }
@@ -107,41 +258,66 @@ impl From<&serde_json::Value> for RecordValue {
 
 impl PartialEq for RecordValue {
     fn eq(&self, other: &Self) -> bool {
-        self.json_text() == other.json_text()
+        self.is_bytes() == other.is_bytes() && self.as_bytes() == other.as_bytes()
     }
 }
 
 impl Eq for RecordValue {}
 
-/// Compares as JSON (the text decoded), for tests and callers holding a tree.
+/// Compares as JSON (the text decoded, or raw bytes as
+/// [`RecordValue::to_json`] shows them), for tests and callers holding a
+/// tree.
 impl PartialEq<serde_json::Value> for RecordValue {
     fn eq(&self, other: &serde_json::Value) -> bool {
         self.parse::<serde_json::Value>().ok().as_ref() == Some(other)
     }
 }
 
+/// JSON text as it is; raw bytes as `b"…"` with escapes.
 impl fmt::Debug for RecordValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.json_text())
+        match &self.0 {
+            Form::Json(raw) => f.write_str(raw.get()),
+            Form::Bytes(bytes) => write!(f, "b\"{}\"", bytes.escape_ascii()),
+        }
     }
 }
 
+/// JSON text as it is; raw bytes as their UTF-8 text, or else `base64:`
+/// and their base64.
 impl fmt::Display for RecordValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.json_text())
+        match &self.0 {
+            Form::Json(raw) => f.write_str(raw.get()),
+            Form::Bytes(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => f.write_str(text),
+                Err(_) => write!(f, "base64:{}", Base64Display::new(bytes, &STANDARD)),
+            },
+        }
     }
 }
 
+/// The value as a JSON value on its own: JSON text embedded as it is, raw
+/// bytes as [`RecordValue::rendering`] shows them. Raw bytes that are not
+/// UTF-8 have no such form and fail: a struct holding a value writes it
+/// with [`crate::value_field`], which names a `value_b64` field for them.
 impl Serialize for RecordValue {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        match self.rendering() {
+            Rendering::Json(raw) => raw.serialize(serializer),
+            Rendering::Text(text) => serializer.serialize_str(text),
+            Rendering::Base64(_) => Err(serde::ser::Error::custom(
+                "a value of bytes that are not UTF-8 is written as `value_b64`, by value_field",
+            )),
+        }
     }
 }
 
+/// One JSON value, kept as its text.
 impl<'de> Deserialize<'de> for RecordValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Box::<RawValue>::deserialize(deserializer)?;
-        Ok(Self(Arc::from(raw)))
+        Ok(Self(Form::Json(Arc::from(raw))))
     }
 }
 
@@ -230,7 +406,7 @@ mod tests {
     fn keeps_the_text_it_was_given() {
         let text = r#"{ "b" : 1.0, "a": [1,2] }"#;
         let value = RecordValue::from_json_text(text).unwrap();
-        assert_eq!(value.json_text(), text);
+        assert_eq!(value.json_text(), Some(text));
         #[derive(Serialize, Deserialize)]
         struct Holder {
             value: RecordValue,
@@ -290,7 +466,7 @@ mod tests {
             r#"{"a":[1,{"b":null}],"a":true}"#.to_owned(),
         ] {
             let value = RecordValue::from_json_text(&text).expect("valid JSON");
-            assert_eq!(value.json_text(), text);
+            assert_eq!(value.json_text(), Some(text.as_str()));
         }
     }
 
@@ -305,7 +481,7 @@ mod tests {
         );
         assert_eq!(
             RecordValue::from(json!({"a": 1})).json_text(),
-            r#"{"a":1}"#,
+            Some(r#"{"a":1}"#),
             "a tree becomes compact text"
         );
     }
@@ -320,6 +496,95 @@ mod tests {
         assert_eq!(
             RecordValue::from(json!({"k": 2})).to_json(),
             json!({"k": 2})
+        );
+    }
+
+    /// What `from_bytes` made of `bytes`: whether it kept raw bytes, and
+    /// the JSON a document shows (`None` for base64).
+    fn kept(bytes: &[u8]) -> (RecordValue, Option<String>) {
+        let value = RecordValue::from_bytes(bytes.to_vec());
+        assert_eq!(value.as_bytes(), bytes, "gives back the same bytes");
+        assert_eq!(value.len(), bytes.len());
+        let shown = match value.rendering() {
+            Rendering::Json(raw) => Some(raw.get().to_owned()),
+            Rendering::Text(text) => Some(serde_json::to_string(text).unwrap()),
+            Rendering::Base64(_) => None,
+        };
+        (value, shown)
+    }
+
+    #[test]
+    fn bytes_that_are_exactly_one_json_value_are_kept_as_json_text() {
+        for text in [r#"{"a":1}"#, "1.0", r#""x""#, "[true,null]", "false"] {
+            let (value, shown) = kept(text.as_bytes());
+            assert!(!value.is_bytes(), "{text}");
+            assert_eq!(value.json_text(), Some(text));
+            assert_eq!(value, RecordValue::from_json_text(text).unwrap());
+            assert_eq!(shown.as_deref(), Some(text));
+        }
+    }
+
+    #[test]
+    fn other_bytes_stay_bytes_and_render_as_json_a_string_or_base64() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let cases: [(&[u8], Option<&str>); 9] = [
+            (b" 1", Some("1")),
+            (b"{\"a\":1}\n", Some(r#"{"a":1}"#)),
+            (b"null", Some("null")),
+            (b"hello", Some(r#""hello""#)),
+            (b"1e999", Some(r#""1e999""#)),
+            (
+                deep.as_bytes(),
+                Some(&*serde_json::to_string(&deep).unwrap()),
+            ),
+            (b"", Some(r#""""#)),
+            (b"\xff\x00", None),
+            (b"\"\xff\"", None),
+        ];
+        for (bytes, shown) in cases {
+            let (value, rendered) = kept(bytes);
+            assert!(value.is_bytes(), "{bytes:?}");
+            assert_eq!(value.json_text(), None);
+            assert!(value.check().is_ok());
+            assert_eq!(rendered.as_deref(), shown, "{bytes:?}");
+        }
+        assert!(RecordValue::from_bytes(Vec::new()).is_empty());
+        assert!(
+            !RecordValue::from_bytes(b"null".to_vec()).is_null(),
+            "bytes null is not a tombstone"
+        );
+        assert_ne!(
+            RecordValue::from_bytes(b" 1".to_vec()),
+            RecordValue::from_json_text(" 1").unwrap(),
+            "same JSON, different bytes"
+        );
+        assert_ne!(
+            RecordValue::from_stored_raw(&b"1"[..]),
+            RecordValue::from_json_text("1").unwrap(),
+            "same bytes, different form"
+        );
+    }
+
+    #[test]
+    fn raw_bytes_parse_print_and_serialize_as_they_render() {
+        let text = RecordValue::from_bytes(b"hello".to_vec());
+        assert_eq!(text.parse::<String>().unwrap(), "hello");
+        assert_eq!(text.to_json(), json!("hello"));
+        assert_eq!(text, json!("hello"));
+        assert_eq!(serde_json::to_string(&text).unwrap(), r#""hello""#);
+        assert_eq!(text.to_string(), "hello");
+        assert_eq!(format!("{text:?}"), r#"b"hello""#);
+        let spaced = RecordValue::from_bytes(b" [1] ".to_vec());
+        assert_eq!(spaced.parse::<Vec<u32>>().unwrap(), vec![1]);
+        assert_eq!(serde_json::to_string(&spaced).unwrap(), "[1]");
+        let binary = RecordValue::from_bytes(b"\xff\x00".to_vec());
+        assert!(binary.parse::<serde_json::Value>().is_err());
+        assert_eq!(binary.to_json(), json!("/wA="));
+        assert_eq!(binary.to_string(), "base64:/wA=");
+        assert_eq!(format!("{binary:?}"), r#"b"\xff\x00""#);
+        assert!(
+            serde_json::to_string(&binary).is_err(),
+            "not UTF-8: only a holder's value_b64 can carry it"
         );
     }
 }

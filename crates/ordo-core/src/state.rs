@@ -18,7 +18,9 @@ use crate::condition::{check_condition, Condition, KeyIndex, KeyState};
 use crate::consumer::{check_commit, GroupName, Positions};
 use crate::ids::{LogIndex, Offset};
 use crate::limits::MAX_TOPICS;
-use crate::producer::{check_sequence, Producer, ProducerId, ProducerState, Sequence};
+use crate::producer::{
+    check_sequence, record_append, Producer, ProducerAppend, ProducerId, ProducerState, Sequence,
+};
 use crate::record::{NewRecord, Record};
 use crate::rejection::Rejection;
 use crate::topic::TopicName;
@@ -145,6 +147,7 @@ pub fn apply_with<S: RecordStore>(
             .clean_topic(index, topic, *timestamp_ms, records)?
             .map(Outcome::from),
         Command::Queue(command) => state.queue(index, command, records)?,
+        Command::NewProducerId => Ok(Outcome::from(CommandResult::Noop { log_index: index })),
     };
     Ok(decided.unwrap_or_else(|rejection| {
         Outcome::from(CommandResult::Rejected {
@@ -217,14 +220,14 @@ impl State {
         let (first_offset, placed) = self.place(topic, records, timestamp_ms);
         let count = records.len() as u64;
         if let Some(producer) = producer {
-            let last = ProducerState {
-                last_seq: producer.seq,
+            let sent = ProducerAppend {
+                seq: producer.seq,
                 topic: topic.clone(),
                 first_offset,
                 count,
                 log_index: index,
             };
-            self.producers.insert(producer.id.clone(), last);
+            record_append(&mut self.producers, producer, sent);
         }
         Ok(Outcome {
             result: CommandResult::Appended {

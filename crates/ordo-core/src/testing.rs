@@ -52,10 +52,22 @@ pub(crate) fn keyed(topic_name: &str, key: &str, value: Value) -> Command {
 /// `command` (an append) sent as `producer`'s append number `seq`.
 pub(crate) fn from_producer(mut command: Command, producer: &str, seq: u64) -> Command {
     if let Command::Append { producer: p, .. } = &mut command {
-        *p = Some(Producer {
-            id: ProducerId::new(producer).expect("valid test producer"),
+        *p = Some(Producer::new(
+            ProducerId::new(producer).expect("valid test producer"),
             seq,
-        });
+        ));
+    }
+    command
+}
+
+/// `command` (an append) sent as `producer`'s append whose first record is
+/// its record number `seq` (Kafka's numbering).
+pub(crate) fn from_kafka_producer(mut command: Command, producer: &str, seq: u64) -> Command {
+    if let Command::Append { producer: p, .. } = &mut command {
+        *p = Some(Producer::records(
+            ProducerId::new(producer).expect("valid test producer"),
+            seq,
+        ));
     }
     command
 }

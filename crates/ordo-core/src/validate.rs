@@ -64,7 +64,8 @@ impl Command {
             | Command::PutTopic { .. }
             | Command::DeleteTopic { .. }
             | Command::CleanTopic { .. }
-            | Command::Queue(_) => Ok(()),
+            | Command::Queue(_)
+            | Command::NewProducerId => Ok(()),
         }
     }
 }

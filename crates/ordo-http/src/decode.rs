@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use crate::error::ApiError;
 use crate::extract::{self, JsonBody};
 use crate::principals::Principals;
-use crate::routes::records::check_read;
+use crate::routes::records::{check_producer, check_read};
 use ordo_api::{AppendRequest, ReadQuery};
 use ordo_core::validate_append;
 
@@ -45,6 +45,7 @@ async fn append(
     extract::topic(topic)?;
     let JsonBody(request) = body?;
     validate_append(&request.records, request.condition)?;
+    check_producer(request.producer.as_ref())?;
     Ok(Json(request))
 }
 

@@ -66,6 +66,10 @@ pub struct NodeConfig {
     /// The data dir whose free space is kept above a reserve (see
     /// `disk_space`); none watched by default.
     pub space: SpaceConfig,
+    /// Where this node's Kafka listener is reached (`HOST:PORT`), which
+    /// every other node learns by asking (see `kafka_brokers`); `None`
+    /// when it has none.
+    pub kafka_advertise: Option<String>,
 }
 
 impl NodeConfig {
@@ -85,6 +89,7 @@ impl NodeConfig {
             cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
             clock: wall_clock_ms,
             space: SpaceConfig::default(),
+            kafka_advertise: None,
         }
     }
 

@@ -32,6 +32,8 @@
 //!   [`membership_rules`]: pure: which membership changes are allowed.
 //! - [`status`]: the cluster status view built from Raft metrics.
 //! - [`health`]: whether this node is in touch with a quorum and ready.
+//! - [`kafka_brokers`]: each member's Kafka address, asked of it and
+//!   kept a few seconds.
 //! - [`disk_space`]: the free-space reserve below which a node takes no
 //!   new data.
 //! - [`storage_fault`]: a node whose storage failed: out of the way, logged
@@ -65,6 +67,7 @@ pub mod config;
 pub mod disk_space;
 pub mod error;
 pub mod health;
+pub mod kafka_brokers;
 mod membership;
 pub mod membership_rules;
 pub mod metrics;

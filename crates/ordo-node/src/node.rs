@@ -8,8 +8,8 @@
 //!   consumer positions);
 //! - `routing`: the way to the leader, wherever it is;
 //! - `rpc_answer`: the answers to other nodes' RPCs;
-//! - `topics`, `membership`, `health`, `status`, `storage_fault`: their
-//!   own jobs, named by their files.
+//! - `topics`, `membership`, `health`, `status`, `storage_fault`,
+//!   `kafka_brokers`: their own jobs, named by their files.
 //!
 //! Any node accepts any request. A follower forwards a command to the leader
 //! and, for a linearizable read, asks the leader for a read index and then
@@ -28,6 +28,7 @@ use crate::config::NodeConfig;
 use crate::disk_space::DiskSpace;
 use crate::error::{raft_stopped, NodeError};
 use crate::health::LeaderContact;
+use crate::kafka_brokers::KafkaAddresses;
 use crate::network::NetworkFactory;
 use crate::peers::Peers;
 use crate::proposer::Proposer;
@@ -57,6 +58,9 @@ pub struct Node {
     storage_fault: StorageFault,
     /// The data dir's free space against its reserve (see `disk_space`).
     disk_space: DiskSpace,
+    /// The members' Kafka addresses as they last answered (see
+    /// `kafka_brokers`).
+    kafka_addresses: KafkaAddresses,
 }
 
 impl Node {
@@ -102,6 +106,7 @@ impl Node {
             leader_contact: LeaderContact::default(),
             storage_fault: StorageFault::default(),
             disk_space,
+            kafka_addresses: KafkaAddresses::default(),
         });
         tokio::spawn(crate::disk_space::watch(Arc::downgrade(&node)));
         tokio::spawn(crate::storage_fault::watch(Arc::downgrade(&node)));
@@ -178,6 +183,11 @@ impl Node {
     /// The data dir's free space against its reserve (see `disk_space`).
     pub(crate) fn disk_space(&self) -> &DiskSpace {
         &self.disk_space
+    }
+
+    /// The members' Kafka addresses as they last answered.
+    pub(crate) fn kafka_addresses(&self) -> &KafkaAddresses {
+        &self.kafka_addresses
     }
 
     /// The leader this node currently believes in. Read, like the term,

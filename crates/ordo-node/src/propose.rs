@@ -1,7 +1,7 @@
 //! The write path: a client's command, from the node's door to its answer.
 //!
-//! [`Node::append`] and [`Node::commit_offset`] turn a request into a
-//! [`Command`]; [`Node::propose`] routes it to the leader (see `routing`),
+//! [`Node::append`], [`Node::commit_offset`] and [`Node::new_producer_id`]
+//! turn a request into a [`Command`]; [`Node::propose`] routes it to the leader (see `routing`),
 //! which runs [`Node::propose_local`]: stamped with the leader's clock,
 //! checked against the disk reserve, gathered into a batch by the
 //! `proposer` and handed to openraft, which answers once a majority has the
@@ -79,6 +79,17 @@ impl Node {
         match self.propose(command).await? {
             CommandResult::OffsetCommitted { log_index } => Ok(log_index),
             other => Err(NodeError::unexpected_answer("a position commit", &other)),
+        }
+    }
+
+    /// A number no other call in the cluster's life answers (a Kafka
+    /// producer id): the log index of a `NewProducerId` entry, proposed
+    /// through the leader like any write, so it is unique because log
+    /// indexes are never reused, and increases from call to call.
+    pub async fn new_producer_id(&self) -> Result<u64, NodeError> {
+        match self.propose(Command::NewProducerId).await? {
+            CommandResult::Noop { log_index } => Ok(log_index.0),
+            other => Err(NodeError::unexpected_answer("a new producer id", &other)),
         }
     }
 
@@ -165,5 +176,18 @@ impl LeaderCall for ForwardRequest {
 
     fn body(&self) -> Vec<u8> {
         rpc::encode(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::leading_alone;
+
+    #[tokio::test]
+    async fn new_producer_ids_differ_and_increase() {
+        let node = leading_alone().await;
+        let first = node.new_producer_id().await.expect("an id");
+        let second = node.new_producer_id().await.expect("an id");
+        assert!(first < second, "{first} then {second}");
     }
 }

@@ -38,10 +38,12 @@ pub enum RpcKind {
     Membership,
     /// The leader hands over leadership (openraft's transfer-leader message).
     TransferLeader,
+    /// Any node asks another where its Kafka listener is (`kafka_brokers`).
+    KafkaAddress,
 }
 
 impl RpcKind {
-    pub const ALL: [RpcKind; 8] = [
+    pub const ALL: [RpcKind; 9] = [
         RpcKind::AppendEntries,
         RpcKind::Vote,
         RpcKind::PreVote,
@@ -50,6 +52,7 @@ impl RpcKind {
         RpcKind::ReadIndex,
         RpcKind::Membership,
         RpcKind::TransferLeader,
+        RpcKind::KafkaAddress,
     ];
 
     /// The kind's byte in a [`crate::raft_stream`] frame.
@@ -63,6 +66,7 @@ impl RpcKind {
             RpcKind::ReadIndex => 6,
             RpcKind::Membership => 7,
             RpcKind::TransferLeader => 8,
+            RpcKind::KafkaAddress => 9,
         }
     }
 
@@ -96,6 +100,7 @@ impl RpcKind {
             RpcKind::ReadIndex => "/raft/read-index",
             RpcKind::Membership => "/raft/membership",
             RpcKind::TransferLeader => "/raft/transfer-leader",
+            RpcKind::KafkaAddress => "/raft/kafka-address",
         }
     }
 }
@@ -106,6 +111,9 @@ pub type ForwardReply = Result<CommandResult, NodeError>;
 pub type ReadIndexReply = Result<LogIndex, NodeError>;
 /// The answer to a forwarded membership change or leadership transfer.
 pub type MembershipReply = Result<MembershipResponse, NodeError>;
+/// Where the answering node's Kafka listener is (`HOST:PORT`); `None` if
+/// it has none.
+pub type KafkaAddressReply = Option<String>;
 
 #[derive(Serialize, Deserialize)]
 pub struct ForwardRequest {

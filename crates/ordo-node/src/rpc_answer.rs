@@ -2,7 +2,8 @@
 //! message from another node, whether it came as a request of its own
 //! (`/raft/*`) or on a Raft stream (`raft_stream::answer`). Raft's messages
 //! go to openraft; a forwarded command, a read index or a membership change
-//! runs here as it would for a client of this node.
+//! runs here as it would for a client of this node; where this node's Kafka
+//! listener is comes from its config.
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::RaftError;
@@ -65,6 +66,7 @@ impl Node {
                 let reply = self.raft().handle_transfer_leader(rpc::decode(body)?).await;
                 rpc::encode(&reply.map_err(RaftError::<TypeConfig>::Fatal))
             }
+            RpcKind::KafkaAddress => rpc::encode(&self.kafka_address_reply()),
         })
     }
 

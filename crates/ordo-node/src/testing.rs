@@ -6,18 +6,27 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{Node, NodeConfig, RequestPeers, TypeConfig};
+use crate::{Node, NodeConfig, Peers, RequestPeers, TypeConfig};
 
 /// A started node of a cluster of one, once it leads and is ready to serve.
 pub async fn leading_alone() -> Arc<Node> {
+    let transport = Arc::new(RequestPeers::http().expect("an HTTP client builds"));
+    leading_alone_with(|config| config, transport).await
+}
+
+/// [`leading_alone`], its config changed by `configure`, reaching any peer
+/// it is given later through `transport`.
+pub async fn leading_alone_with(
+    configure: impl FnOnce(NodeConfig) -> NodeConfig,
+    transport: Arc<dyn Peers>,
+) -> Arc<Node> {
     let (log_store, state_machine) =
         ordo_store::open_memory::<TypeConfig>(&ordo_store::MemDisk::new())
             .expect("a fresh memory disk opens");
     // Never dialled: a cluster of one has no one to call.
     let addr = "127.0.0.1:1";
     let config = NodeConfig::new(1, addr).with_peers(BTreeMap::from([(1, addr.to_string())]));
-    let transport = Arc::new(RequestPeers::http().expect("an HTTP client builds"));
-    let node = Node::start(config, log_store, state_machine, transport)
+    let node = Node::start(configure(config), log_store, state_machine, transport)
         .await
         .expect("the node starts");
     for _ in 0..200 {

@@ -7,22 +7,32 @@
 //! Layout of an append: `0x01` (the tag; a command's JSON starts with `{`
 //! and still decodes), the topic (a string: a varint length and UTF-8
 //! bytes), the timestamp (a varint), a flags byte (bit 0: a producer
-//! follows, bit 1: a condition follows; no other bit is set), the producer
-//! and the condition if present (each as a varint length and its JSON),
-//! the record count (a varint), then each record as its key and headers
-//! (the same bytes as in a segment file, `record_codec`) and its value's
-//! JSON text as a string. Pure.
+//! follows, bit 1: a condition follows, bit 2: each value is preceded by
+//! its kind; no other bit is set), the producer and the condition if
+//! present (each as a varint length and its JSON), the record count (a
+//! varint), then each record as its key and headers (the same bytes as in
+//! a segment file, `record_codec`), with bit 2 a kind byte (0: JSON text,
+//! 1: raw bytes), and its value's bytes as a varint length and the bytes.
+//! Bit 2 is set only when some value is raw bytes, so an append of JSON
+//! values is written exactly as before raw values existed. Pure.
 
-use ordo_core::{Command, NewRecord, RecordValue, TopicName};
+use ordo_core::{Command, NewRecord, TopicName};
 
 use crate::binary::{put_bytes, put_str, put_varint, Malformed, Reader};
 use crate::codec;
 use crate::error::StoreError;
-use crate::record_codec::{encoded_len, put_key_and_headers, read_key_and_headers};
+use crate::record_codec::{
+    encoded_len, json_value, put_key_and_headers, raw_value, read_key_and_headers,
+};
 
 const APPEND: u8 = 0x01;
 const HAS_PRODUCER: u8 = 1;
 const HAS_CONDITION: u8 = 2;
+const HAS_VALUE_KINDS: u8 = 4;
+/// The kind byte of a value of JSON text.
+const KIND_JSON: u8 = 0;
+/// The kind byte of a value of raw bytes.
+const KIND_RAW: u8 = 1;
 
 /// Appends `command`'s bytes to `out`.
 pub(crate) fn encode(command: &Command, out: &mut Vec<u8>) -> Result<(), StoreError> {
@@ -46,6 +56,11 @@ pub(crate) fn encode(command: &Command, out: &mut Vec<u8>) -> Result<(), StoreEr
             HAS_CONDITION
         } else {
             0
+        }
+        | if records.iter().any(|r| r.value.is_bytes()) {
+            HAS_VALUE_KINDS
+        } else {
+            0
         };
     out.push(flags);
     if let Some(producer) = producer {
@@ -57,7 +72,14 @@ pub(crate) fn encode(command: &Command, out: &mut Vec<u8>) -> Result<(), StoreEr
     put_varint(out, records.len() as u64);
     for record in records.iter() {
         put_key_and_headers(out, &record.key, &record.headers);
-        put_str(out, record.value.json_text());
+        if flags & HAS_VALUE_KINDS != 0 {
+            out.push(if record.value.is_bytes() {
+                KIND_RAW
+            } else {
+                KIND_JSON
+            });
+        }
+        put_bytes(out, record.value.as_bytes());
     }
     Ok(())
 }
@@ -76,15 +98,17 @@ pub(crate) fn encoded_len_hint(command: &Command) -> usize {
     else {
         return 256;
     };
-    // A producer's id is at most 128 bytes, and a condition an offset.
+    // A producer's id is at most 128 bytes, its seq 20 digits and its
+    // numbering `,"numbering":"records"`; a condition is an offset.
     let producer_and_condition =
-        producer.as_ref().map_or(0, |p| 48 + p.id.as_str().len()) + condition.map_or(0, |_| 64);
+        producer.as_ref().map_or(0, |p| 72 + p.id.as_str().len()) + condition.map_or(0, |_| 64);
     32 + topic.as_str().len()
         + producer_and_condition
         + records
             .iter()
-            // and the varint of the value's length, at most 10 bytes
-            .map(|r| encoded_len(&r.key, &r.headers, &r.value) + 10)
+            // and the value's kind byte and the varint of its length, at
+            // most 11 bytes
+            .map(|r| encoded_len(&r.key, &r.headers, &r.value) + 11)
             .sum::<usize>()
 }
 
@@ -107,7 +131,7 @@ fn read_append(reader: &mut Reader<'_>) -> Result<Command, Malformed> {
         .map_err(|_| Malformed("the topic is not a valid topic name"))?;
     let timestamp_ms = reader.varint()?;
     let flags = reader.u8()?;
-    if flags & !(HAS_PRODUCER | HAS_CONDITION) != 0 {
+    if flags & !(HAS_PRODUCER | HAS_CONDITION | HAS_VALUE_KINDS) != 0 {
         return Err(Malformed("unknown flags"));
     }
     let producer = if flags & HAS_PRODUCER != 0 {
@@ -126,8 +150,16 @@ fn read_append(reader: &mut Reader<'_>) -> Result<Command, Malformed> {
     let mut records = Vec::with_capacity(usize::try_from(count).map_or(most, |n| n.min(most)));
     for _ in 0..count {
         let (key, headers) = read_key_and_headers(reader)?;
-        let value = RecordValue::from_stored_bytes(reader.prefixed_bytes()?)
-            .map_err(|_| Malformed("a value is not one whole JSON value"))?;
+        let kind = if flags & HAS_VALUE_KINDS != 0 {
+            reader.u8()?
+        } else {
+            KIND_JSON
+        };
+        let value = match kind {
+            KIND_JSON => json_value(reader.prefixed_bytes()?)?,
+            KIND_RAW => raw_value(reader.prefixed_bytes()?)?,
+            _ => return Err(Malformed("unknown value kind")),
+        };
         records.push(NewRecord {
             key,
             value,
@@ -157,7 +189,7 @@ fn json<T: serde::de::DeserializeOwned>(
 mod tests {
     use std::collections::BTreeMap;
 
-    use ordo_core::{Condition, Offset, Producer, ProducerId};
+    use ordo_core::{Condition, Offset, Producer, ProducerId, RecordValue};
     use serde_json::json;
 
     use super::*;
@@ -167,10 +199,8 @@ mod tests {
             topic: TopicName::new("orders").expect("a valid name"),
             records: records.into(),
             timestamp_ms: 1_764_870_000_123,
-            producer: producer.then(|| Producer {
-                id: ProducerId::new("svc-1").expect("a valid id"),
-                seq: 41,
-            }),
+            producer: producer
+                .then(|| Producer::new(ProducerId::new("svc-1").expect("a valid id"), 41)),
             condition: condition.then_some(Condition::KeyLastOffset(Offset(7))),
         }
     }
@@ -221,6 +251,51 @@ mod tests {
         assert_eq!(decode(1, &encoded(&empty)).expect("decodes"), empty);
     }
 
+    fn raw(key: Option<&str>, bytes: &[u8]) -> NewRecord {
+        NewRecord {
+            value: RecordValue::from_bytes(bytes.to_vec()),
+            ..record(key, &[("h", "v")], json!(0))
+        }
+    }
+
+    #[test]
+    fn appends_of_raw_byte_values_round_trip_kept_apart_from_json_text() {
+        let records = vec![
+            raw(Some("k"), b"\xff\x00"),
+            record(Some("j"), &[], json!({"a": 1})),
+            raw(None, b"null"),
+            raw(None, b"hello"),
+            raw(None, b""),
+        ];
+        for (producer, condition) in [(false, false), (true, true)] {
+            let command = append(records.clone(), producer, condition);
+            let bytes = encoded(&command);
+            assert_ne!(bytes[1 + 1 + "orders".len() + 6] & HAS_VALUE_KINDS, 0);
+            assert_eq!(decode(1, &bytes).expect("decodes"), command);
+            assert!(bytes.len() <= encoded_len_hint(&command));
+            let json = serde_json::to_vec(&command).expect("json");
+            let from_json = decode(1, &json).expect("JSON decodes");
+            assert_eq!(from_json, command, "the JSON codec keeps them too");
+        }
+    }
+
+    #[test]
+    fn appends_of_json_values_are_written_as_before_raw_values() {
+        // Bytes of an append written before raw values existed: topic
+        // "orders", timestamp 5, no flags, one record with no key, no
+        // headers and value [1].
+        let old = b"\x01\x06orders\x05\x00\x01\x00\x00\x03[1]";
+        let command = Command::Append {
+            topic: TopicName::new("orders").expect("a valid name"),
+            records: vec![record(None, &[], json!([1]))].into(),
+            timestamp_ms: 5,
+            producer: None,
+            condition: None,
+        };
+        assert_eq!(decode(1, old).expect("decodes"), command);
+        assert_eq!(encoded(&command), old);
+    }
+
     #[test]
     fn other_commands_and_appends_ordo_wrote_before_are_json() {
         let delete = Command::DeleteTopic {
@@ -240,6 +315,7 @@ mod tests {
             vec![
                 record(Some("key"), &[("h", "v")], json!({"a": [1, "é"]})),
                 record(None, &[], json!(null)),
+                raw(None, b"\xff!"),
             ],
             true,
             true,
@@ -278,6 +354,10 @@ mod tests {
         let mut flags = bytes.clone();
         flags[1 + 1 + "orders".len() + 6] = 0x80;
         assert!(decode(9, &flags).is_err(), "unknown flag");
+        let kinds = encoded(&append(vec![raw(None, b"x")], false, false));
+        let mut bad_kind = kinds.clone();
+        bad_kind[kinds.len() - 3] = 2;
+        assert!(decode(9, &bad_kind).is_err(), "unknown value kind");
         let bad_topic = {
             let mut out = vec![APPEND];
             put_str(&mut out, "no spaces allowed");

@@ -3,12 +3,13 @@
 //! costs about 15 bytes more on disk instead of about 60, and a read
 //! parses only the value.
 //!
-//! Layout: `0x01` (the version; a JSON object, what ordo wrote before,
-//! starts with `{` and still decodes), the offset and the timestamp as
-//! LEB128 varints, the key (a varint of its length plus one, 0 for none,
-//! then its UTF-8 bytes), the headers (a varint count, then each name and
-//! value as a varint length and UTF-8 bytes), and the value's JSON text to
-//! the end. Pure.
+//! Layout: the version, `0x01` for a value of JSON text or `0x02` for a
+//! value of raw bytes (a JSON object, what ordo wrote before, starts with
+//! `{` and still decodes), the offset and the timestamp as LEB128 varints,
+//! the key (a varint of its length plus one, 0 for none, then its UTF-8
+//! bytes), the headers (a varint count, then each name and value as a
+//! varint length and UTF-8 bytes), and the value's bytes (its JSON text or
+//! its raw bytes) to the end. Pure.
 
 use std::collections::BTreeMap;
 
@@ -18,24 +19,31 @@ use crate::binary::{put_str, put_varint, Malformed, Reader};
 use crate::codec;
 use crate::error::StoreError;
 
+/// The version of a record whose value is JSON text.
 const VERSION: u8 = 0x01;
+/// The version of a record whose value is raw bytes: the same layout.
+const VERSION_RAW_VALUE: u8 = 0x02;
 
 /// `record` in the binary layout.
 pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
     // The version and two varints (offset, timestamp) take at most 21
     // bytes; the rest is `encoded_len`.
     let mut out = Vec::with_capacity(21 + encoded_len(&record.key, &record.headers, &record.value));
-    out.push(VERSION);
+    out.push(if record.value.is_bytes() {
+        VERSION_RAW_VALUE
+    } else {
+        VERSION
+    });
     put_varint(&mut out, record.offset.0);
     put_varint(&mut out, record.timestamp_ms);
     put_key_and_headers(&mut out, &record.key, &record.headers);
-    out.extend_from_slice(record.value.json_text().as_bytes());
+    out.extend_from_slice(record.value.as_bytes());
     Ok(out)
 }
 
-/// At least the bytes [`put_key_and_headers`] and the value's text take:
-/// two varints (key length, header count) at most 20 bytes, each header's
-/// two lengths at most 20, and the text.
+/// At least the bytes [`put_key_and_headers`] and the value take: two
+/// varints (key length, header count) at most 20 bytes, each header's two
+/// lengths at most 20, and the value's bytes.
 pub(crate) fn encoded_len(
     key: &Option<String>,
     headers: &BTreeMap<String, String>,
@@ -46,7 +54,7 @@ pub(crate) fn encoded_len(
             .iter()
             .map(|(name, value)| name.len() + value.len() + 20)
             .sum::<usize>()
-        + value.json_text().len()
+        + value.len()
 }
 
 /// A record's key (a varint of its length plus one, 0 for none, then its
@@ -92,7 +100,10 @@ pub(crate) fn read_key_and_headers(
 /// A record from [`encode`]'s bytes, or from the JSON ordo wrote before.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
     match bytes.first() {
-        Some(&VERSION) => read_record(&mut Reader::new(&bytes[1..])).map_err(bad),
+        Some(&VERSION) => read_record(&mut Reader::new(&bytes[1..]), json_value).map_err(bad),
+        Some(&VERSION_RAW_VALUE) => {
+            read_record(&mut Reader::new(&bytes[1..]), raw_value).map_err(bad)
+        }
         Some(b'{') => codec::decode("record", bytes),
         _ => Err(bad(Malformed(
             "it starts with neither a version nor a JSON object",
@@ -100,12 +111,14 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
     }
 }
 
-fn read_record(reader: &mut Reader<'_>) -> Result<Record, Malformed> {
+fn read_record(
+    reader: &mut Reader<'_>,
+    value: fn(&[u8]) -> Result<RecordValue, Malformed>,
+) -> Result<Record, Malformed> {
     let offset = Offset(reader.varint()?);
     let timestamp_ms = reader.varint()?;
     let (key, headers) = read_key_and_headers(reader)?;
-    let value = RecordValue::from_stored_bytes(reader.rest())
-        .map_err(|_| Malformed("the value is not one whole JSON value"))?;
+    let value = value(reader.rest())?;
     Ok(Record {
         offset,
         key,
@@ -113,6 +126,17 @@ fn read_record(reader: &mut Reader<'_>) -> Result<Record, Malformed> {
         headers,
         timestamp_ms,
     })
+}
+
+/// A value stored as JSON text (by either codec).
+pub(crate) fn json_value(bytes: &[u8]) -> Result<RecordValue, Malformed> {
+    RecordValue::from_stored_bytes(bytes)
+        .map_err(|_| Malformed("a value is not one whole JSON value"))
+}
+
+/// A value stored as raw bytes (by either codec).
+pub(crate) fn raw_value(bytes: &[u8]) -> Result<RecordValue, Malformed> {
+    Ok(RecordValue::from_stored_raw(bytes.to_vec()))
 }
 
 fn bad(Malformed(detail): Malformed) -> StoreError {
@@ -170,6 +194,34 @@ mod tests {
     }
 
     #[test]
+    fn raw_byte_values_round_trip_apart_from_json_text() {
+        for bytes in [&b"\xff\x00"[..], b"hello", b"null", b" 1", b""] {
+            let case = Record {
+                value: RecordValue::from_bytes(bytes.to_vec()),
+                ..record(Some("k"), &[("h", "v")], json!(0))
+            };
+            let encoded = encode(&case).expect("encode");
+            assert_eq!(encoded[0], VERSION_RAW_VALUE);
+            assert!(encoded.ends_with(bytes));
+            let decoded = decode(&encoded).expect("decode");
+            assert!(decoded.value.is_bytes());
+            assert_eq!(decoded, case);
+        }
+        let json = record(None, &[], json!({"a": 1}));
+        assert_eq!(encode(&json).expect("encode")[0], VERSION);
+    }
+
+    #[test]
+    fn a_record_version_1_still_decodes_as_json_text() {
+        // Bytes ordo wrote before raw values existed: offset 300, timestamp
+        // 1, key "k", no headers, value {"a":1}.
+        let old = b"\x01\xac\x02\x01\x02k\x00{\"a\":1}";
+        let decoded = decode(old).expect("decode");
+        assert_eq!(decoded.value.json_text(), Some(r#"{"a":1}"#));
+        assert_eq!(decoded.offset, Offset(300));
+    }
+
+    #[test]
     fn the_json_ordo_wrote_before_still_decodes() {
         let case = record(Some("k"), &[("h", "v")], json!([1, "two"]));
         let json = serde_json::to_vec(&case).expect("json");
@@ -182,7 +234,7 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
-        assert!(decode(&[0x02, 0]).is_err(), "unknown version");
+        assert!(decode(&[0x03, 0, 0, 0, 0]).is_err(), "unknown version");
         let mut bad_utf8 = bytes.clone();
         bad_utf8[bytes.len() - 10] = 0xff;
         assert!(decode(&bad_utf8).is_err());

@@ -49,9 +49,11 @@ fn append_request(kind: &OpKind) -> AppendRequest {
             headers: BTreeMap::new(),
         })
         .collect();
-    let producer = producer.as_ref().map(|(id, seq)| Producer {
-        id: ProducerId::new(id.as_str()).expect("the workload's producer ids are valid"),
-        seq: *seq,
+    let producer = producer.as_ref().map(|(id, seq)| {
+        Producer::new(
+            ProducerId::new(id.as_str()).expect("the workload's producer ids are valid"),
+            *seq,
+        )
     });
     AppendRequest {
         records,

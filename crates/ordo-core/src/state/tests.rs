@@ -37,6 +37,23 @@ fn noops_advance_the_applied_index_but_no_offsets() {
 }
 
 #[test]
+fn a_new_producer_id_answers_its_own_index_and_changes_nothing_else() {
+    let mut state = State::default();
+    apply(&mut state, LogIndex(1), &append("a", 1));
+    let before = state.clone();
+    let outcome = apply(&mut state, LogIndex(2), &Command::NewProducerId);
+    assert_eq!(
+        outcome,
+        Outcome::from(CommandResult::Noop {
+            log_index: LogIndex(2)
+        })
+    );
+    assert_eq!(state.last_applied, Some(LogIndex(2)));
+    state.last_applied = before.last_applied;
+    assert_eq!(state, before);
+}
+
+#[test]
 fn the_same_commands_give_the_same_state_and_results_on_every_replica() {
     // Every kind of command, accepted and rejected, interleaved.
     let cmds: Vec<_> = (0..60u64)

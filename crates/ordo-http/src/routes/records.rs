@@ -14,7 +14,7 @@ use crate::AppState;
 use ordo_api::limits::{MAX_READ_LIMIT, MAX_READ_WAIT_MS};
 use ordo_api::openapi::schema;
 use ordo_api::{AppendRequest, AppendResponse, ErrorBody, ReadQuery, ReadResponse};
-use ordo_core::{validate_append, Append};
+use ordo_core::{validate_append, Append, Numbering, Producer};
 use ordo_node::ReadRequest;
 
 /// Appends records, atomically and at contiguous offsets. The topic is
@@ -60,6 +60,7 @@ pub async fn append(
         condition,
     }) = body?;
     validate_append(&records, condition)?;
+    check_producer(producer.as_ref())?;
     let append = Append {
         records,
         producer,
@@ -116,6 +117,20 @@ pub async fn read(
     }))
 }
 
+/// An HTTP producer numbers its appends: Kafka's record numbering is the
+/// Kafka listener's alone and not part of the API, so a body that asks for
+/// it is as invalid as one with any other field the API does not have.
+pub(crate) fn check_producer(producer: Option<&Producer>) -> Result<(), ApiError> {
+    match producer.map(|producer| producer.numbering) {
+        None | Some(Numbering::Appends) => Ok(()),
+        Some(Numbering::Records) => Err(ApiError::bad_request(
+            "invalid_body",
+            "producer: \"numbering\": \"records\" is for Kafka producers only; over HTTP a \
+             producer numbers its appends 0, 1, 2, … (leave \"numbering\" out)",
+        )),
+    }
+}
+
 /// A read's `limit` and `wait_ms` within their limits.
 pub(crate) fn check_read(params: &ReadQuery) -> Result<(), ApiError> {
     if params.limit == Some(0) || params.limit.is_some_and(|l| l > MAX_READ_LIMIT) {
@@ -131,4 +146,113 @@ pub(crate) fn check_read(params: &ReadQuery) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use serde_json::{json, Value};
+    use tower::ServiceExt;
+
+    use crate::testing::single_node_router;
+
+    async fn call(router: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    /// Raw bytes (as a Kafka producer sends them, here as `value_b64`) read
+    /// back as JSON when they are JSON, a string when they are UTF-8, and
+    /// else as `value_b64`.
+    #[tokio::test]
+    async fn raw_byte_values_read_back_as_json_a_string_or_value_b64() {
+        let router = single_node_router().await;
+        let records = json!({"records": [
+            {"value_b64": "eyJhIjoxfQ=="},  // {"a":1}
+            {"value_b64": "aGVsbG8="},      // hello
+            {"value_b64": "/wA="},          // ff 00
+            {"value_b64": "IDEg"},          // " 1 "
+            {"value": [1]},
+        ]});
+        let append = Request::post("/v1/topics/raw/records")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(records.to_string()))
+            .unwrap();
+        let (status, body) = call(&router, append).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let read = Request::get("/v1/topics/raw/records?consistency=linearizable")
+            .body(Body::empty())
+            .unwrap();
+        let (status, page) = call(&router, read).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let values: Vec<Value> = page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                let r = r.as_object_mut().unwrap();
+                r.remove("offset");
+                r.remove("timestamp_ms");
+                Value::Object(r.clone())
+            })
+            .collect();
+        assert_eq!(
+            values,
+            vec![
+                json!({"value": {"a": 1}}),
+                json!({"value": "hello"}),
+                json!({"value_b64": "/wA="}),
+                json!({"value": 1}),
+                json!({"value": [1]}),
+            ]
+        );
+    }
+
+    async fn append(router: &axum::Router, body: Value) -> (StatusCode, Value) {
+        let request = Request::post("/v1/topics/t/records")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("a valid request");
+        let response = router.clone().oneshot(request).await.expect("answered");
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        (
+            status,
+            serde_json::from_slice(&body).expect("a JSON answer"),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_http_producer_that_asks_for_kafka_numbering_is_refused_and_appends_nothing() {
+        let router = single_node_router().await;
+        let kafka = json!({
+            "records": [{"value": 1}],
+            "producer": {"id": "p", "seq": 0, "numbering": "records"},
+        });
+        let (status, body) = append(&router, kafka).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_body");
+        let message = body["error"]["message"].as_str().expect("a message");
+        assert!(message.contains("numbering"), "{message}");
+
+        let ordo = json!({
+            "records": [{"value": 1}],
+            "producer": {"id": "p", "seq": 0, "numbering": "appends"},
+        });
+        let (status, body) = append(&router, ordo).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["offsets"],
+            json!([0]),
+            "the refused append took no offset"
+        );
+    }
 }

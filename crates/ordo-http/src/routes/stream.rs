@@ -231,4 +231,20 @@ mod tests {
         let ndjson = encode(Format::Ndjson, &[record.clone(), record]);
         assert_eq!(ndjson.iter().filter(|b| **b == b'\n').count(), 2);
     }
+
+    #[test]
+    fn a_value_of_bytes_that_are_not_utf8_streams_as_value_b64() {
+        let record = Record {
+            offset: Offset(7),
+            key: None,
+            value: ordo_core::RecordValue::from_bytes(b"\xff\x00".to_vec()),
+            headers: Default::default(),
+            timestamp_ms: 1,
+        };
+        let ndjson = encode(Format::Ndjson, std::slice::from_ref(&record));
+        assert_eq!(
+            std::str::from_utf8(&ndjson).unwrap(),
+            "{\"offset\":7,\"value_b64\":\"/wA=\",\"timestamp_ms\":1}\n"
+        );
+    }
 }

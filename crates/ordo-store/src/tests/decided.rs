@@ -5,14 +5,14 @@
 
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
 use ordo_core::{
-    CommandResult, Condition, Current, KeyState, LogIndex, Offset, ProducerId, ProducerState,
-    Rejection,
+    Command, CommandResult, Condition, Current, KeyState, LogIndex, Offset, ProducerId,
+    ProducerState, Rejection,
 };
 use serde_json::json;
 
 use super::support::{
-    append, apply_via_openraft, commit, decided, from_producer, group, keyed, membership, normal,
-    only_if, open_on, open_temp, reopen, topic, Entry, TestConfig,
+    append, apply_via_openraft, commit, decided, from_kafka_producer, from_producer, group, keyed,
+    membership, normal, only_if, open_on, open_temp, reopen, topic, Entry, TestConfig,
 };
 use crate::{MemDisk, StateMachineStore};
 
@@ -155,6 +155,7 @@ fn assert_reads_after_history(sm: &StateMachineStore<TestConfig>) {
             first_offset: Offset(2),
             count: 1,
             log_index: LogIndex(3),
+            earlier: Vec::new(),
         })
     );
     assert_eq!(
@@ -291,4 +292,116 @@ async fn a_rejected_or_duplicate_command_writes_nothing_but_the_applied_index() 
         sm.topic(&topic("orders")).map(|t| t.end_offset),
         Some(Offset(3))
     );
+}
+
+/// A Kafka producer's batches of 2, 1 and 3 records (seqs 0, 2, 3) with a
+/// new producer id between them: entries at log indexes 1..=4.
+fn kafka_history() -> Vec<Entry> {
+    vec![
+        normal(
+            1,
+            1,
+            from_kafka_producer(append("k", [json!(0), json!(1)]), "kafka-1", 0),
+        ),
+        normal(1, 2, Command::NewProducerId),
+        normal(
+            1,
+            3,
+            from_kafka_producer(append("k", [json!(2)]), "kafka-1", 2),
+        ),
+        normal(
+            1,
+            4,
+            from_kafka_producer(append("k", [json!(3), json!(4), json!(5)]), "kafka-1", 3),
+        ),
+    ]
+}
+
+/// A resend of each batch, then the next one: at log indexes 5..=8.
+fn kafka_resends() -> Vec<Entry> {
+    vec![
+        normal(
+            2,
+            5,
+            from_kafka_producer(append("k", [json!(0), json!(1)]), "kafka-1", 0),
+        ),
+        normal(
+            2,
+            6,
+            from_kafka_producer(append("k", [json!(2)]), "kafka-1", 2),
+        ),
+        normal(
+            2,
+            7,
+            from_kafka_producer(append("k", [json!(3), json!(4), json!(5)]), "kafka-1", 3),
+        ),
+        normal(
+            2,
+            8,
+            from_kafka_producer(append("k", [json!(6)]), "kafka-1", 6),
+        ),
+    ]
+}
+
+fn kafka_answers() -> Vec<CommandResult> {
+    let appended = |first: u64, count: u64, index: u64, duplicate: bool| CommandResult::Appended {
+        first_offset: Offset(first),
+        count,
+        log_index: LogIndex(index),
+        duplicate,
+    };
+    vec![
+        appended(0, 2, 1, true),
+        appended(2, 1, 3, true),
+        appended(3, 3, 4, true),
+        appended(6, 1, 8, false),
+    ]
+}
+
+#[tokio::test]
+async fn a_kafka_producers_last_batches_survive_reopen_and_snapshots_and_answer_resends_alike() {
+    let (dir, log, mut sm) = open_temp();
+    let answers = sm.apply_entries(kafka_history()).expect("apply");
+    assert_eq!(
+        answers[1],
+        CommandResult::Noop {
+            log_index: LogIndex(2)
+        },
+        "a new producer id is its entry's index"
+    );
+    let before = decided(&sm);
+    let snapshot = sm.build_snapshot().await.expect("build snapshot");
+    drop((log, sm));
+
+    let (_log, reopened) = reopen(&dir);
+    assert_eq!(decided(&reopened), before);
+    assert_eq!(
+        reopened.apply_entries(kafka_resends()).expect("apply"),
+        kafka_answers()
+    );
+
+    let (_target_dir, _target_log, mut target) = open_temp();
+    target
+        .install_snapshot(&snapshot.meta, snapshot.snapshot)
+        .await
+        .expect("install snapshot");
+    assert_eq!(decided(&target), before);
+    assert_eq!(
+        target.apply_entries(kafka_resends()).expect("apply"),
+        kafka_answers()
+    );
+}
+
+#[test]
+fn a_new_producer_id_and_a_kafka_producer_survive_the_log_entry_encoding() {
+    let kafka = from_kafka_producer(append("k", [json!(1)]), "kafka-1", 7);
+    for command in [Command::NewProducerId, kafka] {
+        let mut bytes = Vec::new();
+        crate::command_codec::encode(&command, &mut bytes).expect("encodes");
+        assert!(bytes.len() <= crate::command_codec::encoded_len_hint(&command));
+        assert_eq!(
+            crate::command_codec::decode(1, &bytes).expect("decodes"),
+            command
+        );
+    }
 }

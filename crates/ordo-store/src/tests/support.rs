@@ -195,10 +195,22 @@ pub fn clean(name: &str, now_ms: u64) -> Command {
 /// `command` (an append) sent as `id`'s append number `seq`.
 pub fn from_producer(mut command: Command, id: &str, seq: u64) -> Command {
     if let Command::Append { producer, .. } = &mut command {
-        *producer = Some(Producer {
-            id: ProducerId::new(id).expect("valid test producer"),
+        *producer = Some(Producer::new(
+            ProducerId::new(id).expect("valid test producer"),
             seq,
-        });
+        ));
+    }
+    command
+}
+
+/// `command` (an append) sent as Kafka producer `id`'s batch whose first
+/// record is its record number `seq`.
+pub fn from_kafka_producer(mut command: Command, id: &str, seq: u64) -> Command {
+    if let Command::Append { producer, .. } = &mut command {
+        *producer = Some(Producer::records(
+            ProducerId::new(id).expect("valid test producer"),
+            seq,
+        ));
     }
     command
 }
