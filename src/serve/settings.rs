@@ -264,6 +264,9 @@ impl ServeSettings {
         )?;
         let mut node = NodeConfig::new(node_id, advertise).with_peers(peers);
         node.join = join;
+        // Every node tells clients the leader's Kafka address, so each
+        // must know the others'.
+        node.kafka_advertise = kafka.as_ref().map(|kafka| kafka.advertise.clone());
         if let Some(ms) = self.heartbeat_ms.or(file.heartbeat_ms) {
             node.heartbeat_ms = ms;
         }

@@ -346,7 +346,8 @@ fn the_kafka_listener_comes_from_flags_or_the_config_file_and_advertises_where_c
         node_id: Some(1),
         ..Default::default()
     };
-    assert_eq!(none.resolve().unwrap().kafka, None);
+    let config = none.resolve().unwrap();
+    assert_eq!((config.kafka, config.node.kafka_advertise), (None, None));
     let every_interface = ServeSettings {
         node_id: Some(1),
         kafka_listen: Some("0.0.0.0:9092".into()),
