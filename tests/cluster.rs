@@ -62,7 +62,8 @@
 //!   (kcat, confluent-kafka, kafka-python) against the nodes' Kafka
 //!   listeners: order, a leader kill under an idempotent producer, a
 //!   consumer group's takeover, seek by time, and the same records over
-//!   HTTP and Kafka. `kafka_support` runs the clients (`tests/kafka/*.py`).
+//!   HTTP and Kafka. `kafka_support` runs the clients (`tests/kafka/*.py`);
+//!   `kafka_serve`: the Kafka flags' refusals.
 
 #[path = "cluster/acl_file.rs"]
 mod acl_file;
@@ -94,6 +95,8 @@ mod kafka_kcat;
 mod kafka_mixed;
 #[path = "cluster/kafka_python.rs"]
 mod kafka_python;
+#[path = "cluster/kafka_serve.rs"]
+mod kafka_serve;
 #[path = "cluster/kafka_support.rs"]
 mod kafka_support;
 #[path = "cluster/leaks.rs"]
