@@ -63,7 +63,8 @@
 //!   listeners: order, a leader kill under an idempotent producer, a
 //!   consumer group's takeover, seek by time, and the same records over
 //!   HTTP and Kafka. `kafka_support` runs the clients (`tests/kafka/*.py`);
-//!   `kafka_serve`: the Kafka flags' refusals.
+//!   `kafka_serve`: the Kafka flags' refusals; `kafka_security`: Kafka over
+//!   the node's TLS, SASL/PLAIN with its token.
 
 #[path = "cluster/acl_file.rs"]
 mod acl_file;
@@ -95,6 +96,8 @@ mod kafka_kcat;
 mod kafka_mixed;
 #[path = "cluster/kafka_python.rs"]
 mod kafka_python;
+#[path = "cluster/kafka_security.rs"]
+mod kafka_security;
 #[path = "cluster/kafka_serve.rs"]
 mod kafka_serve;
 #[path = "cluster/kafka_support.rs"]

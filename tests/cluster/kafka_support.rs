@@ -61,6 +61,19 @@ pub fn require_kcat() {
 /// `kcat ARGS…` with `stdin` as its input, within [`CLIENT_TIMEOUT`]; fails
 /// the test unless it exits 0. Returns its stdout.
 pub async fn kcat(args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let output = kcat_output(args, stdin).await;
+    assert!(
+        output.status.success(),
+        "kcat {args:?} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// `kcat ARGS…` with `stdin` as its input, within [`CLIENT_TIMEOUT`],
+/// however it ends.
+pub async fn kcat_output(args: &[&str], stdin: &[u8]) -> std::process::Output {
     require_kcat();
     let mut child = Command::new("kcat")
         .args(args)
@@ -81,13 +94,7 @@ pub async fn kcat(args: &[&str], stdin: &[u8]) -> Vec<u8> {
         .unwrap_or_else(|_| panic!("kcat {args:?} did not finish within {CLIENT_TIMEOUT:?}"))
         .expect("waiting for kcat");
     feed.await.expect("feeding kcat");
-    assert!(
-        output.status.success(),
-        "kcat {args:?} failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
+    output
 }
 
 /// A Kafka client library for Python, driven through its script in
