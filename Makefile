@@ -7,7 +7,7 @@ DATA_DIR ?= ./data
 .PHONY: help build release cluster node test lint fmt clean-data failover sim sim-soak sim-mutants fuzz bench bench-tls bench-queue bench-long image test-cluster schemathesis
 
 help:
-	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (data in $(DATA_DIR)), first append/read, Ctrl-C stops it; TLS=1 serves HTTPS with development certificates"
+	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (Kafka listeners on 9092+; data in $(DATA_DIR)), first append/read, Ctrl-C stops it; TLS=1 serves HTTPS with development certificates"
 	@echo "make node N=2  start node N of that cluster again on its own, in the foreground (after a kill)"
 	@echo "make test      every test: unit, storage suite, black-box cluster tests"
 	@echo "make schemathesis  property-based API tests of a live node from its /openapi.json (EXAMPLES, SEED)"
