@@ -1,6 +1,10 @@
 //! The listener against a real TCP connection and an in-memory node that
 //! leads a cluster of itself: each API key served, answered as a Kafka
 //! client expects, and bad frames that leave it serving.
+//!
+//! On the `ordo` binary's allocator, mimalloc: the protocol crate reserves
+//! an array's claimed length before reading it, which mimalloc grants as
+//! address space and glibc's malloc may refuse (docs/kafka.md).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +34,9 @@ use ordo_kafka::{serve, KafkaConfig, KafkaLimits};
 use ordo_node::Node;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Listener {
     node: Arc<Node>,
