@@ -95,7 +95,7 @@ sim-mutants:
 # Crashes land in fuzz/artifacts/<target>/; the corpus in fuzz/corpus/;
 # fuzz/<target>.dict, if any, seeds the encoding's tokens.
 FUZZ_SECS ?= 60
-FUZZ_TARGETS := request_decoding command_codec append_entries_wire
+FUZZ_TARGETS := request_decoding command_codec append_entries_wire kafka_request
 fuzz:
 	@for target in $(FUZZ_TARGETS); do \
 		echo "== fuzz $$target for $(FUZZ_SECS) s"; \
