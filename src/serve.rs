@@ -1,6 +1,6 @@
 //! `ordo serve`: read the settings (`settings.rs`) into a validated node
-//! config, open storage, start the node and serve HTTP until SIGTERM or
-//! Ctrl-C.
+//! config, open storage, start the node and serve HTTP, and Kafka beside
+//! it with `--kafka-listen` (`kafka.rs`), until SIGTERM or Ctrl-C.
 
 mod kafka;
 pub(crate) mod settings;
@@ -108,6 +108,16 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
+    // Bound before the store opens, as --listen is: a taken port stops the
+    // start at once, with the address in the error.
+    let kafka_listener = match &config.kafka {
+        Some(kafka) => Some(
+            tokio::net::TcpListener::bind(&kafka.listen)
+                .await
+                .with_context(|| format!("binding the Kafka listener {}", kafka.listen))?,
+        ),
+        None => None,
+    };
     let (log_store, state_machine) =
         match ordo_store::open_with(&config.data_dir.join(STORE_DIR), &config.store) {
             Ok(store) => store,
@@ -166,6 +176,27 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .principals
         .as_ref()
         .map(|principals| principals.watch(FILE_WATCH_INTERVAL));
+    let (kafka_stop_tx, kafka_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let kafka_server = match (kafka_listener, config.kafka) {
+        (Some(listener), Some(addrs)) => {
+            let kafka = ordo_kafka::KafkaConfig {
+                advertise: addrs.advertise,
+                limits: kafka_limits(&config.http),
+                tls: config.tls.clone(),
+                principals: config.auth.principals.clone(),
+                certificate_principals: config.auth.certificate_principals,
+            };
+            Some(tokio::spawn(ordo_kafka::serve(
+                node.clone(),
+                listener,
+                kafka,
+                async move {
+                    let _ = kafka_stop_rx.await;
+                },
+            )))
+        }
+        _ => None,
+    };
     let state = AppState::new(node.clone(), Some(prometheus), config.auth);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let listener = ordo_http::tcp_nodelay(listener);
@@ -198,12 +229,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     tracing::info!(node = node_id, "shutting down");
     let _ = stop_tx.send(());
-    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server stopped with an error"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server task failed"),
-        Err(_) => tracing::warn!("in-flight requests did not finish in time"),
-    }
+    let _ = kafka_stop_tx.send(());
+    // Both servers end within one grace, side by side.
+    let kafka_stopped = async {
+        if let Some(server) = kafka_server {
+            server_stopped("Kafka", server).await;
+        }
+    };
+    let ((), ()) = tokio::join!(server_stopped("HTTP", server), kafka_stopped);
     upkeep.abort();
     leader_changes.abort();
     for watch in [acl_watch, tls_watch].into_iter().flatten() {
@@ -222,6 +255,28 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             );
             Err(StorageFailed { cause }.into())
         }
+    }
+}
+
+/// Waits up to [`SHUTDOWN_GRACE`] for a server told to stop, saying how it
+/// ended if not cleanly (it is aborted past the grace, as the process ends).
+async fn server_stopped(what: &str, server: tokio::task::JoinHandle<std::io::Result<()>>) {
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "{what} server stopped with an error"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "{what} server task failed"),
+        Err(_) => tracing::warn!("{what}: in-flight requests did not finish in time"),
+    }
+}
+
+/// The Kafka listener obeys the HTTP server's limits (`--max-inflight-requests`,
+/// `--max-streams`, `--request-timeout-ms`), as issue 18 asks.
+fn kafka_limits(http: &ordo_http::HttpLimits) -> ordo_kafka::KafkaLimits {
+    ordo_kafka::KafkaLimits {
+        max_inflight_requests: http.max_inflight_requests,
+        max_streams: http.max_streams,
+        request_timeout: http.request_timeout,
+        ..ordo_kafka::KafkaLimits::default()
     }
 }
 
