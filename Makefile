@@ -4,7 +4,7 @@ NODES ?= 3
 BASE_PORT ?= 7001
 DATA_DIR ?= ./data
 
-.PHONY: help build release cluster node test lint fmt clean-data failover sim sim-soak sim-mutants fuzz bench bench-tls bench-queue bench-long image test-cluster schemathesis
+.PHONY: help build release cluster node test lint fmt clean-data failover sim sim-soak sim-mutants fuzz bench bench-tls bench-queue bench-kafka bench-long image test-cluster schemathesis
 
 help:
 	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (Kafka listeners on 9092+; data in $(DATA_DIR)), first append/read, Ctrl-C stops it; TLS=1 serves HTTPS with development certificates"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench     ordo's durable appends (vs etcd and NATS JetStream with PEERS_DIR), writes docs/benchmarks.md (~25 min, ~4 alone)"
 	@echo "make bench-tls  the cost of TLS: ordo bench at c=16, plain vs TLS local clusters in one run"
 	@echo "make bench-queue  work queues against appends: jobs/s claimed and acked by 16 workers next to appends/s at c=16, one local cluster"
+	@echo "make bench-kafka  Kafka producers (confluent-kafka, acks=all, idempotent) against ordo bench over HTTP, one local cluster, records/s and latency"
 	@echo "make bench-long  10 M records: throughput, RSS and disk as the log grows, tail reads; writes docs/bench-long.md"
 	@echo "make image     the ordo:dev container image, built offline FROM scratch (deploy/build-image.sh)"
 	@echo "make test-cluster  deploy/compose.yaml under load through leader kills, partitions, a rolling restart and a full disk; deploy/compose-tls.yaml over HTTPS through a certificate rotation (needs Docker; the disk part needs root to mount a tmpfs)"
@@ -120,6 +121,18 @@ bench-tls: release
 # SECS=10; JOBS=50000 per queue round, BATCH=1 job per claim).
 bench-queue: release
 	scripts/bench/queue.sh
+
+# Kafka producers against the HTTP API on one local cluster whose nodes
+# listen for Kafka clients too: `ordo bench` at c=16, one confluent-kafka
+# producer with default batching, 16 producers with one record per request,
+# alternating (ROUNDS=3 of SECS=10; needs pip's confluent-kafka). A thin-LTO
+# release build, which builds much sooner and serves both paths alike: the
+# figures compare the two within one run. It replaces target/release/ordo
+# (a later `make release` builds the fat-LTO one again); ORDO_BIN=path skips
+# the build.
+bench-kafka:
+	$(if $(ORDO_BIN),,CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 $(CARGO) build --release --bin ordo)
+	scripts/bench/kafka.sh
 
 # 10 M records appended in batches of 100, throughput and each node's RSS and
 # disk sampled along the way, then read back from a follower; writes

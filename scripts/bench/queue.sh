@@ -9,27 +9,15 @@
 #   make bench-queue          # ROUNDS=3 SECS=10 JOBS=50000 BATCH=1 (~2 min)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ORDO=${ORDO:-${CARGO_TARGET_DIR:-target}/release/ordo}
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-10}
 JOBS=${JOBS:-50000}
 BATCH=${BATCH:-1}
 PORT=${PORT:-18001}
-work=$(mktemp -d "${TMPDIR:-/tmp}/ordo-bench-queue.XXXXXX")
-launcher=""
-cleanup() {
-  if [[ -n "$launcher" ]] && kill -0 "$launcher" 2>/dev/null; then
-    kill -INT "$launcher"; wait "$launcher" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/bench/cluster.sh
 
-"$ORDO" local-cluster --base-port "$PORT" --data-dir "$work/cluster" --log-files >"$work/cluster.log" 2>&1 &
-launcher=$!
-for _ in $(seq 600); do grep -q "read back" "$work/cluster.log" 2>/dev/null && break; sleep 0.1; done
-grep -q "read back" "$work/cluster.log" || { echo "the cluster did not come up:" >&2; cat "$work/cluster.log" >&2; exit 1; }
-addrs="127.0.0.1:$PORT,127.0.0.1:$((PORT + 1)),127.0.0.1:$((PORT + 2))"
+cluster_start "$work/cluster" "$PORT"
+addrs=$(cluster_addrs http "$PORT")
 
 results="$work/results.jsonl"
 for round in $(seq "$ROUNDS"); do

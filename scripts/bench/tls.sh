@@ -8,19 +8,10 @@
 #   make bench-tls            # ROUNDS=5 SECS=10 (~3 min)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ORDO=${ORDO:-${CARGO_TARGET_DIR:-target}/release/ordo}
 ROUNDS=${ROUNDS:-5}
 SECS=${SECS:-10}
 PORT=${PORT:-18001}
-work=$(mktemp -d "${TMPDIR:-/tmp}/ordo-bench-tls.XXXXXX")
-launcher=""
-cleanup() {
-  if [[ -n "$launcher" ]] && kill -0 "$launcher" 2>/dev/null; then
-    kill -INT "$launcher"; wait "$launcher" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/bench/cluster.sh
 
 results="$work/results.jsonl"
 for round in $(seq "$ROUNDS"); do
@@ -28,16 +19,12 @@ for round in $(seq "$ROUNDS"); do
     dir="$work/$mode-$round"
     flags=(); scheme=http; ca=()
     if [[ $mode == tls ]]; then flags=(--tls); scheme=https; ca=(--ca "$dir/certs/ca.crt"); fi
-    "$ORDO" local-cluster --base-port "$PORT" --data-dir "$dir" --log-files "${flags[@]}" >"$dir.log" 2>&1 &
-    launcher=$!
-    for _ in $(seq 600); do grep -q "read back" "$dir.log" 2>/dev/null && break; sleep 0.1; done
-    grep -q "read back" "$dir.log" || { echo "the $mode cluster did not come up:" >&2; cat "$dir.log" >&2; exit 1; }
-    addrs="$scheme://127.0.0.1:$PORT,$scheme://127.0.0.1:$((PORT + 1)),$scheme://127.0.0.1:$((PORT + 2))"
-    result=$("$ORDO" bench --addr "$addrs" "${ca[@]}" --concurrency 16 --seconds "$SECS" --json 2>/dev/null)
+    cluster_start "$dir" "$PORT" "${flags[@]}"
+    result=$("$ORDO" bench --addr "$(cluster_addrs "$scheme" "$PORT")" "${ca[@]}" --concurrency 16 \
+      --seconds "$SECS" --json 2>/dev/null)
     echo "$mode round $round: $result"
     echo "{\"mode\":\"$mode\",\"result\":$result}" >>"$results"
-    kill -INT "$launcher"; wait "$launcher" 2>/dev/null || true
-    launcher=""
+    cluster_stop
     rm -rf "$dir"
   done
 done
