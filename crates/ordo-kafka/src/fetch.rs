@@ -72,11 +72,12 @@ pub(crate) async fn answer(
 ) -> FetchResponse {
     let leads = broker.leads();
     // Before v3 a fetch had no overall limit.
-    let mut budget = if version >= 3 && request.max_bytes > 0 {
+    let whole_budget = if version >= 3 && request.max_bytes > 0 {
         request.max_bytes as usize
     } else {
         usize::MAX
     };
+    let mut budget = whole_budget;
     let mut reads = Vec::new();
     for topic in request.topics {
         for partition in topic.partitions {
@@ -100,11 +101,7 @@ pub(crate) async fn answer(
         {
             if let Ok(_permit) = broker.streams.try_acquire() {
                 wait_for_any(broker, &reads, wait).await;
-                budget = if version >= 3 && request.max_bytes > 0 {
-                    request.max_bytes as usize
-                } else {
-                    usize::MAX
-                };
+                budget = whole_budget;
                 read_all(broker, session, &mut reads, &mut budget).await;
             }
         }

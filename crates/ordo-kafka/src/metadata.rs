@@ -84,11 +84,10 @@ pub(crate) async fn answer(
                 if !readable {
                     return topic(name, Err(ResponseError::TopicAuthorizationFailed), vec![]);
                 }
-                let exists = ordo_core::TopicName::new(name)
-                    .is_ok_and(|parsed| existing.contains_key(&parsed));
-                if !exists && ordo_core::TopicName::new(name).is_err() {
+                let Ok(parsed) = ordo_core::TopicName::new(name) else {
                     return topic(name, Err(ResponseError::InvalidTopicException), vec![]);
-                }
+                };
+                let exists = existing.contains_key(&parsed);
                 if !exists && !may_create {
                     return topic(name, Err(ResponseError::UnknownTopicOrPartition), vec![]);
                 }
