@@ -1,5 +1,6 @@
-//! The route table: which path goes to which handler, and the limits and
-//! layers each group of routes runs under.
+//! The route table: which path goes to which handler (the web console's
+//! files at `/ui` included), and the limits and layers each group of routes
+//! runs under.
 
 mod admin;
 mod cluster;
@@ -56,12 +57,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cluster/leader", post(cluster::transfer_leader))
         .route("/v1/admin/snapshot", get(admin::snapshot))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
-    // Open whatever secrets are set: probes and scrapers carry none.
+    // Open whatever secrets are set: probes and scrapers carry none, and
+    // the console's files hold no data (its API calls carry the token).
     let operations = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(openapi::spec));
+        .route("/openapi.json", get(openapi::spec))
+        .merge(ordo_console::router());
     let raft = raft::router()
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -94,4 +97,49 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this route does not accept that method",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use tower::ServiceExt;
+
+    use crate::{AppState, Auth, Principals};
+    use ordo_api::secret::Secret;
+
+    /// The console is served without a token where the API needs one, and
+    /// a path under `/ui/` that is none of its files is the API's 404.
+    #[tokio::test]
+    async fn the_console_needs_no_token_and_its_unknown_paths_are_the_apis_404() {
+        let node = ordo_node::testing::leading_alone().await;
+        let auth = Auth {
+            principals: Some(Principals::api_token(Secret::new("t0ken").unwrap())),
+            ..Auth::default()
+        };
+        let router = crate::router(AppState::new(node, None, auth));
+        let get = |path: &str| {
+            router
+                .clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        };
+        for path in ["/ui", "/ui/", "/ui/app.js"] {
+            let response = get(path).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            assert!(response
+                .headers()
+                .contains_key(header::CONTENT_SECURITY_POLICY));
+        }
+        assert_eq!(
+            get("/v1/topics").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+        let missing = get("/ui/nope.js").await.unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        let body = axum::body::to_bytes(missing.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{body}");
+    }
 }

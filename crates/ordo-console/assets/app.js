@@ -1,0 +1,623 @@
+// ordo console (DESIGN.md §3e): a client of the public HTTP API of the node
+// that served it, in plain JavaScript with no dependency.
+//
+// - Routes by the URL's fragment (#/cluster, #/topics, #/topics/NAME, …); one
+//   function per page renders into <main> and asks the API again on a timer.
+// - Renders with DOM calls only: what the API returns is untrusted and
+//   becomes text nodes and attribute values, never markup (the page's
+//   Content-Security-Policy makes string-to-HTML sinks throw).
+// - Keeps the user's token, and the samples its charts are drawn from, in
+//   the tab's sessionStorage; nothing is written to the log for it.
+//
+// Hooks for tests: <main data-page="…" data-ready="true"> once a page's data
+// is on screen; rows tr[data-node-id], tr[data-topic], tr[data-offset],
+// tr[data-group][data-topic], tr[data-kind]; cells td[data-field] with the
+// raw value in data-value; performance marks ordo:open:PAGE, ordo:ready:PAGE.
+'use strict';
+
+/* ------------------------------------------------------------ settings */
+
+const TOKEN_KEY = 'ordo.console.token';
+/** How long after one refresh of a page ends the next begins. */
+const REFRESH_MS = { cluster: 1000, topics: 5000, header: 5000 };
+/** A request not answered by then fails (streams excepted). */
+const REQUEST_TIMEOUT_MS = 8000;
+/** Rows of a long list shown at once. */
+const ROWS_PER_PAGE = 50;
+/** Samples behind the charts: kept this long, at most one this often. */
+const SAMPLE_WINDOW_MS = 5 * 60 * 1000;
+const SAMPLE_EVERY_MS = 4000;
+
+/* ------------------------------------------------------------ DOM */
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const DASH = '—';
+const main = document.getElementById('main');
+const nodeLabel = document.getElementById('node');
+
+const present = (value) => value !== undefined && value !== null && value !== false;
+
+/** An element: `props` become attributes (functions become listeners of the
+ *  event named without its "on"), children become child nodes (strings as
+ *  text, never markup; null, undefined and false are skipped). */
+function el(tag, props, ...children) {
+  return fill(document.createElement(tag), props, children);
+}
+
+/** An SVG element, as `el` makes HTML ones. */
+function svg(tag, props, ...children) {
+  return fill(document.createElementNS(SVG_NS, tag), props, children);
+}
+
+function fill(node, props, children) {
+  for (const [name, value] of Object.entries(props ?? {})) {
+    if (!present(value)) continue;
+    if (typeof value === 'function') node.addEventListener(name.replace(/^on/, ''), value);
+    else node.setAttribute(name, value === true ? '' : String(value));
+  }
+  const nodes = children.flat(Infinity).filter(present);
+  node.append(...nodes.map((child) => (child instanceof Node ? child : String(child))));
+  return node;
+}
+
+/* ------------------------------------------------------------ formatting */
+
+function number(value) {
+  return present(value) ? Number(value).toLocaleString('en-US') : DASH;
+}
+
+function bytes(value) {
+  if (!present(value)) return DASH;
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let size = Number(value);
+  let unit = 0;
+  for (; size >= 1024 && unit < units.length - 1; unit += 1) size /= 1024;
+  return unit === 0 ? `${size} B` : `${size.toFixed(size < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+function duration(ms) {
+  if (!present(ms)) return DASH;
+  const units = [['d', 86_400_000], ['h', 3_600_000], ['min', 60_000], ['s', 1000]];
+  for (const [unit, size] of units) if (ms >= size) return `${+(ms / size).toFixed(1)} ${unit}`;
+  return `${ms} ms`;
+}
+
+function time(ms) {
+  return present(ms) ? new Date(ms).toISOString().replace('T', ' ').replace('Z', ' UTC') : DASH;
+}
+
+function perSecondText(value) {
+  if (!present(value)) return DASH;
+  return `${value < 10 ? value.toFixed(1) : Math.round(value).toLocaleString('en-US')}/s`;
+}
+
+/* ------------------------------------------------------------ widgets */
+
+/** A column heading; `numeric` ones are right-aligned like their cells. */
+const numeric = (label) => ({ label, numeric: true });
+
+/** A table, or `empty` in words when there are no rows. */
+function table(headings, rows, empty) {
+  if (!rows.length) return el('p', { class: 'muted', 'data-empty': true }, empty);
+  const th = (h) => el('th', { scope: 'col', class: h.numeric ? 'num' : null }, h.label ?? h);
+  return el('table', {}, el('thead', {}, el('tr', {}, headings.map(th))), el('tbody', {}, rows));
+}
+
+/** A cell of `field`: `shown` on screen (by default the value, numbers
+ *  grouped), the raw value in data-value; right-aligned if `numeric`. */
+function cell(field, value, shown, numeric = typeof value === 'number') {
+  const text = shown ?? (numeric ? number(value) : present(value) ? String(value) : DASH);
+  const raw = present(value) ? String(value) : '';
+  return el('td', { 'data-field': field, 'data-value': raw, class: numeric ? 'num' : null }, text);
+}
+
+/** A cell of a count or an index, which may be unknown. */
+const count = (field, value) => cell(field, value, undefined, true);
+
+/** Where a section reports its failures; empty while all is well. */
+function statusLine() {
+  return el('div', { class: 'status', 'aria-live': 'polite' });
+}
+
+/** A failure in words: a 403 as "not allowed", where it happened. */
+function problem(error) {
+  if (error.status === 403) {
+    return el('p', { class: 'problem', 'data-problem': 'forbidden', role: 'alert' }, `Not allowed: ${error.message}`);
+  }
+  const what = error.status ? `${error.status} ${error.code}` : error.code ?? error.name;
+  return el('p', { class: 'problem', 'data-problem': 'error', role: 'alert' }, `${what}: ${error.message}`);
+}
+
+/** A small line chart of `values` (oldest first), scaled to its maximum. */
+function sparkline(values, label) {
+  if (values.length < 2) return el('span', { class: 'muted', title: 'sampling: shown from the second sample' }, '·');
+  const [width, height] = [100, 20];
+  const top = Math.max(...values) || 1;
+  const x = (i) => ((i * width) / (values.length - 1)).toFixed(1);
+  const y = (v) => (height - 1 - (v / top) * (height - 2)).toFixed(1);
+  const line = values.map((v, i) => `${x(i)},${y(v)}`).join(' ');
+  return svg('svg', { class: 'spark', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': label },
+    svg('title', {}, label),
+    svg('polygon', { points: `0,${height} ${line} ${width},${height}` }),
+    svg('polyline', { points: line }));
+}
+
+/** A filter box and pager over a long list; `state` ({filter, page})
+ *  outlives the page, so coming back finds the list as it was left. */
+function listControls(state, noun, redraw) {
+  const change = (update) => () => { update(); redraw(); };
+  const filter = el('input', {
+    type: 'search', value: state.filter, placeholder: `Filter ${noun}`, 'aria-label': `Filter ${noun}`,
+    'data-control': 'filter', oninput: (event) => change(() => { state.filter = event.target.value; state.page = 0; })(),
+  });
+  const range = el('span', { class: 'range', 'data-control': 'range' });
+  const previous = el('button', { type: 'button', 'data-control': 'previous', onclick: change(() => { state.page -= 1; }) }, '‹ Previous');
+  const next = el('button', { type: 'button', 'data-control': 'next', onclick: change(() => { state.page += 1; }) }, 'Next ›');
+  return {
+    element: el('div', { class: 'controls' }, filter, previous, range, next),
+    /** The items of the current page among those whose key matches the filter. */
+    page(items, keyOf) {
+      const needle = state.filter.trim().toLowerCase();
+      const matching = needle ? items.filter((item) => keyOf(item).toLowerCase().includes(needle)) : items;
+      const pages = Math.max(1, Math.ceil(matching.length / ROWS_PER_PAGE));
+      state.page = Math.min(Math.max(0, state.page), pages - 1);
+      const start = state.page * ROWS_PER_PAGE;
+      const shown = matching.slice(start, start + ROWS_PER_PAGE);
+      range.textContent = shown.length ? `${start + 1}–${start + shown.length} of ${matching.length}` : `0 of ${matching.length}`;
+      previous.disabled = state.page === 0;
+      next.disabled = state.page >= pages - 1;
+      return shown;
+    },
+  };
+}
+
+/* ------------------------------------------------------------ samples */
+
+/** Figures the page samples for its charts, kept in sessionStorage so they
+ *  survive moving between pages (this tab only): one time axis, and per
+ *  series its values at the latest times (a series that goes missing
+ *  starts again). */
+class Samples {
+  constructor(key) {
+    this.key = key;
+    this.data = { times: [], series: {} };
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(key));
+      if (Array.isArray(saved?.times) && saved.series) this.data = saved;
+    } catch {
+      // Unreadable: start again.
+    }
+  }
+
+  /** Adds `values` (series name → number) as sampled now; at most one
+   *  sample per SAMPLE_EVERY_MS, none older than SAMPLE_WINDOW_MS kept. */
+  record(values, now = Date.now()) {
+    const { times, series } = this.data;
+    if (now - (times.at(-1) ?? 0) < SAMPLE_EVERY_MS) return;
+    const kept = [...times.filter((t) => t > now - SAMPLE_WINDOW_MS), now];
+    const next = {};
+    for (const [name, value] of Object.entries(values)) {
+      next[name] = [...(series[name] ?? []), value].slice(-kept.length);
+    }
+    this.data = { times: kept, series: next };
+    try {
+      sessionStorage.setItem(this.key, JSON.stringify(this.data));
+    } catch {
+      // Storage full: keep the samples in memory only.
+    }
+  }
+
+  /** The samples of series `name` as [time ms, value], oldest first. */
+  points(name) {
+    const values = this.data.series[name] ?? [];
+    const times = this.data.times.slice(this.data.times.length - values.length);
+    return values.map((value, i) => [times[i], value]);
+  }
+}
+
+/** The rate of change per second between consecutive samples (counters
+ *  that went down, a topic deleted and made again, count as 0). */
+function perSecond(points) {
+  return points.slice(1).map(([t, v], i) => {
+    const [t0, v0] = points[i];
+    return Math.max(0, ((v - v0) * 1000) / Math.max(1, t - t0));
+  });
+}
+
+/* ------------------------------------------------------------ API */
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** `path` on this node with the user's token: the JSON answer (with
+ *  `stream`, the response, its body unread), or an ApiError with the API's
+ *  error code and message. Aborted with `signal`; fails after
+ *  REQUEST_TIMEOUT_MS unless a stream. */
+async function api(path, { method = 'GET', body, signal, stream = false } = {}) {
+  const headers = { Accept: stream ? 'text/event-stream' : 'application/json' };
+  const bearer = token();
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const signals = [signal, stream ? null : AbortSignal.timeout(REQUEST_TIMEOUT_MS)].filter(present);
+  const request = {
+    method, headers, cache: 'no-store', credentials: 'omit', signal: AbortSignal.any(signals),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  };
+  let response;
+  try {
+    response = await fetch(path, request);
+  } catch (error) {
+    throw unanswered(error, signal);
+  }
+  if (!response.ok) throw await refusal(response);
+  if (stream) return response;
+  try {
+    return await response.json();
+  } catch (error) {
+    throw unanswered(error, signal);
+  }
+}
+
+/** Why a request got no answer: left behind by its page (rethrown as it
+ *  is, and ignored), timed out, or the node is unreachable. */
+function unanswered(error, signal) {
+  if (signal?.aborted) return error;
+  if (error.name === 'TimeoutError') {
+    return new ApiError(0, 'timeout', `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
+  }
+  return new ApiError(0, 'unreachable', `the node did not answer (${error.message})`);
+}
+
+async function refusal(response) {
+  const body = await response.json().catch(() => null);
+  const error = body?.error ?? {};
+  return new ApiError(response.status, error.code ?? `http_${response.status}`, error.message ?? response.statusText);
+}
+
+/* ------------------------------------------------------------ pages */
+
+let current = null;
+
+/** One page on screen: when another replaces it, its requests are aborted
+ *  and its timers stop. */
+class View {
+  constructor(page) {
+    this.page = page;
+    this.controller = new AbortController();
+  }
+
+  get signal() {
+    return this.controller.signal;
+  }
+
+  get live() {
+    return current === this && !this.signal.aborted;
+  }
+
+  close() {
+    this.controller.abort();
+  }
+
+  get(path) {
+    return api(path, { signal: this.signal });
+  }
+
+  send(method, path, body) {
+    return api(path, { method, body, signal: this.signal });
+  }
+
+  show(...children) {
+    if (this.live) main.replaceChildren(...children);
+  }
+
+  /** Marks the page's data as on screen, once. */
+  ready() {
+    if (!this.live || main.dataset.ready === 'true') return;
+    main.dataset.ready = 'true';
+    performance.mark(`ordo:ready:${this.page}`);
+  }
+
+  /** Runs `task`, showing a failure in `where` (a 401 brings the token
+   *  form); true if it succeeded. */
+  async attempt(where, task) {
+    try {
+      await task();
+      if (this.live) where.replaceChildren();
+      return true;
+    } catch (error) {
+      this.fail(where, error);
+      return false;
+    }
+  }
+
+  fail(where, error) {
+    if (!this.live) return;
+    if (error.status === 401) return askForToken(error);
+    if (!(error instanceof ApiError)) console.error(error);
+    where.replaceChildren(problem(error));
+  }
+
+  /** `attempt(where, task)` now and again `ms` after each run ends, while
+   *  the page is on screen; resolves after the first run. */
+  async every(ms, where, task) {
+    await this.attempt(where, task);
+    if (this.live) setTimeout(() => this.live && this.every(ms, where, task), ms);
+  }
+}
+
+/** Replaces the page on screen with `page`, drawn by `render(view)`. */
+function open(page, render) {
+  current?.close();
+  const view = (current = new View(page));
+  main.dataset.page = page;
+  main.dataset.ready = 'false';
+  main.replaceChildren();
+  const nav = page === 'topic' ? 'topics' : page;
+  for (const link of document.querySelectorAll('[data-nav]')) {
+    if (link.dataset.nav === nav) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  performance.mark(`ordo:open:${page}`);
+  render(view);
+}
+
+const PAGES = { cluster: clusterPage, topics: topicsPage };
+
+/** The page and its parameters named by a URL fragment. */
+function parseRoute(hash) {
+  const [page, ...rest] = hash.replace(/^#\/?/, '').split('/');
+  if (page === 'topics' && rest.length && rest[0]) {
+    try {
+      return { page: 'topic', topic: decodeURIComponent(rest.join('/')) };
+    } catch {
+      return { page: 'topics' };
+    }
+  }
+  return { page: Object.hasOwn(PAGES, page) ? page : 'cluster' };
+}
+
+function route() {
+  const { page, ...params } = parseRoute(location.hash);
+  open(page, (view) => PAGES[page](view, params));
+}
+
+/* ------------------------------------------------------------ token */
+
+/** The token form, in place of the page asked for (which comes back once a
+ *  token is given); `error` is the 401 that brought it, if any. */
+function askForToken(error) {
+  const stored = token();
+  open('token', (view) => {
+    const input = el('input', { type: 'password', name: 'token', autocomplete: 'off', required: true, size: 44 });
+    const note = statusLine();
+    let reason = 'The token this tab sends to the node.';
+    if (error) reason = stored ? `This node refused the token: ${error.message}` : 'This node needs a token.';
+    const submit = (event) => {
+      event.preventDefault();
+      useToken(input.value.trim(), note);
+    };
+    view.show(el('h1', {}, 'API token'),
+      el('section', { class: 'token-form' },
+        el('p', { 'data-field': 'token-reason' }, reason),
+        el('form', { class: 'stacked', onsubmit: submit },
+          el('label', {}, 'Token', input),
+          el('div', { class: 'row' },
+            el('button', { type: 'submit', class: 'primary' }, 'Use this token'),
+            stored && el('button', { type: 'button', onclick: forgetToken }, 'Forget the token'))),
+        note,
+        el('p', { class: 'muted' }, 'Kept in this tab\u2019s session storage only; sent to this node as Authorization: Bearer.')));
+    view.ready();
+    input.focus();
+  });
+}
+
+function useToken(value, note) {
+  if (!/^[\x21-\x7e]+$/.test(value)) {
+    note.replaceChildren(problem(new ApiError(0, 'invalid_token', 'a token is printable ASCII, without spaces')));
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, value);
+  route();
+  refreshHeader();
+}
+
+function forgetToken() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  route();
+}
+
+/* ------------------------------------------------------------ header */
+
+/** The header's view of `GET /v1/cluster`: which node answers, who leads,
+ *  the term; the Queues page in the nav once queues exist. */
+function noteCluster(status) {
+  const leader = present(status.leader) ? `leader ${status.leader}` : 'no leader';
+  nodeLabel.textContent = `node ${status.node_id} · ${status.role} · ${leader} · term ${status.term}`;
+  document.querySelector('[data-nav="queues"]').hidden = !status.queues?.length;
+}
+
+async function refreshHeader() {
+  if (current?.page === 'token') return;
+  try {
+    noteCluster(await api('/v1/cluster'));
+  } catch (error) {
+    if (error.status !== 401) nodeLabel.textContent = `node: ${error.message}`;
+  }
+}
+
+/* ------------------------------------------------------------ cluster */
+
+/** Whether to ask `GET /v1/cluster/nodes` (each member's own view): not
+ *  once this node answered 404 or 405 (it predates the route), nor with a
+ *  token it refused. */
+let nodesRouteMissing = false;
+let nodesRouteRefusedFor;
+
+async function clusterPage(view) {
+  const summary = el('p', { class: 'summary' });
+  const status = statusLine();
+  const nodes = el('div');
+  view.show(el('h1', {}, 'Cluster'), el('section', {}, summary, status, nodes));
+  await view.every(REFRESH_MS.cluster, status, async () => {
+    const [cluster, members] = await Promise.all([view.get('/v1/cluster'), memberViews(view)]);
+    noteCluster(cluster);
+    const rows = members ?? membersSeenBy(cluster);
+    const leader = leaderOf(rows, cluster);
+    summary.replaceChildren(clusterSummary(cluster, leader, members !== null));
+    nodes.replaceChildren(table(NODE_HEADINGS, rows.map((node) => nodeRow(node, leader)), 'No members yet.'));
+  });
+  view.ready();
+}
+
+/** Each member's own view of itself, or null where this node cannot say. */
+async function memberViews(view) {
+  if (nodesRouteMissing || nodesRouteRefusedFor === token()) return null;
+  try {
+    return (await view.get('/v1/cluster/nodes')).nodes;
+  } catch (error) {
+    if (error.status === 404 || error.status === 405) nodesRouteMissing = true;
+    else if (error.status === 403) nodesRouteRefusedFor = token();
+    else throw error;
+    return null;
+  }
+}
+
+/** The members as the answering node sees them: itself in full, the
+ *  others' roles from who leads, their lag from the leader's progress. */
+function membersSeenBy(cluster) {
+  const progress = new Map(cluster.followers.map((follower) => [follower.id, follower]));
+  return cluster.members.map((member) => {
+    const self = member.id === cluster.node_id;
+    const own = (field) => (self ? cluster[field] : null);
+    let role = member.voter ? 'follower' : 'learner';
+    if (self) role = cluster.role;
+    else if (member.id === cluster.leader) role = 'leader';
+    return {
+      ...member,
+      role,
+      reachable: self ? true : null,
+      term: own('term'),
+      last_log_index: own('last_log_index'),
+      commit_index: own('commit_index'),
+      last_applied_index: own('last_applied_index'),
+      snapshot_index: own('snapshot_index'),
+      health: own('health'),
+      ready: own('ready'),
+      lag_entries: member.id === cluster.leader ? 0 : progress.get(member.id)?.lag_entries ?? null,
+    };
+  });
+}
+
+/** The leader: the reachable member that says it leads in the highest
+ *  term, else the one the answering node names. */
+function leaderOf(rows, cluster) {
+  const claims = rows.filter((node) => node.role === 'leader' && node.reachable !== false);
+  claims.sort((a, b) => (b.term ?? 0) - (a.term ?? 0));
+  return claims[0]?.id ?? cluster.leader ?? null;
+}
+
+function clusterSummary(cluster, leader, ownViews) {
+  const source = ownViews
+    ? 'each node\u2019s figures as it reports them'
+    : `figures as node ${cluster.node_id} sees them`;
+  return [
+    present(leader) ? `Leader: node ${leader}` : 'No leader',
+    `term ${cluster.term}`,
+    `${cluster.members.length} members`,
+    cluster.quorum ? 'quorum reached' : 'no quorum',
+    `answered by node ${cluster.node_id} (${source})`,
+  ].join(' · ');
+}
+
+const NODE_HEADINGS = ['Node', 'Address', 'Role', numeric('Term'), numeric('Last log'), numeric('Commit'),
+  numeric('Applied'), numeric('Snapshot'), numeric('Lag'), 'Health', 'Ready'];
+
+function nodeRow(node, leader) {
+  const down = node.reachable === false;
+  const leads = node.id === leader;
+  let health = node.health ?? DASH;
+  if (down) health = node.error ?? 'unreachable';
+  return el('tr', { 'data-node-id': node.id, 'data-leader': String(leads), class: down ? 'unreachable' : null },
+    el('td', { 'data-field': 'id', 'data-value': node.id }, `node ${node.id}`, leads && el('span', { class: 'badge' }, 'leader')),
+    cell('addr', node.addr),
+    cell('role', down ? null : node.role, down ? 'unreachable' : null),
+    count('term', node.term),
+    count('last_log_index', node.last_log_index),
+    count('commit_index', node.commit_index),
+    count('last_applied_index', node.last_applied_index),
+    count('snapshot_index', node.snapshot_index),
+    count('lag_entries', node.lag_entries),
+    el('td', { 'data-field': 'health', 'data-value': down ? '' : node.health ?? '', class: healthClass(node, down) }, health),
+    cell('ready', node.ready, present(node.ready) ? (node.ready ? 'yes' : 'no') : DASH));
+}
+
+function healthClass(node, down) {
+  if (down) return 'bad';
+  if (!present(node.health)) return null;
+  return node.health === 'ok' ? 'good' : 'warn';
+}
+
+/* ------------------------------------------------------------ topics */
+
+const topicList = { filter: '', page: 0 };
+const topicSamples = new Samples('ordo.console.samples.topics');
+
+const TOPIC_HEADINGS = ['Topic', 'Cleanup', 'Retention', 'Retention size', numeric('Start'), numeric('End'),
+  numeric('Records'), numeric('Bytes'), numeric('Append rate')];
+
+async function topicsPage(view) {
+  const status = statusLine();
+  const body = el('div');
+  let topics = [];
+  const list = listControls(topicList, 'topics', () => draw());
+  const draw = () => {
+    const rows = list.page(topics, (topic) => topic.topic).map(topicRow);
+    body.replaceChildren(table(TOPIC_HEADINGS, rows, 'No topics to show: an append creates its topic.'));
+  };
+  view.show(el('h1', {}, 'Topics'), el('section', {}, list.element, status, body));
+  await view.every(REFRESH_MS.topics, status, async () => {
+    ({ topics } = await view.get('/v1/topics'));
+    topicSamples.record(Object.fromEntries(topics.map((topic) => [topic.topic, topic.end_offset])));
+    draw();
+  });
+  view.ready();
+}
+
+function topicHref(name) {
+  return `#/topics/${encodeURIComponent(name)}`;
+}
+
+function topicRow(topic) {
+  const { config } = topic;
+  const rates = perSecond(topicSamples.points(topic.topic));
+  const latest = rates.at(-1);
+  return el('tr', { 'data-topic': topic.topic },
+    el('td', { 'data-field': 'topic', 'data-value': topic.topic }, el('a', { href: topicHref(topic.topic) }, topic.topic)),
+    cell('cleanup', config.cleanup),
+    cell('retention_ms', config.retention_ms, present(config.retention_ms) ? duration(config.retention_ms) : 'forever'),
+    cell('retention_bytes', config.retention_bytes, present(config.retention_bytes) ? bytes(config.retention_bytes) : 'unbounded'),
+    count('start_offset', topic.start_offset),
+    count('end_offset', topic.end_offset),
+    count('records', topic.records),
+    cell('bytes', topic.bytes, bytes(topic.bytes)),
+    el('td', { 'data-field': 'rate', 'data-value': present(latest) ? latest.toFixed(3) : '', class: 'num' },
+      el('span', { class: 'rate' }, sparkline(rates, `appends per second to ${topic.topic}`), perSecondText(latest))));
+}
+
+/* ------------------------------------------------------------ start */
+
+document.getElementById('token-button').addEventListener('click', () => askForToken(null));
+window.addEventListener('hashchange', route);
+route();
+refreshHeader();
+setInterval(refreshHeader, REFRESH_MS.header);
