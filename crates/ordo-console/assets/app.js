@@ -19,11 +19,18 @@
 
 const TOKEN_KEY = 'ordo.console.token';
 /** How long after one refresh of a page ends the next begins. */
-const REFRESH_MS = { cluster: 1000, topics: 5000, header: 5000 };
+const REFRESH_MS = { cluster: 1000, topics: 5000, topic: 5000, header: 5000 };
 /** A request not answered by then fails (streams excepted). */
 const REQUEST_TIMEOUT_MS = 8000;
 /** Rows of a long list shown at once. */
 const ROWS_PER_PAGE = 50;
+/** Records of a topic shown at once, and kept by the live tail. */
+const RECORDS_PER_PAGE = 20;
+const TAIL_ROWS = 100;
+/** A value whose JSON is this short is shown on one line, longer ones indented. */
+const COMPACT_JSON_CHARS = 60;
+/** Waits before the live tail reconnects, by failures in a row. */
+const TAIL_RETRY_MS = [500, 1000, 2000, 5000, 10000];
 /** Samples behind the charts: kept this long, at most one this often. */
 const SAMPLE_WINDOW_MS = 5 * 60 * 1000;
 const SAMPLE_EVERY_MS = 4000;
@@ -99,8 +106,12 @@ const numeric = (label) => ({ label, numeric: true });
 /** A table, or `empty` in words when there are no rows. */
 function table(headings, rows, empty) {
   if (!rows.length) return el('p', { class: 'muted', 'data-empty': true }, empty);
+  return el('table', {}, thead(headings), el('tbody', {}, rows));
+}
+
+function thead(headings) {
   const th = (h) => el('th', { scope: 'col', class: h.numeric ? 'num' : null }, h.label ?? h);
-  return el('table', {}, el('thead', {}, el('tr', {}, headings.map(th))), el('tbody', {}, rows));
+  return el('thead', {}, el('tr', {}, headings.map(th)));
 }
 
 /** A cell of `field`: `shown` on screen (by default the value, numbers
@@ -227,11 +238,14 @@ function perSecond(points) {
 /* ------------------------------------------------------------ API */
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  /** `current`: what an error body says of the present state, if anything
+   *  (a 410's `start_offset`). */
+  constructor(status, code, message, current = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.current = current;
   }
 }
 
@@ -281,7 +295,8 @@ function unanswered(error, signal) {
 async function refusal(response) {
   const body = await response.json().catch(() => null);
   const error = body?.error ?? {};
-  return new ApiError(response.status, error.code ?? `http_${response.status}`, error.message ?? response.statusText);
+  const code = error.code ?? `http_${response.status}`;
+  return new ApiError(response.status, code, error.message ?? response.statusText, error.current);
 }
 
 /* ------------------------------------------------------------ pages */
@@ -371,7 +386,7 @@ function open(page, render) {
   render(view);
 }
 
-const PAGES = { cluster: clusterPage, topics: topicsPage };
+const PAGES = { cluster: clusterPage, topics: topicsPage, topic: topicPage };
 
 /** The page and its parameters named by a URL fragment. */
 function parseRoute(hash) {
@@ -383,7 +398,7 @@ function parseRoute(hash) {
       return { page: 'topics' };
     }
   }
-  return { page: Object.hasOwn(PAGES, page) ? page : 'cluster' };
+  return { page: Object.hasOwn(PAGES, page) && page !== 'topic' ? page : 'cluster' };
 }
 
 function route() {
@@ -612,6 +627,316 @@ function topicRow(topic) {
     cell('bytes', topic.bytes, bytes(topic.bytes)),
     el('td', { 'data-field': 'rate', 'data-value': present(latest) ? latest.toFixed(3) : '', class: 'num' },
       el('span', { class: 'rate' }, sparkline(rates, `appends per second to ${topic.topic}`), perSecondText(latest))));
+}
+
+/* ------------------------------------------------------------ one topic */
+
+async function topicPage(view, { topic }) {
+  const path = `/v1/topics/${encodeURIComponent(topic)}`;
+  const facts = el('div');
+  const status = statusLine();
+  const browser = recordBrowser(view, path);
+  const tail = liveTail(view, path);
+  view.show(el('h1', {}, el('a', { href: '#/topics' }, 'Topics'), ' › ', topic),
+    el('section', { 'data-section': 'info' }, status, facts),
+    browser.element, tail.element, appendForm(view, path));
+  let info = null;
+  await view.every(REFRESH_MS.topic, status, async () => {
+    info = await topicInfo(view, path);
+    facts.replaceChildren(topicFacts(info));
+    browser.bound(info);
+  });
+  await browser.latest();
+  tail.follow(info?.end_offset ?? 0);
+  view.ready();
+}
+
+/** The topic's info, or null if it does not exist (yet). */
+async function topicInfo(view, path) {
+  try {
+    return await view.get(path);
+  } catch (error) {
+    if (error.status === 404) return null;
+    throw error;
+  }
+}
+
+function topicFacts(info) {
+  if (!info) return el('p', { class: 'notice' }, 'No such topic yet: the first append creates it.');
+  const { config } = info;
+  const fact = (label, field, value, shown) => el('div', {}, el('dt', {}, label),
+    el('dd', { 'data-field': field, 'data-value': present(value) ? value : '' }, shown ?? number(value)));
+  return el('dl', { class: 'facts' },
+    fact('Cleanup', 'cleanup', config.cleanup, config.cleanup),
+    fact('Retention', 'retention_ms', config.retention_ms, present(config.retention_ms) ? duration(config.retention_ms) : 'forever'),
+    fact('Retention size', 'retention_bytes', config.retention_bytes,
+      present(config.retention_bytes) ? bytes(config.retention_bytes) : 'unbounded'),
+    fact('Start', 'start_offset', info.start_offset),
+    fact('End', 'end_offset', info.end_offset),
+    fact('Records', 'records', info.records),
+    fact('Bytes', 'bytes', info.bytes, bytes(info.bytes)));
+}
+
+const RECORD_HEADINGS = [numeric('Offset'), 'Time (UTC)', 'Key', 'Value', 'Headers'];
+
+function recordRow(record, fresh = false) {
+  return el('tr', { 'data-offset': record.offset, class: fresh ? 'fresh' : null },
+    count('offset', record.offset),
+    cell('timestamp_ms', record.timestamp_ms, time(record.timestamp_ms), false),
+    cell('key', record.key),
+    valueCell(record),
+    headersCell(record.headers ?? {}));
+}
+
+/** A JSON value pretty-printed; bytes that are not UTF-8 (`value_b64`) as
+ *  their size and base64. */
+function valueCell(record) {
+  if (present(record.value_b64)) {
+    const size = atob(record.value_b64).length;
+    return el('td', { 'data-field': 'value', 'data-value': record.value_b64, 'data-encoding': 'base64' },
+      el('span', { class: 'muted' }, `${number(size)} bytes, base64 `), el('code', { class: 'bytes' }, record.value_b64));
+  }
+  const tombstone = record.value === null && present(record.key);
+  const compact = JSON.stringify(record.value);
+  const shown = compact.length <= COMPACT_JSON_CHARS ? compact : JSON.stringify(record.value, null, 2);
+  return el('td', { 'data-field': 'value', 'data-value': compact, 'data-encoding': 'json' },
+    el('pre', {}, shown), tombstone && el('span', { class: 'muted' }, 'tombstone'));
+}
+
+function headersCell(headers) {
+  const items = Object.entries(headers).map(([name, value]) => el('li', {}, el('code', {}, name), ': ', value));
+  return el('td', { 'data-field': 'headers', 'data-value': JSON.stringify(headers) },
+    items.length ? el('ul', { class: 'headers' }, items) : el('span', { class: 'muted' }, DASH));
+}
+
+/** Records by offset or by time, a page at a time, older and newer. */
+function recordBrowser(view, path) {
+  const bounds = { start: 0, end: 0 };
+  let from = 0;
+  let next = 0;
+  const status = statusLine();
+  const body = el('div');
+  const range = el('span', { class: 'range', 'data-control': 'range' });
+  const read = (offset) => view.attempt(status, () => show(offset));
+  const button = (control, label, offset) =>
+    el('button', { type: 'button', 'data-control': control, onclick: () => read(offset()) }, label);
+  const older = button('older', '‹ Older', () => from - RECORDS_PER_PAGE);
+  const newer = button('newer', 'Newer ›', () => next);
+  const latest = button('latest', 'Latest', () => bounds.end - RECORDS_PER_PAGE);
+  const offsetInput = el('input', { type: 'number', min: 0, placeholder: 'offset', 'aria-label': 'From offset', 'data-control': 'from' });
+  const timeInput = el('input', { type: 'datetime-local', step: 1, 'aria-label': 'From time (UTC)', 'data-control': 'time' });
+  const byOffset = (event) => {
+    event.preventDefault();
+    read(Number(offsetInput.value));
+  };
+  const byTime = (event) => {
+    event.preventDefault();
+    view.attempt(status, () => showFromTime(Date.parse(`${timeInput.value}Z`)));
+  };
+
+  async function show(offset) {
+    const start = Math.max(bounds.start, Math.floor(offset) || 0);
+    const page = await view.get(`${path}/records?from=${start}&limit=${RECORDS_PER_PAGE}`);
+    [from, next, bounds.end] = [start, page.next_offset, page.end_offset];
+    const shown = page.records;
+    range.textContent = shown.length ? `offsets ${number(shown[0].offset)}–${number(shown.at(-1).offset)} of ${number(bounds.start)}–${number(bounds.end)}` : `none from offset ${number(start)}`;
+    older.disabled = from <= bounds.start;
+    newer.disabled = next >= bounds.end;
+    body.replaceChildren(table(RECORD_HEADINGS, shown.map((record) => recordRow(record)), 'No records here.'));
+  }
+
+  async function showFromTime(timestampMs) {
+    if (Number.isNaN(timestampMs)) throw new ApiError(0, 'invalid_time', 'pick a date and time');
+    const { offset } = await view.get(`${path}/offsets?timestamp_ms=${timestampMs}`);
+    await show(offset);
+  }
+
+  return {
+    element: el('section', { 'data-section': 'records' }, el('h2', {}, 'Records'),
+      el('div', { class: 'controls' }, older, range, newer, latest,
+        el('form', { class: 'inline', onsubmit: byOffset }, offsetInput, el('button', { type: 'submit' }, 'Go to offset')),
+        el('form', { class: 'inline', onsubmit: byTime }, timeInput, el('button', { type: 'submit' }, 'Go to time'))),
+      status, body),
+    /** Learns the topic's start and end. */
+    bound(info) {
+      bounds.start = info?.start_offset ?? 0;
+      bounds.end = info?.end_offset ?? 0;
+    },
+    latest: () => read(bounds.end - RECORDS_PER_PAGE),
+  };
+}
+
+/** The topic's new records as they are appended, over the SSE stream (read
+ *  with fetch, since EventSource cannot send the token), with pause and
+ *  resume, reconnecting after a failure from the last record seen. */
+function liveTail(view, path) {
+  let next = 0;
+  let stream = null;
+  let paused = false;
+  const state = el('span', { class: 'tail-state', 'data-field': 'tail-state' });
+  const status = statusLine();
+  const rows = el('tbody');
+  const toggle = el('button', { type: 'button', 'data-control': 'tail-toggle', 'aria-pressed': 'false', onclick: () => pause(!paused) }, 'Pause');
+  const say = (text, live = false) => {
+    state.textContent = text;
+    state.classList.toggle('live', live);
+  };
+
+  function pause(yes) {
+    paused = yes;
+    toggle.textContent = yes ? 'Resume' : 'Pause';
+    toggle.setAttribute('aria-pressed', String(yes));
+    if (yes) {
+      stream?.abort();
+      say(`paused before offset ${number(next)}`);
+    } else {
+      run();
+    }
+  }
+
+  async function run() {
+    for (let failures = 0; view.live && !paused;) {
+      stream = new AbortController();
+      const stop = () => stream.abort();
+      view.signal.addEventListener('abort', stop, { once: true });
+      try {
+        const response = await api(`${path}/stream?from=${next}`, { stream: true, signal: stream.signal });
+        say(`following from offset ${number(next)}`, true);
+        status.replaceChildren();
+        failures = 0;
+        for await (const record of sseRecords(response.body)) add(record);
+      } catch (error) {
+        if (stream.signal.aborted) return;
+        if (error.status === 401 || error.status === 403) return view.fail(status, error);
+        if (error.status === 410 && present(error.current?.start_offset)) next = error.current.start_offset;
+        status.replaceChildren(problem(error));
+        failures += 1;
+      } finally {
+        view.signal.removeEventListener('abort', stop);
+      }
+      const wait = TAIL_RETRY_MS[Math.min(failures, TAIL_RETRY_MS.length - 1)];
+      say(`disconnected: reconnecting in ${duration(wait)}`);
+      await sleep(wait, view.signal);
+    }
+  }
+
+  function add(record) {
+    next = record.offset + 1;
+    rows.prepend(recordRow(record, true));
+    while (rows.children.length > TAIL_ROWS) rows.lastChild.remove();
+    say(`following: last offset ${number(record.offset)}`, true);
+  }
+
+  return {
+    element: el('section', { 'data-section': 'tail' }, el('h2', {}, 'Live tail ', state),
+      el('div', { class: 'controls' }, toggle, el('span', { class: 'muted' }, `newest first, the last ${TAIL_ROWS} kept`)),
+      status,
+      el('table', {}, thead(RECORD_HEADINGS), rows)),
+    follow(from) {
+      next = from;
+      run();
+    },
+  };
+}
+
+/** The records of a Server-Sent Events body (`id: N`, `data: {record}`,
+ *  comments as keep-alives), as they arrive. */
+async function* sseRecords(body) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const data = buffer.slice(0, end).split('\n').filter((line) => line.startsWith('data:'));
+      buffer = buffer.slice(end + 2);
+      if (data.length) yield JSON.parse(data.map((line) => line.slice(5).trimStart()).join('\n'));
+    }
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
+/** A form that appends one record and says at which offset, or why not. */
+function appendForm(view, path) {
+  const key = el('input', { name: 'key', placeholder: 'none', 'data-control': 'key' });
+  const value = el('textarea', { name: 'value', rows: 4, 'data-control': 'value' });
+  const kind = el('select', { name: 'as', 'data-control': 'as' },
+    el('option', { value: 'json' }, 'JSON'), el('option', { value: 'text' }, 'text (a JSON string)'));
+  const headers = el('textarea', { name: 'headers', rows: 2, placeholder: 'name: value, one a line', 'data-control': 'headers' });
+  const submit = el('button', { type: 'submit', class: 'primary', 'data-control': 'append' }, 'Append');
+  const result = el('div', { 'data-field': 'append-result', 'aria-live': 'polite' });
+  const report = (outcome, ...children) => {
+    result.dataset.status = outcome;
+    result.replaceChildren(...children);
+  };
+
+  async function append(event) {
+    event.preventDefault();
+    let record;
+    try {
+      record = newRecord(key.value, value.value, kind.value, headers.value);
+    } catch (error) {
+      return report('invalid', problem(new ApiError(0, 'invalid_record', error.message)));
+    }
+    submit.disabled = true;
+    try {
+      const answer = await view.send('POST', `${path}/records`, { records: [record] });
+      result.dataset.value = answer.offsets[0];
+      report('ok', el('p', { class: 'good' }, `Appended at offset ${number(answer.offsets[0])} (log index ${number(answer.log_index)}).`));
+    } catch (error) {
+      if (!view.live) return;
+      if (error.status === 401) return askForToken(error);
+      report(error.status === 403 ? 'forbidden' : 'error', problem(error));
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  return el('section', { 'data-section': 'append' }, el('h2', {}, 'Append a record'),
+    el('form', { class: 'stacked', onsubmit: append },
+      el('div', { class: 'row' }, el('label', {}, 'Key', key), el('label', {}, 'Value as', kind)),
+      el('label', {}, 'Value', value),
+      el('label', {}, 'Headers', headers),
+      el('div', { class: 'row' }, submit)),
+    result);
+}
+
+/** The record a form describes; throws, in words, if it describes none. */
+function newRecord(key, text, kind, headerLines) {
+  const record = { value: kind === 'json' ? parseJson(text) : text };
+  if (key !== '') record.key = key;
+  const headers = parseHeaders(headerLines);
+  if (Object.keys(headers).length) record.headers = headers;
+  return record;
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`the value is not JSON (${error.message}); choose "text" to append it as a string`);
+  }
+}
+
+/** `name: value` lines as an object (empty lines skipped). */
+function parseHeaders(text) {
+  const lines = text.split('\n').map((line) => line.trim()).filter(Boolean);
+  return Object.fromEntries(lines.map((line, i) => {
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new Error(`header line ${i + 1} is not "name: value"`);
+    return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()];
+  }));
 }
 
 /* ------------------------------------------------------------ start */
