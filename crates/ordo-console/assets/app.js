@@ -19,7 +19,7 @@
 
 const TOKEN_KEY = 'ordo.console.token';
 /** How long after one refresh of a page ends the next begins. */
-const REFRESH_MS = { cluster: 1000, topics: 5000, topic: 5000, header: 5000 };
+const REFRESH_MS = { cluster: 1000, topics: 5000, topic: 5000, groups: 5000, queues: 2000, events: 3000, header: 5000 };
 /** A request not answered by then fails (streams excepted). */
 const REQUEST_TIMEOUT_MS = 8000;
 /** Rows of a long list shown at once. */
@@ -34,6 +34,8 @@ const TAIL_RETRY_MS = [500, 1000, 2000, 5000, 10000];
 /** Samples behind the charts: kept this long, at most one this often. */
 const SAMPLE_WINDOW_MS = 5 * 60 * 1000;
 const SAMPLE_EVERY_MS = 4000;
+/** Events asked of the node's event log at once. */
+const EVENTS_LIMIT = 200;
 
 /* ------------------------------------------------------------ DOM */
 
@@ -386,7 +388,9 @@ function open(page, render) {
   render(view);
 }
 
-const PAGES = { cluster: clusterPage, topics: topicsPage, topic: topicPage };
+const PAGES = {
+  cluster: clusterPage, topics: topicsPage, topic: topicPage, groups: groupsPage, queues: queuesPage, events: eventsPage,
+};
 
 /** The page and its parameters named by a URL fragment. */
 function parseRoute(hash) {
@@ -458,7 +462,11 @@ function forgetToken() {
 function noteCluster(status) {
   const leader = present(status.leader) ? `leader ${status.leader}` : 'no leader';
   nodeLabel.textContent = `node ${status.node_id} · ${status.role} · ${leader} · term ${status.term}`;
-  document.querySelector('[data-nav="queues"]').hidden = !status.queues?.length;
+  showQueuesPage(status.queues?.length > 0);
+}
+
+function showQueuesPage(yes) {
+  document.querySelector('[data-nav="queues"]').hidden = !yes;
 }
 
 async function refreshHeader() {
@@ -937,6 +945,144 @@ function parseHeaders(text) {
     if (colon <= 0) throw new Error(`header line ${i + 1} is not "name: value"`);
     return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()];
   }));
+}
+
+/* ------------------------------------------------------------ groups */
+
+const groupList = { filter: '', page: 0 };
+const lagSamples = new Samples('ordo.console.samples.lag');
+const lagSeries = (position) => `${position.group}\n${position.topic}`;
+
+const GROUP_HEADINGS = ['Group', 'Topic', numeric('Position'), numeric('End'), numeric('Lag'), numeric('Lag over time')];
+
+async function groupsPage(view) {
+  const status = statusLine();
+  const body = el('div');
+  let positions = [];
+  const list = listControls(groupList, 'groups', () => draw());
+  const draw = () => {
+    const rows = list.page(positions, (position) => `${position.group} ${position.topic}`).map(positionRow);
+    body.replaceChildren(table(GROUP_HEADINGS, rows, 'No consumer group has a position yet.'));
+  };
+  view.show(el('h1', {}, 'Consumer groups'), el('section', {}, list.element, status, body));
+  await view.every(REFRESH_MS.groups, status, async () => {
+    const cluster = await view.get('/v1/cluster');
+    noteCluster(cluster);
+    positions = Object.entries(cluster.consumers ?? {}).flatMap(([group, topics]) =>
+      Object.entries(topics).map(([topic, position]) => ({ group, topic, ...position })));
+    lagSamples.record(Object.fromEntries(positions.map((position) => [lagSeries(position), position.lag_records])));
+    draw();
+  });
+  view.ready();
+}
+
+function topicCell(topic) {
+  return el('td', { 'data-field': 'topic', 'data-value': topic }, el('a', { href: topicHref(topic) }, topic));
+}
+
+function positionRow(position) {
+  const lags = lagSamples.points(lagSeries(position)).map(([, lag]) => lag);
+  const behind = position.lag_records > 0;
+  return el('tr', { 'data-group': position.group, 'data-topic': position.topic },
+    cell('group', position.group),
+    topicCell(position.topic),
+    count('offset', position.offset),
+    count('end_offset', position.end_offset),
+    el('td', { 'data-field': 'lag_records', 'data-value': position.lag_records, class: behind ? 'num warn' : 'num good' },
+      number(position.lag_records)),
+    el('td', { 'data-field': 'lag_history', class: 'num' },
+      sparkline(lags, `records ${position.group} is behind in ${position.topic}`)));
+}
+
+/* ------------------------------------------------------------ queues */
+
+const QUEUE_HEADINGS = ['Group', 'Topic', numeric('Pending'), numeric('In flight'), numeric('Acked'),
+  numeric('Dead-lettered'), numeric('Oldest pending'), numeric('Floor'), numeric('End'), 'Settings'];
+
+async function queuesPage(view) {
+  const status = statusLine();
+  const body = el('div');
+  view.show(el('h1', {}, 'Work queues'), el('section', {}, status, body));
+  await view.every(REFRESH_MS.queues, status, async () => {
+    const { queues } = await view.get('/v1/queues');
+    body.replaceChildren(table(QUEUE_HEADINGS, queues.map(queueRow), 'No queues: PUT /v1/queues/{group}/{topic} makes one.'));
+  });
+  view.ready();
+}
+
+function queueRow(queue) {
+  const { config } = queue;
+  const settings = [`lease ${duration(config.lease_ms)}`, `${config.max_deliveries} deliveries`,
+    `dead letters to ${config.dead_letter_topic}`, config.ordered_by_key && 'ordered by key'].filter(Boolean);
+  const oldest = queue.pending ? duration(queue.oldest_pending_age_ms) : DASH;
+  return el('tr', { 'data-group': queue.group, 'data-topic': queue.topic, 'data-queue': `${queue.group}/${queue.topic}` },
+    cell('group', queue.group),
+    topicCell(queue.topic),
+    count('pending', queue.pending),
+    count('in_flight', queue.in_flight),
+    count('acked', queue.acked),
+    el('td', { 'data-field': 'dead_lettered', 'data-value': queue.dead_lettered, class: queue.dead_lettered ? 'num bad' : 'num' },
+      number(queue.dead_lettered)),
+    cell('oldest_pending_age_ms', queue.oldest_pending_age_ms, oldest, true),
+    count('floor_offset', queue.floor_offset),
+    count('end_offset', queue.end_offset),
+    cell('settings', null, settings.join(' · ')));
+}
+
+/* ------------------------------------------------------------ events */
+
+const eventList = { filter: '', page: 0 };
+/** Whether this node answered GET /v1/events with 404 or 405 (it predates
+ *  the event log): then it is not asked again. */
+let eventsRouteMissing = false;
+
+const EVENT_HEADINGS = ['Time (UTC)', 'Node', 'Kind', numeric('Term'), 'What happened'];
+
+async function eventsPage(view) {
+  const status = statusLine();
+  const body = el('div');
+  let events = [];
+  const list = listControls(eventList, 'events', () => draw());
+  const draw = () => {
+    const rows = list.page(events, (event) => `${event.kind} ${event.message}`).map(eventRow);
+    body.replaceChildren(table(EVENT_HEADINGS, rows, 'No events yet.'));
+  };
+  view.show(el('h1', {}, 'Events'),
+    el('p', { class: 'summary' }, 'Elections, membership changes, snapshots, compaction and retention passes and errors, newest first.'),
+    el('section', {}, list.element, status, body));
+  await view.every(REFRESH_MS.events, status, async () => {
+    const recent = await recentEvents(view);
+    if (recent === null) {
+      list.element.hidden = true;
+      body.replaceChildren(el('p', { class: 'notice', 'data-empty': true }, 'This node keeps no event log: it predates GET /v1/events.'));
+      return;
+    }
+    events = recent.reverse();
+    draw();
+  });
+  view.ready();
+}
+
+/** The node's recent events, oldest first, or null where it keeps none. */
+async function recentEvents(view) {
+  if (eventsRouteMissing) return null;
+  try {
+    return (await view.get(`/v1/events?limit=${EVENTS_LIMIT}`)).events;
+  } catch (error) {
+    if (error.status !== 404 && error.status !== 405) throw error;
+    eventsRouteMissing = true;
+    return null;
+  }
+}
+
+function eventRow(event) {
+  const trouble = /fail|error|lost/.test(event.kind);
+  return el('tr', { 'data-kind': event.kind, 'data-seq': event.seq, class: trouble ? 'warn' : null },
+    cell('at_ms', event.at_ms, time(event.at_ms), false),
+    cell('node_id', event.node_id, `node ${event.node_id}`, false),
+    cell('kind', event.kind, event.kind.replaceAll('_', ' ')),
+    count('term', event.term),
+    cell('message', event.message));
 }
 
 /* ------------------------------------------------------------ start */
