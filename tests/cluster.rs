@@ -65,6 +65,10 @@
 //!   HTTP and Kafka. `kafka_support` runs the clients (`tests/kafka/*.py`);
 //!   `kafka_serve`: the Kafka flags' refusals; `kafka_security`: Kafka over
 //!   the node's TLS, SASL/PLAIN with its token.
+//! - `console`: the web console at `/ui` in a real headless Chromium
+//!   (`tests/console/console_test.py`, Selenium): every page against the
+//!   API, the live tail, the append form, tokens and rights, 1,000 topics,
+//!   a leader's kill.
 
 #[path = "cluster/acl_file.rs"]
 mod acl_file;
@@ -80,6 +84,8 @@ mod cleanup;
 mod cli;
 #[path = "cluster/conditions.rs"]
 mod conditions;
+#[path = "cluster/console.rs"]
+mod console;
 #[path = "cluster/disk_faults.rs"]
 mod disk_faults;
 #[path = "cluster/examples.rs"]

@@ -176,7 +176,8 @@ function listControls(state, noun, redraw) {
       state.page = Math.min(Math.max(0, state.page), pages - 1);
       const start = state.page * ROWS_PER_PAGE;
       const shown = matching.slice(start, start + ROWS_PER_PAGE);
-      range.textContent = shown.length ? `${start + 1}–${start + shown.length} of ${matching.length}` : `0 of ${matching.length}`;
+      const of = `of ${number(matching.length)}`;
+      range.textContent = shown.length ? `${number(start + 1)}–${number(start + shown.length)} ${of}` : `0 ${of}`;
       previous.disabled = state.page === 0;
       next.disabled = state.page >= pages - 1;
       return shown;
@@ -616,6 +617,9 @@ async function topicsPage(view) {
   view.ready();
 }
 
+const retentionTime = (config) => (present(config.retention_ms) ? duration(config.retention_ms) : 'forever');
+const retentionSize = (config) => (present(config.retention_bytes) ? bytes(config.retention_bytes) : 'unbounded');
+
 function topicHref(name) {
   return `#/topics/${encodeURIComponent(name)}`;
 }
@@ -627,8 +631,8 @@ function topicRow(topic) {
   return el('tr', { 'data-topic': topic.topic },
     el('td', { 'data-field': 'topic', 'data-value': topic.topic }, el('a', { href: topicHref(topic.topic) }, topic.topic)),
     cell('cleanup', config.cleanup),
-    cell('retention_ms', config.retention_ms, present(config.retention_ms) ? duration(config.retention_ms) : 'forever'),
-    cell('retention_bytes', config.retention_bytes, present(config.retention_bytes) ? bytes(config.retention_bytes) : 'unbounded'),
+    cell('retention_ms', config.retention_ms, retentionTime(config), false),
+    cell('retention_bytes', config.retention_bytes, retentionSize(config), false),
     count('start_offset', topic.start_offset),
     count('end_offset', topic.end_offset),
     count('records', topic.records),
@@ -676,9 +680,8 @@ function topicFacts(info) {
     el('dd', { 'data-field': field, 'data-value': present(value) ? value : '' }, shown ?? number(value)));
   return el('dl', { class: 'facts' },
     fact('Cleanup', 'cleanup', config.cleanup, config.cleanup),
-    fact('Retention', 'retention_ms', config.retention_ms, present(config.retention_ms) ? duration(config.retention_ms) : 'forever'),
-    fact('Retention size', 'retention_bytes', config.retention_bytes,
-      present(config.retention_bytes) ? bytes(config.retention_bytes) : 'unbounded'),
+    fact('Retention', 'retention_ms', config.retention_ms, retentionTime(config)),
+    fact('Retention size', 'retention_bytes', config.retention_bytes, retentionSize(config)),
     fact('Start', 'start_offset', info.start_offset),
     fact('End', 'end_offset', info.end_offset),
     fact('Records', 'records', info.records),
