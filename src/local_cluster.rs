@@ -1,8 +1,9 @@
 //! `ordo local-cluster` (what `make cluster` runs): a local cluster of
 //! `ordo serve` processes in the foreground, through the one launcher
 //! (`ordo_launcher`). It waits for a leader, shows a first append and read,
-//! prints how to use the cluster, and on Ctrl-C or SIGTERM stops every node
-//! gracefully. Run again on the same data dir, the cluster re-forms from it.
+//! prints how to use the cluster (its nodes, the console at `/ui`, commands
+//! to try), and on Ctrl-C or SIGTERM stops every node gracefully. Run again
+//! on the same data dir, the cluster re-forms from it.
 //!
 //! A node that dies (or is killed to try a failure) is reported with the
 //! command that starts it again on its own, `ordo local-cluster --node N`
@@ -344,6 +345,8 @@ fn usage(cluster: &LocalCluster, binary: &Path, args: &LocalClusterArgs) -> Stri
     for (id, addr) in cluster.members() {
         text.push_str(&format!("  node {id}  {scheme}://{addr}\n"));
     }
+    // Every node serves it; the first is as good as any.
+    text.push_str(&format!("console: {scheme}://{first}/ui\n"));
     let kafka = cluster.kafka_bootstrap();
     if let Some(bootstrap) = &kafka {
         text.push_str(&format!("kafka: {bootstrap}\n"));

@@ -389,6 +389,17 @@ async fn a_local_cluster_keeps_running_with_its_nodes_down_and_one_comes_back_on
             break;
         }
     }
+    let console = format!("http://127.0.0.1:{base_port}/ui");
+    assert!(
+        usage.contains(&format!("console: {console}\n")),
+        "the console's address: {usage}"
+    );
+    let page = crate::support::http()
+        .get(&console)
+        .send()
+        .await
+        .expect("GET the console");
+    assert_eq!(page.status(), 200, "GET {console}");
     let kafka_ports: Vec<String> = (3..6)
         .map(|i| format!("127.0.0.1:{}", base_port + i))
         .collect();
