@@ -4,12 +4,12 @@ NODES ?= 3
 BASE_PORT ?= 7001
 DATA_DIR ?= ./data
 
-.PHONY: help build release cluster node test lint fmt clean-data failover sim sim-soak sim-mutants fuzz bench bench-tls bench-queue bench-kafka bench-long image test-cluster schemathesis
+.PHONY: help build release cluster node test lint fmt clean-data failover sim sim-build sim-soak sim-mutants fuzz fuzz-build bench bench-tls bench-queue bench-kafka bench-long image test-cluster schemathesis
 
 help:
 	@echo "make cluster   a local $(NODES)-node cluster on 127.0.0.1:$(BASE_PORT)+ (Kafka listeners on 9092+; data in $(DATA_DIR)), first append/read, Ctrl-C stops it; TLS=1 serves HTTPS with development certificates"
 	@echo "make node N=2  start node N of that cluster again on its own, in the foreground (after a kill)"
-	@echo "make test      every test: unit, storage suite, black-box cluster tests"
+	@echo "make test      every test: unit, storage suite, black-box cluster tests (PROFILE=ci: CI's optimised build)"
 	@echo "make schemathesis  property-based API tests of a live node from its /openapi.json (EXAMPLES, SEED)"
 	@echo "make lint      cargo fmt --check and clippy -D warnings"
 	@echo "make release   build target/release/ordo"
@@ -42,12 +42,15 @@ node: release
 	./target/release/ordo local-cluster --nodes $(NODES) --base-port $(BASE_PORT) --data-dir $(DATA_DIR) --node $(N) $(if $(TLS),--tls)
 
 # nextest (on CI) runs the cluster tests one at a time (.config/nextest.toml);
-# plain cargo test gets the same effect from one test thread.
+# plain cargo test gets the same effect from one test thread. PROFILE=ci
+# builds the tests and the binary they run with Cargo.toml's `ci` profile
+# (target/ci/ordo), as .ci/run does.
+PROFILE ?= dev
 test:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run --workspace --no-fail-fast; \
+		$(CARGO) nextest run --workspace --no-fail-fast --cargo-profile $(PROFILE); \
 	else \
-		$(CARGO) test --workspace --no-fail-fast -- --test-threads=1; \
+		$(CARGO) test --workspace --no-fail-fast --profile $(PROFILE) -- --test-threads=1; \
 	fi
 
 # Schemathesis against one live node, from the node's own /openapi.json: no
@@ -83,6 +86,11 @@ else
 	$(SIM) run --release -q -- --seeds $(SEEDS)
 endif
 
+# Builds what `make sim` and `make sim-mutants` run, without running it
+# (.ci/run builds it beside the tests).
+sim-build:
+	$(SIM) test --release --no-run -q
+
 sim-soak:
 	$(SIM) run --release -q -- --seeds 10000 --progress-every 100
 
@@ -97,6 +105,10 @@ sim-mutants:
 # fuzz/<target>.dict, if any, seeds the encoding's tokens.
 FUZZ_SECS ?= 60
 FUZZ_TARGETS := request_decoding command_codec append_entries_wire kafka_request
+# Builds every fuzz target as `make fuzz` runs them, without running them.
+fuzz-build:
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build --sanitizer none --release
+
 fuzz:
 	@for target in $(FUZZ_TARGETS); do \
 		echo "== fuzz $$target for $(FUZZ_SECS) s"; \

@@ -33,6 +33,9 @@
 //! - `disk_faults`: a node whose small disk fills is out of the way at
 //!   once, exits for its supervisor and comes back whole once given space;
 //!   the free-space reserve refuses appends with 507 before the disk fills.
+//! - `events`: the whole cluster through one node, as the console sees
+//!   it: every member's own view (a killed leader unreachable) and the
+//!   members' events (a survivor sees the new leader elected).
 //! - `examples`: the runnable examples in `examples/`, through their shared code.
 //! - `queue_cli`: `ordo work` running a command per job (acks, nacks, dead
 //!   letters after the last delivery, SIGTERM) and `ordo queues`.
@@ -88,6 +91,8 @@ mod conditions;
 mod console;
 #[path = "cluster/disk_faults.rs"]
 mod disk_faults;
+#[path = "cluster/events.rs"]
+mod events;
 #[path = "cluster/examples.rs"]
 mod examples;
 #[path = "cluster/failover.rs"]

@@ -221,3 +221,49 @@ pub struct StorageStatus {
     #[serde(default)]
     pub below_reserve: bool,
 }
+
+/// `GET /v1/cluster/nodes`: every member, each as it sees itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClusterNodes {
+    /// Voters and learners, by id.
+    pub nodes: Vec<NodeView>,
+}
+
+/// One member of the membership as it answered for itself (asked by the
+/// node that took the request, within 500 ms), with its replication lag
+/// as the current leader sees it. The fields of its own view are `null`
+/// when it did not answer (`reachable: false`, `error` says why).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NodeView {
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
+    pub id: NodeId,
+    /// `host:port` the members reach it at.
+    pub addr: String,
+    /// False for a learner.
+    pub voter: bool,
+    /// Whether it answered.
+    pub reachable: bool,
+    /// Why it did not answer, in words; `null` when it did.
+    pub error: Option<String>,
+    /// As in `GET /v1/cluster`: `leader`, `follower`, `candidate`,
+    /// `learner`, `failed` or `shutdown`.
+    pub role: Option<String>,
+    pub term: Option<u64>,
+    /// The leader it believes in.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
+    pub leader: Option<NodeId>,
+    pub last_log_index: Option<u64>,
+    pub commit_index: Option<u64>,
+    pub last_applied_index: Option<u64>,
+    pub snapshot_index: Option<u64>,
+    /// `ok` when ready, else why not (as `GET /v1/cluster`'s `health`).
+    pub health: Option<String>,
+    /// What its `/readyz` answers: true when it is 200.
+    pub ready: Option<bool>,
+    /// Log entries it lacks, from the current leader's progress (0 for the
+    /// leader itself); `null` when no leader answered or the leader has no
+    /// progress for it yet.
+    pub lag_entries: Option<u64>,
+}

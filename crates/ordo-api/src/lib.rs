@@ -3,7 +3,7 @@
 //! that none of them can drift from the others.
 //!
 //! Map: the wire types by route family (`records`, `topics`, `consumers`,
-//! `queues`, `cluster`), the body of every error (`error`), the header names
+//! `queues`, `cluster`, `events`), the body of every error (`error`), the header names
 //! ([`LEADER_HEADER`] here, the secrets' in `secret`), the limits of a
 //! request and the HTTP server's defaults (`limits`, which also re-exports
 //! the log's own limits from `ordo_core::limits`), and, behind the `openapi`
@@ -14,6 +14,7 @@
 pub mod cluster;
 pub mod consumers;
 pub mod error;
+pub mod events;
 pub mod limits;
 #[cfg(feature = "openapi")]
 pub mod openapi;
@@ -23,14 +24,16 @@ pub mod secret;
 pub mod topics;
 
 pub use cluster::{
-    AddNodeRequest, ClusterStatus, FollowerProgress, InitRequest, Member, MembershipResponse,
-    Protections, RemoveNodeParams, StorageStatus, TransferLeaderRequest,
+    AddNodeRequest, ClusterNodes, ClusterStatus, FollowerProgress, InitRequest, Member,
+    MembershipResponse, NodeView, Protections, RemoveNodeParams, StorageStatus,
+    TransferLeaderRequest,
 };
 pub use consumers::{
     CommitOffsetRequest, CommitOffsetResponse, ConsumerGroup, ConsumerOffset, PositionParams,
     TopicPosition,
 };
 pub use error::{ErrorBody, ErrorDetail};
+pub use events::{Event, EventDetail, EventKind, EventList, EventsParams};
 pub use queues::{
     AckRequest, ClaimRequest, ClaimResponse, ExtendRequest, ExtendResponse, ExtendedLease, Job,
     JobLease, JobsDone, LeaseToken, NackRequest, PutQueueRequest, QueueInfo, QueueList,

@@ -22,6 +22,11 @@ pub const MIN_LOG_INDEX_WAIT_MS: u64 = 5_000;
 pub const DEFAULT_CATCH_UP_TIMEOUT_MS: u64 = 60_000;
 /// Longest a client may ask an add to wait for the new node to catch up.
 pub const MAX_CATCH_UP_TIMEOUT_MS: u64 = 600_000;
+/// How many events `GET /v1/events` returns without a `limit`.
+pub const DEFAULT_EVENTS_LIMIT: usize = 100;
+/// The most events `GET /v1/events` returns (its `limit`'s maximum; also
+/// how many each node keeps).
+pub const MAX_EVENTS_LIMIT: usize = 1_000;
 /// How often an idle stream sends a keep-alive (an SSE comment, or an empty
 /// NDJSON line), so proxies and clients see that it is alive.
 pub const STREAM_KEEPALIVE_MS: u64 = 10_000;

@@ -1,11 +1,13 @@
 //! The cluster: a node's status (which also teaches the client the members
-//! and the leader), init, adding and removing nodes, and moving leadership.
+//! and the leader), every member's own view, the members' recent events,
+//! init, adding and removing nodes, and moving leadership.
 
 use std::time::Duration;
 
 use ordo_api::limits::DEFAULT_CATCH_UP_TIMEOUT_MS;
 use ordo_api::{
-    AddNodeRequest, ClusterStatus, InitRequest, MembershipResponse, TransferLeaderRequest,
+    AddNodeRequest, ClusterNodes, ClusterStatus, EventList, EventsParams, InitRequest,
+    MembershipResponse, NodeView, TransferLeaderRequest,
 };
 use ordo_core::NodeId;
 use ordo_transport::Method;
@@ -22,6 +24,22 @@ impl Client {
         let status: ClusterStatus = self.send(Call::get("/v1/cluster")).await?.json()?;
         self.learn(&status);
         Ok(status)
+    }
+
+    /// Every member as it answered for itself to whichever node answers
+    /// (`reachable: false` for one that did not), by id.
+    pub async fn cluster_nodes(&self) -> Result<Vec<NodeView>, ClientError> {
+        let nodes: ClusterNodes = self.send(Call::get("/v1/cluster/nodes")).await?.json()?;
+        Ok(nodes.nodes)
+    }
+
+    /// The members' newest events, oldest first, as whichever node answers
+    /// gathered them (`params.after` filters that node's own only).
+    pub async fn events(&self, params: &EventsParams) -> Result<EventList, ClientError> {
+        let encoded =
+            serde_urlencoded::to_string(params).expect("EventsParams is a flat struct of numbers");
+        let path = format!("/v1/events?{encoded}");
+        self.send(Call::get(&path)).await?.json()
     }
 
     /// Initializes the cluster's membership. Doing it twice is harmless on

@@ -18,7 +18,7 @@
 //! | `/v1/queues/{group}/{topic}` | PUT, DELETE | `admin` (a queue appends to its dead-letter topic) |
 //! | `/v1/queues` | GET | any principal (it lists the queues whose group and topic it may use) |
 //! | `/v1/topics` | GET | any principal (it lists the topics it may read) |
-//! | `/v1/cluster` | GET | any principal |
+//! | `/v1/cluster`, `/v1/cluster/nodes`, `/v1/events` | GET | any principal |
 //! | `/v1/cluster/init`, `/v1/cluster/nodes[/{id}]`, `/v1/cluster/leader` | POST, DELETE | `admin` |
 //! | `/v1/admin/snapshot` | GET | `admin` (a backup holds every topic) |
 //!
@@ -79,7 +79,11 @@ pub fn required(method: &Method, route: &str, path: &str) -> Vec<Right> {
         {
             vec![Right::Groups(param("group")), Right::Read(param("topic"))]
         }
-        "/v1/topics" | "/v1/queues" | "/v1/cluster" if reading => Vec::new(),
+        "/v1/topics" | "/v1/queues" | "/v1/cluster" | "/v1/cluster/nodes" | "/v1/events"
+            if reading =>
+        {
+            Vec::new()
+        }
         _ => vec![Right::Admin],
     }
 }

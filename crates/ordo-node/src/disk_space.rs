@@ -29,6 +29,7 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use crate::node::Node;
+use ordo_api::{EventDetail, EventKind};
 
 /// How often [`watch`] samples the volume (for the log and the gauges).
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(500);
@@ -256,9 +257,25 @@ fn hand_over_leadership(node: &Weak<Node>) {
     });
 }
 
+/// Records crossing the reserve, either way, as an event (the watch logs
+/// it).
+fn record_crossing(node: &Weak<Node>, kind: EventKind, reading: &SpaceReading) {
+    let Some(node) = node.upgrade() else { return };
+    let message = match kind {
+        EventKind::DiskBelowReserve => format!("disk space low: {reading}: refusing new data"),
+        _ => format!("disk space is above the reserve again: {reading}"),
+    };
+    let detail = EventDetail {
+        free_bytes: Some(reading.free_bytes),
+        reserve_bytes: Some(reading.reserve_bytes),
+        ..EventDetail::default()
+    };
+    node.record_event(kind, message, detail);
+}
+
 /// Samples `node`'s volume every [`SAMPLE_EVERY`], records the gauges, and
-/// logs crossing the reserve (and a reminder while below); ends with the
-/// node, or at once if it watches no dir.
+/// logs crossing the reserve (an event too; and a reminder while below);
+/// ends with the node, or at once if it watches no dir.
 pub(crate) async fn watch(node: Weak<Node>) {
     let mut below_since: Option<tokio::time::Instant> = None;
     let mut last_said = tokio::time::Instant::now();
@@ -291,6 +308,7 @@ pub(crate) async fn watch(node: Weak<Node>) {
                         );
                         below_since = Some(now);
                         last_said = now;
+                        record_crossing(&node, EventKind::DiskBelowReserve, &reading);
                         hand_over_leadership(&node);
                     }
                     (true, Some(_)) if now.duration_since(last_said) >= REMINDER_EVERY => {
@@ -307,6 +325,7 @@ pub(crate) async fn watch(node: Weak<Node>) {
                             now.duration_since(since).as_secs_f64()
                         );
                         below_since = None;
+                        record_crossing(&node, EventKind::DiskRecovered, &reading);
                     }
                     _ => {}
                 }

@@ -292,14 +292,19 @@ fn judge(seen: &Observation, timeout: Duration) -> Health {
         }
         _ => None,
     };
+    // The node's own disk outranks the cluster's reasons: it lasts until an
+    // operator acts, where "no quorum yet" after an election passes by
+    // itself (and a leader below its reserve hands over, so it is often
+    // such a new leader that is asked).
     let low_space = seen
         .below_reserve
         .clone()
+        .filter(|_| seen.state != ServerState::Shutdown)
         .map(|space| NotReady::BelowReserve { space });
     Health {
         quorum,
         quorum_contact_age,
-        not_ready: cut_off.or(low_space).or(catching_up),
+        not_ready: low_space.or(cut_off).or(catching_up),
     }
 }
 

@@ -34,6 +34,11 @@
 //! - [`health`]: whether this node is in touch with a quorum and ready.
 //! - [`kafka_brokers`]: each member's Kafka address, asked of it and
 //!   kept a few seconds.
+//! - [`cluster_view`]: every member's own view and events, asked of it,
+//!   for `GET /v1/cluster/nodes` and `GET /v1/events`.
+//! - [`events`]: pure: a node's recent events in a bounded ring, and the
+//!   merge of several nodes' by time; `event_watch`: what records them
+//!   from Raft's metrics (leaders, membership, snapshots built).
 //! - [`disk_space`]: the free-space reserve below which a node takes no
 //!   new data.
 //! - [`storage_fault`]: a node whose storage failed: out of the way, logged
@@ -63,9 +68,12 @@
 pub mod append_wire;
 mod cleaner;
 pub mod clock;
+pub mod cluster_view;
 pub mod config;
 pub mod disk_space;
 pub mod error;
+mod event_watch;
+pub mod events;
 pub mod health;
 pub mod kafka_brokers;
 mod membership;

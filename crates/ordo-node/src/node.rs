@@ -9,7 +9,8 @@
 //! - `routing`: the way to the leader, wherever it is;
 //! - `rpc_answer`: the answers to other nodes' RPCs;
 //! - `topics`, `membership`, `health`, `status`, `storage_fault`,
-//!   `kafka_brokers`: their own jobs, named by their files.
+//!   `kafka_brokers`, `cluster_view`, `event_watch`: their own jobs, named
+//!   by their files.
 //!
 //! Any node accepts any request. A follower forwards a command to the leader
 //! and, for a linearizable read, asks the leader for a read index and then
@@ -27,6 +28,7 @@ use openraft::BasicNode;
 use crate::config::NodeConfig;
 use crate::disk_space::DiskSpace;
 use crate::error::{raft_stopped, NodeError};
+use crate::event_watch::Events;
 use crate::health::LeaderContact;
 use crate::kafka_brokers::KafkaAddresses;
 use crate::network::NetworkFactory;
@@ -61,6 +63,8 @@ pub struct Node {
     /// The members' Kafka addresses as they last answered (see
     /// `kafka_brokers`).
     kafka_addresses: KafkaAddresses,
+    /// What this node saw happen, newest last (see `events`).
+    events: Events,
 }
 
 impl Node {
@@ -93,6 +97,7 @@ impl Node {
         .map_err(NodeError::internal)?;
         let proposer = Proposer::start(raft.clone());
         let disk_space = DiskSpace::new(config.space.clone());
+        let config_id = config.id;
         // A first sample before the first request (a start below the
         // reserve refuses data from the start); `disk_space::watch` logs.
         let _ = disk_space.sample();
@@ -107,6 +112,7 @@ impl Node {
             storage_fault: StorageFault::default(),
             disk_space,
             kafka_addresses: KafkaAddresses::default(),
+            events: Events::new(config_id),
         });
         tokio::spawn(crate::disk_space::watch(Arc::downgrade(&node)));
         tokio::spawn(crate::storage_fault::watch(Arc::downgrade(&node)));
@@ -114,6 +120,7 @@ impl Node {
             &node,
         )));
         tokio::spawn(crate::cleaner::run(Arc::downgrade(&node)));
+        tokio::spawn(crate::event_watch::watch(Arc::downgrade(&node)));
         tokio::spawn(crate::snapshot_trigger::run(
             Arc::downgrade(&node),
             log_bytes,
@@ -188,6 +195,11 @@ impl Node {
     /// The members' Kafka addresses as they last answered.
     pub(crate) fn kafka_addresses(&self) -> &KafkaAddresses {
         &self.kafka_addresses
+    }
+
+    /// What this node saw happen (see `events`).
+    pub(crate) fn events(&self) -> &Events {
+        &self.events
     }
 
     /// The leader this node currently believes in. Read, like the term,

@@ -40,10 +40,14 @@ pub enum RpcKind {
     TransferLeader,
     /// Any node asks another where its Kafka listener is (`kafka_brokers`).
     KafkaAddress,
+    /// Any node asks another for its own view of itself (`cluster_view`).
+    NodeStatus,
+    /// Any node asks another for its newest events (`cluster_view`).
+    Events,
 }
 
 impl RpcKind {
-    pub const ALL: [RpcKind; 9] = [
+    pub const ALL: [RpcKind; 11] = [
         RpcKind::AppendEntries,
         RpcKind::Vote,
         RpcKind::PreVote,
@@ -53,6 +57,8 @@ impl RpcKind {
         RpcKind::Membership,
         RpcKind::TransferLeader,
         RpcKind::KafkaAddress,
+        RpcKind::NodeStatus,
+        RpcKind::Events,
     ];
 
     /// The kind's byte in a [`crate::raft_stream`] frame.
@@ -67,6 +73,8 @@ impl RpcKind {
             RpcKind::Membership => 7,
             RpcKind::TransferLeader => 8,
             RpcKind::KafkaAddress => 9,
+            RpcKind::NodeStatus => 10,
+            RpcKind::Events => 11,
         }
     }
 
@@ -101,6 +109,8 @@ impl RpcKind {
             RpcKind::Membership => "/raft/membership",
             RpcKind::TransferLeader => "/raft/transfer-leader",
             RpcKind::KafkaAddress => "/raft/kafka-address",
+            RpcKind::NodeStatus => "/raft/node-status",
+            RpcKind::Events => "/raft/events",
         }
     }
 }
@@ -114,6 +124,16 @@ pub type MembershipReply = Result<MembershipResponse, NodeError>;
 /// Where the answering node's Kafka listener is (`HOST:PORT`); `None` if
 /// it has none.
 pub type KafkaAddressReply = Option<String>;
+/// What the answering node says of itself.
+pub type NodeStatusReply = crate::status::OwnView;
+/// The answering node's own newest events, oldest first.
+pub type EventsReply = Vec<ordo_api::Event>;
+
+/// How many of its newest events the answering node is asked for.
+#[derive(Serialize, Deserialize)]
+pub struct EventsRequest {
+    pub limit: usize,
+}
 
 #[derive(Serialize, Deserialize)]
 pub struct ForwardRequest {

@@ -3,7 +3,8 @@
 //! (`/raft/*`) or on a Raft stream (`raft_stream::answer`). Raft's messages
 //! go to openraft; a forwarded command, a read index or a membership change
 //! runs here as it would for a client of this node; where this node's Kafka
-//! listener is comes from its config.
+//! listener is comes from its config, its own view and events from
+//! `cluster_view`.
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::RaftError;
@@ -67,6 +68,8 @@ impl Node {
                 rpc::encode(&reply.map_err(RaftError::<TypeConfig>::Fatal))
             }
             RpcKind::KafkaAddress => rpc::encode(&self.kafka_address_reply()),
+            RpcKind::NodeStatus => rpc::encode(&self.node_status_reply()),
+            RpcKind::Events => rpc::encode(&self.events_reply(&rpc::decode(body)?)),
         })
     }
 
@@ -123,6 +126,10 @@ impl Node {
             Ok(None) => SnapshotReply::Accepted,
             Ok(Some(snapshot)) => {
                 let data = snapshot.snapshot.clone();
+                let index = snapshot.meta.last_log_id.map(|l| l.index);
+                if let Some(index) = index {
+                    self.events().installing_snapshot(index);
+                }
                 let installed = self
                     .raft()
                     .install_full_snapshot(vote, snapshot)
@@ -130,6 +137,16 @@ impl Node {
                     .map_err(RaftError::<TypeConfig>::Fatal);
                 if let Err(e) = self.state_machine().discard_unused_snapshot(&data) {
                     tracing::warn!(error = %e, "could not delete a snapshot not installed");
+                }
+                if let (Ok(_), Some(index)) = (&installed, index) {
+                    let message =
+                        format!("installed a snapshot from the leader up to log index {index}");
+                    tracing::info!(node = self.id(), "{message}");
+                    let detail = ordo_api::EventDetail {
+                        log_index: Some(index),
+                        ..Default::default()
+                    };
+                    self.record_event(ordo_api::EventKind::SnapshotInstalled, message, detail);
                 }
                 SnapshotReply::Installed(installed)
             }

@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 
 use crate::node::Node;
 use crate::types::TypeConfig;
+use ordo_api::{EventDetail, EventKind};
 
 /// The exit status of `ordo serve` whose storage failed (BSD's
 /// `EX_TEMPFAIL`: try again later): the supervisor should start it again.
@@ -102,8 +103,9 @@ fn in_words(text: &str) -> String {
     text.to_string()
 }
 
-/// Watches `node`'s Raft core for a stop on a storage error, records it,
-/// and logs it once, then every [`REMINDER_EVERY`]; ends with the node.
+/// Watches `node`'s Raft core for a stop on a storage error, records it
+/// (and an event), and logs it once, then every [`REMINDER_EVERY`]; ends
+/// with the node.
 pub(crate) async fn watch(node: Weak<Node>) {
     let Some(mut server_metrics) = node.upgrade().map(|n| n.raft().server_metrics()) else {
         return;
@@ -123,7 +125,17 @@ pub(crate) async fn watch(node: Weak<Node>) {
             () = tokio::time::sleep(CHECK_EVERY) => {}
         }
     };
-    let Some(id) = node.upgrade().map(|n| n.id()) else {
+    let Some(id) = node.upgrade().map(|n| {
+        n.record_event(
+            EventKind::StorageFailed,
+            format!("storage failed: {cause}; the node stops serving and exits to be restarted"),
+            EventDetail {
+                error: Some(cause.clone()),
+                ..EventDetail::default()
+            },
+        );
+        n.id()
+    }) else {
         return;
     };
     tracing::error!(

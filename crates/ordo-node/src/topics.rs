@@ -1,12 +1,15 @@
 //! Topic administration on the `Node`: list, show, put (create or
-//! configure), delete and clean now, and the search for an offset by time. Changes go
+//! configure), delete and clean now (a pass that removed something is an
+//! event), and the search for an offset by time. Changes go
 //! through the Raft log like appends; reads take the node's read barrier.
 
 use std::collections::BTreeMap;
 
-use ordo_api::Consistency;
+use ordo_api::{Consistency, EventDetail, EventKind};
 use ordo_core::cleanup::MAX_REMOVED_PER_PASS;
-use ordo_core::{Command, CommandResult, LogIndex, Offset, TopicConfig, TopicName, TopicState};
+use ordo_core::{
+    Cleanup, Command, CommandResult, LogIndex, Offset, TopicConfig, TopicName, TopicState,
+};
 
 use crate::error::NodeError;
 use crate::node::Node;
@@ -107,12 +110,38 @@ impl Node {
         }
         self.wait_applied(last_index, self.config().write_timeout)
             .await?;
-        Ok(Cleaned {
+        let cleaned = Cleaned {
             topic: self.local_topic(&topic)?,
             removed_records: removed_records_total,
             removed_bytes: removed_bytes_total,
             log_index: last_index,
-        })
+        };
+        if cleaned.removed_records > 0 {
+            self.record_cleaned(&topic, &cleaned);
+        }
+        Ok(cleaned)
+    }
+
+    /// Records (and logs) passes that removed something, as a compaction
+    /// or retention event by the topic's cleanup.
+    fn record_cleaned(&self, topic: &TopicName, cleaned: &Cleaned) {
+        let (kind, pass) = match cleaned.topic.config.cleanup() {
+            Cleanup::Compact => (EventKind::Compaction, "compaction"),
+            _ => (EventKind::Retention, "retention"),
+        };
+        let message = format!(
+            "{pass} removed {} records ({} bytes) from topic {topic}; it starts at offset {}",
+            cleaned.removed_records, cleaned.removed_bytes, cleaned.topic.start_offset
+        );
+        tracing::info!(node = self.id(), %topic, "{message}");
+        let detail = EventDetail {
+            topic: Some(topic.clone()),
+            removed_records: Some(cleaned.removed_records),
+            removed_bytes: Some(cleaned.removed_bytes),
+            log_index: Some(cleaned.log_index.0),
+            ..EventDetail::default()
+        };
+        self.record_event(kind, message, detail);
     }
 
     /// The first offset of `topic` whose record is stamped at or after

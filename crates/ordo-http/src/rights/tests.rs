@@ -56,8 +56,14 @@ fn each_route_needs_the_right_of_the_table() {
     ] {
         assert_eq!(rights(method, route, route), vec![Right::Admin], "{route}");
     }
-    assert!(rights(Method::GET, "/v1/cluster", "/v1/cluster").is_empty());
-    assert!(rights(Method::GET, "/v1/topics", "/v1/topics").is_empty());
+    for route in [
+        "/v1/cluster",
+        "/v1/cluster/nodes",
+        "/v1/events",
+        "/v1/topics",
+    ] {
+        assert!(rights(Method::GET, route, route).is_empty(), "{route}");
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! Cluster administration: `GET /v1/cluster`, `POST /v1/cluster/init`, and
+//! Cluster administration: `GET /v1/cluster`, `GET /v1/cluster/nodes`
+//! (every member as it sees itself), `POST /v1/cluster/init`, and
 //! membership: `POST /v1/cluster/nodes`, `DELETE /v1/cluster/nodes/{id}`,
 //! `POST /v1/cluster/leader`. Any node takes them; the node layer routes
-//! them to the leader.
+//! changes to the leader and asks the members for their views.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -14,8 +15,8 @@ use crate::error::ApiError;
 use crate::extract::{self, JsonBody};
 use crate::AppState;
 use ordo_api::{
-    AddNodeRequest, ClusterStatus, ErrorBody, InitRequest, MembershipResponse, RemoveNodeParams,
-    TransferLeaderRequest,
+    AddNodeRequest, ClusterNodes, ClusterStatus, ErrorBody, InitRequest, MembershipResponse,
+    RemoveNodeParams, TransferLeaderRequest,
 };
 use ordo_core::NodeId;
 
@@ -41,6 +42,22 @@ pub async fn status(
         auth::may(&caller, Permission::Groups, Resource::Group(group.as_str()))
     });
     Json(status)
+}
+
+/// Every member of the membership (voters and learners), by id, each as it
+/// answered for itself to this node within 500 ms, all asked at once; a
+/// member that did not answer is `reachable: false` with the reason in
+/// `error`. `lag_entries` is from the current leader's progress.
+#[utoipa::path(
+    get,
+    path = "/v1/cluster/nodes",
+    tag = "cluster",
+    responses((status = 200, description = "Every member's own view.", body = ClusterNodes))
+)]
+pub async fn nodes(State(state): State<AppState>) -> Json<ClusterNodes> {
+    Json(ClusterNodes {
+        nodes: state.node.cluster_nodes().await,
+    })
 }
 
 /// With no body or no members, the node's configured peers form the cluster

@@ -5,6 +5,7 @@
 mod admin;
 mod cluster;
 mod consumers;
+mod events;
 mod openapi;
 mod ops;
 pub(crate) mod queues;
@@ -52,9 +53,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/queues/{group}/{topic}/extend", post(queues::extend))
         .route("/v1/cluster", get(cluster::status))
         .route("/v1/cluster/init", post(cluster::init))
-        .route("/v1/cluster/nodes", post(cluster::add_node))
+        .route(
+            "/v1/cluster/nodes",
+            get(cluster::nodes).post(cluster::add_node),
+        )
         .route("/v1/cluster/nodes/{id}", delete(cluster::remove_node))
         .route("/v1/cluster/leader", post(cluster::transfer_leader))
+        .route("/v1/events", get(events::list))
         .route("/v1/admin/snapshot", get(admin::snapshot))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
     // Open whatever secrets are set: probes and scrapers carry none, and

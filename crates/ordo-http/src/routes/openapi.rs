@@ -18,7 +18,7 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, cluster, consumers, ops, queues, records, stream, topics};
+use super::{admin, cluster, consumers, events, ops, queues, records, stream, topics};
 use ordo_api::limits::MAX_URI_BYTES;
 use ordo_api::{Consistency, LEADER_HEADER};
 
@@ -63,10 +63,12 @@ use ordo_api::{Consistency, LEADER_HEADER};
         queues::nack,
         queues::extend,
         cluster::status,
+        cluster::nodes,
         cluster::init,
         cluster::add_node,
         cluster::remove_node,
         cluster::transfer_leader,
+        events::list,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -82,7 +84,7 @@ use ordo_api::{Consistency, LEADER_HEADER};
         (name = "consumers", description = "Consumer groups' committed positions."),
         (name = "queues", description = "Work queues: jobs handed out under leases, acked, \
             given back, dead-lettered."),
-        (name = "cluster", description = "Cluster status and membership."),
+        (name = "cluster", description = "Cluster status and membership; recent events."),
         (name = "operations", description = "Liveness, readiness, metrics, this spec."),
     )
 )]

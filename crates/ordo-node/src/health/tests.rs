@@ -174,6 +174,28 @@ fn a_node_below_its_disk_reserve_is_in_touch_but_not_ready() {
 }
 
 #[test]
+fn a_new_leader_below_its_disk_reserve_names_the_disk_before_its_quorum() {
+    let low = "1.0 MiB free of 64.0 MiB, below the reserve of 8.0 MiB".to_string();
+    let new_leader = Observation {
+        below_reserve: Some(low.clone()),
+        quorum_acked_ago: None,
+        ..healthy_leader()
+    };
+    assert_eq!(
+        judge(&new_leader, TIMEOUT).not_ready,
+        Some(NotReady::BelowReserve { space: low })
+    );
+    let stopping = Observation {
+        state: ServerState::Shutdown,
+        ..new_leader
+    };
+    assert_eq!(
+        judge(&stopping, TIMEOUT).not_ready,
+        Some(NotReady::ShuttingDown)
+    );
+}
+
+#[test]
 fn a_node_whose_storage_failed_is_not_ready_whatever_its_role_says() {
     let failed = Observation {
         storage_failure: Some("No space left on device".to_string()),

@@ -1,12 +1,11 @@
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use openraft::BasicNode;
 
 use super::*;
-use crate::peers::{PeerAnswer, PeerError, Peers, TransportError};
-use crate::testing::leading_alone_with;
+use crate::peers::Peers;
+use crate::testing::{leading_alone_with, InProcessPeers};
 use crate::{NodeConfig, RequestPeers};
 
 #[test]
@@ -36,46 +35,6 @@ fn answers_too_old_to_use_are_forgotten() {
     assert_eq!(answers.keys().copied().collect::<Vec<_>>(), vec![3]);
 }
 
-/// Peers reached in-process: a call to `addr` is answered by the node
-/// registered for it, unless `silent`; any other address never answers.
-#[derive(Default)]
-struct InProcess {
-    nodes: OnceLock<BTreeMap<String, Arc<Node>>>,
-    silent: AtomicBool,
-}
-
-impl Peers for InProcess {
-    fn call<'a>(&'a self, call: PeerCall<'a>) -> PeerAnswer<'a> {
-        Box::pin(async move {
-            let no_answer = || {
-                PeerError::NoAnswer(TransportError::Unreachable {
-                    addr: call.addr.to_string(),
-                    reason: "connection refused".into(),
-                })
-            };
-            let node = self
-                .nodes
-                .get()
-                .and_then(|nodes| nodes.get(call.addr))
-                .filter(|_| !self.silent.load(Ordering::SeqCst))
-                .ok_or_else(no_answer)?;
-            let kind = RpcKind::from_path(call.path).ok_or_else(no_answer)?;
-            // Only the question asked here: Raft's replication to these
-            // learners goes unanswered.
-            if kind != RpcKind::KafkaAddress {
-                return Err(no_answer());
-            }
-            node.handle_rpc(kind, &call.body)
-                .await
-                .map_err(|e| PeerError::Status {
-                    addr: call.addr.to_string(),
-                    status: 400,
-                    body: e.to_string(),
-                })
-        })
-    }
-}
-
 async fn node_with(kafka: Option<&str>, transport: Arc<dyn Peers>) -> Arc<Node> {
     let kafka = kafka.map(str::to_owned);
     leading_alone_with(
@@ -90,13 +49,15 @@ async fn node_with(kafka: Option<&str>, transport: Arc<dyn Peers>) -> Arc<Node> 
 
 #[tokio::test]
 async fn every_members_kafka_address_travels_and_a_silent_member_is_left_out() {
-    let peers = Arc::new(InProcess::default());
+    // Only the question asked here: Raft's replication to these learners
+    // goes unanswered.
+    let peers = Arc::new(InProcessPeers::carrying(&[RpcKind::KafkaAddress]));
     let http = || Arc::new(RequestPeers::http().expect("an HTTP client builds"));
     let a = node_with(Some("a.example:9092"), peers.clone()).await;
     let b = node_with(Some("b.example:9092"), http()).await;
     let c = node_with(None, http()).await;
     let registered = BTreeMap::from([("node-b:1".to_string(), b), ("node-c:1".to_string(), c)]);
-    assert!(peers.nodes.set(registered).is_ok());
+    peers.register(registered);
     // Learners join a's membership without a quorum; node 4 never answers.
     for (id, addr) in [(2, "node-b:1"), (3, "node-c:1"), (4, "node-d:1")] {
         a.raft()
@@ -112,7 +73,7 @@ async fn every_members_kafka_address_travels_and_a_silent_member_is_left_out() {
     assert_eq!(a.kafka_brokers().await, expected);
 
     // Gone quiet: b's recent answer is used in the meantime.
-    peers.silent.store(true, Ordering::SeqCst);
+    peers.refuse_all();
     assert_eq!(a.kafka_brokers().await, expected);
 }
 
