@@ -14,15 +14,17 @@ The cluster is described by the environment:
 
 What it checks, in order: without a token the console asks for one; every
 page shows the figures the API gives (each compared with the API's own
-answer, fetched here with the token); the live tail shows a record appended
-after the page opened within 2 s, and pauses; the append form appends (read
-back over HTTP); the read-only principal's append is "not allowed"; with
-1,000 topics and 100 groups the Topics and Groups pages page and filter, and
+answer, fetched here with the token), and the append-rate and lag charts
+appear once sampled; the live tail shows a record appended after the page
+opened within 2 s, and pauses; the append form appends (read back over
+HTTP); the read-only principal's append is "not allowed"; with 1,000
+topics and 100 groups the Topics and Groups pages page and filter, and
 their load times are printed (not asserted); after `kill -9` of the leader
-the Cluster page names the new leader within 5 s. Throughout: no console
-error, no failed request, no request to another origin (Chromium's browser
-and performance logs). Every wait is bounded; the first failure stops the
-run with a screenshot (failure.png) and exit status 1.
+the Cluster page names the new leader within 5 s, and the Events page the
+election. Throughout: no console error, no failed request, no request to
+another origin (Chromium's browser and performance logs). Every wait is
+bounded; the first failure stops the run with a screenshot (failure.png)
+and exit status 1.
 """
 
 import json
@@ -62,6 +64,8 @@ SCALE_GROUPS = 100
 ROWS_PER_PAGE = 50
 RECORDS_PER_PAGE = 20
 LOAD_SAMPLES = 3
+# The browser window, in pixels.
+WINDOW = (1360, 900)
 
 
 def log(message):
@@ -208,7 +212,7 @@ class Browser:
         options = Options()
         options.binary_location = find_binary("CHROMIUM", ["chromium", "chromium-browser", "google-chrome"])
         for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1360,900", "--no-first-run", "--no-default-browser-check",
+                         "--window-size={},{}".format(*WINDOW), "--no-first-run", "--no-default-browser-check",
                          "--disable-background-networking", "--disable-component-update",
                          "--disable-sync", "--disable-extensions"]:
             options.add_argument(argument)
@@ -266,9 +270,14 @@ class Browser:
         element.clear()
         element.send_keys(text)
 
-    def screenshot(self, name):
+    def screenshot(self, name, height=None):
+        """Saves the window as `name`.png, `height` pixels tall if given."""
         path = os.path.join(self.shots, f"{name}.png")
+        if height:
+            self.driver.set_window_size(WINDOW[0], height)
         self.driver.save_screenshot(path)
+        if height:
+            self.driver.set_window_size(*WINDOW)
         return path
 
     def mark(self, name):
@@ -507,7 +516,7 @@ def append_form_appends(browser, cluster):
     wait_until("the appended record in the tail", TAIL_SHOWS_S,
                lambda: browser.all(f"section[data-section=tail] tr[data-offset='{offset}']"))
     browser.driver.execute_script("window.scrollTo(0, 0)")
-    browser.screenshot("topic")
+    browser.screenshot("topic", height=1700)
     browser.check_logs("the append form")
 
 
@@ -527,6 +536,16 @@ def groups_page_shows_each_position(browser, cluster):
         return True
 
     wait_until("the Groups page shows the API's figures", FIGURES_MATCH_S, matches)
+    appended = [0.0]
+
+    def lag_drawn():
+        # Records appended while the page samples: lag that changes.
+        if time.monotonic() - appended[0] >= 1:
+            cluster.append("orders", [{"value": "more work"}])
+            appended[0] = time.monotonic()
+        return browser.all("tr[data-group=billing][data-topic=orders] td[data-field=lag_history] svg polyline")
+
+    wait_until("a lag sparkline for billing in orders", SPARKLINE_DRAWN_S, lag_drawn)
     browser.screenshot("groups")
     browser.check_logs("the Groups page")
 
@@ -670,6 +689,13 @@ def cluster_page_follows_a_new_leader(browser, cluster):
     log(f"the Cluster page named node {shown} leader {1000 * (time.monotonic() - killed):.0f} ms after the kill")
     check(str(cluster.leader()) == shown, "the leader the page shows is the one the API names")
     browser.screenshot("cluster-failover")
+    if cluster.request("GET", "/v1/events")[0] == 200:
+        term = cluster.get("/v1/cluster")["term"]
+        browser.go("/events")
+        browser.ready("events")
+        wait_until(f"node {shown}'s election in term {term} on the Events page", FIGURES_MATCH_S,
+                   lambda: any(row["fields"]["term"] == str(term) for row in browser.table("tr[data-kind=leader_elected]")))
+        browser.screenshot("events-failover")
     # A node without a leader for a moment answers 503 (no_leader) to what
     # needs one.
     browser.check_logs("after the leader's kill", allowed=OLDER_NODE + ((503, "GET", r"/v1/.*"),))

@@ -71,8 +71,13 @@ function fill(node, props, children) {
 
 /* ------------------------------------------------------------ formatting */
 
+/** One formatter for every number: making one per call (what
+ *  toLocaleString does) costs more than drawing a table of them. */
+const GROUPED = new Intl.NumberFormat('en-US');
+const TENTHS = new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
 function number(value) {
-  return present(value) ? Number(value).toLocaleString('en-US') : DASH;
+  return present(value) ? GROUPED.format(value) : DASH;
 }
 
 function bytes(value) {
@@ -97,7 +102,7 @@ function time(ms) {
 
 function perSecondText(value) {
   if (!present(value)) return DASH;
-  return `${value < 10 ? value.toFixed(1) : Math.round(value).toLocaleString('en-US')}/s`;
+  return `${value < 10 ? TENTHS.format(value) : GROUPED.format(Math.round(value))}/s`;
 }
 
 /* ------------------------------------------------------------ widgets */
@@ -204,16 +209,23 @@ class Samples {
   }
 
   /** Adds `values` (series name → number) as sampled now; at most one
-   *  sample per SAMPLE_EVERY_MS, none older than SAMPLE_WINDOW_MS kept. */
+   *  sample per SAMPLE_EVERY_MS, none older than SAMPLE_WINDOW_MS kept.
+   *  Saved once the page has drawn them: a thousand series take a while. */
   record(values, now = Date.now()) {
     const { times, series } = this.data;
     if (now - (times.at(-1) ?? 0) < SAMPLE_EVERY_MS) return;
     const kept = [...times.filter((t) => t > now - SAMPLE_WINDOW_MS), now];
     const next = {};
     for (const [name, value] of Object.entries(values)) {
-      next[name] = [...(series[name] ?? []), value].slice(-kept.length);
+      const history = series[name] ?? [];
+      history.push(value);
+      next[name] = history.length > kept.length ? history.slice(-kept.length) : history;
     }
     this.data = { times: kept, series: next };
+    setTimeout(() => this.save(), 0);
+  }
+
+  save() {
     try {
       sessionStorage.setItem(this.key, JSON.stringify(this.data));
     } catch {
@@ -346,15 +358,13 @@ class View {
   }
 
   /** Runs `task`, showing a failure in `where` (a 401 brings the token
-   *  form); true if it succeeded. */
+   *  form) until a run succeeds. */
   async attempt(where, task) {
     try {
       await task();
       if (this.live) where.replaceChildren();
-      return true;
     } catch (error) {
       this.fail(where, error);
-      return false;
     }
   }
 
@@ -461,8 +471,9 @@ function forgetToken() {
 /** The header's view of `GET /v1/cluster`: which node answers, who leads,
  *  the term; the Queues page in the nav once queues exist. */
 function noteCluster(status) {
-  const leader = present(status.leader) ? `leader ${status.leader}` : 'no leader';
-  nodeLabel.textContent = `node ${status.node_id} · ${status.role} · ${leader} · term ${status.term}`;
+  const leader = present(status.leader) ? `leader: node ${status.leader}` : 'no leader';
+  const self = status.leader === status.node_id ? 'the leader' : `${status.role} · ${leader}`;
+  nodeLabel.textContent = `this is node ${status.node_id}, ${self} · term ${status.term}`;
   showQueuesPage(status.queues?.length > 0);
 }
 
@@ -750,7 +761,9 @@ function recordBrowser(view, path) {
     const page = await view.get(`${path}/records?from=${start}&limit=${RECORDS_PER_PAGE}`);
     [from, next, bounds.end] = [start, page.next_offset, page.end_offset];
     const shown = page.records;
-    range.textContent = shown.length ? `offsets ${number(shown[0].offset)}–${number(shown.at(-1).offset)} of ${number(bounds.start)}–${number(bounds.end)}` : `none from offset ${number(start)}`;
+    const held = bounds.end > bounds.start ? `${number(bounds.start)}–${number(bounds.end - 1)}` : 'none';
+    const showing = shown.length ? `${number(shown[0].offset)}–${number(shown.at(-1).offset)}` : `none from ${number(start)}`;
+    range.textContent = `offsets ${showing} (the topic holds ${held})`;
     older.disabled = from <= bounds.start;
     newer.disabled = next >= bounds.end;
     body.replaceChildren(table(RECORD_HEADINGS, shown.map((record) => recordRow(record)), 'No records here.'));
@@ -1079,7 +1092,7 @@ async function recentEvents(view) {
 }
 
 function eventRow(event) {
-  const trouble = /fail|error|lost/.test(event.kind);
+  const trouble = /fail|error|lost|below/.test(event.kind);
   return el('tr', { 'data-kind': event.kind, 'data-seq': event.seq, class: trouble ? 'warn' : null },
     cell('at_ms', event.at_ms, time(event.at_ms), false),
     cell('node_id', event.node_id, `node ${event.node_id}`, false),
