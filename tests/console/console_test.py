@@ -187,7 +187,8 @@ def seed_at_scale(cluster):
     in_parallel([lambda name=name: cluster.append(name, [{"value": n} for n in range(10)])
                  for name in names[:SCALE_GROUPS]])
     in_parallel([lambda name=name: cluster.ok("PUT", f"/v1/topics/{name}", {}) for name in names[SCALE_GROUPS:]])
-    in_parallel([lambda i=i: cluster.ok("PUT", f"/v1/consumers/load-group-{i:03}/offsets/{names[i]}", {"offset": i % 10})
+    in_parallel([lambda i=i: cluster.ok("PUT", f"/v1/consumers/load-group-{i:03}/offsets/{names[i]}",
+                                        {"offset": i % 10})
                  for i in range(SCALE_GROUPS)])
     log(f"seeded {SCALE_TOPICS} topics and {SCALE_GROUPS} groups in {time.monotonic() - started:.1f} s")
 
@@ -198,7 +199,8 @@ def seed_at_scale(cluster):
 ROWS_JS = """
 return [...document.querySelectorAll(arguments[0])].map((row) => ({
   attrs: Object.fromEntries([...row.attributes].map((a) => [a.name, a.value])),
-  fields: Object.fromEntries([...row.querySelectorAll('[data-field]')].map((c) => [c.dataset.field, c.dataset.value ?? null])),
+  fields: Object.fromEntries([...row.querySelectorAll('[data-field]')]
+    .map((cell) => [cell.dataset.field, cell.dataset.value ?? null])),
 }));
 """
 
@@ -234,14 +236,31 @@ class Browser:
         self.driver.get("about:blank")
         self.driver.get(f"{self.origin}/ui/#{fragment}")
 
-    def go(self, fragment):
-        """Moves to `fragment` within the loaded console (no page load)."""
+    def give_token(self, token, page):
+        """Enters `token` in the token form on screen; waits for `page`."""
+        self.fill("input[name=token]", token)
+        self.find("form button[type=submit]").click()
+        self.ready(page)
+
+    def sign_in(self, token, fragment, page):
+        """Forgets the tab's token, loads the console at `fragment`, gives
+        the form it asks with `token`, and waits for `page`."""
+        self.driver.execute_script("sessionStorage.clear()")
+        self.open(fragment)
+        self.ready("token")
+        self.give_token(token, page)
+
+    def visit(self, fragment, page):
+        """Moves to `fragment` within the loaded console (no page load) and
+        waits for `page` to be ready there."""
         self.driver.execute_script("location.hash = arguments[0]", fragment)
+        self.ready(page)
 
     def ready(self, page):
         """Waits until <main> shows `page` with its data on screen."""
         def shown():
-            state = self.driver.execute_script("const m = document.getElementById('main'); return [m.dataset.page, m.dataset.ready]")
+            state = self.driver.execute_script(
+                "const main = document.getElementById('main'); return [main.dataset.page, main.dataset.ready]")
             return state == [page, "true"]
         wait_until(f"the {page} page ready", PAGE_READY_S, shown)
 
@@ -349,14 +368,11 @@ def asks_for_a_token(browser, cluster):
     check("needs a token" in reason, f"the token form says {reason!r}")
     browser.screenshot("token")
     browser.check_logs("without a token", allowed=[(401, "*", r"/v1/.*")])
-    browser.fill("input[name=token]", cluster.admin)
-    browser.find("form button[type=submit]").click()
-    browser.ready("cluster")
+    browser.give_token(cluster.admin, "cluster")
 
 
 def cluster_page_shows_each_node(browser, cluster):
-    browser.go("/cluster")
-    browser.ready("cluster")
+    browser.visit("/cluster", "cluster")
     status, views = cluster.request("GET", "/v1/cluster/nodes")
     own_views = status == 200
     log("the Cluster page " + ("shows each node's own view (/v1/cluster/nodes)" if own_views
@@ -393,8 +409,7 @@ def text(value):
 
 
 def topics_page_shows_each_topic(browser, cluster):
-    browser.go("/topics")
-    browser.ready("topics")
+    browser.visit("/topics", "topics")
 
     def matches():
         topics = cluster.get("/v1/topics")["topics"]
@@ -417,8 +432,7 @@ def topics_page_shows_each_topic(browser, cluster):
 def topics_page_draws_append_rates(browser, cluster):
     """Appends to a topic while the Topics page samples it, until its row
     shows a rate above 0 with a sparkline."""
-    browser.go("/topics")
-    browser.ready("topics")
+    browser.visit("/topics", "topics")
     appended = [0.0]
 
     def drawn():
@@ -435,8 +449,7 @@ def topics_page_draws_append_rates(browser, cluster):
 
 
 def topic_page_shows_records(browser, cluster):
-    browser.go("/topics/orders")
-    browser.ready("topic")
+    browser.visit("/topics/orders", "topic")
     end = cluster.get("/v1/topics/orders")["end_offset"]
     page = cluster.get(f"/v1/topics/orders/records?from={end - RECORDS_PER_PAGE}&limit={RECORDS_PER_PAGE}")
     rows = browser.rows("section[data-section=records] tr[data-offset]", "data-offset")
@@ -476,8 +489,7 @@ def first_offset(browser):
 
 
 def live_tail_shows_new_records(browser, cluster):
-    browser.go("/topics/orders")
-    browser.ready("topic")
+    browser.visit("/topics/orders", "topic")
     wait_until("the tail following", FIGURES_MATCH_S,
                lambda: "following" in browser.find("[data-field=tail-state]").text)
     [offset] = cluster.append("orders", [{"key": "tailed", "value": {"after": "the page opened"}}])
@@ -499,8 +511,7 @@ def live_tail_shows_new_records(browser, cluster):
 
 
 def append_form_appends(browser, cluster):
-    browser.go("/topics/orders")
-    browser.ready("topic")
+    browser.visit("/topics/orders", "topic")
     browser.fill("[data-control=key]", "from-the-form")
     browser.fill("[data-control=value]", '{"made": "in the console", "n": 7}')
     browser.fill("[data-control=headers]", "origin: console\ntrace: abc-123")
@@ -521,8 +532,7 @@ def append_form_appends(browser, cluster):
 
 
 def groups_page_shows_each_position(browser, cluster):
-    browser.go("/groups")
-    browser.ready("groups")
+    browser.visit("/groups", "groups")
 
     def matches():
         group = cluster.get("/v1/consumers/billing")
@@ -572,8 +582,7 @@ def queues_page_shows_each_queue(browser, cluster):
 
 
 def events_page_shows_recent_events(browser, cluster):
-    browser.go("/events")
-    browser.ready("events")
+    browser.visit("/events", "events")
     status, answer = cluster.request("GET", "/v1/events?limit=200")
     if status == 200:
         def matches():
@@ -593,12 +602,7 @@ def events_page_shows_recent_events(browser, cluster):
 
 
 def read_only_principal_may_not_append(browser, cluster):
-    browser.driver.execute_script("sessionStorage.clear()")
-    browser.open("/topics/orders")
-    browser.ready("token")
-    browser.fill("input[name=token]", cluster.reader)
-    browser.find("form button[type=submit]").click()
-    browser.ready("topic")
+    browser.sign_in(cluster.reader, "/topics/orders", "topic")
     check(browser.all("section[data-section=records] tr[data-offset]"), "the reader sees the records")
     browser.fill("[data-control=value]", '"may I?"')
     browser.find("[data-control=append]").click()
@@ -611,34 +615,33 @@ def read_only_principal_may_not_append(browser, cluster):
     browser.check_logs("the read-only principal", allowed=[(403, "POST", r"/v1/topics/orders/records"),
                                                             (401, "*", r"/v1/.*"),
                                                             (403, "GET", r"/v1/cluster/nodes")])
-    browser.driver.execute_script("sessionStorage.clear()")
-    browser.open("/cluster")
-    browser.ready("token")
-    browser.fill("input[name=token]", cluster.admin)
-    browser.find("form button[type=submit]").click()
-    browser.ready("cluster")
+    browser.sign_in(cluster.admin, "/cluster", "cluster")
     browser.check_logs("back to the admin token", allowed=((401, "*", r"/v1/.*"),) + OLDER_NODE)
 
 
-def load_times(browser, page, fragment, rows_css, total):
-    """Loads `page` afresh LOAD_SAMPLES times and by moving to it from
+def list_at_scale(browser, page, key, total, needle, screenshot):
+    """Loads the list `page` afresh LOAD_SAMPLES times and moves to it from
     another page as many times; checks that it shows one page of `total`
-    rows and that the filter narrows them; returns the median times, in ms,
-    from navigation start (or the move) to its data on screen."""
+    rows (tr[`key`]) and that filtering by `needle` leaves the one row whose
+    `key` is `needle`; returns the median times, in ms, from navigation
+    start (or the move) to its data on screen."""
     cold, warm = [], []
     for _ in range(LOAD_SAMPLES):
-        browser.open(fragment)
+        browser.open(f"/{page}")
         browser.ready(page)
         cold.append(browser.mark(f"ordo:ready:{page}"))
     for _ in range(LOAD_SAMPLES):
-        browser.go("/cluster")
-        browser.ready("cluster")
-        browser.go(fragment)
-        browser.ready(page)
+        browser.visit("/cluster", "cluster")
+        browser.visit(f"/{page}", page)
         warm.append(browser.mark(f"ordo:ready:{page}") - browser.mark(f"ordo:open:{page}"))
-    check(len(browser.all(rows_css)) == ROWS_PER_PAGE, f"one page of {page} rows")
+    check(len(browser.all(f"tr[{key}]")) == ROWS_PER_PAGE, f"one page of {page} rows")
     shown_range = browser.find("[data-control=range]").text
     check(shown_range.endswith(f"of {total:,}"), f"the pager says {shown_range!r} with {total} rows")
+    browser.screenshot(screenshot)
+    browser.fill("[data-control=filter]", needle)
+    wait_until(f"the filter narrows {page} to {needle}", FIGURES_MATCH_S,
+               lambda: browser.column(f"tr[{key}]", key) == [needle])
+    browser.fill("[data-control=filter]", "")
     return statistics.median(cold), statistics.median(warm)
 
 
@@ -646,18 +649,9 @@ def pages_stay_fast_at_scale(browser, cluster):
     seed_at_scale(cluster)
     topics = len(cluster.get("/v1/topics")["topics"])
     positions = sum(len(t) for t in cluster.get("/v1/cluster")["consumers"].values())
-    topics_cold, topics_warm = load_times(browser, "topics", "/topics", "tr[data-topic]", topics)
-    browser.screenshot("topics-1000")
-    browser.fill("[data-control=filter]", "load-0999")
-    wait_until("the filter narrows to one topic", FIGURES_MATCH_S,
-               lambda: browser.column("tr[data-topic]", "data-topic") == ["load-0999"])
-    browser.fill("[data-control=filter]", "")
-    groups_cold, groups_warm = load_times(browser, "groups", "/groups", "tr[data-group][data-topic]", positions)
-    browser.screenshot("groups-100")
-    browser.fill("[data-control=filter]", "load-group-042")
-    wait_until("the filter narrows to one group", FIGURES_MATCH_S,
-               lambda: browser.column("tr[data-group]", "data-group") == ["load-group-042"])
-    browser.fill("[data-control=filter]", "")
+    topics_cold, topics_warm = list_at_scale(browser, "topics", "data-topic", topics, "load-0999", "topics-1000")
+    groups_cold, groups_warm = list_at_scale(browser, "groups", "data-group", positions, "load-group-042",
+                                             "groups-100")
     summary = {
         "topics": topics, "group_positions": positions,
         "topics_page_load_ms": round(topics_cold), "topics_page_move_ms": round(topics_warm),
@@ -671,8 +665,7 @@ def pages_stay_fast_at_scale(browser, cluster):
 
 
 def cluster_page_follows_a_new_leader(browser, cluster):
-    browser.go("/cluster")
-    browser.ready("cluster")
+    browser.visit("/cluster", "cluster")
     old = cluster.leader()
     check(old != cluster.console_node, "the console is served by a follower")
     wait_until(f"node {old} marked as leader", FIGURES_MATCH_S,
@@ -691,10 +684,10 @@ def cluster_page_follows_a_new_leader(browser, cluster):
     browser.screenshot("cluster-failover")
     if cluster.request("GET", "/v1/events")[0] == 200:
         term = cluster.get("/v1/cluster")["term"]
-        browser.go("/events")
-        browser.ready("events")
+        browser.visit("/events", "events")
         wait_until(f"node {shown}'s election in term {term} on the Events page", FIGURES_MATCH_S,
-                   lambda: any(row["fields"]["term"] == str(term) for row in browser.table("tr[data-kind=leader_elected]")))
+                   lambda: any(row["fields"]["term"] == str(term)
+                               for row in browser.table("tr[data-kind=leader_elected]")))
         browser.screenshot("events-failover")
     # A node without a leader for a moment answers 503 (no_leader) to what
     # needs one.

@@ -169,8 +169,10 @@ function listControls(state, noun, redraw) {
     'data-control': 'filter', oninput: (event) => change(() => { state.filter = event.target.value; state.page = 0; })(),
   });
   const range = el('span', { class: 'range', 'data-control': 'range' });
-  const previous = el('button', { type: 'button', 'data-control': 'previous', onclick: change(() => { state.page -= 1; }) }, '‹ Previous');
-  const next = el('button', { type: 'button', 'data-control': 'next', onclick: change(() => { state.page += 1; }) }, 'Next ›');
+  const step = (control, label, by) =>
+    el('button', { type: 'button', 'data-control': control, onclick: change(() => { state.page += by; }) }, label);
+  const previous = step('previous', '‹ Previous', -1);
+  const next = step('next', 'Next ›', 1);
   return {
     element: el('div', { class: 'controls' }, filter, previous, range, next),
     /** The items of the current page among those whose key matches the filter. */
@@ -188,6 +190,31 @@ function listControls(state, noun, redraw) {
       return shown;
     },
   };
+}
+
+/** A page that is one long list: a title (and `intro`), a filter and
+ *  pager over the items `load()` gives (null: there is nothing to list
+ *  here, and `missing` says why), each drawn by `row` in a table of
+ *  `headings`; asked again every `ms`. */
+async function listPage(view, { title, intro, state, noun, headings, row, keyOf, empty, missing, ms, load }) {
+  const status = statusLine();
+  const body = el('div');
+  let items = [];
+  const list = listControls(state, noun, () => draw());
+  const draw = () => body.replaceChildren(table(headings, list.page(items, keyOf).map(row), empty));
+  view.show(el('h1', {}, title), intro && el('p', { class: 'summary' }, intro),
+    el('section', {}, list.element, status, body));
+  await view.every(ms, status, async () => {
+    const loaded = await load();
+    list.element.hidden = loaded === null;
+    if (loaded === null) {
+      body.replaceChildren(el('p', { class: 'notice', 'data-empty': true }, missing));
+      return;
+    }
+    items = loaded;
+    draw();
+  });
+  view.ready();
 }
 
 /* ------------------------------------------------------------ samples */
@@ -445,7 +472,8 @@ function askForToken(error) {
             el('button', { type: 'submit', class: 'primary' }, 'Use this token'),
             stored && el('button', { type: 'button', onclick: forgetToken }, 'Forget the token'))),
         note,
-        el('p', { class: 'muted' }, 'Kept in this tab\u2019s session storage only; sent to this node as Authorization: Bearer.')));
+        el('p', { class: 'muted' },
+          'Kept in this tab\u2019s session storage only; sent to this node as Authorization: Bearer.')));
     view.ready();
     input.focus();
   });
@@ -610,22 +638,16 @@ const topicSamples = new Samples('ordo.console.samples.topics');
 const TOPIC_HEADINGS = ['Topic', 'Cleanup', 'Retention', 'Retention size', numeric('Start'), numeric('End'),
   numeric('Records'), numeric('Bytes'), numeric('Append rate')];
 
-async function topicsPage(view) {
-  const status = statusLine();
-  const body = el('div');
-  let topics = [];
-  const list = listControls(topicList, 'topics', () => draw());
-  const draw = () => {
-    const rows = list.page(topics, (topic) => topic.topic).map(topicRow);
-    body.replaceChildren(table(TOPIC_HEADINGS, rows, 'No topics to show: an append creates its topic.'));
-  };
-  view.show(el('h1', {}, 'Topics'), el('section', {}, list.element, status, body));
-  await view.every(REFRESH_MS.topics, status, async () => {
-    ({ topics } = await view.get('/v1/topics'));
-    topicSamples.record(Object.fromEntries(topics.map((topic) => [topic.topic, topic.end_offset])));
-    draw();
+function topicsPage(view) {
+  return listPage(view, {
+    title: 'Topics', state: topicList, noun: 'topics', headings: TOPIC_HEADINGS, row: topicRow,
+    keyOf: (topic) => topic.topic, empty: 'No topics to show: an append creates its topic.', ms: REFRESH_MS.topics,
+    async load() {
+      const { topics } = await view.get('/v1/topics');
+      topicSamples.record(Object.fromEntries(topics.map((topic) => [topic.topic, topic.end_offset])));
+      return topics;
+    },
   });
-  view.ready();
 }
 
 const retentionTime = (config) => (present(config.retention_ms) ? duration(config.retention_ms) : 'forever');
@@ -745,7 +767,8 @@ function recordBrowser(view, path) {
   const older = button('older', '‹ Older', () => from - RECORDS_PER_PAGE);
   const newer = button('newer', 'Newer ›', () => next);
   const latest = button('latest', 'Latest', () => bounds.end - RECORDS_PER_PAGE);
-  const offsetInput = el('input', { type: 'number', min: 0, placeholder: 'offset', 'aria-label': 'From offset', 'data-control': 'from' });
+  const offsetInput = el('input',
+    { type: 'number', min: 0, placeholder: 'offset', 'aria-label': 'From offset', 'data-control': 'from' });
   const timeInput = el('input', { type: 'datetime-local', step: 1, 'aria-label': 'From time (UTC)', 'data-control': 'time' });
   const byOffset = (event) => {
     event.preventDefault();
@@ -800,7 +823,8 @@ function liveTail(view, path) {
   const state = el('span', { class: 'tail-state', 'data-field': 'tail-state' });
   const status = statusLine();
   const rows = el('tbody');
-  const toggle = el('button', { type: 'button', 'data-control': 'tail-toggle', 'aria-pressed': 'false', onclick: () => pause(!paused) }, 'Pause');
+  const toggle = el('button',
+    { type: 'button', 'data-control': 'tail-toggle', 'aria-pressed': 'false', onclick: () => pause(!paused) }, 'Pause');
   const say = (text, live = false) => {
     state.textContent = text;
     state.classList.toggle('live', live);
@@ -917,7 +941,8 @@ function appendForm(view, path) {
     try {
       const answer = await view.send('POST', `${path}/records`, { records: [record] });
       result.dataset.value = answer.offsets[0];
-      report('ok', el('p', { class: 'good' }, `Appended at offset ${number(answer.offsets[0])} (log index ${number(answer.log_index)}).`));
+      const where = `offset ${number(answer.offsets[0])} (log index ${number(answer.log_index)})`;
+      report('ok', el('p', { class: 'good' }, `Appended at ${where}.`));
     } catch (error) {
       if (!view.live) return;
       if (error.status === 401) return askForToken(error);
@@ -971,25 +996,20 @@ const lagSeries = (position) => `${position.group}\n${position.topic}`;
 
 const GROUP_HEADINGS = ['Group', 'Topic', numeric('Position'), numeric('End'), numeric('Lag'), numeric('Lag over time')];
 
-async function groupsPage(view) {
-  const status = statusLine();
-  const body = el('div');
-  let positions = [];
-  const list = listControls(groupList, 'groups', () => draw());
-  const draw = () => {
-    const rows = list.page(positions, (position) => `${position.group} ${position.topic}`).map(positionRow);
-    body.replaceChildren(table(GROUP_HEADINGS, rows, 'No consumer group has a position yet.'));
-  };
-  view.show(el('h1', {}, 'Consumer groups'), el('section', {}, list.element, status, body));
-  await view.every(REFRESH_MS.groups, status, async () => {
-    const cluster = await view.get('/v1/cluster');
-    noteCluster(cluster);
-    positions = Object.entries(cluster.consumers ?? {}).flatMap(([group, topics]) =>
-      Object.entries(topics).map(([topic, position]) => ({ group, topic, ...position })));
-    lagSamples.record(Object.fromEntries(positions.map((position) => [lagSeries(position), position.lag_records])));
-    draw();
+function groupsPage(view) {
+  return listPage(view, {
+    title: 'Consumer groups', state: groupList, noun: 'groups', headings: GROUP_HEADINGS, row: positionRow,
+    keyOf: (position) => `${position.group} ${position.topic}`, empty: 'No consumer group has a position yet.',
+    ms: REFRESH_MS.groups,
+    async load() {
+      const cluster = await view.get('/v1/cluster');
+      noteCluster(cluster);
+      const positions = Object.entries(cluster.consumers ?? {}).flatMap(([group, topics]) =>
+        Object.entries(topics).map(([topic, position]) => ({ group, topic, ...position })));
+      lagSamples.record(Object.fromEntries(positions.map((position) => [lagSeries(position), position.lag_records])));
+      return positions;
+    },
   });
-  view.ready();
 }
 
 function topicCell(topic) {
@@ -1054,29 +1074,14 @@ let eventsRouteMissing = false;
 
 const EVENT_HEADINGS = ['Time (UTC)', 'Node', 'Kind', numeric('Term'), 'What happened'];
 
-async function eventsPage(view) {
-  const status = statusLine();
-  const body = el('div');
-  let events = [];
-  const list = listControls(eventList, 'events', () => draw());
-  const draw = () => {
-    const rows = list.page(events, (event) => `${event.kind} ${event.message}`).map(eventRow);
-    body.replaceChildren(table(EVENT_HEADINGS, rows, 'No events yet.'));
-  };
-  view.show(el('h1', {}, 'Events'),
-    el('p', { class: 'summary' }, 'Elections, membership changes, snapshots, compaction and retention passes and errors, newest first.'),
-    el('section', {}, list.element, status, body));
-  await view.every(REFRESH_MS.events, status, async () => {
-    const recent = await recentEvents(view);
-    if (recent === null) {
-      list.element.hidden = true;
-      body.replaceChildren(el('p', { class: 'notice', 'data-empty': true }, 'This node keeps no event log: it predates GET /v1/events.'));
-      return;
-    }
-    events = recent.reverse();
-    draw();
+function eventsPage(view) {
+  return listPage(view, {
+    title: 'Events', state: eventList, noun: 'events', headings: EVENT_HEADINGS, row: eventRow,
+    intro: 'Elections, membership changes, snapshots, compaction and retention passes and errors, newest first.',
+    keyOf: (event) => `${event.kind} ${event.message}`, empty: 'No events yet.', ms: REFRESH_MS.events,
+    missing: 'This node keeps no event log: it predates GET /v1/events.',
+    load: async () => (await recentEvents(view))?.reverse() ?? null,
   });
-  view.ready();
 }
 
 /** The node's recent events, oldest first, or null where it keeps none. */
