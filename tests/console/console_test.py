@@ -156,6 +156,11 @@ def in_parallel(calls, workers=16):
             future.result(timeout=60)
 
 
+# Markup in a key, a value and a header: the console must show it as text.
+HOSTILE_RECORD = {"key": "<script>alert('key')</script>", "value": {"html": "<img src=x onerror=alert(1)>"},
+                  "headers": {"note": "<b onmouseover=alert(2)>bold</b>"}}
+
+
 def seed(cluster):
     """Topics with records (JSON, keys, headers, one value of raw bytes), a
     compacted and a retained topic, a group behind in two topics, and a
@@ -163,10 +168,13 @@ def seed(cluster):
     records = [
         {"key": f"customer-{i % 7}", "value": {"order": i, "items": ["tea", "cake"][: 1 + i % 2]},
          "headers": {"source": "console-test"}}
-        for i in range(30)
+        for i in range(29)
     ]
+    records.append(HOSTILE_RECORD)
     records.append({"key": "raw", "value_b64": "/wABAg=="})
     cluster.append("orders", records)
+    # A topic whose name is a property of every JavaScript object.
+    cluster.append("__proto__", [{"value": "a topic like any other"}])
     cluster.ok("PUT", "/v1/topics/payments", {"cleanup": "compact"})
     cluster.append("payments", [{"key": f"p{i}", "value": i} for i in range(12)])
     cluster.ok("PUT", "/v1/topics/audit", {"cleanup": "delete", "retention_ms": 86_400_000})
@@ -464,6 +472,8 @@ def topic_page_shows_records(browser, cluster):
         else:
             check(json.loads(shown["value"]) == record["value"], f"offset {record['offset']}'s value")
     check(any("value_b64" in r for r in page["records"]), "the page holds the record of raw bytes")
+    check(any(r.get("key") == HOSTILE_RECORD["key"] for r in page["records"]), "the page holds the hostile record")
+    check(not browser.all("main img, main script, main b"), "markup from a record became elements")
 
     browser.find("[data-control=older]").click()
     oldest = max(0, end - 2 * RECORDS_PER_PAGE)

@@ -221,40 +221,42 @@ async function listPage(view, { title, intro, state, noun, headings, row, keyOf,
 
 /** Figures the page samples for its charts, kept in sessionStorage so they
  *  survive moving between pages (this tab only): one time axis, and per
- *  series its values at the latest times (a series that goes missing
- *  starts again). */
+ *  series (a Map: a topic may be called `__proto__`) its values at the
+ *  latest times; a series that goes missing starts again. */
 class Samples {
   constructor(key) {
     this.key = key;
-    this.data = { times: [], series: {} };
+    this.times = [];
+    this.series = new Map();
     try {
       const saved = JSON.parse(sessionStorage.getItem(key));
-      if (Array.isArray(saved?.times) && saved.series) this.data = saved;
+      if (Array.isArray(saved?.times) && Array.isArray(saved.series)) {
+        this.times = saved.times;
+        this.series = new Map(saved.series);
+      }
     } catch {
       // Unreadable: start again.
     }
   }
 
-  /** Adds `values` (series name → number) as sampled now; at most one
-   *  sample per SAMPLE_EVERY_MS, none older than SAMPLE_WINDOW_MS kept.
+  /** Adds `values` ([series name, number] pairs) as sampled now; at most
+   *  one sample per SAMPLE_EVERY_MS, none older than SAMPLE_WINDOW_MS kept.
    *  Saved once the page has drawn them: a thousand series take a while. */
   record(values, now = Date.now()) {
-    const { times, series } = this.data;
-    if (now - (times.at(-1) ?? 0) < SAMPLE_EVERY_MS) return;
-    const kept = [...times.filter((t) => t > now - SAMPLE_WINDOW_MS), now];
-    const next = {};
-    for (const [name, value] of Object.entries(values)) {
-      const history = series[name] ?? [];
+    if (now - (this.times.at(-1) ?? -Infinity) < SAMPLE_EVERY_MS) return;
+    this.times = [...this.times.filter((t) => t > now - SAMPLE_WINDOW_MS), now];
+    const kept = this.times.length;
+    this.series = new Map(values.map(([name, value]) => {
+      const history = this.series.get(name) ?? [];
       history.push(value);
-      next[name] = history.length > kept.length ? history.slice(-kept.length) : history;
-    }
-    this.data = { times: kept, series: next };
+      return [name, history.length > kept ? history.slice(-kept) : history];
+    }));
     setTimeout(() => this.save(), 0);
   }
 
   save() {
     try {
-      sessionStorage.setItem(this.key, JSON.stringify(this.data));
+      sessionStorage.setItem(this.key, JSON.stringify({ times: this.times, series: [...this.series] }));
     } catch {
       // Storage full: keep the samples in memory only.
     }
@@ -262,8 +264,8 @@ class Samples {
 
   /** The samples of series `name` as [time ms, value], oldest first. */
   points(name) {
-    const values = this.data.series[name] ?? [];
-    const times = this.data.times.slice(this.data.times.length - values.length);
+    const values = this.series.get(name) ?? [];
+    const times = this.times.slice(this.times.length - values.length);
     return values.map((value, i) => [times[i], value]);
   }
 }
@@ -644,7 +646,7 @@ function topicsPage(view) {
     keyOf: (topic) => topic.topic, empty: 'No topics to show: an append creates its topic.', ms: REFRESH_MS.topics,
     async load() {
       const { topics } = await view.get('/v1/topics');
-      topicSamples.record(Object.fromEntries(topics.map((topic) => [topic.topic, topic.end_offset])));
+      topicSamples.record(topics.map((topic) => [topic.topic, topic.end_offset]));
       return topics;
     },
   });
@@ -1006,7 +1008,7 @@ function groupsPage(view) {
       noteCluster(cluster);
       const positions = Object.entries(cluster.consumers ?? {}).flatMap(([group, topics]) =>
         Object.entries(topics).map(([topic, position]) => ({ group, topic, ...position })));
-      lagSamples.record(Object.fromEntries(positions.map((position) => [lagSeries(position), position.lag_records])));
+      lagSamples.record(positions.map((position) => [lagSeries(position), position.lag_records]));
       return positions;
     },
   });
