@@ -64,6 +64,8 @@ SCALE_GROUPS = 100
 ROWS_PER_PAGE = 50
 RECORDS_PER_PAGE = 20
 LOAD_SAMPLES = 3
+# What a page shows where a value it meant to show was missing.
+MISSING_VALUE_WORDS = ["undefined", "NaN", "[object Object]"]
 # The browser window, in pixels.
 WINDOW = (1360, 900)
 
@@ -271,6 +273,9 @@ class Browser:
                 "const main = document.getElementById('main'); return [main.dataset.page, main.dataset.ready]")
             return state == [page, "true"]
         wait_until(f"the {page} page ready", PAGE_READY_S, shown)
+        words = self.driver.execute_script("return document.getElementById('main').innerText")
+        for slip in MISSING_VALUE_WORDS:
+            check(slip not in words, f"the {page} page shows {slip!r}")
 
     def find(self, css):
         return self.driver.find_element(By.CSS_SELECTOR, css)

@@ -376,7 +376,7 @@ class View {
   }
 
   show(...children) {
-    if (this.live) main.replaceChildren(...children);
+    if (this.live) main.replaceChildren(...children.filter(present));
   }
 
   /** Marks the page's data as on screen, once. */
