@@ -12,6 +12,7 @@ use openraft::async_runtime::WatchReceiver;
 
 use crate::events::EventLog;
 use crate::node::Node;
+use crate::status::members_of;
 use ordo_api::{Event, EventDetail, EventKind, Member};
 use ordo_core::NodeId;
 
@@ -82,16 +83,7 @@ impl Node {
         let (term, leader, members) = {
             let server = self.raft().server_metrics();
             let server = server.borrow_watched();
-            let membership = server.committed_membership_config.membership();
-            let voters: Vec<NodeId> = membership.voter_ids().collect();
-            let members = membership
-                .nodes()
-                .map(|(id, node)| Member {
-                    id: *id,
-                    addr: node.addr.clone(),
-                    voter: voters.contains(id),
-                })
-                .collect();
+            let members = members_of(server.committed_membership_config.membership());
             (server.vote.leader_id.term, server.current_leader, members)
         };
         let snapshot_index = self

@@ -2,7 +2,7 @@
 //! and the part of it a node tells other nodes about itself ([`OwnView`]).
 
 use openraft::async_runtime::WatchReceiver;
-use openraft::ServerState;
+use openraft::{BasicNode, Membership, ServerState};
 use serde::{Deserialize, Serialize};
 
 use crate::node::Node;
@@ -11,6 +11,20 @@ use std::collections::BTreeMap;
 use ordo_api::{ClusterStatus, FollowerProgress, Member, StorageStatus, TopicPosition};
 use ordo_core::{NodeId, TopicName};
 use ordo_store::GroupLag;
+
+/// Every member of `membership`, voters and learners, as the API lists
+/// them.
+pub(crate) fn members_of(membership: &Membership<NodeId, BasicNode>) -> Vec<Member> {
+    let voters: Vec<NodeId> = membership.voter_ids().collect();
+    membership
+        .nodes()
+        .map(|(id, node)| Member {
+            id: *id,
+            addr: node.addr.clone(),
+            voter: voters.contains(id),
+        })
+        .collect()
+}
 
 /// What a node says of itself: its role, term, leader, log indexes,
 /// health and, on the leader, its followers' progress. `GET /v1/cluster`
@@ -81,16 +95,7 @@ impl Node {
     pub fn own_view(&self) -> OwnView {
         let metrics = self.raft().metrics().borrow_watched().clone();
         let health = self.health_of(&metrics);
-        let membership = metrics.membership_config.membership();
-        let voters: Vec<_> = membership.voter_ids().collect();
-        let members = membership
-            .nodes()
-            .map(|(id, node)| Member {
-                id: *id,
-                addr: node.addr.clone(),
-                voter: voters.contains(id),
-            })
-            .collect();
+        let members = members_of(metrics.membership_config.membership());
         let followers = metrics
             .replication
             .iter()
