@@ -1,6 +1,7 @@
 //! The web console (DESIGN.md §3e) in a real headless Chromium, driven by
 //! Selenium from `tests/console/console_test.py` against a 3-node cluster
-//! started with an ACL file (the admin token and a read-only principal).
+//! served over TLS and started with an ACL file (the admin token and a
+//! read-only principal), as a production cluster runs.
 //! The script holds the checks, each against the API's own answer: every
 //! page shows the figures the API gives; the live tail shows a record
 //! appended after the page opened within 2 s, and pauses; the append form
@@ -40,7 +41,7 @@ async fn the_console_shows_what_the_api_says_in_a_real_browser() {
         &["*"],
         false,
     ));
-    let cluster = start_with_acl(&acl, |_| {}).await;
+    let cluster = start_with_acl(&acl, |config| config.tls = true).await;
     // A follower serves the console: it outlives the leader's kill.
     let console_node = cluster.followers()[0];
     let nodes: Vec<Value> = cluster
@@ -62,6 +63,7 @@ async fn the_console_shows_what_the_api_says_in_a_real_browser() {
         .env("ORDO_CONSOLE_NODE", console_node.to_string())
         .env("ORDO_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("ORDO_READER_TOKEN", READER_TOKEN)
+        .env("ORDO_CONSOLE_CA", cluster.certs_dir().join("ca.crt"))
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         // Straight into the test's output: the checks passed, the load

@@ -9,6 +9,10 @@ The cluster is described by the environment:
                          follower: it outlives the leader's kill)
   ORDO_ADMIN_TOKEN       a token with every right
   ORDO_READER_TOKEN      a token that may read everything and append nothing
+  ORDO_CONSOLE_CA        the cluster's CA certificate, for an https:// cluster
+                         (the script's own API calls verify the nodes with
+                         it; Chromium, which has its own trust store, is
+                         told to accept the nodes' certificates)
   ORDO_CONSOLE_SCREENSHOTS  where each page's PNG goes (default: a new
                          temporary dir, printed)
 
@@ -32,6 +36,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import statistics
 import sys
 import tempfile
@@ -110,6 +115,8 @@ class Cluster:
         self.console_node = int(os.environ["ORDO_CONSOLE_NODE"])
         self.admin = os.environ["ORDO_ADMIN_TOKEN"]
         self.reader = os.environ["ORDO_READER_TOKEN"]
+        ca = os.environ.get("ORDO_CONSOLE_CA")
+        self.tls = ssl.create_default_context(cafile=ca) if ca else None
 
     @property
     def url(self):
@@ -129,7 +136,7 @@ class Cluster:
             headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S, context=self.tls) as response:
                 return response.status, json.load(response)
         except urllib.error.HTTPError as e:
             text = e.read()
@@ -229,6 +236,10 @@ class Browser:
                          "--disable-sync", "--disable-extensions"]:
             options.add_argument(argument)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+        # The nodes' certificates come from the test cluster's own CA, which
+        # Chromium's trust store does not hold (only an https:// cluster
+        # needs this).
+        options.set_capability("acceptInsecureCerts", True)
         service = Service(executable_path=find_binary("CHROMEDRIVER", ["chromedriver"]))
         self.driver = webdriver.Chrome(options=options, service=service)
         self.driver.set_page_load_timeout(30)

@@ -344,6 +344,9 @@ mod tests {
         for path in &routed {
             if path.starts_with("/raft/") {
                 assert!(!documented.contains_key(path), "{path} is internal");
+            } else if path == "/ui" || path.starts_with("/ui/") {
+                // The console's own files: a page for people, not the API.
+                assert!(!documented.contains_key(path), "{path} is the console");
             } else {
                 assert!(
                     documented.contains_key(path),
