@@ -43,7 +43,7 @@ impl Node {
     /// node's own only those after `after`), oldest first.
     pub async fn cluster_events(&self, limit: usize, after: Option<u64>) -> Vec<Event> {
         let own = self.events().recent(limit, after);
-        let members = self.own_view().members;
+        let members = self.members();
         let asked = rpc::encode(&EventsRequest { limit });
         let theirs = self
             .ask_members::<EventsReply>(&members, RpcKind::Events, asked)

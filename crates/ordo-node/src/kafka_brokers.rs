@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use openraft::async_runtime::WatchReceiver;
 use tokio::time::Instant;
 
 use crate::node::Node;
 use crate::peers::PeerCall;
 use crate::rpc::{self, KafkaAddressReply, RpcKind};
+use ordo_api::Member;
 use ordo_core::NodeId;
 
 /// How long a member has to answer where its Kafka listener is.
@@ -73,14 +73,17 @@ impl Node {
     /// by node id (= broker id). A member without a Kafka listener, or one
     /// that neither answered now nor recently, is left out.
     pub async fn kafka_brokers(&self) -> BTreeMap<NodeId, String> {
-        let others: Vec<(NodeId, String)> = self
+        let others: Vec<Member> = self
             .members()
             .into_iter()
-            .filter(|(id, _)| *id != self.id())
+            .filter(|member| member.id != self.id())
             .collect();
-        let asked = others
-            .iter()
-            .map(|(id, addr)| async move { (*id, self.kafka_address_of(*id, addr).await) });
+        let asked = others.iter().map(|member| async move {
+            (
+                member.id,
+                self.kafka_address_of(member.id, &member.addr).await,
+            )
+        });
         let mut brokers: BTreeMap<NodeId, String> = futures::future::join_all(asked)
             .await
             .into_iter()
@@ -90,19 +93,6 @@ impl Node {
             brokers.insert(self.id(), own.clone());
         }
         brokers
-    }
-
-    /// Every member of the Raft membership, voters and learners, with the
-    /// address its RPCs go to.
-    fn members(&self) -> BTreeMap<NodeId, String> {
-        let metrics = self.raft().metrics();
-        let metrics = metrics.borrow_watched();
-        metrics
-            .membership_config
-            .membership()
-            .nodes()
-            .map(|(id, node)| (*id, node.addr.clone()))
-            .collect()
     }
 
     /// Member `id`'s Kafka address: kept, asked, or kept a while longer.

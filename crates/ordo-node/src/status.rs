@@ -50,6 +50,14 @@ pub struct OwnView {
 }
 
 impl Node {
+    /// Every member of the Raft membership, voters and learners, with the
+    /// address its RPCs go to (read from the metrics, nothing else built).
+    pub(crate) fn members(&self) -> Vec<Member> {
+        let metrics = self.raft().metrics();
+        let metrics = metrics.borrow_watched();
+        members_of(metrics.membership_config.membership())
+    }
+
     pub fn status(&self) -> ClusterStatus {
         let own = self.own_view();
         let failure = self.storage_failure();
